@@ -1,0 +1,242 @@
+"""Open the SQLite archive (WAL, foreign keys, busy timeout), apply migrations, group writes."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from dxa_app.archive.migrations import MIGRATIONS
+from dxa_app.errors import ArchiveError
+from dxa_app.i18n import _
+
+BUSY_TIMEOUT_MS = 30_000
+ARCHIVE_SUFFIX = ".dxa.sqlite"
+
+
+def now_iso() -> str:
+    """Return the current UTC time as an ISO-8601 string with seconds."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
+    """Open (and if needed create and migrate) the archive at ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The archive file. Its folder must exist.
+    create : bool
+        Create the file when it does not exist; otherwise raise.
+
+    Returns
+    -------
+    sqlite_utils.Database
+        The open archive with WAL, foreign keys and a busy timeout set.
+
+    Raises
+    ------
+    ArchiveError
+        When the folder is missing, the file is not writable or is not an archive,
+        or the archive was written by a newer version of the program.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise ArchiveError(
+            _("The archive path {path} is a folder, not a file.").format(path=p),
+            _("Give the path of an archive file, e.g. {path}.").format(path=p / "dxa.sqlite"),
+        )
+    if not p.parent.is_dir():
+        raise ArchiveError(
+            _("The folder {folder} does not exist.").format(folder=p.parent),
+            _("Create the folder first or choose another archive path."),
+        )
+    if not p.exists() and not create:
+        raise ArchiveError(
+            _("No archive at {path}.").format(path=p),
+            _("Run 'demo' or 'import' to create one, or check the path."),
+        )
+    try:
+        conn = sqlite3.connect(
+            str(p), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as exc:
+        raise ArchiveError(
+            _("Cannot open the archive {path}: {reason}.").format(path=p, reason=exc),
+            _("Check that the file is a DXA archive and that you may write to its folder."),
+        ) from exc
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise ArchiveError(
+            _("Cannot switch the archive {path} to WAL mode.").format(path=p),
+            _("Keep the archive on a local disk, not a network share."),
+        )
+    db = sqlite_utils.Database(conn)
+    try:
+        migrate(db)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise ArchiveError(
+            _("Cannot open the archive {path}: {reason}.").format(path=p, reason=exc),
+            _("Check that the file is a DXA archive and that you may write to its folder."),
+        ) from exc
+    return db
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    """Return the names of the migrations applied to ``db``, oldest first."""
+    if "migrations" not in db.table_names():
+        return []
+    return [r["name"] for r in db.query("SELECT name FROM migrations ORDER BY id")]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration the archive does not have yet, each in its own transaction.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+
+    Returns
+    -------
+    list of str
+        The names of the migrations applied now (empty when up to date).
+    """
+    known = [m.name for m in MIGRATIONS]
+    done_now: list[str] = []
+    with write_transaction(db):
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS migrations ("
+            "id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, applied_at TEXT NOT NULL)"
+        )
+        applied = applied_migrations(db)
+        unknown = [n for n in applied if n not in known]
+        if unknown or applied != known[: len(applied)]:
+            raise ArchiveError(
+                _("The archive was written by a newer version of this program ({names}).").format(
+                    names=", ".join(unknown) or "?"
+                ),
+                _("Install the newest version of the DXA tool."),
+            )
+        for m in MIGRATIONS[len(applied) :]:
+            for statement in _split_sql(m.sql):
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [m.name, now_iso()]
+            )
+            done_now.append(m.name)
+    return done_now
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a script into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements
+
+
+@contextlib.contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """Group writes in one ``BEGIN IMMEDIATE`` transaction (one writer at a time).
+
+    Nested use becomes a savepoint. ``IMMEDIATE`` takes the write lock at the start,
+    so two processes never deadlock upgrading a read lock; the busy timeout makes
+    the second writer wait instead of failing.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def audit(
+    db: sqlite_utils.Database,
+    action: str,
+    *,
+    username: str = "",
+    entity: str = "",
+    entity_id: str | int = "",
+    details: dict[str, Any] | None = None,
+) -> str:
+    """Append one entry to the hash-chained audit log and return its hash.
+
+    Each entry's hash covers its content and the previous entry's hash, so removing
+    or changing an entry breaks the chain (see :func:`verify_audit_chain`).
+    """
+    with write_transaction(db):
+        row = list(db.query("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1"))
+        prev = row[0]["hash"] if row else "0" * 64
+        at = now_iso()
+        body = json.dumps(details or {}, sort_keys=True, ensure_ascii=False)
+        digest = _audit_hash(prev, at, username, action, entity, str(entity_id), body)
+        db.execute(
+            "INSERT INTO audit_log (at, username, action, entity, entity_id, details, prev_hash,"
+            " hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [at, username, action, entity, str(entity_id), body, prev, digest],
+        )
+    return digest
+
+
+def _audit_hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def verify_audit_chain(db: sqlite_utils.Database) -> bool:
+    """Return True when every audit entry's hash matches its content and predecessor."""
+    prev = "0" * 64
+    for r in db.query("SELECT * FROM audit_log ORDER BY id"):
+        if r["prev_hash"] != prev:
+            return False
+        expected = _audit_hash(
+            prev, r["at"], r["username"], r["action"], r["entity"], r["entity_id"], r["details"]
+        )
+        if r["hash"] != expected:
+            return False
+        prev = r["hash"]
+    return True
+
+
+def get_setting(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:
+    """Return the JSON value of one archive setting, or ``default``."""
+    rows = list(db.query("SELECT value FROM settings WHERE key = ?", [key]))
+    return json.loads(rows[0]["value"]) if rows else default
+
+
+def set_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
+    """Store one archive setting as JSON (settings that change behaviour live in the archive)."""
+    with write_transaction(db):
+        db.execute(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            [key, json.dumps(value, ensure_ascii=False), now_iso()],
+        )

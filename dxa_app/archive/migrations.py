@@ -1,0 +1,314 @@
+"""Append-only, named schema migrations of the archive; never edit a migration that has shipped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One named schema change, applied once in a transaction."""
+
+    name: str
+    sql: str
+
+
+_RAW_TABLES = ("scans", "region_results", "phantom_scans", "phantom_results")
+
+
+def _immutable(table: str, what: str) -> str:
+    return f"""
+CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+BEGIN SELECT RAISE(ABORT, '{what} rows in {table} cannot be updated'); END;
+CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+BEGIN SELECT RAISE(ABORT, '{what} rows in {table} cannot be deleted'); END;
+"""
+
+
+V1_INITIAL = """
+CREATE TABLE sites (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    region TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE scanners (
+    id INTEGER PRIMARY KEY,
+    manufacturer TEXT NOT NULL,
+    model TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    software_version TEXT NOT NULL DEFAULT '',
+    station_name TEXT NOT NULL DEFAULT '',
+    institution_name TEXT NOT NULL DEFAULT '',
+    site_id INTEGER REFERENCES sites(id),
+    first_seen TEXT NOT NULL,
+    UNIQUE (manufacturer, model, serial)
+);
+CREATE TABLE patients (
+    id INTEGER PRIMARY KEY,
+    id_type TEXT NOT NULL CHECK (id_type IN ('cpr', 'other')),
+    identifier TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    birth_date TEXT,
+    sex TEXT CHECK (sex IN ('F', 'M', 'O')),
+    created_at TEXT NOT NULL,
+    UNIQUE (id_type, identifier)
+);
+CREATE TABLE studies (
+    id INTEGER PRIMARY KEY,
+    study_uid TEXT NOT NULL UNIQUE,
+    patient_id INTEGER NOT NULL REFERENCES patients(id),
+    scanner_id INTEGER NOT NULL REFERENCES scanners(id),
+    study_date TEXT NOT NULL,
+    accession TEXT NOT NULL DEFAULT '',
+    referrer TEXT NOT NULL DEFAULT '',
+    indication TEXT NOT NULL DEFAULT '',
+    height_cm REAL,
+    weight_kg REAL,
+    menopausal INTEGER,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX studies_patient ON studies(patient_id, study_date);
+CREATE TABLE scans (
+    id INTEGER PRIMARY KEY,
+    source_key TEXT NOT NULL UNIQUE,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    scanner_id INTEGER NOT NULL REFERENCES scanners(id),
+    scan_type TEXT NOT NULL,
+    side TEXT CHECK (side IN ('L', 'R')),
+    acquired_at TEXT NOT NULL,
+    scan_mode TEXT NOT NULL DEFAULT '',
+    operator TEXT NOT NULL DEFAULT '',
+    software_version TEXT NOT NULL DEFAULT '',
+    imported_at TEXT NOT NULL
+);
+CREATE INDEX scans_study ON scans(study_id);
+CREATE TABLE region_results (
+    id INTEGER PRIMARY KEY,
+    scan_id INTEGER NOT NULL REFERENCES scans(id),
+    region TEXT NOT NULL,
+    bmd_g_cm2 REAL,
+    bmc_g REAL,
+    area_cm2 REAL,
+    vendor_t REAL,
+    vendor_z REAL,
+    included INTEGER NOT NULL DEFAULT 1 CHECK (included IN (0, 1)),
+    UNIQUE (scan_id, region)
+);
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY,
+    sop_instance_uid TEXT NOT NULL UNIQUE,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    scan_id INTEGER REFERENCES scans(id),
+    sop_class_uid TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    rows INTEGER,
+    columns INTEGER,
+    bits_allocated INTEGER,
+    file_path TEXT NOT NULL DEFAULT '',
+    sha256 TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE phantoms (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    UNIQUE (kind, serial)
+);
+CREATE TABLE phantom_certified_values (
+    id INTEGER PRIMARY KEY,
+    phantom_id INTEGER NOT NULL REFERENCES phantoms(id),
+    certificate_ref TEXT NOT NULL,
+    region TEXT NOT NULL,
+    bmd_g_cm2 REAL NOT NULL,
+    uncertainty_g_cm2 REAL,
+    imported_at TEXT NOT NULL,
+    UNIQUE (phantom_id, certificate_ref, region)
+);
+CREATE TABLE calibration_rounds (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ('travelling_phantom', 'in_vivo', 'acceptance')),
+    phantom_id INTEGER REFERENCES phantoms(id),
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE phantom_scans (
+    id INTEGER PRIMARY KEY,
+    source_key TEXT NOT NULL UNIQUE,
+    phantom_id INTEGER NOT NULL REFERENCES phantoms(id),
+    scanner_id INTEGER NOT NULL REFERENCES scanners(id),
+    acquired_at TEXT NOT NULL,
+    purpose TEXT NOT NULL CHECK (purpose IN ('daily_qc', 'travelling', 'acceptance')),
+    round_id INTEGER REFERENCES calibration_rounds(id),
+    operator TEXT NOT NULL DEFAULT '',
+    repositioned INTEGER NOT NULL DEFAULT 1,
+    imported_at TEXT NOT NULL
+);
+CREATE INDEX phantom_scans_scanner ON phantom_scans(scanner_id, purpose, acquired_at);
+CREATE TABLE phantom_results (
+    id INTEGER PRIMARY KEY,
+    phantom_scan_id INTEGER NOT NULL REFERENCES phantom_scans(id),
+    region TEXT NOT NULL,
+    bmd_g_cm2 REAL NOT NULL,
+    bmc_g REAL,
+    area_cm2 REAL,
+    UNIQUE (phantom_scan_id, region)
+);
+CREATE TABLE calibration_steps (
+    id INTEGER PRIMARY KEY,
+    scanner_id INTEGER NOT NULL REFERENCES scanners(id),
+    region TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('drift', 'scanner', 'national')),
+    intercept REAL NOT NULL,
+    slope REAL NOT NULL,
+    valid_from TEXT NOT NULL,
+    valid_to TEXT,
+    status TEXT NOT NULL DEFAULT 'proposed' CHECK (status IN ('proposed', 'approved', 'retired')),
+    method TEXT NOT NULL,
+    dataset TEXT NOT NULL DEFAULT '',
+    n INTEGER,
+    provenance TEXT NOT NULL DEFAULT '{}',
+    proposed_at TEXT NOT NULL,
+    proposed_by TEXT NOT NULL DEFAULT '',
+    approved_at TEXT,
+    approved_by TEXT,
+    retired_at TEXT
+);
+CREATE TABLE reference_tables (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    purpose TEXT NOT NULL CHECK (purpose IN ('T', 'Z')),
+    region TEXT NOT NULL,
+    sex TEXT NOT NULL,
+    unit_system TEXT NOT NULL,
+    source TEXT NOT NULL,
+    status TEXT NOT NULL,
+    data TEXT NOT NULL,
+    installed_at TEXT NOT NULL,
+    UNIQUE (name, version, purpose, region, sex)
+);
+CREATE TABLE precision_studies (
+    id INTEGER PRIMARY KEY,
+    scanner_id INTEGER NOT NULL REFERENCES scanners(id),
+    region TEXT NOT NULL,
+    technologist TEXT NOT NULL DEFAULT '',
+    design TEXT NOT NULL,
+    started TEXT NOT NULL,
+    rms_sd_g_cm2 REAL,
+    rms_cv_pct REAL,
+    df INTEGER,
+    lsc_g_cm2 REAL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE precision_measurements (
+    id INTEGER PRIMARY KEY,
+    precision_study_id INTEGER NOT NULL REFERENCES precision_studies(id),
+    subject TEXT NOT NULL,
+    repeat_no INTEGER NOT NULL,
+    bmd_g_cm2 REAL NOT NULL,
+    UNIQUE (precision_study_id, subject, repeat_no)
+);
+CREATE TABLE vfa_readings (
+    id INTEGER PRIMARY KEY,
+    source_key TEXT NOT NULL UNIQUE,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    reader TEXT NOT NULL DEFAULT '',
+    read_at TEXT NOT NULL,
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE vfa_findings (
+    id INTEGER PRIMARY KEY,
+    vfa_reading_id INTEGER NOT NULL REFERENCES vfa_readings(id),
+    level TEXT NOT NULL,
+    grade INTEGER CHECK (grade IS NULL OR grade BETWEEN 0 AND 3),
+    morphology TEXT CHECK (morphology IS NULL OR morphology IN ('wedge', 'biconcave', 'crush')),
+    not_evaluable_reason TEXT NOT NULL DEFAULT '',
+    CHECK (grade IS NOT NULL OR not_evaluable_reason <> ''),
+    UNIQUE (vfa_reading_id, level)
+);
+CREATE TABLE reports (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    created_at TEXT NOT NULL
+);
+CREATE TABLE report_versions (
+    id INTEGER PRIMARY KEY,
+    report_id INTEGER NOT NULL REFERENCES reports(id),
+    version_no INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('draft', 'signed', 'amended')),
+    lang TEXT NOT NULL,
+    level TEXT NOT NULL CHECK (level IN ('A', 'B')),
+    content TEXT NOT NULL,
+    pdf BLOB,
+    pdf_sha256 TEXT,
+    supersedes_id INTEGER REFERENCES report_versions(id),
+    amend_reason TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL DEFAULT '',
+    signed_at TEXT,
+    signed_by TEXT,
+    UNIQUE (report_id, version_no)
+);
+CREATE TRIGGER report_versions_signed_no_update BEFORE UPDATE ON report_versions
+WHEN OLD.status <> 'draft'
+BEGIN SELECT RAISE(ABORT, 'a signed report version cannot be changed; amend it instead'); END;
+CREATE TRIGGER report_versions_signed_no_delete BEFORE DELETE ON report_versions
+WHEN OLD.status <> 'draft'
+BEGIN SELECT RAISE(ABORT, 'a signed report version cannot be deleted'); END;
+CREATE TABLE roles (
+    name TEXT PRIMARY KEY,
+    description TEXT NOT NULL
+);
+INSERT INTO roles (name, description) VALUES
+    ('technician', 'DXA technician: imports, QC, VFA entry, precision studies'),
+    ('physician', 'Reads and signs reports'),
+    ('centre_analyst', 'Knowledge centre: fits and approves calibration steps'),
+    ('admin', 'Manages users and settings');
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL DEFAULT '',
+    role TEXT NOT NULL REFERENCES roles(name),
+    password_hash TEXT NOT NULL DEFAULT '',
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    username TEXT NOT NULL DEFAULT '',
+    action TEXT NOT NULL,
+    entity TEXT NOT NULL DEFAULT '',
+    entity_id TEXT NOT NULL DEFAULT '',
+    details TEXT NOT NULL DEFAULT '{}',
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log cannot be changed'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log cannot be changed'); END;
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE import_log (
+    id INTEGER PRIMARY KEY,
+    batch TEXT NOT NULL,
+    at TEXT NOT NULL,
+    path TEXT NOT NULL,
+    reader TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('imported', 'duplicate', 'skipped', 'failed')),
+    reason TEXT NOT NULL DEFAULT '',
+    rows_added INTEGER NOT NULL DEFAULT 0,
+    notes TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX import_log_batch ON import_log(batch);
+""" + "".join(_immutable(t, "raw measurement") for t in _RAW_TABLES)
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration("0001_archive_v1", V1_INITIAL),)

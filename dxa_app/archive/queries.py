@@ -1,0 +1,91 @@
+"""Read-only queries over the archive that return domain summaries for the CLI and GUI."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from dxa_app.archive.store import parse_date
+from dxa_app.domain import ArchiveCounts, PatientSummary, Sex, StudySummary
+
+
+def counts(db: sqlite_utils.Database) -> ArchiveCounts:
+    """Return how many sites, scanners, patients, studies, scans and phantom scans are stored."""
+
+    def n(table: str) -> int:
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    return ArchiveCounts(
+        sites=n("sites"),
+        scanners=n("scanners"),
+        patients=n("patients"),
+        studies=n("studies"),
+        scans=n("scans"),
+        region_results=n("region_results"),
+        phantom_scans=n("phantom_scans"),
+        vfa_readings=n("vfa_readings"),
+        images=n("images"),
+    )
+
+
+def list_patients(db: sqlite_utils.Database) -> list[PatientSummary]:
+    """Return every patient with the number of studies and the latest study date."""
+    sql = """
+        SELECT p.id, p.identifier, p.name, p.birth_date, p.sex,
+               count(s.id) AS n_studies, max(s.study_date) AS last_study
+        FROM patients p LEFT JOIN studies s ON s.patient_id = p.id
+        GROUP BY p.id ORDER BY p.name, p.identifier
+    """
+    return [
+        PatientSummary(
+            id=r["id"],
+            identifier=r["identifier"],
+            name=r["name"],
+            birth_date=parse_date(r["birth_date"]),
+            sex=Sex(r["sex"]) if r["sex"] else None,
+            n_studies=r["n_studies"],
+            last_study=parse_date(r["last_study"]),
+        )
+        for r in db.query(sql)
+    ]
+
+
+def list_studies(db: sqlite_utils.Database, patient_id: int | None = None) -> list[StudySummary]:
+    """Return the studies of one patient, or of everyone, newest first."""
+    where = "WHERE st.patient_id = ?" if patient_id is not None else ""
+    params: list[object] = [patient_id] if patient_id is not None else []
+    sql = f"""
+        SELECT st.id, st.study_uid, st.patient_id, p.identifier, p.name, st.study_date,
+               coalesce(si.code, '') AS site, sc.manufacturer, sc.model, sc.serial,
+               (SELECT group_concat(DISTINCT scan_type) FROM scans WHERE study_id = st.id)
+                   AS scan_types,
+               (SELECT count(*) FROM region_results rr JOIN scans x ON rr.scan_id = x.id
+                WHERE x.study_id = st.id) AS n_results
+        FROM studies st
+        JOIN patients p ON p.id = st.patient_id
+        JOIN scanners sc ON sc.id = st.scanner_id
+        LEFT JOIN sites si ON si.id = sc.site_id
+        {where}
+        ORDER BY st.study_date DESC, st.id DESC
+    """
+    out: list[StudySummary] = []
+    for r in db.query(sql, params):
+        date = parse_date(r["study_date"])
+        assert date is not None
+        out.append(
+            StudySummary(
+                id=r["id"],
+                study_uid=r["study_uid"],
+                patient_id=r["patient_id"],
+                patient_identifier=r["identifier"],
+                patient_name=r["name"],
+                study_date=date,
+                site=r["site"],
+                manufacturer=r["manufacturer"],
+                model=r["model"],
+                serial=r["serial"],
+                scan_types=tuple(sorted((r["scan_types"] or "").split(","))) if r["scan_types"]
+                else (),
+                n_results=r["n_results"],
+            )
+        )
+    return out

@@ -1,0 +1,395 @@
+"""Store what the readers parsed: one transaction per source, idempotent by source key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from dxa_app.archive.db import get_setting, now_iso, write_transaction
+from dxa_app.domain import (
+    ImportNote,
+    ImportOutcome,
+    ParsedSource,
+    PatientIdentity,
+    PhantomCertificate,
+    PhantomIdentity,
+    PhantomScanRecord,
+    ScannerIdentity,
+    StudyRecord,
+    VfaReadingRecord,
+)
+from dxa_app.i18n import _
+
+SITE_MAPPING_KEY = "site_mapping"
+
+
+@dataclass
+class _Tally:
+    rows: int = 0
+    notes: list[ImportNote] = field(default_factory=list)
+
+
+def _one(db: sqlite_utils.Database, sql: str, params: list[object]) -> int | None:
+    rows = list(db.execute(sql, params).fetchall())
+    return int(rows[0][0]) if rows else None
+
+
+def _insert(db: sqlite_utils.Database, sql: str, params: list[object]) -> int:
+    cur = db.execute(sql, params)
+    assert cur.lastrowid is not None
+    return int(cur.lastrowid)
+
+
+def site_code_for(db: sqlite_utils.Database, scanner: ScannerIdentity) -> str:
+    """Return the site code of a scanner.
+
+    The archive setting ``site_mapping`` maps a scanner serial, station name or
+    institution name to a site code; without a mapping the institution name is the
+    site (or ``"UNKNOWN"`` when the source gave none).
+    """
+    mapping: dict[str, str] = get_setting(db, SITE_MAPPING_KEY, {}) or {}
+    for key in (scanner.serial, scanner.station_name, scanner.institution_name):
+        if key and key in mapping:
+            return mapping[key]
+    return scanner.institution_name.strip() or "UNKNOWN"
+
+
+def ensure_site(db: sqlite_utils.Database, code: str, name: str = "") -> int:
+    """Return the id of the site with ``code``, creating it when new."""
+    found = _one(db, "SELECT id FROM sites WHERE code = ?", [code])
+    if found is not None:
+        return found
+    return _insert(db, "INSERT INTO sites (code, name) VALUES (?, ?)", [code, name or code])
+
+
+def ensure_scanner(db: sqlite_utils.Database, scanner: ScannerIdentity) -> int:
+    """Return the id of a scanner (manufacturer + model + serial), creating it when new."""
+    found = _one(
+        db,
+        "SELECT id FROM scanners WHERE manufacturer = ? AND model = ? AND serial = ?",
+        list(scanner.key),
+    )
+    if found is not None:
+        if scanner.software_version:
+            db.execute(
+                "UPDATE scanners SET software_version = ? WHERE id = ? AND software_version = ''",
+                [scanner.software_version, found],
+            )
+        return found
+    site_id = ensure_site(db, site_code_for(db, scanner), scanner.institution_name)
+    return _insert(
+        db,
+        "INSERT INTO scanners (manufacturer, model, serial, software_version, station_name,"
+        " institution_name, site_id, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            str(scanner.manufacturer),
+            scanner.model,
+            scanner.serial,
+            scanner.software_version,
+            scanner.station_name,
+            scanner.institution_name,
+            site_id,
+            now_iso(),
+        ],
+    )
+
+
+def ensure_patient(
+    db: sqlite_utils.Database, patient: PatientIdentity, tally: _Tally | None = None
+) -> int:
+    """Return the id of a patient by (id type, identifier), creating them when new.
+
+    A known identifier with a different birth date or sex is never merged silently:
+    the stored person is kept and a warning goes to the import notes.
+    """
+    rows = list(
+        db.query(
+            "SELECT id, birth_date, sex, name FROM patients WHERE id_type = ? AND identifier = ?",
+            [str(patient.id_type), patient.identifier],
+        )
+    )
+    birth = patient.birth_date.isoformat() if patient.birth_date else None
+    sex = str(patient.sex) if patient.sex else None
+    if rows:
+        r = rows[0]
+        if tally is not None and (
+            (birth and r["birth_date"] and birth != r["birth_date"])
+            or (sex and r["sex"] and sex != r["sex"])
+        ):
+            tally.notes.append(
+                ImportNote(
+                    _(
+                        "Patient {id} is already in the archive with another birth date or sex;"
+                        " the stored person was kept."
+                    ).format(id=patient.identifier)
+                )
+            )
+        return int(r["id"])
+    return _insert(
+        db,
+        "INSERT INTO patients (id_type, identifier, name, birth_date, sex, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [str(patient.id_type), patient.identifier, patient.name, birth, sex, now_iso()],
+    )
+
+
+def ensure_phantom(db: sqlite_utils.Database, phantom: PhantomIdentity) -> int:
+    """Return the id of a phantom (kind + serial), creating it when new."""
+    found = _one(
+        db, "SELECT id FROM phantoms WHERE kind = ? AND serial = ?", [str(phantom.kind), phantom.serial]
+    )
+    if found is not None:
+        return found
+    return _insert(
+        db,
+        "INSERT INTO phantoms (kind, serial, description) VALUES (?, ?, ?)",
+        [str(phantom.kind), phantom.serial, phantom.description],
+    )
+
+
+def _ensure_round(db: sqlite_utils.Database, name: str, kind: str, phantom_id: int | None) -> int:
+    found = _one(db, "SELECT id FROM calibration_rounds WHERE name = ?", [name])
+    if found is not None:
+        return found
+    return _insert(
+        db,
+        "INSERT INTO calibration_rounds (name, kind, phantom_id) VALUES (?, ?, ?)",
+        [name, kind, phantom_id],
+    )
+
+
+def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> None:
+    scanner_id = ensure_scanner(db, rec.scanner)
+    patient_id = ensure_patient(db, rec.patient, tally)
+    s = rec.study
+    study_id = _one(db, "SELECT id FROM studies WHERE study_uid = ?", [s.study_uid])
+    if study_id is None:
+        study_id = _insert(
+            db,
+            "INSERT INTO studies (study_uid, patient_id, scanner_id, study_date, accession,"
+            " referrer, indication, height_cm, weight_kg, menopausal, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                s.study_uid,
+                patient_id,
+                scanner_id,
+                s.study_date.isoformat(),
+                s.accession,
+                s.referrer,
+                s.indication,
+                s.height_cm,
+                s.weight_kg,
+                None if s.menopausal is None else int(s.menopausal),
+                now_iso(),
+            ],
+        )
+        tally.rows += 1
+    else:
+        owner = _one(db, "SELECT patient_id FROM studies WHERE id = ?", [study_id])
+        if owner != patient_id:
+            tally.notes.append(
+                ImportNote(
+                    _("Study {uid} belongs to another patient in the archive; not merged.").format(
+                        uid=s.study_uid
+                    ),
+                    "error",
+                )
+            )
+            return
+    imported = now_iso()
+    for scan in rec.scans:
+        if _one(db, "SELECT id FROM scans WHERE source_key = ?", [scan.source_key]) is not None:
+            continue
+        scan_id = _insert(
+            db,
+            "INSERT INTO scans (source_key, study_id, scanner_id, scan_type, side, acquired_at,"
+            " scan_mode, operator, software_version, imported_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                scan.source_key,
+                study_id,
+                scanner_id,
+                str(scan.scan_type),
+                str(scan.side) if scan.side else None,
+                scan.acquired_at.isoformat(),
+                scan.scan_mode,
+                scan.operator,
+                scan.software_version or rec.scanner.software_version,
+                imported,
+            ],
+        )
+        tally.rows += 1
+        for r in scan.results:
+            db.execute(
+                "INSERT INTO region_results (scan_id, region, bmd_g_cm2, bmc_g, area_cm2,"
+                " vendor_t, vendor_z, included) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    scan_id,
+                    str(r.region),
+                    r.bmd_g_cm2,
+                    r.bmc_g,
+                    r.area_cm2,
+                    r.vendor_t,
+                    r.vendor_z,
+                    int(r.included),
+                ],
+            )
+            tally.rows += 1
+    for img in rec.images:
+        if _one(db, "SELECT id FROM images WHERE sop_instance_uid = ?", [img.sop_instance_uid]):
+            continue
+        db.execute(
+            "INSERT INTO images (sop_instance_uid, study_id, sop_class_uid, kind, rows, columns,"
+            " bits_allocated, file_path, sha256, note, imported_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                img.sop_instance_uid,
+                study_id,
+                img.sop_class_uid,
+                img.kind,
+                img.rows,
+                img.columns,
+                img.bits_allocated,
+                img.file_path,
+                img.sha256,
+                img.note,
+                imported,
+            ],
+        )
+        tally.rows += 1
+
+
+def _store_phantom_scan(db: sqlite_utils.Database, rec: PhantomScanRecord, tally: _Tally) -> None:
+    if _one(db, "SELECT id FROM phantom_scans WHERE source_key = ?", [rec.source_key]) is not None:
+        return
+    scanner_id = ensure_scanner(db, rec.scanner)
+    phantom_id = ensure_phantom(db, rec.phantom)
+    round_id = None
+    if rec.round_name:
+        kind = "acceptance" if rec.purpose == "acceptance" else "travelling_phantom"
+        round_id = _ensure_round(db, rec.round_name, kind, phantom_id)
+    scan_id = _insert(
+        db,
+        "INSERT INTO phantom_scans (source_key, phantom_id, scanner_id, acquired_at, purpose,"
+        " round_id, operator, repositioned, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            rec.source_key,
+            phantom_id,
+            scanner_id,
+            rec.acquired_at.isoformat(),
+            str(rec.purpose),
+            round_id,
+            rec.operator,
+            int(rec.repositioned),
+            now_iso(),
+        ],
+    )
+    tally.rows += 1
+    for r in rec.results:
+        db.execute(
+            "INSERT INTO phantom_results (phantom_scan_id, region, bmd_g_cm2, bmc_g, area_cm2)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [scan_id, str(r.region), r.bmd_g_cm2, r.bmc_g, r.area_cm2],
+        )
+        tally.rows += 1
+
+
+def _store_certificate(db: sqlite_utils.Database, cert: PhantomCertificate, tally: _Tally) -> None:
+    phantom_id = ensure_phantom(db, cert.phantom)
+    for v in cert.values:
+        cur = db.execute(
+            "INSERT OR IGNORE INTO phantom_certified_values (phantom_id, certificate_ref, region,"
+            " bmd_g_cm2, uncertainty_g_cm2, imported_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [phantom_id, cert.certificate_ref, str(v.region), v.bmd_g_cm2, v.uncertainty_g_cm2,
+             now_iso()],
+        )
+        tally.rows += cur.rowcount
+
+
+def _store_vfa(db: sqlite_utils.Database, rec: VfaReadingRecord, tally: _Tally) -> None:
+    if _one(db, "SELECT id FROM vfa_readings WHERE source_key = ?", [rec.source_key]) is not None:
+        return
+    study_id = _one(db, "SELECT id FROM studies WHERE study_uid = ?", [rec.study_uid])
+    if study_id is None:
+        tally.notes.append(
+            ImportNote(
+                _("VFA reading {key}: study {uid} is not in the archive; import the study first.")
+                .format(key=rec.source_key, uid=rec.study_uid),
+                "error",
+            )
+        )
+        return
+    reading_id = _insert(
+        db,
+        "INSERT INTO vfa_readings (source_key, study_id, reader, read_at, imported_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [rec.source_key, study_id, rec.reader, rec.read_at.isoformat(), now_iso()],
+    )
+    tally.rows += 1
+    for f in rec.findings:
+        db.execute(
+            "INSERT INTO vfa_findings (vfa_reading_id, level, grade, morphology,"
+            " not_evaluable_reason) VALUES (?, ?, ?, ?, ?)",
+            [reading_id, str(f.level), f.grade, str(f.morphology) if f.morphology else None,
+             f.not_evaluable_reason],
+        )
+        tally.rows += 1
+
+
+def store_parsed(db: sqlite_utils.Database, parsed: ParsedSource) -> tuple[int, tuple[ImportNote, ...]]:
+    """Store everything one source yielded, in one transaction.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    parsed : ParsedSource
+        What a reader made of one file.
+
+    Returns
+    -------
+    tuple of (int, tuple of ImportNote)
+        The number of rows added (0 when the source was already imported) and the
+        notes raised while storing. Any exception rolls the whole source back.
+    """
+    tally = _Tally()
+    with write_transaction(db):
+        for cert in parsed.certificates:
+            _store_certificate(db, cert, tally)
+        for study in parsed.studies:
+            _store_study(db, study, tally)
+        for ps in parsed.phantom_scans:
+            _store_phantom_scan(db, ps, tally)
+        for vfa in parsed.vfa_readings:
+            _store_vfa(db, vfa, tally)
+    return tally.rows, tuple(tally.notes)
+
+
+def log_import(db: sqlite_utils.Database, batch: str, outcome: ImportOutcome) -> None:
+    """Append one line to the import log."""
+    with write_transaction(db):
+        db.execute(
+            "INSERT INTO import_log (batch, at, path, reader, status, reason, rows_added, notes)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                batch,
+                now_iso(),
+                outcome.path,
+                outcome.reader,
+                str(outcome.status),
+                outcome.reason,
+                outcome.rows_added,
+                json.dumps(
+                    [{"severity": n.severity, "message": n.message} for n in outcome.notes],
+                    ensure_ascii=False,
+                ),
+            ],
+        )
+
+
+def parse_date(value: str | None) -> dt.date | None:
+    """Parse an ISO date stored in the archive (None stays None)."""
+    return dt.date.fromisoformat(value) if value else None

@@ -1,0 +1,410 @@
+"""Frozen dataclasses and enums of the DXA domain: scanners, patients, studies, scans, results.
+
+No I/O here. Importers produce these objects, the archive stores them, services pass them on.
+BMD is always g/cm2 (float), BMC grams, area cm2; dates are ``datetime.date`` and
+acquisition times ``datetime.datetime`` (naive, scanner local time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Manufacturer(StrEnum):
+    """Scanner manufacturer, normalised from the vendor's own spelling."""
+
+    HOLOGIC = "Hologic"
+    GE_LUNAR = "GE Lunar"
+    OTHER = "Other"
+
+
+class Sex(StrEnum):
+    """Patient sex as recorded by the scanner or the CPR register."""
+
+    FEMALE = "F"
+    MALE = "M"
+    OTHER = "O"
+
+
+class IdType(StrEnum):
+    """What kind of identifier a patient id is."""
+
+    CPR = "cpr"
+    OTHER = "other"
+
+
+class ScanType(StrEnum):
+    """The kind of DXA acquisition."""
+
+    AP_SPINE = "ap_spine"
+    HIP = "hip"
+    FOREARM = "forearm"
+    WHOLE_BODY = "whole_body"
+    VFA = "vfa"
+    OTHER = "other"
+
+
+class Side(StrEnum):
+    """Laterality of a hip or forearm scan."""
+
+    LEFT = "L"
+    RIGHT = "R"
+
+
+class Region(StrEnum):
+    """A region of interest with a BMD result."""
+
+    L1 = "L1"
+    L2 = "L2"
+    L3 = "L3"
+    L4 = "L4"
+    L1_L4 = "L1-L4"
+    L2_L4 = "L2-L4"
+    TOTAL_HIP = "total_hip"
+    FEMORAL_NECK = "femoral_neck"
+    TROCHANTER = "trochanter"
+    INTERTROCHANTER = "intertrochanter"
+    WARDS = "wards"
+    RADIUS_33 = "radius_33"
+    RADIUS_UD = "radius_ud"
+    RADIUS_TOTAL = "radius_total"
+    WHOLE_BODY = "whole_body"
+
+    @property
+    def is_vertebra(self) -> bool:
+        """Whether this is a single lumbar vertebra (L1..L4)."""
+        return self in (Region.L1, Region.L2, Region.L3, Region.L4)
+
+
+VERTEBRAE: tuple[Region, ...] = (Region.L1, Region.L2, Region.L3, Region.L4)
+
+
+class PhantomRegion(StrEnum):
+    """A region of a spine phantom (the ESP has three vertebrae)."""
+
+    V1 = "L1"
+    V2 = "L2"
+    V3 = "L3"
+    V4 = "L4"
+    TOTAL = "total"
+
+
+class PhantomKind(StrEnum):
+    """Known phantom designs."""
+
+    ESP = "ESP"
+    HOLOGIC_SPINE = "Hologic spine"
+    LUNAR_ALUMINIUM = "Lunar aluminium spine"
+    OTHER = "Other"
+
+
+class PhantomPurpose(StrEnum):
+    """Why a phantom was scanned."""
+
+    DAILY_QC = "daily_qc"
+    TRAVELLING = "travelling"
+    ACCEPTANCE = "acceptance"
+
+
+class VfaLevel(StrEnum):
+    """Vertebral levels assessed by VFA (T4-L4, 13 vertebrae)."""
+
+    T4 = "T4"
+    T5 = "T5"
+    T6 = "T6"
+    T7 = "T7"
+    T8 = "T8"
+    T9 = "T9"
+    T10 = "T10"
+    T11 = "T11"
+    T12 = "T12"
+    L1 = "L1"
+    L2 = "L2"
+    L3 = "L3"
+    L4 = "L4"
+
+
+class Morphology(StrEnum):
+    """Shape of a vertebral deformity (Genant)."""
+
+    WEDGE = "wedge"
+    BICONCAVE = "biconcave"
+    CRUSH = "crush"
+
+
+class Role(StrEnum):
+    """User roles; the role decides what a user may do."""
+
+    TECHNICIAN = "technician"
+    PHYSICIAN = "physician"
+    CENTRE_ANALYST = "centre_analyst"
+    ADMIN = "admin"
+
+
+class ImportStatus(StrEnum):
+    """Outcome of importing one source file."""
+
+    IMPORTED = "imported"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerIdentity:
+    """A scanner as it names itself: manufacturer + model + serial identify it."""
+
+    manufacturer: Manufacturer
+    model: str
+    serial: str
+    software_version: str = ""
+    station_name: str = ""
+    institution_name: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """The identifying triple (manufacturer, model, serial)."""
+        return (str(self.manufacturer), self.model, self.serial)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientIdentity:
+    """A patient as the source names them."""
+
+    identifier: str
+    id_type: IdType
+    name: str
+    birth_date: dt.date | None
+    sex: Sex | None
+
+
+@dataclass(frozen=True, slots=True)
+class StudyInfo:
+    """One visit: the scans of one patient on one day on one scanner."""
+
+    study_uid: str
+    study_date: dt.date
+    accession: str = ""
+    referrer: str = ""
+    indication: str = ""
+    height_cm: float | None = None
+    weight_kg: float | None = None
+    menopausal: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegionResult:
+    """The raw result of one region as the scanner computed it."""
+
+    region: Region
+    bmd_g_cm2: float | None
+    bmc_g: float | None = None
+    area_cm2: float | None = None
+    vendor_t: float | None = None
+    vendor_z: float | None = None
+    included: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRecord:
+    """One acquisition with its raw results.
+
+    ``source_key`` identifies where it came from (``dicom:<SOP Instance UID>`` or
+    ``csv:<file kind>:<row key>``); importing the same key twice is a no-op.
+    """
+
+    source_key: str
+    scan_type: ScanType
+    acquired_at: dt.datetime
+    side: Side | None = None
+    scan_mode: str = ""
+    operator: str = ""
+    software_version: str = ""
+    results: tuple[RegionResult, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """A DICOM image (or other instance) kept with a study."""
+
+    sop_instance_uid: str
+    sop_class_uid: str
+    kind: str
+    rows: int | None = None
+    columns: int | None = None
+    bits_allocated: int | None = None
+    file_path: str = ""
+    sha256: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PhantomIdentity:
+    """A physical phantom: kind and serial number."""
+
+    kind: PhantomKind
+    serial: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CertifiedValue:
+    """A certified BMD of one region of a specific phantom."""
+
+    region: PhantomRegion
+    bmd_g_cm2: float
+    uncertainty_g_cm2: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhantomCertificate:
+    """The certificate of one phantom: its certified values per region."""
+
+    phantom: PhantomIdentity
+    certificate_ref: str
+    values: tuple[CertifiedValue, ...]
+    source_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PhantomResult:
+    """The measured value of one phantom region in one phantom scan."""
+
+    region: PhantomRegion
+    bmd_g_cm2: float
+    bmc_g: float | None = None
+    area_cm2: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhantomScanRecord:
+    """One scan of a phantom on a scanner (daily QC, travelling round or acceptance)."""
+
+    source_key: str
+    phantom: PhantomIdentity
+    scanner: ScannerIdentity
+    acquired_at: dt.datetime
+    purpose: PhantomPurpose
+    results: tuple[PhantomResult, ...]
+    round_name: str = ""
+    operator: str = ""
+    repositioned: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class VfaFinding:
+    """The VFA reading of one vertebral level."""
+
+    level: VfaLevel
+    grade: int | None
+    morphology: Morphology | None = None
+    not_evaluable_reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.grade is not None and self.grade not in (0, 1, 2, 3):
+            raise ValueError(f"Genant grade must be 0-3, got {self.grade}")
+        if self.grade is None and not self.not_evaluable_reason:
+            raise ValueError("a level without a grade needs a not-evaluable reason")
+
+
+@dataclass(frozen=True, slots=True)
+class VfaReadingRecord:
+    """A VFA reading (T4-L4) of one study by one reader."""
+
+    source_key: str
+    study_uid: str
+    reader: str
+    read_at: dt.datetime
+    findings: tuple[VfaFinding, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StudyRecord:
+    """Everything one source yields about one study: scanner, patient, study, scans, images."""
+
+    scanner: ScannerIdentity
+    patient: PatientIdentity
+    study: StudyInfo
+    scans: tuple[ScanRecord, ...] = ()
+    images: tuple[ImageRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImportNote:
+    """Something an importer did not understand or wants a human to know."""
+
+    message: str
+    severity: str = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedSource:
+    """What a reader made of one source file."""
+
+    path: str
+    reader: str
+    studies: tuple[StudyRecord, ...] = ()
+    phantom_scans: tuple[PhantomScanRecord, ...] = ()
+    certificates: tuple[PhantomCertificate, ...] = ()
+    vfa_readings: tuple[VfaReadingRecord, ...] = ()
+    notes: tuple[ImportNote, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    """The result of importing one source file into the archive."""
+
+    path: str
+    status: ImportStatus
+    reader: str = ""
+    reason: str = ""
+    rows_added: int = 0
+    notes: tuple[ImportNote, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PatientSummary:
+    """One row of the patient list."""
+
+    id: int
+    identifier: str
+    name: str
+    birth_date: dt.date | None
+    sex: Sex | None
+    n_studies: int
+    last_study: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class StudySummary:
+    """One row of the study list."""
+
+    id: int
+    study_uid: str
+    patient_id: int
+    patient_identifier: str
+    patient_name: str
+    study_date: dt.date
+    site: str
+    manufacturer: str
+    model: str
+    serial: str
+    scan_types: tuple[str, ...]
+    n_results: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveCounts:
+    """How many of each thing the archive holds."""
+
+    sites: int
+    scanners: int
+    patients: int
+    studies: int
+    scans: int
+    region_results: int
+    phantom_scans: int
+    vfa_readings: int
+    images: int

@@ -1,0 +1,42 @@
+"""The reader protocol every ingest module implements, and helpers shared by readers."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Protocol
+
+from dxa_app.domain import ParsedSource
+
+SNIFF_BYTES = 4096
+
+
+class Reader(Protocol):
+    """One source format: ``sniff`` decides cheaply, ``read`` parses fully.
+
+    ``read`` raises :class:`dxa_app.errors.ImportProblemError` with a clear, translated
+    message when the file is damaged or not what ``sniff`` thought; it never returns
+    half a result. What it did not understand goes into ``ParsedSource.notes``.
+    """
+
+    name: str
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        """Return True when this reader should handle the file (``head``: first bytes)."""
+
+    def read(self, path: Path) -> ParsedSource:
+        """Parse the whole file."""
+
+
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 hex digest of a file's content."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_dicom_head(head: bytes) -> bool:
+    """Return True when ``head`` starts like a DICOM Part 10 file (preamble + 'DICM')."""
+    return len(head) >= 132 and head[128:132] == b"DICM"

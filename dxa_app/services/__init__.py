@@ -1,0 +1,1 @@
+"""Package dxa_app/services."""
