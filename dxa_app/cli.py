@@ -1,0 +1,266 @@
+"""Command-line interface: argparse subcommands that parse, call one service, print, return."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from dxa_app import __version__
+from dxa_app.errors import DxaError, UsageError
+from dxa_app.i18n import LANGUAGES, _, set_language
+
+PROG = "dxa"
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of the CLI."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    ARCHIVE = 3
+    IMPORT = 4
+    NOT_FOUND = 5
+    PERMISSION = 6
+    PARTIAL = 7
+    CANCELLED = 130
+
+
+Handler = Callable[[argparse.Namespace], ExitCode]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One registered subcommand."""
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    handler: Handler
+    reports: bool = True
+
+
+_REGISTRY: dict[str, Command] = {}
+
+
+def command(
+    name: str, help: str, *, reports: bool = True
+) -> Callable[[Callable[[argparse.ArgumentParser], None]], Callable[[argparse.ArgumentParser], None]]:
+    """Register a subcommand: decorate its ``configure(parser)``; set ``parser.set_defaults``.
+
+    Parameters
+    ----------
+    name : str
+        The subcommand name.
+    help : str
+        One line of help (English source, translated when the parser is built).
+    reports : bool
+        Whether the command reports results (it then gets ``--json``).
+    """
+
+    def deco(
+        configure: Callable[[argparse.ArgumentParser], None],
+    ) -> Callable[[argparse.ArgumentParser], None]:
+        handler = getattr(configure, "handler", None)
+        if handler is None:
+            raise TypeError(f"command {name}: attach a handler with @handles")
+        _REGISTRY[name] = Command(name, help, configure, handler, reports)
+        return configure
+
+    return deco
+
+
+def handles(
+    handler: Handler,
+) -> Callable[[Callable[[argparse.ArgumentParser], None]], Callable[[argparse.ArgumentParser], None]]:
+    """Attach the function that runs a subcommand to its ``configure`` function."""
+
+    def deco(
+        configure: Callable[[argparse.ArgumentParser], None],
+    ) -> Callable[[argparse.ArgumentParser], None]:
+        configure.handler = handler  # type: ignore[attr-defined]
+        return configure
+
+    return deco
+
+
+def registered_commands() -> dict[str, Command]:
+    """Return the registered subcommands by name."""
+    _load_commands()
+    return dict(_REGISTRY)
+
+
+def _load_commands() -> None:
+    import dxa_app.commands  # noqa: F401  (registers the subcommands)
+
+
+def default_archive() -> Path:
+    """Return the per-user default archive path (``DXA_ARCHIVE`` overrides it)."""
+    env = os.environ.get("DXA_ARCHIVE")
+    if env:
+        return Path(env)
+    return user_data_dir() / "archive.dxa.sqlite"
+
+
+def user_data_dir() -> Path:
+    """Return the per-user data folder of the application (platformdirs)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("dxa", "DXA-DK"))
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one clear line and a usage exit code."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(
+            _("{prog}: {message}").format(prog=self.prog, message=message),
+            _("see '{prog} --help'").format(prog=self.prog),
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every registered subcommand."""
+    _load_commands()
+    parser = _Parser(
+        prog=PROG,
+        description=_("DXA calibration and reporting tool. Without a command the app opens."),
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    for target, default in ((parser, None), (common, argparse.SUPPRESS)):
+        target.add_argument(
+            "--archive",
+            metavar="PATH",
+            default=default,
+            help=_("the archive file (default: {path})").format(path=default_archive()),
+        )
+        target.add_argument(
+            "--debug",
+            action="store_true",
+            default=False if default is None else argparse.SUPPRESS,
+            help=_("show full tracebacks"),
+        )
+        target.add_argument(
+            "--lang",
+            choices=LANGUAGES,
+            default=default,
+            help=_("language of messages (da or en)"),
+        )
+    json_parent = argparse.ArgumentParser(add_help=False)
+    json_parent.add_argument("--json", action="store_true", help=_("print the result as JSON"))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for cmd in sorted(_REGISTRY.values(), key=lambda c: c.name):
+        parents = [common, json_parent] if cmd.reports else [common]
+        p = sub.add_parser(cmd.name, help=_(cmd.help), description=_(cmd.help), parents=parents)
+        cmd.configure(p)
+        p.set_defaults(handler=cmd.handler)
+    return parser
+
+
+def emit(args: argparse.Namespace, data: Any, text: str, out: TextIO | None = None) -> None:
+    """Print a command's result: JSON when ``--json`` was given, else ``text``."""
+    stream = out or sys.stdout
+    if getattr(args, "json", False):
+        json.dump(_jsonable(data), stream, ensure_ascii=False, indent=2, sort_keys=True)
+        stream.write("\n")
+    else:
+        stream.write(text.rstrip("\n") + "\n")
+
+
+def _jsonable(data: Any) -> Any:
+    if hasattr(data, "__dataclass_fields__"):
+        return _jsonable(asdict(data))
+    if isinstance(data, dict):
+        return {str(k): _jsonable(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_jsonable(v) for v in data]
+    if isinstance(data, Path):
+        return str(data)
+    if hasattr(data, "isoformat"):
+        return data.isoformat()
+    return data
+
+
+def archive_path(args: argparse.Namespace) -> Path:
+    """Return the archive named by ``--archive`` or the per-user default."""
+    raw = getattr(args, "archive", None)
+    return Path(raw) if raw else default_archive()
+
+
+def _exit_for(exc: DxaError) -> ExitCode:
+    try:
+        return ExitCode(exc.exit_code)
+    except ValueError:
+        return ExitCode.ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return the process exit code.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default ``sys.argv[1:]``).
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    lang = _peek_lang(args_list)
+    if lang:
+        set_language(lang)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(args_list)
+        if getattr(args, "lang", None):
+            set_language(args.lang)
+        handler: Handler | None = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help()
+            return int(ExitCode.USAGE)
+        return int(handler(args))
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code) if isinstance(exc.code, int) else int(ExitCode.OK)
+    except DxaError as exc:
+        if debug:
+            traceback.print_exc()
+        print(_("error: {message}").format(message=exc), file=sys.stderr)
+        return int(_exit_for(exc))
+    except KeyboardInterrupt:
+        print(_("error: interrupted"), file=sys.stderr)
+        return int(ExitCode.CANCELLED)
+    except OSError as exc:
+        if debug:
+            traceback.print_exc()
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            _("error: {reason}{where}").format(reason=exc.strerror or exc, where=where),
+            file=sys.stderr,
+        )
+        return int(ExitCode.ERROR)
+    except Exception as exc:  # the last line of defence: one line, no traceback
+        if debug:
+            traceback.print_exc()
+        print(
+            _("internal error: {kind}: {message} (run with --debug for details)").format(
+                kind=type(exc).__name__, message=exc
+            ),
+            file=sys.stderr,
+        )
+        return int(ExitCode.ERROR)
+
+
+def _peek_lang(argv: list[str]) -> str | None:
+    for i, a in enumerate(argv):
+        if a == "--lang" and i + 1 < len(argv) and argv[i + 1] in LANGUAGES:
+            return argv[i + 1]
+        if a.startswith("--lang=") and a.split("=", 1)[1] in LANGUAGES:
+            return a.split("=", 1)[1]
+    return None

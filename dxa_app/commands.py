@@ -1,0 +1,165 @@
+"""The CLI's subcommands; each parses its options, calls one service and prints the result."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dxa_app.cli import ExitCode, archive_path, command, emit, handles, user_data_dir
+from dxa_app.i18n import _
+
+
+def _counts_text(c: dict[str, int]) -> str:
+    labels = {
+        "sites": _("sites"),
+        "scanners": _("scanners"),
+        "patients": _("patients"),
+        "studies": _("studies"),
+        "scans": _("scans"),
+        "region_results": _("region results"),
+        "phantom_scans": _("phantom scans"),
+        "vfa_readings": _("VFA readings"),
+        "images": _("images"),
+    }
+    return "\n".join(f"  {labels[k]:<16} {v:>7}" for k, v in c.items())
+
+
+# --- info ---------------------------------------------------------------------------------
+
+
+def _info(args: argparse.Namespace) -> ExitCode:
+    from dataclasses import asdict
+
+    from dxa_app.services.browse import archive_counts
+
+    path = archive_path(args)
+    c = asdict(archive_counts(path))
+    emit(args, {"archive": str(path), "counts": c},
+         _("Archive {path}").format(path=path) + "\n" + _counts_text(c))
+    return ExitCode.OK
+
+
+@command("info", "show what the archive holds")
+@handles(_info)
+def _info_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+# --- import -------------------------------------------------------------------------------
+
+
+def _import(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.archive import open_archive
+    from dxa_app.services.importing import import_paths
+
+    db = open_archive(archive_path(args))
+    try:
+        def progress(done: int, total: int, message: str) -> None:
+            if args.progress:
+                print(f"[{done}/{total}] {message}", file=sys.stderr)
+
+        summary = import_paths(db, args.paths, progress=progress)
+    finally:
+        db.close()
+    c = summary.counts
+    lines = [
+        _("Imported {imported}, duplicates {duplicate}, skipped {skipped}, failed {failed}.").format(
+            **c
+        )
+    ]
+    for o in summary.outcomes:
+        if o.status in ("failed", "skipped"):
+            lines.append(f"  {o.status}: {o.path}: {o.reason}")
+    emit(args, summary.to_dict(), "\n".join(lines))
+    return ExitCode.PARTIAL if c["failed"] else ExitCode.OK
+
+
+@command("import", "import DXA exports (files or folders) into the archive")
+@handles(_import)
+def _import_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help=_("files or folders to import"))
+    p.add_argument("--progress", action="store_true", help=_("print each file as it is done"))
+
+
+# --- patients / studies ---------------------------------------------------------------------
+
+
+def _patients(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.browse import patients
+
+    rows = patients(archive_path(args))
+    text = "\n".join(
+        f"{p.id:>5}  {p.identifier:<12} {p.name:<28} {p.birth_date or '':<10} {p.sex or '-'} "
+        f"{p.n_studies:>3}"
+        for p in rows
+    )
+    emit(args, rows, text or _("No patients."))
+    return ExitCode.OK
+
+
+@command("patients", "list the patients in the archive")
+@handles(_patients)
+def _patients_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _studies(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.browse import studies
+
+    rows = studies(archive_path(args), args.patient)
+    text = "\n".join(
+        f"{s.id:>5}  {s.study_date}  {s.patient_identifier:<12} {s.site:<22} "
+        f"{s.manufacturer} {s.model} ({s.serial})  {','.join(s.scan_types)}"
+        for s in rows
+    )
+    emit(args, rows, text or _("No studies."))
+    return ExitCode.OK
+
+
+@command("studies", "list the studies in the archive (newest first)")
+@handles(_studies)
+def _studies_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--patient", type=int, metavar="ID", help=_("only this patient (archive id)"))
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.demo import run_demo
+
+    out = Path(args.out) if args.out else user_data_dir() / "demo-files"
+    archive = (
+        Path(args.archive) if getattr(args, "archive", None)
+        else user_data_dir() / "demo.dxa.sqlite"
+    )
+    result = run_demo(out, seed=args.seed, archive=None if args.no_import else archive)
+    lines = [
+        _("Demo data (seed {seed}) written to {out}: {n} files.").format(
+            seed=args.seed, out=result.out_dir, n=result.files_written
+        ),
+        _("Truth file: {path}").format(path=result.truth_path),
+    ]
+    if result.imported is not None and result.counts is not None:
+        lines.append(
+            _("Imported into {archive}: {imported} files, {duplicate} duplicates, "
+              "{skipped} skipped, {failed} failed.").format(
+                archive=result.archive, **result.imported
+            )
+        )
+        lines.append(_counts_text(result.counts))
+    emit(args, result.to_dict(), "\n".join(lines))
+    if result.imported is not None and result.imported.get("failed"):
+        return ExitCode.PARTIAL
+    return ExitCode.OK
+
+
+@command("demo", "write deterministic synthetic demo data and import it into a demo archive")
+@handles(_demo)
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", metavar="DIR", help=_("folder for the demo files"))
+    p.add_argument("--seed", type=int, default=2026, help=_("random seed (default 2026)"))
+    p.add_argument(
+        "--no-import", action="store_true", help=_("only write the files, do not import them")
+    )

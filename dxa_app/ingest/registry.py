@@ -1,0 +1,49 @@
+"""Sniff a file and pick the reader that understands it."""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from pathlib import Path
+
+from dxa_app.ingest.base import SNIFF_BYTES, Reader
+
+#: Reader modules, asked in this order; each exposes a module-level ``READER``.
+READER_MODULES: tuple[str, ...] = (
+    "dxa_app.ingest.dicom_hologic",
+    "dxa_app.ingest.dicom_ge",
+    "dxa_app.ingest.generic_csv",
+)
+
+
+@cache
+def readers() -> tuple[Reader, ...]:
+    """Return every available reader, in sniffing order."""
+    found: list[Reader] = []
+    for name in READER_MODULES:
+        module = importlib.import_module(name)
+        found.append(module.READER)
+    return tuple(found)
+
+
+def read_head(path: Path) -> bytes:
+    """Return the first bytes of a file (for sniffing)."""
+    with path.open("rb") as fh:
+        return fh.read(SNIFF_BYTES)
+
+
+def reader_for(path: Path, head: bytes | None = None) -> Reader | None:
+    """Return the reader that claims ``path``, or None when no reader does.
+
+    Parameters
+    ----------
+    path : Path
+        The file to classify.
+    head : bytes, optional
+        Its first bytes, when already read.
+    """
+    data = read_head(path) if head is None else head
+    for reader in readers():
+        if reader.sniff(path, data):
+            return reader
+    return None

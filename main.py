@@ -1,0 +1,30 @@
+"""Entry point: ``python main.py`` opens the app; ``python main.py <command>`` runs the CLI."""
+
+from __future__ import annotations
+
+import sys
+
+
+def run(argv: list[str]) -> int:
+    """Open the GUI when there is no subcommand (only GUI options), else run the CLI.
+
+    Parameters
+    ----------
+    argv : list of str
+        The arguments after the program name.
+    """
+    gui_only = {"--archive", "--lang", "--screenshot", "--debug"}
+    words = [a for a in argv if a.startswith("-")]
+    positional = [a for i, a in enumerate(argv) if not a.startswith("-")
+                  and (i == 0 or argv[i - 1] not in gui_only)]
+    if not positional and all(w.split("=", 1)[0] in gui_only for w in words):
+        from dxa_app.gui.app import main as gui_main
+
+        return gui_main(argv)
+    from dxa_app.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(sys.argv[1:]))
