@@ -13,10 +13,14 @@ def run(argv: list[str]) -> int:
     argv : list of str
         The arguments after the program name.
     """
-    gui_only = {"--archive", "--lang", "--screenshot", "--debug"}
+    with_value = {"--archive", "--lang", "--screenshot"}
+    gui_only = with_value | {"--debug"}
     words = [a for a in argv if a.startswith("-")]
-    positional = [a for i, a in enumerate(argv) if not a.startswith("-")
-                  and (i == 0 or argv[i - 1] not in gui_only)]
+    positional = [
+        a
+        for i, a in enumerate(argv)
+        if not a.startswith("-") and (i == 0 or argv[i - 1] not in with_value)
+    ]
     if not positional and all(w.split("=", 1)[0] in gui_only for w in words):
         from dxa_app.gui.app import main as gui_main
 

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from dxa_app.demo import csv_writers, dicom_writers
-from dxa_app.demo.generate import DemoDataset, generate, write_truth
+from dxa_app.demo.generate import SITES, DemoDataset, generate, write_truth
 from dxa_app.domain import PhantomPurpose, ScanType, Side
 from dxa_app.progress import CancelToken, Progress, no_progress
 
@@ -53,7 +53,7 @@ def write_demo(
         records = data.studies[s.key]
         if s.export == "csv":
             files.append(csv_writers.write_patient_results(
-                csv_dir / f"patient_results_{s.identity.serial}.csv", s.site, records))
+                csv_dir / f"patient_results_{s.identity.serial}.csv", SITES[s.site], records))
             done += len(records)
             progress(done, total, s.identity.serial)
             continue
@@ -104,12 +104,12 @@ def write_demo(
             progress(done, total, uid)
     files.append(csv_writers.write_phantom_certificates(
         csv_dir / "phantom_certificates.csv", data.certificates))
-    site_of = {s.identity.serial: s.site for s in data.scanners}
+    site_of = {s.identity.serial: SITES[s.site] for s in data.scanners}
     for s in data.scanners:
         qc = [p for p in data.phantom_scans
               if p.purpose is PhantomPurpose.DAILY_QC and p.scanner.serial == s.identity.serial]
         files.append(csv_writers.write_phantom_scans(
-            csv_dir / f"daily_qc_{s.identity.serial}.csv", s.site, qc))
+            csv_dir / f"daily_qc_{s.identity.serial}.csv", SITES[s.site], qc))
     esp = [p for p in data.phantom_scans if p.purpose is PhantomPurpose.TRAVELLING]
     files.append(csv_writers.write_phantom_scans(
         csv_dir / "travelling_round.csv", lambda sc: site_of[sc.serial], esp))

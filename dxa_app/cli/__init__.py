@@ -99,7 +99,7 @@ def registered_commands() -> dict[str, Command]:
 
 
 def _load_commands() -> None:
-    import dxa_app.commands  # noqa: F401  (registers the subcommands)
+    import dxa_app.cli.commands  # noqa: F401  (registers the subcommands)
 
 
 def default_archive() -> Path:
