@@ -1,0 +1,129 @@
+"""Start the desktop application: QApplication, excepthook, main window, event loop.
+
+``main(["--archive", PATH])`` opens an archive; ``--screenshot PNG`` renders the window
+to a PNG once it is shown and exits (for tests, CI and ``make run`` smoke checks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from dxa_app.gui import settings as ui_settings
+from dxa_app.gui.dialogs import set_dialogs_enabled, show_error
+from dxa_app.gui.main_window import MainWindow, app_version
+from dxa_app.i18n import LANGUAGES, _, set_language
+
+ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
+
+
+def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """Show an uncaught exception in the friendly error dialog (stderr when dialogs are off).
+
+    A :class:`dxa_app.errors.DxaError` shows its message and remedy; anything else shows
+    a generic message with the traceback behind "Copy details". Ctrl+C keeps Python's
+    default behaviour.
+    """
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    try:
+        app = QApplication.instance()
+        parent = app.activeWindow() if isinstance(app, QApplication) else None
+        show_error(exc, parent, tb)
+    except Exception:  # the hook itself must never raise
+        sys.__excepthook__(exc_type, exc, tb)
+
+
+def install_excepthook() -> ExceptHook:
+    """Install :func:`excepthook` as ``sys.excepthook`` and return the previous hook."""
+    previous: ExceptHook = sys.excepthook
+    sys.excepthook = excepthook
+    return previous
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of the GUI's command-line options."""
+    parser = argparse.ArgumentParser(prog="dxa", description=_("DXA bone density"))
+    parser.add_argument(
+        "--archive", type=Path, metavar="PATH", help=_("open this archive file at start")
+    )
+    parser.add_argument("--lang", choices=LANGUAGES, help=_("language of the window (da or en)"))
+    parser.add_argument("--debug", action="store_true", help=_("log debug messages to stderr"))
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PNG",
+        help=_("save a picture of the window to PNG once it is shown, then exit"),
+    )
+    return parser
+
+
+def _initial_archive(option: Path | None, last: str) -> Path | None:
+    if option is not None:
+        return option
+    if last and Path(last).is_file():
+        return Path(last)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the desktop application.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line options without the program name (default ``sys.argv[1:]``):
+        ``--archive PATH``, ``--lang da|en``, ``--debug`` and ``--screenshot PNG``.
+
+    Returns
+    -------
+    int
+        The exit code: 0 on a normal exit, 1 when the screenshot could not be written.
+    """
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.debug:
+        logging.basicConfig(level=logging.DEBUG)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(["dxa"])
+    app.setOrganizationName(ui_settings.ORGANISATION)
+    app.setApplicationName(ui_settings.APPLICATION)
+    app.setApplicationVersion(app_version())
+    previous_hook = install_excepthook()
+    if args.screenshot is not None:
+        set_dialogs_enabled(False)  # a smoke run must never wait for a click
+    try:
+        settings = ui_settings.make_settings()
+        lang = args.lang or ui_settings.read_str(settings, ui_settings.KEY_LANGUAGE)
+        if lang in LANGUAGES:
+            set_language(lang)
+        window = MainWindow(settings)
+        archive = _initial_archive(
+            args.archive, ui_settings.read_str(settings, ui_settings.KEY_LAST_ARCHIVE)
+        )
+        if archive is not None:
+            window.open_archive(archive)
+        window.show()
+        result = [0]
+        if args.screenshot is not None:
+            target: Path = args.screenshot
+
+            def shoot() -> None:
+                if not window.grab().save(str(target), "PNG"):
+                    show_error(OSError(_("Cannot write {path}.").format(path=target)))
+                    result[0] = 1
+                window.close()
+                app.quit()
+
+            QTimer.singleShot(0, shoot)
+        code = app.exec()
+        return result[0] or code
+    finally:
+        sys.excepthook = previous_hook

@@ -1,0 +1,378 @@
+"""The main window: menus, a patients table and a studies table, the status bar.
+
+All data comes through :mod:`dxa_app.services.browse`; a :class:`DxaError` from a
+service is shown with the friendly error dialog. Window geometry, the last archive
+and the language are remembered in QSettings (UI state only).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QByteArray,
+    QItemSelection,
+    QSettings,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+import dxa_app
+from dxa_app.domain import PatientSummary
+from dxa_app.errors import DxaError
+from dxa_app.gui import settings as ui_settings
+from dxa_app.gui.dialogs import show_error
+from dxa_app.gui.models import ObjectRole, PatientTableModel, SortRole, StudyTableModel
+from dxa_app.i18n import LANGUAGES, _, current_language, set_language
+from dxa_app.services import browse
+
+#: Language names shown in the Language menu, each in its own language (never translated).
+LANGUAGE_NAMES: dict[str, str] = {"da": "Dansk", "en": "English"}
+
+
+def app_version() -> str:
+    """Return the installed version of dxa-app (``__version__`` or ``"dev"`` as fallback)."""
+    try:
+        return importlib.metadata.version("dxa-app")
+    except importlib.metadata.PackageNotFoundError:
+        return str(getattr(dxa_app, "__version__", "dev"))
+
+
+def _table(model: QSortFilterProxyModel) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setSortingEnabled(True)
+    view.setAlternatingRowColors(True)
+    view.verticalHeader().setVisible(False)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.horizontalHeader().setStretchLastSection(True)
+    return view
+
+
+def _proxy(source: PatientTableModel | StudyTableModel) -> QSortFilterProxyModel:
+    proxy = QSortFilterProxyModel()
+    proxy.setSourceModel(source)
+    proxy.setSortRole(SortRole)
+    proxy.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+    proxy.setSortLocaleAware(True)
+    return proxy
+
+
+class MainWindow(QMainWindow):
+    """The application's main window.
+
+    Parameters
+    ----------
+    settings : QSettings, optional
+        Where UI state is remembered; defaults to :func:`settings.make_settings`
+        (tests pass an INI file under a temporary folder).
+    parent : QWidget, optional
+        Parent widget (normally none).
+    """
+
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings if settings is not None else ui_settings.make_settings()
+        self.archive_path: Path | None = None
+        self.selected_patient: PatientSummary | None = None
+        self._n_patients = 0
+        self._n_studies = 0
+
+        self.patient_model = PatientTableModel(parent=self)
+        self.study_model = StudyTableModel(parent=self)
+        self.patient_proxy = _proxy(self.patient_model)
+        self.patient_proxy.setParent(self)
+        self.study_proxy = _proxy(self.study_model)
+        self.study_proxy.setParent(self)
+
+        self.patient_view = _table(self.patient_proxy)
+        self.patient_view.setObjectName("patientTable")
+        self.study_view = _table(self.study_proxy)
+        self.study_view.setObjectName("studyTable")
+        self.patient_view.sortByColumn(PatientTableModel.COL_NAME, Qt.SortOrder.AscendingOrder)
+        self.study_view.sortByColumn(StudyTableModel.COL_DATE, Qt.SortOrder.DescendingOrder)
+        self.patient_view.selectionModel().selectionChanged.connect(self._on_patient_selection)
+
+        self.patients_title = QLabel()
+        self.studies_title = QLabel()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.patients_title)
+        left_layout.addWidget(self.patient_view)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.studies_title)
+        right_layout.addWidget(self.study_view)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.setCentralWidget(self.splitter)
+
+        self.status_label = QLabel()
+        self.status_label.setObjectName("statusLabel")
+        self.statusBar().addPermanentWidget(self.status_label, 1)
+
+        self._create_actions()
+        self._create_menus()
+        self.resize(1100, 650)
+        self._restore_state()
+        self.retranslate()
+
+    # -- construction -------------------------------------------------------------------
+    def _create_actions(self) -> None:
+        self.open_action = QAction(self)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_action.triggered.connect(self.choose_archive)
+        self.quit_action = QAction(self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        self.show_all_action = QAction(self)
+        self.show_all_action.triggered.connect(self.show_all_studies)
+        self.language_group = QActionGroup(self)
+        self.language_group.setExclusive(True)
+        self.language_actions: dict[str, QAction] = {}
+        for lang in LANGUAGES:
+            action = QAction(LANGUAGE_NAMES.get(lang, lang), self)
+            action.setCheckable(True)
+            action.setData(lang)
+            action.triggered.connect(lambda _checked=False, code=lang: self.set_language(code))
+            self.language_group.addAction(action)
+            self.language_actions[lang] = action
+        self.about_action = QAction(self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+
+    def _create_menus(self) -> None:
+        bar = self.menuBar()
+        self.file_menu = QMenu(self)
+        self.file_menu.addAction(self.open_action)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.quit_action)
+        self.view_menu = QMenu(self)
+        self.view_menu.addAction(self.show_all_action)
+        self.view_menu.addSeparator()
+        self.language_menu = QMenu(self)
+        for action in self.language_actions.values():
+            self.language_menu.addAction(action)
+        self.view_menu.addMenu(self.language_menu)
+        self.help_menu = QMenu(self)
+        self.help_menu.addAction(self.about_action)
+        bar.addMenu(self.file_menu)
+        bar.addMenu(self.view_menu)
+        bar.addMenu(self.help_menu)
+
+    # -- translation --------------------------------------------------------------------
+    def base_title(self) -> str:
+        """Return the translated application title (without the archive name)."""
+        return _("DXA bone density")
+
+    def retranslate(self) -> None:
+        """Re-set every visible text in the current language (after a language switch)."""
+        title = self.base_title()
+        if self.archive_path is not None:
+            title = f"{title} — {self.archive_path.name}"
+        self.setWindowTitle(title)
+        self.file_menu.setTitle(_("&File"))
+        self.open_action.setText(_("&Open archive..."))
+        self.quit_action.setText(_("&Quit"))
+        self.view_menu.setTitle(_("&View"))
+        self.show_all_action.setText(_("Show &all studies"))
+        self.language_menu.setTitle(_("&Language"))
+        self.help_menu.setTitle(_("&Help"))
+        self.about_action.setText(_("&About..."))
+        lang = current_language()
+        if lang in self.language_actions:
+            self.language_actions[lang].setChecked(True)
+        self.patients_title.setText(_("Patients"))
+        self._update_studies_title()
+        self._update_status()
+        self.patient_model.retranslate()
+        self.study_model.retranslate()
+
+    def set_language(self, lang: str) -> None:
+        """Switch the language of the whole application, remember it, retranslate."""
+        set_language(lang)
+        self.settings.setValue(ui_settings.KEY_LANGUAGE, lang)
+        self.retranslate()
+
+    def _update_studies_title(self) -> None:
+        p = self.selected_patient
+        if p is None:
+            self.studies_title.setText(_("All studies"))
+        else:
+            self.studies_title.setText(
+                _("Studies of {name} ({id})").format(name=p.name, id=p.identifier)
+            )
+
+    def _update_status(self) -> None:
+        if self.archive_path is None:
+            self.status_label.setText(_("No archive open"))
+            return
+        self.status_label.setText(
+            _("Archive: {path} — {patients} patients, {studies} studies").format(
+                path=self.archive_path,
+                patients=self._n_patients,
+                studies=self._n_studies,
+            )
+        )
+
+    # -- archive ------------------------------------------------------------------------
+    def open_archive(self, path: str | Path) -> bool:
+        """Show the patients and studies of an archive.
+
+        Parameters
+        ----------
+        path : str or Path
+            An existing archive file.
+
+        Returns
+        -------
+        bool
+            True when the archive was opened; False when a :class:`DxaError` was shown
+            to the user (the previous archive stays open).
+        """
+        p = Path(path)
+        try:
+            counts = browse.archive_counts(p)
+            patients = browse.patients(p)
+            studies = browse.studies(p)
+        except DxaError as exc:
+            show_error(exc, self)
+            return False
+        self.archive_path = p
+        self._n_patients = counts.patients
+        self._n_studies = counts.studies
+        self.selected_patient = None
+        self.patient_view.clearSelection()
+        self.patient_model.set_rows(patients)
+        self.study_model.set_rows(studies)
+        self.patient_view.resizeColumnsToContents()
+        self.study_view.resizeColumnsToContents()
+        self.settings.setValue(ui_settings.KEY_LAST_ARCHIVE, str(p.resolve()))
+        self.retranslate()
+        return True
+
+    def choose_archive(self) -> None:
+        """Ask for an archive file (File > Open archive...) and open it."""
+        start = str(self.archive_path.parent) if self.archive_path else ""
+        path, _selected = QFileDialog.getOpenFileName(
+            self,
+            _("Open archive"),
+            start,
+            _("DXA archives (*.sqlite);;All files (*)"),
+        )
+        if path:
+            self.open_archive(path)
+
+    def reload_studies(self) -> None:
+        """Reload the study table for the selected patient (or all studies)."""
+        if self.archive_path is None:
+            self.study_model.set_rows([])
+            return
+        patient_id = self.selected_patient.id if self.selected_patient else None
+        try:
+            rows = browse.studies(self.archive_path, patient_id)
+        except DxaError as exc:
+            show_error(exc, self)
+            return
+        self.study_model.set_rows(rows)
+
+    def show_all_studies(self) -> None:
+        """Clear the patient selection and list every study in the archive."""
+        self.patient_view.clearSelection()
+        if self.selected_patient is not None:  # the selection signal did not fire
+            self._select_patient(None)
+
+    def select_patient(self, patient_id: int | None) -> None:
+        """Select a patient by archive id in the patients table (None: show all studies)."""
+        if patient_id is None:
+            self.show_all_studies()
+            return
+        for row in range(self.patient_model.rowCount()):
+            if self.patient_model.row_at(row).id == patient_id:
+                index = self.patient_proxy.mapFromSource(self.patient_model.index(row, 0))
+                self.patient_view.selectRow(index.row())
+                return
+
+    def _on_patient_selection(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        rows = self.patient_view.selectionModel().selectedRows()
+        patient: PatientSummary | None = None
+        if rows:
+            value = self.patient_proxy.data(rows[0], ObjectRole)
+            patient = value if isinstance(value, PatientSummary) else None
+        self._select_patient(patient)
+
+    def _select_patient(self, patient: PatientSummary | None) -> None:
+        self.selected_patient = patient
+        self.reload_studies()
+        self._update_studies_title()
+
+    # -- help ---------------------------------------------------------------------------
+    def about_text(self) -> str:
+        """Return the text of the About box."""
+        return "<p><b>{name}</b> {version}</p><p>{rule}</p>".format(
+            name=self.base_title(),
+            version=app_version(),
+            rule=_("WHO/ISCD categories, classified on the printed one-decimal T-score."),
+        )
+
+    def make_about_box(self) -> QMessageBox:
+        """Build the About box (not shown; :meth:`show_about` runs it modally)."""
+        box = QMessageBox(self)
+        box.setWindowTitle(_("About {name}").format(name=self.base_title()))
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(self.about_text())
+        box.setStandardButtons(QMessageBox.StandardButton.Close)
+        return box
+
+    def show_about(self) -> None:
+        """Show the About box (Help > About...)."""
+        box = self.make_about_box()
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # -- state --------------------------------------------------------------------------
+
+    def _restore_state(self) -> None:
+        geometry = self.settings.value(ui_settings.KEY_GEOMETRY)
+        if isinstance(geometry, QByteArray | bytes):
+            self.restoreGeometry(QByteArray(geometry))
+        splitter = self.settings.value(ui_settings.KEY_SPLITTER)
+        if isinstance(splitter, QByteArray | bytes):
+            self.splitter.restoreState(QByteArray(splitter))
+
+    def save_state(self) -> None:
+        """Remember geometry and splitter position in QSettings."""
+        self.settings.setValue(ui_settings.KEY_GEOMETRY, self.saveGeometry())
+        self.settings.setValue(ui_settings.KEY_SPLITTER, self.splitter.saveState())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Save the UI state when the window closes."""
+        self.save_state()
+        super().closeEvent(event)

@@ -1,0 +1,110 @@
+"""Build the PyInstaller bundle (one folder, two executables) and run the frozen programs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import dxa_app
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "pyinstaller.spec"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run PyInstaller on pyinstaller.spec into a temporary dist/work folder."""
+    tmp = tmp_path_factory.mktemp("bundle")
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            "--noconfirm",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            str(tmp / "dist"),
+            "--workpath",
+            str(tmp / "build"),
+            str(SPEC),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    folder = tmp / "dist" / "dxa"
+    # PyInstaller links some libraries twice (symlinks): count each file once
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
+    print(f"bundle built in {elapsed:.1f} s, {size / 2**20:.0f} MiB")
+    return folder
+
+
+def _run(exe: Path, *args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        DXA_NO_DIALOGS="1",
+        DXA_SETTINGS_DIR=str(tmp / "settings"),
+        DXA_ARCHIVE=str(tmp / "default.dxa.sqlite"),
+    )
+    return subprocess.run(
+        [str(exe), *args],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_bundle_layout(bundle: Path) -> None:
+    exe_suffix = ".exe" if sys.platform == "win32" else ""
+    assert (bundle / f"dxa{exe_suffix}").is_file()
+    assert (bundle / f"dxa-cli{exe_suffix}").is_file()
+    internal = bundle / "_internal"
+    for src in (ROOT / "resources").rglob("*"):
+        if src.is_file() and "__pycache__" not in src.parts:
+            assert (internal / "resources" / src.relative_to(ROOT / "resources")).is_file(), src
+
+
+def test_frozen_cli_version(bundle: Path, tmp_path: Path) -> None:
+    proc = _run(bundle / "dxa-cli", "--version", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert dxa_app.__version__ in proc.stdout
+
+
+def test_frozen_cli_demo(bundle: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "demo.dxa.sqlite"
+    proc = _run(
+        bundle / "dxa-cli",
+        "--archive",
+        str(archive),
+        "demo",
+        "--out",
+        str(tmp_path / "demo"),
+        tmp=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "demo").is_dir()
+    assert archive.is_file()
+
+
+def test_frozen_gui_screenshot(bundle: Path, tmp_path: Path) -> None:
+    png = tmp_path / "window.png"
+    proc = _run(bundle / "dxa", "--screenshot", str(png), tmp=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert png.stat().st_size > 1000
