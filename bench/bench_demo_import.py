@@ -29,11 +29,15 @@ def main() -> None:
         t4 = time.perf_counter()
         c = counts(db)
         print(f"write demo:      {t1 - t0:6.2f} s  ({len(files)} files)")
-        print(f"import:          {t2 - t1:6.2f} s  ({len(files) / (t2 - t1):.0f} files/s) "
-              f"{summary.counts}")
+        print(
+            f"import:          {t2 - t1:6.2f} s  ({len(files) / (t2 - t1):.0f} files/s) "
+            f"{summary.counts}"
+        )
         print(f"re-import:       {t3 - t2:6.2f} s  {again.counts}")
-        print(f"list patients+studies: {1000 * (t4 - t3):6.1f} ms  "
-              f"({c.patients} patients, {c.studies} studies)")
+        print(
+            f"list patients+studies: {1000 * (t4 - t3):6.1f} ms  "
+            f"({c.patients} patients, {c.studies} studies)"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Find files under resources/ both from a source checkout and from a frozen (PyInstaller) bundle."""
+"""Find files under resources/ from a source checkout and from a frozen (PyInstaller) bundle."""
 
 from __future__ import annotations
 

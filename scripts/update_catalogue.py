@@ -1,4 +1,4 @@
-"""Extract every translatable message and merge it into resources/locale/da.po (keeps translations)."""
+"""Extract every translatable message and merge it into resources/locale/da.po."""
 
 from __future__ import annotations
 

@@ -23,11 +23,29 @@ def test_new_archive_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> No
     assert applied_migrations(db) == [m.name for m in MIGRATIONS]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    for table in ("sites", "scanners", "patients", "studies", "scans", "region_results",
-                  "images", "phantoms", "phantom_certified_values", "phantom_scans",
-                  "calibration_steps", "reference_tables", "precision_studies", "vfa_readings",
-                  "reports", "report_versions", "users", "roles", "audit_log", "settings",
-                  "import_log"):
+    for table in (
+        "sites",
+        "scanners",
+        "patients",
+        "studies",
+        "scans",
+        "region_results",
+        "images",
+        "phantoms",
+        "phantom_certified_values",
+        "phantom_scans",
+        "calibration_steps",
+        "reference_tables",
+        "precision_studies",
+        "vfa_readings",
+        "reports",
+        "report_versions",
+        "users",
+        "roles",
+        "audit_log",
+        "settings",
+        "import_log",
+    ):
         assert table in db.table_names()
     db.close()
     again = open_archive(tmp_path / "a.sqlite")
@@ -88,8 +106,9 @@ def test_failed_source_leaves_no_half_written_rows(tmp_path: Path) -> None:
     # same study UID, different patient -> the second record is refused; but a crash inside
     # a transaction must roll back the first record too: force one with a NOT NULL violation
     bad = study_record(2)
-    bad_scan = bad.scans[0].__class__(bad.scans[0].source_key, bad.scans[0].scan_type,
-                                      None, results=bad.scans[0].results)  # type: ignore[arg-type]
+    bad_scan = bad.scans[0].__class__(
+        bad.scans[0].source_key, bad.scans[0].scan_type, None, results=bad.scans[0].results
+    )  # type: ignore[arg-type]
     bad = bad.__class__(bad.scanner, bad.patient, bad.study, (bad_scan,))
     with pytest.raises(AttributeError):
         store_parsed(db, parsed(good, bad))
@@ -120,7 +139,9 @@ def test_study_of_another_patient_is_not_merged(tmp_path: Path) -> None:
 def test_listing_patients_and_studies(tmp_path: Path) -> None:
     db = open_archive(tmp_path / "a.sqlite")
     p = patient(3)
-    store_parsed(db, parsed(study_record(1, pat=p), study_record(2, pat=p), study_record(3, pat=patient(4))))
+    store_parsed(
+        db, parsed(study_record(1, pat=p), study_record(2, pat=p), study_record(3, pat=patient(4)))
+    )
     pats = {x.identifier: x for x in list_patients(db)}
     assert pats[p.identifier].n_studies == 2
     assert pats[p.identifier].name == "Søs Testperson3"
@@ -133,8 +154,10 @@ def test_signed_report_versions_are_immutable(tmp_path: Path) -> None:
     db = open_archive(tmp_path / "a.sqlite")
     store_parsed(db, parsed(study_record(1)))
     db.execute("INSERT INTO reports (study_id, created_at) VALUES (1, 'now')")
-    db.execute("INSERT INTO report_versions (report_id, version_no, status, lang, level, content,"
-               " created_at) VALUES (1, 1, 'draft', 'da', 'A', '{}', 'now')")
+    db.execute(
+        "INSERT INTO report_versions (report_id, version_no, status, lang, level, content,"
+        " created_at) VALUES (1, 1, 'draft', 'da', 'A', '{}', 'now')"
+    )
     db.execute("UPDATE report_versions SET content = '{\"x\": 1}' WHERE id = 1")  # draft: fine
     db.execute("UPDATE report_versions SET status = 'signed', signed_by = 'dr' WHERE id = 1")
     with pytest.raises(sqlite3.IntegrityError, match="cannot be changed"):

@@ -20,10 +20,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_cli(*args: str, entry: str = "main.py") -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, entry, *args] if entry.endswith(".py") else [
-        sys.executable, "-m", entry, *args]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "DXA_LANG": "en"})
+    cmd = (
+        [sys.executable, entry, *args]
+        if entry.endswith(".py")
+        else [sys.executable, "-m", entry, *args]
+    )
+    return subprocess.run(
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DXA_LANG": "en"},
+    )
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,8 +121,10 @@ def test_studies_and_patients_json(tmp_path: Path, capsys: pytest.CaptureFixture
     db.close()
     assert main(["studies", "--json", "--archive", str(archive)]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {r["study_uid"] for r in rows} == {"1.2.826.0.1.3680043.8.498.1",
-                                              "1.2.826.0.1.3680043.8.498.2"}
+    assert {r["study_uid"] for r in rows} == {
+        "1.2.826.0.1.3680043.8.498.1",
+        "1.2.826.0.1.3680043.8.498.2",
+    }
     assert main(["patients", "--json", "--archive", str(archive)]) == 0
     pats = json.loads(capsys.readouterr().out)
     assert [p["name"] for p in pats] == ["Søs Testperson1", "Søs Testperson2"]

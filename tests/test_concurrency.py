@@ -32,9 +32,14 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
     archive = tmp_path / "shared.sqlite"
     open_archive(archive).close()
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(archive), str(off)], cwd=ROOT,
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(archive), str(off)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for off in (1, 1001)
     ]
     for p in procs:

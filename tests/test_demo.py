@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def _digests(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*")) if p.is_file()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -57,11 +58,13 @@ def test_demo_content_meets_the_brief() -> None:
     priors = sum(1 for p in data.patients if len([v for v in p.visits if not v.in_vivo]) > 1)
     assert priors >= 30
     assert len(data.vfa_readings) >= 10
-    qc = Counter(p.scanner.serial for p in data.phantom_scans
-                 if p.purpose is PhantomPurpose.DAILY_QC)
+    qc = Counter(
+        p.scanner.serial for p in data.phantom_scans if p.purpose is PhantomPurpose.DAILY_QC
+    )
     assert set(qc.values()) == {QC_DAYS} and len(qc) == len(data.scanners)
-    esp = Counter(p.scanner.serial for p in data.phantom_scans
-                  if p.purpose is PhantomPurpose.TRAVELLING)
+    esp = Counter(
+        p.scanner.serial for p in data.phantom_scans if p.purpose is PhantomPurpose.TRAVELLING
+    )
     assert set(esp.values()) == {ESP_SCANS_PER_SCANNER} and len(esp) == len(data.scanners)
     in_vivo = [p for p in data.patients if any(v.in_vivo for v in p.visits)]
     assert len(in_vivo) == N_IN_VIVO
@@ -80,8 +83,10 @@ def test_demo_files_are_deterministic(tmp_path: Path) -> None:
     assert len(a) > 500
     assert a == b
     other = generate(DEMO_SEED + 1).truth
-    assert other["patients"][0] != json.loads((tmp_path / "a" / "truth.json").read_text())[
-        "patients"][0]
+    assert (
+        other["patients"][0]
+        != json.loads((tmp_path / "a" / "truth.json").read_text())["patients"][0]
+    )
 
 
 def test_demo_import_lands_everything(demo_archive_master: Path) -> None:
@@ -116,8 +121,9 @@ def _truth_by_study(demo_files: Path) -> tuple[dict[str, dict[str, float]], dict
     return by_uid, truth
 
 
-@pytest.mark.parametrize("region,group", [("L1-L4", "spine"), ("total_hip", "hip"),
-                                          ("femoral_neck", "femoral_neck")])
+@pytest.mark.parametrize(
+    "region,group", [("L1-L4", "spine"), ("total_hip", "hip"), ("femoral_neck", "femoral_neck")]
+)
 def test_archived_raw_values_follow_the_true_bias(
     demo_archive_master: Path, demo_files: Path, region: str, group: str
 ) -> None:
@@ -125,12 +131,16 @@ def test_archived_raw_values_follow_the_true_bias(
     by_uid, truth = _truth_by_study(demo_files)
     shift = truth["step_shifts"][0]  # type: ignore[index]
     db = open_archive(demo_archive_master)
-    rows = list(db.query(
-        "SELECT sc.serial, st.study_uid, st.study_date, rr.bmd_g_cm2, "
-        " (SELECT min(included) FROM region_results r2 WHERE r2.scan_id = s.id) AS all_in "
-        "FROM region_results rr JOIN scans s ON s.id = rr.scan_id "
-        "JOIN studies st ON st.id = s.study_id JOIN scanners sc ON sc.id = s.scanner_id "
-        "WHERE rr.region = ?", [region]))
+    rows = list(
+        db.query(
+            "SELECT sc.serial, st.study_uid, st.study_date, rr.bmd_g_cm2, "
+            " (SELECT min(included) FROM region_results r2 WHERE r2.scan_id = s.id) AS all_in "
+            "FROM region_results rr JOIN scans s ON s.id = rr.scan_id "
+            "JOIN studies st ON st.id = s.study_id JOIN scanners sc ON sc.id = s.scanner_id "
+            "WHERE rr.region = ?",
+            [region],
+        )
+    )
     for sc in truth["scanners"]:  # type: ignore[attr-defined]
         xs, ys = [], []
         for r in rows:
@@ -152,12 +162,15 @@ def test_qc_series_shows_the_injected_step(demo_archive_master: Path, demo_files
     _, truth = _truth_by_study(demo_files)
     shift = truth["step_shifts"][0]  # type: ignore[index]
     db = open_archive(demo_archive_master)
-    rows = list(db.query(
-        "SELECT ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps "
-        "JOIN phantom_results pr ON pr.phantom_scan_id = ps.id "
-        "JOIN scanners sc ON sc.id = ps.scanner_id "
-        "WHERE sc.serial = ? AND ps.purpose = 'daily_qc' AND pr.region = 'total'",
-        [shift["serial"]]))
+    rows = list(
+        db.query(
+            "SELECT ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps "
+            "JOIN phantom_results pr ON pr.phantom_scan_id = ps.id "
+            "JOIN scanners sc ON sc.id = ps.scanner_id "
+            "WHERE sc.serial = ? AND ps.purpose = 'daily_qc' AND pr.region = 'total'",
+            [shift["serial"]],
+        )
+    )
     start = dt.date.fromisoformat(shift["start"])
     before = [r["bmd_g_cm2"] for r in rows if dt.date.fromisoformat(r["acquired_at"][:10]) < start]
     after = [r["bmd_g_cm2"] for r in rows if dt.date.fromisoformat(r["acquired_at"][:10]) >= start]
@@ -170,9 +183,21 @@ def test_qc_series_shows_the_injected_step(demo_archive_master: Path, demo_files
 def test_headless_demo_pipeline_prints_counts(tmp_path: Path) -> None:
     """What `make run` does without a display: write, import, print the counts."""
     r = subprocess.run(
-        [sys.executable, "main.py", "--archive", str(tmp_path / "demo.sqlite"), "demo",
-         "--out", str(tmp_path / "files"), "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "main.py",
+            "--archive",
+            str(tmp_path / "demo.sqlite"),
+            "demo",
+            "--out",
+            str(tmp_path / "files"),
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     c = out["counts"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -12,9 +13,10 @@ from dxa_app import i18n
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_update_script():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("update_catalogue",
-                                                  ROOT / "scripts" / "update_catalogue.py")
+def _load_update_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "update_catalogue", ROOT / "scripts" / "update_catalogue.py"
+    )
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

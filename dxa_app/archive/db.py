@@ -237,6 +237,7 @@ def set_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
     with write_transaction(db):
         db.execute(
             "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
             [key, json.dumps(value, ensure_ascii=False), now_iso()],
         )

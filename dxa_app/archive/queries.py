@@ -83,7 +83,8 @@ def list_studies(db: sqlite_utils.Database, patient_id: int | None = None) -> li
                 manufacturer=r["manufacturer"],
                 model=r["model"],
                 serial=r["serial"],
-                scan_types=tuple(sorted((r["scan_types"] or "").split(","))) if r["scan_types"]
+                scan_types=tuple(sorted((r["scan_types"] or "").split(",")))
+                if r["scan_types"]
                 else (),
                 n_results=r["n_results"],
             )

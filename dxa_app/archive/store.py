@@ -139,7 +139,9 @@ def ensure_patient(
 def ensure_phantom(db: sqlite_utils.Database, phantom: PhantomIdentity) -> int:
     """Return the id of a phantom (kind + serial), creating it when new."""
     found = _one(
-        db, "SELECT id FROM phantoms WHERE kind = ? AND serial = ?", [str(phantom.kind), phantom.serial]
+        db,
+        "SELECT id FROM phantoms WHERE kind = ? AND serial = ?",
+        [str(phantom.kind), phantom.serial],
     )
     if found is not None:
         return found
@@ -303,8 +305,14 @@ def _store_certificate(db: sqlite_utils.Database, cert: PhantomCertificate, tall
         cur = db.execute(
             "INSERT OR IGNORE INTO phantom_certified_values (phantom_id, certificate_ref, region,"
             " bmd_g_cm2, uncertainty_g_cm2, imported_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [phantom_id, cert.certificate_ref, str(v.region), v.bmd_g_cm2, v.uncertainty_g_cm2,
-             now_iso()],
+            [
+                phantom_id,
+                cert.certificate_ref,
+                str(v.region),
+                v.bmd_g_cm2,
+                v.uncertainty_g_cm2,
+                now_iso(),
+            ],
         )
         tally.rows += cur.rowcount
 
@@ -316,8 +324,9 @@ def _store_vfa(db: sqlite_utils.Database, rec: VfaReadingRecord, tally: _Tally) 
     if study_id is None:
         tally.notes.append(
             ImportNote(
-                _("VFA reading {key}: study {uid} is not in the archive; import the study first.")
-                .format(key=rec.source_key, uid=rec.study_uid),
+                _(
+                    "VFA reading {key}: study {uid} is not in the archive; import the study first."
+                ).format(key=rec.source_key, uid=rec.study_uid),
                 "error",
             )
         )
@@ -333,13 +342,20 @@ def _store_vfa(db: sqlite_utils.Database, rec: VfaReadingRecord, tally: _Tally) 
         db.execute(
             "INSERT INTO vfa_findings (vfa_reading_id, level, grade, morphology,"
             " not_evaluable_reason) VALUES (?, ?, ?, ?, ?)",
-            [reading_id, str(f.level), f.grade, str(f.morphology) if f.morphology else None,
-             f.not_evaluable_reason],
+            [
+                reading_id,
+                str(f.level),
+                f.grade,
+                str(f.morphology) if f.morphology else None,
+                f.not_evaluable_reason,
+            ],
         )
         tally.rows += 1
 
 
-def store_parsed(db: sqlite_utils.Database, parsed: ParsedSource) -> tuple[int, tuple[ImportNote, ...]]:
+def store_parsed(
+    db: sqlite_utils.Database, parsed: ParsedSource
+) -> tuple[int, tuple[ImportNote, ...]]:
     """Store everything one source yielded, in one transaction.
 
     Parameters

@@ -53,7 +53,9 @@ _REGISTRY: dict[str, Command] = {}
 
 def command(
     name: str, help: str, *, reports: bool = True
-) -> Callable[[Callable[[argparse.ArgumentParser], None]], Callable[[argparse.ArgumentParser], None]]:
+) -> Callable[
+    [Callable[[argparse.ArgumentParser], None]], Callable[[argparse.ArgumentParser], None]
+]:
     """Register a subcommand: decorate its ``configure(parser)``; set ``parser.set_defaults``.
 
     Parameters
@@ -80,7 +82,9 @@ def command(
 
 def handles(
     handler: Handler,
-) -> Callable[[Callable[[argparse.ArgumentParser], None]], Callable[[argparse.ArgumentParser], None]]:
+) -> Callable[
+    [Callable[[argparse.ArgumentParser], None]], Callable[[argparse.ArgumentParser], None]
+]:
     """Attach the function that runs a subcommand to its ``configure`` function."""
 
     def deco(
@@ -135,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=_("DXA calibration and reporting tool. Without a command the app opens."),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     for target, default in ((parser, None), (common, argparse.SUPPRESS)):
         target.add_argument(
             "--archive",
@@ -155,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=default,
             help=_("language of messages (da or en)"),
         )
-    json_parent = argparse.ArgumentParser(add_help=False)
+    json_parent = _Parser(add_help=False)
     json_parent.add_argument("--json", action="store_true", help=_("print the result as JSON"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for cmd in sorted(_REGISTRY.values(), key=lambda c: c.name):

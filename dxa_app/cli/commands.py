@@ -35,8 +35,11 @@ def _info(args: argparse.Namespace) -> ExitCode:
 
     path = archive_path(args)
     c = asdict(archive_counts(path))
-    emit(args, {"archive": str(path), "counts": c},
-         _("Archive {path}").format(path=path) + "\n" + _counts_text(c))
+    emit(
+        args,
+        {"archive": str(path), "counts": c},
+        _("Archive {path}").format(path=path) + "\n" + _counts_text(c),
+    )
     return ExitCode.OK
 
 
@@ -55,6 +58,7 @@ def _import(args: argparse.Namespace) -> ExitCode:
 
     db = open_archive(archive_path(args))
     try:
+
         def progress(done: int, total: int, message: str) -> None:
             if args.progress:
                 print(f"[{done}/{total}] {message}", file=sys.stderr)
@@ -64,9 +68,9 @@ def _import(args: argparse.Namespace) -> ExitCode:
         db.close()
     c = summary.counts
     lines = [
-        _("Imported {imported}, duplicates {duplicate}, skipped {skipped}, failed {failed}.").format(
-            **c
-        )
+        _(
+            "Imported {imported}, duplicates {duplicate}, skipped {skipped}, failed {failed}."
+        ).format(**c)
     ]
     for o in summary.outcomes:
         if o.status in ("failed", "skipped"):
@@ -131,7 +135,8 @@ def _demo(args: argparse.Namespace) -> ExitCode:
 
     out = Path(args.out) if args.out else user_data_dir() / "demo-files"
     archive = (
-        Path(args.archive) if getattr(args, "archive", None)
+        Path(args.archive)
+        if getattr(args, "archive", None)
         else user_data_dir() / "demo.dxa.sqlite"
     )
     result = run_demo(out, seed=args.seed, archive=None if args.no_import else archive)
@@ -143,10 +148,10 @@ def _demo(args: argparse.Namespace) -> ExitCode:
     ]
     if result.imported is not None and result.counts is not None:
         lines.append(
-            _("Imported into {archive}: {imported} files, {duplicate} duplicates, "
-              "{skipped} skipped, {failed} failed.").format(
-                archive=result.archive, **result.imported
-            )
+            _(
+                "Imported into {archive}: {imported} files, {duplicate} duplicates, "
+                "{skipped} skipped, {failed} failed."
+            ).format(archive=result.archive, **result.imported)
         )
         lines.append(_counts_text(result.counts))
     emit(args, result.to_dict(), "\n".join(lines))

@@ -70,7 +70,9 @@ class Bias:
 
     def measure(self, true: float, rng: np.random.Generator, noise_scale: float = 1.0) -> float:
         """Return one noisy raw reading of ``true``."""
-        return self.intercept + self.slope * true + float(rng.normal(0.0, self.noise_sd * noise_scale))
+        return (
+            self.intercept + self.slope * true + float(rng.normal(0.0, self.noise_sd * noise_scale))
+        )
 
 
 @dataclass(frozen=True)
@@ -112,40 +114,72 @@ def demo_scanners() -> tuple[DemoScanner, ...]:
     return (
         DemoScanner(
             key="S1",
-            identity=ScannerIdentity(Manufacturer.HOLOGIC, "Horizon A", "HZA-DEMO-101",
-                                     "Apex 5.6.0.5", "DXA-SYD-1", SITES["SYD"]),
-            site="SYD", export="hologic_xml",
-            spine=Bias(1.000, 0.000, 0.010), hip=Bias(1.000, 0.000, 0.008),
+            identity=ScannerIdentity(
+                Manufacturer.HOLOGIC,
+                "Horizon A",
+                "HZA-DEMO-101",
+                "Apex 5.6.0.5",
+                "DXA-SYD-1",
+                SITES["SYD"],
+            ),
+            site="SYD",
+            export="hologic_xml",
+            spine=Bias(1.000, 0.000, 0.010),
+            hip=Bias(1.000, 0.000, 0.008),
             neck=Bias(1.000, 0.000, 0.010),
             qc_phantom=PhantomIdentity(PhantomKind.HOLOGIC_SPINE, "HSP-DEMO-1101"),
             qc_true_bmd=1.020,
         ),
         DemoScanner(
             key="S2",
-            identity=ScannerIdentity(Manufacturer.HOLOGIC, "Discovery W", "DSW-DEMO-202",
-                                     "Apex 4.0.2", "DXA-MIDT-1", SITES["MIDT"]),
-            site="MIDT", export="hologic_text",
-            spine=Bias(1.025, -0.012, 0.011), hip=Bias(0.985, 0.008, 0.009),
+            identity=ScannerIdentity(
+                Manufacturer.HOLOGIC,
+                "Discovery W",
+                "DSW-DEMO-202",
+                "Apex 4.0.2",
+                "DXA-MIDT-1",
+                SITES["MIDT"],
+            ),
+            site="MIDT",
+            export="hologic_text",
+            spine=Bias(1.025, -0.012, 0.011),
+            hip=Bias(0.985, 0.008, 0.009),
             neck=Bias(0.990, 0.004, 0.011),
             qc_phantom=PhantomIdentity(PhantomKind.HOLOGIC_SPINE, "HSP-DEMO-2202"),
             qc_true_bmd=1.020,
         ),
         DemoScanner(
             key="S3",
-            identity=ScannerIdentity(Manufacturer.GE_LUNAR, "Lunar iDXA", "IDXA-DEMO-303",
-                                     "enCORE 18.0", "DXA-SYD-2", SITES["SYD"]),
-            site="SYD", export="ge_sr",
-            spine=Bias(1.104, 0.028, 0.010), hip=Bias(1.030, 0.038, 0.008),
+            identity=ScannerIdentity(
+                Manufacturer.GE_LUNAR,
+                "Lunar iDXA",
+                "IDXA-DEMO-303",
+                "enCORE 18.0",
+                "DXA-SYD-2",
+                SITES["SYD"],
+            ),
+            site="SYD",
+            export="ge_sr",
+            spine=Bias(1.104, 0.028, 0.010),
+            hip=Bias(1.030, 0.038, 0.008),
             neck=Bias(1.157, 0.045, 0.010),
             qc_phantom=PhantomIdentity(PhantomKind.LUNAR_ALUMINIUM, "ASP-DEMO-3303"),
             qc_true_bmd=1.100,
         ),
         DemoScanner(
             key="S4",
-            identity=ScannerIdentity(Manufacturer.GE_LUNAR, "Lunar Prodigy", "PRO-DEMO-404",
-                                     "enCORE 16.2", "DXA-NORD-1", SITES["NORD"]),
-            site="NORD", export="csv",
-            spine=Bias(1.090, 0.035, 0.012), hip=Bias(1.020, 0.040, 0.009),
+            identity=ScannerIdentity(
+                Manufacturer.GE_LUNAR,
+                "Lunar Prodigy",
+                "PRO-DEMO-404",
+                "enCORE 16.2",
+                "DXA-NORD-1",
+                SITES["NORD"],
+            ),
+            site="NORD",
+            export="csv",
+            spine=Bias(1.090, 0.035, 0.012),
+            hip=Bias(1.020, 0.040, 0.009),
             neck=Bias(1.140, 0.050, 0.012),
             qc_phantom=PhantomIdentity(PhantomKind.LUNAR_ALUMINIUM, "ASP-DEMO-4404"),
             qc_true_bmd=1.100,
@@ -171,8 +205,25 @@ _VENDOR_REF = {
     (Manufacturer.GE_LUNAR, "neck"): (1.040, 0.135),
 }
 
-_GIVEN_F = ("Anne", "Birgit", "Kirsten", "Mette", "Hanne", "Åse", "Bente", "Lone", "Søs",
-            "Inge", "Grethe", "Jytte", "Karen", "Ellen", "Bodil", "Dorthe", "Ærtebølle-Lis")
+_GIVEN_F = (
+    "Anne",
+    "Birgit",
+    "Kirsten",
+    "Mette",
+    "Hanne",
+    "Åse",
+    "Bente",
+    "Lone",
+    "Søs",
+    "Inge",
+    "Grethe",
+    "Jytte",
+    "Karen",
+    "Ellen",
+    "Bodil",
+    "Dorthe",
+    "Ærtebølle-Lis",
+)
 _GIVEN_M = ("Søren", "Jørgen", "Niels", "Poul", "Ole", "Bjørn", "Henrik", "Preben", "Åge")
 _INDICATIONS = (
     "Postmenopausal kvinde, tidligere håndledsfraktur",
@@ -184,8 +235,13 @@ _INDICATIONS = (
 )
 _VERTEBRA_SHAPE = {Region.L1: 0.93, Region.L2: 0.99, Region.L3: 1.03, Region.L4: 1.04}
 _VERTEBRA_AREA = {Region.L1: 14.0, Region.L2: 15.0, Region.L3: 16.0, Region.L4: 17.5}
-_HIP_AREA = {Region.TOTAL_HIP: 36.0, Region.FEMORAL_NECK: 5.1, Region.TROCHANTER: 11.5,
-             Region.INTERTROCHANTER: 19.4, Region.WARDS: 1.1}
+_HIP_AREA = {
+    Region.TOTAL_HIP: 36.0,
+    Region.FEMORAL_NECK: 5.1,
+    Region.TROCHANTER: 11.5,
+    Region.INTERTROCHANTER: 19.4,
+    Region.WARDS: 1.1,
+}
 
 
 @dataclass
@@ -274,8 +330,13 @@ def _vendor_scores(
 
 
 def _spine_scan(
-    scanner: DemoScanner, visit: DemoVisit, patient: DemoPatient, rng: np.random.Generator,
-    drift: float, acquired: dt.datetime, source_key: str,
+    scanner: DemoScanner,
+    visit: DemoVisit,
+    patient: DemoPatient,
+    rng: np.random.Generator,
+    drift: float,
+    acquired: dt.datetime,
+    source_key: str,
 ) -> ScanRecord:
     total_true = visit.true[Region.L1_L4.value]
     size = float(rng.normal(1.0, 0.06))
@@ -307,13 +368,27 @@ def _spine_scan(
     tot = round(bmc_sum / area_sum, 3)
     t, z = _vendor_scores(scanner, "spine", tot, age, patient.identity.sex)
     results.append(RegionResult(Region.L1_L4, tot, round(bmc_sum, 2), round(area_sum, 2), t, z))
-    return ScanRecord(source_key, ScanType.AP_SPINE, acquired, None, "Array", "Demo Tekniker",
-                      scanner.identity.software_version, tuple(results))
+    return ScanRecord(
+        source_key,
+        ScanType.AP_SPINE,
+        acquired,
+        None,
+        "Array",
+        "Demo Tekniker",
+        scanner.identity.software_version,
+        tuple(results),
+    )
 
 
 def _hip_scan(
-    scanner: DemoScanner, visit: DemoVisit, patient: DemoPatient, rng: np.random.Generator,
-    drift: float, acquired: dt.datetime, side: Side, source_key: str,
+    scanner: DemoScanner,
+    visit: DemoVisit,
+    patient: DemoPatient,
+    rng: np.random.Generator,
+    drift: float,
+    acquired: dt.datetime,
+    side: Side,
+    source_key: str,
 ) -> ScanRecord:
     birth = patient.identity.birth_date
     assert birth is not None and patient.identity.sex is not None
@@ -330,10 +405,26 @@ def _hip_scan(
         t, z = _vendor_scores(scanner, group, bmd, age, patient.identity.sex)
         if r in (Region.TROCHANTER, Region.INTERTROCHANTER, Region.WARDS):
             t = z = math.nan
-        results.append(RegionResult(r, bmd, round(bmd * area, 2), area,
-                                    None if math.isnan(t) else t, None if math.isnan(z) else z))
-    return ScanRecord(source_key, ScanType.HIP, acquired, side, "Array", "Demo Tekniker",
-                      scanner.identity.software_version, tuple(results))
+        results.append(
+            RegionResult(
+                r,
+                bmd,
+                round(bmd * area, 2),
+                area,
+                None if math.isnan(t) else t,
+                None if math.isnan(z) else z,
+            )
+        )
+    return ScanRecord(
+        source_key,
+        ScanType.HIP,
+        acquired,
+        side,
+        "Array",
+        "Demo Tekniker",
+        scanner.identity.software_version,
+        tuple(results),
+    )
 
 
 def _drift_factor(scanner: DemoScanner, day: dt.date) -> float:
@@ -370,8 +461,11 @@ def generate(seed: int = DEFAULT_SEED) -> DemoDataset:
         birth = dt.date(2026 - age, int(rng.integers(1, 13)), int(rng.integers(1, 29)))
         given = (_GIVEN_F if female else _GIVEN_M)[int(rng.integers(0, 9 if not female else 17))]
         ident = PatientIdentity(
-            identifier=_fake_cpr(birth, sex, used_cpr), id_type=IdType.CPR,
-            name=f"{given} Demo{i:03d}", birth_date=birth, sex=sex,
+            identifier=_fake_cpr(birth, sex, used_cpr),
+            id_type=IdType.CPR,
+            name=f"{given} Demo{i:03d}",
+            birth_date=birth,
+            sex=sex,
         )
         latent = float(rng.normal(-0.4, 0.9)) if young else float(rng.normal(-1.5, 1.0))
         return DemoPatient(ident, latent)
@@ -387,11 +481,15 @@ def generate(seed: int = DEFAULT_SEED) -> DemoDataset:
             prior_scanner = s.key if rng.random() < 0.85 else scanners[(i + 1) % 4].key
             change = 1.0 + (0.03 if rng.random() < 0.7 else float(rng.normal(0, 0.01)))
             prior_true = {k: v * change for k, v in true.items()}
-            p.visits.append(DemoVisit(prior_scanner, prior_day, _uid(seed, "study", i, 0),
-                                      prior_true))
+            p.visits.append(
+                DemoVisit(prior_scanner, prior_day, _uid(seed, "study", i, 0), prior_true)
+            )
         age = _age(p.identity.birth_date or day, day)
-        p.visits.append(DemoVisit(s.key, day, _uid(seed, "study", i, 1), true,
-                                  vfa=age >= 65 and rng.random() < 0.35))
+        p.visits.append(
+            DemoVisit(
+                s.key, day, _uid(seed, "study", i, 1), true, vfa=age >= 65 and rng.random() < 0.35
+            )
+        )
         patients.append(p)
     # in-vivo cross-calibration: 30 patients scanned on S1 (Hologic) and S3 (GE) the same day
     in_vivo_ids: list[str] = []
@@ -411,19 +509,29 @@ def generate(seed: int = DEFAULT_SEED) -> DemoDataset:
             s = by_key[visit.scanner_key]
             drift = _drift_factor(s, visit.date)
             at = dt.datetime.combine(visit.date, dt.time(8, 0)) + dt.timedelta(
-                minutes=int(rng.integers(0, 480)))
+                minutes=int(rng.integers(0, 480))
+            )
             info = StudyInfo(
-                study_uid=visit.study_uid, study_date=visit.date,
+                study_uid=visit.study_uid,
+                study_date=visit.date,
                 accession=f"DEMO-{s.key}-{len(studies[s.key]) + 1:05d}",
-                referrer="Demo^Praksislæge", indication=_INDICATIONS[int(rng.integers(0, 6))],
+                referrer="Demo^Praksislæge",
+                indication=_INDICATIONS[int(rng.integers(0, 6))],
                 height_cm=round(float(rng.normal(164, 7)), 1),
                 weight_kg=round(float(rng.normal(66, 11)), 1),
             )
             side = Side.LEFT if rng.random() < 0.85 else Side.RIGHT
-            spine = _spine_scan(s, visit, p, rng, drift, at,
-                                f"demo:{visit.study_uid}:spine")
-            hip = _hip_scan(s, visit, p, rng, drift, at + dt.timedelta(minutes=6), side,
-                            f"demo:{visit.study_uid}:hip")
+            spine = _spine_scan(s, visit, p, rng, drift, at, f"demo:{visit.study_uid}:spine")
+            hip = _hip_scan(
+                s,
+                visit,
+                p,
+                rng,
+                drift,
+                at + dt.timedelta(minutes=6),
+                side,
+                f"demo:{visit.study_uid}:hip",
+            )
             studies[s.key].append(StudyRecord(s.identity, p.identity, info, (spine, hip)))
             if visit.vfa:
                 vfa.append(_vfa_reading(visit, p, rng, at + dt.timedelta(days=1)))
@@ -431,7 +539,8 @@ def generate(seed: int = DEFAULT_SEED) -> DemoDataset:
     phantom_scans = _qc_scans(scanners, rng) + _esp_round(scanners, rng)
     certificates = [
         PhantomCertificate(
-            ESP, "ESP-DEMO-042 certificate (synthetic)",
+            ESP,
+            "ESP-DEMO-042 certificate (synthetic)",
             tuple(CertifiedValue(r, v, 0.005) for r, v in ESP_CERTIFIED.items()),
         )
     ]
@@ -452,14 +561,26 @@ def _vfa_reading(
             findings.append(VfaFinding(level, None, None, "overlap"))
             continue
         grade = fractured.get(level.value, 0)
-        morph = (Morphology.WEDGE if grade and level.value != "L1" else
-                 Morphology.BICONCAVE if grade else None)
+        morph = (
+            Morphology.WEDGE
+            if grade and level.value != "L1"
+            else Morphology.BICONCAVE
+            if grade
+            else None
+        )
         findings.append(VfaFinding(level, grade, morph))
-    return VfaReadingRecord(f"demo-vfa:{visit.study_uid}", visit.study_uid, "Demo Læge",
-                            at.replace(second=0), tuple(findings))
+    return VfaReadingRecord(
+        f"demo-vfa:{visit.study_uid}",
+        visit.study_uid,
+        "Demo Læge",
+        at.replace(second=0),
+        tuple(findings),
+    )
 
 
-def _qc_scans(scanners: tuple[DemoScanner, ...], rng: np.random.Generator) -> list[PhantomScanRecord]:
+def _qc_scans(
+    scanners: tuple[DemoScanner, ...], rng: np.random.Generator
+) -> list[PhantomScanRecord]:
     out: list[PhantomScanRecord] = []
     for s in scanners:
         for d in range(QC_DAYS):
@@ -467,12 +588,18 @@ def _qc_scans(scanners: tuple[DemoScanner, ...], rng: np.random.Generator) -> li
             drift = _drift_factor(s, day)
             bmd = round(s.spine.measure(s.qc_true_bmd, rng, noise_scale=0.45) * drift, 4)
             at = dt.datetime.combine(day, dt.time(7, 30))
-            out.append(PhantomScanRecord(
-                f"demo-qc:{s.identity.serial}:{day.isoformat()}", s.qc_phantom, s.identity, at,
-                PhantomPurpose.DAILY_QC,
-                (PhantomResult(PhantomRegion.TOTAL, bmd, round(bmd * 56.0, 3), 56.0),),
-                operator="Demo Tekniker", repositioned=False,
-            ))
+            out.append(
+                PhantomScanRecord(
+                    f"demo-qc:{s.identity.serial}:{day.isoformat()}",
+                    s.qc_phantom,
+                    s.identity,
+                    at,
+                    PhantomPurpose.DAILY_QC,
+                    (PhantomResult(PhantomRegion.TOTAL, bmd, round(bmd * 56.0, 3), 56.0),),
+                    operator="Demo Tekniker",
+                    repositioned=False,
+                )
+            )
     return out
 
 
@@ -491,17 +618,28 @@ def _esp_round(
                 results.append(PhantomResult(region, bmd, round(bmd * 10.0, 3), 10.0))
             total = round(sum(r.bmd_g_cm2 for r in results) / 3, 4)
             results.append(PhantomResult(PhantomRegion.TOTAL, total, round(total * 30.0, 3), 30.0))
-            out.append(PhantomScanRecord(
-                f"demo-esp:{ROUND_NAME}:{s.identity.serial}:{n + 1}", ESP, s.identity, at,
-                PhantomPurpose.TRAVELLING, tuple(results), round_name=ROUND_NAME,
-                operator="Demo Fysiker", repositioned=True,
-            ))
+            out.append(
+                PhantomScanRecord(
+                    f"demo-esp:{ROUND_NAME}:{s.identity.serial}:{n + 1}",
+                    ESP,
+                    s.identity,
+                    at,
+                    PhantomPurpose.TRAVELLING,
+                    tuple(results),
+                    round_name=ROUND_NAME,
+                    operator="Demo Fysiker",
+                    repositioned=True,
+                )
+            )
     return out
 
 
 def _truth(
-    seed: int, scanners: tuple[DemoScanner, ...], patients: list[DemoPatient],
-    in_vivo_ids: list[str], qc_end: dt.date,
+    seed: int,
+    scanners: tuple[DemoScanner, ...],
+    patients: list[DemoPatient],
+    in_vivo_ids: list[str],
+    qc_end: dt.date,
 ) -> dict[str, Any]:
     key, start, factor = STEP_SHIFT
     return {
@@ -521,22 +659,34 @@ def _truth(
                 "serial": s.identity.serial,
                 "software_version": s.identity.software_version,
                 "export": s.export,
-                "bias": {"spine": asdict(s.spine), "hip": asdict(s.hip),
-                         "femoral_neck": asdict(s.neck)},
-                "qc_phantom": {"kind": str(s.qc_phantom.kind), "serial": s.qc_phantom.serial,
-                               "true_bmd": s.qc_true_bmd},
+                "bias": {
+                    "spine": asdict(s.spine),
+                    "hip": asdict(s.hip),
+                    "femoral_neck": asdict(s.neck),
+                },
+                "qc_phantom": {
+                    "kind": str(s.qc_phantom.kind),
+                    "serial": s.qc_phantom.serial,
+                    "true_bmd": s.qc_true_bmd,
+                },
             }
             for s in scanners
         ],
-        "step_shifts": [{
-            "scanner": key,
-            "serial": next(s.identity.serial for s in scanners if s.key == key),
-            "start": (QC_START + dt.timedelta(days=start)).isoformat(),
-            "factor": factor,
-        }],
-        "esp": {"kind": str(ESP.kind), "serial": ESP.serial,
-                "certified": {str(r): v for r, v in ESP_CERTIFIED.items()},
-                "round": ROUND_NAME, "scans_per_scanner": ESP_SCANS_PER_SCANNER},
+        "step_shifts": [
+            {
+                "scanner": key,
+                "serial": next(s.identity.serial for s in scanners if s.key == key),
+                "start": (QC_START + dt.timedelta(days=start)).isoformat(),
+                "factor": factor,
+            }
+        ],
+        "esp": {
+            "kind": str(ESP.kind),
+            "serial": ESP.serial,
+            "certified": {str(r): v for r, v in ESP_CERTIFIED.items()},
+            "round": ROUND_NAME,
+            "scans_per_scanner": ESP_SCANS_PER_SCANNER,
+        },
         "in_vivo": {"scanners": ["S1", "S3"], "patients": in_vivo_ids},
         "patients": [
             {
@@ -544,9 +694,14 @@ def _truth(
                 "sex": str(p.identity.sex),
                 "birth_date": p.identity.birth_date.isoformat() if p.identity.birth_date else None,
                 "visits": [
-                    {"scanner": v.scanner_key, "date": v.date.isoformat(),
-                     "study_uid": v.study_uid, "in_vivo": v.in_vivo, "vfa": v.vfa,
-                     "true": {k: round(x, 5) for k, x in v.true.items()}}
+                    {
+                        "scanner": v.scanner_key,
+                        "date": v.date.isoformat(),
+                        "study_uid": v.study_uid,
+                        "in_vivo": v.in_vivo,
+                        "vfa": v.vfa,
+                        "true": {k: round(x, 5) for k, x in v.true.items()},
+                    }
                     for v in p.visits
                 ],
             }
@@ -563,6 +718,8 @@ def iter_records(data: DemoDataset) -> Iterator[StudyRecord]:
 
 def write_truth(data: DemoDataset, path: Path) -> Path:
     """Write the truth file (JSON, sorted keys) and return its path."""
-    path.write_text(json.dumps(data.truth, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(data.truth, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
     return path

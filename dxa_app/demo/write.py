@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 
 from dxa_app.demo import csv_writers, dicom_writers
 from dxa_app.demo.generate import SITES, DemoDataset, generate, write_truth
@@ -52,8 +53,11 @@ def write_demo(
     for s in data.scanners:
         records = data.studies[s.key]
         if s.export == "csv":
-            files.append(csv_writers.write_patient_results(
-                csv_dir / f"patient_results_{s.identity.serial}.csv", SITES[s.site], records))
+            files.append(
+                csv_writers.write_patient_results(
+                    csv_dir / f"patient_results_{s.identity.serial}.csv", SITES[s.site], records
+                )
+            )
             done += len(records)
             progress(done, total, s.identity.serial)
             continue
@@ -70,48 +74,98 @@ def write_demo(
                 return str(generate_uid(entropy_srcs=[f"dxa-demo:{seed}", _uid, *map(str, parts)]))
 
             if s.export in ("hologic_xml", "hologic_text"):
-                fmt = "xml" if s.export == "hologic_xml" else "text"
+                fmt: Literal["xml", "text"] = "xml" if s.export == "hologic_xml" else "text"
                 for n, scan in enumerate(rec.scans, start=1):
-                    files.append(dicom_writers.write_hologic_scan(
-                        folder / f"{n:02d}_{scan.scan_type}.dcm", s.identity, rec.patient,
-                        rec.study, scan, series_uid=sub("series", n),
-                        sop_instance_uid=sub("sop", n), analysis_format=fmt))
+                    files.append(
+                        dicom_writers.write_hologic_scan(
+                            folder / f"{n:02d}_{scan.scan_type}.dcm",
+                            s.identity,
+                            rec.patient,
+                            rec.study,
+                            scan,
+                            series_uid=sub("series", n),
+                            sop_instance_uid=sub("sop", n),
+                            analysis_format=fmt,
+                        )
+                    )
                 if uid in vfa_studies:
-                    files.append(dicom_writers.write_hologic_vfa_image(
-                        folder / "09_iva.dcm", s.identity, rec.patient, rec.study,
-                        series_uid=sub("series", 9), sop_instance_uid=sub("sop", 9),
-                        acquired_at=rec.scans[0].acquired_at + dt.timedelta(minutes=12)))
+                    files.append(
+                        dicom_writers.write_hologic_vfa_image(
+                            folder / "09_iva.dcm",
+                            s.identity,
+                            rec.patient,
+                            rec.study,
+                            series_uid=sub("series", 9),
+                            sop_instance_uid=sub("sop", 9),
+                            acquired_at=rec.scans[0].acquired_at + dt.timedelta(minutes=12),
+                        )
+                    )
             else:
-                files.append(dicom_writers.write_ge_sr(
-                    folder / "00_results_sr.dcm", s.identity, rec.patient, rec.study, rec.scans,
-                    series_uid=sub("series", 0), sop_instance_uid=sub("sop", 0)))
+                files.append(
+                    dicom_writers.write_ge_sr(
+                        folder / "00_results_sr.dcm",
+                        s.identity,
+                        rec.patient,
+                        rec.study,
+                        rec.scans,
+                        series_uid=sub("series", 0),
+                        sop_instance_uid=sub("sop", 0),
+                    )
+                )
                 for n, scan in enumerate(rec.scans, start=1):
                     if scan.scan_type is ScanType.AP_SPINE:
                         protocol = "AP Spine"
                     else:
                         protocol = "Left Femur" if scan.side is Side.LEFT else "Right Femur"
-                    files.append(dicom_writers.write_ge_image(
-                        folder / f"{n:02d}_image.dcm", s.identity, rec.patient, rec.study,
-                        protocol_name=protocol, series_uid=sub("series", n),
-                        sop_instance_uid=sub("sop", n), acquired_at=scan.acquired_at))
+                    files.append(
+                        dicom_writers.write_ge_image(
+                            folder / f"{n:02d}_image.dcm",
+                            s.identity,
+                            rec.patient,
+                            rec.study,
+                            protocol_name=protocol,
+                            series_uid=sub("series", n),
+                            sop_instance_uid=sub("sop", n),
+                            acquired_at=scan.acquired_at,
+                        )
+                    )
                 if uid in vfa_studies:
-                    files.append(dicom_writers.write_ge_image(
-                        folder / "09_lva.dcm", s.identity, rec.patient, rec.study,
-                        protocol_name="LVA", series_uid=sub("series", 9),
-                        sop_instance_uid=sub("sop", 9),
-                        acquired_at=rec.scans[0].acquired_at + dt.timedelta(minutes=12)))
+                    files.append(
+                        dicom_writers.write_ge_image(
+                            folder / "09_lva.dcm",
+                            s.identity,
+                            rec.patient,
+                            rec.study,
+                            protocol_name="LVA",
+                            series_uid=sub("series", 9),
+                            sop_instance_uid=sub("sop", 9),
+                            acquired_at=rec.scans[0].acquired_at + dt.timedelta(minutes=12),
+                        )
+                    )
             done += 1
             progress(done, total, uid)
-    files.append(csv_writers.write_phantom_certificates(
-        csv_dir / "phantom_certificates.csv", data.certificates))
+    files.append(
+        csv_writers.write_phantom_certificates(
+            csv_dir / "phantom_certificates.csv", data.certificates
+        )
+    )
     site_of = {s.identity.serial: SITES[s.site] for s in data.scanners}
     for s in data.scanners:
-        qc = [p for p in data.phantom_scans
-              if p.purpose is PhantomPurpose.DAILY_QC and p.scanner.serial == s.identity.serial]
-        files.append(csv_writers.write_phantom_scans(
-            csv_dir / f"daily_qc_{s.identity.serial}.csv", SITES[s.site], qc))
+        qc = [
+            p
+            for p in data.phantom_scans
+            if p.purpose is PhantomPurpose.DAILY_QC and p.scanner.serial == s.identity.serial
+        ]
+        files.append(
+            csv_writers.write_phantom_scans(
+                csv_dir / f"daily_qc_{s.identity.serial}.csv", SITES[s.site], qc
+            )
+        )
     esp = [p for p in data.phantom_scans if p.purpose is PhantomPurpose.TRAVELLING]
-    files.append(csv_writers.write_phantom_scans(
-        csv_dir / "travelling_round.csv", lambda sc: site_of[sc.serial], esp))
+    files.append(
+        csv_writers.write_phantom_scans(
+            csv_dir / "travelling_round.csv", lambda sc: site_of[sc.serial], esp
+        )
+    )
     files.append(csv_writers.write_vfa_readings(csv_dir / "vfa_readings.csv", data.vfa_readings))
     return data, files

@@ -69,8 +69,9 @@ def run_demo(
         return DemoResult(out, truth, len(files))
     db = open_archive(archive)
     try:
-        summary = import_paths(db, [p for p in files if p.name != "truth.json"],
-                               progress=progress, cancel=cancel)
+        summary = import_paths(
+            db, [p for p in files if p.name != "truth.json"], progress=progress, cancel=cancel
+        )
         c = asdict(counts(db))
     finally:
         db.close()

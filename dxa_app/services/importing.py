@@ -107,8 +107,9 @@ def _import_file(db: sqlite_utils.Database, path: Path) -> ImportOutcome:
     try:
         head = read_head(path)
     except OSError as exc:
-        return ImportOutcome(spath, ImportStatus.FAILED, reason=_("cannot read: {e}").format(
-            e=exc.strerror or exc))
+        return ImportOutcome(
+            spath, ImportStatus.FAILED, reason=_("cannot read: {e}").format(e=exc.strerror or exc)
+        )
     reader = reader_for(path, head)
     if reader is None:
         return ImportOutcome(
@@ -121,14 +122,19 @@ def _import_file(db: sqlite_utils.Database, path: Path) -> ImportOutcome:
         return ImportOutcome(spath, ImportStatus.FAILED, reader=reader.name, reason=exc.message)
     except (sqlite3.IntegrityError, ValueError) as exc:
         return ImportOutcome(
-            spath, ImportStatus.FAILED, reader=reader.name,
+            spath,
+            ImportStatus.FAILED,
+            reader=reader.name,
             reason=_("inconsistent data: {e}").format(e=exc),
         )
     all_notes = parsed.notes + notes
     errors = [n for n in notes if n.severity == "error"]
     if rows == 0 and errors:
         return ImportOutcome(
-            spath, ImportStatus.FAILED, reader=reader.name, reason=errors[0].message,
+            spath,
+            ImportStatus.FAILED,
+            reader=reader.name,
+            reason=errors[0].message,
             notes=all_notes,
         )
     status = ImportStatus.IMPORTED if rows > 0 else ImportStatus.DUPLICATE
