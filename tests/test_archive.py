@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 from pathlib import Path
@@ -103,17 +104,18 @@ def test_raw_measurement_rows_cannot_be_updated_or_deleted(tmp_path: Path) -> No
 def test_failed_source_leaves_no_half_written_rows(tmp_path: Path) -> None:
     db = open_archive(tmp_path / "a.sqlite")
     good = study_record(1)
-    # same study UID, different patient -> the second record is refused; but a crash inside
-    # a transaction must roll back the first record too: force one with a NOT NULL violation
+    # the second study repeats a region in one scan: the UNIQUE constraint fails mid-source,
+    # and the whole source (the good study included) must roll back
     bad = study_record(2)
-    bad_scan = bad.scans[0].__class__(
-        bad.scans[0].source_key, bad.scans[0].scan_type, None, results=bad.scans[0].results
-    )  # type: ignore[arg-type]
-    bad = bad.__class__(bad.scanner, bad.patient, bad.study, (bad_scan,))
-    with pytest.raises(AttributeError):
+    scan = bad.scans[0]
+    bad_scan = dataclasses.replace(scan, results=(*scan.results, scan.results[0]))
+    bad = dataclasses.replace(bad, scans=(bad_scan,))
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
         store_parsed(db, parsed(good, bad))
     c = counts(db)
-    assert (c.patients, c.studies, c.scans, c.region_results) == (0, 0, 0, 0)
+    assert (c.sites, c.patients, c.studies, c.scans, c.region_results) == (0, 0, 0, 0, 0)
+    rows, _ = store_parsed(db, parsed(good))
+    assert rows == 7
 
 
 def test_patient_with_other_birth_date_is_not_merged_silently(tmp_path: Path) -> None:
