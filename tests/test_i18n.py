@@ -24,16 +24,16 @@ def _load_update_script() -> ModuleType:
 
 
 def test_every_message_has_a_danish_translation() -> None:
+    from babel.messages.pofile import read_po
+
     template = _load_update_script().extract()
-    ids = {m.id for m in template if m.id}
+    ids = {str(m.id) for m in template if m.id}
     assert len(ids) > 30  # the extraction really found the messages
-    da = i18n.translator("da")
-    missing = sorted(str(i) for i in ids if da(str(i)) == i and str(i) not in _SAME_IN_DANISH)
+    with (ROOT / "resources" / "locale" / "da.po").open("rb") as fh:
+        catalog = read_po(fh, locale="da")
+    translated = {str(m.id) for m in catalog if m.id and m.string and not m.fuzzy}
+    missing = sorted(ids - translated)
     assert not missing, "run scripts/update_catalogue.py and translate:\n" + "\n".join(missing)
-
-
-#: Messages that are spelled the same in Danish.
-_SAME_IN_DANISH = {"{prog}: {message}", "  {status}: {path}: {reason}"}
 
 
 def test_placeholders_survive_translation() -> None:
