@@ -34,13 +34,9 @@ from dxa_app.domain import (
 )
 from dxa_app.errors import ImportProblemError
 from dxa_app.ingest.base import file_sha256
+from dxa_app.ingest.dicom_common import normalise_cpr, person_name
 from dxa_app.ingest.dicom_ge import READER as GE_READER
-from dxa_app.ingest.dicom_hologic import (
-    NOTE_NO_ANALYSIS,
-    READER,
-    normalise_cpr,
-    person_name,
-)
+from dxa_app.ingest.dicom_hologic import NOTE_NO_ANALYSIS, READER
 
 SCANNER = ScannerIdentity(
     manufacturer=Manufacturer.HOLOGIC,

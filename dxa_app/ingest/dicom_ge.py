@@ -28,7 +28,7 @@ from dxa_app.domain import (
 )
 from dxa_app.i18n import _
 from dxa_app.ingest.base import Reader
-from dxa_app.ingest.dicom_hologic import (
+from dxa_app.ingest.dicom_common import (
     HOLOGIC_CREATORS,
     acquisition_datetime,
     dicom_problem,

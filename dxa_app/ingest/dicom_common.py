@@ -1,0 +1,761 @@
+"""DICOM helpers shared by the vendor readers (file checks, identity, private elements, values).
+
+Complete-file checking, patient/study/scanner extraction, private elements found through
+their creator (never a fixed element number), and tolerant value parsing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import struct
+import warnings
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from pydicom import dcmread
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag, Tag
+
+from dxa_app.domain import (
+    IdType,
+    ImageRecord,
+    ImportNote,
+    Manufacturer,
+    PatientIdentity,
+    Region,
+    ScannerIdentity,
+    ScanType,
+    Sex,
+    StudyInfo,
+)
+from dxa_app.errors import ImportProblemError
+from dxa_app.i18n import _
+from dxa_app.ingest.base import file_sha256, is_dicom_head
+
+_T = TypeVar("_T")
+
+_IMPLICIT_LE = "1.2.840.10008.1.2"
+_EXPLICIT_BE = "1.2.840.10008.1.2.2"
+_DEFLATED = ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1")
+_LONG_VRS = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN"}
+    | {
+        b"UR",
+        b"UT",
+        b"UV",
+    }
+)
+_UNDEFINED = 0xFFFFFFFF
+_CPR = re.compile(r"^(\d{2})(\d{2})(\d{2})-?(\d{4})$")
+
+#: Private creator spellings of Hologic (compared case-insensitively, stripped).
+HOLOGIC_CREATORS: Final[frozenset[str]] = frozenset({"hologic", "hologic, inc."})
+
+
+def dicom_problem(path: Path, reason: str) -> ImportProblemError:
+    """Return the error of a DICOM file that cannot be imported.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    reason : str
+        Why, already translated.
+
+    Returns
+    -------
+    ImportProblemError
+        With the path and the reason in the message.
+    """
+    return ImportProblemError(
+        _("Cannot import DICOM file {path}: {reason}").format(path=path, reason=reason),
+        _("Check that the file was copied completely, or export it again from the scanner."),
+    )
+
+
+class _Truncated(Exception):
+    """The byte stream ends inside an element."""
+
+
+class _Malformed(Exception):
+    """The byte stream is not well-formed DICOM."""
+
+
+def _walk_items(data: bytes, pos: int, implicit: bool, endian: str) -> int:
+    """Walk sequence items from ``pos`` up to and including the sequence delimiter."""
+    while True:
+        if pos + 8 > len(data):
+            raise _Truncated
+        group, elem, length = struct.unpack_from(endian + "HHI", data, pos)
+        pos += 8
+        if (group, elem) == (0xFFFE, 0xE0DD):
+            return pos
+        if (group, elem) != (0xFFFE, 0xE000):
+            raise _Malformed(f"({group:04X},{elem:04X}) where a sequence item was expected")
+        if length == _UNDEFINED:
+            pos = _walk_elements(data, pos, implicit, endian, in_item=True)
+        elif pos + length > len(data):
+            raise _Truncated
+        else:
+            pos += length
+
+
+def _walk_elements(data: bytes, pos: int, implicit: bool, endian: str, *, in_item: bool) -> int:
+    """Walk data elements from ``pos`` to the end of the data or of an undefined-length item."""
+    while in_item or pos < len(data):
+        if pos + 8 > len(data):
+            raise _Truncated
+        group, elem = struct.unpack_from(endian + "HH", data, pos)
+        if (group, elem) == (0xFFFE, 0xE00D):
+            return pos + 8
+        vr = b""
+        if implicit or group == 0xFFFE:
+            (length,) = struct.unpack_from(endian + "I", data, pos + 4)
+            pos += 8
+        else:
+            vr = data[pos + 4 : pos + 6]
+            if vr in _LONG_VRS:
+                if pos + 12 > len(data):
+                    raise _Truncated
+                (length,) = struct.unpack_from(endian + "I", data, pos + 8)
+                pos += 12
+            else:
+                (length,) = struct.unpack_from(endian + "H", data, pos + 6)
+                pos += 8
+        if length == _UNDEFINED:
+            # an undefined-length UN holds an implicit VR little endian sequence
+            pos = _walk_items(data, pos, implicit or vr == b"UN", "<" if vr == b"UN" else endian)
+        elif pos + length > len(data):
+            raise _Truncated
+        else:
+            pos += length
+    return pos
+
+
+def _check_complete(data: bytes) -> None:
+    """Raise ``_Truncated``/``_Malformed`` unless ``data`` is a complete Part 10 stream."""
+    pos = 132
+    transfer_syntax = ""
+    while pos + 8 <= len(data):
+        group, elem = struct.unpack_from("<HH", data, pos)
+        if group != 0x0002:
+            break
+        vr = data[pos + 4 : pos + 6]
+        if vr in _LONG_VRS:
+            if pos + 12 > len(data):
+                raise _Truncated
+            (length,) = struct.unpack_from("<I", data, pos + 8)
+            pos += 12
+        else:
+            (length,) = struct.unpack_from("<H", data, pos + 6)
+            pos += 8
+        if length == _UNDEFINED or pos + length > len(data):
+            raise _Truncated
+        if elem == 0x0010:
+            transfer_syntax = data[pos : pos + length].decode("ascii", "replace").strip("\0 ")
+        pos += length
+    if transfer_syntax in _DEFLATED:
+        return  # deflated streams cannot be walked; pydicom checks them while inflating
+    implicit = transfer_syntax == _IMPLICIT_LE
+    endian = ">" if transfer_syntax == _EXPLICIT_BE else "<"
+    _walk_elements(data, pos, implicit, endian, in_item=False)
+
+
+@contextmanager
+def _captured_warnings(notes: list[ImportNote] | None) -> Iterator[None]:
+    """Turn pydicom's warnings about odd values into import notes instead of warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    if notes is not None:
+        for message in dict.fromkeys(str(w.message).split("\n")[0] for w in caught):
+            notes.append(
+                ImportNote(_("DICOM value not valid, read anyway: {detail}").format(detail=message))
+            )
+
+
+def load_dataset(path: Path, notes: list[ImportNote]) -> Dataset:
+    """Read a whole DICOM Part 10 file, refusing damaged or truncated files.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    notes : list of ImportNote
+        Receives a note per invalid value pydicom complained about.
+
+    Returns
+    -------
+    Dataset
+        The dataset with every element already decoded.
+
+    Raises
+    ------
+    ImportProblemError
+        When the file cannot be read, is not DICOM, is truncated or lacks pixel data.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise dicom_problem(path, _("the file cannot be read ({error})").format(error=exc)) from exc
+    if not is_dicom_head(data):
+        raise dicom_problem(path, _("not a DICOM Part 10 file (no 'DICM' after the preamble)"))
+    try:
+        _check_complete(data)
+    except _Truncated as exc:
+        raise dicom_problem(path, _("the file is truncated (it ends inside an element)")) from exc
+    except (_Malformed, struct.error) as exc:
+        raise dicom_problem(path, _("the file is damaged ({error})").format(error=exc)) from exc
+    try:
+        with _captured_warnings(notes):
+            ds = dcmread(io.BytesIO(data))
+            for _elem in ds.iterall():
+                pass  # decode every value now, so errors surface here and not later
+    except Exception as exc:  # pydicom raises many kinds of errors on damaged input
+        raise dicom_problem(path, _("the file is damaged ({error})").format(error=exc)) from exc
+    if "Rows" in ds and "PixelData" not in ds and "FloatPixelData" not in ds:
+        raise dicom_problem(path, _("the image has no pixel data (the file may be truncated)"))
+    return ds
+
+
+def interpret(path: Path, notes: list[ImportNote], build: Callable[[], _T]) -> _T:
+    """Run ``build`` (which interprets a loaded dataset) with DICOM warnings turned into notes.
+
+    Unexpected structure (a missing item, a value of the wrong type) becomes an
+    :class:`~dxa_app.errors.ImportProblemError` naming the file, never half a result.
+
+    Parameters
+    ----------
+    path : Path
+        The file, for the message.
+    notes : list of ImportNote
+        Receives notes about invalid values.
+    build : Callable[[], T]
+        The interpretation step.
+
+    Returns
+    -------
+    T
+        What ``build`` returned.
+    """
+    try:
+        with _captured_warnings(notes):
+            return build()
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise dicom_problem(
+            path, _("the content is not understood ({error})").format(error=exc)
+        ) from exc
+
+
+def sniff_dataset(path: Path, head: bytes, private_groups: Sequence[int]) -> Dataset | None:
+    """Read Manufacturer and the private creators of ``private_groups``; None if not DICOM.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    head : bytes
+        Its first bytes.
+    private_groups : Sequence[int]
+        Odd groups whose private creators (gggg,0010-00FF) are read too.
+
+    Returns
+    -------
+    Dataset or None
+        A partial dataset, or None when the file is not readable DICOM.
+    """
+    if not is_dicom_head(head):
+        return None
+    tags: list[BaseTag] = [Tag(0x0008, 0x0070), Tag(0x0008, 0x0016)]
+    tags += [Tag(group, slot) for group in private_groups for slot in range(0x10, 0x100)]
+    try:
+        with _captured_warnings(None):
+            return dcmread(path, stop_before_pixels=True, specific_tags=tags)
+    except Exception:  # sniffing never raises
+        return None
+
+
+def text_of(value: Any) -> str:
+    """Return a DICOM value as stripped text (bytes decoded as UTF-8, multi-values joined).
+
+    Parameters
+    ----------
+    value : Any
+        An element value (str, bytes, PersonName, MultiValue, number or None).
+
+    Returns
+    -------
+    str
+        The text; multiple values are joined with a backslash.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").strip("\0 ")
+    if isinstance(value, MultiValue | list | tuple):
+        return "\\".join(text_of(v) for v in value)
+    return str(value).strip()
+
+
+def text_value(ds: Dataset, keyword: str) -> str:
+    """Return the text of element ``keyword`` of ``ds`` ("" when absent)."""
+    return text_of(ds.get(keyword))
+
+
+def private_slots(ds: Dataset, group: int, creators: Collection[str]) -> list[int]:
+    """Return the private block slots (0x10..0xFF) of ``group`` reserved by ``creators``.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    group : int
+        An odd group number.
+    creators : Collection[str]
+        Accepted creator names, lower case (compared case-insensitively, stripped).
+
+    Returns
+    -------
+    list of int
+        The slots, in tag order.
+    """
+    found = []
+    for slot in range(0x10, 0x100):
+        elem = ds.get(Tag(group, slot))
+        if elem is not None and text_of(elem.value).lower() in creators:
+            found.append(slot)
+    return found
+
+
+def find_private(
+    ds: Dataset, group: int, offset: int, creators: Collection[str]
+) -> DataElement | None:
+    """Return the private element ``offset`` of ``group`` under any of ``creators``.
+
+    The block is resolved through the private creator element, wherever it was put.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    group : int
+        An odd group number.
+    offset : int
+        The element offset within the block (0x00..0xFF).
+    creators : Collection[str]
+        Accepted creator names, lower case.
+
+    Returns
+    -------
+    DataElement or None
+        The first match, or None.
+    """
+    for slot in private_slots(ds, group, creators):
+        tag = Tag(group, (slot << 8) | offset)
+        if tag in ds:
+            elem: DataElement = ds[tag]
+            return elem
+    return None
+
+
+def person_name(value: Any) -> str:
+    """Return a DICOM PN (``Family^Given^Middle^Prefix^Suffix``) as ``"Given Middle Family"``.
+
+    Parameters
+    ----------
+    value : Any
+        A PersonName, a string or None.
+
+    Returns
+    -------
+    str
+        The display name; prefix and suffix are kept around it.
+    """
+    text = text_of(value).split("=")[0]
+    parts = [p.strip() for p in text.split("^")] + [""] * 5
+    family, given, middle, prefix, suffix = parts[:5]
+    return " ".join(p for p in (prefix, given, middle, family, suffix) if p)
+
+
+def normalise_cpr(identifier: str) -> str | None:
+    """Return a Danish CPR number as ``DDMMYY-SSSS``, or None when it has another shape.
+
+    Parameters
+    ----------
+    identifier : str
+        ``DDMMYY-SSSS`` or ``DDMMYYSSSS`` (surrounding blanks allowed).
+
+    Returns
+    -------
+    str or None
+        The normalised number.
+    """
+    match = _CPR.match(identifier.strip())
+    if match is None:
+        return None
+    day, month = int(match.group(1)), int(match.group(2))
+    if not (1 <= day <= 31 and 1 <= month <= 12):
+        return None
+    return f"{match.group(1)}{match.group(2)}{match.group(3)}-{match.group(4)}"
+
+
+def parse_da(text: str) -> dt.date | None:
+    """Return a DA value (``YYYYMMDD``, also legacy ``YYYY.MM.DD``) as a date, or None."""
+    digits = text.strip().replace(".", "").replace("-", "")
+    if len(digits) != 8 or not digits.isdigit():
+        return None
+    try:
+        return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        return None
+
+
+_DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,6}))?([+-]\d{4})?$")
+
+
+def parse_dt(text: str) -> dt.datetime | None:
+    """Return a DT value as a naive datetime (any UTC offset is dropped), or None.
+
+    Parameters
+    ----------
+    text : str
+        ``YYYYMMDDHHMMSS.FFFFFF&ZZXX``; trailing components may be missing.
+
+    Returns
+    -------
+    datetime.datetime or None
+        The datetime, or None when the text is no DT.
+    """
+    match = _DT.match(text.strip().replace(":", ""))
+    if match is None:
+        return None
+    y, mo, d, h, mi, s, frac, _offset = match.groups()
+    try:
+        return dt.datetime(
+            int(y),
+            int(mo or 1),
+            int(d or 1),
+            int(h or 0),
+            int(mi or 0),
+            int(s or 0),
+            int((frac or "0").ljust(6, "0")),
+        )
+    except ValueError:
+        return None
+
+
+def _date_time(date_text: str, time_text: str) -> dt.datetime | None:
+    day = parse_da(date_text)
+    if day is None:
+        return None
+    digits = time_text.strip().replace(":", "")
+    return parse_dt(day.strftime("%Y%m%d") + digits) or dt.datetime.combine(day, dt.time())
+
+
+def acquisition_datetime(ds: Dataset, notes: list[ImportNote]) -> dt.datetime | None:
+    """Return when the instance was acquired, falling back from acquisition to content to study.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    notes : list of ImportNote
+        Receives a note when a fallback was used.
+
+    Returns
+    -------
+    datetime.datetime or None
+        The naive local datetime, or None when no date is present at all.
+    """
+    found = parse_dt(text_value(ds, "AcquisitionDateTime"))
+    if found is not None:
+        return found
+    for date_kw, time_kw in (
+        ("AcquisitionDate", "AcquisitionTime"),
+        ("ContentDate", "ContentTime"),
+        ("SeriesDate", "SeriesTime"),
+        ("StudyDate", "StudyTime"),
+    ):
+        found = _date_time(text_value(ds, date_kw), text_value(ds, time_kw))
+        if found is not None:
+            notes.append(
+                ImportNote(
+                    _(
+                        "No AcquisitionDateTime; the acquisition time was taken from {source}."
+                    ).format(source=date_kw),
+                    "info",
+                )
+            )
+            return found
+    return None
+
+
+def require_value(ds: Dataset, keyword: str, path: Path) -> str:
+    """Return a required UID/ID element, or raise naming the file and the element.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    keyword : str
+        The element keyword, e.g. ``"StudyInstanceUID"``.
+    path : Path
+        The file, for the message.
+
+    Returns
+    -------
+    str
+        The stripped value.
+    """
+    value = text_value(ds, keyword)
+    if not value:
+        raise dicom_problem(
+            path, _("the required element {keyword} is missing or empty").format(keyword=keyword)
+        )
+    return value
+
+
+def scanner_from(
+    ds: Dataset, manufacturer: Manufacturer, notes: list[ImportNote]
+) -> ScannerIdentity:
+    """Return the scanner that wrote the dataset.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    manufacturer : Manufacturer
+        The normalised manufacturer.
+    notes : list of ImportNote
+        Receives a warning when the serial number is missing.
+
+    Returns
+    -------
+    ScannerIdentity
+        Model, serial, software version, station and institution as written.
+    """
+    serial = text_value(ds, "DeviceSerialNumber")
+    if not serial:
+        notes.append(
+            ImportNote(
+                _("DeviceSerialNumber is missing; scanners of this model cannot be told apart.")
+            )
+        )
+    return ScannerIdentity(
+        manufacturer=manufacturer,
+        model=text_value(ds, "ManufacturerModelName"),
+        serial=serial,
+        software_version=text_value(ds, "SoftwareVersions"),
+        station_name=text_value(ds, "StationName"),
+        institution_name=text_value(ds, "InstitutionName"),
+    )
+
+
+def patient_from(ds: Dataset, path: Path, notes: list[ImportNote]) -> PatientIdentity:
+    """Return the patient of the dataset (CPR numbers normalised to ``DDMMYY-SSSS``).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    path : Path
+        The file, for the error message.
+    notes : list of ImportNote
+        Receives a note about an unreadable birth date.
+
+    Returns
+    -------
+    PatientIdentity
+        The patient.
+
+    Raises
+    ------
+    ImportProblemError
+        When PatientID is missing.
+    """
+    identifier = require_value(ds, "PatientID", path)
+    cpr = normalise_cpr(identifier)
+    birth_text = text_value(ds, "PatientBirthDate")
+    birth = parse_da(birth_text)
+    if birth_text and birth is None:
+        notes.append(
+            ImportNote(
+                _("PatientBirthDate '{value}' is not a date; ignored.").format(value=birth_text)
+            )
+        )
+    sex_text = text_value(ds, "PatientSex").upper()
+    sex = {"F": Sex.FEMALE, "M": Sex.MALE, "O": Sex.OTHER}.get(sex_text)
+    return PatientIdentity(
+        identifier=cpr or identifier,
+        id_type=IdType.CPR if cpr else IdType.OTHER,
+        name=person_name(ds.get("PatientName")),
+        birth_date=birth,
+        sex=sex,
+    )
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def study_from(ds: Dataset, path: Path, notes: list[ImportNote]) -> StudyInfo:
+    """Return the study of the dataset (height from PatientSize in metres, weight in kg).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    path : Path
+        The file, for the error message.
+    notes : list of ImportNote
+        Receives notes about fallbacks.
+
+    Returns
+    -------
+    StudyInfo
+        The study.
+
+    Raises
+    ------
+    ImportProblemError
+        When StudyInstanceUID is missing, or no study/series/acquisition/content date exists.
+    """
+    study_uid = require_value(ds, "StudyInstanceUID", path)
+    study_date = parse_da(text_value(ds, "StudyDate"))
+    if study_date is None:
+        when = acquisition_datetime(ds, [])
+        if when is None:
+            raise dicom_problem(path, _("the file holds no study or acquisition date"))
+        study_date = when.date()
+        notes.append(ImportNote(_("No StudyDate; the acquisition date was used."), "info"))
+    height = _float_or_none(text_value(ds, "PatientSize"))
+    if height is not None:
+        if height > 3.0:  # some systems write centimetres
+            notes.append(ImportNote(_("PatientSize looks like centimetres; read as such."), "info"))
+        else:
+            height = height * 100.0
+        height = round(height, 4)
+    return StudyInfo(
+        study_uid=study_uid,
+        study_date=study_date,
+        accession=text_value(ds, "AccessionNumber"),
+        referrer=person_name(ds.get("ReferringPhysicianName")),
+        indication=text_value(ds, "AdmittingDiagnosesDescription"),
+        height_cm=height or None,
+        weight_kg=_float_or_none(text_value(ds, "PatientWeight")) or None,
+    )
+
+
+def image_record(ds: Dataset, path: Path, kind: str, note: str) -> ImageRecord:
+    """Return the ImageRecord of an instance (SOP UIDs, size, file path and SHA-256).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    path : Path
+        The file.
+    kind : str
+        What the instance is (``"vfa"``, ``"hip_image"``, ``"sr"``, ...).
+    note : str
+        A note kept with the image.
+
+    Returns
+    -------
+    ImageRecord
+        The record.
+    """
+
+    def _int(keyword: str) -> int | None:
+        value = ds.get(keyword)
+        return int(value) if isinstance(value, int) else None
+
+    return ImageRecord(
+        sop_instance_uid=text_value(ds, "SOPInstanceUID"),
+        sop_class_uid=text_value(ds, "SOPClassUID"),
+        kind=kind,
+        rows=_int("Rows"),
+        columns=_int("Columns"),
+        bits_allocated=_int("BitsAllocated"),
+        file_path=str(path),
+        sha256=file_sha256(path),
+        note=note,
+    )
+
+
+def parse_number(text: str) -> float | None:
+    """Return a vendor number (``"0,812"`` or ``"0.812"``), or None for blank/dash/garbage."""
+    cleaned = text.strip().replace(",", ".")
+    if cleaned in ("", "-", "--", "n/a", "N/A", "NA"):
+        return None
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+def parse_flag(text: str) -> bool | None:
+    """Return a yes/no flag (1/0, yes/no, true/false, y/n, x); None when blank or unknown."""
+    value = text.strip().lower()
+    if value in ("1", "yes", "y", "true", "t", "x", "included", "ja", "j"):
+        return True
+    if value in ("0", "no", "n", "false", "f", "excluded", "nej"):
+        return False
+    return None
+
+
+_REGIONS_ANY: Final[dict[str, Region]] = {
+    **{r.value.lower(): r for r in Region},
+    "l1": Region.L1,
+    "l2": Region.L2,
+    "l3": Region.L3,
+    "l4": Region.L4,
+    "l1-l4": Region.L1_L4,
+    "l2-l4": Region.L2_L4,
+    "neck": Region.FEMORAL_NECK,
+    "troch": Region.TROCHANTER,
+    "inter": Region.INTERTROCHANTER,
+    "intertroch": Region.INTERTROCHANTER,
+    "wards": Region.WARDS,
+    "ward's": Region.WARDS,
+    "r 1/3": Region.RADIUS_33,
+    "1/3": Region.RADIUS_33,
+    "radius 1/3": Region.RADIUS_33,
+    "r ud": Region.RADIUS_UD,
+    "ud": Region.RADIUS_UD,
+    "radius ud": Region.RADIUS_UD,
+    "r total": Region.RADIUS_TOTAL,
+    "radius total": Region.RADIUS_TOTAL,
+}
+
+
+def region_of(
+    name: str, scan_type: ScanType, by_type: dict[ScanType, dict[str, Region]]
+) -> Region | None:
+    """Return the Region of a vendor region name, or None when unknown.
+
+    Parameters
+    ----------
+    name : str
+        The vendor's region name (case-insensitive).
+    scan_type : ScanType
+        The scan it belongs to (decides what ``Total`` means).
+    by_type : dict
+        Scan-type specific names (lower case); looked up before the common names.
+
+    Returns
+    -------
+    Region or None
+        The region.
+    """
+    key = " ".join(name.strip().lower().split())
+    return by_type.get(scan_type, {}).get(key) or _REGIONS_ANY.get(key)
