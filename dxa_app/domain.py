@@ -408,3 +408,22 @@ class ArchiveCounts:
     phantom_scans: int
     vfa_readings: int
     images: int
+
+
+def scanner_label(manufacturer: str, model: str) -> str:
+    """Return "manufacturer model" without repeating a word the model already starts with.
+
+    Examples
+    --------
+    >>> scanner_label("GE Lunar", "Lunar iDXA")
+    'GE Lunar iDXA'
+    >>> scanner_label("Hologic", "Horizon A")
+    'Hologic Horizon A'
+    """
+    words = manufacturer.split()
+    model = model.strip()
+    for n in range(len(words), 0, -1):
+        tail = " ".join(words[-n:])
+        if model.lower().startswith(tail.lower() + " ") or model.lower() == tail.lower():
+            return " ".join([*words[:-n], model]).strip()
+    return f"{manufacturer} {model}".strip()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from dxa_app.cli import ExitCode, archive_path, command, emit, handles, user_data_dir
+from dxa_app.domain import scanner_label
 from dxa_app.i18n import _
 
 
@@ -114,7 +115,7 @@ def _studies(args: argparse.Namespace) -> ExitCode:
     rows = studies(archive_path(args), args.patient)
     text = "\n".join(
         f"{s.id:>5}  {s.study_date}  {s.patient_identifier:<12} {s.site:<22} "
-        f"{s.manufacturer} {s.model} ({s.serial})  {','.join(s.scan_types)}"
+        f"{scanner_label(s.manufacturer, s.model)} ({s.serial})  {','.join(s.scan_types)}"
         for s in rows
     )
     emit(args, rows, text or _("No studies."))

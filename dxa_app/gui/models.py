@@ -19,7 +19,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from dxa_app.domain import PatientSummary, ScanType, Sex, StudySummary
+from dxa_app.domain import PatientSummary, ScanType, Sex, StudySummary, scanner_label
 from dxa_app.i18n import _
 
 T = TypeVar("T")
@@ -205,7 +205,7 @@ class StudyTableModel(_ListTableModel[StudySummary]):
         _Column(lambda: _("Patient ID"), lambda s: s.patient_identifier),
         _Column(lambda: _("Patient name"), lambda s: s.patient_name),
         _Column(lambda: _("Site"), lambda s: s.site),
-        _Column(lambda: _("Scanner"), lambda s: f"{s.manufacturer} {s.model}".strip()),
+        _Column(lambda: _("Scanner"), lambda s: scanner_label(s.manufacturer, s.model)),
         _Column(lambda: _("Serial"), lambda s: s.serial),
         _Column(
             lambda: _("Scan types"),

@@ -70,6 +70,32 @@ def test_open_archive_shows_every_study(
     assert view_model.data(view_model.index(0, StudyTableModel.COL_DATE)) == "2024-06-02"
 
 
+def test_demo_archive_shows_every_study(
+    window: MainWindow, demo_archive: Path, qtbot: QtBot
+) -> None:
+    """The acceptance check of the foundation: the demo archive, every study in the table."""
+    from dxa_app.archive import open_archive
+
+    db = open_archive(demo_archive)
+    expected = {r["study_uid"] for r in db.query("SELECT study_uid FROM studies")}
+    n_patients = db.execute("SELECT count(*) FROM patients").fetchone()[0]
+    db.close()
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.open_archive(demo_archive)
+    assert len(expected) > 300
+    assert window.study_view.model().rowCount() == len(expected)
+    assert _study_uids(window) == expected
+    assert window.patient_view.model().rowCount() == n_patients
+    scanners = _column_texts(window, StudyTableModel.COL_SCANNER)
+    assert scanners == {
+        "Hologic Horizon A",
+        "Hologic Discovery W",
+        "GE Lunar iDXA",
+        "GE Lunar Prodigy",
+    }
+
+
 def test_selecting_a_patient_filters_studies(
     window: MainWindow, sample_archive: SampleArchive
 ) -> None:
