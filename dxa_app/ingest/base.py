@@ -11,6 +11,22 @@ from dxa_app.domain import ParsedSource
 SNIFF_BYTES = 4096
 
 
+class FolderReader(Protocol):
+    """A source that is a whole folder (e.g. an APEX database exported as one CSV per table).
+
+    ``sniff_folder`` decides from the folder's file names; ``read`` parses the folder as one
+    source, stored in one transaction.
+    """
+
+    name: str
+
+    def sniff_folder(self, path: Path) -> bool:
+        """Return True when this reader should handle the folder as one source."""
+
+    def read(self, path: Path) -> ParsedSource:
+        """Parse the whole folder."""
+
+
 class Reader(Protocol):
     """One source format: ``sniff`` decides cheaply, ``read`` parses fully.
 

@@ -6,7 +6,7 @@ import importlib
 from functools import cache
 from pathlib import Path
 
-from dxa_app.ingest.base import SNIFF_BYTES, Reader
+from dxa_app.ingest.base import SNIFF_BYTES, FolderReader, Reader
 
 #: Reader modules, asked in this order; each exposes a module-level ``READER``.
 READER_MODULES: tuple[str, ...] = (
@@ -14,6 +14,24 @@ READER_MODULES: tuple[str, ...] = (
     "dxa_app.ingest.dicom_ge",
     "dxa_app.ingest.generic_csv",
 )
+
+
+#: Modules whose module-level ``FOLDER_READER`` reads a whole folder as one source.
+FOLDER_READER_MODULES: tuple[str, ...] = ()
+
+
+@cache
+def folder_readers() -> tuple[FolderReader, ...]:
+    """Return every reader that takes a whole folder as one source."""
+    return tuple(importlib.import_module(n).FOLDER_READER for n in FOLDER_READER_MODULES)
+
+
+def folder_reader_for(path: Path) -> FolderReader | None:
+    """Return the reader that claims the folder ``path`` as one source, or None."""
+    for reader in folder_readers():
+        if reader.sniff_folder(path):
+            return reader
+    return None
 
 
 @cache
@@ -32,8 +50,8 @@ def read_head(path: Path) -> bytes:
         return fh.read(SNIFF_BYTES)
 
 
-def reader_for(path: Path, head: bytes | None = None) -> Reader | None:
-    """Return the reader that claims ``path``, or None when no reader does.
+def reader_for(path: Path, head: bytes | None = None) -> Reader | FolderReader | None:
+    """Return the reader that claims ``path`` (a file, or a folder source), or None.
 
     Parameters
     ----------
@@ -42,6 +60,8 @@ def reader_for(path: Path, head: bytes | None = None) -> Reader | None:
     head : bytes, optional
         Its first bytes, when already read.
     """
+    if path.is_dir():
+        return folder_reader_for(path)
     data = read_head(path) if head is None else head
     for reader in readers():
         if reader.sniff(path, data):

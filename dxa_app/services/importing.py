@@ -17,7 +17,7 @@ from dxa_app.archive.store import log_import, store_parsed
 from dxa_app.domain import ImportOutcome, ImportStatus
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
-from dxa_app.ingest.registry import read_head, reader_for
+from dxa_app.ingest.registry import folder_reader_for, read_head, reader_for
 from dxa_app.progress import CancelToken, Progress, no_progress
 
 #: Files that depend on others (VFA readings need their study) are imported last.
@@ -57,7 +57,10 @@ class ImportSummary:
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Return the files named by ``paths``; folders are walked recursively, sorted.
+    """Return the sources named by ``paths``: files, and folders that are one source.
+
+    Folders are walked recursively and sorted; a folder a folder reader claims (an APEX
+    table export) is returned whole instead of its files.
 
     Raises
     ------
@@ -69,6 +72,10 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
         p = Path(raw)
         if p.is_dir():
             for root, dirs, files in os.walk(p):
+                if folder_reader_for(Path(root)) is not None:
+                    out.append(Path(root))
+                    dirs.clear()
+                    continue
                 dirs.sort()
                 out.extend(Path(root) / f for f in sorted(files) if not f.startswith("."))
         elif p.is_file():
@@ -105,7 +112,7 @@ def import_file(db: sqlite_utils.Database, path: Path, batch: str) -> ImportOutc
 def _import_file(db: sqlite_utils.Database, path: Path) -> ImportOutcome:
     spath = str(path)
     try:
-        head = read_head(path)
+        head = b"" if path.is_dir() else read_head(path)
     except OSError as exc:
         return ImportOutcome(
             spath, ImportStatus.FAILED, reason=_("cannot read: {e}").format(e=exc.strerror or exc)
@@ -143,7 +150,7 @@ def _import_file(db: sqlite_utils.Database, path: Path) -> ImportOutcome:
 
 def _order_key(path: Path) -> tuple[int, str]:
     try:
-        head = read_head(path)[:200]
+        head = b"" if path.is_dir() else read_head(path)[:200]
     except OSError:
         head = b""
     late = any(m in head for m in _LATE_MARKERS)
