@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from dxa_app.archive.db import get_setting, now_iso, write_transaction
+from dxa_app.cpr import check_cpr
 from dxa_app.domain import (
+    IdType,
     ImportNote,
     ImportOutcome,
     ParsedSource,
@@ -113,6 +115,9 @@ def ensure_patient(
     )
     birth = patient.birth_date.isoformat() if patient.birth_date else None
     sex = str(patient.sex) if patient.sex else None
+    if tally is not None and patient.id_type is IdType.CPR:
+        for problem in check_cpr(patient.identifier, patient.birth_date, patient.sex):
+            tally.notes.append(ImportNote(problem))
     if rows:
         r = rows[0]
         if tally is not None and (

@@ -169,3 +169,47 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-import", action="store_true", help=_("only write the files, do not import them")
     )
+
+
+# --- sites --------------------------------------------------------------------------------
+
+
+def _sites(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.sites import list_scanners
+
+    rows = list_scanners(archive_path(args))
+    text = "\n".join(
+        f"{s.site_code:<24} {scanner_label(s.manufacturer, s.model):<26} {s.serial:<16} "
+        f"{s.software_version}"
+        for s in rows
+    )
+    emit(args, rows, text or _("No scanners."))
+    return ExitCode.OK
+
+
+@command("sites", "list the scanners of each site")
+@handles(_sites)
+def _sites_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _site_map(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.sites import map_site
+
+    moved = map_site(archive_path(args), args.key, args.site, args.name or "")
+    emit(
+        args,
+        {"key": args.key, "site": args.site, "scanners_moved": moved},
+        _("Scanners matching {key} now belong to site {site} ({n} moved).").format(
+            key=args.key, site=args.site, n=moved
+        ),
+    )
+    return ExitCode.OK
+
+
+@command("site-map", "map a scanner (serial, station or institution name) to a site")
+@handles(_site_map)
+def _site_map_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("key", help=_("scanner serial, station name or institution name"))
+    p.add_argument("site", help=_("site code, e.g. OUH"))
+    p.add_argument("--name", help=_("the site's full name"))

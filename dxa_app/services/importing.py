@@ -42,6 +42,17 @@ class ImportSummary:
         return {
             "batch": self.batch,
             "counts": self.counts,
+            "problems": [
+                {"path": o.path, "status": str(o.status), "reason": o.reason}
+                for o in self.outcomes
+                if o.status in (ImportStatus.FAILED, ImportStatus.SKIPPED)
+            ],
+            "warnings": [
+                {"path": o.path, "message": n.message}
+                for o in self.outcomes
+                for n in o.notes
+                if o.status not in (ImportStatus.FAILED, ImportStatus.SKIPPED)
+            ],
             "files": [
                 {
                     "path": o.path,
