@@ -6,7 +6,8 @@ import importlib
 from functools import cache
 from pathlib import Path
 
-from dxa_app.ingest.base import SNIFF_BYTES, FolderReader, Reader
+from dxa_app.i18n import _
+from dxa_app.ingest.base import SNIFF_BYTES, FolderReader, Reader, is_dicom_head
 
 #: Reader modules, asked in this order; each exposes a module-level ``READER``.
 READER_MODULES: tuple[str, ...] = (
@@ -67,3 +68,27 @@ def reader_for(path: Path, head: bytes | None = None) -> Reader | FolderReader |
         if reader.sniff(path, data):
             return reader
     return None
+
+
+def describe_unclaimed(path: Path, head: bytes) -> tuple[bool, str]:
+    """Say why no reader claimed a file: (damaged, reason).
+
+    A DICOM file that cannot be parsed is damaged (a failure); a readable DICOM file of
+    another kind names its modality and manufacturer; anything else is not a DXA export.
+    """
+    if not is_dicom_head(head):
+        return False, _("not a DXA export this program can read")
+    from dxa_app.domain import ImportNote
+    from dxa_app.errors import ImportProblemError
+    from dxa_app.ingest.dicom_common import load_dataset
+
+    notes: list[ImportNote] = []
+    try:
+        ds = load_dataset(path, notes)
+        modality = str(ds.get("Modality", "") or "?")
+        maker = str(ds.get("Manufacturer", "") or "?")
+    except ImportProblemError as exc:
+        return True, exc.message
+    return False, _("DICOM {modality} from {manufacturer}, not a DXA export").format(
+        modality=modality, manufacturer=maker
+    )

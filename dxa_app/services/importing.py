@@ -17,7 +17,12 @@ from dxa_app.archive.store import log_import, store_parsed
 from dxa_app.domain import ImportOutcome, ImportStatus
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
-from dxa_app.ingest.registry import folder_reader_for, read_head, reader_for
+from dxa_app.ingest.registry import (
+    describe_unclaimed,
+    folder_reader_for,
+    read_head,
+    reader_for,
+)
 from dxa_app.progress import CancelToken, Progress, no_progress
 
 #: Files that depend on others (VFA readings need their study) are imported last.
@@ -130,9 +135,9 @@ def _import_file(db: sqlite_utils.Database, path: Path) -> ImportOutcome:
         )
     reader = reader_for(path, head)
     if reader is None:
-        return ImportOutcome(
-            spath, ImportStatus.SKIPPED, reason=_("not a DXA export this program can read")
-        )
+        damaged, why = describe_unclaimed(path, head)
+        status = ImportStatus.FAILED if damaged else ImportStatus.SKIPPED
+        return ImportOutcome(spath, status, reason=why)
     try:
         parsed = reader.read(path)
         rows, notes = store_parsed(db, parsed)
