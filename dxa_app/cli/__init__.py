@@ -104,6 +104,7 @@ def registered_commands() -> dict[str, Command]:
 
 def _load_commands() -> None:
     import dxa_app.cli.commands  # noqa: F401  (registers the subcommands)
+    from dxa_app.cli import net_commands  # noqa: F401  (the DICOM network commands)
 
 
 def default_archive() -> Path:

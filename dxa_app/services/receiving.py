@@ -1,0 +1,148 @@
+"""Receive DICOM from scanners (Storage SCP) and import each file like a folder import."""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dxa_app.archive import open_archive
+from dxa_app.dicom_net import STATUS_OUT_OF_RESOURCES, STATUS_SUCCESS, StorageServer
+from dxa_app.domain import ImportOutcome, ImportStatus
+from dxa_app.i18n import _
+from dxa_app.progress import CancelToken
+from dxa_app.services.importing import ImportSummary, import_file
+
+__all__ = ["receive"]
+
+#: How often the worker looks at the stop token while idle (seconds).
+POLL_SECONDS = 0.2
+#: How long a C-STORE waits for its import before answering "out of resources".
+IMPORT_WAIT_SECONDS = 300.0
+
+
+@dataclass
+class _Job:
+    """One received file waiting for the archive worker."""
+
+    path: Path
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: ImportOutcome | None = None
+
+
+def receive(
+    db_path: str | Path,
+    *,
+    host: str,
+    port: int,
+    ae_title: str,
+    incoming: Path,
+    on_outcome: Callable[[ImportOutcome], None] | None = None,
+    stop: CancelToken | None = None,
+    on_ready: Callable[[tuple[str, int]], None] | None = None,
+) -> ImportSummary:
+    """Run a DICOM Storage SCP and import every received file into the archive.
+
+    Received files are written to ``incoming`` (named by SOP Instance UID) and stay
+    there; each is imported with :func:`~dxa_app.services.importing.import_file`, the
+    same path as a folder import, by the calling thread, which owns the only archive
+    connection, so archive writes happen one at a time. A C-STORE is answered after its
+    file is imported: success for imported, duplicate, skipped (not a DXA export) and
+    failed (the file is kept and the reason is in the import log), "out of resources"
+    when the file could not be written or the receiver is stopping.
+
+    Parameters
+    ----------
+    db_path : str or Path
+        The archive (created when missing).
+    host : str
+        Address to listen on, e.g. ``"127.0.0.1"`` or ``"0.0.0.0"`` for every interface.
+    port : int
+        TCP port (0 picks a free one; ``on_ready`` gets the real one).
+    ae_title : str
+        Our AE title; the scanner must call it.
+    incoming : Path
+        Folder for received files.
+    on_outcome : callable, optional
+        Called in the calling thread with each file's outcome.
+    stop : CancelToken, optional
+        Cancel it (from any thread or a signal handler) to stop; without it the
+        receiver runs until KeyboardInterrupt.
+    on_ready : callable, optional
+        Called with the listening ``(host, port)`` once the receiver accepts connections.
+
+    Returns
+    -------
+    ImportSummary
+        One outcome per received file, in order of arrival.
+
+    Raises
+    ------
+    ArchiveError
+        When the archive cannot be opened.
+    DicomNetError
+        When the port cannot be bound.
+    """
+    token = stop or CancelToken()
+    db = open_archive(db_path)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    batch = f"{stamp}-{uuid.uuid4().hex[:8]}"
+    jobs: queue.Queue[_Job] = queue.Queue()
+    lock = threading.Lock()
+    closing = False
+    outcomes: list[ImportOutcome] = []
+
+    def on_file(path: Path) -> int:
+        """Hand the file to the archive worker and wait for its import (handler thread)."""
+        job = _Job(path)
+        with lock:
+            if closing:
+                return STATUS_OUT_OF_RESOURCES
+            jobs.put(job)
+        if not job.done.wait(IMPORT_WAIT_SECONDS):
+            return STATUS_OUT_OF_RESOURCES
+        return STATUS_SUCCESS
+
+    def run(job: _Job) -> None:
+        try:
+            job.outcome = import_file(db, job.path, batch)
+        except Exception as exc:  # import_file never raises for a bad file; the archive may
+            job.outcome = ImportOutcome(
+                str(job.path),
+                ImportStatus.FAILED,
+                reason=_("cannot import: {e}").format(e=exc),
+            )
+        finally:
+            job.done.set()
+        outcomes.append(job.outcome)
+        if on_outcome is not None:
+            on_outcome(job.outcome)
+
+    server = StorageServer(ae_title, incoming, on_file, host=host, port=port)
+    try:
+        server.start(block=False)
+        if on_ready is not None:
+            on_ready(server.address)
+        while not token.cancelled:
+            try:
+                job = jobs.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                continue
+            run(job)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        with lock:
+            closing = True
+        while True:  # files already received are imported before the receiver stops
+            try:
+                run(jobs.get_nowait())
+            except queue.Empty:
+                break
+        server.shutdown()
+        db.close()
+    return ImportSummary(batch, tuple(outcomes))
