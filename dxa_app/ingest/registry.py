@@ -14,11 +14,12 @@ READER_MODULES: tuple[str, ...] = (
     "dxa_app.ingest.dicom_hologic",
     "dxa_app.ingest.dicom_ge",
     "dxa_app.ingest.generic_csv",
+    "dxa_app.ingest.apex_mdb",
 )
 
 
 #: Modules whose module-level ``FOLDER_READER`` reads a whole folder as one source.
-FOLDER_READER_MODULES: tuple[str, ...] = ()
+FOLDER_READER_MODULES: tuple[str, ...] = ("dxa_app.ingest.apex_mdb",)
 
 
 @cache
