@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Literal
 
-from dxa_app.demo import csv_writers, dicom_writers
+from dxa_app.demo import apex_writers, csv_writers, dicom_writers
 from dxa_app.demo.generate import SITES, DemoDataset, generate, write_truth
 from dxa_app.domain import PhantomPurpose, ScanType, Side
 from dxa_app.progress import CancelToken, Progress, no_progress
@@ -24,7 +24,9 @@ def write_demo(
     Layout: ``truth.json``; ``dicom/<site>/<serial>/<study uid>/*.dcm`` for the scanners
     that export DICOM (Hologic SC with XML or ResultsTable analysis data, GE Enhanced SR
     plus CR images); ``csv/`` for the generic-CSV exports (one GE site without DICOM
-    export, daily QC, the travelling ESP round, the ESP certificate, VFA readings).
+    export, daily QC, the travelling ESP round, the ESP certificate, VFA readings); and
+    ``apex/<serial>/`` for the Hologic Discovery W's daily QC, as its APEX database exported
+    table by table with mdb-export.
 
     Parameters
     ----------
@@ -156,6 +158,12 @@ def write_demo(
             for p in data.phantom_scans
             if p.purpose is PhantomPurpose.DAILY_QC and p.scanner.serial == s.identity.serial
         ]
+        if s.export == "hologic_text":
+            # this site's daily QC comes from its APEX database, exported table by table
+            folder = out / "apex" / s.identity.serial
+            apex_writers.write_apex_folder(folder, scanner=s.identity, studies=(), qc_scans=qc)
+            files.extend(sorted(folder.iterdir()))
+            continue
         files.append(
             csv_writers.write_phantom_scans(
                 csv_dir / f"daily_qc_{s.identity.serial}.csv", SITES[s.site], qc

@@ -69,9 +69,8 @@ def run_demo(
         return DemoResult(out, truth, len(files))
     db = open_archive(archive)
     try:
-        summary = import_paths(
-            db, [p for p in files if p.name != "truth.json"], progress=progress, cancel=cancel
-        )
+        sources = [out / name for name in ("dicom", "csv", "apex") if (out / name).is_dir()]
+        summary = import_paths(db, sources, progress=progress, cancel=cancel)
         c = asdict(counts(db))
     finally:
         db.close()
