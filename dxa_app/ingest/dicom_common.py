@@ -13,6 +13,7 @@ import struct
 import warnings
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -56,6 +57,25 @@ _CPR = re.compile(r"^(\d{2})(\d{2})(\d{2})-?(\d{4})$")
 
 #: Private creator spellings of Hologic (compared case-insensitively, stripped).
 HOLOGIC_CREATORS: Final[frozenset[str]] = frozenset({"hologic", "hologic, inc."})
+
+#: Modalities a DXA system writes ("" = not stated); CT, MR, MG... are never a DXA export.
+DXA_MODALITIES: Final[frozenset[str]] = frozenset({"", "OT", "BMD", "CR", "DX", "SR", "DOC"})
+
+#: SOP classes a DXA system writes besides SR: CR, DX, Secondary Capture, encapsulated PDF.
+_DXA_SOP_CLASSES: Final[frozenset[str]] = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.1",  # CR Image
+        "1.2.840.10008.5.1.4.1.1.1.1",  # Digital X-Ray Image (presentation)
+        "1.2.840.10008.5.1.4.1.1.1.1.1",  # Digital X-Ray Image (processing)
+        "1.2.840.10008.5.1.4.1.1.7",  # Secondary Capture Image
+        "1.2.840.10008.5.1.4.1.1.7.1",  # Multi-frame Single Bit SC
+        "1.2.840.10008.5.1.4.1.1.7.2",  # Multi-frame Grayscale Byte SC
+        "1.2.840.10008.5.1.4.1.1.7.3",  # Multi-frame Grayscale Word SC
+        "1.2.840.10008.5.1.4.1.1.7.4",  # Multi-frame True Color SC
+        "1.2.840.10008.5.1.4.1.1.104.1",  # Encapsulated PDF
+    }
+)
+_SR_CLASS_PREFIX: Final = "1.2.840.10008.5.1.4.1.1.88."
 
 
 def dicom_problem(path: Path, reason: str) -> ImportProblemError:
@@ -180,6 +200,16 @@ def _captured_warnings(notes: list[ImportNote] | None) -> Iterator[None]:
             )
 
 
+def _decode_all(ds: Dataset) -> None:
+    """Convert every raw element of the dataset and its file meta to its value now."""
+    meta = getattr(ds, "file_meta", None)
+    for _elem in ds.iterall():
+        pass
+    if meta is not None:
+        for _elem in meta.iterall():
+            pass
+
+
 def load_dataset(path: Path, notes: list[ImportNote]) -> Dataset:
     """Read a whole DICOM Part 10 file, refusing damaged or truncated files.
 
@@ -215,8 +245,7 @@ def load_dataset(path: Path, notes: list[ImportNote]) -> Dataset:
     try:
         with _captured_warnings(notes):
             ds = dcmread(io.BytesIO(data))
-            for _elem in ds.iterall():
-                pass  # decode every value now, so errors surface here and not later
+            _decode_all(ds)  # so errors surface here and not later
     except Exception as exc:  # pydicom raises many kinds of errors on damaged input
         raise dicom_problem(path, _("the file is damaged ({error})").format(error=exc)) from exc
     if "Rows" in ds and "PixelData" not in ds and "FloatPixelData" not in ds:
@@ -253,8 +282,27 @@ def interpret(path: Path, notes: list[ImportNote], build: Callable[[], _T]) -> _
         ) from exc
 
 
+#: Private groups every sniff reads, so that one read serves both vendor readers.
+_SNIFF_GROUPS: Final[tuple[int, ...]] = (0x0021, 0x0023, 0x7003)
+
+
+@cache
+def _sniff_tags(groups: tuple[int, ...]) -> tuple[BaseTag, ...]:
+    tags = [Tag(0x0008, 0x0070), Tag(0x0008, 0x0016), Tag(0x0008, 0x0060)]
+    tags += [Tag(group, slot) for group in groups for slot in range(0x10, 0x100)]
+    return tuple(tags)
+
+
+_SniffKey = tuple[str, int, int, bytes, tuple[int, ...]]
+#: The last sniff (file identity -> partial dataset): each vendor reader sniffs the same file.
+_last_sniff: tuple[_SniffKey, Dataset | None] | None = None
+
+
 def sniff_dataset(path: Path, head: bytes, private_groups: Sequence[int]) -> Dataset | None:
-    """Read Manufacturer and the private creators of ``private_groups``; None if not DICOM.
+    """Read Manufacturer, SOP class, Modality and the private creators; None if not DICOM.
+
+    The result of the last file is kept, so that the next reader's sniff of the same,
+    unchanged file does not read it again.
 
     Parameters
     ----------
@@ -268,17 +316,75 @@ def sniff_dataset(path: Path, head: bytes, private_groups: Sequence[int]) -> Dat
     Returns
     -------
     Dataset or None
-        A partial dataset, or None when the file is not readable DICOM.
+        A partial dataset (all values already decoded; do not change it), or None when
+        the file is not readable DICOM.
     """
+    global _last_sniff
     if not is_dicom_head(head):
         return None
-    tags: list[BaseTag] = [Tag(0x0008, 0x0070), Tag(0x0008, 0x0016)]
-    tags += [Tag(group, slot) for group in private_groups for slot in range(0x10, 0x100)]
+    groups = tuple(sorted({*_SNIFF_GROUPS, *private_groups}))
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key: _SniffKey = (str(path), stat.st_mtime_ns, stat.st_size, head, groups)
+    last = _last_sniff
+    if last is not None and last[0] == key:
+        return last[1]
+    ds: Dataset | None
     try:
         with _captured_warnings(None):
-            return dcmread(path, stop_before_pixels=True, specific_tags=tags)
+            ds = dcmread(path, stop_before_pixels=True, specific_tags=list(_sniff_tags(groups)))
+            _decode_all(ds)  # later reads must neither warn nor raise
     except Exception:  # sniffing never raises
-        return None
+        ds = None
+    _last_sniff = (key, ds)
+    return ds
+
+
+def is_foreign_instance(ds: Dataset) -> bool:
+    """Return True for an instance no DXA system writes (a CT slice, an MR, a mammogram...).
+
+    Decided by Modality and SOP Class UID (from the dataset, else the file meta); a file
+    that states neither is not foreign.
+
+    Parameters
+    ----------
+    ds : Dataset
+        A dataset holding at least Modality and SOPClassUID when the file has them.
+
+    Returns
+    -------
+    bool
+        Whether the instance is of a kind a DXA scanner never exports.
+    """
+    if text_value(ds, "Modality").upper() not in DXA_MODALITIES:
+        return True
+    sop_class = text_value(ds, "SOPClassUID")
+    if not sop_class:
+        meta = getattr(ds, "file_meta", None)
+        sop_class = text_of(meta.get("MediaStorageSOPClassUID")) if meta is not None else ""
+    if not sop_class:
+        return False
+    return sop_class not in _DXA_SOP_CLASSES and not sop_class.startswith(_SR_CLASS_PREFIX)
+
+
+def refuse_foreign(ds: Dataset, path: Path) -> None:
+    """Raise, naming modality and maker, when the instance is of a kind no DXA system writes.
+
+    Raises
+    ------
+    ImportProblemError
+        When :func:`is_foreign_instance` says so.
+    """
+    if is_foreign_instance(ds):
+        raise dicom_problem(
+            path,
+            _("DICOM {modality} from {manufacturer}, not a DXA export").format(
+                modality=text_value(ds, "Modality") or "?",
+                manufacturer=text_value(ds, "Manufacturer") or "?",
+            ),
+        )
 
 
 def text_of(value: Any) -> str:
@@ -325,11 +431,12 @@ def private_slots(ds: Dataset, group: int, creators: Collection[str]) -> list[in
     list of int
         The slots, in tag order.
     """
+    first, last = (group << 16) | 0x10, (group << 16) | 0xFF
     found = []
-    for slot in range(0x10, 0x100):
-        elem = ds.get(Tag(group, slot))
-        if elem is not None and text_of(elem.value).lower() in creators:
-            found.append(slot)
+    # ds.keys(): iterating a Dataset itself yields (decoded) elements, not tags
+    for tag in sorted(t for t in ds.keys() if first <= t <= last):  # noqa: SIM118
+        if text_of(ds[tag].value).lower() in creators:
+            found.append(tag & 0xFF)
     return found
 
 

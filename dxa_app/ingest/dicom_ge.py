@@ -35,11 +35,13 @@ from dxa_app.ingest.dicom_common import (
     find_private,
     image_record,
     interpret,
+    is_foreign_instance,
     load_dataset,
     parse_dt,
     parse_flag,
     patient_from,
     private_slots,
+    refuse_foreign,
     region_of,
     require_value,
     scanner_from,
@@ -268,14 +270,15 @@ def _scan(item: Dataset, key: str, fallback_when: dt.datetime, walk: _Walk) -> S
 
 
 def _is_ge(ds: Dataset) -> bool:
+    """GEMS_LUNAR_RAW data, or a GE maker on a DXA-shaped instance (GE also makes CT, MR...)."""
     if private_slots(ds, 0x0021, HOLOGIC_CREATORS):
         return False
     manufacturer = text_of(ds.get("Manufacturer"))
     if manufacturer and "HOLOGIC" in manufacturer.upper():
         return False
-    return bool(_GE_MANUFACTURER.search(manufacturer)) or bool(
-        private_slots(ds, 0x7003, GE_CREATORS)
-    )
+    if private_slots(ds, 0x7003, GE_CREATORS):
+        return True
+    return bool(_GE_MANUFACTURER.search(manufacturer)) and not is_foreign_instance(ds)
 
 
 class GeDicomReader:
@@ -326,6 +329,7 @@ class GeDicomReader:
         return ParsedSource(path=str(path), reader=self.name, studies=(record,), notes=tuple(notes))
 
     def _study(self, ds: Dataset, path: Path, notes: list[ImportNote]) -> StudyRecord:
+        refuse_foreign(ds, path)
         if not _is_ge(ds):
             raise dicom_problem(path, _("the file was not written by a GE Lunar scanner"))
         sop_uid = require_value(ds, "SOPInstanceUID", path)

@@ -35,6 +35,7 @@ from dxa_app.ingest.dicom_common import (
     find_private,
     image_record,
     interpret,
+    is_foreign_instance,
     load_dataset,
     parse_da,
     parse_flag,
@@ -42,6 +43,7 @@ from dxa_app.ingest.dicom_common import (
     patient_from,
     person_name,
     private_slots,
+    refuse_foreign,
     region_of,
     require_value,
     scanner_from,
@@ -281,8 +283,8 @@ class HologicDicomReader:
             Whether this reader should handle the file.
         """
         ds = sniff_dataset(path, head, (0x0021, 0x0023))
-        if ds is None:
-            return False
+        if ds is None or is_foreign_instance(ds):
+            return False  # Hologic also makes mammography systems
         if "HOLOGIC" in text_value(ds, "Manufacturer").upper():
             return True
         return bool(
@@ -316,6 +318,7 @@ class HologicDicomReader:
         return ParsedSource(path=str(path), reader=self.name, studies=(record,), notes=tuple(notes))
 
     def _study(self, ds: Dataset, path: Path, notes: list[ImportNote]) -> StudyRecord:
+        refuse_foreign(ds, path)
         is_hologic = "HOLOGIC" in text_value(ds, "Manufacturer").upper() or bool(
             private_slots(ds, 0x0021, HOLOGIC_CREATORS)
             or private_slots(ds, 0x0023, HOLOGIC_CREATORS)

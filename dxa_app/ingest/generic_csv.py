@@ -683,6 +683,7 @@ def _read_table(path: Path) -> _Table:
         )
     delimiter = _delimiter(lines[header_index])
     reader = csv.reader(lines[header_index:], delimiter=delimiter, strict=True)
+    previous_end = 0  # physical lines read before the current record
     try:
         header = [_normalise_column(c) for c in next(reader)]
         known = set(COLUMNS[kind])
@@ -736,7 +737,10 @@ def _read_table(path: Path) -> _Table:
     except csv.Error as exc:
         raise _problem(
             _("{file}, line {line}: the line is not valid CSV ({error}).").format(
-                file=path.name, line=header_index + reader.line_num, error=exc
+                # the line the broken record starts on: an open quote may run on for lines
+                file=path.name,
+                line=header_index + previous_end + 1,
+                error=exc,
             )
         ) from exc
     if not rows:
