@@ -81,7 +81,8 @@ def test_store_is_idempotent_and_counts(tmp_path: Path) -> None:
     db = open_archive(tmp_path / "a.sqlite")
     src = parsed(study_record(1), study_record(2))
     rows, notes = store_parsed(db, src)
-    assert rows == 2 * (1 + 1 + 5)  # study + scan + 5 region results, twice
+    # site + scanner, then per study: patient + study + scan + 5 region results
+    assert rows == 2 + 2 * (1 + 1 + 1 + 5)
     assert notes == ()
     before = counts(db)
     assert (before.sites, before.scanners, before.patients, before.studies) == (1, 1, 2, 2)
@@ -115,7 +116,7 @@ def test_failed_source_leaves_no_half_written_rows(tmp_path: Path) -> None:
     c = counts(db)
     assert (c.sites, c.patients, c.studies, c.scans, c.region_results) == (0, 0, 0, 0, 0)
     rows, _ = store_parsed(db, parsed(good))
-    assert rows == 7
+    assert rows == 2 + 8
 
 
 def test_patient_with_other_birth_date_is_not_merged_silently(tmp_path: Path) -> None:

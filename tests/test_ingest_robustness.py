@@ -38,7 +38,7 @@ _NOT_DATA = frozenset({"import_log", "audit_log", "migrations", "settings"})
 #: The archive keeps the new patient row of a study that belongs to another patient
 #: (archive/store.py commits ensure_patient before the ownership check); see
 #: test_conflicting_patient_leaves_no_rows.
-_KNOWN_STORE_LEAK = "belongs to another patient in the archive"
+_OTHER_PATIENT = "belongs to another patient in the archive"
 
 Mutation = tuple[str, int, bytes]
 
@@ -295,7 +295,7 @@ def test_mutants_through_import_file_never_raise_or_leave_rows(
             changed = {t: (before[t], after[t]) for t in after if before.get(t) != after[t]}
             if outcome.status in (ImportStatus.FAILED, ImportStatus.SKIPPED):
                 assert outcome.reason, f"{kind} seed={seed}: {outcome.status} without a reason"
-                if changed and _KNOWN_STORE_LEAK not in outcome.reason:
+                if changed:
                     leaks.append(f"{kind} seed={seed} {outcome.status}: {outcome.reason} {changed}")
             elif outcome.status is ImportStatus.DUPLICATE:
                 # a mutated model/serial may add a scanner (and its site); nothing else
@@ -488,11 +488,6 @@ def test_bad_input_is_reported_in_plain_words(
 @pytest.mark.parametrize(
     ("case", "word"), [("empty_file", "empty"), ("not_dicom_with_dcm_name", "DICOM")]
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/importing.py / registry.describe_unclaimed say only 'not a DXA export"
-    " this program can read' for an empty file or a .dcm that is not DICOM (lead to decide)",
-)
 def test_unclaimed_reason_says_what_is_wrong(
     case: str, word: str, fixture_files: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -528,11 +523,6 @@ def test_csv_open_quote_names_the_line_it_starts_on(
         read(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="archive/store.py inserts the new patient before finding that the study belongs"
-    " to another patient, and commits it although the file is reported as failed",
-)
 def test_conflicting_patient_leaves_no_rows(
     fixture_files: dict[str, Path], demo_archive: Path, tmp_path: Path
 ) -> None:
@@ -546,7 +536,7 @@ def test_conflicting_patient_leaves_no_rows(
     outcome = _only(import_paths(db, [path]).outcomes)
     after = _data_counts(db)
     db.close()
-    assert outcome.status is ImportStatus.FAILED and _KNOWN_STORE_LEAK in outcome.reason
+    assert outcome.status is ImportStatus.FAILED and _OTHER_PATIENT in outcome.reason
     assert after == before
 
 

@@ -30,7 +30,6 @@ SITE_MAPPING_KEY = "site_mapping"
 
 @dataclass
 class _Tally:
-    rows: int = 0
     notes: list[ImportNote] = field(default_factory=list)
 
 
@@ -169,11 +168,33 @@ def _ensure_round(db: sqlite_utils.Database, name: str, kind: str, phantom_id: i
 
 
 def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> None:
+    s = rec.study
+    existing = list(
+        db.query(
+            "SELECT st.id, p.id_type, p.identifier FROM studies st"
+            " JOIN patients p ON p.id = st.patient_id WHERE st.study_uid = ?",
+            [s.study_uid],
+        )
+    )
+    if existing and (existing[0]["id_type"], existing[0]["identifier"]) != (
+        str(rec.patient.id_type),
+        rec.patient.identifier,
+    ):
+        # checked before anything is written, so a refused study leaves no rows behind
+        tally.notes.append(
+            ImportNote(
+                _("Study {uid} belongs to another patient in the archive; not merged.").format(
+                    uid=s.study_uid
+                ),
+                "error",
+            )
+        )
+        return
     scanner_id = ensure_scanner(db, rec.scanner)
     patient_id = ensure_patient(db, rec.patient, tally)
-    s = rec.study
-    study_id = _one(db, "SELECT id FROM studies WHERE study_uid = ?", [s.study_uid])
-    if study_id is None:
+    if existing:
+        study_id = int(existing[0]["id"])
+    else:
         study_id = _insert(
             db,
             "INSERT INTO studies (study_uid, patient_id, scanner_id, study_date, accession,"
@@ -193,19 +214,6 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
                 now_iso(),
             ],
         )
-        tally.rows += 1
-    else:
-        owner = _one(db, "SELECT patient_id FROM studies WHERE id = ?", [study_id])
-        if owner != patient_id:
-            tally.notes.append(
-                ImportNote(
-                    _("Study {uid} belongs to another patient in the archive; not merged.").format(
-                        uid=s.study_uid
-                    ),
-                    "error",
-                )
-            )
-            return
     imported = now_iso()
     for scan in rec.scans:
         if _one(db, "SELECT id FROM scans WHERE source_key = ?", [scan.source_key]) is not None:
@@ -228,7 +236,6 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
                 imported,
             ],
         )
-        tally.rows += 1
         for r in scan.results:
             db.execute(
                 "INSERT INTO region_results (scan_id, region, bmd_g_cm2, bmc_g, area_cm2,"
@@ -244,7 +251,6 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
                     int(r.included),
                 ],
             )
-            tally.rows += 1
     for img in rec.images:
         if _one(db, "SELECT id FROM images WHERE sop_instance_uid = ?", [img.sop_instance_uid]):
             continue
@@ -266,7 +272,6 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
                 imported,
             ],
         )
-        tally.rows += 1
 
 
 def _store_phantom_scan(db: sqlite_utils.Database, rec: PhantomScanRecord, tally: _Tally) -> None:
@@ -294,20 +299,18 @@ def _store_phantom_scan(db: sqlite_utils.Database, rec: PhantomScanRecord, tally
             now_iso(),
         ],
     )
-    tally.rows += 1
     for r in rec.results:
         db.execute(
             "INSERT INTO phantom_results (phantom_scan_id, region, bmd_g_cm2, bmc_g, area_cm2)"
             " VALUES (?, ?, ?, ?, ?)",
             [scan_id, str(r.region), r.bmd_g_cm2, r.bmc_g, r.area_cm2],
         )
-        tally.rows += 1
 
 
 def _store_certificate(db: sqlite_utils.Database, cert: PhantomCertificate, tally: _Tally) -> None:
     phantom_id = ensure_phantom(db, cert.phantom)
     for v in cert.values:
-        cur = db.execute(
+        db.execute(
             "INSERT OR IGNORE INTO phantom_certified_values (phantom_id, certificate_ref, region,"
             " bmd_g_cm2, uncertainty_g_cm2, imported_at) VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -319,7 +322,6 @@ def _store_certificate(db: sqlite_utils.Database, cert: PhantomCertificate, tall
                 now_iso(),
             ],
         )
-        tally.rows += cur.rowcount
 
 
 def _store_vfa(db: sqlite_utils.Database, rec: VfaReadingRecord, tally: _Tally) -> None:
@@ -342,7 +344,6 @@ def _store_vfa(db: sqlite_utils.Database, rec: VfaReadingRecord, tally: _Tally) 
         " VALUES (?, ?, ?, ?, ?)",
         [rec.source_key, study_id, rec.reader, rec.read_at.isoformat(), now_iso()],
     )
-    tally.rows += 1
     for f in rec.findings:
         db.execute(
             "INSERT INTO vfa_findings (vfa_reading_id, level, grade, morphology,"
@@ -355,7 +356,6 @@ def _store_vfa(db: sqlite_utils.Database, rec: VfaReadingRecord, tally: _Tally) 
                 f.not_evaluable_reason,
             ],
         )
-        tally.rows += 1
 
 
 def store_parsed(
@@ -373,10 +373,12 @@ def store_parsed(
     Returns
     -------
     tuple of (int, tuple of ImportNote)
-        The number of rows added (0 when the source was already imported) and the
-        notes raised while storing. Any exception rolls the whole source back.
+        The number of rows the source added or changed, sites, scanners and patients
+        included (0 when it was already imported), and the notes raised while storing.
+        Any exception rolls the whole source back.
     """
     tally = _Tally()
+    before = db.conn.total_changes
     with write_transaction(db):
         for cert in parsed.certificates:
             _store_certificate(db, cert, tally)
@@ -386,7 +388,7 @@ def store_parsed(
             _store_phantom_scan(db, ps, tally)
         for vfa in parsed.vfa_readings:
             _store_vfa(db, vfa, tally)
-    return tally.rows, tuple(tally.notes)
+    return db.conn.total_changes - before, tuple(tally.notes)
 
 
 def log_import(db: sqlite_utils.Database, batch: str, outcome: ImportOutcome) -> None:

@@ -77,7 +77,11 @@ def describe_unclaimed(path: Path, head: bytes) -> tuple[bool, str]:
     A DICOM file that cannot be parsed is damaged (a failure); a readable DICOM file of
     another kind names its modality and manufacturer; anything else is not a DXA export.
     """
+    if not head:
+        return False, _("the file is empty, so not a DXA export")
     if not is_dicom_head(head):
+        if path.suffix.lower() in (".dcm", ".dicom"):
+            return False, _("not a DICOM file (no 'DICM' marker), so not a DXA export")
         return False, _("not a DXA export this program can read")
     from dxa_app.domain import ImportNote
     from dxa_app.errors import ImportProblemError
