@@ -22,19 +22,23 @@ _SHAPE = re.compile(r"^(\d{2})(\d{2})(\d{2})-?(\d)(\d{3})$")
 def normalise_cpr(text: str) -> str | None:
     """Return ``DDMMYY-SSSS`` for a CPR-shaped string (with or without hyphen), else None.
 
+    CPR-shaped: ten digits, an optional hyphen after the sixth, day 01-31 and month 01-12.
+
     Examples
     --------
     >>> normalise_cpr("0101501234")
     '010150-1234'
     >>> normalise_cpr(" 010150-1234 ")
     '010150-1234'
-    >>> normalise_cpr("12345") is None
-    True
+    >>> normalise_cpr("12345") is None, normalise_cpr("3213501234") is None
+    (True, True)
     """
     m = _SHAPE.match(text.strip())
     if m is None:
         return None
     dd, mm, yy, d7, rest = m.groups()
+    if not (1 <= int(dd) <= 31 and 1 <= int(mm) <= 12):
+        return None
     return f"{dd}{mm}{yy}-{d7}{rest}"
 
 

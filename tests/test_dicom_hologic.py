@@ -12,6 +12,7 @@ import pytest
 from pydicom import dcmread
 from pydicom.tag import Tag
 
+from dxa_app.cpr import normalise_cpr
 from dxa_app.demo.dicom_writers import (
     write_ge_image,
     write_ge_sr,
@@ -34,7 +35,7 @@ from dxa_app.domain import (
 )
 from dxa_app.errors import ImportProblemError
 from dxa_app.ingest.base import file_sha256
-from dxa_app.ingest.dicom_common import normalise_cpr, person_name
+from dxa_app.ingest.dicom_common import person_name
 from dxa_app.ingest.dicom_ge import READER as GE_READER
 from dxa_app.ingest.dicom_hologic import NOTE_NO_ANALYSIS, READER
 

@@ -27,8 +27,15 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Final
 
+from dxa_app.csv_spec import (
+    FORMAT_VERSION,
+    MAGIC,
+    PATIENT_RESULTS_COLUMNS,
+    PHANTOM_CERTIFICATES_COLUMNS,
+    PHANTOM_SCANS_COLUMNS,
+    VFA_READINGS_COLUMNS,
+)
 from dxa_app.domain import (
     PhantomCertificate,
     PhantomScanRecord,
@@ -48,81 +55,6 @@ __all__ = [
     "write_phantom_scans",
     "write_vfa_readings",
 ]
-
-FORMAT_VERSION: Final = 1
-
-PATIENT_RESULTS_COLUMNS: Final[tuple[str, ...]] = (
-    "site",
-    "manufacturer",
-    "model",
-    "serial",
-    "software_version",
-    "station_name",
-    "patient_id",
-    "id_type",
-    "patient_name",
-    "birth_date",
-    "sex",
-    "study_uid",
-    "accession",
-    "study_date",
-    "referrer",
-    "indication",
-    "height_cm",
-    "weight_kg",
-    "menopausal",
-    "scan_type",
-    "side",
-    "acquired_at",
-    "scan_mode",
-    "operator",
-    "region",
-    "bmd_g_cm2",
-    "bmc_g",
-    "area_cm2",
-    "vendor_t",
-    "vendor_z",
-    "included",
-)
-PHANTOM_SCANS_COLUMNS: Final[tuple[str, ...]] = (
-    "site",
-    "manufacturer",
-    "model",
-    "serial",
-    "software_version",
-    "station_name",
-    "phantom_kind",
-    "phantom_serial",
-    "phantom_description",
-    "purpose",
-    "round",
-    "acquired_at",
-    "scan_no",
-    "operator",
-    "repositioned",
-    "region",
-    "bmd_g_cm2",
-    "bmc_g",
-    "area_cm2",
-)
-PHANTOM_CERTIFICATES_COLUMNS: Final[tuple[str, ...]] = (
-    "phantom_kind",
-    "phantom_serial",
-    "phantom_description",
-    "certificate_ref",
-    "region",
-    "bmd_g_cm2",
-    "uncertainty_g_cm2",
-)
-VFA_READINGS_COLUMNS: Final[tuple[str, ...]] = (
-    "study_uid",
-    "reader",
-    "read_at",
-    "level",
-    "grade",
-    "morphology",
-    "not_evaluable_reason",
-)
 
 _Cell = str | float | int | bool | dt.date | StrEnum | None
 
@@ -163,7 +95,7 @@ def _write(
     path.parent.mkdir(parents=True, exist_ok=True)
     encoding = "utf-8-sig" if danish_excel else "utf-8"
     with path.open("w", encoding=encoding, newline="") as fh:
-        fh.write(f"# dxa-generic-csv v{FORMAT_VERSION} {kind}\r\n")
+        fh.write(f"{MAGIC} v{FORMAT_VERSION} {kind}\r\n")
         writer = csv.writer(fh, delimiter=";" if danish_excel else ",", lineterminator="\r\n")
         writer.writerow(columns)
         for row in rows:

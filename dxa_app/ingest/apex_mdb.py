@@ -584,13 +584,6 @@ def _read_system(table: _Table | None) -> _System:
     return system
 
 
-def _cpr_or_none(identifier: str) -> str | None:
-    norm = normalise_cpr(identifier)
-    if norm is None or not (1 <= int(norm[:2]) <= 31 and 1 <= int(norm[2:4]) <= 12):
-        return None
-    return norm
-
-
 def _read_patients(table: _Table) -> dict[str, _Patient]:
     patients: dict[str, _Patient] = {}
     for row in table.rows:
@@ -605,7 +598,7 @@ def _read_patients(table: _Table) -> dict[str, _Patient]:
                 ),
             )
         raw_id = _text(row, "IDENTIFIER1")
-        cpr = _cpr_or_none(raw_id)
+        cpr = normalise_cpr(raw_id)
         sex_text = _text(row, "SEX").upper()
         names = (_text(row, "FIRST_NAME"), _text(row, "LAST_NAME"))
         patients[key] = _Patient(

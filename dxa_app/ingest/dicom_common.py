@@ -23,6 +23,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
 
+from dxa_app.cpr import normalise_cpr
 from dxa_app.domain import (
     IdType,
     ImageRecord,
@@ -53,7 +54,6 @@ _LONG_VRS = frozenset(
     }
 )
 _UNDEFINED = 0xFFFFFFFF
-_CPR = re.compile(r"^(\d{2})(\d{2})(\d{2})-?(\d{4})$")
 
 #: Private creator spellings of Hologic (compared case-insensitively, stripped).
 HOLOGIC_CREATORS: Final[frozenset[str]] = frozenset({"hologic", "hologic, inc."})
@@ -488,28 +488,6 @@ def person_name(value: Any) -> str:
     parts = [p.strip() for p in text.split("^")] + [""] * 5
     family, given, middle, prefix, suffix = parts[:5]
     return " ".join(p for p in (prefix, given, middle, family, suffix) if p)
-
-
-def normalise_cpr(identifier: str) -> str | None:
-    """Return a Danish CPR number as ``DDMMYY-SSSS``, or None when it has another shape.
-
-    Parameters
-    ----------
-    identifier : str
-        ``DDMMYY-SSSS`` or ``DDMMYYSSSS`` (surrounding blanks allowed).
-
-    Returns
-    -------
-    str or None
-        The normalised number.
-    """
-    match = _CPR.match(identifier.strip())
-    if match is None:
-        return None
-    day, month = int(match.group(1)), int(match.group(2))
-    if not (1 <= day <= 31 and 1 <= month <= 12):
-        return None
-    return f"{match.group(1)}{match.group(2)}{match.group(3)}-{match.group(4)}"
 
 
 def parse_da(text: str) -> dt.date | None:

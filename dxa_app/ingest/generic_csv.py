@@ -14,6 +14,22 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final, TypeVar
 
+from dxa_app.cpr import normalise_cpr
+from dxa_app.csv_spec import (
+    COLUMNS,
+    FORMAT_VERSION,
+    KIND_PATIENT_RESULTS,
+    KIND_PHANTOM_CERTIFICATES,
+    KIND_PHANTOM_SCANS,
+    KIND_VFA_READINGS,
+    KINDS,
+    MAGIC,
+    PATIENT_RESULTS_COLUMNS,
+    PHANTOM_CERTIFICATES_COLUMNS,
+    PHANTOM_SCANS_COLUMNS,
+    REQUIRED_COLUMNS,
+    VFA_READINGS_COLUMNS,
+)
 from dxa_app.domain import (
     CertifiedValue,
     IdType,
@@ -67,147 +83,9 @@ __all__ = [
 ]
 
 READER_NAME: Final = "generic_csv"
-MAGIC: Final = "# dxa-generic-csv"
-FORMAT_VERSION: Final = 1
-
-KIND_PATIENT_RESULTS: Final = "patient_results"
-KIND_PHANTOM_SCANS: Final = "phantom_scans"
-KIND_PHANTOM_CERTIFICATES: Final = "phantom_certificates"
-KIND_VFA_READINGS: Final = "vfa_readings"
-KINDS: Final[tuple[str, ...]] = (
-    KIND_PATIENT_RESULTS,
-    KIND_PHANTOM_SCANS,
-    KIND_PHANTOM_CERTIFICATES,
-    KIND_VFA_READINGS,
-)
-
-PATIENT_RESULTS_COLUMNS: Final[tuple[str, ...]] = (
-    "site",
-    "manufacturer",
-    "model",
-    "serial",
-    "software_version",
-    "station_name",
-    "patient_id",
-    "id_type",
-    "patient_name",
-    "birth_date",
-    "sex",
-    "study_uid",
-    "accession",
-    "study_date",
-    "referrer",
-    "indication",
-    "height_cm",
-    "weight_kg",
-    "menopausal",
-    "scan_type",
-    "side",
-    "acquired_at",
-    "scan_mode",
-    "operator",
-    "region",
-    "bmd_g_cm2",
-    "bmc_g",
-    "area_cm2",
-    "vendor_t",
-    "vendor_z",
-    "included",
-)
-"""Columns of a ``patient_results`` file in the order the writers put them."""
-
-PHANTOM_SCANS_COLUMNS: Final[tuple[str, ...]] = (
-    "site",
-    "manufacturer",
-    "model",
-    "serial",
-    "software_version",
-    "station_name",
-    "phantom_kind",
-    "phantom_serial",
-    "phantom_description",
-    "purpose",
-    "round",
-    "acquired_at",
-    "scan_no",
-    "operator",
-    "repositioned",
-    "region",
-    "bmd_g_cm2",
-    "bmc_g",
-    "area_cm2",
-)
-"""Columns of a ``phantom_scans`` file in the order the writers put them."""
-
-PHANTOM_CERTIFICATES_COLUMNS: Final[tuple[str, ...]] = (
-    "phantom_kind",
-    "phantom_serial",
-    "phantom_description",
-    "certificate_ref",
-    "region",
-    "bmd_g_cm2",
-    "uncertainty_g_cm2",
-)
-"""Columns of a ``phantom_certificates`` file in the order the writers put them."""
-
-VFA_READINGS_COLUMNS: Final[tuple[str, ...]] = (
-    "study_uid",
-    "reader",
-    "read_at",
-    "level",
-    "grade",
-    "morphology",
-    "not_evaluable_reason",
-)
-"""Columns of a ``vfa_readings`` file in the order the writers put them."""
-
-COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
-    KIND_PATIENT_RESULTS: PATIENT_RESULTS_COLUMNS,
-    KIND_PHANTOM_SCANS: PHANTOM_SCANS_COLUMNS,
-    KIND_PHANTOM_CERTIFICATES: PHANTOM_CERTIFICATES_COLUMNS,
-    KIND_VFA_READINGS: VFA_READINGS_COLUMNS,
-}
-"""All columns per kind."""
-
-REQUIRED_COLUMNS: Final[Mapping[str, frozenset[str]]] = {
-    KIND_PATIENT_RESULTS: frozenset(
-        {
-            "site",
-            "manufacturer",
-            "model",
-            "serial",
-            "patient_id",
-            "study_date",
-            "scan_type",
-            "acquired_at",
-            "region",
-            "bmd_g_cm2",
-        }
-    ),
-    KIND_PHANTOM_SCANS: frozenset(
-        {
-            "site",
-            "manufacturer",
-            "model",
-            "serial",
-            "phantom_kind",
-            "phantom_serial",
-            "purpose",
-            "acquired_at",
-            "region",
-            "bmd_g_cm2",
-        }
-    ),
-    KIND_PHANTOM_CERTIFICATES: frozenset(
-        {"phantom_kind", "phantom_serial", "certificate_ref", "region", "bmd_g_cm2"}
-    ),
-    KIND_VFA_READINGS: frozenset({"study_uid", "reader", "read_at", "level", "grade"}),
-}
-"""Columns that must be in the header row; all other columns may be left out."""
 
 _BOM: Final = "\ufeff"
 _MAGIC_RE: Final = re.compile(r"^#\s*dxa-generic-csv\s+v(\d+)\s+([A-Za-z_]+)")
-_CPR_RE: Final = re.compile(r"^(\d{2})(\d{2})\d{2}-?\d{4}$")
 _STUDY_UID_NAMESPACE: Final = uuid.UUID("6b0f3c1e-8f1d-5a57-9a43-2f7c3c0b6d11")
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -766,12 +644,8 @@ def _scanner(p: _Parser, row: _Row) -> ScannerIdentity:
 def _patient(p: _Parser, row: _Row) -> PatientIdentity:
     identifier = p.text(row, "patient_id", required=True)
     id_type = p.choice(row, "id_type", _ID_TYPES)
-    cpr_shape = _CPR_RE.match(identifier)
-    looks_like_cpr = (
-        cpr_shape is not None
-        and 1 <= int(cpr_shape.group(1)) <= 31
-        and 1 <= int(cpr_shape.group(2)) <= 12
-    )
+    cpr = normalise_cpr(identifier)
+    looks_like_cpr = cpr is not None
     if id_type is None:
         id_type = IdType.CPR if looks_like_cpr else IdType.OTHER
     elif id_type is IdType.CPR and not looks_like_cpr:
@@ -782,9 +656,8 @@ def _patient(p: _Parser, row: _Row) -> PatientIdentity:
                 "'{value}' is not a CPR number (10 digits; spreadsheets may drop a leading 0)"
             ).format(value=identifier),
         )
-    if id_type is IdType.CPR:
-        digits = identifier.replace("-", "")
-        identifier = f"{digits[:6]}-{digits[6:]}"  # the one canonical form: DDMMYY-SSSS
+    if id_type is IdType.CPR and cpr is not None:
+        identifier = cpr  # the one canonical form: DDMMYY-SSSS
     return PatientIdentity(
         identifier=identifier,
         id_type=id_type,
