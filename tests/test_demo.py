@@ -18,6 +18,7 @@ from dxa_app.archive import open_archive
 from dxa_app.archive.queries import counts
 from dxa_app.demo.generate import (
     ESP_SCANS_PER_SCANNER,
+    IN_VIVO_SETS,
     N_IN_VIVO,
     QC_DAYS,
     STEP_SHIFT,
@@ -29,6 +30,12 @@ from dxa_app.services.importing import import_paths
 from tests.conftest import DEMO_SEED
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def truth_sets(truth: dict[str, object]) -> list[dict[str, object]]:
+    sets = truth["in_vivo"]
+    assert isinstance(sets, list)
+    return sets
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -67,10 +74,13 @@ def test_demo_content_meets_the_brief() -> None:
     )
     assert set(esp.values()) == {ESP_SCANS_PER_SCANNER} and len(esp) == len(data.scanners)
     in_vivo = [p for p in data.patients if any(v.in_vivo for v in p.visits)]
-    assert len(in_vivo) == N_IN_VIVO
+    assert len(in_vivo) == N_IN_VIVO * len(IN_VIVO_SETS)
+    pairs = Counter(tuple(sorted(v.scanner_key for v in p.visits)) for p in in_vivo)
+    assert pairs == {("S1", "S3"): 30, ("S1", "S2"): 30, ("S1", "S4"): 30}
     for p in in_vivo:
-        assert sorted(v.scanner_key for v in p.visits) == ["S1", "S3"]
-        assert len({v.date for v in p.visits}) == 1
+        gap = abs((p.visits[1].date - p.visits[0].date).days)
+        assert gap <= 60 and p.visits[0].true == p.visits[1].true
+    assert [s["other"] for s in truth_sets(data.truth)] == ["S3", "S2", "S4"]
     truth = data.truth
     assert {s["serial"] for s in truth["scanners"]} == {s.identity.serial for s in data.scanners}
     assert truth["step_shifts"][0]["factor"] == STEP_SHIFT[2]

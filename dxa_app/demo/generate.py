@@ -54,6 +54,10 @@ QC_START = dt.date(2026, 6, 1)
 QC_DAYS = 90
 N_PATIENTS = 200
 N_IN_VIVO = 30
+#: In-vivo cross-calibration sets: (reference scanner, other scanner, days between the scans).
+#: Every scanner is linked to the reference S1, so every scanner's hip can be calibrated in
+#: vivo (a spine phantom does not calibrate the hip). Before the Discovery W's QC step.
+IN_VIVO_SETS: tuple[tuple[str, str, int], ...] = (("S1", "S3", 0), ("S1", "S2", 7), ("S1", "S4", 7))
 ESP_SCANS_PER_SCANNER = 10
 ROUND_NAME = "ESP-2026-R1"
 
@@ -491,16 +495,20 @@ def generate(seed: int = DEFAULT_SEED) -> DemoDataset:
             )
         )
         patients.append(p)
-    # in-vivo cross-calibration: 30 patients scanned on S1 (Hologic) and S3 (GE) the same day
-    in_vivo_ids: list[str] = []
-    for j in range(N_IN_VIVO):
-        p = new_patient(N_PATIENTS + j + 1)
-        day = QC_START + dt.timedelta(days=10 + j)
-        true = _true_values(p.latent, rng)
-        for k, key in enumerate(("S1", "S3")):
-            p.visits.append(DemoVisit(key, day, _uid(seed, "invivo", j, k), true, in_vivo=True))
-        in_vivo_ids.append(p.identity.identifier)
-        patients.append(p)
+    # in-vivo cross-calibration: per set, 30 patients scanned on the reference and the other
+    in_vivo_sets: list[dict[str, Any]] = []
+    for n_set, (ref_key, other_key, gap) in enumerate(IN_VIVO_SETS):
+        ids: list[str] = []
+        for j in range(N_IN_VIVO):
+            p = new_patient(N_PATIENTS + n_set * N_IN_VIVO + j + 1)
+            day = QC_START + dt.timedelta(days=10 + j)
+            true = _true_values(p.latent, rng)
+            for k, (key, when) in enumerate(((ref_key, day), (other_key, day + dt.timedelta(gap)))):
+                uid = _uid(seed, "invivo", n_set, j, k)
+                p.visits.append(DemoVisit(key, when, uid, true, in_vivo=True))
+            ids.append(p.identity.identifier)
+            patients.append(p)
+        in_vivo_sets.append({"reference": ref_key, "other": other_key, "patients": ids})
 
     studies: dict[str, list[StudyRecord]] = {s.key: [] for s in scanners}
     vfa: list[VfaReadingRecord] = []
@@ -544,7 +552,7 @@ def generate(seed: int = DEFAULT_SEED) -> DemoDataset:
             tuple(CertifiedValue(r, v, 0.005) for r, v in ESP_CERTIFIED.items()),
         )
     ]
-    truth = _truth(seed, scanners, patients, in_vivo_ids, qc_end)
+    truth = _truth(seed, scanners, patients, in_vivo_sets, qc_end)
     return DemoDataset(seed, scanners, studies, phantom_scans, certificates, vfa, patients, truth)
 
 
@@ -638,7 +646,7 @@ def _truth(
     seed: int,
     scanners: tuple[DemoScanner, ...],
     patients: list[DemoPatient],
-    in_vivo_ids: list[str],
+    in_vivo_sets: list[dict[str, Any]],
     qc_end: dt.date,
 ) -> dict[str, Any]:
     key, start, factor = STEP_SHIFT
@@ -687,7 +695,7 @@ def _truth(
             "round": ROUND_NAME,
             "scans_per_scanner": ESP_SCANS_PER_SCANNER,
         },
-        "in_vivo": {"scanners": ["S1", "S3"], "patients": in_vivo_ids},
+        "in_vivo": in_vivo_sets,
         "patients": [
             {
                 "cpr": p.identity.identifier,
