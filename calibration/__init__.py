@@ -1,1 +1,1 @@
-"""Package calibration."""
+"""Pure numpy/scipy calibration library: fits, QC, precision, references, scores and chains."""
