@@ -295,11 +295,17 @@ def propose_drift(
     min_after: int = 5,
     after_index: int = 0,
     refine: bool = False,
+    persistent: bool = True,
+    min_shift_pct: float = 0.5,
 ) -> DriftProposal | None:
-    """Propose a multiplicative drift correction when the CUSUM alarms.
+    """Propose a multiplicative drift correction when the CUSUM confirms a shift.
 
-    The change point is the last index before the first alarm at which the alarming side's
-    sum was 0, plus one (0 if it never was). The factor is
+    A shift is confirmed when a side of the CUSUM is still in alarm at the latest value
+    (``persistent``; a false alarm that has died away proposes nothing) and the mean after the
+    change point differs from the baseline by at least ``min_shift_pct`` percent. The alarm
+    used is the first of the episode that lasts to the end. The change point is the last
+    index before that alarm at which the alarming side's sum was 0, plus one (0 if it never
+    was). The factor is
     ``base.mean / mean(values[start:])``: patient BMD measured from ``start`` on is multiplied
     by it (``BMD_corr = BMD_meas * factor``, a drift step ``(0, factor)``).
 
@@ -315,6 +321,12 @@ def propose_drift(
         Minimum number of values from the change point on; fewer gives None.
     after_index : int, optional
         Ignore alarms before this index (e.g. a reviewed and dismissed false alarm).
+    persistent : bool, optional
+        Only a side still in alarm at the latest value counts (default True); False uses the
+        first alarm of either side, as the plain textbook rule.
+    min_shift_pct : float, optional
+        Smallest shift (percent of the baseline mean) worth a correction (default 0.5 %, a
+        third of the +/-1.5 % control limit); smaller confirmed shifts propose nothing.
     refine : bool, optional
         After the CUSUM estimate, move the change point to the least-squares step position
         between it and the first alarm (a step from the known baseline mean to a free mean
@@ -331,9 +343,22 @@ def propose_drift(
     alarms = [i for i in c.alarms if i >= after_index]
     if not alarms:
         return None
-    first = alarms[0]
-    up = c.c_plus[first] > h and c.c_plus[first] >= c.c_minus[first]
-    path = c.c_plus if up else c.c_minus
+    if persistent:
+        last = v.size - 1
+        if c.c_plus[last] > h:
+            up = True
+        elif c.c_minus[last] > h:
+            up = False
+        else:
+            return None  # the alarm died away: not a confirmed shift
+        path = c.c_plus if up else c.c_minus
+        first = last
+        while first - 1 >= after_index and path[first - 1] > h:
+            first -= 1
+    else:
+        first = alarms[0]
+        up = c.c_plus[first] > h and c.c_plus[first] >= c.c_minus[first]
+        path = c.c_plus if up else c.c_minus
     start = 0
     for j in range(first - 1, -1, -1):
         if path[j] == 0:
@@ -347,6 +372,8 @@ def propose_drift(
     if after.size < min_after:
         return None
     mean_after = float(after.mean())
+    if abs(mean_after / base.mean - 1) * 100 < min_shift_pct:
+        return None
     factor = base.mean / mean_after
     side = "C+" if up else "C-"
     evidence = (

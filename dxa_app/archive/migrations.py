@@ -311,4 +311,55 @@ CREATE INDEX import_log_batch ON import_log(batch);
 """ + "".join(_immutable(t, "raw measurement") for t in _RAW_TABLES)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("0001_archive_v1", V1_INITIAL),)
+V2_SCORES = """
+CREATE TABLE scores (
+    id INTEGER PRIMARY KEY,
+    region_result_id INTEGER NOT NULL REFERENCES region_results(id),
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    region TEXT NOT NULL,
+    raw_bmd_g_cm2 REAL NOT NULL,
+    harmonised_bmd_g_cm2 REAL NOT NULL,
+    chain TEXT NOT NULL DEFAULT '[]',
+    chain_intercept REAL NOT NULL,
+    chain_slope REAL NOT NULL,
+    t_reference TEXT NOT NULL DEFAULT '',
+    z_reference TEXT NOT NULL DEFAULT '',
+    t_score REAL,
+    z_score REAL,
+    t_printed TEXT,
+    z_printed TEXT,
+    age_years REAL,
+    computed_at TEXT NOT NULL,
+    computed_by TEXT NOT NULL DEFAULT '',
+    run TEXT NOT NULL
+);
+CREATE INDEX scores_study ON scores(study_id, run);
+CREATE TABLE diagnoses (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    score_kind TEXT NOT NULL CHECK (score_kind IN ('T', 'Z')),
+    category TEXT NOT NULL,
+    deciding_region TEXT,
+    printed_score TEXT,
+    note TEXT NOT NULL DEFAULT '',
+    harmonised INTEGER NOT NULL,
+    computed_at TEXT NOT NULL,
+    run TEXT NOT NULL
+);
+CREATE INDEX diagnoses_study ON diagnoses(study_id, run);
+CREATE TABLE qc_acknowledgements (
+    id INTEGER PRIMARY KEY,
+    scanner_id INTEGER NOT NULL REFERENCES scanners(id),
+    phantom_scan_id INTEGER REFERENCES phantom_scans(id),
+    rule TEXT NOT NULL,
+    username TEXT NOT NULL,
+    at TEXT NOT NULL,
+    comment TEXT NOT NULL DEFAULT ''
+);
+""" + "".join(_immutable(t, "computed score") for t in ("scores", "diagnoses"))
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_archive_v1", V1_INITIAL),
+    Migration("0002_scores", V2_SCORES),
+)

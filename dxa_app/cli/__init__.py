@@ -104,7 +104,10 @@ def registered_commands() -> dict[str, Command]:
 
 def _load_commands() -> None:
     import dxa_app.cli.commands  # noqa: F401  (registers the subcommands)
-    from dxa_app.cli import net_commands  # noqa: F401  (the DICOM network commands)
+    from dxa_app.cli import (
+        calibration_commands,  # noqa: F401  (the calibration engine)
+        net_commands,  # noqa: F401  (the DICOM network commands)
+    )
 
 
 def default_archive() -> Path:

@@ -528,7 +528,7 @@ def generate(seed: int = DEFAULT_SEED) -> DemoDataset:
                 height_cm=round(float(rng.normal(164, 7)), 1),
                 weight_kg=round(float(rng.normal(66, 11)), 1),
             )
-            side = Side.LEFT if rng.random() < 0.85 else Side.RIGHT
+            side = Side.LEFT if rng.random() < 0.85 or visit.in_vivo else Side.RIGHT
             spine = _spine_scan(s, visit, p, rng, drift, at, f"demo:{visit.study_uid}:spine")
             hip = _hip_scan(
                 s,

@@ -1,0 +1,375 @@
+"""CLI subcommands of the calibration engine (qc, calibrate, steps, approve, scores, users...)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from dxa_app.cli import ExitCode, archive_path, command, emit, handles
+from dxa_app.domain import Role
+from dxa_app.i18n import _
+
+
+@contextmanager
+def _archive(args: argparse.Namespace) -> Iterator[sqlite_utils.Database]:
+    from dxa_app.archive import open_archive
+
+    db = open_archive(archive_path(args), create=False)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _password(args: argparse.Namespace) -> str:
+    """The password from DXA_PASSWORD, a prompt on a terminal, or one line of stdin."""
+    env = os.environ.get("DXA_PASSWORD")
+    if env is not None:
+        return env
+    if sys.stdin.isatty():
+        return getpass.getpass(_("Password for {user}: ").format(user=args.user))
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _user_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--user", required=True, help=_("your user name (the password is asked for)"))
+
+
+# --- qc -----------------------------------------------------------------------------------
+
+
+def _qc(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.calibration import qc_status
+
+    with _archive(args) as db:
+        rows = qc_status(db, n_baseline=args.baseline, k=args.k, h=args.h)
+    lines = []
+    for q in rows:
+        d = q.to_dict()
+        lines.append(
+            f"{q.site:<22} {q.serial:<16} {q.n_scans:>4} {q.last or '':<10} {q.status.upper()}"
+        )
+        for rule in d.get("rules_summary", []):
+            lines.append(
+                "    "
+                + _("{rule:<6} {severity:<8} {count:>3} x, first {first}, last {last}").format(
+                    **rule
+                )
+            )
+        cus = d.get("cusum", {})
+        if cus.get("alarms"):
+            lines.append(
+                "    "
+                + _("CUSUM alarms: {n}, first {first}{now}").format(
+                    n=len(cus["alarms"]),
+                    first=cus["alarms"][0],
+                    now=_("; still in alarm") if cus["in_alarm_now"] else "",
+                )
+            )
+        if d.get("drift_proposal"):
+            p = d["drift_proposal"]
+            lines.append(
+                "    "
+                + _("drift from {start}: correction factor {factor:.4f}").format(
+                    start=p["start"], factor=p["factor"]
+                )
+            )
+    emit(args, [q.to_dict() for q in rows], "\n".join(lines) or _("No daily QC scans."))
+    return ExitCode.OK
+
+
+@command("qc", "daily phantom QC per scanner: baseline, Westgard rules, CUSUM, drift")
+@handles(_qc)
+def _qc_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--baseline", type=int, default=20, help=_("scans in the baseline (15-25)"))
+    p.add_argument("--k", type=float, default=0.5, help=_("CUSUM reference value k (SD units)"))
+    p.add_argument("--h", type=float, default=5.0, help=_("CUSUM decision interval h (SD units)"))
+
+
+# --- calibrate / steps / approve / retire ---------------------------------------------------
+
+
+def _calibrate(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.calibration import calibrate
+
+    with _archive(args) as db:
+        run = calibrate(
+            db,
+            reference=args.reference,
+            by=os.environ.get("USER", ""),
+            n_baseline=args.baseline,
+            bootstrap=args.bootstrap,
+        )
+    lines = [_("National reference scanner: {serial}").format(serial=run.reference_serial)]
+    for d in run.drift:
+        lines.append(
+            _("drift  {serial}: from {start}, factor {factor:.4f} (step {step})").format(
+                serial=d["serial"],
+                start=d["start"],
+                factor=d["factor"],
+                step=d["proposed_step"] or "-",
+            )
+        )
+    for f in run.fits:
+        lines.append(
+            f"{f.kind:<8} {f.serial:<16} {f.group:<12} a={f.fit.intercept:+.4f} "
+            f"b={f.fit.slope:.4f} n={f.fit.n:<4} {f.dataset}  "
+            + _("step {step}").format(step=f.step_id or "-")
+        )
+    emit(args, run.to_dict(), "\n".join(lines))
+    return ExitCode.OK
+
+
+@command("calibrate", "fit QC drift, the travelling phantom round and in-vivo pairs; propose steps")
+@handles(_calibrate)
+def _calibrate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--reference", metavar="SERIAL", help=_("serial of the national reference scanner (stored)")
+    )
+    p.add_argument("--baseline", type=int, default=20, help=_("scans in the QC baseline"))
+    p.add_argument("--bootstrap", type=int, default=2000, help=_("Deming bootstrap resamples"))
+
+
+def _steps(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.calibration import list_steps, steps_for_display
+
+    with _archive(args) as db:
+        steps = list_steps(db, args.status)
+    rows = steps_for_display(steps)
+    text = "\n".join(
+        f"{s['id']:>4} {s['status']:<9} {s['serial']:<16} {s['region']:<12} {s['kind']:<8} "
+        f"a={s['intercept']:+.5f} b={s['slope']:.5f} {s['valid_from']} {s['dataset']}"
+        for s in rows
+    )
+    emit(args, [s.to_dict() for s in steps], text or _("No calibration steps."))
+    return ExitCode.OK
+
+
+@command("steps", "list calibration steps (proposed, approved, retired)")
+@handles(_steps)
+def _steps_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--status", choices=("proposed", "approved", "retired"))
+
+
+def _decide(args: argparse.Namespace, approve: bool) -> ExitCode:
+    from dxa_app.services.calibration import approve_step, retire_step
+    from dxa_app.services.users import require_role
+
+    with _archive(args) as db:
+        user = require_role(db, args.user, _password(args), Role.CENTRE_ANALYST)
+        done = []
+        for step_id in args.step:
+            fn = approve_step if approve else retire_step
+            done.append(fn(db, step_id, user=user.username, role=user.role))
+    emit(
+        args,
+        [s.to_dict() for s in done],
+        "\n".join(_("Step {id} is now {status}.").format(id=s.id, status=s.status) for s in done),
+    )
+    return ExitCode.OK
+
+
+def _approve(args: argparse.Namespace) -> ExitCode:
+    return _decide(args, True)
+
+
+def _retire(args: argparse.Namespace) -> ExitCode:
+    return _decide(args, False)
+
+
+@command("approve", "approve proposed calibration steps (knowledge-centre role)")
+@handles(_approve)
+def _approve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("step", type=int, nargs="+", metavar="STEP", help=_("step ids"))
+    _user_args(p)
+
+
+@command("retire", "retire calibration steps (knowledge-centre role)")
+@handles(_retire)
+def _retire_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("step", type=int, nargs="+", metavar="STEP", help=_("step ids"))
+    _user_args(p)
+
+
+# --- precision ------------------------------------------------------------------------------
+
+
+def _precision(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.precision import read_measurements, record_precision
+
+    measurements = read_measurements(Path(args.file))
+    with _archive(args) as db:
+        result = record_precision(
+            db,
+            serial=args.scanner,
+            region=args.region,
+            measurements=measurements,
+            technologist=args.technologist,
+        )
+    d = result.to_dict()
+    verdict = (
+        ""
+        if result.meets_minimum is None
+        else _("meets the ISCD minimum ({minimum} %)").format(minimum=result.minimum_cv_pct)
+        if result.meets_minimum
+        else _("WORSE than the ISCD minimum ({minimum} %): retrain and repeat").format(
+            minimum=result.minimum_cv_pct
+        )
+    )
+    text = _(
+        "{design}: {n} subjects, {df} degrees of freedom; RMS-SD {sd:.4f} g/cm2, "
+        "RMS-CV {cv:.2f} %, LSC {lsc:.3f} g/cm2 ({lsc_pct:.1f} %) {verdict}"
+    ).format(
+        design=d["design"],
+        n=d["n_subjects"],
+        df=d["df"],
+        sd=d["rms_sd_g_cm2"],
+        cv=d["rms_cv_pct"],
+        lsc=d["lsc_g_cm2"],
+        lsc_pct=d["lsc_pct"],
+        verdict=verdict,
+    )
+    emit(args, d, text)
+    return ExitCode.OK
+
+
+@command("precision", "compute and store a precision study (RMS-SD, %CV, LSC)")
+@handles(_precision)
+def _precision_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help=_("CSV with the columns subject,bmd_g_cm2 (one row per scan)"))
+    p.add_argument("--scanner", required=True, metavar="SERIAL", help=_("scanner serial"))
+    p.add_argument("--region", required=True, help=_("region, e.g. L1-L4, total_hip"))
+    p.add_argument("--technologist", default="", help=_("who scanned"))
+
+
+# --- scores / rescore -----------------------------------------------------------------------
+
+
+def _scores(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.scoring import score_study, study_id_for
+
+    with _archive(args) as db:
+        s = score_study(db, study_id_for(db, args.study))
+    d = s.to_dict()
+    lines = [
+        _("Study {uid} ({date}), patient {patient}, age {age}, {kind}-scores").format(
+            uid=s.study_uid,
+            date=s.study_date,
+            patient=s.patient,
+            age="?" if s.age is None else int(s.age),
+            kind=s.score_kind,
+        ),
+        f"  {_('region'):<14}{_('raw'):>8}{_('harm.'):>8}  {'T':>5} {'Z':>5}  "
+        f"{_('category'):<28}{_('steps')}",
+    ]
+    for r in s.regions:
+        lines.append(
+            f"  {r.region:<14}{r.raw_bmd:>8.3f}{r.harmonised_bmd:>8.3f}  "
+            f"{r.t_printed or '':>5} {r.z_printed or '':>5}  {r.category or '':<28}"
+            f"{','.join(map(str, r.chain)) or '-'}"
+        )
+    diag = d["diagnosis"]
+    lines.append(
+        _("Diagnosis: {category} ({kind} {score} at {region})").format(
+            category=diag["category"],
+            kind=diag["score_kind"],
+            score=diag["printed_score"],
+            region=diag["deciding_region"],
+        )
+    )
+    lines.extend(f"  ! {n}" for n in s.notes)
+    if s.exclusion_hints:
+        lines.append(_("Consider excluding: {v}").format(v=", ".join(s.exclusion_hints)))
+    emit(args, d, "\n".join(lines))
+    return ExitCode.OK
+
+
+@command("scores", "per region: raw and harmonised BMD, chain steps, T, Z and category")
+@handles(_scores)
+def _scores_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", metavar="STUDY", help=_("study id or Study Instance UID"))
+
+
+def _rescore(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.scoring import rescore
+
+    with _archive(args) as db:
+        r = rescore(db)
+    emit(
+        args,
+        r,
+        _(
+            "Rescored {studies} studies: {new_runs} new score runs, {unchanged} "
+            "unchanged (old scores kept)."
+        ).format(**r),
+    )
+    return ExitCode.OK
+
+
+@command("rescore", "re-express every study on the current calibration (old scores are kept)")
+@handles(_rescore)
+def _rescore_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+def _users(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.archive import open_archive
+    from dxa_app.services.users import add_user, list_users
+
+    if args.action == "add":
+        if not args.name or not args.role:
+            from dxa_app.errors import UsageError
+
+            raise UsageError(_("users add needs a NAME and --role."), "")
+        db = open_archive(archive_path(args))
+        try:
+            password = os.environ.get("DXA_NEW_PASSWORD") or (
+                getpass.getpass(_("New password for {user}: ").format(user=args.name))
+                if sys.stdin.isatty()
+                else sys.stdin.readline().rstrip("\n")
+            )
+            u = add_user(db, args.name, Role(args.role), password, display_name=args.display or "")
+        finally:
+            db.close()
+        emit(
+            args,
+            {"username": u.username, "role": str(u.role)},
+            _("User {name} added with the role {role}.").format(name=u.username, role=u.role),
+        )
+        return ExitCode.OK
+    with _archive(args) as db:
+        users = list_users(db)
+    emit(
+        args,
+        [
+            {
+                "username": u.username,
+                "display_name": u.display_name,
+                "role": str(u.role),
+                "active": u.active,
+            }
+            for u in users
+        ],
+        "\n".join(f"{u.username:<16} {u.role:<16} {u.display_name}" for u in users)
+        or _("No users."),
+    )
+    return ExitCode.OK
+
+
+@command("users", "list users, or add one (users add NAME --role ROLE; password asked for)")
+@handles(_users)
+def _users_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("list", "add"), nargs="?", default="list")
+    p.add_argument("name", nargs="?", help=_("user name (for add)"))
+    p.add_argument("--role", choices=[str(r) for r in Role], help=_("role (for add)"))
+    p.add_argument("--display", help=_("display name (for add)"))

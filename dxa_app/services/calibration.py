@@ -1,0 +1,819 @@
+"""Use cases of the calibration chain: QC status, fitting and proposing steps, approving them.
+
+The chain of a scanner and region on a date is ``drift -> scanner -> national`` (each linear,
+composed to ``a + b * raw``; see ../shared/design/ARCHITECTURE.md section 3):
+
+- **drift**: proposed from daily phantom QC when CUSUM confirms a shift; multiplicative
+  (``baseline / mean after the shift``) from the estimated start date. It applies to every
+  region of the scanner (a detector or calibration change moves them all); the knowledge
+  centre should confirm the hip with in-vivo data or a femur phantom before approving.
+- **scanner**, spine (L1-L4, single vertebrae): from the travelling European Spine Phantom
+  round, an OLS of every individual measured vertebra on its certified value, ``m = a + b*c``;
+  the step maps a reading to the certified ("ESP-true") scale: ``(x - a) / b``.
+- **national**, spine: from ESP-true to the national scale, which is the reference scanner's
+  scale (the reference tables are in Hologic units): the reference scanner's own ESP line.
+  So the reference scanner's spine values pass through unchanged.
+- **scanner**, hip (total hip, trochanter, intertrochanter) and femoral neck (and Ward's):
+  from in-vivo pairs (the same patient on the reference scanner and on this scanner within
+  60 days, same hip side), a Deming regression ``ref = a + b * this`` (delta from the two
+  scanners' precision studies when both exist, else 1). A spine phantom does not calibrate
+  the hip, so without in-vivo pairs there is no hip step and the hip is not harmonised.
+
+Only approved steps are used; every step keeps its provenance (data set, fit, n, CI, who
+proposed and approved it, when).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+from calibration.chain import ChainStep
+from calibration.fits import LinearFit, bland_altman, deming, ols
+from calibration.qc import QcAnalysis, analyse
+from dxa_app.archive import get_setting, set_setting, write_transaction
+from dxa_app.archive.db import audit, now_iso
+from dxa_app.domain import Role
+from dxa_app.errors import NotFoundError, UsageError
+from dxa_app.i18n import _
+
+REFERENCE_SCANNER_KEY = "national_reference_scanner"
+IN_VIVO_MAX_DAYS = 60
+EARLIEST = "1900-01-01"
+
+#: Region groups a step applies to; a step's ``region`` is a group name or "all".
+GROUPS: dict[str, frozenset[str]] = {
+    "spine": frozenset({"L1", "L2", "L3", "L4", "L1-L4", "L2-L4"}),
+    "total_hip": frozenset({"total_hip", "trochanter", "intertrochanter"}),
+    "femoral_neck": frozenset({"femoral_neck", "wards"}),
+}
+#: The region whose in-vivo pairs fit each group.
+GROUP_FIT_REGION = {"spine": "L1-L4", "total_hip": "total_hip", "femoral_neck": "femoral_neck"}
+KIND_ORDER = {"drift": 0, "scanner": 1, "national": 2}
+
+
+def region_group(region: str) -> str | None:
+    """Return the step group of a region ("spine", "total_hip", "femoral_neck") or None."""
+    for name, members in GROUPS.items():
+        if region in members:
+            return name
+    return None
+
+
+# --- QC ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScannerQc:
+    """The daily-QC status of one scanner."""
+
+    scanner_id: int
+    serial: str
+    model: str
+    site: str
+    n_scans: int
+    first: str | None
+    last: str | None
+    analysis: QcAnalysis | None
+    dates: tuple[str, ...] = ()
+    values: tuple[float, ...] = ()
+    phantom_scan_ids: tuple[int, ...] = ()
+
+    @property
+    def status(self) -> str:
+        """Today's status: "ok", "warning", "reject", or "no baseline" (too few scans).
+
+        "reject" when a reject rule fired on the latest scan or the CUSUM is still in alarm;
+        "warning" when only a warning rule fired on it; earlier alarms stay in the history.
+        """
+        a = self.analysis
+        if a is None:
+            return "no baseline"
+        last = len(self.values) - 1
+        on_last = [h for h in a.hits if h.index == last]
+        if any(h.severity == "reject" for h in on_last) or (
+            a.cusum.c_plus[last] > a.cusum.h or a.cusum.c_minus[last] > a.cusum.h
+        ):
+            return "reject"
+        return "warning" if on_last else "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready summary: status, baseline, rules fired, CUSUM, drift proposal."""
+        out: dict[str, Any] = {
+            "scanner_id": self.scanner_id,
+            "serial": self.serial,
+            "model": self.model,
+            "site": self.site,
+            "n_scans": self.n_scans,
+            "first": self.first,
+            "last": self.last,
+            "status": self.status,
+            "history_status": self.analysis.status if self.analysis is not None else None,
+        }
+        a = self.analysis
+        if a is not None:
+            out["baseline"] = {
+                "mean": a.baseline.mean,
+                "sd": a.baseline.sd,
+                "n": a.baseline.n,
+                "lower": a.baseline.lower,
+                "upper": a.baseline.upper,
+            }
+            out["rules_fired"] = [
+                {
+                    "date": self.dates[h.index],
+                    "rule": h.rule,
+                    "severity": h.severity,
+                    "value": self.values[h.index],
+                }
+                for h in a.hits
+            ]
+            last = len(self.values) - 1
+            out["cusum"] = {
+                "k": a.cusum.k,
+                "h": a.cusum.h,
+                "alarms": [self.dates[i] for i in a.cusum.alarms],
+                "in_alarm_now": bool(
+                    a.cusum.c_plus[last] > a.cusum.h or a.cusum.c_minus[last] > a.cusum.h
+                ),
+                "max_c_plus": max(a.cusum.c_plus, default=0.0),
+                "max_c_minus": max(a.cusum.c_minus, default=0.0),
+            }
+            summary: dict[str, dict[str, Any]] = {}
+            for h in a.hits:
+                entry = summary.setdefault(
+                    h.rule,
+                    {
+                        "rule": h.rule,
+                        "severity": h.severity,
+                        "first": self.dates[h.index],
+                        "last": self.dates[h.index],
+                        "count": 0,
+                    },
+                )
+                entry["last"] = self.dates[h.index]
+                entry["count"] += 1
+            out["rules_summary"] = list(summary.values())
+            p = a.proposal
+            out["drift_proposal"] = (
+                None
+                if p is None
+                else {"start": self.dates[p.start_index], "factor": p.factor, "n_after": p.n_after}
+            )
+        return out
+
+
+def qc_status(
+    db: sqlite_utils.Database,
+    *,
+    n_baseline: int = 20,
+    k: float = 0.5,
+    h: float = 5.0,
+    region: str = "total",
+) -> list[ScannerQc]:
+    """Analyse every scanner's daily phantom QC series (baseline, Westgard, CUSUM, drift).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The archive.
+    n_baseline : int
+        How many first scans make the baseline (15-25 recommended).
+    k, h : float
+        CUSUM reference value and decision interval, in SD units.
+    region : str
+        The phantom region analysed (default the total).
+
+    Returns
+    -------
+    list of ScannerQc
+        One per scanner that has QC scans, by site and serial.
+    """
+    rows = db.query(
+        "SELECT sc.id AS scanner_id, sc.serial, sc.model, coalesce(si.code, '') AS site,"
+        " ps.id AS ps_id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
+        " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id"
+        " JOIN scanners sc ON sc.id = ps.scanner_id LEFT JOIN sites si ON si.id = sc.site_id"
+        " WHERE ps.purpose = 'daily_qc' AND pr.region = ?"
+        " ORDER BY si.code, sc.serial, ps.acquired_at, ps.id",
+        [region],
+    )
+    series: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        series[r["scanner_id"]].append(r)
+    out: list[ScannerQc] = []
+    for scanner_id, items in series.items():
+        values = tuple(float(r["bmd_g_cm2"]) for r in items)
+        dates = tuple(str(r["acquired_at"])[:10] for r in items)
+        analysis = (
+            analyse(values, n_baseline=n_baseline, k=k, h=h) if len(values) > n_baseline else None
+        )
+        first = items[0]
+        out.append(
+            ScannerQc(
+                scanner_id,
+                first["serial"],
+                first["model"],
+                first["site"],
+                len(values),
+                dates[0] if dates else None,
+                dates[-1] if dates else None,
+                analysis,
+                dates,
+                values,
+                tuple(int(r["ps_id"]) for r in items),
+            )
+        )
+    return out
+
+
+# --- steps ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """A calibration step as stored."""
+
+    id: int
+    scanner_id: int
+    serial: str
+    region: str
+    kind: str
+    intercept: float
+    slope: float
+    valid_from: str
+    valid_to: str | None
+    status: str
+    method: str
+    dataset: str
+    n: int | None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    approved_by: str | None = None
+    approved_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _step(r: dict[str, Any]) -> Step:
+    return Step(
+        r["id"],
+        r["scanner_id"],
+        r["serial"],
+        r["region"],
+        r["kind"],
+        r["intercept"],
+        r["slope"],
+        r["valid_from"],
+        r["valid_to"],
+        r["status"],
+        r["method"],
+        r["dataset"],
+        r["n"],
+        json.loads(r["provenance"] or "{}"),
+        r["approved_by"],
+        r["approved_at"],
+    )
+
+
+_STEP_SQL = (
+    "SELECT cs.*, sc.serial FROM calibration_steps cs JOIN scanners sc ON sc.id = cs.scanner_id"
+)
+
+
+def list_steps(db: sqlite_utils.Database, status: str | None = None) -> list[Step]:
+    """Return the calibration steps (optionally of one status), newest first."""
+    where, params = ("WHERE cs.status = ?", [status]) if status else ("", [])
+    return [_step(r) for r in db.query(f"{_STEP_SQL} {where} ORDER BY cs.id DESC", params)]
+
+
+def get_step(db: sqlite_utils.Database, step_id: int) -> Step:
+    """Return one step or raise NotFoundError."""
+    rows = list(db.query(f"{_STEP_SQL} WHERE cs.id = ?", [step_id]))
+    if not rows:
+        raise NotFoundError(_("No calibration step {id}.").format(id=step_id), "")
+    return _step(rows[0])
+
+
+def _propose(
+    db: sqlite_utils.Database,
+    *,
+    scanner_id: int,
+    region: str,
+    kind: str,
+    intercept: float,
+    slope: float,
+    valid_from: str,
+    method: str,
+    dataset: str,
+    n: int,
+    provenance: dict[str, Any],
+    by: str,
+) -> int | None:
+    """Insert a proposed step unless an identical proposal or approval exists; return its id."""
+    same = list(
+        db.query(
+            "SELECT id FROM calibration_steps WHERE scanner_id = ? AND region = ? AND kind = ?"
+            " AND valid_from = ? AND dataset = ? AND status IN ('proposed', 'approved')"
+            " AND abs(intercept - ?) < 1e-12 AND abs(slope - ?) < 1e-12",
+            [scanner_id, region, kind, valid_from, dataset, intercept, slope],
+        )
+    )
+    if same:
+        return None
+    cur = db.execute(
+        "INSERT INTO calibration_steps (scanner_id, region, kind, intercept, slope, valid_from,"
+        " status, method, dataset, n, provenance, proposed_at, proposed_by)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'proposed', ?, ?, ?, ?, ?, ?)",
+        [
+            scanner_id,
+            region,
+            kind,
+            intercept,
+            slope,
+            valid_from,
+            method,
+            dataset,
+            n,
+            json.dumps(provenance, sort_keys=True),
+            now_iso(),
+            by,
+        ],
+    )
+    return int(cur.lastrowid) if cur.lastrowid is not None else None
+
+
+def approve_step(db: sqlite_utils.Database, step_id: int, *, user: str, role: Role) -> Step:
+    """Approve a proposed step (knowledge-centre role only).
+
+    Approving a step retires an earlier approved step of the same scanner, region, kind and
+    start date, so the chain stays unambiguous; raw values are never touched.
+    """
+    if role is not Role.CENTRE_ANALYST:
+        from dxa_app.errors import PermissionDeniedError
+
+        raise PermissionDeniedError(
+            _("Only the knowledge centre approves calibration steps."),
+            _("Ask a user with the role centre_analyst."),
+        )
+    step = get_step(db, step_id)
+    if step.status != "proposed":
+        raise UsageError(
+            _("Step {id} is {status}; only a proposed step can be approved.").format(
+                id=step_id, status=step.status
+            ),
+            "",
+        )
+    at = now_iso()
+    with write_transaction(db):
+        db.execute(
+            "UPDATE calibration_steps SET status = 'retired', retired_at = ?, valid_to = ?"
+            " WHERE scanner_id = ? AND region = ? AND kind = ? AND valid_from = ?"
+            " AND status = 'approved'",
+            [at, at[:10], step.scanner_id, step.region, step.kind, step.valid_from],
+        )
+        db.execute(
+            "UPDATE calibration_steps SET status = 'approved', approved_by = ?, approved_at = ?"
+            " WHERE id = ?",
+            [user, at, step_id],
+        )
+        audit(
+            db,
+            "calibration_approve",
+            username=user,
+            entity="calibration_step",
+            entity_id=step_id,
+            details={"serial": step.serial, "region": step.region, "kind": step.kind},
+        )
+    return get_step(db, step_id)
+
+
+def retire_step(db: sqlite_utils.Database, step_id: int, *, user: str, role: Role) -> Step:
+    """Retire a proposed or approved step (knowledge-centre role only)."""
+    if role is not Role.CENTRE_ANALYST:
+        from dxa_app.errors import PermissionDeniedError
+
+        raise PermissionDeniedError(
+            _("Only the knowledge centre retires calibration steps."),
+            _("Ask a user with the role centre_analyst."),
+        )
+    step = get_step(db, step_id)
+    if step.status == "retired":
+        return step
+    with write_transaction(db):
+        db.execute(
+            "UPDATE calibration_steps SET status = 'retired', retired_at = ? WHERE id = ?",
+            [now_iso(), step_id],
+        )
+        audit(db, "calibration_retire", username=user, entity="calibration_step", entity_id=step_id)
+    return get_step(db, step_id)
+
+
+def chain_for(db: sqlite_utils.Database, scanner_id: int, region: str, on: str) -> list[ChainStep]:
+    """Return the approved steps that apply to a scanner, region and date, in chain order.
+
+    Per kind, the approved step with the latest start on or before the date (and not ended
+    before it) is used; a step applies to its region group or to "all" regions.
+    """
+    group = region_group(region)
+    regions = ["all"] + ([group] if group else [])
+    marks = ",".join("?" * len(regions))
+    rows = db.query(
+        "SELECT * FROM calibration_steps WHERE scanner_id = ? AND status = 'approved'"
+        f" AND region IN ({marks}) AND valid_from <= ?"
+        " AND (valid_to IS NULL OR valid_to > ?)"
+        " ORDER BY valid_from DESC, approved_at DESC, id DESC",
+        [scanner_id, *regions, on, on],
+    )
+    chosen: dict[str, ChainStep] = {}
+    for r in rows:
+        if r["kind"] not in chosen:
+            chosen[r["kind"]] = ChainStep(r["id"], r["kind"], r["intercept"], r["slope"])
+    return sorted(chosen.values(), key=lambda s: KIND_ORDER[s.kind])
+
+
+# --- fitting -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FitSummary:
+    """One fit made by :func:`calibrate`, with the step it proposed (if any)."""
+
+    serial: str
+    group: str
+    kind: str
+    dataset: str
+    fit: LinearFit
+    step_id: int | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "serial": self.serial,
+            "group": self.group,
+            "kind": self.kind,
+            "dataset": self.dataset,
+            "fit": self.fit.to_dict(),
+            "proposed_step": self.step_id,
+            **self.extra,
+        }
+
+
+def _scanner_ids(db: sqlite_utils.Database) -> dict[str, int]:
+    return {r["serial"]: r["id"] for r in db.query("SELECT id, serial FROM scanners")}
+
+
+def reference_scanner(db: sqlite_utils.Database, serial: str | None = None) -> int:
+    """Return (and with ``serial``, set) the national reference scanner.
+
+    Raises
+    ------
+    UsageError
+        When none is set and none is given.
+    """
+    ids = _scanner_ids(db)
+    if serial is not None:
+        if serial not in ids:
+            raise NotFoundError(_("No scanner with serial {serial}.").format(serial=serial), "")
+        set_setting(db, REFERENCE_SCANNER_KEY, serial)
+        return ids[serial]
+    stored = get_setting(db, REFERENCE_SCANNER_KEY)
+    if stored is None or stored not in ids:
+        raise UsageError(
+            _("No national reference scanner is set."),
+            _("Name it once with --reference SERIAL (its scale is the national scale)."),
+        )
+    return ids[str(stored)]
+
+
+def _fit_travelling(db: sqlite_utils.Database, ref_id: int, by: str) -> list[FitSummary]:
+    rows = list(
+        db.query(
+            "SELECT ps.scanner_id, sc.serial, cr.name AS round, ps.acquired_at, ph.id AS ph_id,"
+            " pr.region, pr.bmd_g_cm2 AS measured, cv.bmd_g_cm2 AS certified,"
+            " cv.certificate_ref FROM phantom_scans ps"
+            " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id"
+            " JOIN scanners sc ON sc.id = ps.scanner_id"
+            " JOIN phantoms ph ON ph.id = ps.phantom_id"
+            " JOIN calibration_rounds cr ON cr.id = ps.round_id"
+            " JOIN phantom_certified_values cv ON cv.phantom_id = ph.id AND cv.region = pr.region"
+            " WHERE ps.purpose = 'travelling' AND pr.region <> 'total'"
+            " ORDER BY ps.scanner_id, ps.acquired_at"
+        )
+    )
+    by_scanner: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_scanner[r["scanner_id"]].append(r)
+    fits: dict[int, tuple[LinearFit, list[dict[str, Any]]]] = {}
+    for scanner_id, items in by_scanner.items():
+        x = np.array([r["certified"] for r in items])
+        y = np.array([r["measured"] for r in items])
+        if len(items) < 3 or len(set(x.tolist())) < 2:
+            continue
+        fits[scanner_id] = (ols(x, y), items)
+    out: list[FitSummary] = []
+    ref = fits.get(ref_id)
+    for scanner_id, (fit, items) in fits.items():
+        serial = items[0]["serial"]
+        dataset = f"travelling:{items[0]['round']}"
+        day = str(items[0]["acquired_at"])[:10]
+        prov = {
+            "fit": fit.to_dict(),
+            "round": items[0]["round"],
+            "certificate": items[0]["certificate_ref"],
+            "n_readings": len(items),
+            "n_scans": len({r["acquired_at"] for r in items}),
+            "round_date": day,
+            "model": "measured = intercept + slope * certified (OLS, every vertebra reading)",
+        }
+        step_id = _propose(
+            db,
+            scanner_id=scanner_id,
+            region="spine",
+            kind="scanner",
+            intercept=-fit.intercept / fit.slope,
+            slope=1.0 / fit.slope,
+            valid_from=EARLIEST,
+            method="ols-esp",
+            dataset=dataset,
+            n=len(items),
+            provenance=prov,
+            by=by,
+        )
+        out.append(FitSummary(serial, "spine", "scanner", dataset, fit, step_id))
+        if ref is not None:
+            rfit = ref[0]
+            nat_prov = {
+                "reference_scanner": ref[1][0]["serial"],
+                "reference_fit": rfit.to_dict(),
+                "model": "ESP-true -> national (reference scanner) scale",
+            }
+            nat_id = _propose(
+                db,
+                scanner_id=scanner_id,
+                region="spine",
+                kind="national",
+                intercept=rfit.intercept,
+                slope=rfit.slope,
+                valid_from=EARLIEST,
+                method="esp-reference-line",
+                dataset=f"{dataset}:reference={ref[1][0]['serial']}",
+                n=len(ref[1]),
+                provenance=nat_prov,
+                by=by,
+            )
+            out.append(FitSummary(serial, "spine", "national", dataset, rfit, nat_id))
+    return out
+
+
+def _drift_corrected(
+    db: sqlite_utils.Database, scanner_id: int, region: str, on: str, raw: float
+) -> float:
+    for step in chain_for(db, scanner_id, region, on):
+        if step.kind == "drift":
+            raw = step.intercept + step.slope * raw
+    return raw
+
+
+def _precision_sd(db: sqlite_utils.Database, scanner_id: int, region: str) -> float | None:
+    rows = list(
+        db.query(
+            "SELECT rms_sd_g_cm2 FROM precision_studies WHERE scanner_id = ? AND region = ?"
+            " AND rms_sd_g_cm2 IS NOT NULL ORDER BY created_at DESC LIMIT 1",
+            [scanner_id, region],
+        )
+    )
+    return float(rows[0]["rms_sd_g_cm2"]) if rows else None
+
+
+def in_vivo_pairs(
+    db: sqlite_utils.Database, ref_id: int, other_id: int, region: str
+) -> list[tuple[float, float, str]]:
+    """Return (other, reference, patient) BMD pairs: same patient, region and hip side.
+
+    The two scans must be at most 60 days apart; values are drift-corrected.
+    """
+    rows = db.query(
+        "SELECT st.patient_id, st.study_date, s.side, s.scanner_id, rr.bmd_g_cm2"
+        " FROM region_results rr JOIN scans s ON s.id = rr.scan_id"
+        " JOIN studies st ON st.id = s.study_id"
+        " WHERE rr.region = ? AND rr.bmd_g_cm2 IS NOT NULL AND s.scanner_id IN (?, ?)"
+        " AND NOT EXISTS (SELECT 1 FROM region_results v WHERE v.scan_id = s.id"
+        "   AND v.included = 0)",
+        [region, ref_id, other_id],
+    )
+    by_patient: dict[tuple[int, str | None], dict[int, list[tuple[str, float]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for r in rows:
+        value = _drift_corrected(db, r["scanner_id"], region, r["study_date"], r["bmd_g_cm2"])
+        by_patient[(r["patient_id"], r["side"])][r["scanner_id"]].append((r["study_date"], value))
+    pairs: list[tuple[float, float, str]] = []
+    for (patient, _side), scans in by_patient.items():
+        if ref_id not in scans or other_id not in scans:
+            continue
+        best: tuple[int, float, float] | None = None
+        for d_ref, v_ref in scans[ref_id]:
+            for d_other, v_other in scans[other_id]:
+                gap = abs((dt.date.fromisoformat(d_ref) - dt.date.fromisoformat(d_other)).days)
+                if gap <= IN_VIVO_MAX_DAYS and (best is None or gap < best[0]):
+                    best = (gap, v_other, v_ref)
+        if best is not None:
+            pairs.append((best[1], best[2], str(patient)))
+    return pairs
+
+
+def _fit_in_vivo(
+    db: sqlite_utils.Database, ref_id: int, by: str, *, bootstrap: int, seed: int
+) -> list[FitSummary]:
+    out: list[FitSummary] = []
+    ids = _scanner_ids(db)
+    serial_of = {v: k for k, v in ids.items()}
+    for other_id in sorted(ids.values()):
+        if other_id == ref_id:
+            continue
+        for group in ("total_hip", "femoral_neck", "spine"):
+            region = GROUP_FIT_REGION[group]
+            pairs = in_vivo_pairs(db, ref_id, other_id, region)
+            if len(pairs) < 10:
+                continue
+            x = np.array([p[0] for p in pairs])
+            y = np.array([p[1] for p in pairs])
+            sd_x = _precision_sd(db, other_id, region)
+            sd_y = _precision_sd(db, ref_id, region)
+            delta = (sd_y / sd_x) ** 2 if sd_x and sd_y else 1.0
+            fit = deming(x, y, delta=delta, bootstrap=bootstrap, seed=seed)
+            ba = bland_altman(x, y)
+            dataset = f"in-vivo:{serial_of[ref_id]}~{serial_of[other_id]}"
+            prov = {
+                "fit": fit.to_dict(),
+                "bland_altman": {
+                    "bias": ba.bias,
+                    "sd": ba.sd,
+                    "lower": ba.lower,
+                    "upper": ba.upper,
+                    "n": ba.n,
+                },
+                "delta": delta,
+                "delta_source": "precision studies" if sd_x and sd_y else "assumed 1",
+                "n_pairs": len(pairs),
+                "reference_scanner": serial_of[ref_id],
+                "model": "reference = intercept + slope * this scanner (Deming)",
+            }
+            step_id = None
+            if group != "spine":  # the spine is calibrated by the phantom; in vivo checks it
+                step_id = _propose(
+                    db,
+                    scanner_id=other_id,
+                    region=group,
+                    kind="scanner",
+                    intercept=fit.intercept,
+                    slope=fit.slope,
+                    valid_from=EARLIEST,
+                    method="deming-in-vivo",
+                    dataset=dataset,
+                    n=len(pairs),
+                    provenance=prov,
+                    by=by,
+                )
+            out.append(
+                FitSummary(
+                    serial_of[other_id],
+                    group,
+                    "scanner",
+                    dataset,
+                    fit,
+                    step_id,
+                    {"bland_altman": prov["bland_altman"], "delta": delta},
+                )
+            )
+    return out
+
+
+def _propose_drift(db: sqlite_utils.Database, by: str, n_baseline: int) -> list[dict[str, Any]]:
+    out = []
+    for q in qc_status(db, n_baseline=n_baseline):
+        p = q.analysis.proposal if q.analysis is not None else None
+        if p is None:
+            continue
+        start = q.dates[p.start_index]
+        prov = {
+            "start": start,
+            "factor": p.factor,
+            "n_after": p.n_after,
+            "baseline_mean": q.analysis.baseline.mean if q.analysis else None,
+            "evidence": p.evidence,
+            "note": "applies to every region; confirm the hip in vivo or with a femur phantom",
+        }
+        step_id = _propose(
+            db,
+            scanner_id=q.scanner_id,
+            region="all",
+            kind="drift",
+            intercept=0.0,
+            slope=p.factor,
+            valid_from=start,
+            method="qc-cusum",
+            dataset=f"daily-qc:{q.serial}",
+            n=p.n_after,
+            provenance=prov,
+            by=by,
+        )
+        out.append(
+            {"serial": q.serial, "start": start, "factor": p.factor, "proposed_step": step_id}
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class CalibrationRun:
+    """What :func:`calibrate` fitted and proposed."""
+
+    reference_serial: str
+    drift: list[dict[str, Any]]
+    fits: list[FitSummary]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "reference_scanner": self.reference_serial,
+            "drift": self.drift,
+            "fits": [f.to_dict() for f in self.fits],
+        }
+
+
+def calibrate(
+    db: sqlite_utils.Database,
+    *,
+    reference: str | None = None,
+    by: str = "",
+    n_baseline: int = 20,
+    bootstrap: int = 2000,
+    seed: int = 0,
+) -> CalibrationRun:
+    """Fit drift (QC), the travelling round and the in-vivo sets; propose the steps.
+
+    Approved drift steps are applied to the in-vivo values before fitting, so approve the
+    drift steps first and run ``calibrate`` again for in-vivo fits on corrected values.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The archive.
+    reference : str, optional
+        Serial of the national reference scanner (stored; needed the first time).
+    by : str
+        Who runs the fit (provenance).
+    n_baseline : int
+        QC baseline length.
+    bootstrap, seed : int
+        Deming bootstrap resamples and seed.
+
+    Returns
+    -------
+    CalibrationRun
+        The fits and the ids of the steps proposed (None where an identical step exists).
+    """
+    ref_id = reference_scanner(db, reference)
+    ref_serial = {v: k for k, v in _scanner_ids(db).items()}[ref_id]
+    with write_transaction(db):
+        drift = _propose_drift(db, by, n_baseline)
+        fits = _fit_travelling(db, ref_id, by) + _fit_in_vivo(
+            db, ref_id, by, bootstrap=bootstrap, seed=seed
+        )
+        audit(
+            db,
+            "calibrate",
+            username=by,
+            entity="calibration",
+            details={"reference": ref_serial, "fits": len(fits), "drift": len(drift)},
+        )
+    return CalibrationRun(ref_serial, drift, fits)
+
+
+def steps_for_display(steps: Sequence[Step]) -> list[dict[str, Any]]:
+    """Return steps as short dicts (id, serial, region, kind, a, b, status, dataset, n)."""
+    return [
+        {
+            "id": s.id,
+            "serial": s.serial,
+            "region": s.region,
+            "kind": s.kind,
+            "intercept": s.intercept,
+            "slope": s.slope,
+            "valid_from": s.valid_from,
+            "status": s.status,
+            "dataset": s.dataset,
+            "n": s.n,
+        }
+        for s in steps
+    ]

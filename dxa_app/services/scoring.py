@@ -1,0 +1,446 @@
+"""Score a study: harmonised BMD through the chain, T and Z on the national reference, category.
+
+Scores are stored append-only with the chain step ids and the reference versions that made
+them, so an old report can be reproduced and past scans re-expressed on today's chain
+(``rescore`` adds new rows; the old ones stay).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from calibration.chain import ChainStep, compose
+from calibration.reference import ReferenceTable, load_reference
+from calibration.rounding import format_bmd, format_score
+from calibration.scores import (
+    Category,
+    Diagnosis,
+    RegionScore,
+    classify_t,
+    classify_z,
+    diagnose,
+    t_score,
+    uses_z_score,
+    vertebra_exclusion_hints,
+    z_score,
+)
+from dxa_app.archive import get_setting, write_transaction
+from dxa_app.archive.db import now_iso
+from dxa_app.errors import NotFoundError
+from dxa_app.i18n import _
+from dxa_app.resources import resource_path
+from dxa_app.services.calibration import chain_for
+
+#: Archive settings naming the reference files (in resources/reference) in use.
+T_REFERENCE_KEY = "reference.T"
+Z_REFERENCE_KEY = "reference.Z"
+DEFAULT_T_REFERENCES = ("spine_provisional_T.json", "nhanes3_femur_women_T.json")
+DEFAULT_Z_REFERENCE = "z_provisional.json"
+
+#: Which reference region scores each archive region (single vertebrae use the L1-L4 table:
+#: their T-scores only feed the exclusion hint, never the diagnosis).
+REFERENCE_REGION = {
+    "L1": "L1-L4",
+    "L2": "L1-L4",
+    "L3": "L1-L4",
+    "L4": "L1-L4",
+    "L1-L4": "L1-L4",
+    "L2-L4": "L1-L4",
+    "total_hip": "total_hip",
+    "femoral_neck": "femoral_neck",
+    "radius_33": "radius_33",
+}
+
+
+@cache
+def _load(name: str) -> ReferenceTable:
+    return load_reference(resource_path("reference", name))
+
+
+def reference_tables(db: sqlite_utils.Database) -> tuple[list[ReferenceTable], ReferenceTable]:
+    """Return the T tables and the Z table in use (archive settings, else the defaults)."""
+    t_names = get_setting(db, T_REFERENCE_KEY, list(DEFAULT_T_REFERENCES))
+    z_name = get_setting(db, Z_REFERENCE_KEY, DEFAULT_Z_REFERENCE)
+    return [_load(n) for n in t_names], _load(z_name)
+
+
+def _lookup(
+    tables: list[ReferenceTable], region: str, sex: str, age: float | None
+) -> tuple[float, float, ReferenceTable] | None:
+    for table in tables:
+        try:
+            mean, sd = table.lookup(region, sex, age)
+        except KeyError:
+            continue
+        return mean, sd, table
+    return None
+
+
+def age_at(birth: str | None, on: str) -> float | None:
+    """Return the age in whole years at a date (None without a birth date)."""
+    if not birth:
+        return None
+    b, d = dt.date.fromisoformat(birth), dt.date.fromisoformat(on)
+    return float(d.year - b.year - ((d.month, d.day) < (b.month, b.day)))
+
+
+@dataclass(frozen=True)
+class RegionRow:
+    """The scores of one region of one study."""
+
+    region: str
+    scan_type: str
+    side: str | None
+    included: bool
+    raw_bmd: float
+    harmonised_bmd: float
+    chain: tuple[int, ...]
+    chain_kinds: tuple[str, ...]
+    chain_a: float
+    chain_b: float
+    t: float | None
+    z: float | None
+    t_printed: str | None
+    z_printed: str | None
+    category: str | None
+    t_reference: str
+    z_reference: str
+    region_result_id: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (BMD rounded for display in ``*_printed``)."""
+        return {
+            "region": self.region,
+            "scan_type": self.scan_type,
+            "side": self.side,
+            "included": self.included,
+            "raw_bmd": self.raw_bmd,
+            "raw_bmd_printed": format_bmd(self.raw_bmd),
+            "harmonised_bmd": self.harmonised_bmd,
+            "harmonised_bmd_printed": format_bmd(self.harmonised_bmd),
+            "chain_steps": list(self.chain),
+            "chain_kinds": list(self.chain_kinds),
+            "chain_intercept": self.chain_a,
+            "chain_slope": self.chain_b,
+            "t": self.t,
+            "z": self.z,
+            "t_printed": self.t_printed,
+            "z_printed": self.z_printed,
+            "category": self.category,
+            "t_reference": self.t_reference,
+            "z_reference": self.z_reference,
+        }
+
+
+@dataclass(frozen=True)
+class StudyScores:
+    """All scores of one study and its WHO/ISCD diagnosis."""
+
+    study_id: int
+    study_uid: str
+    study_date: str
+    patient: str
+    sex: str | None
+    age: float | None
+    score_kind: str
+    regions: tuple[RegionRow, ...]
+    diagnosis: Diagnosis
+    harmonised: bool
+    exclusion_hints: tuple[str, ...] = ()
+    run: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the documented JSON shape of ``scores --json`` (see README)."""
+        d = self.diagnosis
+        return {
+            "study_id": self.study_id,
+            "study_uid": self.study_uid,
+            "study_date": self.study_date,
+            "patient": self.patient,
+            "sex": self.sex,
+            "age": self.age,
+            "score_kind": self.score_kind,
+            "harmonised": self.harmonised,
+            "diagnosis": {
+                "category": str(d.category),
+                "score_kind": d.score_kind,
+                "deciding_region": d.deciding_region,
+                "printed_score": None if d.printed_score is None else str(d.printed_score),
+                "note": d.note,
+            },
+            "vertebra_exclusion_hints": list(self.exclusion_hints),
+            "regions": [r.to_dict() for r in self.regions],
+            "run": self.run,
+            "notes": list(self.notes),
+        }
+
+
+def _fragility_fracture(db: sqlite_utils.Database, study_id: int) -> bool:
+    rows = db.execute(
+        "SELECT count(*) FROM vfa_findings f JOIN vfa_readings r ON r.id = f.vfa_reading_id"
+        " WHERE r.study_id = ? AND f.grade >= 2",
+        [study_id],
+    ).fetchone()
+    return bool(rows[0])
+
+
+def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScores:
+    """Compute (without storing) the scores of a study on the current approved chain.
+
+    Raises
+    ------
+    NotFoundError
+        When the study does not exist.
+    """
+    rows = list(
+        db.query(
+            "SELECT st.id, st.study_uid, st.study_date, st.menopausal, p.identifier, p.sex,"
+            " p.birth_date FROM studies st JOIN patients p ON p.id = st.patient_id WHERE st.id = ?",
+            [study_id],
+        )
+    )
+    if not rows:
+        raise NotFoundError(
+            _("No study {id}.").format(id=study_id), _("See 'studies' for the study ids.")
+        )
+    st = rows[0]
+    sex = st["sex"] or "O"
+    age = age_at(st["birth_date"], st["study_date"])
+    menopausal = None if st["menopausal"] is None else bool(st["menopausal"])
+    use_z = uses_z_score(sex, age if age is not None else 99.0, menopausal)
+    t_tables, z_table = reference_tables(db)
+    results = db.query(
+        "SELECT rr.id AS rr_id, rr.region, rr.bmd_g_cm2, rr.included, s.scanner_id, s.scan_type,"
+        " s.side FROM region_results rr JOIN scans s ON s.id = rr.scan_id"
+        " WHERE s.study_id = ? AND rr.bmd_g_cm2 IS NOT NULL ORDER BY s.id, rr.id",
+        [study_id],
+    )
+    regions: list[RegionRow] = []
+    notes: list[str] = []
+    harmonised_all = True
+    for r in results:
+        steps: list[ChainStep] = chain_for(db, r["scanner_id"], r["region"], st["study_date"])
+        a, b = compose(steps)
+        harmonised = a + b * r["bmd_g_cm2"]
+        ref_region = REFERENCE_REGION.get(r["region"])
+        t = z = None
+        t_ref = z_ref = ""
+        if ref_region is not None:
+            if not steps:
+                harmonised_all = False
+            found = _lookup(t_tables, ref_region, "F", None)  # ISCD: female reference for all
+            if found is not None:
+                mean, sd, table = found
+                t = t_score(harmonised, mean, sd)
+                t_ref = f"{table.name} {table.version}"
+            zf = _lookup([z_table], ref_region, sex, age)
+            if zf is not None:
+                mean, sd, table = zf
+                z = z_score(harmonised, mean, sd)
+                z_ref = f"{table.name} {table.version}"
+        category: str | None = None
+        if use_z and z is not None:
+            category = str(classify_z(z))
+        elif not use_z and t is not None:
+            category = str(classify_t(t))
+        regions.append(
+            RegionRow(
+                r["region"],
+                r["scan_type"],
+                r["side"],
+                bool(r["included"]),
+                r["bmd_g_cm2"],
+                harmonised,
+                tuple(s.step_id for s in steps if s.step_id is not None),
+                tuple(s.kind for s in steps),
+                a,
+                b,
+                t,
+                z,
+                None if t is None else format_score(t),
+                None if z is None else format_score(z),
+                category,
+                t_ref,
+                z_ref,
+                r["rr_id"],
+            )
+        )
+    if not harmonised_all:
+        notes.append(
+            _(
+                "Some diagnostic regions have no approved calibration step; their raw"
+                " values were scored."
+            )
+        )
+    diag_input = [
+        RegionScore(x.region, x.harmonised_bmd, x.t, x.z)
+        for x in regions
+        if x.region in ("L1-L4", "L2-L4", "total_hip", "femoral_neck", "radius_33")
+    ]
+    diagnosis = diagnose(
+        diag_input, use_z=use_z, fragility_fracture=_fragility_fracture(db, study_id)
+    )
+    hints = vertebra_exclusion_hints(
+        {x.region: x.t for x in regions if x.region in ("L1", "L2", "L3", "L4") and x.t is not None}
+    )
+    return StudyScores(
+        st["id"],
+        st["study_uid"],
+        st["study_date"],
+        st["identifier"],
+        st["sex"],
+        age,
+        "Z" if use_z else "T",
+        tuple(regions),
+        diagnosis,
+        harmonised_all,
+        tuple(hints),
+        notes=tuple(notes),
+    )
+
+
+def _signature(s: StudyScores) -> str:
+    return json.dumps(
+        [(r.region_result_id, list(r.chain), r.t_reference, r.z_reference) for r in s.regions],
+        sort_keys=True,
+    )
+
+
+def store_scores(
+    db: sqlite_utils.Database, scores: StudyScores, *, by: str = "", run: str | None = None
+) -> StudyScores:
+    """Store a study's scores as a new run (old runs are kept) and return them with the run id."""
+    run_id = run or f"{now_iso()}-{uuid.uuid4().hex[:8]}"
+    at = now_iso()
+    with write_transaction(db):
+        for r in scores.regions:
+            db.execute(
+                "INSERT INTO scores (region_result_id, study_id, region, raw_bmd_g_cm2,"
+                " harmonised_bmd_g_cm2, chain, chain_intercept, chain_slope, t_reference,"
+                " z_reference, t_score, z_score, t_printed, z_printed, age_years, computed_at,"
+                " computed_by, run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    r.region_result_id,
+                    scores.study_id,
+                    r.region,
+                    r.raw_bmd,
+                    r.harmonised_bmd,
+                    json.dumps(list(r.chain)),
+                    r.chain_a,
+                    r.chain_b,
+                    r.t_reference,
+                    r.z_reference,
+                    r.t,
+                    r.z,
+                    r.t_printed,
+                    r.z_printed,
+                    scores.age,
+                    at,
+                    by,
+                    run_id,
+                ],
+            )
+        d = scores.diagnosis
+        db.execute(
+            "INSERT INTO diagnoses (study_id, score_kind, category, deciding_region,"
+            " printed_score, note, harmonised, computed_at, run)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                scores.study_id,
+                d.score_kind,
+                str(d.category),
+                d.deciding_region,
+                None if d.printed_score is None else str(d.printed_score),
+                d.note,
+                int(scores.harmonised),
+                at,
+                run_id,
+            ],
+        )
+    return StudyScores(**{**scores.__dict__, "run": run_id})
+
+
+def latest_run(db: sqlite_utils.Database, study_id: int) -> str | None:
+    """Return the id of the newest stored score run of a study, or None."""
+    rows = list(
+        db.query(
+            "SELECT run FROM diagnoses WHERE study_id = ? ORDER BY id DESC LIMIT 1", [study_id]
+        )
+    )
+    return rows[0]["run"] if rows else None
+
+
+def _stored_signature(db: sqlite_utils.Database, study_id: int, run: str) -> str:
+    rows = db.query(
+        "SELECT region_result_id, chain, t_reference, z_reference FROM scores"
+        " WHERE study_id = ? AND run = ? ORDER BY id",
+        [study_id, run],
+    )
+    return json.dumps(
+        [
+            (r["region_result_id"], json.loads(r["chain"]), r["t_reference"], r["z_reference"])
+            for r in rows
+        ],
+        sort_keys=True,
+    )
+
+
+def score_study(db: sqlite_utils.Database, study_id: int, *, by: str = "") -> StudyScores:
+    """Return the study's scores on the current chain, storing a new run when it changed.
+
+    Idempotent: scoring twice on the same chain and references stores one run.
+    """
+    fresh = compute_study_scores(db, study_id)
+    last = latest_run(db, study_id)
+    if last is not None and _stored_signature(db, study_id, last) == _signature(fresh):
+        return StudyScores(**{**fresh.__dict__, "run": last})
+    return store_scores(db, fresh, by=by)
+
+
+def rescore(db: sqlite_utils.Database, *, by: str = "") -> dict[str, int]:
+    """Re-express every study on the current chain; old scores are kept, new runs added.
+
+    Returns
+    -------
+    dict
+        ``{"studies": n, "new_runs": m, "unchanged": k}``.
+    """
+    ids = [r["id"] for r in db.query("SELECT id FROM studies ORDER BY id")]
+    new = 0
+    for sid in ids:
+        before = latest_run(db, sid)
+        after = score_study(db, sid, by=by).run
+        new += int(after != before)
+    return {"studies": len(ids), "new_runs": new, "unchanged": len(ids) - new}
+
+
+def category_of_printed(value: Decimal, use_z: bool) -> Category:
+    """Return the category of an already printed score (helper for reports and tests)."""
+    return classify_z(float(value)) if use_z else classify_t(float(value))
+
+
+def study_id_for(db: sqlite_utils.Database, key: str) -> int:
+    """Return a study id from an archive id or a Study Instance UID."""
+    if key.isdigit():
+        return int(key)
+    rows = list(db.query("SELECT id FROM studies WHERE study_uid = ?", [key]))
+    if not rows:
+        raise NotFoundError(
+            _("No study {id}.").format(id=key), _("See 'studies' for the study ids.")
+        )
+    return int(rows[0]["id"])
+
+
+def reference_files() -> list[Path]:
+    """Return the reference table files shipped in resources/reference."""
+    return sorted(resource_path("reference").glob("*.json"))
