@@ -1,6 +1,4 @@
-"""Print the problem and the cure on the demo: category disagreement between scanners, raw vs
-harmonised vs a perfect correction, for patients near the WHO thresholds.
-"""
+"""Print the problem and the cure: near-threshold category disagreement between scanners."""
 
 from __future__ import annotations
 
