@@ -1,0 +1,379 @@
+"""Number, date and term formatting shared by the report text rules, tables and charts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from reports.model import printed_bmd, round_half_away
+
+#: A function that translates one English message (the msgid) into the report language.
+Translate = Callable[[str], str]
+
+#: Printed when a value is missing.
+DASH = "\u2014"
+
+_SPINE = re.compile(r"^L[1-4](-L[1-4])?$")
+
+
+def _localise(text: str, lang: str) -> str:
+    return text.replace(".", ",") if lang == "da" else text
+
+
+def fmt_decimal(value: Decimal | float, places: int, lang: str, *, signed: bool = False) -> str:
+    """Format a number with a fixed number of decimals in the report language.
+
+    Parameters
+    ----------
+    value : Decimal or float
+        The number; floats are rounded half away from zero from their shortest repr.
+    places : int
+        Number of decimals.
+    lang : str
+        ``"da"`` prints a decimal comma, ``"en"`` a decimal point.
+    signed : bool
+        Print a ``+`` in front of positive values.
+
+    Returns
+    -------
+    str
+        The formatted number.
+
+    Examples
+    --------
+    >>> fmt_decimal(0.8125, 3, "da")
+    '0,813'
+    >>> fmt_decimal(Decimal("-2.5"), 1, "en", signed=True)
+    '-2.5'
+    """
+    if isinstance(value, Decimal):
+        dec = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        dec = abs(dec) if dec.is_zero() else dec  # never print "-0.0"
+    else:
+        dec = round_half_away(value, places)
+    text = f"{dec:{'+' if signed else ''}.{places}f}"
+    return _localise(text, lang)
+
+
+def fmt_bmd(value: float, lang: str, *, signed: bool = False) -> str:
+    """Format a BMD in g/cm2 with three decimals (the printed value of :func:`printed_bmd`).
+
+    Parameters
+    ----------
+    value : float
+        BMD or BMD change in g/cm2.
+    lang : str
+        ``"da"`` or ``"en"``.
+    signed : bool
+        Print a ``+`` in front of positive values.
+
+    Returns
+    -------
+    str
+        The formatted value.
+    """
+    return fmt_decimal(printed_bmd(value), 3, lang, signed=signed)
+
+
+def fmt_score(value: Decimal | None, lang: str) -> str:
+    """Format a printed T- or Z-score with one decimal; a dash when missing.
+
+    Parameters
+    ----------
+    value : Decimal or None
+        The printed score.
+    lang : str
+        ``"da"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        The formatted score.
+    """
+    return DASH if value is None else fmt_decimal(value, 1, lang)
+
+
+def fmt_date(value: date | None, lang: str) -> str:
+    """Format a date: ``dd-mm-yyyy`` in Danish, ISO 8601 in English.
+
+    Parameters
+    ----------
+    value : date or None
+        The date.
+    lang : str
+        ``"da"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        The formatted date, or a dash.
+    """
+    if value is None:
+        return DASH
+    return value.strftime("%d-%m-%Y") if lang == "da" else value.isoformat()
+
+
+def fmt_datetime(value: datetime | None, lang: str) -> str:
+    """Format a date and time to the minute (``dd-mm-yyyy HH:MM`` or ``yyyy-mm-dd HH:MM``).
+
+    Parameters
+    ----------
+    value : datetime or None
+        The time stamp.
+    lang : str
+        ``"da"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        The formatted time stamp, or a dash.
+    """
+    if value is None:
+        return DASH
+    return f"{fmt_date(value.date(), lang)} {value:%H:%M}"
+
+
+def fmt_years(value: float, lang: str) -> str:
+    """Format a number of years without needless decimals (``2``, ``1,5``).
+
+    Parameters
+    ----------
+    value : float
+        Years.
+    lang : str
+        ``"da"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        The formatted number.
+    """
+    if float(value).is_integer():
+        return str(int(value))
+    return fmt_decimal(value, 1, lang)
+
+
+def side_label(side: str | None, translate: Translate) -> str:
+    """Return the translated side ("left", "right"), or an empty string.
+
+    Parameters
+    ----------
+    side : str or None
+        ``"left"``/``"right"`` (also ``"L"``/``"R"``, ``"V"``/``"H"``); anything else is printed
+        as given.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The label.
+    """
+    _ = translate
+    if not side:
+        return ""
+    key = side.strip().lower()
+    if key in ("left", "l", "v", "venstre"):
+        return _("left")
+    if key in ("right", "r", "h", "højre"):
+        return _("right")
+    return side
+
+
+def region_label(code: str, translate: Translate, side: str | None = None) -> str:
+    """Return the translated, lower-case region name (with the side when given).
+
+    Parameters
+    ----------
+    code : str
+        Region code: ``L1``..``L4``, ``L1-L4``, ``L2-L4`` (any lumbar range), ``total_hip``,
+        ``femoral_neck``, ``trochanter``, ``radius_33``; unknown codes are printed as given.
+    translate : Translate
+        The message translator.
+    side : str or None
+        Side code, see :func:`side_label`.
+
+    Returns
+    -------
+    str
+        For example ``"femoral neck, left"``.
+    """
+    _ = translate
+    names = {
+        "total_hip": _("total hip"),
+        "femoral_neck": _("femoral neck"),
+        "trochanter": _("trochanter"),
+        "radius_33": _("one-third radius"),
+    }
+    if code in names:
+        label = names[code]
+    elif _SPINE.match(code):
+        label = code if "-" not in code else _("lumbar spine {levels}").format(levels=code)
+    else:
+        label = code
+    side_text = side_label(side, translate)
+    return f"{label}, {side_text}" if side_text else label
+
+
+def capitalise(text: str) -> str:
+    """Upper-case the first letter only (``"femoral neck"`` -> ``"Femoral neck"``).
+
+    Parameters
+    ----------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    str
+        The text with its first character upper-cased.
+    """
+    return text[:1].upper() + text[1:]
+
+
+def category_label(category: str, translate: Translate, *, fracture: bool = False) -> str:
+    """Return the translated name of a WHO/ISCD category, capitalised.
+
+    Parameters
+    ----------
+    category : str
+        Category code (see :data:`reports.model.CATEGORIES`).
+    translate : Translate
+        The message translator.
+    fracture : bool
+        A prevalent fragility fracture turns osteoporosis into "osteoporosis with fragility
+        fracture" ("manifest osteoporose").
+
+    Returns
+    -------
+    str
+        The category words.
+    """
+    _ = translate
+    if category == "severe_osteoporosis" or (category == "osteoporosis" and fracture):
+        return _("Osteoporosis with fragility fracture")
+    labels = {
+        "normal": _("Normal bone density"),
+        "low_bone_mass": _("Low bone mass (osteopenia)"),
+        "osteoporosis": _("Osteoporosis"),
+        "below_expected_range_for_age": _("Below the expected range for age"),
+        "within_expected_range_for_age": _("Within the expected range for age"),
+    }
+    return labels.get(category, category)
+
+
+def grade_word(grade: int, translate: Translate) -> str:
+    """Return the Genant grade word: mild (1), moderate (2), severe (3); normal for 0.
+
+    Parameters
+    ----------
+    grade : int
+        Genant grade 0-3.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The word.
+    """
+    _ = translate
+    words = {0: _("normal"), 1: _("mild"), 2: _("moderate"), 3: _("severe")}
+    return words[grade]
+
+
+def morphology_word(morphology: str | None, translate: Translate) -> str:
+    """Return the translated fracture shape (wedge, biconcave, crush); others as given.
+
+    Parameters
+    ----------
+    morphology : str or None
+        Shape code.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The word, or an empty string.
+    """
+    _ = translate
+    if not morphology:
+        return ""
+    words = {
+        "wedge": _("wedge"),
+        "biconcave": _("biconcave"),
+        "crush": _("crush"),
+        "compression": _("crush"),
+    }
+    return words.get(morphology.strip().lower(), morphology)
+
+
+def sex_label(sex: str | None, translate: Translate) -> str:
+    """Return the translated sex ("female", "male"), or a dash when unknown.
+
+    Parameters
+    ----------
+    sex : str or None
+        ``F``/``M`` (also ``K`` for kvinde, ``female``/``male``); others as given.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The label.
+    """
+    _ = translate
+    kind = normalise_sex(sex)
+    if kind == "F":
+        return _("female")
+    if kind == "M":
+        return _("male")
+    return sex or DASH
+
+
+def normalise_sex(sex: str | None) -> str | None:
+    """Return ``"F"``, ``"M"`` or None from the usual codes (F, K, female, kvinde; M, male).
+
+    Parameters
+    ----------
+    sex : str or None
+        The code.
+
+    Returns
+    -------
+    str or None
+        ``"F"``, ``"M"`` or None when unknown.
+    """
+    if not sex:
+        return None
+    key = sex.strip().lower()
+    if key in ("f", "k", "female", "woman", "kvinde"):
+        return "F"
+    if key in ("m", "male", "man", "mand"):
+        return "M"
+    return None
+
+
+def join_words(items: list[str], translate: Translate) -> str:
+    """Join items as ``a, b and c`` in the report language.
+
+    Parameters
+    ----------
+    items : list of str
+        The items.
+    translate : Translate
+        The message translator (supplies the word "and").
+
+    Returns
+    -------
+    str
+        The joined text.
+    """
+    _ = translate
+    if len(items) <= 1:
+        return "".join(items)
+    return _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
