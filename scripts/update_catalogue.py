@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("dxa_app", "calibration", "reports")
 #: ``_("...")`` everywhere, plus the help text of ``@command(name, help)``.
-KEYWORDS = {"_": None, "command": (2,)}
+KEYWORDS = {"_": None, "translate": None, "command": (2,)}
 
 
 def extract() -> Catalog:

@@ -359,7 +359,15 @@ CREATE TABLE qc_acknowledgements (
 """ + "".join(_immutable(t, "computed score") for t in ("scores", "diagnoses"))
 
 
+V3_REPORT_SIGNATURES = """
+ALTER TABLE report_versions ADD COLUMN signer_cert TEXT;
+ALTER TABLE report_versions ADD COLUMN score_run TEXT;
+CREATE UNIQUE INDEX reports_study ON reports(study_id);
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
     Migration("0002_scores", V2_SCORES),
+    Migration("0003_report_signatures", V3_REPORT_SIGNATURES),
 )

@@ -107,6 +107,7 @@ def _load_commands() -> None:
     from dxa_app.cli import (
         calibration_commands,  # noqa: F401  (the calibration engine)
         net_commands,  # noqa: F401  (the DICOM network commands)
+        report_commands,  # noqa: F401  (the report)
     )
 
 
