@@ -1,0 +1,166 @@
+"""Run a service off the GUI thread with progress and cancel; deliver the result on the GUI thread.
+
+A service takes ``progress`` and ``cancel`` arguments (dxa_app.progress), never Qt objects.
+:func:`run_task` runs it on a QThreadPool and calls ``on_done(result)`` or ``on_error(exc)`` back
+on the GUI thread (the Anki QueryOp pattern), so the window never freezes. Services open their
+own archive connection inside the worker (SQLite connections belong to one thread).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtWidgets import QProgressBar, QPushButton
+
+from dxa_app.errors import CancelledError
+from dxa_app.progress import CancelToken
+
+#: A unit of work: ``fn(progress, cancel) -> result``.
+Work = Callable[[Callable[[int, int, str], None], CancelToken], Any]
+
+
+class _Signals(QObject):
+    progress = Signal(int, int, str)
+    done = Signal(object)
+    failed = Signal(object, str)
+    cancelled = Signal()
+
+
+class _Runnable(QRunnable):
+    def __init__(self, work: Work, signals: _Signals, token: CancelToken) -> None:
+        super().__init__()
+        self.work = work
+        self.signals = signals
+        self.token = token
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        def progress(done: int, total: int, message: str) -> None:
+            self.signals.progress.emit(done, total, message)
+
+        try:
+            result = self.work(progress, self.token)
+        except CancelledError:
+            self.signals.cancelled.emit()
+        except BaseException as exc:  # delivered to the GUI thread, shown there
+            self.signals.failed.emit(exc, traceback.format_exc())
+        else:
+            self.signals.done.emit(result)
+
+
+@dataclass
+class TaskHandle:
+    """A running task: cancel it, or ask whether it has finished."""
+
+    token: CancelToken
+    signals: _Signals
+    finished: bool = False
+    result: Any = None
+    error: BaseException | None = None
+    _keep: list[Any] = field(default_factory=list)
+
+    def cancel(self) -> None:
+        """Ask the task to stop at its next check (work already done stays done)."""
+        self.token.cancel()
+
+
+def run_task(
+    work: Work,
+    *,
+    on_done: Callable[[Any], None],
+    on_error: Callable[[BaseException, str], None] | None = None,
+    on_cancelled: Callable[[], None] | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    progress_bar: QProgressBar | None = None,
+    cancel_button: QPushButton | None = None,
+    pool: QThreadPool | None = None,
+) -> TaskHandle:
+    """Run ``work`` on the thread pool and call back on the GUI thread.
+
+    Parameters
+    ----------
+    work : Callable
+        ``work(progress, cancel) -> result``; it must not touch Qt widgets.
+    on_done : Callable
+        Called with the result, on the GUI thread.
+    on_error : Callable, optional
+        Called with the exception and its traceback text; default: the error dialog.
+    on_cancelled : Callable, optional
+        Called when the work stopped because of a cancel.
+    on_progress : Callable, optional
+        Called with (done, total, message) on the GUI thread.
+    progress_bar : QProgressBar, optional
+        Shown while running and updated from the progress reports.
+    cancel_button : QPushButton, optional
+        Enabled while running; clicking it cancels.
+    pool : QThreadPool, optional
+        Default: the global pool.
+
+    Returns
+    -------
+    TaskHandle
+        The running task.
+    """
+    token = CancelToken()
+    signals = _Signals()
+    handle = TaskHandle(token, signals)
+
+    def finish() -> None:
+        handle.finished = True
+        if progress_bar is not None:
+            progress_bar.setVisible(False)
+        if cancel_button is not None:
+            cancel_button.setEnabled(False)
+            with contextlib.suppress(RuntimeError, TypeError):
+                cancel_button.clicked.disconnect(handle.cancel)
+
+    @Slot(int, int, str)
+    def progressed(done: int, total: int, message: str) -> None:
+        if progress_bar is not None:
+            progress_bar.setMaximum(max(total, 1))
+            progress_bar.setValue(done)
+            progress_bar.setFormat(f"%v / %m  {message[-60:]}")
+        if on_progress is not None:
+            on_progress(done, total, message)
+
+    @Slot(object)
+    def done(result: Any) -> None:
+        handle.result = result
+        finish()
+        on_done(result)
+
+    @Slot(object, str)
+    def failed(exc: BaseException, details: str) -> None:
+        handle.error = exc
+        finish()
+        if on_error is not None:
+            on_error(exc, details)
+        else:
+            from dxa_app.gui.dialogs import show_error
+
+            show_error(exc, None, exc.__traceback__)
+
+    @Slot()
+    def cancelled() -> None:
+        finish()
+        if on_cancelled is not None:
+            on_cancelled()
+
+    signals.progress.connect(progressed)
+    signals.done.connect(done)
+    signals.failed.connect(failed)
+    signals.cancelled.connect(cancelled)
+    handle._keep.extend([progressed, done, failed, cancelled])
+    if progress_bar is not None:
+        progress_bar.setValue(0)
+        progress_bar.setVisible(True)
+    if cancel_button is not None:
+        cancel_button.setEnabled(True)
+        cancel_button.clicked.connect(handle.cancel)
+    (pool or QThreadPool.globalInstance()).start(_Runnable(work, signals, token))
+    return handle

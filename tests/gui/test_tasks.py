@@ -1,0 +1,77 @@
+"""The task runner: work runs off the GUI thread; results, errors and cancels come back to it."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QProgressBar, QPushButton
+from pytestqt.qtbot import QtBot
+
+from dxa_app.errors import ArchiveError
+from dxa_app.gui.tasks import run_task
+from dxa_app.progress import CancelToken
+
+pytestmark = pytest.mark.gui
+
+
+def test_result_progress_and_thread(qtbot: QtBot) -> None:
+    gui_thread = threading.get_ident()
+    seen: dict[str, Any] = {"progress": []}
+    bar = QProgressBar()
+    qtbot.addWidget(bar)
+
+    def work(progress: Any, cancel: CancelToken) -> int:
+        seen["worker_thread"] = threading.get_ident()
+        for i in range(1, 4):
+            progress(i, 3, f"step {i}")
+        return 42
+
+    handle = run_task(
+        work,
+        on_done=lambda r: seen.__setitem__("result", r),
+        on_progress=lambda d, t, m: seen["progress"].append((d, t)),
+        progress_bar=bar,
+    )
+    qtbot.waitUntil(lambda: handle.finished, timeout=5000)
+    assert seen["result"] == 42 and handle.result == 42
+    assert seen["worker_thread"] != gui_thread
+    assert seen["progress"] == [(1, 3), (2, 3), (3, 3)]
+    assert not bar.isVisible()
+
+
+def test_error_is_delivered(qtbot: QtBot) -> None:
+    errors: list[BaseException] = []
+
+    def work(progress: Any, cancel: CancelToken) -> None:
+        raise ArchiveError("broken", "fix it")
+
+    handle = run_task(work, on_done=lambda r: None, on_error=lambda e, tb: errors.append(e))
+    qtbot.waitUntil(lambda: handle.finished, timeout=5000)
+    assert isinstance(errors[0], ArchiveError) and handle.error is errors[0]
+
+
+def test_cancel_button_stops_the_work(qtbot: QtBot) -> None:
+    started = threading.Event()
+    cancelled: list[bool] = []
+    button = QPushButton("cancel")
+    qtbot.addWidget(button)
+
+    def work(progress: Any, cancel: CancelToken) -> None:
+        started.set()
+        for _ in range(10_000):
+            cancel.raise_if_cancelled()
+            threading.Event().wait(0.001)
+
+    handle = run_task(
+        work,
+        on_done=lambda r: None,
+        on_cancelled=lambda: cancelled.append(True),
+        cancel_button=button,
+    )
+    assert started.wait(5)
+    assert button.isEnabled()
+    button.click()
+    qtbot.waitUntil(lambda: handle.finished, timeout=5000)
+    assert cancelled == [True] and not button.isEnabled()
