@@ -140,7 +140,12 @@ def _demo(args: argparse.Namespace) -> ExitCode:
         if getattr(args, "archive", None)
         else user_data_dir() / "demo.dxa.sqlite"
     )
-    result = run_demo(out, seed=args.seed, archive=None if args.no_import else archive)
+    result = run_demo(
+        out,
+        seed=args.seed,
+        archive=None if args.no_import else archive,
+        calibrate_demo=not args.no_calibrate,
+    )
     lines = [
         _("Demo data (seed {seed}) written to {out}: {n} files.").format(
             seed=args.seed, out=result.out_dir, n=result.files_written
@@ -155,6 +160,17 @@ def _demo(args: argparse.Namespace) -> ExitCode:
             ).format(archive=result.archive, **result.imported)
         )
         lines.append(_counts_text(result.counts))
+    if result.calibration is not None:
+        lines.append(
+            _(
+                "Calibrated on {serial}: {steps} steps approved, {studies} studies scored. Demo "
+                "users: tekniker, laege, center, admin (password demo-<name>)."
+            ).format(
+                serial="HZA-DEMO-101",
+                steps=result.calibration["steps_approved"],
+                studies=result.calibration["studies_scored"],
+            )
+        )
     emit(args, result.to_dict(), "\n".join(lines))
     if result.imported is not None and result.imported.get("failed"):
         return ExitCode.PARTIAL
@@ -168,6 +184,11 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=2026, help=_("random seed (default 2026)"))
     p.add_argument(
         "--no-import", action="store_true", help=_("only write the files, do not import them")
+    )
+    p.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help=_("import only: no demo users, calibration or scores"),
     )
 
 

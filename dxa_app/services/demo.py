@@ -5,11 +5,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import sqlite_utils
+
 from dxa_app.archive import open_archive
 from dxa_app.archive.queries import counts
 from dxa_app.demo.write import write_demo
+from dxa_app.domain import Role
 from dxa_app.progress import CancelToken, Progress, no_progress
 from dxa_app.services.importing import import_paths
+
+#: Demo users (demo archives only; the passwords are printed in the README).
+DEMO_USERS: tuple[tuple[str, Role, str, str], ...] = (
+    ("tekniker", Role.TECHNICIAN, "demo-tekniker", "Demo Tekniker"),
+    ("laege", Role.PHYSICIAN, "demo-laege", "Demo Læge"),
+    ("center", Role.CENTRE_ANALYST, "demo-center", "Demo Videnscenter"),
+    ("admin", Role.ADMIN, "demo-admin", "Demo Admin"),
+)
+#: The demo's national reference scanner (its scale is the national scale).
+DEMO_REFERENCE_SERIAL = "HZA-DEMO-101"
 
 
 @dataclass(frozen=True)
@@ -22,6 +35,7 @@ class DemoResult:
     archive: Path | None = None
     imported: dict[str, int] | None = None
     counts: dict[str, int] | None = None
+    calibration: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict."""
@@ -32,6 +46,7 @@ class DemoResult:
             "archive": str(self.archive) if self.archive else None,
             "imported": self.imported,
             "counts": self.counts,
+            "calibration": self.calibration,
         }
 
 
@@ -40,6 +55,7 @@ def run_demo(
     *,
     seed: int,
     archive: Path | None,
+    calibrate_demo: bool = True,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> DemoResult:
@@ -53,6 +69,9 @@ def run_demo(
         Random seed.
     archive : Path or None
         The archive to import into (created when missing); None writes files only.
+    calibrate_demo : bool
+        After the import, add the demo users, fit on the demo reference scanner, approve
+        every proposed step as the demo centre analyst and score every study.
     progress : Progress
         Progress callback for both phases.
     cancel : CancelToken, optional
@@ -71,7 +90,31 @@ def run_demo(
     try:
         sources = [out / name for name in ("dicom", "csv", "apex") if (out / name).is_dir()]
         summary = import_paths(db, sources, progress=progress, cancel=cancel)
+        cal = _calibrate_demo(db) if calibrate_demo else None
         c = asdict(counts(db))
     finally:
         db.close()
-    return DemoResult(out, truth, len(files), archive, summary.counts, c)
+    return DemoResult(out, truth, len(files), archive, summary.counts, c, cal)
+
+
+def _calibrate_demo(db: sqlite_utils.Database) -> dict[str, int]:
+    """Demo users, a national fit on the reference scanner, approval, scores (idempotent)."""
+    from dxa_app.services.calibration import approve_step, calibrate, list_steps
+    from dxa_app.services.scoring import rescore
+    from dxa_app.services.users import add_user, list_users
+
+    known = {u.username for u in list_users(db)}
+    for name, role, password, display in DEMO_USERS:
+        if name not in known:
+            add_user(db, name, role, password, display_name=display, by="demo")
+    calibrate(db, reference=DEMO_REFERENCE_SERIAL, by="center", bootstrap=500)
+    approved = 0
+    for step in list_steps(db, "proposed"):
+        approve_step(db, step.id, user="center", role=Role.CENTRE_ANALYST)
+        approved += 1
+    scored = rescore(db, by="demo")
+    return {
+        "steps_approved": approved,
+        "studies_scored": scored["studies"],
+        "new_score_runs": scored["new_runs"],
+    }
