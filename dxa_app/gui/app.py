@@ -1,7 +1,9 @@
-"""Start the desktop application: QApplication, excepthook, main window, event loop.
+"""Start the desktop application: QApplication, excepthook, log-in, main window, event loop.
 
-``main(["--archive", PATH])`` opens an archive; ``--screenshot PNG`` renders the window
-to a PNG once it is shown and exits (for tests, CI and ``make run`` smoke checks).
+``main(["--archive", PATH])`` opens an archive after the log-in dialog (the first-run dialog
+when the archive has no users); ``--screenshot PNG`` renders the window to a PNG once it is
+shown and exits (for tests, CI and ``make run`` smoke checks; it skips the log-in and only
+browses the archive).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
+from dxa_app.errors import DxaError
 from dxa_app.gui import settings as ui_settings
 from dxa_app.gui.dialogs import set_dialogs_enabled, show_error
 from dxa_app.gui.main_window import MainWindow, app_version
+from dxa_app.gui.session import Session
 from dxa_app.i18n import LANGUAGES, _, set_language
 
 ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
@@ -47,6 +51,23 @@ def install_excepthook() -> ExceptHook:
     previous: ExceptHook = sys.excepthook
     sys.excepthook = excepthook
     return previous
+
+
+def login_dialog(archive: Path, parent: QWidget) -> Session | None:
+    """Ask who logs in to ``archive`` with the modal log-in (or first-run) dialog.
+
+    Returns
+    -------
+    Session or None
+        The session, or None when the user cancelled or the archive cannot be read.
+    """
+    from dxa_app.gui.login import ask_login
+
+    try:
+        return ask_login(archive, parent)
+    except DxaError as exc:
+        show_error(exc, parent)
+        return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         lang = args.lang or ui_settings.read_str(settings, ui_settings.KEY_LANGUAGE)
         if lang in LANGUAGES:
             set_language(lang)
-        window = MainWindow(settings)
+        # a smoke run never waits for a log-in: it only browses the archive
+        window = MainWindow(settings, login=None if args.screenshot is not None else login_dialog)
         archive = _initial_archive(
             args.archive, ui_settings.read_str(settings, ui_settings.KEY_LAST_ARCHIVE)
         )

@@ -1,13 +1,18 @@
-"""The main window: menus, a patients table and a studies table, the status bar.
+"""The main window: the Patients browser and the workspaces the user's role allows, in tabs.
 
-All data comes through :mod:`dxa_app.services.browse`; a :class:`DxaError` from a
-service is shown with the friendly error dialog. Window geometry, the last archive
-and the language are remembered in QSettings (UI state only).
+All data comes through :mod:`dxa_app.services`; a :class:`DxaError` from a service is
+shown with the friendly error dialog. Window geometry, the last archive and the language
+are remembered in QSettings (UI state only). The :class:`Session` (who is logged in to
+which archive) decides which workspace tabs exist: Technician (technician, admin),
+Physician (physician, admin), Centre (centre analyst, admin); Patients is for everyone.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -28,18 +33,86 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 import dxa_app
-from dxa_app.domain import PatientSummary
+from dxa_app.domain import PatientSummary, Role, StudySummary
 from dxa_app.errors import DxaError
 from dxa_app.gui import settings as ui_settings
 from dxa_app.gui.dialogs import show_error
 from dxa_app.gui.models import ObjectRole, PatientTableModel, SortRole, StudyTableModel
+from dxa_app.gui.session import Session
 from dxa_app.i18n import LANGUAGES, _, current_language, set_language
 from dxa_app.services import browse
+
+log = logging.getLogger(__name__)
+
+#: Asks who logs in to an archive (a modal dialog in the application); None: cancelled.
+LoginFunction = Callable[[Path, QWidget], Session | None]
+
+#: Workspace keys, in tab order, with the roles that see them (admin sees all).
+WORKSPACE_ROLES: dict[str, tuple[Role, ...]] = {
+    "technician": (Role.TECHNICIAN, Role.ADMIN),
+    "physician": (Role.PHYSICIAN, Role.ADMIN),
+    "centre": (Role.CENTRE_ANALYST, Role.ADMIN),
+}
+
+#: Where each workspace class lives (imported lazily: pyqtgraph and QtPdf are heavy).
+WORKSPACE_CLASSES: dict[str, tuple[str, str]] = {
+    "technician": ("dxa_app.gui.technician", "TechnicianWorkspace"),
+    "physician": ("dxa_app.gui.physician", "PhysicianWorkspace"),
+    "centre": ("dxa_app.gui.centre", "CentreWorkspace"),
+}
+
+
+def workspace_title(key: str) -> str:
+    """Return the translated tab title of a workspace."""
+    titles = {
+        "patients": _("Patients"),
+        "technician": _("Technician"),
+        "physician": _("Physician"),
+        "centre": _("Centre"),
+    }
+    return titles.get(key, key)
+
+
+def role_name(role: Role) -> str:
+    """Return the translated name of a role."""
+    names = {
+        Role.TECHNICIAN: _("technician"),
+        Role.PHYSICIAN: _("physician"),
+        Role.CENTRE_ANALYST: _("centre analyst"),
+        Role.ADMIN: _("administrator"),
+    }
+    return names.get(role, str(role))
+
+
+def allowed_workspaces(session: Session | None) -> list[str]:
+    """Return the workspace keys a session may see, in tab order (none without a session)."""
+    if session is None:
+        return []
+    return [key for key, roles in WORKSPACE_ROLES.items() if session.role in roles]
+
+
+def make_workspace(key: str, session: Session) -> QWidget:
+    """Build one workspace; a placeholder label when its module is not installed."""
+    module_name, class_name = WORKSPACE_CLASSES[key]
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, class_name)
+    except (ImportError, AttributeError) as exc:
+        log.warning("workspace %s is not available: %s", key, exc)
+        label = QLabel(_("This workspace is not available in this version."))
+        label.setObjectName(f"placeholder_{key}")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        return label
+    widget = cls(session)
+    assert isinstance(widget, QWidget)
+    return widget
+
 
 #: Language names shown in the Language menu, each in its own language (never translated).
 LANGUAGE_NAMES: dict[str, str] = {"da": "Dansk", "en": "English"}
@@ -86,12 +159,29 @@ class MainWindow(QMainWindow):
         (tests pass an INI file under a temporary folder).
     parent : QWidget, optional
         Parent widget (normally none).
+    session : Session, optional
+        Who is logged in; its archive is opened at once and its role decides the
+        workspace tabs. Tests pass a session instead of going through the log-in dialog.
+    login : callable, optional
+        ``login(archive, window) -> Session | None``, asked when an archive is opened
+        without a matching session (the application passes the log-in dialog). Without
+        it, such an archive is only browsed (Patients tab, no workspaces).
     """
 
-    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        parent: QWidget | None = None,
+        *,
+        session: Session | None = None,
+        login: LoginFunction | None = None,
+    ) -> None:
         super().__init__(parent)
         self.settings = settings if settings is not None else ui_settings.make_settings()
         self.archive_path: Path | None = None
+        self.session: Session | None = None
+        self.login = login
+        self.workspaces: dict[str, QWidget] = {}
         self.selected_patient: PatientSummary | None = None
         self._n_patients = 0
         self._n_studies = 0
@@ -129,23 +219,39 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
-        self.setCentralWidget(self.splitter)
+        self.study_view.doubleClicked.connect(lambda _index: self.open_selected_study())
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("workspaceTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.splitter, "")
+        self.setCentralWidget(self.tabs)
 
         self.status_label = QLabel()
         self.status_label.setObjectName("statusLabel")
         self.statusBar().addPermanentWidget(self.status_label, 1)
+        self.user_label = QLabel()
+        self.user_label.setObjectName("userLabel")
+        self.statusBar().addPermanentWidget(self.user_label)
 
         self._create_actions()
         self._create_menus()
         self.resize(1100, 650)
         self._restore_state()
         self.retranslate()
+        if session is not None:
+            self.session = session
+            self.open_archive(session.archive)
 
     # -- construction -------------------------------------------------------------------
     def _create_actions(self) -> None:
         self.open_action = QAction(self)
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)
         self.open_action.triggered.connect(self.choose_archive)
+        self.new_action = QAction(self)
+        self.new_action.setShortcut(QKeySequence.StandardKey.New)
+        self.new_action.triggered.connect(self.choose_new_archive)
+        self.logout_action = QAction(self)
+        self.logout_action.triggered.connect(self.log_out)
         self.quit_action = QAction(self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
@@ -170,6 +276,9 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         self.file_menu = QMenu(self)
         self.file_menu.addAction(self.open_action)
+        self.file_menu.addAction(self.new_action)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.logout_action)
         self.file_menu.addSeparator()
         self.file_menu.addAction(self.quit_action)
         self.view_menu = QMenu(self)
@@ -198,6 +307,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(title)
         self.file_menu.setTitle(_("&File"))
         self.open_action.setText(_("&Open archive..."))
+        self.new_action.setText(_("&New archive..."))
+        self.logout_action.setText(_("Log &out"))
+        self.logout_action.setEnabled(self.session is not None)
         self.quit_action.setText(_("&Quit"))
         self.view_menu.setTitle(_("&View"))
         self.show_all_action.setText(_("Show &all studies"))
@@ -212,6 +324,12 @@ class MainWindow(QMainWindow):
         self._update_status()
         self.patient_model.retranslate()
         self.study_model.retranslate()
+        self.tabs.setTabText(0, workspace_title("patients"))
+        for key, widget in self.workspaces.items():
+            self.tabs.setTabText(self.tabs.indexOf(widget), workspace_title(key))
+            retranslate = getattr(widget, "retranslate", None)
+            if callable(retranslate):
+                retranslate()
 
     def set_language(self, lang: str) -> None:
         """Switch the language of the whole application, remember it, retranslate."""
@@ -229,6 +347,15 @@ class MainWindow(QMainWindow):
             )
 
     def _update_status(self) -> None:
+        if self.session is None:
+            self.user_label.setText(_("Not logged in"))
+        else:
+            self.user_label.setText(
+                _("User: {name} ({role})").format(
+                    name=self.session.display_name or self.session.username,
+                    role=role_name(self.session.role),
+                )
+            )
         if self.archive_path is None:
             self.status_label.setText(_("No archive open"))
             return
@@ -256,6 +383,32 @@ class MainWindow(QMainWindow):
             to the user (the previous archive stays open).
         """
         p = Path(path)
+        session = self.session if self._same_archive(self.session, p) else None
+        if not self._load_lists(p):
+            return False
+        if session is None and self.login is not None:
+            session = self.login(p, self)
+            if session is None:  # log-in cancelled: the previous archive stays open
+                if self.archive_path is not None:
+                    self._load_lists(self.archive_path)
+                return False
+        self.archive_path = p
+        self.selected_patient = None
+        self.patient_view.clearSelection()
+        self.settings.setValue(ui_settings.KEY_LAST_ARCHIVE, str(p.resolve()))
+        self.set_session(session)
+        return True
+
+    @staticmethod
+    def _same_archive(session: Session | None, path: Path) -> bool:
+        if session is None:
+            return False
+        try:
+            return Path(session.archive).resolve() == path.resolve()
+        except OSError:
+            return False
+
+    def _load_lists(self, p: Path) -> bool:
         try:
             counts = browse.archive_counts(p)
             patients = browse.patients(p)
@@ -263,18 +416,94 @@ class MainWindow(QMainWindow):
         except DxaError as exc:
             show_error(exc, self)
             return False
-        self.archive_path = p
         self._n_patients = counts.patients
         self._n_studies = counts.studies
-        self.selected_patient = None
-        self.patient_view.clearSelection()
         self.patient_model.set_rows(patients)
         self.study_model.set_rows(studies)
         self.patient_view.resizeColumnsToContents()
         self.study_view.resizeColumnsToContents()
-        self.settings.setValue(ui_settings.KEY_LAST_ARCHIVE, str(p.resolve()))
-        self.retranslate()
         return True
+
+    def reload_archive(self) -> None:
+        """Re-read the patients and studies of the open archive (after an import)."""
+        if self.archive_path is None:
+            return
+        selected = self.selected_patient.id if self.selected_patient else None
+        if self._load_lists(self.archive_path):
+            self.selected_patient = None
+            if selected is not None:
+                self.select_patient(selected)
+            self._update_status()
+
+    # -- session and workspaces -----------------------------------------------------------
+    def set_session(self, session: Session | None) -> None:
+        """Make ``session`` the logged-in user and show the workspaces its role allows."""
+        for widget in self.workspaces.values():
+            self.tabs.removeTab(self.tabs.indexOf(widget))
+            widget.deleteLater()
+        self.workspaces = {}
+        self.session = session
+        if session is not None:
+            for key in allowed_workspaces(session):
+                widget = make_workspace(key, session)
+                self.workspaces[key] = widget
+                self.tabs.addTab(widget, workspace_title(key))
+                changed = getattr(widget, "archive_changed", None)
+                if changed is not None:
+                    changed.connect(self.reload_archive)
+            for widget in self.workspaces.values():
+                refresh = getattr(widget, "refresh", None)
+                if callable(refresh):
+                    refresh()
+        self.retranslate()
+
+    def workspace_titles(self) -> list[str]:
+        """Return the titles of the tabs shown, in order (Patients first)."""
+        return [self.tabs.tabText(i) for i in range(self.tabs.count())]
+
+    def log_out(self) -> None:
+        """Log the user out (audited): the workspaces close; log in again if possible."""
+        session = self.session
+        if session is None:
+            return
+        try:
+            from dxa_app.archive import open_archive
+            from dxa_app.services.accounts import log_out
+
+            db = open_archive(session.archive, create=False)
+            try:
+                log_out(db, session.username)
+            finally:
+                db.close()
+        except DxaError as exc:
+            show_error(exc, self)
+        self.set_session(None)
+        if self.login is not None and self.archive_path is not None:
+            self.set_session(self.login(self.archive_path, self))
+
+    def open_selected_study(self) -> bool:
+        """Open the study selected in the Patients tab in the user's workspace."""
+        rows = self.study_view.selectionModel().selectedRows()
+        if not rows:
+            return False
+        study = self.study_proxy.data(rows[0], ObjectRole)
+        if not isinstance(study, StudySummary):
+            return False
+        return self.open_study(study.id)
+
+    def open_study(self, study_id: int) -> bool:
+        """Show a study in the technician workspace, or else the physician workspace."""
+        for key, method in (("technician", "show_study"), ("physician", "select_study")):
+            widget = self.workspaces.get(key)
+            call = getattr(widget, method, None) if widget is not None else None
+            if callable(call):
+                result = call(study_id)
+                if result is False:
+                    return False
+                assert widget is not None
+                self.tabs.setCurrentWidget(widget)
+                return True
+        return False
 
     def choose_archive(self) -> None:
         """Ask for an archive file (File > Open archive...) and open it."""
@@ -287,6 +516,28 @@ class MainWindow(QMainWindow):
         )
         if path:
             self.open_archive(path)
+
+    def choose_new_archive(self) -> None:
+        """Ask for a new archive file (File > New archive...), create it and open it."""
+        path, _selected = QFileDialog.getSaveFileName(
+            self,
+            _("New archive"),
+            "",
+            _("DXA archives (*.sqlite);;All files (*)"),
+        )
+        if path:
+            self.create_archive(Path(path))
+
+    def create_archive(self, path: Path) -> bool:
+        """Create an empty archive at ``path`` and open it (the first-run log-in follows)."""
+        from dxa_app.archive import open_archive
+
+        try:
+            open_archive(path).close()
+        except DxaError as exc:
+            show_error(exc, self)
+            return False
+        return self.open_archive(path)
 
     def reload_studies(self) -> None:
         """Reload the study table for the selected patient (or all studies)."""

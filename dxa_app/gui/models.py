@@ -219,3 +219,8 @@ class StudyTableModel(_ListTableModel[StudySummary]):
     def tooltip(self, item: StudySummary) -> str | None:
         """Return the study UID as the row's tooltip."""
         return _("Study UID: {uid}").format(uid=item.study_uid)
+
+
+#: Public names for the list-model building blocks (used by the workspace models).
+Column = _Column
+ListTableModel = _ListTableModel

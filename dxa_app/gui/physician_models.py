@@ -1,0 +1,64 @@
+"""Table model of the physician workspace: the worklist of studies waiting for a report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dxa_app.gui.models import _Column, _ListTableModel, format_date
+from dxa_app.i18n import _
+from dxa_app.services.worklist import AMENDED, DRAFT, NO_DRAFT, SIGNED, PendingReport
+
+
+def report_status_label(status: str) -> str:
+    """Return the translated label of a worklist report state."""
+    labels = {
+        NO_DRAFT: _("Not started"),
+        DRAFT: _("Draft"),
+        SIGNED: _("Signed"),
+        AMENDED: _("Amended"),
+    }
+    return labels.get(status, status)
+
+
+class WorklistModel(_ListTableModel[PendingReport]):
+    """Studies waiting for a report: date, days waiting, patient, site, scanner, state."""
+
+    (
+        COL_DATE,
+        COL_DAYS,
+        COL_PATIENT_ID,
+        COL_PATIENT_NAME,
+        COL_SITE,
+        COL_SCANNER,
+        COL_SERIAL,
+        COL_STATUS,
+        COL_STUDY,
+    ) = range(9)
+
+    columns: Sequence[_Column[PendingReport]] = (
+        _Column(lambda: _("Date"), lambda r: format_date(r.study_date)),
+        _Column(
+            lambda: _("Days waiting"),
+            lambda r: str(r.days_waiting),
+            lambda r: r.days_waiting,
+            numeric=True,
+        ),
+        _Column(lambda: _("Patient ID"), lambda r: r.patient_identifier),
+        _Column(lambda: _("Patient name"), lambda r: r.patient_name),
+        _Column(lambda: _("Site"), lambda r: r.site),
+        _Column(lambda: _("Scanner"), lambda r: r.scanner),
+        _Column(lambda: _("Serial"), lambda r: r.serial),
+        _Column(lambda: _("Report"), lambda r: report_status_label(r.report_status)),
+        _Column(lambda: _("Study"), lambda r: str(r.study_id), lambda r: r.study_id, numeric=True),
+    )
+
+    def tooltip(self, item: PendingReport) -> str | None:
+        """Return the study UID as the row's tooltip."""
+        return _("Study UID: {uid}").format(uid=item.study_uid)
+
+    def row_of_study(self, study_id: int) -> int | None:
+        """Return the row of a study, or None when it is not listed."""
+        for i, r in enumerate(self._rows):
+            if r.study_id == study_id:
+                return i
+        return None

@@ -1,0 +1,302 @@
+"""Today's QC per scanner: coloured status list, control chart with alarms, acknowledgement."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyqtgraph as pg  # type: ignore[import-untyped]
+from PySide6.QtCore import QItemSelection, Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dxa_app.domain import Role
+from dxa_app.errors import DxaError
+from dxa_app.gui.common import read_only_table, session_db
+from dxa_app.gui.dialogs import show_error
+from dxa_app.gui.session import Session
+from dxa_app.gui.technician_models import (
+    STATUS_COLOURS,
+    QcAlarmModel,
+    ScannerQcModel,
+    qc_status_label,
+)
+from dxa_app.i18n import _
+from dxa_app.services import qc_ack
+from dxa_app.services.calibration import ScannerQc, qc_status
+from dxa_app.services.qc_ack import QcAlarm
+
+
+def _timestamp(date: str) -> float:
+    day = dt.date.fromisoformat(date[:10])
+    return dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
+
+
+class QcChart(pg.PlotWidget):  # type: ignore[misc]
+    """A control chart of one scanner's daily phantom BMD.
+
+    Baseline mean (dashed line), the ±limit band, Westgard reject hits (red crosses),
+    warnings (orange triangles), CUSUM alarms (purple diamonds); acknowledged alarms are
+    drawn hollow and grey.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent=parent, axisItems={"bottom": pg.DateAxisItem()})
+        self.setBackground("w")
+        self.showGrid(x=True, y=True, alpha=0.2)
+        self.series = self.plot(
+            [],
+            [],
+            pen=pg.mkPen("#455a64", width=1),
+            symbol="o",
+            symbolSize=4,
+            symbolBrush="#455a64",
+            symbolPen=None,
+        )
+        self.mean_line = pg.InfiniteLine(
+            angle=0, pen=pg.mkPen("#1565c0", style=Qt.PenStyle.DashLine)
+        )
+        self.band = pg.LinearRegionItem(
+            values=(0.0, 0.0),
+            orientation="horizontal",
+            movable=False,
+            brush=pg.mkBrush(21, 101, 192, 30),
+            pen=pg.mkPen(None),
+        )
+        self.reject_points = pg.ScatterPlotItem(
+            symbol="x", size=12, pen=pg.mkPen("#c62828", width=2), brush=pg.mkBrush("#c62828")
+        )
+        self.warning_points = pg.ScatterPlotItem(
+            symbol="t", size=10, pen=pg.mkPen("#f9a825"), brush=pg.mkBrush("#f9a825")
+        )
+        self.cusum_points = pg.ScatterPlotItem(
+            symbol="d", size=11, pen=pg.mkPen("#6a1b9a"), brush=pg.mkBrush("#6a1b9a")
+        )
+        self.ack_points = pg.ScatterPlotItem(
+            symbol="o", size=13, pen=pg.mkPen("#9e9e9e", width=1.5), brush=None
+        )
+        for item in (
+            self.band,
+            self.mean_line,
+            self.ack_points,
+            self.warning_points,
+            self.cusum_points,
+            self.reject_points,
+        ):
+            self.addItem(item)
+        self.set_series(None, [])
+
+    def set_series(self, qc: ScannerQc | None, alarms: list[QcAlarm]) -> None:
+        """Draw one scanner's series and alarms (None clears the chart)."""
+        if qc is None or not qc.values:
+            self.series.setData([], [])
+            for item in (
+                self.reject_points,
+                self.warning_points,
+                self.cusum_points,
+                self.ack_points,
+            ):
+                item.setData([], [])
+            self.mean_line.setVisible(False)
+            self.band.setVisible(False)
+            self.setTitle("")
+            return
+        xs = [_timestamp(d) for d in qc.dates]
+        self.series.setData(xs, list(qc.values))
+        a = qc.analysis
+        if a is not None:
+            self.mean_line.setValue(a.baseline.mean)
+            self.band.setRegion((a.baseline.lower, a.baseline.upper))
+        self.mean_line.setVisible(a is not None)
+        self.band.setVisible(a is not None)
+
+        def points(selected: list[QcAlarm]) -> tuple[list[float], list[float]]:
+            return [xs[p.index] for p in selected], [p.value for p in selected]
+
+        open_alarms = [p for p in alarms if not p.acknowledged]
+        self.reject_points.setData(
+            *points([p for p in open_alarms if p.kind == "westgard" and p.severity == "reject"])
+        )
+        self.warning_points.setData(
+            *points([p for p in open_alarms if p.kind == "westgard" and p.severity != "reject"])
+        )
+        self.cusum_points.setData(*points([p for p in open_alarms if p.kind == "cusum"]))
+        self.ack_points.setData(*points([p for p in alarms if p.acknowledged]))
+        self.setTitle(
+            f"{qc.serial} — {qc_status_label(qc.status)}",
+            color=STATUS_COLOURS.get(qc.status, "#000000"),
+        )
+
+
+class QcPanel(QWidget):
+    """Scanner list with today's status, the chart of the selected scanner, acknowledgement.
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user; acknowledgements are stored with this user.
+    parent : QWidget, optional
+        The owner.
+    """
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.selected: ScannerQc | None = None
+        self.alarms: list[QcAlarm] = []
+        self.scanner_model = ScannerQcModel(parent=self)
+        self.scanner_view = read_only_table(self.scanner_model)
+        self.scanner_view.setObjectName("qcScannerTable")
+        self.scanner_view.selectionModel().selectionChanged.connect(self._on_selection)
+        self.chart = QcChart()
+        self.alarm_model = QcAlarmModel(parent=self)
+        self.alarm_view = read_only_table(self.alarm_model, multi=True)
+        self.alarm_view.setObjectName("qcAlarmTable")
+        self.summary_label = QLabel()
+        self.summary_label.setWordWrap(True)
+        self.comment_edit = QLineEdit()
+        self.comment_edit.setObjectName("qcComment")
+        self.ack_button = QPushButton()
+        self.ack_button.setObjectName("qcAcknowledge")
+        self.ack_button.clicked.connect(self.acknowledge)
+        self.ack_button.setEnabled(session.may(Role.TECHNICIAN))
+        self.refresh_button = QPushButton()
+        self.refresh_button.clicked.connect(self.refresh)
+
+        self.scanners_title = QLabel()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.scanners_title)
+        left_layout.addWidget(self.scanner_view)
+        left_layout.addWidget(self.refresh_button)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.chart, 3)
+        right_layout.addWidget(self.summary_label)
+        right_layout.addWidget(self.alarm_view, 2)
+        ack_row = QHBoxLayout()
+        self.comment_label = QLabel()
+        ack_row.addWidget(self.comment_label)
+        ack_row.addWidget(self.comment_edit, 1)
+        ack_row.addWidget(self.ack_button)
+        right_layout.addLayout(ack_row)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 5)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        """Re-set the texts in the current language."""
+        self.scanners_title.setText(_("Today's QC per scanner"))
+        self.refresh_button.setText(_("Refresh"))
+        self.comment_label.setText(_("Comment"))
+        self.comment_edit.setPlaceholderText(_("What was checked or done"))
+        self.ack_button.setText(_("Acknowledge"))
+        self.ack_button.setToolTip(
+            _("Acknowledge the selected alarms (none selected: the newest open alarms).")
+        )
+        self.scanner_model.retranslate()
+        self.alarm_model.retranslate()
+        self._update_summary()
+
+    def refresh(self) -> None:
+        """Reload every scanner's QC from the archive (the numbers of the CLI ``qc``)."""
+        serial = self.selected.serial if self.selected is not None else None
+        try:
+            with session_db(self.session) as db:
+                rows = qc_status(db)
+        except DxaError as exc:
+            show_error(exc, self)
+            return
+        self.scanner_model.set_rows(rows)
+        self.scanner_view.resizeColumnsToContents()
+        self.selected = None
+        self._show(None)
+        if serial is not None:
+            self.select_scanner(serial)
+
+    def select_scanner(self, serial: str) -> bool:
+        """Select a scanner by serial; return False when it has no QC series."""
+        for row, q in enumerate(self.scanner_model.rows()):
+            if q.serial == serial:
+                self.scanner_view.selectRow(row)
+                return True
+        return False
+
+    def _on_selection(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        rows = self.scanner_view.selectionModel().selectedRows()
+        self._show(self.scanner_model.row_at(rows[0].row()) if rows else None)
+
+    def _show(self, qc: ScannerQc | None) -> None:
+        self.selected = qc
+        alarms: list[QcAlarm] = []
+        if qc is not None:
+            try:
+                with session_db(self.session) as db:
+                    alarms = qc_ack.scanner_alarms(db, qc)
+            except DxaError as exc:
+                show_error(exc, self)
+        self.alarms = alarms
+        # newest first: today's alarms on top
+        self.alarm_model.set_rows(sorted(alarms, key=lambda a: (-a.index, a.rule)))
+        self.alarm_view.resizeColumnsToContents()
+        self.chart.set_series(qc, alarms)
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        qc = self.selected
+        if qc is None:
+            self.summary_label.setText(_("Select a scanner to see its control chart."))
+            return
+        n_open = sum(1 for a in self.alarms if not a.acknowledged)
+        text = _("{serial}: today {status}; {n} QC scans, last {last}; {open} open alarms.").format(
+            serial=qc.serial,
+            status=qc_status_label(qc.status),
+            n=qc.n_scans,
+            last=qc.last or "-",
+            open=n_open,
+        )
+        if qc.analysis is not None:
+            b = qc.analysis.baseline
+            text += " " + _(
+                "Baseline {mean:.3f} g/cm², limits {lower:.3f}-{upper:.3f} (±{pct} %)."
+            ).format(mean=b.mean, lower=b.lower, upper=b.upper, pct=b.limit_pct)
+        self.summary_label.setText(text)
+
+    def selected_alarms(self) -> list[QcAlarm]:
+        """Return the alarms selected in the table, or the newest open ones when none is."""
+        rows = sorted({i.row() for i in self.alarm_view.selectionModel().selectedRows()})
+        chosen = [self.alarm_model.row_at(r) for r in rows]
+        return [a for a in chosen if not a.acknowledged] or qc_ack.latest_alarms(self.alarms)
+
+    def acknowledge(self) -> bool:
+        """Store an acknowledgement of the chosen alarms with the comment (audited)."""
+        qc = self.selected
+        if qc is None:
+            return False
+        try:
+            with session_db(self.session) as db:
+                qc_ack.acknowledge_alarms(
+                    db,
+                    self.selected_alarms(),
+                    comment=self.comment_edit.text(),
+                    by=self.session.username,
+                )
+        except DxaError as exc:
+            show_error(exc, self)
+            return False
+        self.comment_edit.clear()
+        self._show(qc)
+        return True

@@ -1,0 +1,198 @@
+"""Study view: per region raw and harmonised BMD, T, Z, category, inclusion; the study's images."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dxa_app.domain import StudySummary
+from dxa_app.errors import DxaError
+from dxa_app.gui.common import read_only_table, session_db
+from dxa_app.gui.dialogs import show_error
+from dxa_app.gui.models import format_date
+from dxa_app.gui.session import Session
+from dxa_app.gui.technician_models import RegionScoreModel, StudyImageModel
+from dxa_app.i18n import _
+from dxa_app.services import browse
+from dxa_app.services.workbench import StudyDetail, study_detail
+
+
+def study_description(s: StudySummary) -> str:
+    """Return a one-line description of a study for pickers and titles."""
+    return f"{format_date(s.study_date)} — {s.patient_name} ({s.patient_identifier}) — {s.serial}"
+
+
+class StudyPanel(QWidget):
+    """Pick a study and see its scores per region and its images.
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user (opening a study is audited with this user).
+    parent : QWidget, optional
+        The owner.
+    """
+
+    #: Emitted with (study id, study UID, description) when "Enter VFA" is clicked.
+    vfa_requested = Signal(int, str, str)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.studies: list[StudySummary] = []
+        self.detail: StudyDetail | None = None
+        self.current: StudySummary | None = None
+        self.picker = QComboBox()
+        self.picker.setObjectName("studyPicker")
+        self.picker.setMinimumContentsLength(40)
+        self.picker.activated.connect(self._on_picked)
+        self.picker_label = QLabel()
+        self.title_label = QLabel()
+        self.title_label.setWordWrap(True)
+        self.diagnosis_label = QLabel()
+        self.diagnosis_label.setWordWrap(True)
+        self.notes_label = QLabel()
+        self.notes_label.setWordWrap(True)
+        self.region_model = RegionScoreModel(parent=self)
+        self.region_view = read_only_table(self.region_model)
+        self.region_view.setObjectName("regionTable")
+        self.images_title = QLabel()
+        self.image_model = StudyImageModel(parent=self)
+        self.image_view = read_only_table(self.image_model)
+        self.image_view.setObjectName("imageTable")
+        self.vfa_button = QPushButton()
+        self.vfa_button.setEnabled(False)
+        self.vfa_button.clicked.connect(self._request_vfa)
+
+        top = QHBoxLayout()
+        top.addWidget(self.picker_label)
+        top.addWidget(self.picker, 1)
+        top.addWidget(self.vfa_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.title_label)
+        layout.addWidget(self.diagnosis_label)
+        layout.addWidget(self.region_view, 3)
+        layout.addWidget(self.notes_label)
+        layout.addWidget(self.images_title)
+        layout.addWidget(self.image_view, 1)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        """Re-set the texts in the current language."""
+        self.picker_label.setText(_("Study"))
+        self.vfa_button.setText(_("Enter VFA reading..."))
+        self.images_title.setText(_("Images"))
+        self.region_model.retranslate()
+        self.image_model.retranslate()
+        self._show_detail()
+
+    def refresh(self) -> None:
+        """Reload the study list of the picker (newest first)."""
+        try:
+            studies = browse.studies(self.session.archive)
+        except DxaError as exc:
+            show_error(exc, self)
+            return
+        self.studies = sorted(studies, key=lambda s: (s.study_date, s.id), reverse=True)
+        self.picker.blockSignals(True)
+        self.picker.clear()
+        for s in self.studies:
+            self.picker.addItem(study_description(s), s.id)
+        self.picker.setCurrentIndex(-1)
+        self.picker.blockSignals(False)
+        if self.current is not None:
+            self.show_study(self.current.id)
+
+    def _on_picked(self, index: int) -> None:
+        if 0 <= index < len(self.studies):
+            self.show_study(self.studies[index].id)
+
+    def show_study(self, study_id: int) -> bool:
+        """Show one study's scores and images; return False when it cannot be shown."""
+        summary = next((s for s in self.studies if s.id == study_id), None)
+        if summary is None:
+            self.refresh_list_only()
+            summary = next((s for s in self.studies if s.id == study_id), None)
+        try:
+            with session_db(self.session) as db:
+                detail = study_detail(db, study_id, by=self.session.username)
+        except DxaError as exc:
+            show_error(exc, self)
+            return False
+        self.current = summary
+        self.detail = detail
+        if summary is not None:
+            index = self.picker.findData(study_id)
+            self.picker.setCurrentIndex(index)
+        self.region_model.set_rows(detail.scores.regions)
+        self.image_model.set_rows(detail.images)
+        self.region_view.resizeColumnsToContents()
+        self.image_view.resizeColumnsToContents()
+        self.vfa_button.setEnabled(True)
+        self._show_detail()
+        return True
+
+    def refresh_list_only(self) -> None:
+        """Reload the picker's list without re-showing the current study."""
+        current = self.current
+        self.current = None
+        self.refresh()
+        self.current = current
+
+    def description(self) -> str:
+        """Return the description of the shown study (empty when none)."""
+        if self.current is not None:
+            return study_description(self.current)
+        if self.detail is not None:
+            return f"{self.detail.scores.study_date} — {self.detail.scores.patient}"
+        return ""
+
+    def _show_detail(self) -> None:
+        d = self.detail
+        if d is None:
+            self.title_label.setText(_("Choose a study above or double-click one in Patients."))
+            self.diagnosis_label.setText("")
+            self.notes_label.setText("")
+            return
+        s = d.scores
+        self.title_label.setText(
+            _("Study of {date}: patient {patient}, {sex}, age {age}; {kind}-scores.").format(
+                date=s.study_date,
+                patient=s.patient,
+                sex=s.sex or "-",
+                age="-" if s.age is None else f"{s.age:.0f}",
+                kind=s.score_kind,
+            )
+        )
+        diag = s.diagnosis
+        self.diagnosis_label.setText(
+            _("Diagnosis: {category} (deciding region {region}, score {score}).").format(
+                category=str(diag.category),
+                region=diag.deciding_region or "-",
+                score="-" if diag.printed_score is None else diag.printed_score,
+            )
+        )
+        notes = list(s.notes)
+        if s.exclusion_hints:
+            notes.append(
+                _("Vertebrae to consider excluding: {hints}.").format(
+                    hints=", ".join(s.exclusion_hints)
+                )
+            )
+        if not s.harmonised:
+            notes.append(_("Not every region is harmonised."))
+        self.notes_label.setText(" ".join(notes))
+
+    def _request_vfa(self) -> None:
+        if self.detail is not None:
+            self.vfa_requested.emit(
+                self.detail.scores.study_id, self.detail.scores.study_uid, self.description()
+            )

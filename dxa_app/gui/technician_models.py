@@ -1,0 +1,248 @@
+"""Table models of the technician workspace: import results, QC, alarms, scores, images, grid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from dxa_app.domain import ImportOutcome, ImportStatus
+from dxa_app.gui.models import Column, ListTableModel
+from dxa_app.i18n import _
+from dxa_app.services.calibration import ScannerQc
+from dxa_app.services.qc_ack import QcAlarm
+from dxa_app.services.scoring import RegionRow
+from dxa_app.services.workbench import StudyImage
+
+_ANY_INDEX = QModelIndex | QPersistentModelIndex
+
+#: Colours of the QC status (also used for the scanner list's decoration).
+STATUS_COLOURS: dict[str, str] = {
+    "ok": "#2e7d32",
+    "warning": "#f9a825",
+    "reject": "#c62828",
+    "no baseline": "#757575",
+}
+
+
+def import_status_label(status: str) -> str:
+    """Return the translated label of an import status."""
+    labels = {
+        ImportStatus.IMPORTED: _("imported"),
+        ImportStatus.DUPLICATE: _("duplicate"),
+        ImportStatus.SKIPPED: _("skipped"),
+        ImportStatus.FAILED: _("failed"),
+    }
+    try:
+        return labels[ImportStatus(status)]
+    except ValueError:
+        return status
+
+
+def qc_status_label(status: str) -> str:
+    """Return the translated label of a QC status (ok, warning, reject, no baseline)."""
+    labels = {
+        "ok": _("OK"),
+        "warning": _("Warning"),
+        "reject": _("Reject"),
+        "no baseline": _("No baseline"),
+    }
+    return labels.get(status, status)
+
+
+def _bmd(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+class ImportResultModel(ListTableModel[ImportOutcome]):
+    """One row per imported file: path, status, reason."""
+
+    COL_PATH, COL_STATUS, COL_REASON = range(3)
+
+    columns: Sequence[Column[ImportOutcome]] = (
+        Column(lambda: _("File"), lambda o: o.path),
+        Column(lambda: _("Status"), lambda o: import_status_label(str(o.status))),
+        Column(
+            lambda: _("Reason"),
+            lambda o: o.reason or "; ".join(n.message for n in o.notes),
+        ),
+    )
+
+
+class ScannerQcModel(ListTableModel[ScannerQc]):
+    """Scanners with today's QC status (coloured), number of scans and last date."""
+
+    COL_STATUS, COL_SITE, COL_SERIAL, COL_MODEL, COL_N, COL_LAST = range(6)
+
+    columns: Sequence[Column[ScannerQc]] = (
+        Column(lambda: _("Status"), lambda q: qc_status_label(q.status)),
+        Column(lambda: _("Site"), lambda q: q.site),
+        Column(lambda: _("Serial"), lambda q: q.serial),
+        Column(lambda: _("Model"), lambda q: q.model),
+        Column(lambda: _("QC scans"), lambda q: str(q.n_scans), lambda q: q.n_scans, True),
+        Column(lambda: _("Last QC"), lambda q: q.last or ""),
+    )
+
+    def data(self, index: _ANY_INDEX, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """Return cell data; the status cell is coloured by the status."""
+        if (
+            role in (Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ForegroundRole)
+            and index.isValid()
+            and index.column() == self.COL_STATUS
+            and index.row() < self.rowCount()
+        ):
+            return QColor(STATUS_COLOURS.get(self.row_at(index.row()).status, "#000000"))
+        return super().data(index, role)
+
+
+class QcAlarmModel(ListTableModel[QcAlarm]):
+    """A scanner's QC alarms: date, rule, severity, value, acknowledged by whom and why."""
+
+    COL_DATE, COL_RULE, COL_SEVERITY, COL_VALUE, COL_ACK, COL_COMMENT = range(6)
+
+    columns: Sequence[Column[QcAlarm]] = (
+        Column(lambda: _("Date"), lambda a: a.date),
+        Column(lambda: _("Rule"), lambda a: a.rule),
+        Column(
+            lambda: _("Severity"),
+            lambda a: _("reject") if a.severity == "reject" else _("warning"),
+        ),
+        Column(lambda: _("BMD"), lambda a: _bmd(a.value), numeric=True),
+        Column(
+            lambda: _("Acknowledged"),
+            lambda a: f"{a.acknowledged_by} {a.acknowledged_at[:16]}" if a.acknowledged else "",
+        ),
+        Column(lambda: _("Comment"), lambda a: a.comment),
+    )
+
+
+class RegionScoreModel(ListTableModel[RegionRow]):
+    """Per region: raw and harmonised BMD, T, Z, category, included in the diagnosis."""
+
+    COL_REGION, COL_RAW, COL_HARM, COL_T, COL_Z, COL_CATEGORY, COL_INCLUDED = range(7)
+
+    columns: Sequence[Column[RegionRow]] = (
+        Column(lambda: _("Region"), lambda r: r.region + (f" ({r.side})" if r.side else "")),
+        Column(lambda: _("Raw BMD"), lambda r: _bmd(r.raw_bmd), numeric=True),
+        Column(lambda: _("Harmonised BMD"), lambda r: _bmd(r.harmonised_bmd), numeric=True),
+        Column(lambda: _("T"), lambda r: r.t_printed or "", numeric=True),
+        Column(lambda: _("Z"), lambda r: r.z_printed or "", numeric=True),
+        Column(lambda: _("Category"), lambda r: r.category or ""),
+        Column(lambda: _("Included"), lambda r: _("yes") if r.included else _("no")),
+    )
+
+
+class StudyImageModel(ListTableModel[StudyImage]):
+    """A study's images: kind, size, SOP instance UID, file."""
+
+    columns: Sequence[Column[StudyImage]] = (
+        Column(lambda: _("Kind"), lambda i: i.kind),
+        Column(
+            lambda: _("Size"),
+            lambda i: f"{i.columns}×{i.rows}" if i.rows and i.columns else "",
+        ),
+        Column(lambda: _("SOP instance UID"), lambda i: i.sop_instance_uid),
+        Column(lambda: _("File"), lambda i: i.file_path or i.note),
+    )
+
+
+class PrecisionGridModel(QAbstractTableModel):
+    """An editable grid over a plain list of rows: subject, then the repeated BMD values.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of subject rows.
+    n_values : int
+        Number of repeated scans per subject.
+    parent : QObject, optional
+        The owner.
+    """
+
+    def __init__(self, n_rows: int = 15, n_values: int = 3, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._n_values = n_values
+        self._rows: list[list[str]] = [[""] * (n_values + 1) for _ in range(n_rows)]
+
+    def reshape(self, n_rows: int, n_values: int) -> None:
+        """Give the grid a new size, keeping what fits (a model reset)."""
+        self.beginResetModel()
+        old = self._rows
+        self._n_values = n_values
+        self._rows = []
+        for r in range(n_rows):
+            src = old[r] if r < len(old) else []
+            self._rows.append([src[c] if c < len(src) else "" for c in range(n_values + 1)])
+        self.endResetModel()
+
+    def set_rows(self, rows: Sequence[Sequence[str]]) -> None:
+        """Replace the contents (the grid grows to fit the rows and their values)."""
+        n_values = max([self._n_values, *(len(r) - 1 for r in rows)])
+        self.beginResetModel()
+        self._n_values = n_values
+        self._rows = [[str(r[c]) if c < len(r) else "" for c in range(n_values + 1)] for r in rows]
+        self.endResetModel()
+
+    def rows(self) -> list[list[str]]:
+        """Return a copy of the grid's rows."""
+        return [list(r) for r in self._rows]
+
+    @property
+    def n_values(self) -> int:
+        """Number of value columns."""
+        return self._n_values
+
+    def rowCount(self, parent: _ANY_INDEX = QModelIndex()) -> int:  # noqa: B008
+        """Return the number of subject rows (0 under a valid parent)."""
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _ANY_INDEX = QModelIndex()) -> int:  # noqa: B008
+        """Return 1 + the number of repeated values (0 under a valid parent)."""
+        return 0 if parent.isValid() else self._n_values + 1
+
+    def data(self, index: _ANY_INDEX, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """Return the text of a cell."""
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        if index.column() > self._n_values:
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return self._rows[index.row()][index.column()]
+        return None
+
+    def setData(self, index: _ANY_INDEX, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """Set the text of a cell."""
+        if role != Qt.ItemDataRole.EditRole or not index.isValid():
+            return False
+        if index.row() >= len(self._rows) or index.column() > self._n_values:
+            return False
+        self._rows[index.row()][index.column()] = "" if value is None else str(value).strip()
+        self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole])
+        return True
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        """Return "Subject", "Scan 1", "Scan 2", ... (rows are numbered)."""
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Vertical:
+            return str(section + 1)
+        if section == 0:
+            return _("Subject")
+        if 0 < section <= self._n_values:
+            return _("Scan {n} (g/cm²)").format(n=section)
+        return None
+
+    def flags(self, index: _ANY_INDEX) -> Qt.ItemFlag:
+        """Every cell is editable."""
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemIsEditable
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
