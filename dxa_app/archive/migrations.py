@@ -366,8 +366,93 @@ CREATE UNIQUE INDEX reports_study ON reports(study_id);
 """
 
 
+V4_CENTRE_EXCHANGE = """
+CREATE TABLE centre_sites (
+    code TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    registered_by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE centre_bundles (
+    id INTEGER PRIMARY KEY,
+    site_code TEXT NOT NULL REFERENCES centre_sites(code),
+    sha256 TEXT NOT NULL UNIQUE,
+    schema_version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    imported_by TEXT NOT NULL DEFAULT '',
+    counts TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE centre_imported_rows (
+    id INTEGER PRIMARY KEY,
+    site_code TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    row_id INTEGER NOT NULL,
+    UNIQUE (site_code, kind, key)
+);
+CREATE TABLE centre_in_vivo_pairs (
+    id INTEGER PRIMARY KEY,
+    site_code TEXT NOT NULL,
+    pair_key TEXT NOT NULL,
+    pseudonym TEXT NOT NULL,
+    age_years INTEGER,
+    sex TEXT,
+    region TEXT NOT NULL,
+    side TEXT,
+    scanner_a_id INTEGER NOT NULL REFERENCES scanners(id),
+    date_a TEXT NOT NULL,
+    bmd_a REAL NOT NULL,
+    scanner_b_id INTEGER NOT NULL REFERENCES scanners(id),
+    date_b TEXT NOT NULL,
+    bmd_b REAL NOT NULL,
+    UNIQUE (site_code, pair_key)
+);
+CREATE INDEX centre_in_vivo_pairs_scanners ON centre_in_vivo_pairs(scanner_a_id, scanner_b_id);
+CREATE TABLE centre_vfa_counts (
+    id INTEGER PRIMARY KEY,
+    site_code TEXT NOT NULL,
+    month TEXT NOT NULL,
+    studies INTEGER NOT NULL,
+    studies_with_vfa INTEGER NOT NULL,
+    studies_without_vfa INTEGER NOT NULL,
+    grade_0 INTEGER NOT NULL,
+    grade_1 INTEGER NOT NULL,
+    grade_2 INTEGER NOT NULL,
+    grade_3 INTEGER NOT NULL,
+    not_evaluable INTEGER NOT NULL,
+    as_of TEXT NOT NULL,
+    UNIQUE (site_code, month)
+);
+CREATE TABLE centre_site_steps (
+    id INTEGER PRIMARY KEY,
+    site_code TEXT NOT NULL,
+    site_step_id INTEGER NOT NULL,
+    scanner_id INTEGER NOT NULL REFERENCES scanners(id),
+    region TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    intercept REAL NOT NULL,
+    slope REAL NOT NULL,
+    valid_from TEXT NOT NULL,
+    valid_to TEXT,
+    status TEXT NOT NULL,
+    method TEXT NOT NULL,
+    dataset TEXT NOT NULL DEFAULT '',
+    n INTEGER,
+    provenance TEXT NOT NULL DEFAULT '{}',
+    as_of TEXT NOT NULL,
+    UNIQUE (site_code, site_step_id)
+);
+CREATE TRIGGER centre_bundles_no_update BEFORE UPDATE ON centre_bundles
+BEGIN SELECT RAISE(ABORT, 'the bundle log cannot be changed'); END;
+CREATE TRIGGER centre_bundles_no_delete BEFORE DELETE ON centre_bundles
+BEGIN SELECT RAISE(ABORT, 'the bundle log cannot be changed'); END;
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
     Migration("0002_scores", V2_SCORES),
     Migration("0003_report_signatures", V3_REPORT_SIGNATURES),
+    Migration("0004_centre_exchange", V4_CENTRE_EXCHANGE),
 )

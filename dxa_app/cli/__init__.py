@@ -106,6 +106,7 @@ def _load_commands() -> None:
     import dxa_app.cli.commands  # noqa: F401  (registers the subcommands)
     from dxa_app.cli import (
         calibration_commands,  # noqa: F401  (the calibration engine)
+        centre_commands,  # noqa: F401  (the knowledge-centre exchange)
         net_commands,  # noqa: F401  (the DICOM network commands)
         report_commands,  # noqa: F401  (the report)
     )

@@ -1,0 +1,1 @@
+"""Knowledge-centre exchange: signed patient-free bundles, national fit, published corrections."""

@@ -1,0 +1,278 @@
+"""The centre's signed corrections file: publish approved steps, install them at a site."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from dxa_app.archive import write_transaction
+from dxa_app.archive.db import audit, now_iso
+from dxa_app.centre.bundle import BundleError
+from dxa_app.centre.keys import normalise_public_key, sign, verify
+from dxa_app.errors import UsageError
+from dxa_app.i18n import _
+
+FORMAT = "dxa-centre-corrections"
+SCHEMA_VERSION = 1
+ORIGIN = "centre"
+
+
+def build_corrections(
+    db: sqlite_utils.Database, private_key: str, public_key: str, *, reference: str | None
+) -> tuple[bytes, dict[str, Any]]:
+    """Return the signed corrections file (bytes) and its payload, from the approved steps.
+
+    The file is JSON: ``{"format", "payload", "signature"}``; ``payload`` is the JSON text
+    that was signed (Ed25519, base64), so no re-serialisation can break the signature.
+    """
+    steps = [
+        {
+            "centre_step_id": r["id"],
+            "manufacturer": r["manufacturer"],
+            "model": r["model"],
+            "serial": r["serial"],
+            "region": r["region"],
+            "kind": r["kind"],
+            "intercept": r["intercept"],
+            "slope": r["slope"],
+            "valid_from": r["valid_from"],
+            "valid_to": r["valid_to"],
+            "method": r["method"],
+            "dataset": r["dataset"],
+            "n": r["n"],
+            "provenance": json.loads(r["provenance"] or "{}"),
+            "approved_by": r["approved_by"],
+            "approved_at": r["approved_at"],
+        }
+        for r in db.query(
+            "SELECT cs.*, sc.manufacturer, sc.model, sc.serial FROM calibration_steps cs"
+            " JOIN scanners sc ON sc.id = cs.scanner_id WHERE cs.status = 'approved'"
+            " ORDER BY sc.manufacturer, sc.model, sc.serial, cs.id"
+        )
+    ]
+    if not steps:
+        raise UsageError(
+            _("There are no approved calibration steps to publish."),
+            _("Run 'centre fit', then approve the steps with 'approve STEP... --user NAME'."),
+        )
+    payload = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "published_at": now_iso(),
+        "centre_public_key": public_key,
+        "reference_scanner": reference,
+        "steps": steps,
+    }
+    text = json.dumps(payload, ensure_ascii=False, sort_keys=True, indent=1)
+    envelope = {
+        "format": FORMAT,
+        "payload": text,
+        "signature": sign(private_key, text.encode("utf-8")),
+    }
+    return (json.dumps(envelope, ensure_ascii=False, indent=1) + "\n").encode("utf-8"), payload
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write a file atomically (a temporary file, then a rename)."""
+    if not path.parent.is_dir():
+        raise UsageError(
+            _("The folder {folder} does not exist.").format(folder=path.parent),
+            _("Create the folder first or choose another path."),
+        )
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def read_corrections(path: Path, trusted: str | None) -> tuple[dict[str, Any], str]:
+    """Check a corrections file against the trusted centre key; return (payload, publication id).
+
+    Raises
+    ------
+    BundleError
+        When no centre key is trusted, the file is damaged, not signed by the trusted key,
+        or has a newer schema.
+    """
+    refused = _("Corrections {name} refused: {reason}")
+    if trusted is None:
+        raise BundleError(
+            refused.format(name=path.name, reason=_("no knowledge-centre key is trusted here.")),
+            _("Run 'calibration trust-centre PUBLIC_KEY' with the key the centre gave you."),
+        )
+    try:
+        envelope = json.loads(path.read_bytes().decode("utf-8"))
+        fmt, text, signature = envelope["format"], envelope["payload"], envelope["signature"]
+        if not isinstance(text, str) or not isinstance(signature, str):
+            raise TypeError("payload")
+    except FileNotFoundError as exc:
+        raise BundleError(
+            refused.format(name=path.name, reason=_("the file does not exist.")), ""
+        ) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BundleError(
+            refused.format(name=path.name, reason=_("the file is damaged or truncated.")),
+            _("Ask the centre for the file again."),
+        ) from exc
+    if fmt != FORMAT:
+        raise BundleError(
+            refused.format(name=path.name, reason=_("it is not a corrections file.")),
+            _("Give a file written by 'centre publish'."),
+        )
+    if not verify(trusted, text.encode("utf-8"), signature):
+        raise BundleError(
+            refused.format(
+                name=path.name, reason=_("it is not signed by the trusted knowledge-centre key.")
+            ),
+            _("Check the key with the centre; never install unsigned corrections."),
+        )
+    payload: dict[str, Any] = json.loads(text)
+    if int(payload.get("schema_version", 0)) > SCHEMA_VERSION:
+        raise BundleError(
+            refused.format(
+                name=path.name,
+                reason=_("it has schema version {found}; this program reads up to {known}.").format(
+                    found=payload.get("schema_version"), known=SCHEMA_VERSION
+                ),
+            ),
+            _("Install the newest version of the DXA tool."),
+        )
+    if normalise_public_key(str(payload.get("centre_public_key", ""))) != normalise_public_key(
+        trusted
+    ):
+        raise BundleError(
+            refused.format(
+                name=path.name, reason=_("it names another centre key than the trusted one.")
+            ),
+            _("Check the key with the centre."),
+        )
+    return payload, hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    """What installing a corrections file did at a site."""
+
+    publication: str
+    published_at: str
+    installed: list[int] = field(default_factory=list)
+    retired: list[int] = field(default_factory=list)
+    skipped_scanners: list[str] = field(default_factory=list)
+    already_installed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "publication": self.publication,
+            "published_at": self.published_at,
+            "installed_steps": list(self.installed),
+            "retired_steps": list(self.retired),
+            "skipped_scanners": list(self.skipped_scanners),
+            "already_installed": self.already_installed,
+        }
+
+
+def install(
+    db: sqlite_utils.Database, payload: dict[str, Any], publication: str, *, by: str = ""
+) -> InstallResult:
+    """Install a verified publication's steps for this site's scanners as approved steps.
+
+    Scanners are matched by manufacturer + model + serial; the previous published steps of
+    those scanners are retired; raw values and stored scores are never touched (``rescore``
+    adds new score runs that reference the installed step ids).
+    """
+    published_at = str(payload["published_at"])
+    origin = _("published by the centre {date}").format(date=published_at[:10])
+    local = {
+        (str(r[1]), str(r[2]), str(r[3])): int(r[0])
+        for r in db.execute("SELECT id, manufacturer, model, serial FROM scanners")
+    }
+    already = db.execute(
+        "SELECT 1 FROM calibration_steps WHERE json_extract(provenance, '$.centre_publication')"
+        " = ? LIMIT 1",
+        [publication],
+    ).fetchone()
+    if already:
+        return InstallResult(publication, published_at, already_installed=True)
+    matched: dict[int, list[dict[str, Any]]] = {}
+    skipped: set[str] = set()
+    for s in payload["steps"]:
+        sid = local.get((str(s["manufacturer"]), str(s["model"]), str(s["serial"])))
+        if sid is None:
+            skipped.add(str(s["serial"]))
+            continue
+        matched.setdefault(sid, []).append(s)
+    at = now_iso()
+    installed: list[int] = []
+    retired: list[int] = []
+    with write_transaction(db):
+        for scanner_id, steps in matched.items():
+            old = [
+                int(r[0])
+                for r in db.execute(
+                    "SELECT id FROM calibration_steps WHERE scanner_id = ? AND status = 'approved'"
+                    " AND json_extract(provenance, '$.origin_kind') = ?",
+                    [scanner_id, ORIGIN],
+                )
+            ]
+            if old:
+                marks = ",".join("?" * len(old))
+                db.execute(
+                    "UPDATE calibration_steps SET status = 'retired', retired_at = ?,"
+                    f" valid_to = coalesce(valid_to, ?) WHERE id IN ({marks})",
+                    [at, at[:10], *old],
+                )
+                retired.extend(old)
+            for s in steps:
+                prov = {
+                    **s["provenance"],
+                    "origin": origin,
+                    "origin_kind": ORIGIN,
+                    "centre_publication": publication,
+                    "centre_step_id": s["centre_step_id"],
+                    "centre_approved_by": s["approved_by"],
+                    "centre_approved_at": s["approved_at"],
+                    "published_at": published_at,
+                }
+                cur = db.execute(
+                    "INSERT INTO calibration_steps (scanner_id, region, kind, intercept, slope,"
+                    " valid_from, valid_to, status, method, dataset, n, provenance, proposed_at,"
+                    " proposed_by, approved_at, approved_by)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        scanner_id,
+                        s["region"],
+                        s["kind"],
+                        float(s["intercept"]),
+                        float(s["slope"]),
+                        s["valid_from"],
+                        s["valid_to"],
+                        s["method"],
+                        s["dataset"],
+                        s["n"],
+                        json.dumps(prov, sort_keys=True),
+                        at,
+                        "centre",
+                        at,
+                        origin,
+                    ],
+                )
+                installed.append(int(cur.lastrowid or 0))
+        audit(
+            db,
+            "centre_install_corrections",
+            username=by,
+            entity="publication",
+            entity_id=publication,
+            details={
+                "published_at": published_at,
+                "installed": installed,
+                "retired": retired,
+                "skipped_scanners": sorted(skipped),
+            },
+        )
+    return InstallResult(publication, published_at, installed, retired, sorted(skipped))

@@ -1,0 +1,246 @@
+"""The centre's in-vivo Deming fit on the imported pseudonymised pairs, and step proposals."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+from calibration.fits import LinearFit, bland_altman, deming
+from dxa_app.archive.db import now_iso
+
+#: The region whose pairs fit each step group; the spine pairs only check the phantom fit.
+GROUP_FIT_REGION = {"total_hip": "total_hip", "femoral_neck": "femoral_neck", "spine": "L1-L4"}
+EARLIEST = "1900-01-01"
+MIN_PAIRS = 10
+
+#: ``drift(scanner_id, region, date, value)`` -> the value after approved drift steps.
+DriftCorrection = Callable[[int, str, str, float], float]
+
+
+@dataclass(frozen=True)
+class InVivoFit:
+    """One centre in-vivo fit and the step it proposed (None when identical exists/spine)."""
+
+    serial: str
+    group: str
+    dataset: str
+    fit: LinearFit
+    step_id: int | None
+    n_pairs: int
+    sites: tuple[str, ...]
+    extra: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (same keys as ``calibrate``'s fits)."""
+        return {
+            "serial": self.serial,
+            "group": self.group,
+            "kind": "scanner",
+            "dataset": self.dataset,
+            "fit": self.fit.to_dict(),
+            "proposed_step": self.step_id,
+            "n_pairs": self.n_pairs,
+            "sites": list(self.sites),
+            **self.extra,
+        }
+
+
+def propose_step(
+    db: sqlite_utils.Database,
+    *,
+    scanner_id: int,
+    region: str,
+    kind: str,
+    intercept: float,
+    slope: float,
+    valid_from: str,
+    method: str,
+    dataset: str,
+    n: int,
+    provenance: dict[str, Any],
+    by: str,
+) -> int | None:
+    """Insert a proposed calibration step unless an identical proposed/approved one exists.
+
+    Same semantics as the site's ``calibrate``: the step maps this scanner's (drift-corrected)
+    reading to the next scale, ``y = intercept + slope * x``.
+
+    Returns
+    -------
+    int or None
+        The new step's id, or None when an identical step exists.
+    """
+    same = db.execute(
+        "SELECT id FROM calibration_steps WHERE scanner_id = ? AND region = ? AND kind = ?"
+        " AND valid_from = ? AND dataset = ? AND status IN ('proposed', 'approved')"
+        " AND abs(intercept - ?) < 1e-12 AND abs(slope - ?) < 1e-12",
+        [scanner_id, region, kind, valid_from, dataset, intercept, slope],
+    ).fetchone()
+    if same:
+        return None
+    cur = db.execute(
+        "INSERT INTO calibration_steps (scanner_id, region, kind, intercept, slope, valid_from,"
+        " status, method, dataset, n, provenance, proposed_at, proposed_by)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'proposed', ?, ?, ?, ?, ?, ?)",
+        [
+            scanner_id,
+            region,
+            kind,
+            intercept,
+            slope,
+            valid_from,
+            method,
+            dataset,
+            n,
+            json.dumps(provenance, sort_keys=True),
+            now_iso(),
+            by,
+        ],
+    )
+    return int(cur.lastrowid) if cur.lastrowid is not None else None
+
+
+def centre_pairs(
+    db: sqlite_utils.Database, ref_id: int, other_id: int, region: str, drift: DriftCorrection
+) -> tuple[list[tuple[float, float]], tuple[str, ...]]:
+    """Return (other, reference) drift-corrected pairs of two scanners and the sites sending them.
+
+    A pair sent by two sites (both hold the two scans, under different pseudonyms) is counted
+    once: pairs are told apart by their scanners, dates, side and values.
+    """
+    rows = db.execute(
+        "SELECT scanner_a_id, date_a, bmd_a, scanner_b_id, date_b, bmd_b,"
+        " group_concat(DISTINCT site_code) FROM centre_in_vivo_pairs WHERE region = ?"
+        " AND ((scanner_a_id = ? AND scanner_b_id = ?) OR (scanner_a_id = ? AND scanner_b_id = ?))"
+        " GROUP BY scanner_a_id, date_a, bmd_a, scanner_b_id, date_b, bmd_b, side"
+        " ORDER BY date_a, bmd_a, date_b, bmd_b",
+        [region, ref_id, other_id, other_id, ref_id],
+    ).fetchall()
+    pairs: list[tuple[float, float]] = []
+    sites: set[str] = set()
+    for sa, da, va, sb, db_, vb, site_codes in rows:
+        a = drift(int(sa), region, str(da), float(va))
+        b = drift(int(sb), region, str(db_), float(vb))
+        pairs.append((b, a) if int(sa) == ref_id else (a, b))
+        sites.update(str(site_codes).split(","))
+    return pairs, tuple(sorted(sites))
+
+
+def _precision_sd(db: sqlite_utils.Database, scanner_id: int, region: str) -> float | None:
+    row = db.execute(
+        "SELECT rms_sd_g_cm2 FROM precision_studies WHERE scanner_id = ? AND region = ?"
+        " AND rms_sd_g_cm2 IS NOT NULL ORDER BY started DESC, id DESC LIMIT 1",
+        [scanner_id, region],
+    ).fetchone()
+    return float(row[0]) if row else None
+
+
+def fit_in_vivo(
+    db: sqlite_utils.Database,
+    ref_id: int,
+    drift: DriftCorrection,
+    *,
+    by: str,
+    bootstrap: int = 2000,
+    seed: int = 0,
+) -> list[InVivoFit]:
+    """Fit every scanner's hip and femoral neck on the reference scanner from imported pairs.
+
+    Deming regression ``reference = a + b * this scanner`` (delta from the two scanners'
+    precision studies when both exist, else 1) with Bland-Altman limits, at least 10 pairs;
+    a step is proposed for the hip and the femoral neck, the spine fit is only reported.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The centre archive (pairs in ``centre_in_vivo_pairs``).
+    ref_id : int
+        The national reference scanner.
+    drift : callable
+        Applies the approved drift steps to a value.
+    by : str
+        Who fits (provenance).
+    bootstrap, seed : int
+        Deming bootstrap resamples and seed.
+
+    Returns
+    -------
+    list of InVivoFit
+        One per scanner and group with enough pairs.
+    """
+    serial_of = {int(r[0]): str(r[1]) for r in db.execute("SELECT id, serial FROM scanners")}
+    partners: dict[int, set[str]] = defaultdict(set)
+    for a, b, region in db.execute(
+        "SELECT DISTINCT scanner_a_id, scanner_b_id, region FROM centre_in_vivo_pairs"
+        " WHERE scanner_a_id = ? OR scanner_b_id = ?",
+        [ref_id, ref_id],
+    ).fetchall():
+        partners[int(b) if int(a) == ref_id else int(a)].add(str(region))
+    out: list[InVivoFit] = []
+    for other_id in sorted(partners):
+        for group, region in GROUP_FIT_REGION.items():
+            if region not in partners[other_id]:
+                continue
+            pairs, sites = centre_pairs(db, ref_id, other_id, region, drift)
+            if len(pairs) < MIN_PAIRS:
+                continue
+            x = np.array([p[0] for p in pairs])
+            y = np.array([p[1] for p in pairs])
+            sd_x = _precision_sd(db, other_id, region)
+            sd_y = _precision_sd(db, ref_id, region)
+            delta = (sd_y / sd_x) ** 2 if sd_x and sd_y else 1.0
+            fit = deming(x, y, delta=delta, bootstrap=bootstrap, seed=seed)
+            ba = bland_altman(x, y)
+            dataset = f"centre-in-vivo:{serial_of[ref_id]}~{serial_of[other_id]}"
+            ba_dict = {
+                "bias": ba.bias,
+                "sd": ba.sd,
+                "lower": ba.lower,
+                "upper": ba.upper,
+                "n": ba.n,
+            }
+            prov = {
+                "fit": fit.to_dict(),
+                "bland_altman": ba_dict,
+                "delta": delta,
+                "delta_source": "precision studies" if sd_x and sd_y else "assumed 1",
+                "n_pairs": len(pairs),
+                "reference_scanner": serial_of[ref_id],
+                "sites": list(sites),
+                "model": "reference = intercept + slope * this scanner (Deming, centre pairs)",
+            }
+            step_id = None
+            if group != "spine":
+                step_id = propose_step(
+                    db,
+                    scanner_id=other_id,
+                    region=group,
+                    kind="scanner",
+                    intercept=fit.intercept,
+                    slope=fit.slope,
+                    valid_from=EARLIEST,
+                    method="deming-in-vivo",
+                    dataset=dataset,
+                    n=len(pairs),
+                    provenance=prov,
+                    by=by,
+                )
+            out.append(
+                InVivoFit(
+                    serial_of[other_id],
+                    group,
+                    dataset,
+                    fit,
+                    step_id,
+                    len(pairs),
+                    sites,
+                    {"bland_altman": ba_dict, "delta": delta},
+                )
+            )
+    return out

@@ -1,0 +1,319 @@
+"""CLI of the knowledge-centre exchange: ``centre ...`` and ``calibration install|trust-centre``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from dxa_app.cli import ExitCode, archive_path, command, emit, handles
+from dxa_app.cli.calibration_commands import _archive, _password
+from dxa_app.domain import Role
+from dxa_app.i18n import _
+
+Action = Callable[[argparse.Namespace], ExitCode]
+
+
+def _who() -> str:
+    return os.environ.get("USER", "")
+
+
+@contextmanager
+def _new_or_existing(args: argparse.Namespace) -> Iterator[sqlite_utils.Database]:
+    """Open the archive, creating it when missing (a fresh centre archive)."""
+    from dxa_app.archive import open_archive
+
+    db = open_archive(archive_path(args), create=True)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _sub(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+    help_text: str,
+    action: Action,
+) -> argparse.ArgumentParser:
+    """Add one action; it accepts the global options and --json after its name too."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    p.add_argument(
+        "--archive", metavar="PATH", default=argparse.SUPPRESS, help=_("the archive file")
+    )
+    p.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=_("show full tracebacks")
+    )
+    p.add_argument(
+        "--lang",
+        choices=("da", "en"),
+        default=argparse.SUPPRESS,
+        help=_("language of messages (da or en)"),
+    )
+    p.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help=_("print the result as JSON")
+    )
+    p.set_defaults(action=action)
+    return p
+
+
+def _dispatch(args: argparse.Namespace) -> ExitCode:
+    action: Action = args.action
+    return action(args)
+
+
+# --- centre ------------------------------------------------------------------------------------
+
+
+def _export(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.centre import export_bundle
+
+    with _archive(args) as db:
+        r = export_bundle(db, Path(args.out), site=args.site, by=_who())
+    counts = ", ".join(f"{k} {v}" for k, v in r.counts.items())
+    emit(
+        args,
+        r.to_dict(),
+        _("Bundle of site {site} written to {path} (SHA-256 {sha}): {counts}.").format(
+            site=r.site, path=r.path, sha=r.sha256[:16], counts=counts
+        ),
+    )
+    return ExitCode.OK
+
+
+def _keys(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.centre import centre_keys, site_keys
+
+    with _archive(args) as db:
+        if args.centre:
+            c = centre_keys(db)
+            emit(
+                args,
+                c,
+                _("Knowledge-centre public key (give it to every site): {key}").format(
+                    key=c["centre_public_key"]
+                )
+                + "\n"
+                + _("fingerprint {fp}").format(fp=c["fingerprint"]),
+            )
+            return ExitCode.OK
+        keys = site_keys(db, args.site)
+    emit(
+        args,
+        keys,
+        "\n".join(
+            _("Site {site}: {key} (fingerprint {fp})").format(
+                site=k["site"], key=k["public_key"], fp=k["fingerprint"]
+            )
+            for k in keys
+        )
+        or _("No sites with scanners in this archive."),
+    )
+    return ExitCode.OK
+
+
+def _register(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.centre import register_site_key
+
+    with _new_or_existing(args) as db:
+        r = register_site_key(db, args.code, args.public_key, by=_who())
+    emit(
+        args,
+        r,
+        _("Site {site} registered with key fingerprint {fp}.").format(
+            site=r["site"], fp=r["fingerprint"]
+        ),
+    )
+    return ExitCode.OK
+
+
+def _import(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.centre import import_bundles
+
+    with _archive(args) as db:
+        results = import_bundles(db, [Path(p) for p in args.bundle], by=_who())
+    lines = []
+    for r in results:
+        if r.duplicate:
+            lines.append(
+                _("{path}: site {site}, already imported; nothing changed.").format(
+                    path=r.path, site=r.site
+                )
+            )
+        else:
+            added = ", ".join(f"{k} {v}" for k, v in r.added.items())
+            lines.append(
+                _("{path}: site {site}, added {added}.").format(
+                    path=r.path, site=r.site, added=added
+                )
+            )
+    emit(args, [r.to_dict() for r in results], "\n".join(lines))
+    return ExitCode.OK
+
+
+def _fit(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.centre import national_fit
+
+    with _archive(args) as db:
+        run = national_fit(
+            db,
+            reference=args.reference,
+            by=_who(),
+            n_baseline=args.baseline,
+            bootstrap=args.bootstrap,
+        )
+    lines = [_("National reference scanner: {serial}").format(serial=run["reference_scanner"])]
+    for d in run["drift"]:
+        lines.append(
+            _("drift  {serial}: from {start}, factor {factor:.4f} (step {step})").format(
+                serial=d["serial"],
+                start=d["start"],
+                factor=d["factor"],
+                step=d["proposed_step"] or "-",
+            )
+        )
+    for f in run["fits"]:
+        lines.append(
+            f"{f['kind']:<8} {f['serial']:<16} {f['group']:<12} "
+            f"a={f['fit']['intercept']:+.4f} b={f['fit']['slope']:.4f} n={f['fit']['n']:<4} "
+            f"{f['dataset']}  " + _("step {step}").format(step=f["proposed_step"] or "-")
+        )
+    emit(args, run, "\n".join(lines))
+    return ExitCode.OK
+
+
+def _publish(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.centre import publish
+    from dxa_app.services.users import require_role
+
+    with _archive(args) as db:
+        user = require_role(db, args.user, _password(args), Role.CENTRE_ANALYST)
+        r = publish(db, Path(args.out), user=user.username, role=user.role)
+    emit(
+        args,
+        r,
+        _("{n} approved steps published to {path}, signed by the centre key.").format(
+            n=r["steps"], path=r["path"]
+        ),
+    )
+    return ExitCode.OK
+
+
+def _stats(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.centre import centre_stats
+
+    with _archive(args) as db:
+        s = centre_stats(
+            db,
+            csv_path=Path(args.csv) if args.csv else None,
+            plot_path=Path(args.plot) if args.plot else None,
+        )
+    lines = [
+        _("site      month    studies  VFA  no VFA  grade 1/2/3  QC scans  warn  reject  CUSUM")
+    ]
+    for r in s.site_months:
+        lines.append(
+            f"{r['site']:<9} {r['month']:<8} {r['studies']:>7} {r['studies_with_vfa']:>4} "
+            f"{r['studies_without_vfa']:>7}  {r['vfa_grade_1']:>3}/{r['vfa_grade_2']}/"
+            f"{r['vfa_grade_3']:<5} {r['qc_scans']:>8} {r['qc_warnings']:>5} "
+            f"{r['qc_rejects']:>7} {r['qc_cusum_alarms']:>6}"
+        )
+    for e in s.esp:
+        lines.append(
+            _("ESP {round} {region}: {n} scanners, CV raw {raw} %, harmonised {harm} %").format(
+                round=e["round"],
+                region=e["region"],
+                n=e["scanners"],
+                raw="-" if e["raw_cv_pct"] is None else f"{e['raw_cv_pct']:.2f}",
+                harm="-" if e["harmonised_cv_pct"] is None else f"{e['harmonised_cv_pct']:.2f}",
+            )
+        )
+    emit(args, s.to_dict(), "\n".join(lines))
+    return ExitCode.OK
+
+
+@command(
+    "centre",
+    "knowledge-centre exchange: export, import, fit, publish, stats, keys",
+)
+@handles(_dispatch)
+def _centre_args(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="centre_action", metavar="ACTION", parser_class=type(p))
+    sub.required = True
+    e = _sub(sub, "export", _("write this site's signed, patient-free bundle"), _export)
+    e.add_argument("--out", required=True, metavar="BUNDLE", help=_("the bundle file (.zip)"))
+    e.add_argument("--site", metavar="CODE", help=_("site code (when the archive has several)"))
+    k = _sub(sub, "keys", _("show the site's public key (or the centre's, with --centre)"), _keys)
+    k.add_argument("--site", metavar="CODE", help=_("only this site"))
+    k.add_argument("--centre", action="store_true", help=_("the knowledge centre's public key"))
+    r = _sub(sub, "register-site", _("register a site's public key at the centre"), _register)
+    r.add_argument("code", metavar="CODE", help=_("site code"))
+    r.add_argument("public_key", metavar="PUBLIC_KEY", help=_("the key shown by 'centre keys'"))
+    i = _sub(sub, "import", _("verify and import site bundles at the centre"), _import)
+    i.add_argument("bundle", nargs="+", metavar="BUNDLE", help=_("bundle files"))
+    f = _sub(sub, "fit", _("national fit: QC drift, travelling ESP, in-vivo pairs"), _fit)
+    f.add_argument(
+        "--reference", metavar="SERIAL", help=_("serial of the national reference scanner (stored)")
+    )
+    f.add_argument("--baseline", type=int, default=20, help=_("scans in the QC baseline"))
+    f.add_argument("--bootstrap", type=int, default=2000, help=_("Deming bootstrap resamples"))
+    pub = _sub(sub, "publish", _("write the approved steps, signed by the centre key"), _publish)
+    pub.add_argument("--out", required=True, metavar="CORRECTIONS", help=_("the file to write"))
+    pub.add_argument("--user", required=True, help=_("your user name (the password is asked for)"))
+    s = _sub(sub, "stats", _("VFA use, QC alarms and ESP spread per site and month"), _stats)
+    s.add_argument("--csv", metavar="FILE", help=_("also write the table as CSV"))
+    s.add_argument("--plot", metavar="FILE", help=_("also write a plot (.svg, .pdf or .png)"))
+
+
+# --- calibration (site side) -------------------------------------------------------------------
+
+
+def _install(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.centre import install_corrections
+
+    with _archive(args) as db:
+        r = install_corrections(db, Path(args.corrections), by=_who())
+    if r.already_installed:
+        text = _("Publication {pub} is already installed; nothing changed.").format(
+            pub=r.publication
+        )
+    else:
+        text = _(
+            "Installed {n} steps published by the centre {date}; retired {m} earlier ones."
+            " Run 'rescore' to re-express the studies (old scores are kept)."
+        ).format(n=len(r.installed), date=r.published_at[:10], m=len(r.retired))
+    emit(args, r.to_dict(), text)
+    return ExitCode.OK
+
+
+def _trust(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.centre import trust_centre
+    from dxa_app.services.users import require_role
+
+    with _archive(args) as db:
+        user = require_role(db, args.user, _password(args), Role.ADMIN)
+        r = trust_centre(db, args.public_key, user=user.username, role=user.role)
+    emit(
+        args,
+        r,
+        _("Knowledge-centre key trusted (fingerprint {fp}).").format(fp=r["fingerprint"]),
+    )
+    return ExitCode.OK
+
+
+@command("calibration", "install corrections published by the knowledge centre; trust its key")
+@handles(_dispatch)
+def _calibration_args(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="calibration_action", metavar="ACTION", parser_class=type(p))
+    sub.required = True
+    i = _sub(sub, "install", _("check the centre's signature and install its steps"), _install)
+    i.add_argument("corrections", metavar="CORRECTIONS", help=_("the file from 'centre publish'"))
+    t = _sub(sub, "trust-centre", _("trust the knowledge centre's public key (admin)"), _trust)
+    t.add_argument(
+        "public_key", metavar="PUBLIC_KEY", help=_("the key from 'centre keys --centre'")
+    )
+    t.add_argument("--user", required=True, help=_("your user name (the password is asked for)"))
