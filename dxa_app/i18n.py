@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gettext
+import io
 import os
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 from dxa_app.resources import resource_path
 
@@ -18,20 +21,13 @@ if _current[0] not in LANGUAGES:
     _current[0] = DEFAULT_LANGUAGE
 
 
-class _PoTranslations(gettext.NullTranslations):
-    """gettext translations read straight from a .po file (no compile step, works frozen)."""
-
-    def __init__(self, messages: dict[str, str]) -> None:
-        super().__init__()
-        self._messages = messages
-
-    def gettext(self, message: str) -> str:
-        return self._messages.get(message) or message
-
-
 @cache
 def translations(lang: str) -> gettext.NullTranslations:
-    """Return the translations of one language, read once from ``resources/locale/<lang>.po``.
+    """Return the translations of one language from ``resources/locale/<lang>.po``.
+
+    The .po file is the source; a compiled ``<lang>.mo`` beside it is a cache, rebuilt
+    whenever the .po file is newer (loading .mo with the standard library is much faster
+    than parsing .po). Where the folder is read-only the .po is parsed every time.
 
     Parameters
     ----------
@@ -45,19 +41,39 @@ def translations(lang: str) -> gettext.NullTranslations:
     """
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
-    path = resource_path("locale", f"{lang}.po")
-    if not path.exists():
+    po = resource_path("locale", f"{lang}.po")
+    if not po.exists():
         return gettext.NullTranslations()
-    from babel.messages.pofile import read_po  # deferred: only needed once per language
+    mo = po.with_suffix(".mo")
+    try:
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            with mo.open("rb") as fh:
+                return gettext.GNUTranslations(fh)
+    except (OSError, ValueError):  # a damaged cache: fall back to the .po
+        pass
+    return _compile(po, mo, lang)
 
-    with path.open("rb") as fh:
+
+def _compile(po: Path, mo: Path, lang: str) -> gettext.NullTranslations:
+    from babel.messages.mofile import write_mo  # deferred: only needed when the .po changed
+    from babel.messages.pofile import read_po
+
+    with po.open("rb") as fh:
         catalog = read_po(fh, locale=lang)
-    messages = {
-        str(m.id): str(m.string)
-        for m in catalog
-        if m.id and isinstance(m.id, str) and m.string and not m.fuzzy
-    }
-    return _PoTranslations(messages)
+    for message in list(catalog):
+        if message.fuzzy and message.id:
+            message.string = ""  # fuzzy entries are not translations
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    data = buffer.getvalue()
+    tmp = mo.with_name(f".{mo.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(mo)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return gettext.GNUTranslations(io.BytesIO(data))
 
 
 def set_language(lang: str) -> None:

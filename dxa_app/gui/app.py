@@ -130,9 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         archive = _initial_archive(
             args.archive, ui_settings.read_str(settings, ui_settings.KEY_LAST_ARCHIVE)
         )
-        if archive is not None:
-            window.open_archive(archive)
         window.show()
+        if archive is not None:
+            # the window shows first; the archive (and the log-in) follow on the next loop turn
+            chosen = archive
+            QTimer.singleShot(0, lambda: window.open_archive(chosen))
         result = [0]
         if args.screenshot is not None:
             target: Path = args.screenshot

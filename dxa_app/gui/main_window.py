@@ -10,7 +10,6 @@ Physician (physician, admin), Centre (centre analyst, admin); Patients is for ev
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +45,6 @@ from dxa_app.gui.dialogs import show_error
 from dxa_app.gui.models import ObjectRole, PatientTableModel, SortRole, StudyTableModel
 from dxa_app.gui.session import Session
 from dxa_app.i18n import LANGUAGES, _, current_language, set_language
-from dxa_app.services import browse
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +117,8 @@ LANGUAGE_NAMES: dict[str, str] = {"da": "Dansk", "en": "English"}
 
 
 def app_version() -> str:
-    """Return the installed version of dxa-app (``__version__`` or ``"dev"`` as fallback)."""
-    try:
-        return importlib.metadata.version("dxa-app")
-    except importlib.metadata.PackageNotFoundError:
-        return str(getattr(dxa_app, "__version__", "dev"))
+    """Return the installed version of the application."""
+    return str(dxa_app.__version__)
 
 
 def _table(model: QSortFilterProxyModel) -> QTableView:
@@ -410,6 +405,8 @@ class MainWindow(QMainWindow):
 
     def _load_lists(self, p: Path) -> bool:
         try:
+            from dxa_app.services import browse  # deferred: keeps the first window fast
+
             counts = browse.archive_counts(p)
             patients = browse.patients(p)
             studies = browse.studies(p)
@@ -546,6 +543,8 @@ class MainWindow(QMainWindow):
             return
         patient_id = self.selected_patient.id if self.selected_patient else None
         try:
+            from dxa_app.services import browse
+
             rows = browse.studies(self.archive_path, patient_id)
         except DxaError as exc:
             show_error(exc, self)

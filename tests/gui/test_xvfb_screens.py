@@ -1,0 +1,86 @@
+"""The app under a real X server (Xvfb): log in and save a screenshot of every workspace."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dxa_app.archive import open_archive
+from dxa_app.services.demo import _calibrate_demo
+
+pytestmark = [pytest.mark.gui, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "screens"
+
+
+@pytest.fixture(scope="module")
+def xvfb() -> Iterator[str]:
+    """A private Xvfb display (the number chosen by Xvfb itself)."""
+    xvfb_bin = shutil.which("Xvfb")
+    if xvfb_bin is None:
+        pytest.fail("Xvfb is not installed: run scripts/install-system-packages.sh")
+    read, write = os.pipe()
+    proc = subprocess.Popen(
+        [xvfb_bin, "-displayfd", str(write), "-screen", "0", "1280x860x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as fh:
+        display = fh.readline().strip()
+    try:
+        yield f":{display}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def demo_with_users(demo_archive_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("xvfb") / "demo.sqlite"
+    shutil.copy(demo_archive_master, path)
+    db = open_archive(path)
+    _calibrate_demo(db)
+    db.close()
+    return path
+
+
+def test_every_workspace_is_drawn_under_xvfb(xvfb: str, demo_with_users: Path) -> None:
+    from PIL import Image
+
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    env = {**os.environ, "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb", "DXA_LANG": "da"}
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.gui.xvfb_screens",
+            str(demo_with_users),
+            "admin",
+            "demo-admin",
+            str(ARTIFACTS),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    shots = sorted(ARTIFACTS.glob("*.png"))
+    assert len(shots) == 4, r.stdout  # patients, technician, physician, centre (admin sees all)
+    for shot in shots:
+        with Image.open(shot) as im:
+            colours = im.convert("RGB").getcolors(maxcolors=1 << 16)
+            assert colours is None or len(colours) > 30, shot  # not a blank screen
+            grey = im.convert("L")
+            dark = sum(grey.histogram()[:160])
+            assert dark > 0.002 * im.width * im.height, shot  # text and lines are drawn
