@@ -180,10 +180,8 @@ class PhysicianWorkspace(QWidget):
         self.send_button = QPushButton()
         self.send_button.clicked.connect(self.send_to_pacs)
         self.pacs_form = QFormLayout(self.pacs_box)
-        self.pacs_form.addRow("", self.pacs_host)
-        self.pacs_form.addRow("", self.pacs_port)
-        self.pacs_form.addRow("", self.pacs_ae)
-        self.pacs_form.addRow("", self.pacs_calling_ae)
+        for field_widget in (self.pacs_host, self.pacs_port, self.pacs_ae, self.pacs_calling_ae):
+            self.pacs_form.addRow(QLabel(), field_widget)  # texts set in retranslate()
         self.pacs_form.addRow(self.send_button)
 
         self.status_label = QLabel()
