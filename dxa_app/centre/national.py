@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ import numpy as np
 import sqlite_utils
 
 from calibration.fits import LinearFit, bland_altman, deming
-from dxa_app.archive.db import now_iso
+from dxa_app.archive.steps import propose_step
 
 #: The region whose pairs fit each step group; the spine pairs only check the phantom fit.
 GROUP_FIT_REGION = {"total_hip": "total_hip", "femoral_neck": "femoral_neck", "spine": "L1-L4"}
@@ -49,61 +48,6 @@ class InVivoFit:
             "sites": list(self.sites),
             **self.extra,
         }
-
-
-def propose_step(
-    db: sqlite_utils.Database,
-    *,
-    scanner_id: int,
-    region: str,
-    kind: str,
-    intercept: float,
-    slope: float,
-    valid_from: str,
-    method: str,
-    dataset: str,
-    n: int,
-    provenance: dict[str, Any],
-    by: str,
-) -> int | None:
-    """Insert a proposed calibration step unless an identical proposed/approved one exists.
-
-    Same semantics as the site's ``calibrate``: the step maps this scanner's (drift-corrected)
-    reading to the next scale, ``y = intercept + slope * x``.
-
-    Returns
-    -------
-    int or None
-        The new step's id, or None when an identical step exists.
-    """
-    same = db.execute(
-        "SELECT id FROM calibration_steps WHERE scanner_id = ? AND region = ? AND kind = ?"
-        " AND valid_from = ? AND dataset = ? AND status IN ('proposed', 'approved')"
-        " AND abs(intercept - ?) < 1e-12 AND abs(slope - ?) < 1e-12",
-        [scanner_id, region, kind, valid_from, dataset, intercept, slope],
-    ).fetchone()
-    if same:
-        return None
-    cur = db.execute(
-        "INSERT INTO calibration_steps (scanner_id, region, kind, intercept, slope, valid_from,"
-        " status, method, dataset, n, provenance, proposed_at, proposed_by)"
-        " VALUES (?, ?, ?, ?, ?, ?, 'proposed', ?, ?, ?, ?, ?, ?)",
-        [
-            scanner_id,
-            region,
-            kind,
-            intercept,
-            slope,
-            valid_from,
-            method,
-            dataset,
-            n,
-            json.dumps(provenance, sort_keys=True),
-            now_iso(),
-            by,
-        ],
-    )
-    return int(cur.lastrowid) if cur.lastrowid is not None else None
 
 
 def centre_pairs(

@@ -40,6 +40,7 @@ from calibration.fits import LinearFit, bland_altman, deming, ols
 from calibration.qc import QcAnalysis, analyse
 from dxa_app.archive import get_setting, set_setting, write_transaction
 from dxa_app.archive.db import audit, now_iso
+from dxa_app.archive.steps import propose_step
 from dxa_app.domain import Role
 from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
@@ -303,54 +304,6 @@ def get_step(db: sqlite_utils.Database, step_id: int) -> Step:
     return _step(rows[0])
 
 
-def _propose(
-    db: sqlite_utils.Database,
-    *,
-    scanner_id: int,
-    region: str,
-    kind: str,
-    intercept: float,
-    slope: float,
-    valid_from: str,
-    method: str,
-    dataset: str,
-    n: int,
-    provenance: dict[str, Any],
-    by: str,
-) -> int | None:
-    """Insert a proposed step unless an identical proposal or approval exists; return its id."""
-    same = list(
-        db.query(
-            "SELECT id FROM calibration_steps WHERE scanner_id = ? AND region = ? AND kind = ?"
-            " AND valid_from = ? AND dataset = ? AND status IN ('proposed', 'approved')"
-            " AND abs(intercept - ?) < 1e-12 AND abs(slope - ?) < 1e-12",
-            [scanner_id, region, kind, valid_from, dataset, intercept, slope],
-        )
-    )
-    if same:
-        return None
-    cur = db.execute(
-        "INSERT INTO calibration_steps (scanner_id, region, kind, intercept, slope, valid_from,"
-        " status, method, dataset, n, provenance, proposed_at, proposed_by)"
-        " VALUES (?, ?, ?, ?, ?, ?, 'proposed', ?, ?, ?, ?, ?, ?)",
-        [
-            scanner_id,
-            region,
-            kind,
-            intercept,
-            slope,
-            valid_from,
-            method,
-            dataset,
-            n,
-            json.dumps(provenance, sort_keys=True),
-            now_iso(),
-            by,
-        ],
-    )
-    return int(cur.lastrowid) if cur.lastrowid is not None else None
-
-
 def approve_step(db: sqlite_utils.Database, step_id: int, *, user: str, role: Role) -> Step:
     """Approve a proposed step (knowledge-centre role only).
 
@@ -535,7 +488,7 @@ def _fit_travelling(db: sqlite_utils.Database, ref_id: int, by: str) -> list[Fit
             "round_date": day,
             "model": "measured = intercept + slope * certified (OLS, every vertebra reading)",
         }
-        step_id = _propose(
+        step_id = propose_step(
             db,
             scanner_id=scanner_id,
             region="spine",
@@ -557,7 +510,7 @@ def _fit_travelling(db: sqlite_utils.Database, ref_id: int, by: str) -> list[Fit
                 "reference_fit": rfit.to_dict(),
                 "model": "ESP-true -> national (reference scanner) scale",
             }
-            nat_id = _propose(
+            nat_id = propose_step(
                 db,
                 scanner_id=scanner_id,
                 region="spine",
@@ -671,7 +624,7 @@ def _fit_in_vivo(
             }
             step_id = None
             if group != "spine":  # the spine is calibrated by the phantom; in vivo checks it
-                step_id = _propose(
+                step_id = propose_step(
                     db,
                     scanner_id=other_id,
                     region=group,
@@ -714,7 +667,7 @@ def _propose_drift(db: sqlite_utils.Database, by: str, n_baseline: int) -> list[
             "evidence": p.evidence,
             "note": "applies to every region; confirm the hip in vivo or with a femur phantom",
         }
-        step_id = _propose(
+        step_id = propose_step(
             db,
             scanner_id=q.scanner_id,
             region="all",
