@@ -134,3 +134,11 @@ def test_danish_messages(tmp_path: Path) -> None:
     r = run_cli("--lang", "da", "info", "--archive", str(tmp_path / "absent.sqlite"))
     assert r.returncode == ExitCode.ARCHIVE
     assert r.stderr.startswith("fejl: ")
+
+
+def test_impossible_qc_baseline_is_one_line(tmp_path: Path) -> None:
+    archive = tmp_path / "a.sqlite"
+    open_archive(archive).close()
+    r = run_cli("qc", "--baseline", "3", "--archive", str(archive))
+    assert r.returncode == ExitCode.USAGE
+    assert r.stderr.count("\n") == 1 and "at least 10 scans" in r.stderr

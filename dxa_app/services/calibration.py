@@ -196,7 +196,21 @@ def qc_status(
     -------
     list of ScannerQc
         One per scanner that has QC scans, by site and serial.
+
+    Raises
+    ------
+    UsageError
+        When the baseline is shorter than 10 scans or k/h are not positive.
     """
+    if n_baseline < 10:
+        raise UsageError(
+            _("A QC baseline needs at least 10 scans (15-25 recommended), not {n}.").format(
+                n=n_baseline
+            ),
+            _("Choose --baseline between 15 and 25."),
+        )
+    if k <= 0 or h <= 0:
+        raise UsageError(_("CUSUM k and h must be positive."), "")
     rows = db.query(
         "SELECT sc.id AS scanner_id, sc.serial, sc.model, coalesce(si.code, '') AS site,"
         " ps.id AS ps_id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
@@ -214,7 +228,9 @@ def qc_status(
         values = tuple(float(r["bmd_g_cm2"]) for r in items)
         dates = tuple(str(r["acquired_at"])[:10] for r in items)
         analysis = (
-            analyse(values, n_baseline=n_baseline, k=k, h=h) if len(values) > n_baseline else None
+            analyse(values, n_baseline=n_baseline, k=k, h=h, allow_nonstandard=True)
+            if len(values) > n_baseline
+            else None
         )
         first = items[0]
         out.append(
