@@ -101,6 +101,24 @@ def test_frozen_cli_demo(bundle: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "demo").is_dir()
     assert archive.is_file()
+    # the frozen app writes a report: reportlab's fonts and the catalogue are in the bundle
+    pdf = tmp_path / "svar.pdf"
+    proc = _run(
+        bundle / "dxa-cli",
+        "--archive",
+        str(archive),
+        "report",
+        "1",
+        "--out",
+        str(pdf),
+        "--lang",
+        "da",
+        "--level",
+        "B",
+        tmp=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert pdf.read_bytes().startswith(b"%PDF")
 
 
 def test_frozen_gui_screenshot(bundle: Path, tmp_path: Path) -> None:
