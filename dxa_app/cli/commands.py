@@ -54,8 +54,10 @@ def _info_args(p: argparse.ArgumentParser) -> None:
 
 
 def _import(args: argparse.Namespace) -> ExitCode:
+    import getpass
+
     from dxa_app.archive import open_archive
-    from dxa_app.services.importing import import_paths
+    from dxa_app.services.workbench import import_as_user
 
     db = open_archive(archive_path(args))
     try:
@@ -64,7 +66,12 @@ def _import(args: argparse.Namespace) -> ExitCode:
             if args.progress:
                 print(f"[{done}/{total}] {message}", file=sys.stderr)
 
-        summary = import_paths(db, args.paths, progress=progress)
+        # audited with the operating-system user (the CLI has no log-in)
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):  # no user entry (e.g. a container)
+            who = ""
+        summary = import_as_user(db, args.paths, by=who, progress=progress)
     finally:
         db.close()
     c = summary.counts
