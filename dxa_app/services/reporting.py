@@ -62,7 +62,6 @@ REPORT_REGIONS = (
     "femoral_neck",
     "radius_33",
 )
-LSC_FACTOR = 2.77
 
 
 class ReportError(DxaError):
@@ -203,10 +202,11 @@ def _lsc(db: sqlite_utils.Database, scanner_id: int, region: str, bmd: float) ->
         return float(rows[0]["lsc_g_cm2"]), "precision"
     from dxa_app.services.precision import iscd_minimums
 
-    cv = iscd_minimums()["minimum_cv_pct"].get(REFERENCE_REGION.get(region, region))
-    if cv is None:
-        cv = 2.5
-    return LSC_FACTOR * float(cv) / 100 * bmd, "iscd_minimum"
+    minimums = iscd_minimums()
+    cv = minimums["minimum_cv_pct"].get(REFERENCE_REGION.get(region, region))
+    if cv is None:  # a region without a listed minimum: the most lenient listed one
+        cv = max(minimums["minimum_cv_pct"].values())
+    return float(minimums["lsc_factor"]) * float(cv) / 100 * bmd, "iscd_minimum"
 
 
 def _areas(db: sqlite_utils.Database, study_id: int) -> dict[str, float]:
