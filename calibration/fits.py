@@ -374,3 +374,69 @@ def bland_altman(x: npt.ArrayLike, y: npt.ArrayLike) -> BlandAltman:
         diff_on_mean_slope=slope,
         diff_on_mean_p=p,
     )
+
+
+@dataclass(frozen=True)
+class InVivoFit:
+    """An in-vivo cross-calibration: ``reference = intercept + slope * other`` (Deming).
+
+    ``delta`` is var(err reference) / var(err other) from the two scanners' precision
+    (RMS-SD), or 1 when either is unknown (``delta_source`` says which).
+    """
+
+    fit: LinearFit
+    bland_altman: BlandAltman
+    delta: float
+    delta_source: str
+
+    def provenance(self) -> dict[str, Any]:
+        """Return the fit, Bland-Altman and delta as a JSON-ready dict (a step's provenance)."""
+        ba = self.bland_altman
+        return {
+            "fit": self.fit.to_dict(),
+            "bland_altman": {
+                "bias": ba.bias,
+                "sd": ba.sd,
+                "lower": ba.lower,
+                "upper": ba.upper,
+                "n": ba.n,
+            },
+            "delta": self.delta,
+            "delta_source": self.delta_source,
+            "n_pairs": self.fit.n,
+        }
+
+
+def in_vivo_fit(
+    other: npt.ArrayLike,
+    reference: npt.ArrayLike,
+    *,
+    sd_other: float | None = None,
+    sd_reference: float | None = None,
+    bootstrap: int = 2000,
+    seed: int = 0,
+) -> InVivoFit:
+    """Fit the reference scanner's readings on another scanner's (paired, same patients).
+
+    Parameters
+    ----------
+    other, reference : array_like
+        Paired BMD of the same patients on the other and on the reference scanner.
+    sd_other, sd_reference : float, optional
+        The scanners' precision (RMS-SD, g/cm2); both given sets delta = (sd_ref / sd_other)^2.
+    bootstrap, seed : int
+        Deming bootstrap resamples and seed.
+
+    Returns
+    -------
+    InVivoFit
+        The Deming fit, its Bland-Altman statistics and the delta used.
+    """
+    known = bool(sd_other and sd_reference)
+    delta = (sd_reference / sd_other) ** 2 if known and sd_other and sd_reference else 1.0
+    return InVivoFit(
+        deming(other, reference, delta=delta, bootstrap=bootstrap, seed=seed),
+        bland_altman(other, reference),
+        delta,
+        "precision studies" if known else "assumed 1",
+    )

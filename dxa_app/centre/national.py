@@ -7,10 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import sqlite_utils
 
-from calibration.fits import LinearFit, bland_altman, deming
+from calibration.fits import LinearFit, in_vivo_fit
 from dxa_app.archive.steps import propose_step
 
 #: The region whose pairs fit each step group; the spine pairs only check the phantom fit.
@@ -134,27 +133,18 @@ def fit_in_vivo(
             pairs, sites = centre_pairs(db, ref_id, other_id, region, drift)
             if len(pairs) < MIN_PAIRS:
                 continue
-            x = np.array([p[0] for p in pairs])
-            y = np.array([p[1] for p in pairs])
-            sd_x = _precision_sd(db, other_id, region)
-            sd_y = _precision_sd(db, ref_id, region)
-            delta = (sd_y / sd_x) ** 2 if sd_x and sd_y else 1.0
-            fit = deming(x, y, delta=delta, bootstrap=bootstrap, seed=seed)
-            ba = bland_altman(x, y)
+            iv = in_vivo_fit(
+                [p[0] for p in pairs],
+                [p[1] for p in pairs],
+                sd_other=_precision_sd(db, other_id, region),
+                sd_reference=_precision_sd(db, ref_id, region),
+                bootstrap=bootstrap,
+                seed=seed,
+            )
+            fit = iv.fit
             dataset = f"centre-in-vivo:{serial_of[ref_id]}~{serial_of[other_id]}"
-            ba_dict = {
-                "bias": ba.bias,
-                "sd": ba.sd,
-                "lower": ba.lower,
-                "upper": ba.upper,
-                "n": ba.n,
-            }
             prov = {
-                "fit": fit.to_dict(),
-                "bland_altman": ba_dict,
-                "delta": delta,
-                "delta_source": "precision studies" if sd_x and sd_y else "assumed 1",
-                "n_pairs": len(pairs),
+                **iv.provenance(),
                 "reference_scanner": serial_of[ref_id],
                 "sites": list(sites),
                 "model": "reference = intercept + slope * this scanner (Deming, centre pairs)",
@@ -184,7 +174,7 @@ def fit_in_vivo(
                     step_id,
                     len(pairs),
                     sites,
-                    {"bland_altman": ba_dict, "delta": delta},
+                    {"bland_altman": prov["bland_altman"], "delta": iv.delta},
                 )
             )
     return out

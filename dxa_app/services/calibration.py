@@ -36,7 +36,7 @@ import numpy as np
 import sqlite_utils
 
 from calibration.chain import ChainStep
-from calibration.fits import LinearFit, bland_altman, deming, ols
+from calibration.fits import LinearFit, in_vivo_fit, ols
 from calibration.qc import QcAnalysis, analyse
 from dxa_app.archive import get_setting, set_setting, write_transaction
 from dxa_app.archive.db import audit, now_iso
@@ -615,26 +615,18 @@ def _fit_in_vivo(
             pairs = in_vivo_pairs(db, ref_id, other_id, region)
             if len(pairs) < 10:
                 continue
-            x = np.array([p[0] for p in pairs])
-            y = np.array([p[1] for p in pairs])
-            sd_x = _precision_sd(db, other_id, region)
-            sd_y = _precision_sd(db, ref_id, region)
-            delta = (sd_y / sd_x) ** 2 if sd_x and sd_y else 1.0
-            fit = deming(x, y, delta=delta, bootstrap=bootstrap, seed=seed)
-            ba = bland_altman(x, y)
+            iv = in_vivo_fit(
+                [p[0] for p in pairs],
+                [p[1] for p in pairs],
+                sd_other=_precision_sd(db, other_id, region),
+                sd_reference=_precision_sd(db, ref_id, region),
+                bootstrap=bootstrap,
+                seed=seed,
+            )
+            fit = iv.fit
             dataset = f"in-vivo:{serial_of[ref_id]}~{serial_of[other_id]}"
             prov = {
-                "fit": fit.to_dict(),
-                "bland_altman": {
-                    "bias": ba.bias,
-                    "sd": ba.sd,
-                    "lower": ba.lower,
-                    "upper": ba.upper,
-                    "n": ba.n,
-                },
-                "delta": delta,
-                "delta_source": "precision studies" if sd_x and sd_y else "assumed 1",
-                "n_pairs": len(pairs),
+                **iv.provenance(),
                 "reference_scanner": serial_of[ref_id],
                 "model": "reference = intercept + slope * this scanner (Deming)",
             }
@@ -662,7 +654,7 @@ def _fit_in_vivo(
                     dataset,
                     fit,
                     step_id,
-                    {"bland_altman": prov["bland_altman"], "delta": delta},
+                    {"bland_altman": prov["bland_altman"], "delta": iv.delta},
                 )
             )
     return out
