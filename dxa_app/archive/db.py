@@ -241,3 +241,24 @@ def set_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
             " updated_at = excluded.updated_at",
             [key, json.dumps(value, ensure_ascii=False), now_iso()],
         )
+
+
+def audit_details(db: sqlite_utils.Database, action: str) -> list[dict[str, Any]]:
+    """Return the details of every audit entry of one action, oldest first.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    action : str
+        The action's audit name.
+
+    Returns
+    -------
+    list of dict
+        The parsed details.
+    """
+    return [
+        json.loads(r["details"])
+        for r in db.query("SELECT details FROM audit_log WHERE action = ? ORDER BY id", [action])
+    ]

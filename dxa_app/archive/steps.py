@@ -1,13 +1,17 @@
-"""Calibration steps in the archive: propose one (idempotent), shared by site and centre fits."""
+"""The calibration-steps table family: propose, list, approve, retire, and the approved chain."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
+from calibration.chain import ChainStep
 from dxa_app.archive.db import now_iso
+from dxa_app.errors import NotFoundError
+from dxa_app.i18n import _
 
 
 def propose_step(
@@ -63,3 +67,212 @@ def propose_step(
         ],
     )
     return int(cur.lastrowid) if cur.lastrowid is not None else None
+
+
+#: Region groups a step applies to; a step's ``region`` is a group name or "all".
+GROUPS: dict[str, frozenset[str]] = {
+    "spine": frozenset({"L1", "L2", "L3", "L4", "L1-L4", "L2-L4"}),
+    "total_hip": frozenset({"total_hip", "trochanter", "intertrochanter"}),
+    "femoral_neck": frozenset({"femoral_neck", "wards"}),
+}
+#: The order of the step kinds in a chain.
+KIND_ORDER = {"drift": 0, "scanner": 1, "national": 2}
+
+
+def region_group(region: str) -> str | None:
+    """Return the step group of a region ("spine", "total_hip", "femoral_neck") or None.
+
+    Parameters
+    ----------
+    region : str
+        An archive region name.
+
+    Returns
+    -------
+    str or None
+        The group.
+    """
+    for name, members in GROUPS.items():
+        if region in members:
+            return name
+    return None
+
+
+@dataclass(frozen=True)
+class Step:
+    """A calibration step as stored."""
+
+    id: int
+    scanner_id: int
+    serial: str
+    region: str
+    kind: str
+    intercept: float
+    slope: float
+    valid_from: str
+    valid_to: str | None
+    status: str
+    method: str
+    dataset: str
+    n: int | None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    approved_by: str | None = None
+    approved_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _step(r: dict[str, Any]) -> Step:
+    return Step(
+        r["id"],
+        r["scanner_id"],
+        r["serial"],
+        r["region"],
+        r["kind"],
+        r["intercept"],
+        r["slope"],
+        r["valid_from"],
+        r["valid_to"],
+        r["status"],
+        r["method"],
+        r["dataset"],
+        r["n"],
+        json.loads(r["provenance"] or "{}"),
+        r["approved_by"],
+        r["approved_at"],
+    )
+
+
+_STEP_SQL = (
+    "SELECT cs.*, sc.serial FROM calibration_steps cs JOIN scanners sc ON sc.id = cs.scanner_id"
+)
+
+
+def step_rows(db: sqlite_utils.Database, status: str | None = None) -> list[Step]:
+    """Return the calibration steps (optionally of one status), newest first.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    status : str, optional
+        ``proposed``, ``approved`` or ``retired``.
+
+    Returns
+    -------
+    list of Step
+        The steps.
+    """
+    where, params = ("WHERE cs.status = ?", [status]) if status else ("", [])
+    return [_step(r) for r in db.query(f"{_STEP_SQL} {where} ORDER BY cs.id DESC", params)]
+
+
+def step_by_id(db: sqlite_utils.Database, step_id: int) -> Step:
+    """Return one step.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    step_id : int
+        The step.
+
+    Returns
+    -------
+    Step
+        The step.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such step.
+    """
+    rows = list(db.query(f"{_STEP_SQL} WHERE cs.id = ?", [step_id]))
+    if not rows:
+        raise NotFoundError(_("No calibration step {id}.").format(id=step_id), "")
+    return _step(rows[0])
+
+
+def mark_approved(db: sqlite_utils.Database, step: Step, by: str) -> None:
+    """Approve a step, retiring an approved one of the same scanner, region, kind and start.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive, inside a write transaction.
+    step : Step
+        The proposed step.
+    by : str
+        Who approves.
+    """
+    at = now_iso()
+    db.execute(
+        "UPDATE calibration_steps SET status = 'retired', retired_at = ?, valid_to = ?"
+        " WHERE scanner_id = ? AND region = ? AND kind = ? AND valid_from = ?"
+        " AND status = 'approved'",
+        [at, at[:10], step.scanner_id, step.region, step.kind, step.valid_from],
+    )
+    db.execute(
+        "UPDATE calibration_steps SET status = 'approved', approved_by = ?, approved_at = ?"
+        " WHERE id = ? AND status = 'proposed'",
+        [by, at, step.id],
+    )
+
+
+def mark_retired(db: sqlite_utils.Database, step_id: int) -> None:
+    """Retire a step.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive, inside a write transaction.
+    step_id : int
+        The step.
+    """
+    db.execute(
+        "UPDATE calibration_steps SET status = 'retired', retired_at = ? WHERE id = ?",
+        [now_iso(), step_id],
+    )
+
+
+def approved_chain(
+    db: sqlite_utils.Database, scanner_id: int, region: str, on: str
+) -> list[ChainStep]:
+    """Return the approved steps that apply to a scanner, region and date, in chain order.
+
+    Per kind, the approved step with the latest start on or before the date (and not ended
+    before it) is used; a step applies to its region group or to "all" regions.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int
+        The scanner.
+    region : str
+        The region.
+    on : str
+        The ISO date of the scan.
+
+    Returns
+    -------
+    list of ChainStep
+        Drift, scanner and national steps that apply, in that order.
+    """
+    group = region_group(region)
+    regions = ["all"] + ([group] if group else [])
+    marks = ",".join("?" * len(regions))
+    rows = db.query(
+        "SELECT * FROM calibration_steps WHERE scanner_id = ? AND status = 'approved'"
+        f" AND region IN ({marks}) AND valid_from <= ?"
+        " AND (valid_to IS NULL OR valid_to > ?)"
+        " ORDER BY valid_from DESC, approved_at DESC, id DESC",
+        [scanner_id, *regions, on, on],
+    )
+    chosen: dict[str, ChainStep] = {}
+    for r in rows:
+        if r["kind"] not in chosen:
+            chosen[r["kind"]] = ChainStep(r["id"], r["kind"], r["intercept"], r["slope"])
+    return sorted(chosen.values(), key=lambda s: KIND_ORDER[s.kind])

@@ -10,6 +10,7 @@ import sqlite_utils
 
 from dxa_app.archive import write_transaction
 from dxa_app.archive.db import audit, now_iso
+from dxa_app.archive.precision import insert_precision_study
 from dxa_app.centre.bundle import BundleError, VerifiedBundle
 from dxa_app.centre.keys import normalise_public_key
 from dxa_app.i18n import _
@@ -404,28 +405,19 @@ def _store_precision(
             [code, p["key"]],
         ):
             continue
-        cur = db.execute(
-            "INSERT INTO precision_studies (scanner_id, region, technologist, design, started,"
-            " rms_sd_g_cm2, rms_cv_pct, df, lsc_g_cm2, created_at)"
-            " VALUES (?, ?, '', ?, ?, ?, ?, ?, ?, ?)",
-            [
-                scanner_ids[int(p["scanner"])],
-                p["region"],
-                p["design"],
-                p["started"],
-                p["rms_sd_g_cm2"],
-                p["rms_cv_pct"],
-                p["df"],
-                p["lsc_g_cm2"],
-                now_iso(),
-            ],
-        )
-        study_id = int(cur.lastrowid or 0)
-        db.conn.executemany(
-            "INSERT INTO precision_measurements (precision_study_id, subject, repeat_no,"
-            " bmd_g_cm2) VALUES (?, ?, ?, ?)",
-            [
-                (study_id, m["subject"], int(m["repeat_no"]), float(m["bmd_g_cm2"]))
+        study_id = insert_precision_study(
+            db,
+            scanner_id=scanner_ids[int(p["scanner"])],
+            region=p["region"],
+            technologist="",
+            design=p["design"],
+            started=p["started"],
+            rms_sd_g_cm2=p["rms_sd_g_cm2"],
+            rms_cv_pct=p["rms_cv_pct"],
+            df=p["df"],
+            lsc_g_cm2=p["lsc_g_cm2"],
+            measurements=[
+                (m["subject"], int(m["repeat_no"]), float(m["bmd_g_cm2"]))
                 for m in p["measurements"]
             ],
         )

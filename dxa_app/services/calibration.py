@@ -26,7 +26,6 @@ proposed and approved it, when).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,37 +34,47 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from calibration.chain import ChainStep
-from calibration.fits import LinearFit, in_vivo_fit, ols
+from calibration.fits import LinearFit, ols
 from calibration.qc import QcAnalysis, analyse
 from dxa_app.archive import get_setting, set_setting, write_transaction
-from dxa_app.archive.db import audit, now_iso
-from dxa_app.archive.steps import propose_step
-from dxa_app.domain import Role
+from dxa_app.archive.db import audit
+from dxa_app.archive.scanners import scanner_ids_by_serial
+from dxa_app.archive.steps import (
+    GROUPS,
+    KIND_ORDER,
+    Step,
+    approved_chain,
+    mark_approved,
+    mark_retired,
+    propose_step,
+    region_group,
+    step_by_id,
+    step_rows,
+)
+from dxa_app.centre.national import PairSet, fit_in_vivo_steps
 from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
+from dxa_app.services.auth import Permission, Session, acting
+
+__all__ = [
+    "GROUPS",
+    "KIND_ORDER",
+    "Step",
+    "approve_steps",
+    "calibrate",
+    "chain_for",
+    "list_steps",
+    "qc_status",
+    "region_group",
+    "retire_steps",
+]
 
 REFERENCE_SCANNER_KEY = "national_reference_scanner"
 IN_VIVO_MAX_DAYS = 60
 EARLIEST = "1900-01-01"
 
-#: Region groups a step applies to; a step's ``region`` is a group name or "all".
-GROUPS: dict[str, frozenset[str]] = {
-    "spine": frozenset({"L1", "L2", "L3", "L4", "L1-L4", "L2-L4"}),
-    "total_hip": frozenset({"total_hip", "trochanter", "intertrochanter"}),
-    "femoral_neck": frozenset({"femoral_neck", "wards"}),
-}
 #: The region whose in-vivo pairs fit each group.
 GROUP_FIT_REGION = {"spine": "L1-L4", "total_hip": "total_hip", "femoral_neck": "femoral_neck"}
-KIND_ORDER = {"drift": 0, "scanner": 1, "national": 2}
-
-
-def region_group(region: str) -> str | None:
-    """Return the step group of a region ("spine", "total_hip", "femoral_neck") or None."""
-    for name, members in GROUPS.items():
-        if region in members:
-            return name
-    return None
 
 
 # --- QC ------------------------------------------------------------------------------------
@@ -171,7 +180,7 @@ class ScannerQc:
         return out
 
 
-def qc_status(
+def analyse_qc(
     db: sqlite_utils.Database,
     *,
     n_baseline: int = 20,
@@ -254,159 +263,126 @@ def qc_status(
 # --- steps ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Step:
-    """A calibration step as stored."""
-
-    id: int
-    scanner_id: int
-    serial: str
-    region: str
-    kind: str
-    intercept: float
-    slope: float
-    valid_from: str
-    valid_to: str | None
-    status: str
-    method: str
-    dataset: str
-    n: int | None
-    provenance: dict[str, Any] = field(default_factory=dict)
-    approved_by: str | None = None
-    approved_at: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+#: The approved steps that apply to a scanner, region and date (see archive.steps).
+chain_for = approved_chain
 
 
-def _step(r: dict[str, Any]) -> Step:
-    return Step(
-        r["id"],
-        r["scanner_id"],
-        r["serial"],
-        r["region"],
-        r["kind"],
-        r["intercept"],
-        r["slope"],
-        r["valid_from"],
-        r["valid_to"],
-        r["status"],
-        r["method"],
-        r["dataset"],
-        r["n"],
-        json.loads(r["provenance"] or "{}"),
-        r["approved_by"],
-        r["approved_at"],
-    )
+def list_steps(session: Session, status: str | None = None) -> list[Step]:
+    """Return the calibration steps (optionally of one status), newest first.
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+    status : str, optional
+        ``proposed``, ``approved`` or ``retired``.
+
+    Returns
+    -------
+    list of Step
+        The steps.
+    """
+    with acting(session, Permission.VIEW) as db:
+        return step_rows(db, status)
 
 
-_STEP_SQL = (
-    "SELECT cs.*, sc.serial FROM calibration_steps cs JOIN scanners sc ON sc.id = cs.scanner_id"
-)
-
-
-def list_steps(db: sqlite_utils.Database, status: str | None = None) -> list[Step]:
-    """Return the calibration steps (optionally of one status), newest first."""
-    where, params = ("WHERE cs.status = ?", [status]) if status else ("", [])
-    return [_step(r) for r in db.query(f"{_STEP_SQL} {where} ORDER BY cs.id DESC", params)]
-
-
-def get_step(db: sqlite_utils.Database, step_id: int) -> Step:
-    """Return one step or raise NotFoundError."""
-    rows = list(db.query(f"{_STEP_SQL} WHERE cs.id = ?", [step_id]))
-    if not rows:
-        raise NotFoundError(_("No calibration step {id}.").format(id=step_id), "")
-    return _step(rows[0])
-
-
-def approve_step(db: sqlite_utils.Database, step_id: int, *, user: str, role: Role) -> Step:
-    """Approve a proposed step (knowledge-centre role only).
+def decide_step(db: sqlite_utils.Database, step_id: int, *, approve: bool, by: str) -> Step:
+    """Approve a proposed step or retire a step, and audit it (no role check: see callers).
 
     Approving a step retires an earlier approved step of the same scanner, region, kind and
     start date, so the chain stays unambiguous; raw values are never touched.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    step_id : int
+        The step.
+    approve : bool
+        Approve (True) or retire (False).
+    by : str
+        Who decides (stored with the step and in the audit log).
+
+    Returns
+    -------
+    Step
+        The step afterwards.
+
+    Raises
+    ------
+    UsageError
+        When approving a step that is not proposed.
     """
-    if role is not Role.CENTRE_ANALYST:
-        from dxa_app.errors import PermissionDeniedError
-
-        raise PermissionDeniedError(
-            _("Only the knowledge centre approves calibration steps."),
-            _("Ask a user with the role centre_analyst."),
-        )
-    step = get_step(db, step_id)
-    if step.status != "proposed":
-        raise UsageError(
-            _("Step {id} is {status}; only a proposed step can be approved.").format(
-                id=step_id, status=step.status
-            ),
-            "",
-        )
-    at = now_iso()
     with write_transaction(db):
-        db.execute(
-            "UPDATE calibration_steps SET status = 'retired', retired_at = ?, valid_to = ?"
-            " WHERE scanner_id = ? AND region = ? AND kind = ? AND valid_from = ?"
-            " AND status = 'approved'",
-            [at, at[:10], step.scanner_id, step.region, step.kind, step.valid_from],
-        )
-        db.execute(
-            "UPDATE calibration_steps SET status = 'approved', approved_by = ?, approved_at = ?"
-            " WHERE id = ?",
-            [user, at, step_id],
-        )
-        audit(
-            db,
-            "calibration_approve",
-            username=user,
-            entity="calibration_step",
-            entity_id=step_id,
-            details={"serial": step.serial, "region": step.region, "kind": step.kind},
-        )
-    return get_step(db, step_id)
+        step = step_by_id(db, step_id)
+        if approve:
+            if step.status != "proposed":
+                raise UsageError(
+                    _("Step {id} is {status}; only a proposed step can be approved.").format(
+                        id=step_id, status=step.status
+                    ),
+                    "",
+                )
+            mark_approved(db, step, by)
+            audit(
+                db,
+                "calibration_approve",
+                username=by,
+                entity="calibration_step",
+                entity_id=step_id,
+                details={"serial": step.serial, "region": step.region, "kind": step.kind},
+            )
+        elif step.status != "retired":
+            mark_retired(db, step_id)
+            audit(
+                db, "calibration_retire", username=by, entity="calibration_step", entity_id=step_id
+            )
+        return step_by_id(db, step_id)
 
 
-def retire_step(db: sqlite_utils.Database, step_id: int, *, user: str, role: Role) -> Step:
-    """Retire a proposed or approved step (knowledge-centre role only)."""
-    if role is not Role.CENTRE_ANALYST:
-        from dxa_app.errors import PermissionDeniedError
+def approve_steps(session: Session, step_ids: Sequence[int]) -> list[Step]:
+    """Approve proposed calibration steps (knowledge-centre role); each is audited.
 
-        raise PermissionDeniedError(
-            _("Only the knowledge centre retires calibration steps."),
-            _("Ask a user with the role centre_analyst."),
-        )
-    step = get_step(db, step_id)
-    if step.status == "retired":
-        return step
-    with write_transaction(db):
-        db.execute(
-            "UPDATE calibration_steps SET status = 'retired', retired_at = ? WHERE id = ?",
-            [now_iso(), step_id],
-        )
-        audit(db, "calibration_retire", username=user, entity="calibration_step", entity_id=step_id)
-    return get_step(db, step_id)
+    Parameters
+    ----------
+    session : Session
+        The acting centre analyst.
+    step_ids : sequence of int
+        The steps.
 
+    Returns
+    -------
+    list of Step
+        The steps afterwards.
 
-def chain_for(db: sqlite_utils.Database, scanner_id: int, region: str, on: str) -> list[ChainStep]:
-    """Return the approved steps that apply to a scanner, region and date, in chain order.
-
-    Per kind, the approved step with the latest start on or before the date (and not ended
-    before it) is used; a step applies to its region group or to "all" regions.
+    Raises
+    ------
+    PermissionDeniedError
+        Unless the user is a centre analyst.
+    UsageError
+        When a step is not proposed (the steps before it stay approved).
     """
-    group = region_group(region)
-    regions = ["all"] + ([group] if group else [])
-    marks = ",".join("?" * len(regions))
-    rows = db.query(
-        "SELECT * FROM calibration_steps WHERE scanner_id = ? AND status = 'approved'"
-        f" AND region IN ({marks}) AND valid_from <= ?"
-        " AND (valid_to IS NULL OR valid_to > ?)"
-        " ORDER BY valid_from DESC, approved_at DESC, id DESC",
-        [scanner_id, *regions, on, on],
-    )
-    chosen: dict[str, ChainStep] = {}
-    for r in rows:
-        if r["kind"] not in chosen:
-            chosen[r["kind"]] = ChainStep(r["id"], r["kind"], r["intercept"], r["slope"])
-    return sorted(chosen.values(), key=lambda s: KIND_ORDER[s.kind])
+    with acting(session, Permission.APPROVE) as db:
+        return [decide_step(db, i, approve=True, by=session.username) for i in step_ids]
+
+
+def retire_steps(session: Session, step_ids: Sequence[int]) -> list[Step]:
+    """Retire calibration steps (knowledge-centre role); each is audited.
+
+    Parameters
+    ----------
+    session : Session
+        The acting centre analyst.
+    step_ids : sequence of int
+        The steps.
+
+    Returns
+    -------
+    list of Step
+        The steps afterwards.
+    """
+    with acting(session, Permission.APPROVE) as db:
+        return [decide_step(db, i, approve=False, by=session.username) for i in step_ids]
 
 
 # --- fitting -------------------------------------------------------------------------------
@@ -437,10 +413,6 @@ class FitSummary:
         }
 
 
-def _scanner_ids(db: sqlite_utils.Database) -> dict[str, int]:
-    return {r["serial"]: r["id"] for r in db.query("SELECT id, serial FROM scanners")}
-
-
 def reference_scanner(db: sqlite_utils.Database, serial: str | None = None) -> int:
     """Return (and with ``serial``, set) the national reference scanner.
 
@@ -449,7 +421,7 @@ def reference_scanner(db: sqlite_utils.Database, serial: str | None = None) -> i
     UsageError
         When none is set and none is given.
     """
-    ids = _scanner_ids(db)
+    ids = scanner_ids_by_serial(db)
     if serial is not None:
         if serial not in ids:
             raise NotFoundError(_("No scanner with serial {serial}.").format(serial=serial), "")
@@ -553,17 +525,6 @@ def _drift_corrected(
     return raw
 
 
-def _precision_sd(db: sqlite_utils.Database, scanner_id: int, region: str) -> float | None:
-    rows = list(
-        db.query(
-            "SELECT rms_sd_g_cm2 FROM precision_studies WHERE scanner_id = ? AND region = ?"
-            " AND rms_sd_g_cm2 IS NOT NULL ORDER BY created_at DESC LIMIT 1",
-            [scanner_id, region],
-        )
-    )
-    return float(rows[0]["rms_sd_g_cm2"]) if rows else None
-
-
 def in_vivo_pairs(
     db: sqlite_utils.Database, ref_id: int, other_id: int, region: str
 ) -> list[tuple[float, float, str]]:
@@ -604,65 +565,29 @@ def in_vivo_pairs(
 def _fit_in_vivo(
     db: sqlite_utils.Database, ref_id: int, by: str, *, bootstrap: int, seed: int
 ) -> list[FitSummary]:
-    out: list[FitSummary] = []
-    ids = _scanner_ids(db)
-    serial_of = {v: k for k, v in ids.items()}
-    for other_id in sorted(ids.values()):
-        if other_id == ref_id:
-            continue
-        for group in ("total_hip", "femoral_neck", "spine"):
-            region = GROUP_FIT_REGION[group]
-            pairs = in_vivo_pairs(db, ref_id, other_id, region)
-            if len(pairs) < 10:
-                continue
-            iv = in_vivo_fit(
-                [p[0] for p in pairs],
-                [p[1] for p in pairs],
-                sd_other=_precision_sd(db, other_id, region),
-                sd_reference=_precision_sd(db, ref_id, region),
-                bootstrap=bootstrap,
-                seed=seed,
-            )
-            fit = iv.fit
-            dataset = f"in-vivo:{serial_of[ref_id]}~{serial_of[other_id]}"
-            prov = {
-                **iv.provenance(),
-                "reference_scanner": serial_of[ref_id],
-                "model": "reference = intercept + slope * this scanner (Deming)",
-            }
-            step_id = None
-            if group != "spine":  # the spine is calibrated by the phantom; in vivo checks it
-                step_id = propose_step(
-                    db,
-                    scanner_id=other_id,
-                    region=group,
-                    kind="scanner",
-                    intercept=fit.intercept,
-                    slope=fit.slope,
-                    valid_from=EARLIEST,
-                    method="deming-in-vivo",
-                    dataset=dataset,
-                    n=len(pairs),
-                    provenance=prov,
-                    by=by,
-                )
-            out.append(
-                FitSummary(
-                    serial_of[other_id],
-                    group,
-                    "scanner",
-                    dataset,
-                    fit,
-                    step_id,
-                    {"bland_altman": prov["bland_altman"], "delta": iv.delta},
-                )
-            )
-    return out
+    def pairs_for(other_id: int, region: str) -> PairSet:
+        return PairSet([(p[0], p[1]) for p in in_vivo_pairs(db, ref_id, other_id, region)])
+
+    fits = fit_in_vivo_steps(
+        db,
+        ref_id=ref_id,
+        others=sorted(i for i in scanner_ids_by_serial(db).values() if i != ref_id),
+        pairs_for=pairs_for,
+        dataset_prefix="in-vivo",
+        model="reference = intercept + slope * this scanner (Deming)",
+        by=by,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
+    return [
+        FitSummary(f.serial, f.group, "scanner", f.dataset, f.fit, f.step_id, dict(f.extra))
+        for f in fits
+    ]
 
 
 def _propose_drift(db: sqlite_utils.Database, by: str, n_baseline: int) -> list[dict[str, Any]]:
     out = []
-    for q in qc_status(db, n_baseline=n_baseline):
+    for q in analyse_qc(db, n_baseline=n_baseline):
         p = q.analysis.proposal if q.analysis is not None else None
         if p is None:
             continue
@@ -712,7 +637,7 @@ class CalibrationRun:
         }
 
 
-def calibrate(
+def run_calibration(
     db: sqlite_utils.Database,
     *,
     reference: str | None = None,
@@ -745,7 +670,7 @@ def calibrate(
         The fits and the ids of the steps proposed (None where an identical step exists).
     """
     ref_id = reference_scanner(db, reference)
-    ref_serial = {v: k for k, v in _scanner_ids(db).items()}[ref_id]
+    ref_serial = {v: k for k, v in scanner_ids_by_serial(db).items()}[ref_id]
     with write_transaction(db):
         drift = _propose_drift(db, by, n_baseline)
         fits = _fit_travelling(db, ref_id, by) + _fit_in_vivo(
@@ -778,3 +703,88 @@ def steps_for_display(steps: Sequence[Step]) -> list[dict[str, Any]]:
         }
         for s in steps
     ]
+
+
+def calibrate(
+    session: Session,
+    *,
+    reference: str | None = None,
+    n_baseline: int = 20,
+    bootstrap: int = 2000,
+    seed: int = 0,
+) -> CalibrationRun:
+    """Fit drift (QC), the travelling round and the in-vivo sets and propose steps; audited.
+
+    Parameters
+    ----------
+    session : Session
+        The acting user (technician or centre analyst); proposed steps still need approval.
+    reference : str, optional
+        Serial of the national reference scanner (stored; needed the first time).
+    n_baseline : int
+        QC baseline length.
+    bootstrap, seed : int
+        Deming bootstrap resamples and seed.
+
+    Returns
+    -------
+    CalibrationRun
+        The fits and the ids of the steps proposed.
+    """
+    with acting(session, Permission.CALIBRATE) as db:
+        return run_calibration(
+            db,
+            reference=reference,
+            by=session.username,
+            n_baseline=n_baseline,
+            bootstrap=bootstrap,
+            seed=seed,
+        )
+
+
+def qc_status(
+    session: Session,
+    *,
+    n_baseline: int = 20,
+    k: float = 0.5,
+    h: float = 5.0,
+    region: str = "total",
+) -> list[ScannerQc]:
+    """Analyse every scanner's daily phantom QC (see :func:`analyse_qc`).
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+    n_baseline : int
+        How many first scans make the baseline.
+    k, h : float
+        CUSUM reference value and decision interval, in SD units.
+    region : str
+        The phantom region analysed.
+
+    Returns
+    -------
+    list of ScannerQc
+        One per scanner that has QC scans.
+    """
+    with acting(session, Permission.VIEW) as db:
+        return analyse_qc(db, n_baseline=n_baseline, k=k, h=h, region=region)
+
+
+def reference_serial(session: Session) -> str | None:
+    """Return the serial of the national reference scanner, or None when none is set.
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+
+    Returns
+    -------
+    str or None
+        The serial.
+    """
+    with acting(session, Permission.VIEW) as db:
+        value = get_setting(db, REFERENCE_SCANNER_KEY)
+    return None if value is None else str(value)

@@ -14,13 +14,15 @@ import sqlite_utils
 
 from calibration.fits import bland_altman
 from dxa_app.archive import get_setting
+from dxa_app.archive.scanners import scanner_ids_by_serial, scanner_rows
+from dxa_app.archive.steps import step_rows
 from dxa_app.domain import scanner_label
+from dxa_app.services.auth import Permission, Session, acting
 from dxa_app.services.calibration import (
     GROUP_FIT_REGION,
     REFERENCE_SCANNER_KEY,
+    analyse_qc,
     in_vivo_pairs,
-    list_steps,
-    qc_status,
 )
 
 #: QC status values (``ScannerQc.status``) plus "no QC" for a scanner without QC scans.
@@ -47,38 +49,37 @@ class ScannerOverview:
         return scanner_label(self.manufacturer, self.model)
 
 
-def scanner_overview(db: sqlite_utils.Database) -> list[ScannerOverview]:
+def scanner_overview(session: Session) -> list[ScannerOverview]:
     """Return every scanner with its last QC date and QC status, by site and serial.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
-        The archive.
+    session : Session
+        The logged-in user.
 
     Returns
     -------
     list of ScannerOverview
         ``qc_status`` is "ok", "warning", "reject", "no baseline" or "no QC".
     """
-    qc = {q.scanner_id: q for q in qc_status(db)}
-    reference = get_setting(db, REFERENCE_SCANNER_KEY)
+    with acting(session, Permission.VIEW) as db:
+        qc = {q.scanner_id: q for q in analyse_qc(db)}
+        reference = get_setting(db, REFERENCE_SCANNER_KEY)
+        scanners = scanner_rows(db)
     out = []
-    for r in db.query(
-        "SELECT sc.id, sc.manufacturer, sc.model, sc.serial, coalesce(si.code, '') AS site"
-        " FROM scanners sc LEFT JOIN sites si ON si.id = sc.site_id ORDER BY site, sc.serial"
-    ):
-        q = qc.get(r["id"])
+    for r in scanners:
+        q = qc.get(r.id)
         out.append(
             ScannerOverview(
-                r["id"],
-                r["site"],
-                r["manufacturer"],
-                r["model"],
-                r["serial"],
+                r.id,
+                r.site_code,
+                r.manufacturer,
+                r.model,
+                r.serial,
                 q.last if q else None,
                 q.n_scans if q else 0,
                 q.status if q else NO_QC,
-                r["serial"] == reference,
+                r.serial == reference,
             )
         )
     return out
@@ -147,22 +148,27 @@ def _travelling_points(
     return xs, ys, labels
 
 
-def fit_views(db: sqlite_utils.Database) -> list[FitView]:
+def fit_views(session: Session) -> list[FitView]:
     """Return the data of every travelling-phantom and in-vivo step that is not retired.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
-        The archive.
+    session : Session
+        The logged-in user.
 
     Returns
     -------
     list of FitView
         Travelling-phantom fits first, then the in-vivo sets, by serial.
     """
-    ids = {r["serial"]: r["id"] for r in db.query("SELECT id, serial FROM scanners")}
+    with acting(session, Permission.VIEW) as db:
+        return _fit_views(db)
+
+
+def _fit_views(db: sqlite_utils.Database) -> list[FitView]:
+    ids = scanner_ids_by_serial(db)
     out: list[FitView] = []
-    for step in sorted(list_steps(db), key=lambda s: (s.serial, s.id)):
+    for step in sorted(step_rows(db), key=lambda s: (s.serial, s.id)):
         if step.status == "retired":
             continue
         fit: dict[str, Any] = step.provenance.get("fit") or {}

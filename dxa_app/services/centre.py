@@ -15,8 +15,9 @@ from typing import Any
 import sqlite_utils
 
 from calibration.chain import compose
-from dxa_app.archive import write_transaction
+from dxa_app.archive import get_setting, write_transaction
 from dxa_app.archive.db import audit, now_iso
+from dxa_app.archive.scanners import scanner_ids_by_serial, sites_with_scanners
 from dxa_app.centre import corrections as corr
 from dxa_app.centre.bundle import read_bundle, write_bundle
 from dxa_app.centre.export import collect_site
@@ -31,10 +32,10 @@ from dxa_app.centre.keys import (
 )
 from dxa_app.centre.national import fit_in_vivo
 from dxa_app.centre.stats import CentreStats, QcSeries, centre_statistics, save_plot, stats_csv
-from dxa_app.domain import Role
-from dxa_app.errors import NotFoundError, PermissionDeniedError, UsageError
+from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
-from dxa_app.services.calibration import calibrate, chain_for, qc_status
+from dxa_app.services.auth import Permission, Session, acting, record
+from dxa_app.services.calibration import analyse_qc, chain_for, run_calibration
 
 __all__ = [
     "BundleImport",
@@ -53,13 +54,7 @@ __all__ = [
 
 
 def _site_id(db: sqlite_utils.Database, code: str | None) -> tuple[int, str]:
-    sites = [
-        (int(r["id"]), str(r["code"]))
-        for r in db.query(
-            "SELECT DISTINCT si.id, si.code FROM sites si JOIN scanners sc ON sc.site_id = si.id"
-            " ORDER BY si.code"
-        )
-    ]
+    sites = sites_with_scanners(db)
     if code is not None:
         for sid, c in sites:
             if c == code:
@@ -97,21 +92,17 @@ class ExportResult:
         }
 
 
-def export_bundle(
-    db: sqlite_utils.Database, out: Path, *, site: str | None = None, by: str = ""
-) -> ExportResult:
-    """Write one site's signed, patient-free bundle for the knowledge centre.
+def export_bundle(session: Session, out: Path, *, site: str | None = None) -> ExportResult:
+    """Write one site's signed, patient-free bundle for the knowledge centre; audited.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
-        The site's archive.
+    session : Session
+        The acting user (technician or administrator of the site).
     out : Path
         The bundle (zip) to write.
     site : str, optional
         The site code; needed when the archive holds more than one site.
-    by : str
-        Who exports (audit log).
 
     Returns
     -------
@@ -120,67 +111,108 @@ def export_bundle(
     """
     from dxa_app import __version__
 
-    site_id, code = _site_id(db, site)
-    private, public = site_key_pair(db, code, by=by)
-    data = collect_site(db, site_id, pseudonym_secret(db, code))
-    header = {
-        "site": data.site,
-        "created_at": now_iso(),
-        "program": f"dxa {__version__}",
-        "counts": data.counts,
-    }
-    sha = write_bundle(out, data.members, header, private, public)
-    audit(
-        db,
-        "centre_export",
-        username=by,
-        entity="site",
-        entity_id=code,
-        details={"sha256": sha, "counts": data.counts, "file": out.name},
-    )
+    with acting(session, Permission.SITE_EXCHANGE) as db:
+        site_id, code = _site_id(db, site)
+        private, public = site_key_pair(db, code, by=session.username)
+        data = collect_site(db, site_id, pseudonym_secret(db, code))
+        header = {
+            "site": data.site,
+            "created_at": now_iso(),
+            "program": f"dxa {__version__}",
+            "counts": data.counts,
+        }
+        sha = write_bundle(out, data.members, header, private, public)
+        record(
+            db,
+            session,
+            "centre_export",
+            entity="site",
+            entity_id=code,
+            details={"sha256": sha, "counts": data.counts, "file": out.name},
+        )
     return ExportResult(str(out), code, sha, public, data.counts)
 
 
-def site_keys(db: sqlite_utils.Database, site: str | None = None) -> list[dict[str, str]]:
-    """Return the site's public key (generated on first use) to register at the centre."""
-    codes = (
-        [site]
-        if site is not None
-        else [
-            str(r["code"])
-            for r in db.query(
-                "SELECT DISTINCT si.code FROM sites si JOIN scanners sc ON sc.site_id = si.id"
-                " ORDER BY si.code"
-            )
-        ]
-    )
-    if site is not None:
-        _site_id(db, site)
-    out = []
-    for code in codes:
-        _private, public = site_key_pair(db, code)
-        out.append({"site": code, "public_key": public, "fingerprint": fingerprint(public)})
+def site_keys(session: Session, site: str | None = None) -> list[dict[str, str]]:
+    """Return the site's public key (generated on first use) to register at the centre.
+
+    Parameters
+    ----------
+    session : Session
+        The acting user (technician or administrator of the site).
+    site : str, optional
+        One site's code (default: every site with scanners).
+
+    Returns
+    -------
+    list of dict
+        Site code, public key and fingerprint.
+    """
+    with acting(session, Permission.SITE_EXCHANGE) as db:
+        codes = [site] if site is not None else [c for _i, c in sites_with_scanners(db)]
+        if site is not None:
+            _site_id(db, site)
+        out = []
+        for code in codes:
+            _private, public = site_key_pair(db, code, by=session.username)
+            out.append({"site": code, "public_key": public, "fingerprint": fingerprint(public)})
     return out
 
 
-def centre_keys(db: sqlite_utils.Database) -> dict[str, str]:
-    """Return the knowledge centre's public key (generated on first use) for the sites."""
-    _private, public = centre_key_pair(db)
+def centre_keys(session: Session) -> dict[str, str]:
+    """Return the knowledge centre's public key (generated on first use) for the sites.
+
+    Parameters
+    ----------
+    session : Session
+        The acting centre analyst.
+
+    Returns
+    -------
+    dict
+        The public key and its fingerprint.
+    """
+    with acting(session, Permission.CENTRE) as db:
+        _private, public = centre_key_pair(db, by=session.username)
     return {"centre_public_key": public, "fingerprint": fingerprint(public)}
 
 
-def register_site_key(
-    db: sqlite_utils.Database, code: str, public_key: str, *, by: str = ""
-) -> dict[str, str]:
-    """Register a site's public key at the centre (bundles from it are then accepted)."""
-    key = register_site(db, code, public_key, by=by)
+def register_site_key(session: Session, code: str, public_key: str) -> dict[str, str]:
+    """Register a site's public key at the centre (bundles from it are then accepted).
+
+    Parameters
+    ----------
+    session : Session
+        The acting centre analyst.
+    code : str
+        The site's code.
+    public_key : str
+        The site's Ed25519 public key (base64).
+
+    Returns
+    -------
+    dict
+        Site code, canonical key and fingerprint.
+    """
+    with acting(session, Permission.CENTRE) as db:
+        key = register_site(db, code, public_key, by=session.username)
     return {"site": code, "public_key": key, "fingerprint": fingerprint(key)}
 
 
-def import_bundles(
-    db: sqlite_utils.Database, paths: Sequence[Path], *, by: str = ""
-) -> list[BundleImport]:
+def import_bundles(session: Session, paths: Sequence[Path]) -> list[BundleImport]:
     """Verify every bundle first, then import them; one refused bundle imports nothing.
+
+    Parameters
+    ----------
+    session : Session
+        The acting centre analyst.
+    paths : sequence of Path
+        The bundles.
+
+    Returns
+    -------
+    list of BundleImport
+        What each bundle added.
 
     Raises
     ------
@@ -188,8 +220,9 @@ def import_bundles(
         For the first bundle that is damaged, tampered with, signed by an unregistered key,
         or of a newer schema; the archive is then unchanged.
     """
-    verified = [read_bundle(Path(p), lambda code: registered_key(db, code)) for p in paths]
-    return [store_bundle(db, b, by=by) for b in verified]
+    with acting(session, Permission.CENTRE) as db:
+        verified = [read_bundle(Path(p), lambda code: registered_key(db, code)) for p in paths]
+        return [store_bundle(db, b, by=session.username) for b in verified]
 
 
 def _drift(db: sqlite_utils.Database) -> Any:
@@ -203,10 +236,9 @@ def _drift(db: sqlite_utils.Database) -> Any:
 
 
 def national_fit(
-    db: sqlite_utils.Database,
+    session: Session,
     *,
     reference: str | None = None,
-    by: str = "",
     n_baseline: int = 20,
     bootstrap: int = 2000,
     seed: int = 0,
@@ -218,19 +250,46 @@ def national_fit(
     step from the reference scanner's ESP line); the hip and femoral neck are fitted by
     Deming on the imported pseudonymised in-vivo pairs (:mod:`dxa_app.centre.national`).
 
+    Parameters
+    ----------
+    session : Session
+        The acting centre analyst.
+    reference : str, optional
+        Serial of the national reference scanner (stored; needed the first time).
+    n_baseline : int
+        QC baseline length.
+    bootstrap, seed : int
+        Deming bootstrap resamples and seed.
+
     Returns
     -------
     dict
         ``calibrate``'s result plus the centre in-vivo fits.
     """
-    run = calibrate(
+    with acting(session, Permission.CENTRE) as db:
+        return _national_fit(
+            db,
+            reference=reference,
+            by=session.username,
+            n_baseline=n_baseline,
+            bootstrap=bootstrap,
+            seed=seed,
+        )
+
+
+def _national_fit(
+    db: sqlite_utils.Database,
+    *,
+    reference: str | None,
+    by: str,
+    n_baseline: int,
+    bootstrap: int,
+    seed: int,
+) -> dict[str, Any]:
+    run = run_calibration(
         db, reference=reference, by=by, n_baseline=n_baseline, bootstrap=bootstrap, seed=seed
     )
-    ref_id = int(
-        next(iter(db.query("SELECT id FROM scanners WHERE serial = ?", [run.reference_serial])))[
-            "id"
-        ]
-    )
+    ref_id = scanner_ids_by_serial(db)[run.reference_serial]
     with write_transaction(db):
         fits = fit_in_vivo(db, ref_id, _drift(db), by=by, bootstrap=bootstrap, seed=seed)
         audit(
@@ -245,34 +304,36 @@ def national_fit(
     return out
 
 
-def publish(db: sqlite_utils.Database, out: Path, *, user: str, role: Role) -> dict[str, Any]:
-    """Write the approved steps as a corrections file signed by the centre key.
+def publish(session: Session, out: Path) -> dict[str, Any]:
+    """Write the approved steps as a corrections file signed by the centre key; audited.
 
-    Raises
-    ------
-    PermissionDeniedError
-        Unless the user is a centre analyst.
+    Parameters
+    ----------
+    session : Session
+        The acting centre analyst.
+    out : Path
+        The corrections file to write.
+
+    Returns
+    -------
+    dict
+        Path, publication time, number of steps and the centre's public key.
     """
-    if role is not Role.CENTRE_ANALYST:
-        raise PermissionDeniedError(
-            _("Only the knowledge centre publishes corrections."),
-            _("Ask a user with the role centre_analyst."),
-        )
-    from dxa_app.archive import get_setting
     from dxa_app.services.calibration import REFERENCE_SCANNER_KEY
 
-    private, public = centre_key_pair(db, by=user)
-    data, payload = corr.build_corrections(
-        db, private, public, reference=get_setting(db, REFERENCE_SCANNER_KEY)
-    )
-    corr.write_file(out, data)
-    audit(
-        db,
-        "centre_publish",
-        username=user,
-        entity="publication",
-        details={"steps": len(payload["steps"]), "file": out.name},
-    )
+    with acting(session, Permission.CENTRE) as db:
+        private, public = centre_key_pair(db, by=session.username)
+        data, payload = corr.build_corrections(
+            db, private, public, reference=get_setting(db, REFERENCE_SCANNER_KEY)
+        )
+        corr.write_file(out, data)
+        record(
+            db,
+            session,
+            "centre_publish",
+            entity="publication",
+            details={"steps": len(payload["steps"]), "file": out.name},
+        )
     return {
         "path": str(out),
         "published_at": payload["published_at"],
@@ -281,41 +342,53 @@ def publish(db: sqlite_utils.Database, out: Path, *, user: str, role: Role) -> d
     }
 
 
-def trust_centre(
-    db: sqlite_utils.Database, public_key: str, *, user: str, role: Role
-) -> dict[str, str]:
-    """Trust the knowledge centre's public key at this site (admin role).
+def trust_centre(session: Session, public_key: str) -> dict[str, str]:
+    """Trust the knowledge centre's public key at this site (administrator).
 
-    Raises
-    ------
-    PermissionDeniedError
-        Unless the user is an administrator.
+    Parameters
+    ----------
+    session : Session
+        The acting administrator.
+    public_key : str
+        The centre's Ed25519 public key (base64).
+
+    Returns
+    -------
+    dict
+        The key and its fingerprint.
     """
-    if role is not Role.ADMIN:
-        raise PermissionDeniedError(
-            _("Only an administrator chooses the trusted knowledge-centre key."),
-            _("Ask a user with the role admin."),
-        )
-    key = set_trusted_centre_key(db, public_key, by=user)
+    with acting(session, Permission.SETTINGS) as db:
+        key = set_trusted_centre_key(db, public_key, by=session.username)
     return {"centre_public_key": key, "fingerprint": fingerprint(key)}
 
 
-def install_corrections(
-    db: sqlite_utils.Database, path: Path, *, by: str = ""
-) -> corr.InstallResult:
+def install_corrections(session: Session, path: Path) -> corr.InstallResult:
     """Check the centre's signature and install the published steps for this site's scanners.
+
+    Parameters
+    ----------
+    session : Session
+        The acting user (technician or administrator of the site).
+    path : Path
+        The corrections file.
+
+    Returns
+    -------
+    InstallResult
+        What was installed.
 
     Raises
     ------
     BundleError
         When no centre key is trusted or the file is not signed by it.
     """
-    payload, publication = corr.read_corrections(path, trusted_centre_key(db))
-    return corr.install(db, payload, publication, by=by)
+    with acting(session, Permission.SITE_EXCHANGE) as db:
+        payload, publication = corr.read_corrections(path, trusted_centre_key(db))
+        return corr.install(db, payload, publication, by=session.username)
 
 
 def centre_stats(
-    db: sqlite_utils.Database,
+    session: Session,
     *,
     csv_path: Path | None = None,
     plot_path: Path | None = None,
@@ -323,13 +396,33 @@ def centre_stats(
 ) -> CentreStats:
     """Compute the centre statistics; optionally write the CSV and the plot.
 
+    Parameters
+    ----------
+    session : Session
+        The acting centre analyst.
+    csv_path, plot_path : Path, optional
+        Where to write the CSV and the plot (SVG or PDF).
+    n_baseline : int
+        QC baseline length.
+
     Returns
     -------
     CentreStats
         Per site and month (VFA use and findings, QC alarms) and the ESP spread.
     """
+    with acting(session, Permission.CENTRE) as db:
+        return _centre_stats(db, csv_path=csv_path, plot_path=plot_path, n_baseline=n_baseline)
+
+
+def _centre_stats(
+    db: sqlite_utils.Database,
+    *,
+    csv_path: Path | None,
+    plot_path: Path | None,
+    n_baseline: int,
+) -> CentreStats:
     series = []
-    for q in qc_status(db, n_baseline=n_baseline):
+    for q in analyse_qc(db, n_baseline=n_baseline):
         alarms: list[tuple[int, str]] = []
         if q.analysis is not None:
             alarms = [(h.index, h.severity) for h in q.analysis.hits]

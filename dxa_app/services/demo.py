@@ -7,12 +7,18 @@ from pathlib import Path
 
 import sqlite_utils
 
-from dxa_app.archive import open_archive
+from dxa_app.archive import get_setting, set_setting, write_transaction
+from dxa_app.archive.db import audit
 from dxa_app.archive.queries import counts
+from dxa_app.archive.steps import step_rows
+from dxa_app.archive.users import count_users, insert_user, user_row
 from dxa_app.demo.write import write_demo
 from dxa_app.domain import Role
+from dxa_app.errors import UsageError
+from dxa_app.i18n import _
 from dxa_app.progress import CancelToken, Progress, no_progress
-from dxa_app.services.importing import import_paths
+from dxa_app.services.auth import hash_password, opened
+from dxa_app.services.importing import import_into
 
 #: Demo users (demo archives only; the passwords are printed in the README).
 DEMO_USERS: tuple[tuple[str, Role, str, str], ...] = (
@@ -21,6 +27,10 @@ DEMO_USERS: tuple[tuple[str, Role, str, str], ...] = (
     ("center", Role.CENTRE_ANALYST, "demo-center", "Demo Videnscenter"),
     ("admin", Role.ADMIN, "demo-admin", "Demo Admin"),
 )
+#: The archive setting that marks a synthetic demo archive.
+DEMO_ARCHIVE_KEY = "demo_archive"
+#: The audit name of the demo pipeline's own writes.
+DEMO_PIPELINE = "demo"
 #: The demo's national reference scanner (its scale is the national scale).
 DEMO_REFERENCE_SERIAL = "HZA-DEMO-101"
 
@@ -61,6 +71,9 @@ def run_demo(
 ) -> DemoResult:
     """Write the demo files to ``out`` and, unless ``archive`` is None, import them.
 
+    The archive must be new or an earlier demo archive: synthetic data never goes into an
+    archive with real users.
+
     Parameters
     ----------
     out : Path
@@ -68,7 +81,7 @@ def run_demo(
     seed : int
         Random seed.
     archive : Path or None
-        The archive to import into (created when missing); None writes files only.
+        The demo archive to import into (created when missing); None writes files only.
     calibrate_demo : bool
         After the import, add the demo users, fit on the demo reference scanner, approve
         every proposed step as the demo centre analyst and score every study.
@@ -81,38 +94,71 @@ def run_demo(
     -------
     DemoResult
         Files written, import counts by status and the archive's counts afterwards.
+
+    Raises
+    ------
+    UsageError
+        When ``archive`` holds users and is not a demo archive.
     """
+    if archive is not None:
+        with opened(archive, create=True) as db:
+            _claim(db, archive)
     _, files = write_demo(out, seed, progress=progress, cancel=cancel)
     truth = out / "truth.json"
     if archive is None:
         return DemoResult(out, truth, len(files))
-    db = open_archive(archive)
-    try:
+    with opened(archive, create=True) as db:
         sources = [out / name for name in ("dicom", "csv", "apex") if (out / name).is_dir()]
-        summary = import_paths(db, sources, progress=progress, cancel=cancel)
+        summary = import_into(db, sources, progress=progress, cancel=cancel)
+        audit(
+            db,
+            "import",
+            username=DEMO_PIPELINE,
+            entity="import_batch",
+            entity_id=summary.batch,
+            details={"paths": [str(p) for p in sources], "counts": summary.counts},
+        )
         cal = _calibrate_demo(db) if calibrate_demo else None
         c = asdict(counts(db))
-    finally:
-        db.close()
     return DemoResult(out, truth, len(files), archive, summary.counts, c, cal)
+
+
+def _claim(db: sqlite_utils.Database, archive: Path) -> None:
+    """Mark a new archive as a demo archive; refuse an archive with real users."""
+    if get_setting(db, DEMO_ARCHIVE_KEY):
+        return
+    if count_users(db):
+        raise UsageError(
+            _("{path} is not a demo archive: it has users.").format(path=archive),
+            _("Write the demo into a new archive file (--archive demo.dxa.sqlite)."),
+        )
+    set_setting(db, DEMO_ARCHIVE_KEY, True)
 
 
 def _calibrate_demo(db: sqlite_utils.Database) -> dict[str, int]:
     """Demo users, a national fit on the reference scanner, approval, scores (idempotent)."""
-    from dxa_app.services.calibration import approve_step, calibrate, list_steps
+    from dxa_app.services.calibration import decide_step, run_calibration
     from dxa_app.services.scoring import rescore
-    from dxa_app.services.users import add_user, list_users
 
-    known = {u.username for u in list_users(db)}
-    for name, role, password, display in DEMO_USERS:
-        if name not in known:
-            add_user(db, name, role, password, display_name=display, by="demo")
-    calibrate(db, reference=DEMO_REFERENCE_SERIAL, by="center", bootstrap=500)
+    with write_transaction(db):
+        for name, role, password, display in DEMO_USERS:
+            if user_row(db, name) is None:
+                insert_user(db, name, display, str(role), hash_password(password))
+                audit(
+                    db,
+                    "user_add",
+                    username=DEMO_PIPELINE,
+                    entity="user",
+                    entity_id=name,
+                    details={"role": str(role)},
+                )
+    analyst = next(name for name, role, _p, _d in DEMO_USERS if role is Role.CENTRE_ANALYST)
+    run_calibration(db, reference=DEMO_REFERENCE_SERIAL, by=analyst, bootstrap=500)
     approved = 0
-    for step in list_steps(db, "proposed"):
-        approve_step(db, step.id, user="center", role=Role.CENTRE_ANALYST)
+    for step in step_rows(db, "proposed"):
+        decide_step(db, step.id, approve=True, by=analyst)
         approved += 1
-    scored = rescore(db, by="demo")
+    scored = rescore(db, by=DEMO_PIPELINE)
     return {
         "steps_approved": approved,
         "studies_scored": scored["studies"],

@@ -24,6 +24,7 @@ from dxa_app.ingest.registry import (
     reader_for,
 )
 from dxa_app.progress import CancelToken, Progress, no_progress
+from dxa_app.services.auth import Permission, Session, acting, record
 
 #: Files that depend on others (VFA readings need their study) are imported last.
 _LATE_MARKERS = (b"vfa_readings",)
@@ -173,17 +174,18 @@ def _order_key(path: Path) -> tuple[int, str]:
     return (1 if late else 0, str(path))
 
 
-def import_paths(
+def import_into(
     db: sqlite_utils.Database,
     paths: Sequence[str | Path],
     *,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> ImportSummary:
-    """Import files and folders into the archive, one transaction per file.
+    """Import files and folders into an open archive, one transaction per file (no audit).
 
-    A corrupt or foreign file is reported with its path and reason and the rest of
-    the batch still imports; re-importing the same file changes nothing.
+    The user action is :func:`import_paths`; this is the work it shares with the demo
+    pipeline and the DICOM receiver. A corrupt or foreign file is reported with its path
+    and reason and the rest of the batch still imports; re-importing changes nothing.
 
     Parameters
     ----------
@@ -212,3 +214,49 @@ def import_paths(
         outcomes.append(import_file(db, path, batch))
         progress(i + 1, total, str(path))
     return ImportSummary(batch, tuple(outcomes))
+
+
+def import_paths(
+    session: Session,
+    paths: Sequence[str | Path],
+    *,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> ImportSummary:
+    """Import files and folders as the logged-in user; the batch is audited with the user.
+
+    A corrupt or foreign file is reported with its path and reason and the rest of the
+    batch still imports; re-importing the same file changes nothing.
+
+    Parameters
+    ----------
+    session : Session
+        The acting user (technician or administrator).
+    paths : sequence of str or Path
+        Files and folders (walked recursively).
+    progress : Progress
+        Called after each file with (done, total, path).
+    cancel : CancelToken, optional
+        Checked between files; files already imported stay imported.
+
+    Returns
+    -------
+    ImportSummary
+        One outcome per file.
+
+    Raises
+    ------
+    PermissionDeniedError
+        When the user may not import.
+    """
+    with acting(session, Permission.IMPORT) as db:
+        summary = import_into(db, paths, progress=progress, cancel=cancel)
+        record(
+            db,
+            session,
+            "import",
+            entity="import_batch",
+            entity_id=summary.batch,
+            details={"paths": [str(p) for p in paths], "counts": summary.counts},
+        )
+    return summary

@@ -1,16 +1,21 @@
-"""The PACS that receives signed reports: its address in the archive settings, and sending."""
+"""Signed reports to PACS: the address in the archive settings, the DICOM PDF, and sending."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlite_utils
 
 from dxa_app.archive import get_setting, set_setting, write_transaction
-from dxa_app.archive.db import audit
+from dxa_app.archive.db import now_iso
+from dxa_app.archive.reports import stored_pdf, versions
+from dxa_app.archive.studies import study_header, study_id_for
 from dxa_app.errors import UsageError
-from dxa_app.i18n import _
+from dxa_app.i18n import _, translator
+from dxa_app.services.auth import Permission, Session, acting, record
+from dxa_app.services.reporting import ReportError
 
 #: The archive setting that holds the PACS address.
 PACS_KEY = "pacs"
@@ -52,8 +57,7 @@ def _checked(target: PacsTarget) -> PacsTarget:
     )
 
 
-def pacs_target(db: sqlite_utils.Database) -> PacsTarget | None:
-    """Return the stored PACS address, or None when none is set."""
+def _stored_target(db: sqlite_utils.Database) -> PacsTarget | None:
     value = get_setting(db, PACS_KEY)
     if not isinstance(value, dict):
         return None
@@ -68,17 +72,32 @@ def pacs_target(db: sqlite_utils.Database) -> PacsTarget | None:
         return None
 
 
-def set_pacs_target(db: sqlite_utils.Database, target: PacsTarget, *, by: str = "") -> PacsTarget:
-    """Store the PACS address in the archive (the CLI and every workstation see it).
+def pacs_target(session: Session) -> PacsTarget | None:
+    """Return the stored PACS address, or None when none is set.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
-        The archive.
+    session : Session
+        The logged-in user.
+
+    Returns
+    -------
+    PacsTarget or None
+        The address.
+    """
+    with acting(session, Permission.VIEW) as db:
+        return _stored_target(db)
+
+
+def set_pacs_target(session: Session, target: PacsTarget) -> PacsTarget:
+    """Store the PACS address in the archive (administrator; every workstation sees it).
+
+    Parameters
+    ----------
+    session : Session
+        The acting administrator.
     target : PacsTarget
         The address.
-    by : str
-        Who changed it (audit log).
 
     Returns
     -------
@@ -91,12 +110,12 @@ def set_pacs_target(db: sqlite_utils.Database, target: PacsTarget, *, by: str = 
         When the host, port or AE titles are not valid.
     """
     target = _checked(target)
-    with write_transaction(db):
+    with acting(session, Permission.SETTINGS) as db, write_transaction(db):
         set_setting(db, PACS_KEY, target.to_dict())
-        audit(
+        record(
             db,
+            session,
             "setting_pacs",
-            username=by,
             entity="setting",
             entity_id=PACS_KEY,
             details=target.to_dict(),
@@ -111,28 +130,35 @@ class SendResult:
     study_id: int
     sop_instance_uid: str
     status: int
+    target: PacsTarget
 
     @property
     def ok(self) -> bool:
         """Return whether PACS accepted the report (status 0x0000)."""
         return self.status == 0
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "study_id": self.study_id,
+            "sop_instance_uid": self.sop_instance_uid,
+            "status": self.status,
+            "ok": self.ok,
+            "target": self.target.to_dict(),
+        }
 
-def send_signed_report(
-    db: sqlite_utils.Database, study_id: int, target: PacsTarget, *, user: str = ""
-) -> SendResult:
-    """Send the newest signed version of a study's report to PACS and log it.
+
+def send_report(session: Session, study: str | int, target: PacsTarget | None = None) -> SendResult:
+    """Send the newest signed version of a study's report to PACS (C-STORE) and audit it.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
-        The archive.
-    study_id : int
-        The study.
-    target : PacsTarget
-        The PACS.
-    user : str
-        Who sends (audit log).
+    session : Session
+        The acting physician.
+    study : str or int
+        The study's archive id or Study Instance UID.
+    target : PacsTarget, optional
+        Where to send it this time (default: the stored PACS address).
 
     Returns
     -------
@@ -141,33 +167,94 @@ def send_signed_report(
 
     Raises
     ------
+    UsageError
+        When no PACS is given or stored.
     ReportError
         When the study has no signed report.
     """
-    from dxa_app.report_out import send_report
-    from dxa_app.services.reporting import dicom_for
+    from dxa_app.report_out import send_report as c_store
 
-    target = _checked(target)
-    ds = dicom_for(db, study_id)
-    status = send_report(
-        ds,
-        host=target.host,
-        port=target.port,
-        called_ae=target.called_ae,
-        calling_ae=target.calling_ae,
+    with acting(session, Permission.SEND) as db:
+        chosen = target if target is not None else _stored_target(db)
+        if chosen is None:
+            raise UsageError(
+                _("No PACS address is set."),
+                _("Give --host, --port and --called-ae, or ask an administrator to store one."),
+            )
+        chosen = _checked(chosen)
+        study_id = study_id_for(db, study)
+        ds = dicom_for(db, study_id)
+        status = c_store(
+            ds,
+            host=chosen.host,
+            port=chosen.port,
+            called_ae=chosen.called_ae,
+            calling_ae=chosen.calling_ae,
+        )
+        record(
+            db,
+            session,
+            "report_send",
+            entity="study",
+            entity_id=study_id,
+            details={
+                "host": chosen.host,
+                "port": chosen.port,
+                "ae": chosen.called_ae,
+                "sop_instance_uid": str(ds.SOPInstanceUID),
+                "status": status,
+            },
+        )
+    return SendResult(study_id, str(ds.SOPInstanceUID), int(status), chosen)
+
+
+def _to_pn(name: str) -> str:
+    """A display name ("Given Family") as a DICOM person name ("Family^Given")."""
+    if "^" in name or not name.strip():
+        return name
+    parts = name.split()
+    return f"{parts[-1]}^{' '.join(parts[:-1])}" if len(parts) > 1 else f"{parts[0]}^"
+
+
+def dicom_for(db: sqlite_utils.Database, study_id: int) -> Any:
+    """Return the Encapsulated PDF DICOM dataset of the newest signed version."""
+    from dxa_app.report_out import encapsulated_pdf
+
+    signed = [v for v in versions(db, study_id) if v.status != "draft"]
+    if not signed:
+        raise ReportError(
+            _("Study {id} has no signed report to send.").format(id=study_id), _("Sign it first.")
+        )
+    v = signed[-1]
+    st = study_header(db, study_id)
+    from pydicom.uid import generate_uid
+
+    return encapsulated_pdf(
+        stored_pdf(db, v.id),
+        patient_name=_to_pn(st["name"]),
+        patient_id=st["identifier"],
+        birth_date=dt.date.fromisoformat(st["birth_date"]) if st["birth_date"] else None,
+        sex=st["sex"],
+        study_uid=st["study_uid"],
+        accession=st["accession"],
+        study_date=dt.date.fromisoformat(st["study_date"]),
+        study_time=None,
+        referrer=st["referrer"],
+        institution=st["site_name"],
+        software_version=_app_version(),
+        document_title=translator(v.lang)("DXA report"),
+        series_uid=str(generate_uid(entropy_srcs=["dxa-report-series", st["study_uid"]])),
+        sop_instance_uid=str(
+            generate_uid(
+                entropy_srcs=["dxa-report", st["study_uid"], str(v.version_no), v.pdf_sha256 or ""]
+            )
+        ),
+        instance_number=v.version_no,
+        content_datetime=dt.datetime.fromisoformat(v.signed_at or now_iso()).replace(tzinfo=None),
     )
-    audit(
-        db,
-        "report_send",
-        username=user,
-        entity="study",
-        entity_id=study_id,
-        details={
-            "host": target.host,
-            "port": target.port,
-            "ae": target.called_ae,
-            "sop_instance_uid": str(ds.SOPInstanceUID),
-            "status": status,
-        },
-    )
-    return SendResult(study_id, str(ds.SOPInstanceUID), int(status))
+
+
+def _app_version() -> str:
+    from dxa_app import __version__
+
+    return str(__version__)

@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 import sqlite_utils
 
 from dxa_app.archive import write_transaction
-from dxa_app.archive.db import audit, now_iso
+from dxa_app.archive.db import now_iso
 from dxa_app.errors import UsageError
 from dxa_app.i18n import _
+from dxa_app.services.auth import Permission, Session, acting, record
 from dxa_app.services.calibration import ScannerQc
 
 #: The rule name stored for a CUSUM alarm (Westgard hits keep their own rule names).
@@ -138,13 +139,13 @@ def qc_alarms(qc: ScannerQc, acknowledgements: Iterable[QcAcknowledgement] = ())
     return out
 
 
-def scanner_alarms(db: sqlite_utils.Database, qc: ScannerQc) -> list[QcAlarm]:
+def scanner_alarms(session: Session, qc: ScannerQc) -> list[QcAlarm]:
     """Return one scanner's alarm points with their stored acknowledgements.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
-        The open archive.
+    session : Session
+        The logged-in user.
     qc : ScannerQc
         The scanner's analysis.
 
@@ -153,7 +154,8 @@ def scanner_alarms(db: sqlite_utils.Database, qc: ScannerQc) -> list[QcAlarm]:
     list of QcAlarm
         See :func:`qc_alarms`.
     """
-    return qc_alarms(qc, list_acknowledgements(db, qc.scanner_id))
+    with acting(session, Permission.VIEW) as db:
+        return qc_alarms(qc, list_acknowledgements(db, qc.scanner_id))
 
 
 def latest_alarms(alarms: Sequence[QcAlarm]) -> list[QcAlarm]:
@@ -177,24 +179,21 @@ def latest_alarms(alarms: Sequence[QcAlarm]) -> list[QcAlarm]:
 
 
 def acknowledge_alarms(
-    db: sqlite_utils.Database,
+    session: Session,
     alarms: Sequence[QcAlarm],
     *,
     comment: str,
-    by: str,
 ) -> list[QcAcknowledgement]:
     """Store an acknowledgement for each alarm, with one audit entry per alarm.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
-        The open archive.
+    session : Session
+        The acting technician.
     alarms : sequence of QcAlarm
         The alarms to acknowledge.
     comment : str
         What was checked or done (required: an acknowledgement must say why).
-    by : str
-        The user name.
 
     Returns
     -------
@@ -204,7 +203,9 @@ def acknowledge_alarms(
     Raises
     ------
     UsageError
-        When no alarm is given, the comment is empty or the user is unknown.
+        When no alarm is given or the comment is empty.
+    PermissionDeniedError
+        When the user may not acknowledge QC alarms.
     """
     if not alarms:
         raise UsageError(_("No QC alarm is selected."), _("Select the alarm to acknowledge."))
@@ -213,10 +214,9 @@ def acknowledge_alarms(
             _("An acknowledgement needs a comment."),
             _("Write what was checked or done, e.g. 'phantom re-scanned, within limits'."),
         )
-    if not by:
-        raise UsageError(_("Nobody is logged in."), _("Log in first."))
+    by = session.username
     out: list[QcAcknowledgement] = []
-    with write_transaction(db):
+    with acting(session, Permission.QC_ACK) as db, write_transaction(db):
         for alarm in alarms:
             at = now_iso()
             cur = db.execute(
@@ -225,10 +225,10 @@ def acknowledge_alarms(
                 [alarm.scanner_id, alarm.phantom_scan_id, alarm.rule, by, at, comment.strip()],
             )
             ack_id = int(cur.lastrowid or 0)
-            audit(
+            record(
                 db,
+                session,
                 "qc_acknowledge",
-                username=by,
                 entity="qc_acknowledgement",
                 entity_id=ack_id,
                 details={

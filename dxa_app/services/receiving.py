@@ -15,6 +15,7 @@ from dxa_app.dicom_net import STATUS_OUT_OF_RESOURCES, STATUS_SUCCESS, StorageSe
 from dxa_app.domain import ImportOutcome, ImportStatus
 from dxa_app.i18n import _
 from dxa_app.progress import CancelToken
+from dxa_app.services.auth import Permission, Session, check, record
 from dxa_app.services.importing import ImportSummary, import_file
 
 __all__ = ["receive"]
@@ -35,7 +36,7 @@ class _Job:
 
 
 def receive(
-    db_path: str | Path,
+    session: Session,
     *,
     host: str,
     port: int,
@@ -57,8 +58,9 @@ def receive(
 
     Parameters
     ----------
-    db_path : str or Path
-        The archive (created when missing).
+    session : Session
+        The user who runs the receiver (technician or administrator); every received
+        batch is audited with this user.
     host : str
         Address to listen on, e.g. ``"127.0.0.1"`` or ``"0.0.0.0"`` for every interface.
     port : int
@@ -84,11 +86,18 @@ def receive(
     ------
     ArchiveError
         When the archive cannot be opened.
+    PermissionDeniedError
+        When the user may not import.
     DicomNetError
         When the port cannot be bound.
     """
     token = stop or CancelToken()
-    db = open_archive(db_path)
+    db = open_archive(session.archive, create=False)
+    try:
+        check(db, session, Permission.IMPORT)
+    except BaseException:
+        db.close()
+        raise
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     batch = f"{stamp}-{uuid.uuid4().hex[:8]}"
     jobs: queue.Queue[_Job] = queue.Queue()
@@ -144,5 +153,16 @@ def receive(
             except queue.Empty:
                 break
         server.shutdown()
-        db.close()
-    return ImportSummary(batch, tuple(outcomes))
+        summary = ImportSummary(batch, tuple(outcomes))
+        try:
+            record(
+                db,
+                session,
+                "receive",
+                entity="import_batch",
+                entity_id=batch,
+                details={"ae_title": ae_title, "port": port, "counts": summary.counts},
+            )
+        finally:
+            db.close()
+    return summary

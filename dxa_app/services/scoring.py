@@ -35,9 +35,11 @@ from calibration.scores import (
 )
 from dxa_app.archive import get_setting, write_transaction
 from dxa_app.archive.db import now_iso
+from dxa_app.archive.studies import has_fragility_fracture, study_id_for, study_ids
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
 from dxa_app.resources import resource_path
+from dxa_app.services.auth import Permission, Session, acting, record
 from dxa_app.services.calibration import chain_for
 
 #: Archive settings naming the reference files (in resources/reference) in use.
@@ -185,15 +187,6 @@ class StudyScores:
         }
 
 
-def _fragility_fracture(db: sqlite_utils.Database, study_id: int) -> bool:
-    rows = db.execute(
-        "SELECT count(*) FROM vfa_findings f JOIN vfa_readings r ON r.id = f.vfa_reading_id"
-        " WHERE r.study_id = ? AND f.grade >= 2",
-        [study_id],
-    ).fetchone()
-    return bool(rows[0])
-
-
 def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScores:
     """Compute (without storing) the scores of a study on the current approved chain.
 
@@ -288,7 +281,7 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
         if x.region in ("L1-L4", "L2-L4", "total_hip", "femoral_neck", "radius_33")
     ]
     diagnosis = diagnose(
-        diag_input, use_z=use_z, fragility_fracture=_fragility_fracture(db, study_id)
+        diag_input, use_z=use_z, fragility_fracture=has_fragility_fracture(db, study_id)
     )
     hints = vertebra_exclusion_hints(
         {x.region: x.t for x in regions if x.region in ("L1", "L2", "L3", "L4") and x.t is not None}
@@ -415,7 +408,7 @@ def rescore(db: sqlite_utils.Database, *, by: str = "") -> dict[str, int]:
     dict
         ``{"studies": n, "new_runs": m, "unchanged": k}``.
     """
-    ids = [r["id"] for r in db.query("SELECT id FROM studies ORDER BY id")]
+    ids = study_ids(db)
     new = 0
     for sid in ids:
         before = latest_run(db, sid)
@@ -429,18 +422,49 @@ def category_of_printed(value: Decimal, use_z: bool) -> Category:
     return classify_z(float(value)) if use_z else classify_t(float(value))
 
 
-def study_id_for(db: sqlite_utils.Database, key: str) -> int:
-    """Return a study id from an archive id or a Study Instance UID."""
-    if key.isdigit():
-        return int(key)
-    rows = list(db.query("SELECT id FROM studies WHERE study_uid = ?", [key]))
-    if not rows:
-        raise NotFoundError(
-            _("No study {id}.").format(id=key), _("See 'studies' for the study ids.")
-        )
-    return int(rows[0]["id"])
-
-
 def reference_files() -> list[Path]:
     """Return the reference table files shipped in resources/reference."""
     return sorted(resource_path("reference").glob("*.json"))
+
+
+def study_scores(session: Session, study: str | int) -> StudyScores:
+    """Return a study's scores on the current chain (a new run is stored when it changed).
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+    study : str or int
+        The study's archive id or Study Instance UID.
+
+    Returns
+    -------
+    StudyScores
+        Per region raw and harmonised BMD, chain, T, Z, category, and the diagnosis.
+
+    Raises
+    ------
+    NotFoundError
+        When the study does not exist.
+    """
+    with acting(session, Permission.VIEW) as db:
+        return score_study(db, study_id_for(db, study), by=session.username)
+
+
+def rescore_all(session: Session) -> dict[str, int]:
+    """Re-express every study on the current calibration; old scores are kept; audited.
+
+    Parameters
+    ----------
+    session : Session
+        The acting user.
+
+    Returns
+    -------
+    dict
+        ``{"studies": n, "new_runs": m, "unchanged": k}``.
+    """
+    with acting(session, Permission.RESCORE) as db:
+        result = rescore(db, by=session.username)
+        record(db, session, "rescore", entity="archive", details=result)
+    return result

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from dxa_app.archive import get_setting, open_archive, set_setting, write_transaction
-from dxa_app.archive.db import audit
+from dxa_app.archive import get_setting, set_setting, write_transaction
+from dxa_app.archive.scanners import move_scanners_to_site, scanner_rows
 from dxa_app.archive.store import SITE_MAPPING_KEY, ensure_site
+from dxa_app.services.auth import Permission, Session, acting, record
 
 
 @dataclass(frozen=True)
@@ -24,77 +24,69 @@ class ScannerInfo:
     site_code: str
 
 
-def list_scanners(archive: str | Path) -> list[ScannerInfo]:
-    """Return every scanner with its site code, ordered by site and serial."""
-    db = open_archive(archive, create=False)
-    try:
-        return [
-            ScannerInfo(
-                r["id"],
-                r["manufacturer"],
-                r["model"],
-                r["serial"],
-                r["software_version"],
-                r["station_name"],
-                r["institution_name"],
-                r["code"] or "",
-            )
-            for r in db.query(
-                "SELECT sc.*, si.code FROM scanners sc LEFT JOIN sites si ON si.id = sc.site_id"
-                " ORDER BY si.code, sc.serial"
-            )
-        ]
-    finally:
-        db.close()
-
-
-def map_site(
-    archive: str | Path, key: str, site_code: str, site_name: str = "", *, username: str = ""
-) -> int:
-    """Map scanners whose serial, station name or institution name is ``key`` to a site.
-
-    The mapping is stored in the archive (so later imports follow it) and applied to the
-    scanners already known. Raw measurements are not touched.
+def list_scanners(session: Session) -> list[ScannerInfo]:
+    """Return every scanner with its site code, ordered by site and serial.
 
     Parameters
     ----------
-    archive : str or Path
-        The archive file.
+    session : Session
+        The logged-in user.
+
+    Returns
+    -------
+    list of ScannerInfo
+        The scanners.
+    """
+    with acting(session, Permission.VIEW) as db:
+        return [
+            ScannerInfo(
+                r.id,
+                r.manufacturer,
+                r.model,
+                r.serial,
+                r.software_version,
+                r.station_name,
+                r.institution_name,
+                r.site_code,
+            )
+            for r in scanner_rows(db)
+        ]
+
+
+def map_site(session: Session, key: str, site_code: str, site_name: str = "") -> int:
+    """Map scanners whose serial, station name or institution name is ``key`` to a site.
+
+    The mapping is stored in the archive (so later imports follow it) and applied to the
+    scanners already known. Raw measurements are not touched. Administrator only.
+
+    Parameters
+    ----------
+    session : Session
+        The acting administrator.
     key : str
         A scanner serial, station name or institution name.
     site_code : str
         The site's code (created when new).
     site_name : str
         The site's full name (used when the site is created).
-    username : str
-        Who made the change (audit log).
 
     Returns
     -------
     int
         How many known scanners were moved to the site.
     """
-    db = open_archive(archive)
-    try:
-        with write_transaction(db):
-            mapping: dict[str, str] = dict(get_setting(db, SITE_MAPPING_KEY, {}) or {})
-            mapping[key] = site_code
-            set_setting(db, SITE_MAPPING_KEY, mapping)
-            site_id = ensure_site(db, site_code, site_name)
-            cur = db.execute(
-                "UPDATE scanners SET site_id = ? WHERE serial = ? OR station_name = ?"
-                " OR institution_name = ?",
-                [site_id, key, key, key],
-            )
-            moved = int(cur.rowcount)
-            audit(
-                db,
-                "site_map",
-                username=username,
-                entity="site",
-                entity_id=site_code,
-                details={"key": key, "scanners_moved": moved},
-            )
-        return moved
-    finally:
-        db.close()
+    with acting(session, Permission.SETTINGS) as db, write_transaction(db):
+        mapping: dict[str, str] = dict(get_setting(db, SITE_MAPPING_KEY, {}) or {})
+        mapping[key] = site_code
+        set_setting(db, SITE_MAPPING_KEY, mapping)
+        site_id = ensure_site(db, site_code, site_name)
+        moved = move_scanners_to_site(db, key, site_id)
+        record(
+            db,
+            session,
+            "site_map",
+            entity="site",
+            entity_id=site_code,
+            details={"key": key, "scanners_moved": moved},
+        )
+    return moved

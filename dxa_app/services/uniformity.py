@@ -15,9 +15,11 @@ from typing import Any
 import sqlite_utils
 
 from calibration.chain import compose
+from dxa_app.archive.scanners import scanner_rows
 from dxa_app.domain import scanner_label
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
+from dxa_app.services.auth import Permission, Session, acting
 from dxa_app.services.calibration import chain_for, region_group
 
 PHANTOM = "phantom"
@@ -192,11 +194,14 @@ def _rows(
 
 def _scanners(db: sqlite_utils.Database) -> dict[int, dict[str, Any]]:
     return {
-        r["id"]: r
-        for r in db.query(
-            "SELECT sc.id, sc.serial, sc.manufacturer, sc.model, coalesce(si.code, '') AS site"
-            " FROM scanners sc LEFT JOIN sites si ON si.id = sc.site_id"
-        )
+        r.id: {
+            "id": r.id,
+            "serial": r.serial,
+            "manufacturer": r.manufacturer,
+            "model": r.model,
+            "site": r.site_code,
+        }
+        for r in scanner_rows(db)
     }
 
 
@@ -304,8 +309,39 @@ def patient_uniformity(
     )
 
 
-def uniformity(db: sqlite_utils.Database, subject: Subject) -> Uniformity:
-    """Return the uniformity of a phantom or patient subject (see the two functions above)."""
-    if subject.kind == PHANTOM:
-        return phantom_uniformity(db, subject.id)
-    return patient_uniformity(db, subject.id)
+def uniformity_subjects(session: Session) -> list[Subject]:
+    """Return the phantoms, then the patients, measured on more than one scanner.
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+
+    Returns
+    -------
+    list of Subject
+        The subjects to compare.
+    """
+    with acting(session, Permission.VIEW) as db:
+        return phantoms_on_several_scanners(db) + patients_on_several_scanners(db)
+
+
+def uniformity(session: Session, subject: Subject) -> Uniformity:
+    """Return the uniformity of a phantom or patient subject, raw and harmonised.
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+    subject : Subject
+        The phantom or patient.
+
+    Returns
+    -------
+    Uniformity
+        One row per scanner and region.
+    """
+    with acting(session, Permission.VIEW) as db:
+        if subject.kind == PHANTOM:
+            return phantom_uniformity(db, subject.id)
+        return patient_uniformity(db, subject.id)

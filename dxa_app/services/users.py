@@ -1,149 +1,173 @@
-"""Users and roles: scrypt password hashes, role checks for actions such as approving a step."""
+"""User administration (administrator role): add, list, deactivate and reactivate users."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
-from dataclasses import dataclass
-
-import sqlite_utils
+from pathlib import Path
 
 from dxa_app.archive import write_transaction
-from dxa_app.archive.db import audit, now_iso
+from dxa_app.archive.users import count_users, insert_user, set_user_active, user_row, user_rows
 from dxa_app.domain import Role
-from dxa_app.errors import NotFoundError, PermissionDeniedError, UsageError
+from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
-
-#: scrypt cost (n=2**15, r=8, p=1 takes about 0.1 s and 32 MiB: slow for an attacker).
-SCRYPT_N = 2**15
-SCRYPT_R = 8
-SCRYPT_P = 1
-_MAXMEM = 64 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class User:
-    """A user of the archive."""
-
-    username: str
-    display_name: str
-    role: Role
-    active: bool
+from dxa_app.services.auth import (
+    Permission,
+    Session,
+    User,
+    acting,
+    check_new_user,
+    create_first_user,
+    hash_password,
+    opened,
+    record,
+)
 
 
-def hash_password(password: str, *, n: int = SCRYPT_N) -> str:
-    """Return a salted scrypt hash in the form ``scrypt$n$r$p$salt$hash`` (base64 parts)."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, maxmem=_MAXMEM
-    )
-    b64 = base64.b64encode
-    return f"scrypt${n}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    """Return True when ``password`` matches a hash made by :func:`hash_password`."""
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest)
-        got = hashlib.scrypt(
-            password.encode("utf-8"),
-            salt=base64.b64decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            maxmem=_MAXMEM,
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(got, expected)
+def _user(row_username: str, display: str, role: str, active: bool) -> User:
+    return User(row_username, display, Role(role), active)
 
 
 def add_user(
-    db: sqlite_utils.Database,
+    session: Session, username: str, role: Role, password: str, *, display_name: str = ""
+) -> User:
+    """Create a user with a role and a password (administrator only).
+
+    Parameters
+    ----------
+    session : Session
+        The acting administrator.
+    username : str
+        The new log-in name.
+    role : Role
+        The new user's role.
+    password : str
+        At least 8 characters.
+    display_name : str, optional
+        The name shown in the window and on reports (default the user name).
+
+    Returns
+    -------
+    User
+        The new user.
+
+    Raises
+    ------
+    PermissionDeniedError
+        Unless the acting user is an administrator.
+    UsageError
+        When the name is empty or taken, or the password too short.
+    """
+    name = check_new_user(username, password)
+    with acting(session, Permission.USERS) as db, write_transaction(db):
+        if user_row(db, name) is not None:
+            raise UsageError(_("The user {name} already exists.").format(name=name), "")
+        insert_user(db, name, display_name or name, str(Role(role)), hash_password(password))
+        record(db, session, "user_add", entity="user", entity_id=name, details={"role": str(role)})
+    return User(name, display_name or name, Role(role), True)
+
+
+def add_first_or_next_user(
+    archive: str | Path,
+    session: Session | None,
     username: str,
     role: Role,
     password: str,
     *,
     display_name: str = "",
-    by: str = "",
 ) -> User:
-    """Create a user with a role and a password (at least 8 characters)."""
-    if len(password) < 8:
-        raise UsageError(_("The password is too short."), _("Use at least 8 characters."))
-    if not username.strip():
-        raise UsageError(_("A user needs a name."), "")
-    with write_transaction(db):
-        if list(db.query("SELECT 1 FROM users WHERE username = ?", [username])):
-            raise UsageError(_("The user {name} already exists.").format(name=username), "")
-        db.execute(
-            "INSERT INTO users (username, display_name, role, password_hash, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [username, display_name or username, str(role), hash_password(password), now_iso()],
+    """Add a user: the first user of an empty archive (an administrator), else as ``session``.
+
+    Parameters
+    ----------
+    archive : str or Path
+        The archive file.
+    session : Session or None
+        The acting administrator; None only works on an archive without users.
+    username, role, password, display_name
+        As for :func:`add_user`.
+
+    Returns
+    -------
+    User
+        The new user.
+
+    Raises
+    ------
+    UsageError
+        When the first user is not an administrator.
+    PermissionDeniedError
+        When the archive has users and no administrator acts.
+    """
+    with opened(archive, create=True) as db:
+        empty = count_users(db) == 0
+    if empty:
+        if Role(role) is not Role.ADMIN:
+            raise UsageError(
+                _("The first user of an archive must be an administrator."),
+                _("Add the administrator first (--role admin), then the others."),
+            )
+        return create_first_user(archive, username, password, display_name=display_name).user
+    if session is None:
+        from dxa_app.errors import PermissionDeniedError
+
+        raise PermissionDeniedError(
+            _("Only an administrator adds users."), _("Log in as an administrator (--user).")
         )
-        audit(
+    return add_user(session, username, role, password, display_name=display_name)
+
+
+def list_users(session: Session) -> list[User]:
+    """Return every user, by name (administrator only).
+
+    Parameters
+    ----------
+    session : Session
+        The acting administrator.
+
+    Returns
+    -------
+    list of User
+        The users.
+    """
+    with acting(session, Permission.USERS) as db:
+        return [_user(r.username, r.display_name, r.role, r.active) for r in user_rows(db)]
+
+
+def set_active(session: Session, username: str, active: bool) -> User:
+    """Deactivate or reactivate a user (administrator only); a deactivated user cannot act.
+
+    Parameters
+    ----------
+    session : Session
+        The acting administrator.
+    username : str
+        The user.
+    active : bool
+        The new state.
+
+    Returns
+    -------
+    User
+        The user afterwards.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such user.
+    UsageError
+        When administrators would deactivate themselves.
+    """
+    with acting(session, Permission.USERS) as db, write_transaction(db):
+        row = user_row(db, username)
+        if row is None:
+            raise NotFoundError(_("No user named {name}.").format(name=username), "")
+        if not active and username == session.username:
+            raise UsageError(_("You cannot deactivate yourself."), "")
+        set_user_active(db, username, active)
+        record(
             db,
-            "user_add",
-            username=by,
+            session,
+            "user_activate" if active else "user_deactivate",
             entity="user",
             entity_id=username,
-            details={"role": str(role)},
         )
-    return User(username, display_name or username, role, True)
-
-
-def list_users(db: sqlite_utils.Database) -> list[User]:
-    """Return every user, by name."""
-    return [
-        User(r["username"], r["display_name"], Role(r["role"]), bool(r["active"]))
-        for r in db.query("SELECT * FROM users ORDER BY username")
-    ]
-
-
-def authenticate(db: sqlite_utils.Database, username: str, password: str) -> User:
-    """Return the user when the name and password match an active user.
-
-    Raises
-    ------
-    PermissionDeniedError
-        For an unknown user, a wrong password or an inactive user (one message for all,
-        so the answer does not tell which names exist).
-    """
-    rows = list(db.query("SELECT * FROM users WHERE username = ?", [username]))
-    if not rows or not rows[0]["active"] or not verify_password(password, rows[0]["password_hash"]):
-        raise PermissionDeniedError(
-            _("Wrong user name or password."), _("Check both and try again.")
-        )
-    r = rows[0]
-    return User(r["username"], r["display_name"], Role(r["role"]), True)
-
-
-def require_role(db: sqlite_utils.Database, username: str, password: str, *roles: Role) -> User:
-    """Authenticate and check that the user has one of ``roles``.
-
-    Raises
-    ------
-    PermissionDeniedError
-        When the password is wrong or the role does not allow the action.
-    """
-    user = authenticate(db, username, password)
-    if user.role not in roles:
-        raise PermissionDeniedError(
-            _("{name} ({role}) may not do this; it needs the role {needed}.").format(
-                name=user.username, role=str(user.role), needed=" / ".join(map(str, roles))
-            ),
-            _("Ask a user with that role."),
-        )
-    return user
-
-
-def get_user(db: sqlite_utils.Database, username: str) -> User:
-    """Return one user or raise NotFoundError."""
-    for u in list_users(db):
-        if u.username == username:
-            return u
-    raise NotFoundError(_("No user named {name}.").format(name=username), "")
+    return _user(row.username, row.display_name, row.role, active)

@@ -10,26 +10,23 @@ from decimal import Decimal, InvalidOperation
 import sqlite_utils
 
 from dxa_app.archive import write_transaction
-from dxa_app.archive.db import audit
 from dxa_app.archive.store import store_parsed
+from dxa_app.archive.studies import latest_vfa_reading, study_id_for
 from dxa_app.domain import (
     Morphology,
     ParsedSource,
-    Role,
     VfaFinding,
     VfaLevel,
     VfaReadingRecord,
 )
-from dxa_app.errors import NotFoundError, PermissionDeniedError, UsageError
+from dxa_app.errors import UsageError
 from dxa_app.i18n import _
+from dxa_app.services.auth import Permission, Session, acting, record
 from dxa_app.services.scoring import compute_study_scores
 from reports.vfa import iscd_vfa_indication
 
 #: The 13 levels of a VFA reading, top to bottom.
 LEVELS: tuple[VfaLevel, ...] = tuple(VfaLevel)
-
-#: Roles that may enter a VFA reading.
-VFA_ROLES: tuple[Role, ...] = (Role.TECHNICIAN, Role.PHYSICIAN)
 
 #: Reason codes for a level that cannot be evaluated.
 NOT_EVALUABLE_REASONS: tuple[str, ...] = ("overlap", "scoliosis", "poor_image", "artefact", "other")
@@ -106,28 +103,22 @@ def findings_from_entries(entries: Mapping[VfaLevel, LevelEntry]) -> tuple[VfaFi
 
 
 def save_vfa_reading(
-    db: sqlite_utils.Database,
+    session: Session,
     study_uid: str,
     entries: Mapping[VfaLevel, LevelEntry],
     *,
-    reader: str,
-    role: Role | None = None,
     read_at: dt.datetime | None = None,
 ) -> int:
-    """Store a hand-entered VFA reading of a study, with an audit entry.
+    """Store a hand-entered VFA reading of a study by the logged-in reader, with an audit entry.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
-        The open archive.
+    session : Session
+        The reader (technician or physician).
     study_uid : str
         The study the reading belongs to.
     entries : mapping of VfaLevel to LevelEntry
         The reading (see :func:`findings_from_entries`).
-    reader : str
-        The logged-in user who read the images.
-    role : Role, optional
-        The reader's role; when given it must be technician or physician.
     read_at : datetime, optional
         When it was read (default now, UTC).
 
@@ -139,36 +130,29 @@ def save_vfa_reading(
     Raises
     ------
     UsageError
-        When the reading is incomplete or nobody is logged in.
+        When the reading is incomplete.
     PermissionDeniedError
         When the role may not enter VFA readings.
     NotFoundError
         When the study is not in the archive.
     """
-    if not reader:
-        raise UsageError(_("Nobody is logged in."), _("Log in first."))
-    if role is not None and role not in VFA_ROLES:
-        raise PermissionDeniedError(
-            _("{name} ({role}) may not enter VFA readings.").format(name=reader, role=str(role)),
-            _("Ask a technician or a physician."),
-        )
     findings = findings_from_entries(entries)
+    reader = session.username
     when = read_at or dt.datetime.now(dt.UTC).replace(microsecond=0)
     stamp = when.strftime("%Y%m%dT%H%M%S")
     key = f"gui-vfa:{study_uid}:{reader}:{stamp}"
-    record = VfaReadingRecord(key, study_uid, reader, when, findings)
-    with write_transaction(db):
-        if not list(db.query("SELECT 1 FROM studies WHERE study_uid = ?", [study_uid])):
-            raise NotFoundError(_("No study {id}.").format(id=study_uid), "")
-        store_parsed(db, ParsedSource(path=key, reader="gui-vfa", vfa_readings=(record,)))
+    record_ = VfaReadingRecord(key, study_uid, reader, when, findings)
+    with acting(session, Permission.VFA_ENTRY) as db, write_transaction(db):
+        study_id_for(db, study_uid)  # NotFoundError for an unknown study
+        store_parsed(db, ParsedSource(path=key, reader="gui-vfa", vfa_readings=(record_,)))
         rows = list(db.query("SELECT id FROM vfa_readings WHERE source_key = ?", [key]))
         if not rows:
             raise UsageError(_("The reading was not stored."), _("Wait a second and save again."))
         reading_id = int(rows[0]["id"])
-        audit(
+        record(
             db,
+            session,
             "vfa_reading",
-            username=reader,
             entity="vfa_reading",
             entity_id=reading_id,
             details={
@@ -180,31 +164,12 @@ def save_vfa_reading(
     return reading_id
 
 
-def latest_reading(db: sqlite_utils.Database, study_id: int) -> dict[VfaLevel, LevelEntry]:
-    """Return the newest stored VFA reading of a study as entries (empty when none).
-
-    Parameters
-    ----------
-    db : sqlite_utils.Database
-        The open archive.
-    study_id : int
-        The study.
-
-    Returns
-    -------
-    dict of VfaLevel to LevelEntry
-        The levels of the newest reading.
-    """
-    rows = list(
-        db.query(
-            "SELECT id FROM vfa_readings WHERE study_id = ? ORDER BY read_at DESC, id DESC LIMIT 1",
-            [study_id],
-        )
-    )
-    if not rows:
-        return {}
+def _entries(db: sqlite_utils.Database, study_id: int) -> dict[VfaLevel, LevelEntry]:
+    reading = latest_vfa_reading(db, study_id)
     out: dict[VfaLevel, LevelEntry] = {}
-    for f in db.query("SELECT * FROM vfa_findings WHERE vfa_reading_id = ?", [rows[0]["id"]]):
+    if reading is None:
+        return out
+    for f in reading.findings:
         try:
             level = VfaLevel(f["level"])
         except ValueError:
@@ -214,7 +179,26 @@ def latest_reading(db: sqlite_utils.Database, study_id: int) -> dict[VfaLevel, L
     return out
 
 
-def vfa_indication(db: sqlite_utils.Database, study_id: int) -> VfaIndication:
+def latest_reading(session: Session, study_id: int) -> dict[VfaLevel, LevelEntry]:
+    """Return the newest stored VFA reading of a study as entries (empty when none).
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+    study_id : int
+        The study.
+
+    Returns
+    -------
+    dict of VfaLevel to LevelEntry
+        The levels of the newest reading.
+    """
+    with acting(session, Permission.VIEW) as db:
+        return _entries(db, study_id)
+
+
+def indication_of(db: sqlite_utils.Database, study_id: int) -> VfaIndication:
     """Check the ISCD VFA indication with the study's lowest printed T-score, sex and age.
 
     Height loss, self-reported fractures and glucocorticoids are not in the archive; the
@@ -251,3 +235,22 @@ def vfa_indication(db: sqlite_utils.Database, study_id: int) -> VfaIndication:
         t_min, scores.sex, scores.age, None, False, False, translate=_
     )
     return VfaIndication(indicated, tuple(reasons), t_min, scores.sex, scores.age)
+
+
+def vfa_indication(session: Session, study_id: int) -> VfaIndication:
+    """Return the ISCD VFA indication of a study (see :func:`indication_of`).
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+    study_id : int
+        The study.
+
+    Returns
+    -------
+    VfaIndication
+        Whether VFA is indicated and why.
+    """
+    with acting(session, Permission.VIEW) as db:
+        return indication_of(db, study_id)

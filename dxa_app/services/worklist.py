@@ -1,18 +1,12 @@
-"""The physician's worklist: studies waiting for a signed report, and saving an edited draft."""
+"""The physician's worklist: the studies waiting for a signed report, oldest first."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
-import sqlite_utils
-
-from dxa_app.archive.db import audit
-from dxa_app.domain import Role, scanner_label
-from dxa_app.errors import PermissionDeniedError
-from dxa_app.i18n import _
-from dxa_app.services.reporting import ReportVersion, save_draft
+from dxa_app.domain import scanner_label
+from dxa_app.services.auth import Permission, Session, acting
 
 #: Report states shown in the worklist.
 NO_DRAFT = "none"
@@ -51,7 +45,7 @@ class PendingReport:
 
 
 def pending_reports(
-    db: sqlite_utils.Database,
+    session: Session,
     *,
     today: dt.date | None = None,
     include_signed: bool = False,
@@ -63,8 +57,8 @@ def pending_reports(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
-        The archive.
+    session : Session
+        The logged-in user.
     today : datetime.date, optional
         The day the waiting time is counted to (default: today).
     include_signed : bool
@@ -103,7 +97,9 @@ def pending_reports(
         ORDER BY st.study_date, st.id
     """
     out: list[PendingReport] = []
-    for r in db.query(sql):
+    with acting(session, Permission.VIEW) as db:
+        rows = list(db.query(sql))
+    for r in rows:
         date = dt.date.fromisoformat(str(r["study_date"])[:10])
         out.append(
             PendingReport(
@@ -123,72 +119,3 @@ def pending_reports(
             )
         )
     return out
-
-
-def save_edited_draft(
-    db: sqlite_utils.Database,
-    study_id: int,
-    *,
-    lang: str,
-    level: str,
-    conclusion: str,
-    recommendation: str,
-    user: str,
-    role: Role,
-) -> tuple[ReportVersion, bytes]:
-    """Store the physician's conclusion and recommendation in the draft and log it.
-
-    Parameters
-    ----------
-    db : sqlite_utils.Database
-        The archive.
-    study_id : int
-        The study.
-    lang, level : str
-        "da"/"en" and "A"/"B".
-    conclusion, recommendation : str
-        The physician's text.
-    user : str
-        Who edits (audit log).
-    role : Role
-        The user's role; only a physician edits the conclusion.
-
-    Returns
-    -------
-    tuple of (ReportVersion, bytes)
-        The draft version and its rendered PDF.
-
-    Raises
-    ------
-    PermissionDeniedError
-        When the user is not a physician.
-    """
-    if role is not Role.PHYSICIAN:
-        raise PermissionDeniedError(
-            _("Only a physician can edit the conclusion of a report."),
-            _("Ask a physician to read the report."),
-        )
-    version, pdf = save_draft(
-        db,
-        study_id,
-        lang=lang,
-        level=level,
-        conclusion=conclusion,
-        recommendation=recommendation,
-        by=user,
-    )
-    details: dict[str, Any] = {
-        "study_id": study_id,
-        "version": version.version_no,
-        "lang": lang,
-        "level": level,
-    }
-    audit(
-        db,
-        "report_draft_save",
-        username=user,
-        entity="report_version",
-        entity_id=version.id,
-        details=details,
-    )
-    return version, pdf

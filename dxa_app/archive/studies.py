@@ -1,0 +1,280 @@
+"""The studies table family: find a study, its header, priors, areas, images and VFA reading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from dxa_app.errors import NotFoundError
+from dxa_app.i18n import _
+
+
+def _no_study(key: object) -> NotFoundError:
+    return NotFoundError(_("No study {id}.").format(id=key), _("See 'studies' for the study ids."))
+
+
+def study_id_for(db: sqlite_utils.Database, key: str | int) -> int:
+    """Return a study's archive id from its id or its Study Instance UID.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    key : str or int
+        An archive id (digits) or a Study Instance UID.
+
+    Returns
+    -------
+    int
+        The study's archive id.
+
+    Raises
+    ------
+    NotFoundError
+        When no such study exists.
+    """
+    text = str(key).strip()
+    if text.isdigit():
+        row = db.execute("SELECT id FROM studies WHERE id = ?", [int(text)]).fetchone()
+    else:
+        row = db.execute("SELECT id FROM studies WHERE study_uid = ?", [text]).fetchone()
+    if row is None:
+        raise _no_study(text)
+    return int(row[0])
+
+
+def study_ids(db: sqlite_utils.Database) -> list[int]:
+    """Return every study id, in order.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+
+    Returns
+    -------
+    list of int
+        The ids.
+    """
+    return [int(r[0]) for r in db.execute("SELECT id FROM studies ORDER BY id").fetchall()]
+
+
+def study_header(db: sqlite_utils.Database, study_id: int) -> dict[str, Any]:
+    """Return a study with its patient, scanner and site columns (what a report heads with).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    study_id : int
+        The study.
+
+    Returns
+    -------
+    dict
+        The study's columns plus ``name, identifier, birth_date, sex, manufacturer, model,
+        serial, software_version, site_name``.
+
+    Raises
+    ------
+    NotFoundError
+        When the study does not exist.
+    """
+    rows = list(
+        db.query(
+            "SELECT st.*, p.name, p.identifier, p.birth_date, p.sex, sc.manufacturer, sc.model,"
+            " sc.serial, sc.software_version, coalesce(si.name, si.code, '') AS site_name"
+            " FROM studies st JOIN patients p ON p.id = st.patient_id"
+            " JOIN scanners sc ON sc.id = st.scanner_id LEFT JOIN sites si ON si.id = sc.site_id"
+            " WHERE st.id = ?",
+            [study_id],
+        )
+    )
+    if not rows:
+        raise _no_study(study_id)
+    return rows[0]
+
+
+def prior_studies(db: sqlite_utils.Database, patient_id: int, before: str) -> list[dict[str, Any]]:
+    """Return a patient's studies before a date, newest first (id, study_date, scanner_id).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    patient_id : int
+        The patient.
+    before : str
+        ISO date; studies strictly before it.
+
+    Returns
+    -------
+    list of dict
+        The prior studies.
+    """
+    return list(
+        db.query(
+            "SELECT id, study_date, scanner_id FROM studies WHERE patient_id = ? AND study_date < ?"
+            " ORDER BY study_date DESC, id DESC",
+            [patient_id, before],
+        )
+    )
+
+
+def region_areas(db: sqlite_utils.Database, study_id: int) -> dict[str, float]:
+    """Return the bone area (cm²) per region of a study, where the source gave one.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    study_id : int
+        The study.
+
+    Returns
+    -------
+    dict of str to float
+        Area by region.
+    """
+    return {
+        r["region"]: r["area_cm2"]
+        for r in db.query(
+            "SELECT rr.region, rr.area_cm2 FROM region_results rr JOIN scans s ON s.id = rr.scan_id"
+            " WHERE s.study_id = ? AND rr.area_cm2 IS NOT NULL",
+            [study_id],
+        )
+    }
+
+
+def first_scan_text(db: sqlite_utils.Database, study_id: int, column: str) -> str:
+    """Return the first non-empty ``operator`` or ``scan_mode`` of a study's scans.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    study_id : int
+        The study.
+    column : str
+        ``operator`` or ``scan_mode``.
+
+    Returns
+    -------
+    str
+        The value, or "" when no scan has one.
+    """
+    if column not in ("operator", "scan_mode"):
+        raise ValueError(column)
+    row = db.execute(
+        f"SELECT {column} FROM scans WHERE study_id = ? AND {column} <> '' ORDER BY id LIMIT 1",
+        [study_id],
+    ).fetchone()
+    return str(row[0]) if row else ""
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    """One stored image of a study."""
+
+    id: int
+    sop_instance_uid: str
+    kind: str
+    rows: int | None
+    columns: int | None
+    file_path: str
+    note: str
+
+
+def study_images(db: sqlite_utils.Database, study_id: int) -> list[ImageRow]:
+    """Return the stored images of a study, in import order.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    study_id : int
+        The study.
+
+    Returns
+    -------
+    list of ImageRow
+        The images.
+    """
+    return [
+        ImageRow(
+            r["id"],
+            r["sop_instance_uid"],
+            r["kind"],
+            r["rows"],
+            r["columns"],
+            r["file_path"],
+            r["note"],
+        )
+        for r in db.query("SELECT * FROM images WHERE study_id = ? ORDER BY id", [study_id])
+    ]
+
+
+@dataclass(frozen=True)
+class VfaReadingRow:
+    """The newest VFA reading of a study and its findings (one dict per level)."""
+
+    id: int
+    reader: str
+    read_at: str
+    findings: tuple[dict[str, Any], ...]
+
+
+def latest_vfa_reading(db: sqlite_utils.Database, study_id: int) -> VfaReadingRow | None:
+    """Return the newest VFA reading of a study (by reading time, then id), or None.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    study_id : int
+        The study.
+
+    Returns
+    -------
+    VfaReadingRow or None
+        The reading with its findings in stored order.
+    """
+    rows = list(
+        db.query(
+            "SELECT id, reader, read_at FROM vfa_readings WHERE study_id = ?"
+            " ORDER BY read_at DESC, id DESC LIMIT 1",
+            [study_id],
+        )
+    )
+    if not rows:
+        return None
+    r = rows[0]
+    findings = tuple(
+        db.query("SELECT * FROM vfa_findings WHERE vfa_reading_id = ? ORDER BY id", [r["id"]])
+    )
+    return VfaReadingRow(int(r["id"]), str(r["reader"]), str(r["read_at"]), findings)
+
+
+def has_fragility_fracture(db: sqlite_utils.Database, study_id: int) -> bool:
+    """Return whether any VFA reading of the study has a fracture of grade 2 or more.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    study_id : int
+        The study.
+
+    Returns
+    -------
+    bool
+        True when a grade 2-3 finding exists.
+    """
+    row = db.execute(
+        "SELECT count(*) FROM vfa_findings f JOIN vfa_readings r ON r.id = f.vfa_reading_id"
+        " WHERE r.study_id = ? AND f.grade >= 2",
+        [study_id],
+    ).fetchone()
+    return bool(row[0])

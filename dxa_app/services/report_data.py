@@ -1,0 +1,357 @@
+"""Assemble a report's content (ReportData) from the archive, on the current calibration chain.
+
+Patient and scanner from the study; results, T/Z and the diagnosis from the scores on today's
+chain; VFA from the newest reading; the comparison with the prior study (re-expressed on
+today's chain, LSC from the scanner's latest precision study or the ISCD minimum); for level B
+the BMD-for-age curve and the trend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import sqlite_utils
+
+from dxa_app.archive.precision import latest_precision
+from dxa_app.archive.studies import (
+    first_scan_text,
+    latest_vfa_reading,
+    prior_studies,
+    region_areas,
+    study_header,
+)
+from dxa_app.i18n import _, translator
+from dxa_app.services.calibration import chain_for
+from dxa_app.services.scoring import (
+    REFERENCE_REGION,
+    StudyScores,
+    age_at,
+    compute_study_scores,
+    reference_tables,
+    score_study,
+)
+from reports.model import (
+    AgeCurve,
+    Comparison,
+    ComparisonRow,
+    DiagnosisInfo,
+    FooterInfo,
+    PatientInfo,
+    ReferencePoint,
+    ReportData,
+    ResultRow,
+    ScannerInfo,
+    SignOff,
+    Trend,
+    TrendPoint,
+    VfaLevel,
+    VfaSection,
+)
+
+#: Regions shown in the results table, in order.
+REPORT_REGIONS = (
+    "L1",
+    "L2",
+    "L3",
+    "L4",
+    "L1-L4",
+    "L2-L4",
+    "total_hip",
+    "femoral_neck",
+    "radius_33",
+)
+
+
+def _printed(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _lsc(db: sqlite_utils.Database, scanner_id: int, region: str, bmd: float) -> tuple[float, str]:
+    latest = latest_precision(db, scanner_id, region)
+    if latest is not None and latest.lsc_g_cm2 is not None:
+        return float(latest.lsc_g_cm2), "precision"
+    from dxa_app.services.precision import iscd_minimums
+
+    minimums = iscd_minimums()
+    cv = minimums["minimum_cv_pct"].get(REFERENCE_REGION.get(region, region))
+    if cv is None:  # a region without a listed minimum: the most lenient listed one
+        cv = max(minimums["minimum_cv_pct"].values())
+    return float(minimums["lsc_factor"]) * float(cv) / 100 * bmd, "iscd_minimum"
+
+
+def _comparison(
+    db: sqlite_utils.Database, study: dict[str, Any], current: StudyScores
+) -> tuple[Comparison | None, Trend | None]:
+    priors = prior_studies(db, study["patient_id"], study["study_date"])
+    if not priors:
+        return None, None
+    prior = priors[0]
+    prior_scores = compute_study_scores(db, prior["id"])  # re-expressed on today's chain
+    same_scanner = prior["scanner_id"] == study["scanner_id"]
+    cross = False
+    if not same_scanner:
+        # a scanner change is comparable only when both scanners have approved steps
+        cross = all(
+            chain_for(db, prior["scanner_id"], r, prior["study_date"])
+            and chain_for(db, study["scanner_id"], r, study["study_date"])
+            for r in ("L1-L4", "total_hip")
+        )
+        if not cross:
+            return Comparison(
+                (),
+                new_baseline=True,
+                new_baseline_reason=_(
+                    "The scanner changed without a cross-calibration, so this"
+                    " scan is a new baseline."
+                ),
+            ), None
+    cur_areas, prior_areas = region_areas(db, study["id"]), region_areas(db, prior["id"])
+    prior_by_key = {(r.region, r.side): r for r in prior_scores.regions}
+    rows: list[ComparisonRow] = []
+    for r in current.regions:
+        if r.region not in ("L1-L4", "L2-L4", "total_hip", "femoral_neck"):
+            continue
+        p = prior_by_key.get((r.region, r.side))
+        if p is None:
+            continue
+        lsc, source = _lsc(db, study["scanner_id"], r.region, p.harmonised_bmd)
+        rows.append(
+            ComparisonRow(
+                r.region,
+                dt.date.fromisoformat(prior["study_date"]),
+                p.harmonised_bmd,
+                r.harmonised_bmd,
+                lsc,
+                source,
+                prior_areas.get(r.region),
+                cur_areas.get(r.region),
+            )
+        )
+    trend = None
+    decider = current.diagnosis.deciding_region or "L1-L4"
+    points = []
+    for s in reversed(priors):
+        sc = compute_study_scores(db, s["id"])
+        v = next((x.harmonised_bmd for x in sc.regions if x.region == decider), None)
+        if v is not None:
+            points.append(TrendPoint(dt.date.fromisoformat(s["study_date"]), v))
+    cur_v = next((x.harmonised_bmd for x in current.regions if x.region == decider), None)
+    if cur_v is not None and points:
+        points.append(TrendPoint(dt.date.fromisoformat(study["study_date"]), cur_v))
+        lsc, _src = _lsc(db, study["scanner_id"], decider, points[0].bmd)
+        trend = Trend(decider, tuple(points), lsc)
+    return Comparison(tuple(rows), cross_calibrated=cross), trend
+
+
+def _vfa(db: sqlite_utils.Database, study_id: int) -> VfaSection | None:
+    reading = latest_vfa_reading(db, study_id)
+    if reading is None:
+        return None
+    levels = tuple(
+        VfaLevel(f["level"], f["grade"], f["morphology"], f["not_evaluable_reason"])
+        for f in reading.findings
+    )
+    return VfaSection(levels, reader=reading.reader)
+
+
+def _age_curve(db: sqlite_utils.Database, scores: StudyScores) -> AgeCurve | None:
+    region = scores.diagnosis.deciding_region or "femoral_neck"
+    row = next((r for r in scores.regions if r.region == region), None)
+    ref_region = REFERENCE_REGION.get(region)
+    if row is None or ref_region is None or scores.age is None:
+        return None
+    t_tables, z_table = reference_tables(db)
+    young: tuple[float, float] | None = None
+    for t in t_tables:
+        try:
+            young = t.lookup(ref_region, "F", None)
+            break
+        except KeyError:
+            continue
+    if young is None:
+        return None
+    sex = scores.sex if scores.sex in ("F", "M") else "F"
+    points = []
+    for age in range(25, 90, 5):
+        try:
+            mean, sd = z_table.lookup(ref_region, sex, float(age))
+        except KeyError:
+            continue
+        points.append(ReferencePoint(float(age), mean, sd))
+    return AgeCurve(region, tuple(points), scores.age, row.harmonised_bmd, young[0], young[1])
+
+
+def build_report_data(
+    db: sqlite_utils.Database,
+    study_id: int,
+    *,
+    lang: str,
+    level: str,
+    conclusion: str | None = None,
+    recommendation: str | None = None,
+    sign_off: SignOff | None = None,
+    scores: StudyScores | None = None,
+) -> ReportData:
+    """Assemble everything a report shows from the archive, on the current chain.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The archive.
+    study_id : int
+        The study.
+    lang, level : str
+        "da"/"en" and "A"/"B".
+    conclusion, recommendation : str, optional
+        The physician's text; None drafts it from the rules.
+    sign_off : SignOff, optional
+        The sign-off block (draft when None).
+    scores : StudyScores, optional
+        The scores to show (default: score the study on the current chain and store them).
+    """
+    from reports.rules import draft_conclusion, draft_recommendation
+    from reports.vfa import iscd_vfa_indication
+
+    translate = translator(lang)
+    st = study_header(db, study_id)
+    s = scores or score_study(db, study_id)
+    age = age_at(st["birth_date"], st["study_date"])
+    patient = PatientInfo(
+        st["name"],
+        st["identifier"],
+        dt.date.fromisoformat(st["birth_date"]) if st["birth_date"] else None,
+        age,
+        st["sex"],
+        st["height_cm"],
+        st["weight_kg"],
+        None if st["menopausal"] is None else bool(st["menopausal"]),
+    )
+    results = tuple(
+        ResultRow(
+            r.region,
+            r.side,
+            r.harmonised_bmd,
+            r.raw_bmd,
+            _printed(r.t_printed),
+            _printed(r.z_printed),
+            r.included,
+            r.category,
+        )
+        for r in s.regions
+        if r.region in REPORT_REGIONS
+    )
+    vfa = _vfa(db, study_id)
+    fracture = bool(vfa and vfa.fractured)
+    d = s.diagnosis
+    diagnosis = DiagnosisInfo(
+        str(d.category), d.score_kind, d.deciding_region, d.printed_score, fracture
+    )
+    t_min = d.printed_score if d.score_kind == "T" else None
+    indication, reasons = iscd_vfa_indication(
+        t_min, st["sex"] or "", age if age is not None else 0.0, None, False, False
+    )
+    if vfa is not None:
+        vfa = VfaSection(vfa.levels, vfa.reader, indication, tuple(reasons))
+    notes: list[str] = []
+    excluded = [
+        r.region for r in s.regions if r.region in ("L1", "L2", "L3", "L4") and not r.included
+    ]
+    if excluded:
+        notes.append(
+            translate("Vertebrae excluded by the scan analysis: {levels}.").format(
+                levels=", ".join(excluded)
+            )
+        )
+    if s.exclusion_hints:
+        notes.append(
+            translate(
+                "T-score differs by more than 1.0 from a neighbour: consider excluding {levels}."
+            ).format(levels=", ".join(s.exclusion_hints))
+        )
+    if not s.harmonised:
+        notes.append(
+            translate(
+                "Some values are not harmonised (no approved calibration for "
+                "this scanner and region); raw values were used."
+            )
+        )
+    comparison, trend = _comparison(db, st, s)
+    chain_ids = sorted({i for r in s.regions for i in r.chain})
+    t_ref = "; ".join(sorted({r.t_reference for r in s.regions if r.t_reference}))
+    z_ref = "; ".join(sorted({r.z_reference for r in s.regions if r.z_reference}))
+    footer = FooterInfo(
+        t_ref,
+        z_ref,
+        translate("calibration steps {ids}").format(ids=", ".join(map(str, chain_ids)) or "-"),
+        "",  # reports/ prints its translated WHO/ISCD rule statement
+        translate("score run {run}").format(run=s.run or "-"),
+    )
+    technologist = first_scan_text(db, study_id, "operator")
+    scan_mode = first_scan_text(db, study_id, "scan_mode")
+    base = ReportData(
+        report_id=f"DXA-{study_id:06d}",
+        lang=lang,
+        level=level,
+        site_name=st["site_name"],
+        department=translate("Bone density (DXA)"),
+        patient=patient,
+        referrer=st["referrer"],
+        indication=st["indication"],
+        scan_date=dt.date.fromisoformat(st["study_date"]),
+        scanner=ScannerInfo(
+            st["manufacturer"], st["model"], st["serial"], st["software_version"], st["site_name"]
+        ),
+        technologist=technologist,
+        scan_mode=scan_mode,
+        technical_notes=tuple(notes),
+        results=results,
+        diagnosis=diagnosis,
+        vfa=vfa,
+        comparison=comparison,
+        conclusion="",
+        recommendation="",
+        sign_off=sign_off or SignOff("draft", 1),
+        footer=footer,
+        fls_referral=fracture,
+        age_curve=_age_curve(db, s) if level == "B" else None,
+        trend=trend if level == "B" else None,
+        follow_up_years=2.0,
+    )
+    return _with_text(
+        base, conclusion, recommendation, draft_conclusion, draft_recommendation, translate
+    )
+
+
+def _with_text(
+    base: ReportData,
+    conclusion: str | None,
+    recommendation: str | None,
+    draft_conclusion: Any,
+    draft_recommendation: Any,
+    translate: Any,
+) -> ReportData:
+    from dataclasses import replace
+
+    c = conclusion if conclusion is not None else draft_conclusion(base, translate)
+    r = recommendation if recommendation is not None else draft_recommendation(base, translate)
+    return replace(base, conclusion=c, recommendation=r)
+
+
+def render(data: ReportData) -> bytes:
+    """Render a ReportData to PDF bytes in its language.
+
+    Parameters
+    ----------
+    data : ReportData
+        The report content.
+
+    Returns
+    -------
+    bytes
+        The PDF.
+    """
+    from reports.pdf import render_pdf
+
+    return render_pdf(data, translator(data.lang))
