@@ -11,11 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from dxa_app import __version__
 from dxa_app.errors import DxaError, UsageError
 from dxa_app.i18n import LANGUAGES, _, set_language
+
+if TYPE_CHECKING:
+    from dxa_app.services.auth import Session
 
 PROG = "dxa"
 
@@ -128,13 +131,36 @@ def user_data_dir() -> Path:
 
 
 class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose errors are one clear line and a usage exit code."""
+    """ArgumentParser whose errors are one clear line and whose help texts may hold "%"."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        """Add an argument; a translated help text is escaped for argparse's %-formatting."""
+        text = kwargs.get("help")
+        if isinstance(text, str) and "%(" not in text:
+            kwargs["help"] = escape_help(text)
+        return super().add_argument(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(
             _("{prog}: {message}").format(prog=self.prog, message=message),
             _("see '{prog} --help'").format(prog=self.prog),
         )
+
+
+def escape_help(text: str) -> str:
+    """Return ``text`` safe as an argparse ``help`` (argparse %-formats it: "%CV" broke --help).
+
+    Parameters
+    ----------
+    text : str
+        The translated help text.
+
+    Returns
+    -------
+    str
+        The text with every ``%`` doubled.
+    """
+    return text.replace("%", "%%")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,12 +191,20 @@ def build_parser() -> argparse.ArgumentParser:
             default=default,
             help=_("language of messages (da or en)"),
         )
+        target.add_argument(
+            "--user",
+            metavar="NAME",
+            default=default,
+            help=_("log in as this user (default: DXA_USER); the password is asked for"),
+        )
     json_parent = _Parser(add_help=False)
     json_parent.add_argument("--json", action="store_true", help=_("print the result as JSON"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for cmd in sorted(_REGISTRY.values(), key=lambda c: c.name):
         parents = [common, json_parent] if cmd.reports else [common]
-        p = sub.add_parser(cmd.name, help=_(cmd.help), description=_(cmd.help), parents=parents)
+        p = sub.add_parser(
+            cmd.name, help=escape_help(_(cmd.help)), description=_(cmd.help), parents=parents
+        )
         cmd.configure(p)
         p.set_defaults(handler=cmd.handler)
     return parser
@@ -204,6 +238,78 @@ def archive_path(args: argparse.Namespace) -> Path:
     """Return the archive named by ``--archive`` or the per-user default."""
     raw = getattr(args, "archive", None)
     return Path(raw) if raw else default_archive()
+
+
+def read_password(prompt: str, env: str = "DXA_PASSWORD") -> str:
+    """Return a password from the environment variable ``env``, a prompt, or one stdin line.
+
+    Parameters
+    ----------
+    prompt : str
+        The prompt shown on a terminal.
+    env : str
+        The environment variable that may hold it (for scripts and tests).
+
+    Returns
+    -------
+    str
+        The password.
+    """
+    value = os.environ.get(env)
+    if value is not None:
+        return value
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().rstrip("\n")
+
+
+def user_name(args: argparse.Namespace) -> str | None:
+    """Return the user named by ``--user`` or ``DXA_USER``, or None."""
+    return getattr(args, "user", None) or os.environ.get("DXA_USER") or None
+
+
+def login(args: argparse.Namespace) -> Session:
+    """Log in as ``--user`` (or ``DXA_USER``) on the archive; the password is asked for.
+
+    The password comes from ``DXA_PASSWORD``, a prompt on a terminal, or one line of stdin;
+    it is kept on ``args`` for an action that asks for it again (signing).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    Session
+        The logged-in user's session.
+
+    Raises
+    ------
+    UsageError
+        When no user is named.
+    PermissionDeniedError
+        For a wrong user name or password.
+    """
+    from dxa_app.services.auth import log_in
+
+    name = user_name(args)
+    if not name:
+        raise UsageError(
+            _("This command needs a log-in: give --user NAME (or set DXA_USER)."),
+            _("The password is asked for, or read from DXA_PASSWORD."),
+        )
+    password = read_password(_("Password for {user}: ").format(user=name))
+    session = log_in(archive_path(args), name, password)
+    args.login_password = password
+    return session
+
+
+def login_password(args: argparse.Namespace) -> str:
+    """Return the password given at :func:`login` (signing asks for it again)."""
+    return str(getattr(args, "login_password", ""))
 
 
 def _exit_for(exc: DxaError) -> ExitCode:

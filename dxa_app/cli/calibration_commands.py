@@ -3,44 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import sqlite_utils
-
-from dxa_app.cli import ExitCode, archive_path, command, emit, handles
+from dxa_app.cli import ExitCode, archive_path, command, emit, handles, login, read_password
 from dxa_app.domain import Role
+from dxa_app.errors import UsageError
 from dxa_app.i18n import _
-
-
-@contextmanager
-def _archive(args: argparse.Namespace) -> Iterator[sqlite_utils.Database]:
-    from dxa_app.archive import open_archive
-
-    db = open_archive(archive_path(args), create=False)
-    try:
-        yield db
-    finally:
-        db.close()
-
-
-def _password(args: argparse.Namespace) -> str:
-    """The password from DXA_PASSWORD, a prompt on a terminal, or one line of stdin."""
-    env = os.environ.get("DXA_PASSWORD")
-    if env is not None:
-        return env
-    if sys.stdin.isatty():
-        return getpass.getpass(_("Password for {user}: ").format(user=args.user))
-    return sys.stdin.readline().rstrip("\n")
-
-
-def _user_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--user", required=True, help=_("your user name (the password is asked for)"))
-
 
 # --- qc -----------------------------------------------------------------------------------
 
@@ -48,8 +16,7 @@ def _user_args(p: argparse.ArgumentParser) -> None:
 def _qc(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.calibration import qc_status
 
-    with _archive(args) as db:
-        rows = qc_status(db, n_baseline=args.baseline, k=args.k, h=args.h)
+    rows = qc_status(login(args), n_baseline=args.baseline, k=args.k, h=args.h)
     lines = []
     for q in rows:
         d = q.to_dict()
@@ -99,14 +66,12 @@ def _qc_args(p: argparse.ArgumentParser) -> None:
 def _calibrate(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.calibration import calibrate
 
-    with _archive(args) as db:
-        run = calibrate(
-            db,
-            reference=args.reference,
-            by=os.environ.get("USER", ""),
-            n_baseline=args.baseline,
-            bootstrap=args.bootstrap,
-        )
+    run = calibrate(
+        login(args),
+        reference=args.reference,
+        n_baseline=args.baseline,
+        bootstrap=args.bootstrap,
+    )
     lines = [_("National reference scanner: {serial}").format(serial=run.reference_serial)]
     for d in run.drift:
         lines.append(
@@ -140,8 +105,7 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
 def _steps(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.calibration import list_steps, steps_for_display
 
-    with _archive(args) as db:
-        steps = list_steps(db, args.status)
+    steps = list_steps(login(args), args.status)
     rows = steps_for_display(steps)
     text = "\n".join(
         f"{s['id']:>4} {s['status']:<9} {s['serial']:<16} {s['region']:<12} {s['kind']:<8} "
@@ -159,15 +123,10 @@ def _steps_args(p: argparse.ArgumentParser) -> None:
 
 
 def _decide(args: argparse.Namespace, approve: bool) -> ExitCode:
-    from dxa_app.services.calibration import approve_step, retire_step
-    from dxa_app.services.users import require_role
+    from dxa_app.services.calibration import approve_steps, retire_steps
 
-    with _archive(args) as db:
-        user = require_role(db, args.user, _password(args), Role.CENTRE_ANALYST)
-        done = []
-        for step_id in args.step:
-            fn = approve_step if approve else retire_step
-            done.append(fn(db, step_id, user=user.username, role=user.role))
+    session = login(args)
+    done = (approve_steps if approve else retire_steps)(session, args.step)
     emit(
         args,
         [s.to_dict() for s in done],
@@ -188,14 +147,12 @@ def _retire(args: argparse.Namespace) -> ExitCode:
 @handles(_approve)
 def _approve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("step", type=int, nargs="+", metavar="STEP", help=_("step ids"))
-    _user_args(p)
 
 
 @command("retire", "retire calibration steps (knowledge-centre role)")
 @handles(_retire)
 def _retire_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("step", type=int, nargs="+", metavar="STEP", help=_("step ids"))
-    _user_args(p)
 
 
 # --- precision ------------------------------------------------------------------------------
@@ -205,14 +162,13 @@ def _precision(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.precision import read_measurements, record_precision
 
     measurements = read_measurements(Path(args.file))
-    with _archive(args) as db:
-        result = record_precision(
-            db,
-            serial=args.scanner,
-            region=args.region,
-            measurements=measurements,
-            technologist=args.technologist,
-        )
+    result = record_precision(
+        login(args),
+        scanner=args.scanner,
+        region=args.region,
+        measurements=measurements,
+        technologist=args.technologist,
+    )
     d = result.to_dict()
     verdict = (
         ""
@@ -243,7 +199,13 @@ def _precision(args: argparse.Namespace) -> ExitCode:
 @command("precision", "compute and store a precision study (RMS-SD, %CV, LSC)")
 @handles(_precision)
 def _precision_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help=_("CSV with the columns subject,bmd_g_cm2 (one row per scan)"))
+    p.add_argument(
+        "file",
+        help=_(
+            "the measurements: subject,bmd_g_cm2 (one row per scan) or subject,v1,v2[,v3]"
+            " (one row per subject), as the app's precision table accepts"
+        ),
+    )
     p.add_argument("--scanner", required=True, metavar="SERIAL", help=_("scanner serial"))
     p.add_argument("--region", required=True, help=_("region, e.g. L1-L4, total_hip"))
     p.add_argument("--technologist", default="", help=_("who scanned"))
@@ -253,10 +215,9 @@ def _precision_args(p: argparse.ArgumentParser) -> None:
 
 
 def _scores(args: argparse.Namespace) -> ExitCode:
-    from dxa_app.services.scoring import score_study, study_id_for
+    from dxa_app.services.scoring import study_scores
 
-    with _archive(args) as db:
-        s = score_study(db, study_id_for(db, args.study))
+    s = study_scores(login(args), args.study)
     d = s.to_dict()
     lines = [
         _("Study {uid} ({date}), patient {patient}, age {age}, {kind}-scores").format(
@@ -298,10 +259,9 @@ def _scores_args(p: argparse.ArgumentParser) -> None:
 
 
 def _rescore(args: argparse.Namespace) -> ExitCode:
-    from dxa_app.services.scoring import rescore
+    from dxa_app.services.scoring import rescore_all
 
-    with _archive(args) as db:
-        r = rescore(db)
+    r = rescore_all(login(args))
     emit(
         args,
         r,
@@ -323,53 +283,63 @@ def _rescore_args(p: argparse.ArgumentParser) -> None:
 
 
 def _users(args: argparse.Namespace) -> ExitCode:
-    from dxa_app.archive import open_archive
-    from dxa_app.services.users import add_user, list_users
+    from dxa_app.services import users
 
     if args.action == "add":
         if not args.name or not args.role:
-            from dxa_app.errors import UsageError
-
             raise UsageError(_("users add needs a NAME and --role."), "")
-        db = open_archive(archive_path(args))
-        try:
-            password = os.environ.get("DXA_NEW_PASSWORD") or (
-                getpass.getpass(_("New password for {user}: ").format(user=args.name))
-                if sys.stdin.isatty()
-                else sys.stdin.readline().rstrip("\n")
-            )
-            u = add_user(db, args.name, Role(args.role), password, display_name=args.display or "")
-        finally:
-            db.close()
+        from dxa_app.services.auth import has_users
+
+        archive = archive_path(args)
+        first = not archive.exists() or not has_users(archive)
+        session = None if first else login(args)
+        password = read_password(
+            _("New password for {user}: ").format(user=args.name), env="DXA_NEW_PASSWORD"
+        )
+        u = users.add_first_or_next_user(
+            archive, session, args.name, Role(args.role), password, display_name=args.display or ""
+        )
         emit(
             args,
-            {"username": u.username, "role": str(u.role)},
+            u.to_dict(),
             _("User {name} added with the role {role}.").format(name=u.username, role=u.role),
         )
         return ExitCode.OK
-    with _archive(args) as db:
-        users = list_users(db)
+    if args.action in ("deactivate", "activate"):
+        if not args.name:
+            raise UsageError(_("users {action} needs a NAME.").format(action=args.action), "")
+        u = users.set_active(login(args), args.name, args.action == "activate")
+        emit(
+            args,
+            u.to_dict(),
+            (_("User {name} is active.") if u.active else _("User {name} is deactivated.")).format(
+                name=u.username
+            ),
+        )
+        return ExitCode.OK
+    rows = users.list_users(login(args))
     emit(
         args,
-        [
-            {
-                "username": u.username,
-                "display_name": u.display_name,
-                "role": str(u.role),
-                "active": u.active,
-            }
-            for u in users
-        ],
-        "\n".join(f"{u.username:<16} {u.role:<16} {u.display_name}" for u in users)
+        [u.to_dict() for u in rows],
+        "\n".join(
+            f"{u.username:<16} {u.role:<16} {'' if u.active else '(-) '}{u.display_name}"
+            for u in rows
+        )
         or _("No users."),
     )
     return ExitCode.OK
 
 
-@command("users", "list users, or add one (users add NAME --role ROLE; password asked for)")
+@command(
+    "users",
+    "list, add, deactivate or activate users (administrator; the first user of a new archive"
+    " is its administrator)",
+)
 @handles(_users)
 def _users_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=("list", "add"), nargs="?", default="list")
-    p.add_argument("name", nargs="?", help=_("user name (for add)"))
+    p.add_argument(
+        "action", choices=("list", "add", "deactivate", "activate"), nargs="?", default="list"
+    )
+    p.add_argument("name", nargs="?", help=_("user name (for add, deactivate, activate)"))
     p.add_argument("--role", choices=[str(r) for r in Role], help=_("role (for add)"))
     p.add_argument("--display", help=_("display name (for add)"))

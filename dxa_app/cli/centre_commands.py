@@ -3,35 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-import sqlite_utils
-
-from dxa_app.cli import ExitCode, archive_path, command, emit, handles
-from dxa_app.cli.calibration_commands import _archive, _password
-from dxa_app.domain import Role
+from dxa_app.cli import ExitCode, command, emit, escape_help, handles, login
 from dxa_app.i18n import _
 
 Action = Callable[[argparse.Namespace], ExitCode]
-
-
-def _who() -> str:
-    return os.environ.get("USER", "")
-
-
-@contextmanager
-def _new_or_existing(args: argparse.Namespace) -> Iterator[sqlite_utils.Database]:
-    """Open the archive, creating it when missing (a fresh centre archive)."""
-    from dxa_app.archive import open_archive
-
-    db = open_archive(archive_path(args), create=True)
-    try:
-        yield db
-    finally:
-        db.close()
 
 
 def _sub(
@@ -41,7 +19,9 @@ def _sub(
     action: Action,
 ) -> argparse.ArgumentParser:
     """Add one action; it accepts the global options and --json after its name too."""
-    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    p: argparse.ArgumentParser = sub.add_parser(
+        name, help=escape_help(help_text), description=help_text
+    )
     p.add_argument(
         "--archive", metavar="PATH", default=argparse.SUPPRESS, help=_("the archive file")
     )
@@ -53,6 +33,12 @@ def _sub(
         choices=("da", "en"),
         default=argparse.SUPPRESS,
         help=_("language of messages (da or en)"),
+    )
+    p.add_argument(
+        "--user",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help=_("log in as this user (default: DXA_USER); the password is asked for"),
     )
     p.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help=_("print the result as JSON")
@@ -72,8 +58,7 @@ def _dispatch(args: argparse.Namespace) -> ExitCode:
 def _export(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.centre import export_bundle
 
-    with _archive(args) as db:
-        r = export_bundle(db, Path(args.out), site=args.site, by=_who())
+    r = export_bundle(login(args), Path(args.out), site=args.site)
     counts = ", ".join(f"{k} {v}" for k, v in r.counts.items())
     emit(
         args,
@@ -88,20 +73,20 @@ def _export(args: argparse.Namespace) -> ExitCode:
 def _keys(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.centre import centre_keys, site_keys
 
-    with _archive(args) as db:
-        if args.centre:
-            c = centre_keys(db)
-            emit(
-                args,
-                c,
-                _("Knowledge-centre public key (give it to every site): {key}").format(
-                    key=c["centre_public_key"]
-                )
-                + "\n"
-                + _("fingerprint {fp}").format(fp=c["fingerprint"]),
+    session = login(args)
+    if args.centre:
+        c = centre_keys(session)
+        emit(
+            args,
+            c,
+            _("Knowledge-centre public key (give it to every site): {key}").format(
+                key=c["centre_public_key"]
             )
-            return ExitCode.OK
-        keys = site_keys(db, args.site)
+            + "\n"
+            + _("fingerprint {fp}").format(fp=c["fingerprint"]),
+        )
+        return ExitCode.OK
+    keys = site_keys(session, args.site)
     emit(
         args,
         keys,
@@ -119,8 +104,7 @@ def _keys(args: argparse.Namespace) -> ExitCode:
 def _register(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.centre import register_site_key
 
-    with _new_or_existing(args) as db:
-        r = register_site_key(db, args.code, args.public_key, by=_who())
+    r = register_site_key(login(args), args.code, args.public_key)
     emit(
         args,
         r,
@@ -134,8 +118,7 @@ def _register(args: argparse.Namespace) -> ExitCode:
 def _import(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.centre import import_bundles
 
-    with _archive(args) as db:
-        results = import_bundles(db, [Path(p) for p in args.bundle], by=_who())
+    results = import_bundles(login(args), [Path(p) for p in args.bundle])
     lines = []
     for r in results:
         if r.duplicate:
@@ -158,14 +141,12 @@ def _import(args: argparse.Namespace) -> ExitCode:
 def _fit(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.centre import national_fit
 
-    with _archive(args) as db:
-        run = national_fit(
-            db,
-            reference=args.reference,
-            by=_who(),
-            n_baseline=args.baseline,
-            bootstrap=args.bootstrap,
-        )
+    run = national_fit(
+        login(args),
+        reference=args.reference,
+        n_baseline=args.baseline,
+        bootstrap=args.bootstrap,
+    )
     lines = [_("National reference scanner: {serial}").format(serial=run["reference_scanner"])]
     for d in run["drift"]:
         lines.append(
@@ -188,11 +169,8 @@ def _fit(args: argparse.Namespace) -> ExitCode:
 
 def _publish(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.centre import publish
-    from dxa_app.services.users import require_role
 
-    with _archive(args) as db:
-        user = require_role(db, args.user, _password(args), Role.CENTRE_ANALYST)
-        r = publish(db, Path(args.out), user=user.username, role=user.role)
+    r = publish(login(args), Path(args.out))
     emit(
         args,
         r,
@@ -206,12 +184,11 @@ def _publish(args: argparse.Namespace) -> ExitCode:
 def _stats(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.centre import centre_stats
 
-    with _archive(args) as db:
-        s = centre_stats(
-            db,
-            csv_path=Path(args.csv) if args.csv else None,
-            plot_path=Path(args.plot) if args.plot else None,
-        )
+    s = centre_stats(
+        login(args),
+        csv_path=Path(args.csv) if args.csv else None,
+        plot_path=Path(args.plot) if args.plot else None,
+    )
     lines = [
         _("site      month    studies  VFA  no VFA  grade 1/2/3  QC scans  warn  reject  CUSUM")
     ]
@@ -263,7 +240,6 @@ def _centre_args(p: argparse.ArgumentParser) -> None:
     f.add_argument("--bootstrap", type=int, default=2000, help=_("Deming bootstrap resamples"))
     pub = _sub(sub, "publish", _("write the approved steps, signed by the centre key"), _publish)
     pub.add_argument("--out", required=True, metavar="CORRECTIONS", help=_("the file to write"))
-    pub.add_argument("--user", required=True, help=_("your user name (the password is asked for)"))
     s = _sub(sub, "stats", _("VFA use, QC alarms and ESP spread per site and month"), _stats)
     s.add_argument("--csv", metavar="FILE", help=_("also write the table as CSV"))
     s.add_argument("--plot", metavar="FILE", help=_("also write a plot (.svg, .pdf or .png)"))
@@ -275,8 +251,7 @@ def _centre_args(p: argparse.ArgumentParser) -> None:
 def _install(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.centre import install_corrections
 
-    with _archive(args) as db:
-        r = install_corrections(db, Path(args.corrections), by=_who())
+    r = install_corrections(login(args), Path(args.corrections))
     if r.already_installed:
         text = _("Publication {pub} is already installed; nothing changed.").format(
             pub=r.publication
@@ -292,11 +267,8 @@ def _install(args: argparse.Namespace) -> ExitCode:
 
 def _trust(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.centre import trust_centre
-    from dxa_app.services.users import require_role
 
-    with _archive(args) as db:
-        user = require_role(db, args.user, _password(args), Role.ADMIN)
-        r = trust_centre(db, args.public_key, user=user.username, role=user.role)
+    r = trust_centre(login(args), args.public_key)
     emit(
         args,
         r,
@@ -316,4 +288,3 @@ def _calibration_args(p: argparse.ArgumentParser) -> None:
     t.add_argument(
         "public_key", metavar="PUBLIC_KEY", help=_("the key from 'centre keys --centre'")
     )
-    t.add_argument("--user", required=True, help=_("your user name (the password is asked for)"))

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dxa_app.cli import ExitCode, archive_path, command, emit, handles, user_data_dir
+from dxa_app.cli import ExitCode, archive_path, command, emit, handles, login, user_data_dir
 from dxa_app.domain import scanner_label
 from dxa_app.i18n import _
 
@@ -35,7 +35,7 @@ def _info(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.browse import archive_counts
 
     path = archive_path(args)
-    c = asdict(archive_counts(path))
+    c = asdict(archive_counts(login(args)))
     emit(
         args,
         {"archive": str(path), "counts": c},
@@ -54,26 +54,13 @@ def _info_args(p: argparse.ArgumentParser) -> None:
 
 
 def _import(args: argparse.Namespace) -> ExitCode:
-    import getpass
+    from dxa_app.services.importing import import_paths
 
-    from dxa_app.archive import open_archive
-    from dxa_app.services.workbench import import_as_user
+    def progress(done: int, total: int, message: str) -> None:
+        if args.progress:
+            print(f"[{done}/{total}] {message}", file=sys.stderr)
 
-    db = open_archive(archive_path(args))
-    try:
-
-        def progress(done: int, total: int, message: str) -> None:
-            if args.progress:
-                print(f"[{done}/{total}] {message}", file=sys.stderr)
-
-        # audited with the operating-system user (the CLI has no log-in)
-        try:
-            who = getpass.getuser()
-        except (KeyError, OSError):  # no user entry (e.g. a container)
-            who = ""
-        summary = import_as_user(db, args.paths, by=who, progress=progress)
-    finally:
-        db.close()
+    summary = import_paths(login(args), args.paths, progress=progress)
     c = summary.counts
     lines = [
         _(
@@ -100,7 +87,7 @@ def _import_args(p: argparse.ArgumentParser) -> None:
 def _patients(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.browse import patients
 
-    rows = patients(archive_path(args))
+    rows = patients(login(args))
     text = "\n".join(
         f"{p.id:>5}  {p.identifier:<12} {p.name:<28} {p.birth_date or '':<10} {p.sex or '-'} "
         f"{p.n_studies:>3}"
@@ -119,7 +106,7 @@ def _patients_args(p: argparse.ArgumentParser) -> None:
 def _studies(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.browse import studies
 
-    rows = studies(archive_path(args), args.patient)
+    rows = studies(login(args), args.patient)
     text = "\n".join(
         f"{s.id:>5}  {s.study_date}  {s.patient_identifier:<12} {s.site:<22} "
         f"{scanner_label(s.manufacturer, s.model)} ({s.serial})  {','.join(s.scan_types)}"
@@ -205,7 +192,7 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
 def _sites(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.sites import list_scanners
 
-    rows = list_scanners(archive_path(args))
+    rows = list_scanners(login(args))
     text = "\n".join(
         f"{s.site_code:<24} {scanner_label(s.manufacturer, s.model):<26} {s.serial:<16} "
         f"{s.software_version}"
@@ -224,7 +211,7 @@ def _sites_args(p: argparse.ArgumentParser) -> None:
 def _site_map(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.sites import map_site
 
-    moved = map_site(archive_path(args), args.key, args.site, args.name or "")
+    moved = map_site(login(args), args.key, args.site, args.name or "")
     emit(
         args,
         {"key": args.key, "site": args.site, "scanners_moved": moved},

@@ -13,34 +13,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from dxa_app.cli import ExitCode, archive_path, command, handles
+from dxa_app.cli import ExitCode, archive_path, command, handles, login
 from dxa_app.domain import ImportOutcome
 from dxa_app.i18n import _
 from dxa_app.progress import CancelToken
+from dxa_app.services.receiving import default_incoming
+
+__all__ = ["default_incoming"]
 
 DEFAULT_PORT = 11112
 DEFAULT_AE_TITLE = "DXA"
 DEFAULT_HOST = "127.0.0.1"
-
-
-def default_incoming(archive: Path) -> Path:
-    """Return the default folder for received files: ``<archive stem>-incoming`` beside it.
-
-    Parameters
-    ----------
-    archive : Path
-        The archive file.
-
-    Returns
-    -------
-    Path
-        E.g. ``/data/archive-incoming`` for ``/data/archive.dxa.sqlite``.
-    """
-    from dxa_app.archive.db import ARCHIVE_SUFFIX
-
-    name = archive.name
-    stem = name[: -len(ARCHIVE_SUFFIX)] if name.endswith(ARCHIVE_SUFFIX) else archive.stem
-    return archive.with_name(f"{stem or 'archive'}-incoming")
 
 
 @contextmanager
@@ -103,9 +86,10 @@ def _receive(args: argparse.Namespace) -> ExitCode:
             flush=True,
         )
 
+    session = login(args)
     with _stop_on_signals(token):
         summary = receive(
-            archive,
+            session,
             host=args.host,
             port=args.port,
             ae_title=args.ae_title,

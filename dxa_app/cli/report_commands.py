@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dxa_app.cli import ExitCode, command, emit, handles
-from dxa_app.cli.calibration_commands import _archive, _password, _user_args
-from dxa_app.domain import Role
+from dxa_app.cli import ExitCode, command, emit, handles, login, login_password
+from dxa_app.errors import UsageError
 from dxa_app.i18n import _
 
 
@@ -23,40 +22,31 @@ def _lang(args: argparse.Namespace) -> str:
 
 
 def _report(args: argparse.Namespace) -> ExitCode:
-    from dxa_app.services.reporting import latest_version, save_draft, stored_pdf
-    from dxa_app.services.scoring import study_id_for
+    from dxa_app.services.reporting import edit_draft, open_report, patient_summary
 
-    with _archive(args) as db:
-        study_id = study_id_for(db, args.study)
-        latest = latest_version(db, study_id)
-        if (
-            latest is not None
-            and latest.status != "draft"
-            and not (args.conclusion or args.recommendation)
-        ):
-            pdf, version = stored_pdf(db, latest.id), latest
-        else:
-            version, pdf = save_draft(
-                db,
-                study_id,
-                lang=_lang(args),
-                level=args.level,
-                conclusion=args.conclusion,
-                recommendation=args.recommendation,
-            )
-        if args.summary:
-            from dxa_app.i18n import translator
-            from dxa_app.services.reporting import build_report_data
-            from reports.pdf import render_patient_summary
-
-            data = build_report_data(db, study_id, lang=_lang(args), level=args.level)
-            Path(args.summary).write_bytes(render_patient_summary(data, translator(_lang(args))))
+    session = login(args)
+    lang = _lang(args)
+    if args.conclusion is not None or args.recommendation is not None:
+        version, pdf = edit_draft(
+            session,
+            args.study,
+            lang=lang,
+            level=args.level,
+            conclusion=args.conclusion,
+            recommendation=args.recommendation,
+        )
+    else:
+        version, pdf = open_report(session, args.study, lang=lang, level=args.level)
+    if args.summary:
+        Path(args.summary).write_bytes(
+            patient_summary(session, args.study, lang=lang, level=args.level)
+        )
     Path(args.out).write_bytes(pdf)
     emit(
         args,
         {**version.to_dict(), "out": args.out, "bytes": len(pdf)},
         _("Report of study {id}, version {v} ({status}), written to {out}.").format(
-            id=study_id, v=version.version_no, status=version.status, out=args.out
+            id=version.study_id, v=version.version_no, status=version.status, out=args.out
         ),
     )
     return ExitCode.OK
@@ -70,26 +60,27 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--level", choices=("A", "B"), default="A", help=_("A: required minimum; B: extended")
     )
-    p.add_argument("--conclusion", help=_("the physician's conclusion (edits the draft)"))
-    p.add_argument("--recommendation", help=_("the physician's recommendation (edits the draft)"))
+    p.add_argument(
+        "--conclusion", help=_("the physician's conclusion (edits the draft; physician only)")
+    )
+    p.add_argument(
+        "--recommendation",
+        help=_("the physician's recommendation (edits the draft; physician only)"),
+    )
     p.add_argument("--summary", metavar="FILE", help=_("also write the patient summary PDF"))
 
 
 def _sign(args: argparse.Namespace) -> ExitCode:
-    from dxa_app.services.reporting import sign
-    from dxa_app.services.scoring import study_id_for
-    from dxa_app.services.users import require_role
+    from dxa_app.services.reporting import sign_report
 
-    with _archive(args) as db:
-        user = require_role(db, args.user, _password(args), Role.PHYSICIAN)
-        v = sign(
-            db,
-            study_id_for(db, args.study),
-            user=user.username,
-            role=user.role,
-            key_pem=_read(args.key),
-            cert_pem=_read(args.cert),
-        )
+    session = login(args)
+    v = sign_report(
+        session,
+        args.study,
+        password=login_password(args),
+        key_pem=_read(args.key),
+        cert_pem=_read(args.cert),
+    )
     emit(
         args,
         v.to_dict(),
@@ -102,7 +93,6 @@ def _sign(args: argparse.Namespace) -> ExitCode:
 
 def _signing_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", metavar="STUDY", help=_("study id or Study Instance UID"))
-    _user_args(p)
     p.add_argument("--key", metavar="PEM", help=_("your signing key (PAdES signature)"))
     p.add_argument("--cert", metavar="PEM", help=_("your certificate (PAdES signature)"))
 
@@ -114,23 +104,19 @@ def _sign_args(p: argparse.ArgumentParser) -> None:
 
 
 def _amend(args: argparse.Namespace) -> ExitCode:
-    from dxa_app.services.reporting import amend
-    from dxa_app.services.scoring import study_id_for
-    from dxa_app.services.users import require_role
+    from dxa_app.services.reporting import amend_report
 
-    with _archive(args) as db:
-        user = require_role(db, args.user, _password(args), Role.PHYSICIAN)
-        v = amend(
-            db,
-            study_id_for(db, args.study),
-            user=user.username,
-            role=user.role,
-            reason=args.reason,
-            conclusion=args.conclusion,
-            recommendation=args.recommendation,
-            key_pem=_read(args.key),
-            cert_pem=_read(args.cert),
-        )
+    session = login(args)
+    v = amend_report(
+        session,
+        args.study,
+        password=login_password(args),
+        reason=args.reason,
+        conclusion=args.conclusion,
+        recommendation=args.recommendation,
+        key_pem=_read(args.key),
+        cert_pem=_read(args.cert),
+    )
     emit(
         args,
         v.to_dict(),
@@ -149,11 +135,9 @@ def _amend_args(p: argparse.ArgumentParser) -> None:
 
 
 def _verify(args: argparse.Namespace) -> ExitCode:
-    from dxa_app.services.reporting import verify
-    from dxa_app.services.scoring import study_id_for
+    from dxa_app.services.report_verify import verify_report
 
-    with _archive(args) as db:
-        result = verify(db, study_id_for(db, args.study), pdf_file=_read(args.file))
+    result = verify_report(login(args), args.study, pdf_file=_read(args.file))
     lines = [
         ("OK    " if c["ok"] else "FAIL  ")
         + c["check"]
@@ -177,45 +161,68 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
 
 
 def _send(args: argparse.Namespace) -> ExitCode:
-    from dxa_app.archive.db import audit
-    from dxa_app.report_out import send_report
-    from dxa_app.services.reporting import dicom_for
-    from dxa_app.services.scoring import study_id_for
+    from dxa_app.services.pacs import PacsTarget, send_report
 
-    with _archive(args) as db:
-        study_id = study_id_for(db, args.study)
-        ds = dicom_for(db, study_id)
-        status = send_report(
-            ds, host=args.host, port=args.port, called_ae=args.called_ae, calling_ae=args.calling_ae
-        )
-        audit(
-            db,
-            "report_send",
-            entity="study",
-            entity_id=study_id,
-            details={
-                "host": args.host,
-                "port": args.port,
-                "ae": args.called_ae,
-                "sop_instance_uid": str(ds.SOPInstanceUID),
-                "status": status,
-            },
-        )
+    target = None
+    given = (args.host, args.port, args.called_ae)
+    if any(v is not None for v in given):
+        if not all(v is not None for v in given):
+            raise UsageError(
+                _("Give --host, --port and --called-ae together (or none: the stored PACS)."),
+                "",
+            )
+        target = PacsTarget(args.host, args.port, args.called_ae, args.calling_ae)
+    r = send_report(login(args), args.study, target)
     emit(
         args,
-        {"study_id": study_id, "sop_instance_uid": str(ds.SOPInstanceUID), "status": status},
+        r.to_dict(),
         _("Sent the signed report of study {id} to {ae} ({status:#06x}).").format(
-            id=study_id, ae=args.called_ae, status=status
+            id=r.study_id, ae=r.target.called_ae, status=r.status
         ),
     )
-    return ExitCode.OK if status == 0 else ExitCode.ERROR
+    return ExitCode.OK if r.ok else ExitCode.ERROR
 
 
 @command("send", "send the signed report to PACS as DICOM Encapsulated PDF (C-STORE)")
 @handles(_send)
 def _send_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", metavar="STUDY", help=_("study id or Study Instance UID"))
-    p.add_argument("--host", required=True, help=_("PACS host"))
-    p.add_argument("--port", type=int, required=True, help=_("PACS DICOM port"))
-    p.add_argument("--called-ae", required=True, help=_("the PACS AE title"))
+    p.add_argument("--host", help=_("PACS host (default: the stored PACS)"))
+    p.add_argument("--port", type=int, help=_("PACS DICOM port"))
+    p.add_argument("--called-ae", help=_("the PACS AE title"))
+    p.add_argument("--calling-ae", default="DXA", help=_("our AE title (default DXA)"))
+
+
+def _pacs(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.pacs import PacsTarget, pacs_target, set_pacs_target
+
+    session = login(args)
+    given = (args.host, args.port, args.called_ae)
+    if any(v is not None for v in given):
+        if not all(v is not None for v in given):
+            raise UsageError(_("Give --host, --port and --called-ae together."), "")
+        target: PacsTarget | None = set_pacs_target(
+            session, PacsTarget(args.host, args.port, args.called_ae, args.calling_ae)
+        )
+    else:
+        target = pacs_target(session)
+    if target is None:
+        emit(args, None, _("No PACS address is stored."))
+        return ExitCode.OK
+    emit(
+        args,
+        target.to_dict(),
+        _("PACS: {host}:{port}, AE title {ae} (we call as {calling}).").format(
+            host=target.host, port=target.port, ae=target.called_ae, calling=target.calling_ae
+        ),
+    )
+    return ExitCode.OK
+
+
+@command("pacs", "show the stored PACS address, or store it (administrator)")
+@handles(_pacs)
+def _pacs_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help=_("PACS host"))
+    p.add_argument("--port", type=int, help=_("PACS DICOM port"))
+    p.add_argument("--called-ae", help=_("the PACS AE title"))
     p.add_argument("--calling-ae", default="DXA", help=_("our AE title (default DXA)"))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dxa_app.archive import open_archive
+from dxa_app.archive.db import ARCHIVE_SUFFIX
 from dxa_app.dicom_net import STATUS_OUT_OF_RESOURCES, STATUS_SUCCESS, StorageServer
 from dxa_app.domain import ImportOutcome, ImportStatus
 from dxa_app.i18n import _
@@ -18,7 +19,7 @@ from dxa_app.progress import CancelToken
 from dxa_app.services.auth import Permission, Session, check, record
 from dxa_app.services.importing import ImportSummary, import_file
 
-__all__ = ["receive"]
+__all__ = ["default_incoming", "receive"]
 
 #: How often the worker looks at the stop token while idle (seconds).
 POLL_SECONDS = 0.2
@@ -33,6 +34,24 @@ class _Job:
     path: Path
     done: threading.Event = field(default_factory=threading.Event)
     outcome: ImportOutcome | None = None
+
+
+def default_incoming(archive: Path) -> Path:
+    """Return the default folder for received files: ``<archive stem>-incoming`` beside it.
+
+    Parameters
+    ----------
+    archive : Path
+        The archive file.
+
+    Returns
+    -------
+    Path
+        E.g. ``/data/archive-incoming`` for ``/data/archive.dxa.sqlite``.
+    """
+    name = archive.name
+    stem = name[: -len(ARCHIVE_SUFFIX)] if name.endswith(ARCHIVE_SUFFIX) else archive.stem
+    return archive.with_name(f"{stem or 'archive'}-incoming")
 
 
 def receive(
