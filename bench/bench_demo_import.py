@@ -9,7 +9,7 @@ from pathlib import Path
 from dxa_app.archive import open_archive
 from dxa_app.archive.queries import counts, list_patients, list_studies
 from dxa_app.demo.write import write_demo
-from dxa_app.services.importing import import_paths
+from dxa_app.services.importing import import_into
 
 
 def main() -> None:
@@ -20,9 +20,9 @@ def main() -> None:
         _, files = write_demo(out, 2026)
         t1 = time.perf_counter()
         db = open_archive(Path(tmp) / "bench.sqlite")
-        summary = import_paths(db, [out])
+        summary = import_into(db, [out])
         t2 = time.perf_counter()
-        again = import_paths(db, [out])
+        again = import_into(db, [out])
         t3 = time.perf_counter()
         list_patients(db)
         list_studies(db)

@@ -19,7 +19,7 @@ from dxa_app.archive import open_archive
 from dxa_app.demo import dicom_writers
 from dxa_app.demo.generate import generate
 from dxa_app.domain import IdType, PatientIdentity, ScanType, Sex, Side, StudyInfo
-from dxa_app.services.importing import import_paths
+from dxa_app.services.importing import import_into
 
 UID_ROOT = "1.2.826.0.1.3680043.8.498.55"
 
@@ -117,12 +117,12 @@ def bare_loop(files: Sequence[Path]) -> float:
 
 
 def our_import(folder: Path, archive: Path, *, trace: bool) -> tuple[float, dict[str, int], int]:
-    """Seconds, status counts and tracemalloc peak (bytes; 0 when not traced) of import_paths."""
+    """Seconds, status counts and tracemalloc peak (bytes; 0 when not traced) of import_into."""
     db = open_archive(archive)
     if trace:
         tracemalloc.start()
     t0 = time.perf_counter()
-    summary = import_paths(db, [folder])
+    summary = import_into(db, [folder])
     seconds = time.perf_counter() - t0
     peak = 0
     if trace:
@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         bare_rate = len(files) / bare
         our_rate = len(files) / ours
         print(f"bare dcmread loop : {bare:8.2f} s  {bare_rate:8.0f} files/s")
-        print(f"our import_paths  : {ours:8.2f} s  {our_rate:8.0f} files/s  {counts}")
+        print(f"our import_into  : {ours:8.2f} s  {our_rate:8.0f} files/s  {counts}")
         print(f"ratio ours/bare   : {our_rate / bare_rate:8.3f}  (target >= 0.8)")
         print(
             f"peak RSS (ru_maxrss): after writing {rss_start:.0f} MB, after bare loop "

@@ -35,11 +35,11 @@ def demo_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def demo_archive_master(demo_files: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo files imported once into an archive (copy it before changing it)."""
     from dxa_app.archive import open_archive
-    from dxa_app.services.importing import import_paths
+    from dxa_app.services.importing import import_into
 
     path = tmp_path_factory.mktemp("demo-archive") / "demo.dxa.sqlite"
     db = open_archive(path)
-    summary = import_paths(db, [demo_files])
+    summary = import_into(db, [demo_files])
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     assert summary.counts["failed"] == 0, summary.to_dict()

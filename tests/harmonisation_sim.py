@@ -21,10 +21,10 @@ import sqlite_utils
 
 from calibration.chain import compose
 from calibration.scores import classify_t, t_score
-from dxa_app.archive import open_archive
 from dxa_app.domain import Role
-from dxa_app.services.calibration import approve_step, calibrate, chain_for, list_steps
+from dxa_app.services.calibration import approve_steps, calibrate, chain_for, list_steps
 from dxa_app.services.scoring import REFERENCE_REGION, reference_tables
+from tests.sessions import session_as
 
 REGIONS = {"L1-L4": "spine", "total_hip": "hip", "femoral_neck": "femoral_neck"}
 THRESHOLDS = (-1.0, -2.5)
@@ -35,14 +35,10 @@ def calibrated_copy(
 ) -> Path:
     """Copy the demo archive, fit on the reference scanner S1 and approve every step."""
     shutil.copy(master, dest)
-    db = open_archive(dest)
-    try:
-        ref = next(s["serial"] for s in truth["scanners"] if s["key"] == "S1")
-        calibrate(db, reference=ref, by="test", bootstrap=bootstrap)
-        for step in list_steps(db, "proposed"):
-            approve_step(db, step.id, user="centre", role=Role.CENTRE_ANALYST)
-    finally:
-        db.close()
+    centre = session_as(dest, Role.CENTRE_ANALYST, "centre")
+    ref = next(s["serial"] for s in truth["scanners"] if s["key"] == "S1")
+    calibrate(centre, reference=ref, bootstrap=bootstrap)
+    approve_steps(centre, [step.id for step in list_steps(centre, "proposed")])
     return dest
 
 

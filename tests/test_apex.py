@@ -46,7 +46,7 @@ from dxa_app.ingest.apex_mdb import (
     read_mdb,
 )
 from dxa_app.ingest.registry import reader_for
-from dxa_app.services.importing import import_paths
+from dxa_app.services.importing import import_into
 
 SCANNER = ScannerIdentity(
     Manufacturer.HOLOGIC, "Horizon A", "HZ-200123", "13.6.0.5", "", "Test Sygehus"
@@ -443,7 +443,7 @@ def test_import_parent_folder_into_archive(
     (tmp_path / "notes.txt").write_text("not a DXA export\n", encoding="utf-8")
     db = open_archive(tmp_path_factory.mktemp("db") / "archive.dxa.sqlite")
     try:
-        summary = import_paths(db, [tmp_path])
+        summary = import_into(db, [tmp_path])
         by_path = {Path(o.path).name: o for o in summary.outcomes}
         assert set(by_path) == {"apex", "notes.txt"}, summary.to_dict()
         assert by_path["apex"].status is ImportStatus.IMPORTED, summary.to_dict()
@@ -451,7 +451,7 @@ def test_import_parent_folder_into_archive(
         assert by_path["notes.txt"].status is ImportStatus.SKIPPED
         assert db.execute("SELECT count(*) FROM scans").fetchone()[0] == 3
         assert db.execute("SELECT count(*) FROM phantom_scans").fetchone()[0] == 1
-        again = import_paths(db, [tmp_path])
+        again = import_into(db, [tmp_path])
         assert {Path(o.path).name: o.status for o in again.outcomes} == {
             "apex": ImportStatus.DUPLICATE,
             "notes.txt": ImportStatus.SKIPPED,

@@ -15,8 +15,10 @@ import pytest
 import sqlite_utils
 
 from dxa_app.archive import open_archive
+from dxa_app.archive.steps import step_rows
 from dxa_app.cli import ExitCode, main
 from dxa_app.domain import Role
+from dxa_app.services.auth import Session
 from dxa_app.services.calibration import list_steps
 from dxa_app.services.centre import (
     centre_keys,
@@ -29,10 +31,9 @@ from dxa_app.services.centre import (
     trust_centre,
 )
 from dxa_app.services.scoring import rescore
-from dxa_app.services.users import add_user
 from tests.harmonisation_sim import calibrated_copy, load_truth
+from tests.sessions import PASSWORD, ensure_user, session_as
 
-PASSWORD = "password123"
 REFERENCE = "HZA-DEMO-101"
 
 
@@ -47,29 +48,36 @@ def site_codes(db: sqlite_utils.Database) -> list[str]:
     ]
 
 
+def site_tech(site_path: Path) -> Session:
+    """The site's technician (exports bundles, installs corrections)."""
+    return session_as(site_path, Role.TECHNICIAN, "tech")
+
+
+def centre_analyst(centre_path: Path) -> Session:
+    """The knowledge centre's analyst (a new centre archive gets its administrator first)."""
+    return session_as(centre_path, Role.CENTRE_ANALYST, "ana")
+
+
 def export_all(site_path: Path, out: Path) -> dict[str, Path]:
     """Export one bundle per demo site from the (three-site) demo archive."""
     db = open_archive(site_path)
     try:
-        return {
-            code: Path(export_bundle(db, out / f"bundle-{i}.zip", site=code).path)
-            for i, code in enumerate(site_codes(db))
-        }
+        codes = site_codes(db)
     finally:
         db.close()
+    tech = site_tech(site_path)
+    return {
+        code: Path(export_bundle(tech, out / f"bundle-{i}.zip", site=code).path)
+        for i, code in enumerate(codes)
+    }
 
 
 def fresh_centre(path: Path, site_path: Path, codes: list[str] | None = None) -> None:
     """Create a centre archive and register the sites' public keys (all, or ``codes``)."""
-    site = open_archive(site_path)
-    centre = open_archive(path)
-    try:
-        for k in site_keys(site):
-            if codes is None or k["site"] in codes:
-                register_site_key(centre, k["site"], k["public_key"], by="test")
-    finally:
-        site.close()
-        centre.close()
+    ana = centre_analyst(path)
+    for k in site_keys(site_tech(site_path)):
+        if codes is None or k["site"] in codes:
+            register_site_key(ana, k["site"], k["public_key"])
 
 
 COUNTED = (
@@ -128,14 +136,10 @@ def exchange(
     bundles = export_all(site_path, tmp)
     centre_path = tmp / "centre.dxa.sqlite"
     fresh_centre(centre_path, site_path)
-    centre = open_archive(centre_path)
-    try:
-        imports = import_bundles(centre, list(bundles.values()), by="test")
-        fit = national_fit(centre, reference=REFERENCE, by="test", bootstrap=200)
-        add_user(centre, "ana", Role.CENTRE_ANALYST, PASSWORD)
-        proposed = [str(s.id) for s in list_steps(centre, "proposed")]
-    finally:
-        centre.close()
+    ana = centre_analyst(centre_path)
+    imports = import_bundles(ana, list(bundles.values()))
+    fit = national_fit(ana, reference=REFERENCE, bootstrap=200)
+    proposed = [str(s.id) for s in list_steps(ana, "proposed")]
     assert run_cli("--archive", str(centre_path), "approve", *proposed, "--user", "ana") == 0
     corrections = tmp / "corrections.json"
     assert (
@@ -151,11 +155,10 @@ def exchange(
         )
         == 0
     )
+    admin = session_as(site_path, Role.ADMIN, "admin")
+    trust_centre(admin, centre_keys(ana)["centre_public_key"])
     site = open_archive(site_path)
-    centre = open_archive(centre_path)
     try:
-        add_user(site, "admin", Role.ADMIN, PASSWORD)
-        trust_centre(site, centre_keys(centre)["centre_public_key"], user="admin", role=Role.ADMIN)
         rescore(site, by="test")  # the scores before: raw, no chain
         study_ids = [int(r[0]) for r in site.execute("SELECT id FROM studies")]
         before = {
@@ -171,11 +174,10 @@ def exchange(
             )
             for sid in study_ids
         }
-        installed = install_corrections(site, corrections, by="test").to_dict()
+        installed = install_corrections(site_tech(site_path), corrections).to_dict()
         rescore(site, by="test")
     finally:
         site.close()
-        centre.close()
     yield Exchange(
         site_path,
         centre_path,
@@ -228,11 +230,12 @@ def test_bundles_import_apart_by_site(exchange: Exchange) -> None:
 def test_same_bundle_twice_changes_nothing(exchange: Exchange, tmp_path: Path) -> None:
     centre = tmp_path / "centre.dxa.sqlite"
     shutil.copy(exchange.centre, centre)
+    ana = centre_analyst(centre)  # the log-in is audited before the counts are taken
     db = open_archive(centre)
     try:
         before = table_counts(db)
         changes = db.conn.total_changes
-        again = import_bundles(db, list(exchange.bundles.values()), by="test")
+        again = import_bundles(ana, list(exchange.bundles.values()))
         assert all(r.duplicate for r in again)
         assert db.conn.total_changes == changes
         assert table_counts(db) == before
@@ -243,7 +246,7 @@ def test_same_bundle_twice_changes_nothing(exchange: Exchange, tmp_path: Path) -
 def test_newer_bundle_adds_only_what_is_new(
     exchange: Exchange, demo_archive_master: Path, tmp_path: Path
 ) -> None:
-    from dxa_app.services.importing import import_paths
+    from dxa_app.services.importing import import_into
 
     site_path = tmp_path / "site.dxa.sqlite"
     shutil.copy(demo_archive_master, site_path)
@@ -251,9 +254,9 @@ def test_newer_bundle_adds_only_what_is_new(
     fresh_centre(centre_path, site_path)
     first = export_all(site_path, tmp_path)
     code = next(iter(first))
+    import_bundles(centre_analyst(centre_path), [first[code]])
     centre = open_archive(centre_path)
     try:
-        import_bundles(centre, [first[code]])
         before = table_counts(centre)
     finally:
         centre.close()
@@ -283,15 +286,15 @@ def test_newer_bundle_adds_only_what_is_new(
             "2026-09-01T07:30,1,total,1.0211\n",
             encoding="utf-8",
         )
-        summary = import_paths(site, [csv_file])
+        summary = import_into(site, [csv_file])
         assert summary.counts["imported"] == 1, summary.to_dict()
     finally:
         site.close()
     (tmp_path / "newer").mkdir()
     newer = export_all(site_path, tmp_path / "newer")[code]
+    (result,) = import_bundles(centre_analyst(centre_path), [newer])
     centre = open_archive(centre_path)
     try:
-        (result,) = import_bundles(centre, [newer])
         after = table_counts(centre)
     finally:
         centre.close()
@@ -319,7 +322,7 @@ def test_centre_fit_matches_the_site_fit(
         ) -> dict[tuple[str, str, str, str], tuple[float, float]]:
             return {
                 (s.serial, s.region, s.kind, s.valid_from): (s.intercept, s.slope)
-                for s in list_steps(db, "approved")
+                for s in step_rows(db, "approved")
             }
 
         mine, theirs = steps(centre), steps(local)
@@ -422,12 +425,8 @@ def test_install_twice_and_republish_retires_previous(exchange: Exchange, tmp_pa
     shutil.copy(exchange.site, site_path)
     centre_path = tmp_path / "centre.dxa.sqlite"
     shutil.copy(exchange.centre, centre_path)
-    db = open_archive(site_path)
-    try:
-        again = install_corrections(db, exchange.corrections)
-        assert again.already_installed and not again.installed
-    finally:
-        db.close()
+    again = install_corrections(site_tech(site_path), exchange.corrections)
+    assert again.already_installed and not again.installed
     second = tmp_path / "corrections-2.json"
     assert (
         run_cli(
@@ -442,7 +441,12 @@ def test_install_twice_and_republish_retires_previous(exchange: Exchange, tmp_pa
         )
         == ExitCode.OK
     )
-    assert run_cli("--archive", str(site_path), "calibration", "install", str(second)) == 0
+    assert (
+        run_cli(
+            "--archive", str(site_path), "--user", "tech", "calibration", "install", str(second)
+        )
+        == 0
+    )
     db = open_archive(site_path)
     try:
         retired = {
@@ -450,7 +454,7 @@ def test_install_twice_and_republish_retires_previous(exchange: Exchange, tmp_pa
             for r in db.execute("SELECT id FROM calibration_steps WHERE status = 'retired'")
         }
         assert retired == set(exchange.installed["installed_steps"])
-        approved = list_steps(db, "approved")
+        approved = step_rows(db, "approved")
         assert len(approved) == len(exchange.installed["installed_steps"])
         assert all(
             s.provenance["centre_publication"] != exchange.installed["publication"]
@@ -466,12 +470,23 @@ def test_cli_round_trip(
     site = tmp_path / "site.dxa.sqlite"
     shutil.copy(demo_archive_master, site)
     centre = tmp_path / "centre.dxa.sqlite"
-    assert run_cli("--archive", str(site), "centre", "keys", "--json") == 0
+    ensure_user(site, "tech", Role.TECHNICIAN)
+    ensure_user(centre, "ana", Role.CENTRE_ANALYST)
+    assert run_cli("--archive", str(site), "--user", "tech", "centre", "keys", "--json") == 0
     keys = json.loads(capsys.readouterr().out)
     assert len(keys) == 3 and all(k["public_key"].startswith("ed25519:") for k in keys)
     code = keys[0]["site"]
     assert (
-        run_cli("--archive", str(centre), "centre", "register-site", code, keys[0]["public_key"])
+        run_cli(
+            "--archive",
+            str(centre),
+            "--user",
+            "ana",
+            "centre",
+            "register-site",
+            code,
+            keys[0]["public_key"],
+        )
         == 0
     )
     bundle = tmp_path / "b.zip"
@@ -479,6 +494,8 @@ def test_cli_round_trip(
         run_cli(
             "--archive",
             str(site),
+            "--user",
+            "tech",
             "centre",
             "export",
             "--site",
@@ -490,14 +507,28 @@ def test_cli_round_trip(
         == 0
     )
     capsys.readouterr()
-    assert run_cli("--archive", str(centre), "centre", "import", str(bundle), "--json") == 0
+    assert (
+        run_cli(
+            "--archive", str(centre), "--user", "ana", "centre", "import", str(bundle), "--json"
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out[0]["site"] == code and out[0]["added"]["phantom_scans"] > 0
-    assert run_cli("--archive", str(centre), "centre", "import", str(bundle)) == 0
+    assert run_cli("--archive", str(centre), "--user", "ana", "centre", "import", str(bundle)) == 0
     assert "already imported" in capsys.readouterr().out
     # without --site an archive of three sites is a usage error: one line on stderr
     assert (
-        run_cli("--archive", str(site), "centre", "export", "--out", str(tmp_path / "x.zip"))
+        run_cli(
+            "--archive",
+            str(site),
+            "--user",
+            "tech",
+            "centre",
+            "export",
+            "--out",
+            str(tmp_path / "x.zip"),
+        )
         == ExitCode.USAGE
     )
     err = capsys.readouterr().err

@@ -22,7 +22,8 @@ from dxa_app.services.centre import (
     install_corrections,
     trust_centre,
 )
-from tests.test_centre_exchange import export_all, fresh_centre, table_counts
+from tests.sessions import PASSWORD, session_as
+from tests.test_centre_exchange import centre_analyst, export_all, fresh_centre, table_counts
 
 
 def _members(path: Path) -> dict[str, bytes]:
@@ -89,7 +90,11 @@ CASES: dict[str, tuple[Callable[[Path, Path, Path], Path], str]] = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_bundle_is_refused_and_nothing_imported(
-    case: str, demo_archive_master: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    case: str,
+    demo_archive_master: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     site = tmp_path / "site.dxa.sqlite"
     shutil.copy(demo_archive_master, site)
@@ -99,26 +104,34 @@ def test_bad_bundle_is_refused_and_nothing_imported(
     make, message = CASES[case]
     good = list(bundles.values())
     bad = make(good[0], tmp_path / "bad.zip", site)
+    ana = centre_analyst(centre)
     db = open_archive(centre)
     try:
         before = table_counts(db)
         with pytest.raises(BundleError, match=message):
-            import_bundles(db, [good[1], bad, good[2]])  # one bad bundle: none imported
+            import_bundles(ana, [good[1], bad, good[2]])  # one bad bundle: none imported
         assert table_counts(db) == before
     finally:
         db.close()
     capsys.readouterr()
+    monkeypatch.setenv("DXA_PASSWORD", PASSWORD)
     code = main(
-        ["--lang", "en", "--archive", str(centre), "centre", "import", str(good[1]), str(bad)]
+        [
+            *("--lang", "en", "--archive", str(centre), "--user", "ana"),
+            *("centre", "import", str(good[1]), str(bad)),
+        ]
     )
     assert code == ExitCode.IMPORT
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and message in err
     db = open_archive(centre)
     try:
-        assert table_counts(db) == before
+        after = table_counts(db)
     finally:
         db.close()
+    # only the CLI's log-in is new: an audited action of its own
+    assert {**after, "audit_log": before["audit_log"]} == before
+    assert after["audit_log"] == before["audit_log"] + 1
 
 
 def test_unregistered_site_is_refused(demo_archive_master: Path, tmp_path: Path) -> None:
@@ -128,11 +141,12 @@ def test_unregistered_site_is_refused(demo_archive_master: Path, tmp_path: Path)
     codes = sorted(bundles)
     centre = tmp_path / "centre.dxa.sqlite"
     fresh_centre(centre, site, codes=codes[:2])
+    ana = centre_analyst(centre)
     db = open_archive(centre)
     try:
         before = table_counts(db)
         with pytest.raises(BundleError, match="is not registered at this centre"):
-            import_bundles(db, [bundles[codes[2]]])
+            import_bundles(ana, [bundles[codes[2]]])
         assert table_counts(db) == before
     finally:
         db.close()
@@ -144,12 +158,8 @@ def test_not_a_bundle_is_refused(tmp_path: Path, demo_archive_master: Path) -> N
     centre = tmp_path / "centre.dxa.sqlite"
     fresh_centre(centre, site)
     other = _rezip(tmp_path / "other.zip", {"hello.txt": b"hi"})
-    db = open_archive(centre)
-    try:
-        with pytest.raises(BundleError, match="not a knowledge-centre bundle"):
-            import_bundles(db, [other])
-    finally:
-        db.close()
+    with pytest.raises(BundleError, match="not a knowledge-centre bundle"):
+        import_bundles(centre_analyst(centre), [other])
 
 
 def _corrections(tmp_path: Path, private: str, public: str) -> Path:
@@ -182,25 +192,27 @@ def test_corrections_need_the_trusted_centre_key(demo_archive_master: Path, tmp_
     shutil.copy(demo_archive_master, site)
     private, public = generate_key_pair()
     path = _corrections(tmp_path, private, public)
+    tech = session_as(site, Role.TECHNICIAN, "tech")
+    admin = session_as(site, Role.ADMIN, "admin")
     db = open_archive(site)
     try:
         with pytest.raises(BundleError, match="no knowledge-centre key is trusted"):
-            install_corrections(db, path)
+            install_corrections(tech, path)
         _other_private, other_public = generate_key_pair()
-        with pytest.raises(PermissionDeniedError, match="administrator"):
-            trust_centre(db, other_public, user="x", role=Role.TECHNICIAN)
-        trust_centre(db, other_public, user="admin", role=Role.ADMIN)
+        with pytest.raises(PermissionDeniedError, match="admin"):
+            trust_centre(tech, other_public)
+        trust_centre(admin, other_public)
         with pytest.raises(BundleError, match="not signed by the trusted"):
-            install_corrections(db, path)
-        trust_centre(db, public, user="admin", role=Role.ADMIN)
+            install_corrections(tech, path)
+        trust_centre(admin, public)
         envelope = json.loads(path.read_text(encoding="utf-8"))
         envelope["payload"] = envelope["payload"].replace("HZA-DEMO-101", "PRO-DEMO-404")
         path.write_text(json.dumps(envelope), encoding="utf-8")
         with pytest.raises(BundleError, match="not signed by the trusted"):
-            install_corrections(db, path)
+            install_corrections(tech, path)
         path.write_text(path.read_text(encoding="utf-8")[:40], encoding="utf-8")
         with pytest.raises(BundleError, match="damaged or truncated"):
-            install_corrections(db, path)
+            install_corrections(tech, path)
         steps = db.execute("SELECT count(*) FROM calibration_steps").fetchone()[0]
         assert steps == 0
     finally:

@@ -11,7 +11,11 @@ from dxa_app.archive import open_archive
 from dxa_app.centre.stats import png_available
 from dxa_app.errors import UsageError
 from dxa_app.services.centre import centre_stats
-from tests.test_centre_exchange import Exchange, exchange  # noqa: F401  (module fixture)
+from tests.test_centre_exchange import (  # noqa: F401  (module fixture)
+    Exchange,
+    centre_analyst,
+    exchange,
+)
 
 
 def test_stats_per_site_and_month(exchange: Exchange, tmp_path: Path) -> None:  # noqa: F811
@@ -27,15 +31,12 @@ def test_stats_per_site_and_month(exchange: Exchange, tmp_path: Path) -> None:  
         }
     finally:
         site.close()
-    db = open_archive(exchange.centre)
-    try:
-        stats = centre_stats(db, csv_path=tmp_path / "s.csv", plot_path=tmp_path / "s.svg")
-        centre_stats(db, plot_path=tmp_path / "s.pdf")
-        if not png_available():
-            with pytest.raises(UsageError, match="rl_renderPM"):
-                centre_stats(db, plot_path=tmp_path / "s.png")
-    finally:
-        db.close()
+    ana = centre_analyst(exchange.centre)
+    stats = centre_stats(ana, csv_path=tmp_path / "s.csv", plot_path=tmp_path / "s.svg")
+    centre_stats(ana, plot_path=tmp_path / "s.pdf")
+    if not png_available():
+        with pytest.raises(UsageError, match="rl_renderPM"):
+            centre_stats(ana, plot_path=tmp_path / "s.png")
     for code, (studies, with_vfa) in vfa.items():
         rows = [r for r in stats.site_months if r["site"] == code]
         assert sum(r["studies"] for r in rows) == studies

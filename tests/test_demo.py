@@ -26,7 +26,7 @@ from dxa_app.demo.generate import (
 )
 from dxa_app.demo.write import write_demo
 from dxa_app.domain import Manufacturer, PhantomPurpose, Sex
-from dxa_app.services.importing import import_paths
+from dxa_app.services.importing import import_into
 from tests.conftest import DEMO_SEED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,7 +119,7 @@ def test_demo_import_lands_everything(demo_archive_master: Path) -> None:
 def test_reimporting_the_demo_changes_nothing(demo_archive: Path, demo_files: Path) -> None:
     db = open_archive(demo_archive)
     before = counts(db)
-    summary = import_paths(db, [demo_files])
+    summary = import_into(db, [demo_files])
     assert summary.counts["imported"] == 0 and summary.counts["failed"] == 0
     assert summary.counts["duplicate"] > 500
     assert counts(db) == before

@@ -13,7 +13,7 @@ from dxa_app.archive.queries import counts
 from dxa_app.cli import ExitCode, main
 from dxa_app.errors import CancelledError
 from dxa_app.progress import CancelToken
-from dxa_app.services.importing import import_paths
+from dxa_app.services.importing import import_into
 
 
 def _some_demo_files(demo_files: Path, dest: Path, n: int) -> list[Path]:
@@ -37,12 +37,12 @@ def test_progress_and_cancel(demo_files: Path, tmp_path: Path) -> None:
             token.cancel()
 
     with pytest.raises(CancelledError):
-        import_paths(db, [tmp_path / "in"], progress=progress, cancel=token)
+        import_into(db, [tmp_path / "in"], progress=progress, cancel=token)
     assert seen == [(i, len(files)) for i in range(1, 6)]
     logged = db.execute("SELECT count(*) FROM import_log").fetchone()[0]
     assert logged == 5  # the five files done stay done; nothing half-written
     assert counts(db).images >= 5
-    rest = import_paths(db, [tmp_path / "in"])
+    rest = import_into(db, [tmp_path / "in"])
     assert rest.counts["duplicate"] == 5 and rest.counts["imported"] == 7
 
 

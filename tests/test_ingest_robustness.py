@@ -22,7 +22,7 @@ from dxa_app.demo.generate import SITES, DemoDataset, generate
 from dxa_app.domain import ImportOutcome, ImportStatus, ParsedSource
 from dxa_app.errors import ImportProblemError
 from dxa_app.ingest.registry import reader_for
-from dxa_app.services.importing import import_file, import_paths
+from dxa_app.services.importing import import_file, import_into
 
 SEED = 2026
 UID_ROOT = "1.2.826.0.1.3680043.8.498.77"
@@ -309,7 +309,7 @@ def test_mutants_through_import_file_never_raise_or_leave_rows(
 
 
 # --------------------------------------------------------------------------------------
-# 2. bad input through import_paths
+# 2. bad input through import_into
 # --------------------------------------------------------------------------------------
 
 
@@ -473,14 +473,14 @@ def test_bad_input_is_reported_in_plain_words(
     statuses, words = BAD_INPUT[case]
     db = open_archive(demo_archive)
     before = _data_counts(db)
-    outcome = _only(import_paths(db, [path.parent]).outcomes)
+    outcome = _only(import_into(db, [path.parent]).outcomes)
     assert outcome.path == str(path)
     assert outcome.status in statuses, outcome
     for word in words:
         assert word.lower() in outcome.reason.lower(), (word, outcome.reason)
     assert "Traceback" not in outcome.reason
     assert _data_counts(db) == before, "a refused file left rows behind"
-    again = _only(import_paths(db, [path.parent]).outcomes)
+    again = _only(import_into(db, [path.parent]).outcomes)
     assert (again.status, again.reason) == (outcome.status, outcome.reason)
     db.close()
 
@@ -493,7 +493,7 @@ def test_unclaimed_reason_says_what_is_wrong(
 ) -> None:
     path = _make_case(case, fixture_files, tmp_path / "in")
     db = open_archive(tmp_path / "a.sqlite")
-    outcome = _only(import_paths(db, [path]).outcomes)
+    outcome = _only(import_into(db, [path]).outcomes)
     db.close()
     assert word.lower() in outcome.reason.lower(), outcome.reason
 
@@ -533,7 +533,7 @@ def test_conflicting_patient_leaves_no_rows(
     ds.save_as(path, enforce_file_format=True)
     db = open_archive(demo_archive)
     before = _data_counts(db)
-    outcome = _only(import_paths(db, [path]).outcomes)
+    outcome = _only(import_into(db, [path]).outcomes)
     after = _data_counts(db)
     db.close()
     assert outcome.status is ImportStatus.FAILED and _OTHER_PATIENT in outcome.reason
@@ -569,7 +569,7 @@ def test_folder_of_demo_files_and_junk(demo_files: Path, tmp_path: Path) -> None
         path.write_bytes(content)
 
     mixed = open_archive(tmp_path / "mixed.sqlite")
-    summary = import_paths(mixed, [folder])
+    summary = import_into(mixed, [folder])
     by_path = {Path(o.path): o for o in summary.outcomes}
     assert set(by_path) == set(good) | set(junk)
     for path in good:
@@ -581,11 +581,11 @@ def test_folder_of_demo_files_and_junk(demo_files: Path, tmp_path: Path) -> None
     assert problems == {str(p) for p in junk}
 
     clean = open_archive(tmp_path / "clean.sqlite")
-    import_paths(clean, good)
+    import_into(clean, good)
     assert _data_counts(mixed) == _data_counts(clean), "junk left rows behind"
 
     before = _data_counts(mixed)
-    again = import_paths(mixed, [folder])
+    again = import_into(mixed, [folder])
     assert _data_counts(mixed) == before
     assert {Path(o.path): o.status for o in again.outcomes} == {
         **{p: ImportStatus.DUPLICATE for p in good},

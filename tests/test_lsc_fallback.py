@@ -8,13 +8,16 @@ import pytest
 
 from dxa_app.archive import open_archive
 from dxa_app.archive.store import store_parsed
+from dxa_app.domain import Role
 from dxa_app.services.precision import record_precision
-from dxa_app.services.reporting import _lsc
+from dxa_app.services.report_data import _lsc
 from tests.factories import SCANNER, parsed, study_record
+from tests.sessions import session_as
 
 
 def test_iscd_minimum_then_precision_study(tmp_path: Path) -> None:
-    db = open_archive(tmp_path / "a.sqlite")
+    archive = tmp_path / "a.sqlite"
+    db = open_archive(archive)
     store_parsed(db, parsed(study_record(1)))
     scanner_id = int(db.execute("SELECT id FROM scanners").fetchone()[0])
     # ISCD minimum %CV x 2.77 x BMD: total hip 1.8 % at 0.800 -> 0.039888 g/cm2
@@ -29,7 +32,8 @@ def test_iscd_minimum_then_precision_study(tmp_path: Path) -> None:
     pairs = {
         f"P{i}": [0.9 + 0.01 * i, 0.9 + 0.01 * i + (0.02 if i % 2 else -0.02)] for i in range(30)
     }
-    result = record_precision(db, serial=SCANNER.serial, region="total_hip", measurements=pairs)
+    tech = session_as(archive, Role.TECHNICIAN)
+    result = record_precision(tech, scanner=SCANNER.serial, region="total_hip", measurements=pairs)
     lsc, source = _lsc(db, scanner_id, "total_hip", 0.8)
     assert source == "precision"
     assert lsc == pytest.approx(2.77 * result.precision.rms_sd)

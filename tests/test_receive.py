@@ -28,12 +28,13 @@ from dxa_app.dicom_net import (
     instance_file_name,
     send_files,
 )
-from dxa_app.domain import ImportOutcome, Manufacturer, ScannerIdentity, StudyRecord
+from dxa_app.domain import ImportOutcome, Manufacturer, Role, ScannerIdentity, StudyRecord
 from dxa_app.ingest import dicom_ge as ge
 from dxa_app.ingest import dicom_hologic as hologic
 from dxa_app.progress import CancelToken
 from dxa_app.services.receiving import receive
 from tests.factories import SCANNER, patient, study_record
+from tests.sessions import PASSWORD, ensure_user, session_as
 
 ROOT = Path(__file__).resolve().parent.parent
 AET = "DXATEST"
@@ -83,11 +84,12 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
     ready: queue.Queue[tuple[str, int]] = queue.Queue()
     errors: list[BaseException] = []
     stop = CancelToken()
+    session = session_as(archive, Role.TECHNICIAN, "tech")
 
     def run() -> None:
         try:
             receive(
-                archive,
+                session,
                 host="127.0.0.1",
                 port=0,
                 ae_title=AET,
@@ -286,7 +288,14 @@ def test_cli_receive_echo_store_and_stop(tmp_path: Path, sig: signal.Signals) ->
     archive = tmp_path / "cli.dxa.sqlite"
     port = free_port()
     src = _hologic_file(tmp_path / "src", 4)
-    env = {**os.environ, "DXA_LANG": "en", "PYTHONUNBUFFERED": "1"}
+    ensure_user(archive, "tech", Role.TECHNICIAN)
+    env = {
+        **os.environ,
+        "DXA_LANG": "en",
+        "PYTHONUNBUFFERED": "1",
+        "DXA_USER": "tech",
+        "DXA_PASSWORD": PASSWORD,
+    }
     proc = subprocess.Popen(
         [
             *(sys.executable, "main.py", "receive", "--archive", str(archive)),
@@ -329,6 +338,7 @@ def test_cli_receive_json_lines(tmp_path: Path) -> None:
     import json
 
     archive = tmp_path / "j.dxa.sqlite"
+    ensure_user(archive, "tech", Role.TECHNICIAN)
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -336,7 +346,7 @@ def test_cli_receive_json_lines(tmp_path: Path) -> None:
             *("--port", str(port), "--ae-title", AET, "--incoming", str(tmp_path / "in")),
         ],
         cwd=ROOT,
-        env={**os.environ, "DXA_LANG": "en"},
+        env={**os.environ, "DXA_LANG": "en", "DXA_USER": "tech", "DXA_PASSWORD": PASSWORD},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -6,6 +6,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,18 +14,27 @@ from typing import Any
 import pytest
 
 from dxa_app.archive import open_archive
+from dxa_app.archive.db import audit_details
+from dxa_app.archive.reports import latest_version, stored_pdf, versions
 from dxa_app.cli import ExitCode, main
 from dxa_app.domain import Role
 from dxa_app.errors import PermissionDeniedError
 from dxa_app.report_out import make_self_signed_certificate
 from dxa_app.services import reporting
-from dxa_app.services.users import add_user
+from dxa_app.services.auth import Session, log_in
+from dxa_app.services.pacs import dicom_for
+from dxa_app.services.report_data import build_report_data
+from dxa_app.services.report_verify import verify_report
+from dxa_app.services.reporting import sign_version
 from tests import harmonisation_sim as sim
+from tests.sessions import ensure_user
 
 pytestmark = pytest.mark.slow
 pytest_plugins = ("tests.orthanc",)  # the session-scoped ``orthanc`` fixture
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
+DOCTOR_PW = "physician-pw-1"
+TECH_PW = "technician-pw-1"
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +44,21 @@ def calibrated(
     path = sim.calibrated_copy(
         demo_archive_master, tmp_path_factory.mktemp("rep") / "c.sqlite", sim.load_truth(demo_files)
     )
-    db = open_archive(path)
-    add_user(db, "dr.hansen", Role.PHYSICIAN, "physician-pw-1", display_name="Dr. Åse Hansen")
-    add_user(db, "tech", Role.TECHNICIAN, "technician-pw-1")
-    db.close()
+    ensure_user(
+        path, "dr.hansen", Role.PHYSICIAN, display_name="Dr. Åse Hansen", password=DOCTOR_PW
+    )
+    ensure_user(path, "tech", Role.TECHNICIAN, password=TECH_PW)
     return path
+
+
+def doctor(archive: Path) -> Session:
+    """Dr. Hansen, logged in."""
+    return log_in(archive, "dr.hansen", DOCTOR_PW)
+
+
+def technician(archive: Path) -> Session:
+    """The technician, logged in."""
+    return log_in(archive, "tech", TECH_PW)
 
 
 @pytest.fixture
@@ -81,9 +101,11 @@ def _text(pdf: bytes, tmp_path: Path, name: str) -> str:
 
 
 @pytest.mark.parametrize("lang", ["da", "en"])
-def test_report_holds_every_required_element(db: Any, tmp_path: Path, lang: str) -> None:
+def test_report_holds_every_required_element(
+    archive: Path, db: Any, tmp_path: Path, lang: str
+) -> None:
     study_id = _follow_up_study_with_vfa(db)
-    version, pdf = reporting.save_draft(db, study_id, lang=lang, level="B")
+    version, pdf = reporting.open_report(technician(archive), study_id, lang=lang, level="B")
     assert version.status == "draft"
     text = _text(pdf, tmp_path, lang)
     st = db.execute(
@@ -94,7 +116,7 @@ def test_report_holds_every_required_element(db: Any, tmp_path: Path, lang: str)
     ).fetchone()
     for value in st:
         assert value in text, value
-    data = reporting.build_report_data(db, study_id, lang=lang, level="B")
+    data = build_report_data(db, study_id, lang=lang, level="B")
     for row in data.results:
         assert f"{row.bmd:.3f}" in text or f"{row.bmd:.3f}".replace(".", ",") in text
     words = {
@@ -137,31 +159,40 @@ def test_report_holds_every_required_element(db: Any, tmp_path: Path, lang: str)
     assert dark > 2000  # page 1 is not blank
 
 
-def test_sign_amend_and_immutability(db: Any, tmp_path: Path) -> None:
+def test_sign_amend_and_immutability(archive: Path, db: Any, tmp_path: Path) -> None:
     study_id = _follow_up_study_with_vfa(db)
-    reporting.save_draft(
-        db, study_id, lang="da", level="A", conclusion="Lav knoglemasse. Ærlig konklusion."
+    doc, tech = doctor(archive), technician(archive)
+    reporting.edit_draft(
+        doc,
+        study_id,
+        lang="da",
+        level="A",
+        conclusion="Lav knoglemasse. Ærlig konklusion.",
+        recommendation=None,
     )
     with pytest.raises(PermissionDeniedError):
-        reporting.sign(db, study_id, user="tech", role=Role.TECHNICIAN)
+        reporting.sign_report(tech, study_id, password=TECH_PW)
+    with pytest.raises(PermissionDeniedError, match="Wrong password"):
+        reporting.sign_report(doc, study_id, password="not-my-password")
     key, cert = make_self_signed_certificate("Dr. Åse Hansen")
-    signed = reporting.sign(
-        db, study_id, user="dr.hansen", role=Role.PHYSICIAN, key_pem=key, cert_pem=cert
-    )
+    signed = reporting.sign_report(doc, study_id, password=DOCTOR_PW, key_pem=key, cert_pem=cert)
     assert signed.status == "signed" and signed.signed_by == "dr.hansen"
-    assert "Ærlig konklusion" in _text(reporting.stored_pdf(db, signed.id), tmp_path, "s")
+    text = _text(stored_pdf(db, signed.id), tmp_path, "s")
+    assert "Ærlig konklusion" in text
+    assert "Dr. Åse Hansen" in text and "dr.hansen" not in text  # the name, not the log-in
     with pytest.raises(reporting.ReportError):
-        reporting.save_draft(db, study_id, lang="da", level="A", conclusion="changed")
+        reporting.edit_draft(
+            doc, study_id, lang="da", level="A", conclusion="changed", recommendation=None
+        )
     with pytest.raises(sqlite3.IntegrityError, match="cannot be changed"):
         db.execute("UPDATE report_versions SET content = '{}' WHERE id = ?", [signed.id])
     with pytest.raises(sqlite3.IntegrityError, match="cannot be deleted"):
         db.execute("DELETE FROM report_versions WHERE id = ?", [signed.id])
-    assert reporting.verify(db, study_id).ok
-    amended = reporting.amend(
-        db,
+    assert verify_report(doc, study_id).ok
+    amended = reporting.amend_report(
+        doc,
         study_id,
-        user="dr.hansen",
-        role=Role.PHYSICIAN,
+        password=DOCTOR_PW,
         reason="Forkert side angivet",
         conclusion="Rettet konklusion.",
         key_pem=key,
@@ -169,20 +200,87 @@ def test_sign_amend_and_immutability(db: Any, tmp_path: Path) -> None:
     )
     assert amended.status == "amended" and amended.supersedes_id == signed.id
     assert amended.version_no == signed.version_no + 1
-    text = _text(reporting.stored_pdf(db, amended.id), tmp_path, "a")
+    text = _text(stored_pdf(db, amended.id), tmp_path, "a")
     assert "Rettet konklusion" in text and "Forkert side angivet" in text
-    assert reporting.verify(db, study_id).ok
+    assert verify_report(doc, study_id).ok
+    actions = [
+        (r["action"], r["username"])
+        for r in db.query(
+            "SELECT action, username FROM audit_log WHERE action IN"
+            " ('report_draft_save', 'report_sign', 'password_confirm_failed') ORDER BY id"
+        )
+    ]
+    assert actions == [
+        ("report_draft_save", "dr.hansen"),
+        ("password_confirm_failed", "dr.hansen"),
+        ("report_sign", "dr.hansen"),
+        ("report_sign", "dr.hansen"),
+    ]
 
 
-def test_tampering_with_the_archive_is_detected(archive: Path, tmp_path: Path) -> None:
+def test_two_physicians_signing_one_draft_give_one_signature(archive: Path, db: Any) -> None:
+    """Concurrent signers: exactly one "signed", the other a clear refusal (never both)."""
+    study_id = _follow_up_study_with_vfa(db)
+    ensure_user(archive, "dr.berg", Role.PHYSICIAN, password=DOCTOR_PW)
+    first, second = doctor(archive), log_in(archive, "dr.berg", DOCTOR_PW)
+    reporting.open_report(first, study_id, lang="en", level="A")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def sign(who: Session) -> None:
+        barrier.wait()
+        try:
+            reporting.sign_report(who, study_id, password=DOCTOR_PW)
+            outcomes.append("signed")
+        except reporting.ReportError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=sign, args=(w,)) for w in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["refused", "signed"]
+    signed = [v for v in versions(db, study_id) if v.status != "draft"]
+    assert len(signed) == 1
+    sha = {d["pdf_sha256"] for d in audit_details(db, "report_sign")}
+    assert sha == {signed[0].pdf_sha256}  # no audit entry for a PDF that was not stored
+
+
+def test_an_edit_after_reading_makes_the_signature_fail(archive: Path, db: Any) -> None:
+    """Signing stores only the draft that was rendered: a changed draft is refused."""
+    study_id = _follow_up_study_with_vfa(db)
+    doc = doctor(archive)
+    reporting.open_report(doc, study_id, lang="en", level="A")
+    read = latest_version(db, study_id)
+    assert read is not None
+    reporting.edit_draft(
+        doc, study_id, lang="en", level="A", conclusion="Newer text.", recommendation=None
+    )
+    with pytest.raises(reporting.ReportError, match="someone else"):
+        sign_version(
+            db,
+            read,
+            by="dr.hansen",
+            signer_name="Dr. Åse Hansen",
+            key_pem=None,
+            cert_pem=None,
+            status="signed",
+        )
+    signed = reporting.sign_report(doc, study_id, password=DOCTOR_PW)
+    assert signed.content["conclusion"] == "Newer text."
+
+
+def test_tampering_with_the_archive_is_detected(
+    archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = open_archive(archive)
     study_id = _follow_up_study_with_vfa(db)
-    reporting.save_draft(db, study_id, lang="en", level="A")
+    doc = doctor(archive)
+    reporting.open_report(doc, study_id, lang="en", level="A")
     key, cert = make_self_signed_certificate("Dr. Hansen")
-    v = reporting.sign(
-        db, study_id, user="dr.hansen", role=Role.PHYSICIAN, key_pem=key, cert_pem=cert
-    )
-    pdf = reporting.stored_pdf(db, v.id)
+    v = reporting.sign_report(doc, study_id, password=DOCTOR_PW, key_pem=key, cert_pem=cert)
+    pdf = stored_pdf(db, v.id)
     db.close()
     # someone edits the SQLite file behind the app's back: drops the trigger, changes the PDF
     raw = sqlite3.connect(archive)
@@ -191,7 +289,10 @@ def test_tampering_with_the_archive_is_detected(archive: Path, tmp_path: Path) -
     raw.execute("UPDATE report_versions SET pdf = ? WHERE id = ?", [tampered, v.id])
     raw.commit()
     raw.close()
-    code = main(["verify", str(study_id), "--json", "--archive", str(archive)])
+    monkeypatch.setenv("DXA_PASSWORD", DOCTOR_PW)
+    code = main(
+        ["verify", str(study_id), "--json", "--archive", str(archive), "--user", "dr.hansen"]
+    )
     assert code == ExitCode.ERROR
     # a forged hash fitting the new PDF breaks the audit record instead
     import hashlib
@@ -203,13 +304,12 @@ def test_tampering_with_the_archive_is_detected(archive: Path, tmp_path: Path) -
     )
     raw.commit()
     raw.close()
-    db = open_archive(archive)
-    result = reporting.verify(db, study_id)
+    result = verify_report(doc, study_id)
     assert not result.ok
     failed = [c["check"] for c in result.checks if not c["ok"]]
     assert any("audit log" in c for c in failed) and any("PAdES" in c for c in failed)
     # the untouched original still verifies as a file against the stored certificate
-    assert reporting.verify(db, study_id, pdf_file=pdf).checks[-1]["ok"]
+    assert verify_report(doc, study_id, pdf_file=pdf).checks[-1]["ok"]
 
 
 def test_cli_report_sign_verify(
@@ -220,39 +320,65 @@ def test_cli_report_sign_verify(
 ) -> None:
     a = str(archive)
     out = tmp_path / "r.pdf"
+    monkeypatch.setenv("DXA_PASSWORD", TECH_PW)
+    assert main(["report", "1", "--out", str(out), "--archive", a]) == ExitCode.USAGE  # no log-in
+    assert "--user" in capsys.readouterr().err
     assert (
         main(
             [
-                "report",
-                "1",
-                "--out",
-                str(out),
-                "--lang",
-                "en",
-                "--level",
-                "B",
-                "--summary",
-                str(tmp_path / "s.pdf"),
-                "--json",
-                "--archive",
-                a,
+                *("report", "1", "--out", str(out), "--lang", "en", "--level", "B"),
+                *("--summary", str(tmp_path / "s.pdf"), "--json", "--archive", a),
+                *("--user", "tech"),
             ]
         )
         == 0
     )
     assert json.loads(capsys.readouterr().out)["status"] == "draft"
     assert out.read_bytes().startswith(b"%PDF") and (tmp_path / "s.pdf").exists()
-    monkeypatch.setenv("DXA_PASSWORD", "technician-pw-1")
     assert main(["sign", "1", "--user", "tech", "--archive", a]) == ExitCode.PERMISSION
     assert capsys.readouterr().err.count("\n") == 1
-    monkeypatch.setenv("DXA_PASSWORD", "physician-pw-1")
+    monkeypatch.setenv("DXA_PASSWORD", DOCTOR_PW)
     assert main(["sign", "1", "--user", "dr.hansen", "--json", "--archive", a]) == 0
     signed = json.loads(capsys.readouterr().out)
     assert signed["status"] == "signed"
-    assert main(["report", "1", "--out", str(out), "--archive", a]) == 0
+    assert main(["report", "1", "--out", str(out), "--archive", a, "--user", "dr.hansen"]) == 0
     capsys.readouterr()
-    assert main(["verify", "1", "--file", str(out), "--archive", a]) == 0
+    assert main(["verify", "1", "--file", str(out), "--archive", a, "--user", "dr.hansen"]) == 0
     assert "intact" in capsys.readouterr().out
+
+
+def test_the_physicians_text_has_one_rule_in_both_faces(
+    archive: Path, db: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CLI --conclusion: refused for a technician, audited with the physician's name."""
+    a, out = str(archive), str(archive.with_suffix(".pdf"))
+    before = db.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    monkeypatch.setenv("DXA_PASSWORD", TECH_PW)
+    refused = main(
+        ["report", "3", "--out", out, "--conclusion", "Normal.", "--archive", a, "--user", "tech"]
+    )
+    assert refused == ExitCode.PERMISSION
+    assert latest_version(db, 3) is None  # nothing written
+    monkeypatch.setenv("DXA_PASSWORD", DOCTOR_PW)
+    assert (
+        main(
+            [
+                *("report", "3", "--out", out, "--conclusion", "Normal bone density."),
+                *("--archive", a, "--user", "dr.hansen"),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    v = latest_version(db, 3)
+    assert v is not None and v.content["conclusion"] == "Normal bone density."
+    entries = list(
+        db.query("SELECT action, username, entity_id FROM audit_log WHERE id > ?", [before])
+    )
+    saves = [e for e in entries if e["action"] == "report_draft_save"]
+    assert saves == [
+        {"action": "report_draft_save", "username": "dr.hansen", "entity_id": str(v.id)}
+    ]
 
 
 def test_send_signed_report_to_pacs(
@@ -263,6 +389,8 @@ def test_send_signed_report_to_pacs(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     a = str(archive)
+    monkeypatch.setenv("DXA_PASSWORD", DOCTOR_PW)
+    monkeypatch.setenv("DXA_USER", "dr.hansen")
     assert (
         main(
             [
@@ -281,10 +409,11 @@ def test_send_signed_report_to_pacs(
         == ExitCode.ERROR
     )  # not signed
     assert "no signed report" in capsys.readouterr().err
+    doc = doctor(archive)
+    reporting.open_report(doc, 2, lang="da", level="A")
+    reporting.sign_report(doc, 2, password=DOCTOR_PW)
     db = open_archive(archive)
-    reporting.save_draft(db, 2, lang="da", level="A")
-    reporting.sign(db, 2, user="dr.hansen", role=Role.PHYSICIAN)
-    ds = reporting.dicom_for(db, 2)
+    ds = dicom_for(db, 2)
     study_uid = db.execute("SELECT study_uid FROM studies WHERE id = 2").fetchone()[0]
     db.close()
     from dxa_app.report_out import write_dicom
@@ -313,6 +442,11 @@ def test_send_signed_report_to_pacs(
     )
     sent = json.loads(capsys.readouterr().out)
     [hit] = orthanc.rest("/tools/lookup", sent["sop_instance_uid"])
+    db = open_archive(archive)
+    (entry,) = db.query("SELECT * FROM audit_log WHERE action = 'report_send'")
+    db.close()
+    assert entry["username"] == "dr.hansen"
+    assert json.loads(entry["details"])["sop_instance_uid"] == sent["sop_instance_uid"]
     tags = orthanc.rest(f"/instances/{hit['ID']}/simplified-tags")
     assert tags["StudyInstanceUID"] == study_uid and tags["Modality"] == "DOC"
     assert orthanc.rest_bytes(f"/instances/{hit['ID']}/pdf").startswith(b"%PDF")

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from dxa_app.archive import open_archive
+from dxa_app.domain import Role
 from dxa_app.errors import NotFoundError
 from dxa_app.services import uniformity as uni
 from tests import harmonisation_sim as sim
+from tests.sessions import session_as
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +53,7 @@ def test_only_the_travelling_phantom_is_on_several_scanners(db: Any, truth: Any)
 
 
 def test_esp_spread_is_smaller_after_harmonisation(db: Any, truth: Any) -> None:
-    result = uni.uniformity(db, _esp(db, truth))
+    result = uni.phantom_uniformity(db, _esp(db, truth).id)
     assert set(result.scanners()) == {s["serial"] for s in truth["scanners"]}
     certified = truth["esp"]["certified"]
     for region in certified:
@@ -105,7 +107,8 @@ def test_unknown_subjects(db: Any) -> None:
 def test_before_calibration_harmonised_equals_raw(demo_archive: Path, truth: Any) -> None:
     conn = open_archive(demo_archive)
     try:
-        result = uni.uniformity(conn, _esp(conn, truth))
+        subject = _esp(conn, truth)
+        result = uni.uniformity(session_as(demo_archive, Role.CENTRE_ANALYST), subject)
         assert all(r.harmonised == r.raw and not r.calibrated for r in result.rows)
     finally:
         conn.close()

@@ -1,20 +1,31 @@
-"""The physician's worklist, saving an edited draft, and the PACS address in the archive."""
+"""The physician's worklist, editing a draft (role and audit), and the PACS address."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dxa_app.archive import get_setting, open_archive
+from dxa_app.archive.reports import latest_version
 from dxa_app.domain import Role
 from dxa_app.errors import PermissionDeniedError, UsageError
 from dxa_app.services import worklist
+from dxa_app.services.auth import Session
 from dxa_app.services.pacs import PACS_KEY, PacsTarget, pacs_target, set_pacs_target
-from dxa_app.services.reporting import latest_version, save_draft, sign
+from dxa_app.services.reporting import edit_draft, open_report, sign_report
+from tests.sessions import PASSWORD, session_as
+
+
+@dataclass
+class Users:
+    doc: Session
+    tech: Session
+    admin: Session
 
 
 @pytest.fixture
@@ -24,9 +35,18 @@ def db(demo_archive: Path) -> Iterator[Any]:
     conn.close()
 
 
-def test_pending_reports_oldest_first_with_days_waiting(db: Any) -> None:
+@pytest.fixture
+def users(demo_archive: Path) -> Users:
+    return Users(
+        session_as(demo_archive, Role.PHYSICIAN, "doc"),
+        session_as(demo_archive, Role.TECHNICIAN, "tech"),
+        session_as(demo_archive, Role.ADMIN, "admin"),
+    )
+
+
+def test_pending_reports_oldest_first_with_days_waiting(db: Any, users: Users) -> None:
     today = dt.date(2027, 1, 1)
-    rows = worklist.pending_reports(db, today=today)
+    rows = worklist.pending_reports(users.doc, today=today)
     n_studies = db.execute("SELECT count(*) FROM studies").fetchone()[0]
     assert len(rows) == n_studies > 10
     dates = [r.study_date for r in rows]
@@ -38,31 +58,29 @@ def test_pending_reports_oldest_first_with_days_waiting(db: Any) -> None:
     assert first.scanner.startswith(first.manufacturer.split()[0])
 
 
-def test_drafts_stay_and_signed_reports_leave_the_worklist(db: Any) -> None:
-    rows = worklist.pending_reports(db)
+def test_drafts_stay_and_signed_reports_leave_the_worklist(users: Users) -> None:
+    rows = worklist.pending_reports(users.doc)
     a, b = rows[0].study_id, rows[1].study_id
-    save_draft(db, a, lang="en", level="A")
-    save_draft(db, b, lang="en", level="A")
-    sign(db, b, user="doc", role=Role.PHYSICIAN)
-    after = {r.study_id: r for r in worklist.pending_reports(db)}
+    open_report(users.tech, a, lang="en", level="A")
+    open_report(users.tech, b, lang="en", level="A")
+    sign_report(users.doc, b, password=PASSWORD)
+    after = {r.study_id: r for r in worklist.pending_reports(users.doc)}
     assert after[a].report_status == worklist.DRAFT and after[a].version_no == 1
     assert b not in after
-    with_signed = {r.study_id: r for r in worklist.pending_reports(db, include_signed=True)}
+    with_signed = {r.study_id: r for r in worklist.pending_reports(users.doc, include_signed=True)}
     assert with_signed[b].report_status == worklist.SIGNED and with_signed[b].signed
     assert len(with_signed) == len(after) + 1
 
 
-def test_save_edited_draft_stores_the_text_and_writes_the_audit_log(db: Any) -> None:
-    study = worklist.pending_reports(db)[0].study_id
-    version, pdf = worklist.save_edited_draft(
-        db,
+def test_edit_draft_stores_the_text_and_writes_the_audit_log(db: Any, users: Users) -> None:
+    study = worklist.pending_reports(users.doc)[0].study_id
+    version, pdf = edit_draft(
+        users.doc,
         study,
         lang="en",
         level="A",
         conclusion="Reviewed: normal bone density.",
         recommendation="No follow-up needed.",
-        user="doc",
-        role=Role.PHYSICIAN,
     )
     assert pdf.startswith(b"%PDF")
     assert version.content["conclusion"] == "Reviewed: normal bone density."
@@ -76,30 +94,25 @@ def test_save_edited_draft_stores_the_text_and_writes_the_audit_log(db: Any) -> 
     assert entry["username"] == "doc" and entry["entity_id"] == str(version.id)
 
 
-def test_only_a_physician_edits_the_conclusion(db: Any) -> None:
-    study = worklist.pending_reports(db)[0].study_id
-    with pytest.raises(PermissionDeniedError):
-        worklist.save_edited_draft(
-            db,
-            study,
-            lang="en",
-            level="A",
-            conclusion="x",
-            recommendation="y",
-            user="tech",
-            role=Role.TECHNICIAN,
-        )
+def test_only_a_physician_edits_the_conclusion(db: Any, users: Users) -> None:
+    study = worklist.pending_reports(users.doc)[0].study_id
+    for who in (users.tech, users.admin):
+        with pytest.raises(PermissionDeniedError):
+            edit_draft(who, study, lang="en", level="A", conclusion="x", recommendation="y")
     assert latest_version(db, study) is None
 
 
-def test_pacs_target_lives_in_the_archive(db: Any) -> None:
-    assert pacs_target(db) is None
-    stored = set_pacs_target(db, PacsTarget(" pacs.local ", 104, "PACS", ""), by="doc")
+def test_pacs_target_lives_in_the_archive(db: Any, users: Users) -> None:
+    assert pacs_target(users.doc) is None
+    with pytest.raises(PermissionDeniedError):  # a site setting: the administrator's
+        set_pacs_target(users.doc, PacsTarget("pacs.local", 104, "PACS"))
+    stored = set_pacs_target(users.admin, PacsTarget(" pacs.local ", 104, "PACS", ""))
     assert stored == PacsTarget("pacs.local", 104, "PACS", "DXA")
-    assert pacs_target(db) == stored
+    assert pacs_target(users.doc) == stored
     assert get_setting(db, PACS_KEY)["host"] == "pacs.local"
-    assert list(db.query("SELECT * FROM audit_log WHERE action = 'setting_pacs'"))
+    (entry,) = db.query("SELECT * FROM audit_log WHERE action = 'setting_pacs'")
+    assert entry["username"] == "admin"
     with pytest.raises(UsageError):
-        set_pacs_target(db, PacsTarget("pacs.local", 0, "PACS"))
+        set_pacs_target(users.admin, PacsTarget("pacs.local", 0, "PACS"))
     with pytest.raises(UsageError):
-        set_pacs_target(db, PacsTarget("", 104, "PACS"))
+        set_pacs_target(users.admin, PacsTarget("", 104, "PACS"))
