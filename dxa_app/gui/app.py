@@ -2,8 +2,8 @@
 
 ``main(["--archive", PATH])`` opens an archive after the log-in dialog (the first-run dialog
 when the archive has no users); ``--screenshot PNG`` renders the window to a PNG once it is
-shown and exits (for tests, CI and ``make run`` smoke checks; it skips the log-in and only
-browses the archive).
+shown and exits (for tests, CI and ``make run`` smoke checks; it skips the log-in, so it
+shows the window with the archive chosen but no patient data).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
@@ -22,8 +23,10 @@ from dxa_app.errors import DxaError
 from dxa_app.gui import settings as ui_settings
 from dxa_app.gui.dialogs import set_dialogs_enabled, show_error
 from dxa_app.gui.main_window import MainWindow, app_version
-from dxa_app.gui.session import Session
 from dxa_app.i18n import LANGUAGES, _, set_language
+
+if TYPE_CHECKING:
+    from dxa_app.services.auth import Session
 
 ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
 
@@ -125,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         lang = args.lang or ui_settings.read_str(settings, ui_settings.KEY_LANGUAGE)
         if lang in LANGUAGES:
             set_language(lang)
-        # a smoke run never waits for a log-in: it only browses the archive
+        # a smoke run never waits for a log-in (and so shows no patient data)
         window = MainWindow(settings, login=None if args.screenshot is not None else login_dialog)
         archive = _initial_archive(
             args.archive, ui_settings.read_str(settings, ui_settings.KEY_LAST_ARCHIVE)

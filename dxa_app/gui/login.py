@@ -1,11 +1,11 @@
-"""Log-in dialog and first-run dialog ("create the first user"); both give a Session."""
+"""Log-in dialog and first-run dialog ("create the administrator"); both give a Session."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from PySide6.QtWidgets import (
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -15,32 +15,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dxa_app.archive import open_archive
-from dxa_app.domain import Role
 from dxa_app.errors import DxaError
-from dxa_app.gui.session import Session
 from dxa_app.i18n import _
-from dxa_app.services import accounts
-from dxa_app.services.users import User
-
-
-def role_label(role: Role) -> str:
-    """Return the translated name of a role."""
-    labels = {
-        Role.TECHNICIAN: _("Technician"),
-        Role.PHYSICIAN: _("Physician"),
-        Role.CENTRE_ANALYST: _("Centre analyst"),
-        Role.ADMIN: _("Administrator"),
-    }
-    return labels.get(role, str(role))
-
-
-def _session(archive: Path, user: User) -> Session:
-    return Session(archive, user.username, user.display_name, user.role)
+from dxa_app.services import auth
+from dxa_app.services.auth import Session
 
 
 class _AccountDialog(QDialog):
-    """Common parts: the archive line, a form, an inline error label, OK / Cancel."""
+    """Common parts: the archive line, a form, an inline error label, OK / Cancel.
+
+    The user-name field has the focus when the dialog opens, Tab goes down the form and
+    Enter anywhere in it presses OK (the default button).
+    """
 
     def __init__(self, archive: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,14 +47,36 @@ class _AccountDialog(QDialog):
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setDefault(True)
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        self.username_edit = QLineEdit()
+        self.username_edit.setObjectName("username")
+        self.password_edit = QLineEdit()
+        self.password_edit.setObjectName("password")
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+
+    def _fields(self, *fields: QWidget) -> None:
+        """Set the tab order: the fields from the top, then OK, then Cancel; focus the first."""
+        chain = [
+            *fields,
+            self.ok_button,
+            self.buttons.button(QDialogButtonBox.StandardButton.Cancel),
+        ]
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
+        fields[0].setFocus()
 
     def show_problem(self, message: str) -> None:
         """Show a problem inside the dialog (never a second modal box)."""
         self.error_label.setText(message)
         self.error_label.setVisible(True)
+
+    def show_error(self, exc: DxaError) -> None:
+        """Show a service's refusal inside the dialog."""
+        self.show_problem(f"{exc.message} {exc.remedy}".strip())
 
     def submit(self) -> bool:
         """Check the input; accept the dialog and return True when a session was made."""
@@ -89,115 +97,100 @@ class LoginDialog(_AccountDialog):
     def __init__(self, archive: Path, parent: QWidget | None = None) -> None:
         super().__init__(archive, parent)
         self.setWindowTitle(_("Log in"))
-        self.username_edit = QLineEdit()
-        self.username_edit.setObjectName("username")
-        self.password_edit = QLineEdit()
-        self.password_edit.setObjectName("password")
-        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.form.addRow(_("User name"), self.username_edit)
         self.form.addRow(_("Password"), self.password_edit)
+        self._fields(self.username_edit, self.password_edit)
 
     def submit(self) -> bool:
         """Check the name and password (audited); accept on success, else show why."""
         try:
-            db = open_archive(self.archive, create=False)
-            try:
-                user = accounts.log_in(db, self.username_edit.text(), self.password_edit.text())
-            finally:
-                db.close()
+            session = auth.log_in(
+                self.archive, self.username_edit.text(), self.password_edit.text()
+            )
         except DxaError as exc:
             self.password_edit.clear()
-            self.show_problem(f"{exc.message} {exc.remedy}".strip())
+            self.show_error(exc)
+            self.password_edit.setFocus()
             return False
-        self.session = _session(self.archive, user)
+        self.session = session
         self.accept()
         return True
 
 
 class FirstUserDialog(_AccountDialog):
-    """First run: the archive has no users; create the first one (normally an administrator).
+    """First run: the archive has no users; create the first one, the administrator.
 
     Parameters
     ----------
     archive : Path
-        The archive without users.
+        The archive without users (created when the file does not exist yet).
     parent : QWidget, optional
         The owner window.
     """
 
     def __init__(self, archive: Path, parent: QWidget | None = None) -> None:
         super().__init__(archive, parent)
-        self.setWindowTitle(_("Create the first user"))
+        self.setWindowTitle(_("Create the administrator"))
         intro = QLabel(
             _(
-                "This archive has no users yet. Create the first user; an administrator"
-                " can add the others."
+                "This archive has no users yet. The first user is the administrator, who"
+                " then adds the other users: technicians, physicians and centre analysts."
             )
         )
+        intro.setObjectName("firstUserIntro")
         intro.setWordWrap(True)
         self.form.addRow(intro)
-        self.username_edit = QLineEdit()
         self.display_name_edit = QLineEdit()
-        self.role_combo = QComboBox()
-        for role in (Role.ADMIN, Role.TECHNICIAN, Role.PHYSICIAN, Role.CENTRE_ANALYST):
-            self.role_combo.addItem(role_label(role), str(role))
-        self.password_edit = QLineEdit()
-        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.repeat_edit = QLineEdit()
         self.repeat_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.form.addRow(_("User name"), self.username_edit)
         self.form.addRow(_("Full name"), self.display_name_edit)
-        self.form.addRow(_("Role"), self.role_combo)
         self.form.addRow(_("Password"), self.password_edit)
         self.form.addRow(_("Repeat password"), self.repeat_edit)
+        self._fields(
+            self.username_edit, self.display_name_edit, self.password_edit, self.repeat_edit
+        )
 
     def submit(self) -> bool:
-        """Create the user (audited) and accept; show the problem when that fails."""
+        """Create the administrator (audited) and log in; show the problem when that fails."""
         if self.password_edit.text() != self.repeat_edit.text():
             self.show_problem(_("The two passwords differ."))
             return False
         try:
-            db = open_archive(self.archive)
-            try:
-                user = accounts.create_first_user(
-                    db,
-                    self.username_edit.text(),
-                    Role(str(self.role_combo.currentData())),
-                    self.password_edit.text(),
-                    display_name=self.display_name_edit.text().strip(),
-                )
-                accounts.log_in(db, user.username, self.password_edit.text())
-            finally:
-                db.close()
+            session = auth.create_first_user(
+                self.archive,
+                self.username_edit.text(),
+                self.password_edit.text(),
+                display_name=self.display_name_edit.text().strip(),
+            )
         except DxaError as exc:
-            self.show_problem(f"{exc.message} {exc.remedy}".strip())
+            self.show_error(exc)
             return False
-        self.session = _session(self.archive, user)
+        self.session = session
         self.accept()
         return True
 
 
 def make_account_dialog(archive: Path, parent: QWidget | None = None) -> _AccountDialog:
-    """Return the log-in dialog, or the first-run dialog when the archive has no users.
+    """Return the log-in dialog, or the first-run dialog for an archive without users.
+
+    A file that does not exist yet (File > New archive) gets the first-run dialog; the
+    archive is created when its administrator is.
 
     Raises
     ------
     DxaError
-        When the archive does not exist or cannot be opened.
+        When the file exists but is not an archive, or cannot be opened.
     """
-    db = open_archive(archive, create=False)
-    try:
-        first_run = not accounts.has_users(db)
-    finally:
-        db.close()
+    first_run = not archive.exists() or not auth.has_users(archive)
     return FirstUserDialog(archive, parent) if first_run else LoginDialog(archive, parent)
 
 
 def ask_login(archive: Path, parent: QWidget | None = None) -> Session | None:
     """Run the log-in (or first-run) dialog modally; return the session, None when cancelled.
 
-    Only the application's start and File > Open use this; tests build the dialogs and call
-    :meth:`LoginDialog.submit` instead, so no modal loop ever blocks a test.
+    Only the application's start and File > Open use this; tests build the dialogs and drive
+    them (keys or :meth:`LoginDialog.submit`), so no modal loop ever blocks a test.
     """
     dialog = make_account_dialog(archive, parent)
     dialog.exec()

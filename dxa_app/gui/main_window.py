@@ -1,10 +1,11 @@
 """The main window: the Patients browser and the workspaces the user's role allows, in tabs.
 
-All data comes through :mod:`dxa_app.services`; a :class:`DxaError` from a service is
-shown with the friendly error dialog. Window geometry, the last archive and the language
-are remembered in QSettings (UI state only). The :class:`Session` (who is logged in to
-which archive) decides which workspace tabs exist: Technician (technician, admin),
-Physician (physician, admin), Centre (centre analyst, admin); Patients is for everyone.
+All data comes through :mod:`dxa_app.services` with the logged-in user's
+:class:`~dxa_app.services.auth.Session`; a :class:`DxaError` from a service is shown with the
+friendly error dialog. Without a session the window shows no patient data. Window geometry,
+the last archive and the language are remembered in QSettings (UI state only). Which
+workspace tabs a user sees follows from the role's permissions, decided in one place:
+:func:`workspace_permissions`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QByteArray,
@@ -23,47 +25,60 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
-    QHeaderView,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QSplitter,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 import dxa_app
-from dxa_app.domain import PatientSummary, Role, StudySummary
+from dxa_app.domain import PatientSummary, StudySummary
 from dxa_app.errors import DxaError
 from dxa_app.gui import settings as ui_settings
+from dxa_app.gui.common import read_only_table
 from dxa_app.gui.dialogs import show_error
+from dxa_app.gui.labels import role_label
 from dxa_app.gui.models import ObjectRole, PatientTableModel, SortRole, StudyTableModel
-from dxa_app.gui.session import Session
 from dxa_app.i18n import LANGUAGES, _, current_language, set_language
+
+if TYPE_CHECKING:  # the services are imported when first used: the window shows first
+    from dxa_app.services.auth import Permission, Session
 
 log = logging.getLogger(__name__)
 
 #: Asks who logs in to an archive (a modal dialog in the application); None: cancelled.
-LoginFunction = Callable[[Path, QWidget], Session | None]
-
-#: Workspace keys, in tab order, with the roles that see them (admin sees all).
-WORKSPACE_ROLES: dict[str, tuple[Role, ...]] = {
-    "technician": (Role.TECHNICIAN, Role.ADMIN),
-    "physician": (Role.PHYSICIAN, Role.ADMIN),
-    "centre": (Role.CENTRE_ANALYST, Role.ADMIN),
-}
+LoginFunction = Callable[[Path, QWidget], "Session | None"]
 
 #: Where each workspace class lives (imported lazily: pyqtgraph and QtPdf are heavy).
 WORKSPACE_CLASSES: dict[str, tuple[str, str]] = {
     "technician": ("dxa_app.gui.technician", "TechnicianWorkspace"),
     "physician": ("dxa_app.gui.physician", "PhysicianWorkspace"),
     "centre": ("dxa_app.gui.centre", "CentreWorkspace"),
+    "admin": ("dxa_app.gui.admin", "AdminWorkspace"),
 }
+
+
+def workspace_permissions() -> dict[str, tuple[Permission, ...]]:
+    """Return the workspace keys, in tab order, each with the permissions that show it.
+
+    The one place that decides the tabs: a user sees a workspace when the role has any of
+    its permissions (the services check each action again). Technician: import or
+    acknowledge QC. Physician: sign reports. Centre: approve calibration steps or run the
+    knowledge centre. Administration: manage users or settings.
+    """
+    from dxa_app.services.auth import Permission
+
+    return {
+        "technician": (Permission.IMPORT, Permission.QC_ACK),
+        "physician": (Permission.SIGN,),
+        "centre": (Permission.APPROVE, Permission.CENTRE),
+        "admin": (Permission.USERS, Permission.SETTINGS),
+    }
 
 
 def workspace_title(key: str) -> str:
@@ -73,26 +88,20 @@ def workspace_title(key: str) -> str:
         "technician": _("Technician"),
         "physician": _("Physician"),
         "centre": _("Centre"),
+        "admin": _("Administration"),
     }
     return titles.get(key, key)
-
-
-def role_name(role: Role) -> str:
-    """Return the translated name of a role."""
-    names = {
-        Role.TECHNICIAN: _("technician"),
-        Role.PHYSICIAN: _("physician"),
-        Role.CENTRE_ANALYST: _("centre analyst"),
-        Role.ADMIN: _("administrator"),
-    }
-    return names.get(role, str(role))
 
 
 def allowed_workspaces(session: Session | None) -> list[str]:
     """Return the workspace keys a session may see, in tab order (none without a session)."""
     if session is None:
         return []
-    return [key for key, roles in WORKSPACE_ROLES.items() if session.role in roles]
+    return [
+        key
+        for key, needs in workspace_permissions().items()
+        if any(session.may(permission) for permission in needs)
+    ]
 
 
 def make_workspace(key: str, session: Session) -> QWidget:
@@ -121,20 +130,6 @@ def app_version() -> str:
     return str(dxa_app.__version__)
 
 
-def _table(model: QSortFilterProxyModel) -> QTableView:
-    view = QTableView()
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setSortingEnabled(True)
-    view.setAlternatingRowColors(True)
-    view.verticalHeader().setVisible(False)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    view.horizontalHeader().setStretchLastSection(True)
-    return view
-
-
 def _proxy(source: PatientTableModel | StudyTableModel) -> QSortFilterProxyModel:
     proxy = QSortFilterProxyModel()
     proxy.setSourceModel(source)
@@ -160,7 +155,7 @@ class MainWindow(QMainWindow):
     login : callable, optional
         ``login(archive, window) -> Session | None``, asked when an archive is opened
         without a matching session (the application passes the log-in dialog). Without
-        it, such an archive is only browsed (Patients tab, no workspaces).
+        it, such an archive is opened without a user: no patient data, no workspaces.
     """
 
     def __init__(
@@ -188,9 +183,9 @@ class MainWindow(QMainWindow):
         self.study_proxy = _proxy(self.study_model)
         self.study_proxy.setParent(self)
 
-        self.patient_view = _table(self.patient_proxy)
+        self.patient_view = read_only_table(self.patient_proxy, sortable=True)
         self.patient_view.setObjectName("patientTable")
-        self.study_view = _table(self.study_proxy)
+        self.study_view = read_only_table(self.study_proxy, sortable=True)
         self.study_view.setObjectName("studyTable")
         self.patient_view.sortByColumn(PatientTableModel.COL_NAME, Qt.SortOrder.AscendingOrder)
         self.study_view.sortByColumn(StudyTableModel.COL_DATE, Qt.SortOrder.DescendingOrder)
@@ -347,12 +342,16 @@ class MainWindow(QMainWindow):
         else:
             self.user_label.setText(
                 _("User: {name} ({role})").format(
-                    name=self.session.display_name or self.session.username,
-                    role=role_name(self.session.role),
+                    name=self.session.display_name, role=role_label(self.session.role)
                 )
             )
         if self.archive_path is None:
             self.status_label.setText(_("No archive open"))
+            return
+        if self.session is None:
+            self.status_label.setText(
+                _("Archive: {path} — log in to see its patients").format(path=self.archive_path)
+            )
             return
         self.status_label.setText(
             _("Archive: {path} — {patients} patients, {studies} studies").format(
@@ -363,35 +362,51 @@ class MainWindow(QMainWindow):
         )
 
     # -- archive ------------------------------------------------------------------------
-    def open_archive(self, path: str | Path) -> bool:
-        """Show the patients and studies of an archive.
+    def open_archive(self, path: str | Path, *, create: bool = False) -> bool:
+        """Open an archive: ask who logs in (unless the session is for it), show its lists.
 
         Parameters
         ----------
         path : str or Path
-            An existing archive file.
+            An existing archive file (or, with ``create``, a new one: the first-run dialog
+            creates it together with its administrator).
+        create : bool
+            The file may not exist yet (File > New archive).
 
         Returns
         -------
         bool
-            True when the archive was opened; False when a :class:`DxaError` was shown
-            to the user (the previous archive stays open).
+            True when the archive was opened; False when the log-in was cancelled or a
+            :class:`DxaError` was shown to the user (the previous archive stays open).
         """
         p = Path(path)
         session = self.session if self._same_archive(self.session, p) else None
-        if not self._load_lists(p):
-            return False
-        if session is None and self.login is not None:
-            session = self.login(p, self)
-            if session is None:  # log-in cancelled: the previous archive stays open
-                if self.archive_path is not None:
-                    self._load_lists(self.archive_path)
+        if session is None:
+            if not (create and not p.exists()) and not self._is_archive(p):
                 return False
+            if self.login is not None:
+                session = self.login(p, self)
+                if session is None:  # log-in cancelled: the previous archive stays open
+                    return False
+            elif create:
+                return False  # a new archive needs its administrator: only the dialog makes one
+        if session is not None and not self._load_lists(session):
+            return False
         self.archive_path = p
         self.selected_patient = None
         self.patient_view.clearSelection()
         self.settings.setValue(ui_settings.KEY_LAST_ARCHIVE, str(p.resolve()))
         self.set_session(session)
+        return True
+
+    def _is_archive(self, p: Path) -> bool:
+        try:
+            from dxa_app.services.auth import has_users  # deferred: keeps the first window fast
+
+            has_users(p)
+        except DxaError as exc:
+            show_error(exc, self)
+            return False
         return True
 
     @staticmethod
@@ -403,13 +418,13 @@ class MainWindow(QMainWindow):
         except OSError:
             return False
 
-    def _load_lists(self, p: Path) -> bool:
+    def _load_lists(self, session: Session) -> bool:
         try:
             from dxa_app.services import browse  # deferred: keeps the first window fast
 
-            counts = browse.archive_counts(p)
-            patients = browse.patients(p)
-            studies = browse.studies(p)
+            counts = browse.archive_counts(session)
+            patients = browse.patients(session)
+            studies = browse.studies(session)
         except DxaError as exc:
             show_error(exc, self)
             return False
@@ -421,12 +436,18 @@ class MainWindow(QMainWindow):
         self.study_view.resizeColumnsToContents()
         return True
 
+    def _clear_lists(self) -> None:
+        self._n_patients = self._n_studies = 0
+        self.selected_patient = None
+        self.patient_model.set_rows([])
+        self.study_model.set_rows([])
+
     def reload_archive(self) -> None:
         """Re-read the patients and studies of the open archive (after an import)."""
-        if self.archive_path is None:
+        if self.session is None:
             return
         selected = self.selected_patient.id if self.selected_patient else None
-        if self._load_lists(self.archive_path):
+        if self._load_lists(self.session):
             self.selected_patient = None
             if selected is not None:
                 self.select_patient(selected)
@@ -440,7 +461,9 @@ class MainWindow(QMainWindow):
             widget.deleteLater()
         self.workspaces = {}
         self.session = session
-        if session is not None:
+        if session is None:
+            self._clear_lists()
+        else:
             for key in allowed_workspaces(session):
                 widget = make_workspace(key, session)
                 self.workspaces[key] = widget
@@ -464,19 +487,16 @@ class MainWindow(QMainWindow):
         if session is None:
             return
         try:
-            from dxa_app.archive import open_archive
-            from dxa_app.services.accounts import log_out
+            from dxa_app.services.auth import log_out
 
-            db = open_archive(session.archive, create=False)
-            try:
-                log_out(db, session.username)
-            finally:
-                db.close()
+            log_out(session)
         except DxaError as exc:
             show_error(exc, self)
         self.set_session(None)
         if self.login is not None and self.archive_path is not None:
-            self.set_session(self.login(self.archive_path, self))
+            again = self.login(self.archive_path, self)
+            if again is not None and self._load_lists(again):
+                self.set_session(again)
 
     def open_selected_study(self) -> bool:
         """Open the study selected in the Patients tab in the user's workspace."""
@@ -526,26 +546,19 @@ class MainWindow(QMainWindow):
             self.create_archive(Path(path))
 
     def create_archive(self, path: Path) -> bool:
-        """Create an empty archive at ``path`` and open it (the first-run log-in follows)."""
-        from dxa_app.archive import open_archive
-
-        try:
-            open_archive(path).close()
-        except DxaError as exc:
-            show_error(exc, self)
-            return False
-        return self.open_archive(path)
+        """Open a new archive at ``path``; the first-run dialog creates it and its administrator."""
+        return self.open_archive(path, create=True)
 
     def reload_studies(self) -> None:
         """Reload the study table for the selected patient (or all studies)."""
-        if self.archive_path is None:
+        if self.session is None:
             self.study_model.set_rows([])
             return
         patient_id = self.selected_patient.id if self.selected_patient else None
         try:
             from dxa_app.services import browse
 
-            rows = browse.studies(self.archive_path, patient_id)
+            rows = browse.studies(self.session, patient_id)
         except DxaError as exc:
             show_error(exc, self)
             return

@@ -2,55 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QItemSelection, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from dxa_app.domain import Role
-from dxa_app.gui.dialogs import describe, show_error
+from dxa_app.gui.common import read_only_table
+from dxa_app.gui.dialogs import describe
+from dxa_app.gui.pacs_form import PacsForm
 from dxa_app.gui.physician_models import WorklistModel
-from dxa_app.gui.session import Session
-from dxa_app.gui.tasks import TaskHandle, run_task
+from dxa_app.gui.workspace import ProgressFn, Workspace
 from dxa_app.i18n import _, current_language
 from dxa_app.progress import CancelToken
-from dxa_app.services.pacs import PacsTarget
-from dxa_app.services.reporting import ReportVersion
-from dxa_app.services.worklist import PendingReport
-
-_Progress = Callable[[int, int, str], None]
-
-
-def _open(session: Session) -> Any:
-    from dxa_app.archive import open_archive
-
-    return open_archive(session.archive, create=False)
+from dxa_app.services.auth import Permission, Session
+from dxa_app.services.pacs import (
+    PacsTarget,
+    SendResult,
+    pacs_target,
+    send_report,
+    set_pacs_target,
+)
+from dxa_app.services.reporting import (
+    ReportVersion,
+    amend_report,
+    edit_draft,
+    open_report,
+    sign_report,
+)
+from dxa_app.services.worklist import PendingReport, pending_reports
 
 
 class PasswordDialog(QDialog):
-    """Re-enter the password to sign (shown with ``open()``; tests set the text and accept)."""
+    """Re-enter the password to sign; stays open (and usable) until the service agrees.
+
+    OK emits :attr:`submitted` instead of closing: the workspace closes the dialog when the
+    signature is stored, or shows the service's refusal (e.g. "Wrong password.") inside it.
+    Shown with ``open()``; tests type the password and click :attr:`ok_button`.
+    """
+
+    #: Emitted with the password when OK is pressed.
+    submitted = Signal(str)
 
     def __init__(self, prompt: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,16 +68,41 @@ class PasswordDialog(QDialog):
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setPlaceholderText(_("Password"))
         layout.addWidget(self.password_edit)
-        buttons = QDialogButtonBox(
+        self.error_label = QLabel()
+        self.error_label.setStyleSheet("color: #c62828")
+        self.error_label.setWordWrap(True)
+        self.error_label.setVisible(False)
+        layout.addWidget(self.error_label)
+        self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setDefault(True)
+        self.buttons.accepted.connect(self._submit)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.password_edit.setFocus()
 
     def password(self) -> str:
         """Return the password typed."""
         return self.password_edit.text()
+
+    def _submit(self) -> None:
+        self.error_label.setVisible(False)
+        self.set_waiting(True)
+        self.submitted.emit(self.password())
+
+    def set_waiting(self, waiting: bool) -> None:
+        """Grey out OK while the service checks the password and signs."""
+        self.ok_button.setEnabled(not waiting)
+
+    def show_problem(self, message: str) -> None:
+        """Show why the service refused, clear the password and let the user try again."""
+        self.error_label.setText(message)
+        self.error_label.setVisible(True)
+        self.password_edit.clear()
+        self.password_edit.setFocus()
+        self.set_waiting(False)
 
 
 class AmendDialog(PasswordDialog):
@@ -92,18 +122,25 @@ class AmendDialog(PasswordDialog):
         layout = self.layout()
         assert isinstance(layout, QVBoxLayout)
         layout.insertWidget(1, self.reason_edit)
+        QWidget.setTabOrder(self.reason_edit, self.password_edit)
+        self.reason_edit.setFocus()
 
     def reason(self) -> str:
         """Return the reason typed."""
         return self.reason_edit.text()
 
 
-class PhysicianWorkspace(QWidget):
+class PhysicianWorkspace(Workspace):
     """The physician's workspace: read, edit, sign and send the standardized DXA report.
 
-    Every action runs a service off the GUI thread (:func:`run_task`); the services check the
-    role and write the audit log. Errors are shown as a friendly message in the status line
-    and through :func:`show_error` (a dialog, or stderr when dialogs are off).
+    Every action is one service call with the session, off the GUI thread
+    (:meth:`Workspace.run`); the services check the role (and, for signing, the password)
+    and write the audit log. A refusal is shown as the service's message in the status
+    line and in the error dialog, or inside the password dialog while it is open.
+
+    The PACS form shows the address an administrator stored; a physician sends to what
+    the form says (a change is for that send only). Only a user whose role may change
+    settings gets "Save as default".
 
     Parameters
     ----------
@@ -113,27 +150,18 @@ class PhysicianWorkspace(QWidget):
         The owner widget.
     """
 
-    #: Emitted with a short status text after each finished action.
-    status_changed = Signal(str)
-
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, parent)
         self.current_study: int | None = None
         self.current_version: ReportVersion | None = None
-        self.last_error: BaseException | None = None
         self.sign_dialog: PasswordDialog | None = None
         self.amend_dialog: AmendDialog | None = None
-        self._tasks: list[TaskHandle] = []
         self._preview_generation = 0
         self._pdf_buffer: QBuffer | None = None
 
         self.model = WorklistModel(parent=self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().setVisible(False)
+        self.table = read_only_table(self.model)
+        self.table.setObjectName("worklistTable")
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.include_signed = QCheckBox()
         self.include_signed.toggled.connect(lambda _checked: self.refresh())
@@ -170,22 +198,18 @@ class PhysicianWorkspace(QWidget):
         self.amend_button = QPushButton()
         self.amend_button.clicked.connect(self.ask_amend)
 
-        self.pacs_box = QGroupBox()
-        self.pacs_host = QLineEdit()
-        self.pacs_port = QSpinBox()
-        self.pacs_port.setRange(1, 65535)
-        self.pacs_port.setValue(104)
-        self.pacs_ae = QLineEdit()
-        self.pacs_calling_ae = QLineEdit("DXA")
+        self.pacs_box = PacsForm()
         self.send_button = QPushButton()
         self.send_button.clicked.connect(self.send_to_pacs)
-        self.pacs_form = QFormLayout(self.pacs_box)
-        for field_widget in (self.pacs_host, self.pacs_port, self.pacs_ae, self.pacs_calling_ae):
-            self.pacs_form.addRow(QLabel(), field_widget)  # texts set in retranslate()
-        self.pacs_form.addRow(self.send_button)
+        self.store_pacs_button = QPushButton()
+        self.store_pacs_button.clicked.connect(self.store_pacs_default)
+        self.store_pacs_button.setVisible(session.may(Permission.SETTINGS))
+        pacs_buttons = QHBoxLayout()
+        pacs_buttons.addWidget(self.send_button)
+        pacs_buttons.addWidget(self.store_pacs_button)
+        self.pacs_box.add_row(pacs_buttons)
 
-        self.status_label = QLabel()
-        self.status_label.setWordWrap(True)
+        self.status_label = self.make_status_label()
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -236,41 +260,9 @@ class PhysicianWorkspace(QWidget):
         layout.addWidget(self.status_label)
 
         self.retranslate()
-        self._update_buttons()
-        self.refresh()
+        self.update_actions()
 
     # -- state ----------------------------------------------------------------------------
-    def busy(self) -> bool:
-        """Return whether a service call started here is still running."""
-        self._tasks = [t for t in self._tasks if not t.finished]
-        return bool(self._tasks)
-
-    def _run(self, work: Callable[[Any], Any], on_done: Callable[[Any], None]) -> TaskHandle:
-        """Run ``work(db)`` on an archive connection of its own, off the GUI thread."""
-        session = self.session
-
-        def task(progress: _Progress, cancel: CancelToken) -> Any:
-            db = _open(session)
-            try:
-                return work(db)
-            finally:
-                db.close()
-
-        handle = run_task(task, on_done=on_done, on_error=self._failed)
-        self._tasks.append(handle)
-        return handle
-
-    def _failed(self, exc: BaseException, details: str) -> None:
-        self.last_error = exc
-        message, remedy = describe(exc)
-        self._status(f"{message} {remedy}".strip())
-        show_error(exc, self)
-        self._update_buttons()
-
-    def _status(self, text: str) -> None:
-        self.status_label.setText(text)
-        self.status_changed.emit(text)
-
     def _lang(self) -> str:
         return str(self.lang_combo.currentData())
 
@@ -281,16 +273,18 @@ class PhysicianWorkspace(QWidget):
         v = self.current_version
         return v is not None and v.status != "draft"
 
-    def _update_buttons(self) -> None:
-        has_study = self.current_study is not None
-        physician = self.session.role is Role.PHYSICIAN
+    def update_actions(self) -> None:
+        """Offer what the role may do with the shown report (the services check again)."""
+        shown = self.current_study is not None and self.current_version is not None
         signed = self._is_signed()
-        self.save_button.setEnabled(has_study and physician and not signed)
-        self.sign_button.setEnabled(has_study and physician and not signed)
-        self.amend_button.setEnabled(has_study and physician and signed)
-        self.send_button.setEnabled(has_study and signed)
-        self.conclusion_edit.setReadOnly(not physician)
-        self.recommendation_edit.setReadOnly(not physician)
+        may_edit = self.session.may(Permission.DRAFT_EDIT)
+        may_sign = self.session.may(Permission.SIGN)
+        self.save_button.setEnabled(shown and may_edit and not signed)
+        self.sign_button.setEnabled(shown and may_sign and not signed)
+        self.amend_button.setEnabled(shown and may_sign and signed)
+        self.send_button.setEnabled(shown and signed and self.session.may(Permission.SEND))
+        self.conclusion_edit.setReadOnly(not (may_edit or may_sign))
+        self.recommendation_edit.setReadOnly(not (may_edit or may_sign))
 
     # -- texts ----------------------------------------------------------------------------
     def retranslate(self) -> None:
@@ -309,43 +303,41 @@ class PhysicianWorkspace(QWidget):
         self.save_button.setText(_("Save draft"))
         self.sign_button.setText(_("Sign…"))
         self.amend_button.setText(_("Amend…"))
-        self.pacs_box.setTitle(_("Send to PACS"))
-        for row, text in enumerate((_("Host"), _("Port"), _("PACS AE title"), _("Our AE title"))):
-            label = self.pacs_form.itemAt(row, QFormLayout.ItemRole.LabelRole)
-            widget = label.widget() if label is not None else None
-            if isinstance(widget, QLabel):
-                widget.setText(text)
+        self.pacs_box.retranslate()
+        self.pacs_box.set_note(
+            _(
+                "The address an administrator stored is filled in; a change here is used"
+                " for this send only."
+            )
+        )
         self.send_button.setText(_("Send signed report"))
+        self.store_pacs_button.setText(_("Save as default"))
         self.model.retranslate()
 
     # -- worklist -------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Reload the worklist and the PACS address from the archive."""
-        include_signed = self.include_signed.isChecked()
+        """Reload the worklist and the stored PACS address."""
+        session, include_signed = self.session, self.include_signed.isChecked()
 
-        def work(db: Any) -> tuple[list[PendingReport], PacsTarget | None]:
-            from dxa_app.services.pacs import pacs_target
-            from dxa_app.services.worklist import pending_reports
+        def work(
+            _progress: ProgressFn, _cancel: CancelToken
+        ) -> tuple[list[PendingReport], PacsTarget | None]:
+            return pending_reports(session, include_signed=include_signed), pacs_target(session)
 
-            return pending_reports(db, include_signed=include_signed), pacs_target(db)
-
-        self._run(work, self._worklist_loaded)
+        self.run(work, self._worklist_loaded)
 
     def _worklist_loaded(self, result: tuple[list[PendingReport], PacsTarget | None]) -> None:
         rows, target = result
         self.model.set_rows(rows)
-        if target is not None and not self.pacs_host.text():
-            self.pacs_host.setText(target.host)
-            self.pacs_port.setValue(target.port)
-            self.pacs_ae.setText(target.called_ae)
-            self.pacs_calling_ae.setText(target.calling_ae)
+        if target is not None and not self.pacs_box.host.text():
+            self.pacs_box.show_target(target)
         if self.current_study is not None:
             row = self.model.row_of_study(self.current_study)
             if row is not None:
                 self.table.blockSignals(True)
                 self.table.selectRow(row)
                 self.table.blockSignals(False)
-        self._status(_("{n} studies on the worklist.").format(n=len(rows)))
+        self.set_status(_("{n} studies on the worklist.").format(n=len(rows)))
 
     def _selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
         rows = self.table.selectionModel().selectedRows()
@@ -359,7 +351,7 @@ class PhysicianWorkspace(QWidget):
         """Show a study's report: the draft (made from the rules when new) or the signed PDF."""
         self.current_study = study_id
         self.current_version = None
-        self._update_buttons()
+        self.update_actions()
         self.load_preview()
 
     # -- preview --------------------------------------------------------------------------
@@ -368,39 +360,34 @@ class PhysicianWorkspace(QWidget):
         study = self.current_study
         if study is None:
             return
-        lang, level, user = self._lang(), self._level(), self.session.username
+        session, lang, level = self.session, self._lang(), self._level()
         self._preview_generation += 1
         generation = self._preview_generation
 
-        def work(db: Any) -> tuple[ReportVersion, bytes]:
-            from dxa_app.services.reporting import latest_version, save_draft, stored_pdf
-
-            latest = latest_version(db, study)
-            if latest is not None and latest.status != "draft":
-                return latest, stored_pdf(db, latest.id)
-            return save_draft(db, study, lang=lang, level=level, by=user)
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> tuple[ReportVersion, bytes]:
+            return open_report(session, study, lang=lang, level=level)
 
         def done(result: tuple[ReportVersion, bytes]) -> None:
             if generation == self._preview_generation:
                 self._show_report(*result)
 
-        self._status(_("Rendering the report…"))
-        self._run(work, done)
+        self.set_status(_("Rendering the report…"))
+        self.run(work, done)
 
     def _show_report(self, version: ReportVersion, pdf: bytes) -> None:
         self.current_version = version
         self.conclusion_edit.setPlainText(str(version.content.get("conclusion", "")))
         self.recommendation_edit.setPlainText(str(version.content.get("recommendation", "")))
         self.show_pdf(pdf)
-        self._update_buttons()
+        self.update_actions()
         if version.status == "draft":
-            self._status(
+            self.set_status(
                 _("Draft version {v} of study {id}.").format(
                     v=version.version_no, id=version.study_id
                 )
             )
         else:
-            self._status(
+            self.set_status(
                 _("Version {v} of study {id} is signed by {user} ({at}).").format(
                     v=version.version_no,
                     id=version.study_id,
@@ -435,95 +422,88 @@ class PhysicianWorkspace(QWidget):
         return image
 
     # -- actions --------------------------------------------------------------------------
+    def _edited(self, key: str, text: str) -> str | None:
+        """Return the editor's text when it differs from the shown version (None: unchanged)."""
+        v = self.current_version
+        return None if v is not None and str(v.content.get(key, "")) == text else text
+
     def save_draft(self) -> None:
         """Store the edited conclusion and recommendation in the draft and re-render it."""
         study = self.current_study
         if study is None:
             return
-        lang, level = self._lang(), self._level()
+        session, lang, level = self.session, self._lang(), self._level()
         conclusion = self.conclusion_edit.toPlainText()
         recommendation = self.recommendation_edit.toPlainText()
-        user, role = self.session.username, self.session.role
         self._preview_generation += 1
 
-        def work(db: Any) -> tuple[ReportVersion, bytes]:
-            from dxa_app.services.worklist import save_edited_draft
-
-            return save_edited_draft(
-                db,
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> tuple[ReportVersion, bytes]:
+            return edit_draft(
+                session,
                 study,
                 lang=lang,
                 level=level,
                 conclusion=conclusion,
                 recommendation=recommendation,
-                user=user,
-                role=role,
             )
 
         def done(result: tuple[ReportVersion, bytes]) -> None:
             self._show_report(*result)
-            self._status(_("Draft saved."))
+            self.set_status(_("Draft saved."))
             self.refresh()
 
-        self._run(work, done)
+        self.run(work, done)
 
-    def ask_sign(self) -> None:
-        """Ask for the password (non-blocking dialog); accepting it signs the draft."""
+    def ask_sign(self) -> PasswordDialog:
+        """Ask for the password (non-blocking dialog); OK signs, a refusal shows inside it."""
         dialog = PasswordDialog(
             _("Re-enter the password of {name} to sign the report.").format(
-                name=self.session.display_name or self.session.username
+                name=self.session.display_name
             ),
             self,
         )
-        dialog.accepted.connect(lambda: self.sign(dialog.password()))
+        dialog.submitted.connect(lambda password: self.sign(password, dialog))
         self.sign_dialog = dialog
         dialog.open()
+        return dialog
 
-    def sign(self, password: str) -> None:
-        """Sign the current draft after checking the password and the physician role.
+    def sign(self, password: str, dialog: PasswordDialog | None = None) -> None:
+        """Sign the current draft (the service checks the role and the password).
 
-        The text in the editor is saved first when it differs from the draft, so what is
-        signed is what the physician sees.
+        The text in the editor is saved with the signature when it differs from the draft,
+        so what is signed is what the physician sees.
+
+        Parameters
+        ----------
+        password : str
+            The password typed again.
+        dialog : PasswordDialog, optional
+            The open password dialog: closed when signed, shows a refusal otherwise.
         """
         study = self.current_study
         if study is None:
             return
-        lang, level = self._lang(), self._level()
-        conclusion = self.conclusion_edit.toPlainText()
-        recommendation = self.recommendation_edit.toPlainText()
-        username = self.session.username
+        session, lang, level = self.session, self._lang(), self._level()
+        shown = self.current_version
+        conclusion = self._edited("conclusion", self.conclusion_edit.toPlainText())
+        recommendation = self._edited("recommendation", self.recommendation_edit.toPlainText())
+        new_lang = lang if shown is None or shown.lang != lang else None
+        new_level = level if shown is None or shown.level != level else None
 
-        def work(db: Any) -> ReportVersion:
-            from dxa_app.services.reporting import latest_version, sign
-            from dxa_app.services.users import require_role
-            from dxa_app.services.worklist import save_edited_draft
-
-            user = require_role(db, username, password, Role.PHYSICIAN)
-            latest = latest_version(db, study)
-            if (
-                latest is not None
-                and latest.status == "draft"
-                and (
-                    latest.content.get("conclusion") != conclusion
-                    or latest.content.get("recommendation") != recommendation
-                    or latest.lang != lang
-                    or latest.level != level
-                )
-            ):
-                save_edited_draft(
-                    db,
-                    study,
-                    lang=lang,
-                    level=level,
-                    conclusion=conclusion,
-                    recommendation=recommendation,
-                    user=user.username,
-                    role=user.role,
-                )
-            return sign(db, study, user=user.username, role=user.role)
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> ReportVersion:
+            return sign_report(
+                session,
+                study,
+                password=password,
+                conclusion=conclusion,
+                recommendation=recommendation,
+                lang=new_lang,
+                level=new_level,
+            )
 
         def done(version: ReportVersion) -> None:
-            self._status(
+            self._close(dialog)
+            self.set_status(
                 _("Signed version {v} of study {id}.").format(
                     v=version.version_no, id=version.study_id
                 )
@@ -531,41 +511,38 @@ class PhysicianWorkspace(QWidget):
             self.load_preview()
             self.refresh()
 
-        self._run(work, done)
+        self.run(work, done, on_error=lambda exc: self._refused(exc, dialog))
 
-    def ask_amend(self) -> None:
+    def ask_amend(self) -> AmendDialog:
         """Ask for the amendment reason and password (non-blocking dialog)."""
         dialog = AmendDialog(self)
-        dialog.accepted.connect(lambda: self.amend(dialog.password(), dialog.reason()))
+        dialog.submitted.connect(lambda password: self.amend(password, dialog.reason(), dialog))
         self.amend_dialog = dialog
         dialog.open()
+        return dialog
 
-    def amend(self, password: str, reason: str) -> None:
+    def amend(self, password: str, reason: str, dialog: PasswordDialog | None = None) -> None:
         """Amend the signed report with the text now in the editor and a reason."""
         study = self.current_study
         if study is None:
             return
+        session = self.session
         conclusion = self.conclusion_edit.toPlainText()
         recommendation = self.recommendation_edit.toPlainText()
-        username = self.session.username
 
-        def work(db: Any) -> ReportVersion:
-            from dxa_app.services.reporting import amend
-            from dxa_app.services.users import require_role
-
-            user = require_role(db, username, password, Role.PHYSICIAN)
-            return amend(
-                db,
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> ReportVersion:
+            return amend_report(
+                session,
                 study,
-                user=user.username,
-                role=user.role,
+                password=password,
                 reason=reason,
                 conclusion=conclusion,
                 recommendation=recommendation,
             )
 
         def done(version: ReportVersion) -> None:
-            self._status(
+            self._close(dialog)
+            self.set_status(
                 _("Amendment version {v} of study {id} signed.").format(
                     v=version.version_no, id=version.study_id
                 )
@@ -573,43 +550,62 @@ class PhysicianWorkspace(QWidget):
             self.load_preview()
             self.refresh()
 
-        self._run(work, done)
+        self.run(work, done, on_error=lambda exc: self._refused(exc, dialog))
+
+    @staticmethod
+    def _close(dialog: PasswordDialog | None) -> None:
+        if dialog is not None:
+            dialog.accept()
+
+    def _refused(self, exc: BaseException, dialog: PasswordDialog | None) -> None:
+        """Show a refused signature in the open password dialog, else like any error."""
+        if dialog is None or not dialog.isVisible():
+            self.report_error(exc)
+            return
+        self.report_error(exc, dialog=False)
+        message, remedy = describe(exc)
+        dialog.show_problem(f"{message} {remedy}".strip())
 
     def pacs_target(self) -> PacsTarget:
         """Return the PACS address in the form."""
-        return PacsTarget(
-            self.pacs_host.text(),
-            self.pacs_port.value(),
-            self.pacs_ae.text(),
-            self.pacs_calling_ae.text(),
-        )
+        return self.pacs_box.target()
 
     def send_to_pacs(self) -> None:
-        """Store the PACS address in the archive and send the signed report there."""
+        """Send the signed report to the PACS address in the form (for this send only)."""
         study = self.current_study
         if study is None:
             return
-        target, user = self.pacs_target(), self.session.username
+        session, target = self.session, self.pacs_target()
 
-        def work(db: Any) -> Any:
-            from dxa_app.services.pacs import send_signed_report, set_pacs_target
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> SendResult:
+            return send_report(session, study, target)
 
-            stored = set_pacs_target(db, target, by=user)
-            return send_signed_report(db, study, stored, user=user)
-
-        def done(result: Any) -> None:
+        def done(result: SendResult) -> None:
             if result.ok:
-                self._status(
+                self.set_status(
                     _("Sent the signed report of study {id} to {ae}.").format(
-                        id=study, ae=target.called_ae
+                        id=study, ae=result.target.called_ae
                     )
                 )
             else:
-                self._status(
+                self.set_status(
                     _("PACS refused the report of study {id} (status {status:#06x}).").format(
                         id=study, status=result.status
                     )
                 )
 
-        self._status(_("Sending to PACS…"))
-        self._run(work, done)
+        self.set_status(_("Sending to PACS…"))
+        self.run(work, done)
+
+    def store_pacs_default(self) -> None:
+        """Store the form's address as the archive's PACS (administrators only; audited)."""
+        session, target = self.session, self.pacs_target()
+
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> PacsTarget:
+            return set_pacs_target(session, target)
+
+        def done(stored: PacsTarget) -> None:
+            self.pacs_box.show_target(stored)
+            self.set_status(_("The PACS address is stored for every workstation."))
+
+        self.run(work, done)

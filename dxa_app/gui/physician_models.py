@@ -1,10 +1,11 @@
-"""Table model of the physician workspace: the worklist of studies waiting for a report."""
+"""The physician workspace's table: the worklist of studies waiting for a report."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dxa_app.gui.models import _Column, _ListTableModel, format_date
+from dxa_app.gui.labels import format_date
+from dxa_app.gui.table_model import Column, ObjectTableModel
 from dxa_app.i18n import _
 from dxa_app.services.worklist import AMENDED, DRAFT, NO_DRAFT, SIGNED, PendingReport
 
@@ -20,7 +21,7 @@ def report_status_label(status: str) -> str:
     return labels.get(status, status)
 
 
-class WorklistModel(_ListTableModel[PendingReport]):
+class WorklistModel(ObjectTableModel[PendingReport]):
     """Studies waiting for a report: date, days waiting, patient, site, scanner, state."""
 
     (
@@ -35,21 +36,21 @@ class WorklistModel(_ListTableModel[PendingReport]):
         COL_STUDY,
     ) = range(9)
 
-    columns: Sequence[_Column[PendingReport]] = (
-        _Column(lambda: _("Date"), lambda r: format_date(r.study_date)),
-        _Column(
+    columns: Sequence[Column[PendingReport]] = (
+        Column(lambda: _("Date"), lambda r: format_date(r.study_date)),
+        Column(
             lambda: _("Days waiting"),
             lambda r: str(r.days_waiting),
             lambda r: r.days_waiting,
             numeric=True,
         ),
-        _Column(lambda: _("Patient ID"), lambda r: r.patient_identifier),
-        _Column(lambda: _("Patient name"), lambda r: r.patient_name),
-        _Column(lambda: _("Site"), lambda r: r.site),
-        _Column(lambda: _("Scanner"), lambda r: r.scanner),
-        _Column(lambda: _("Serial"), lambda r: r.serial),
-        _Column(lambda: _("Report"), lambda r: report_status_label(r.report_status)),
-        _Column(lambda: _("Study"), lambda r: str(r.study_id), lambda r: r.study_id, numeric=True),
+        Column(lambda: _("Patient ID"), lambda r: r.patient_identifier),
+        Column(lambda: _("Patient name"), lambda r: r.patient_name),
+        Column(lambda: _("Site"), lambda r: r.site),
+        Column(lambda: _("Scanner"), lambda r: r.scanner),
+        Column(lambda: _("Serial"), lambda r: r.serial),
+        Column(lambda: _("Report"), lambda r: report_status_label(r.report_status)),
+        Column(lambda: _("Study"), lambda r: str(r.study_id), lambda r: r.study_id, numeric=True),
     )
 
     def tooltip(self, item: PendingReport) -> str | None:
@@ -58,7 +59,4 @@ class WorklistModel(_ListTableModel[PendingReport]):
 
     def row_of_study(self, study_id: int) -> int | None:
         """Return the row of a study, or None when it is not listed."""
-        for i, r in enumerate(self._rows):
-            if r.study_id == study_id:
-                return i
-        return None
+        return self.find_row(lambda r: r.study_id == study_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -18,34 +20,29 @@ from PySide6.QtWidgets import (
 )
 
 from dxa_app.errors import DxaError
-from dxa_app.gui.common import session_db
-from dxa_app.gui.dialogs import show_error
-from dxa_app.gui.session import Session
 from dxa_app.gui.technician_models import PrecisionGridModel
+from dxa_app.gui.workspace import Workspace
 from dxa_app.i18n import _
-from dxa_app.services import workbench
+from dxa_app.services import precision
 from dxa_app.services.precision import PrecisionResult, record_precision
+from dxa_app.services.workbench import ScannerChoice, scanner_choices
 
 
 class SetupPage(QWizardPage):
     """Page 1: which scanner, which region, which technologist."""
 
-    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, scanners: Sequence[ScannerChoice], technologist: str, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.scanner_combo = QComboBox()
         self.region_combo = QComboBox()
-        self.technologist_edit = QLineEdit(session.display_name or session.username)
-        try:
-            with session_db(session) as db:
-                scanners = workbench.scanner_choices(db)
-        except DxaError as exc:
-            show_error(exc, self)
-            scanners = []
+        self.technologist_edit = QLineEdit(technologist)
         for s in scanners:
             self.scanner_combo.addItem(
                 f"{s.site} {s.serial} ({s.manufacturer} {s.model})", s.serial
             )
-        for region in workbench.precision_regions():
+        for region in precision.precision_regions():
             self.region_combo.addItem(region, region)
         form = QFormLayout(self)
         self.scanner_label = QLabel()
@@ -81,7 +78,7 @@ class DataPage(QWizardPage):
         super().__init__(parent)
         self.measurements: dict[str, list[float]] = {}
         self.design_combo = QComboBox()
-        for name in workbench.PRECISION_DESIGNS:
+        for name in precision.PRECISION_DESIGNS:
             self.design_combo.addItem(name, name)
         self.design_combo.currentIndexChanged.connect(self._on_design)
         self.grid_model = PrecisionGridModel(15, 3, parent=self)
@@ -126,12 +123,16 @@ class DataPage(QWizardPage):
         self.paste_button.setText(_("Use pasted text"))
 
     def _on_design(self) -> None:
-        rows, scans = workbench.PRECISION_DESIGNS[str(self.design_combo.currentData())]
+        rows, scans = precision.PRECISION_DESIGNS[str(self.design_combo.currentData())]
         self.grid_model.reshape(rows, scans)
 
     def use_pasted_text(self) -> None:
-        """Fill the grid from the pasted text."""
-        rows = workbench.rows_from_text(self.paste_edit.toPlainText())
+        """Fill the grid from the pasted text (or say on the page why it cannot)."""
+        try:
+            rows = precision.rows_from_text(self.paste_edit.toPlainText())
+        except DxaError as exc:
+            self.error_label.setText(f"{exc.message} {exc.remedy}".strip())
+            return
         if rows:
             self.grid_model.set_rows(rows)
             self.error_label.setText("")
@@ -139,7 +140,7 @@ class DataPage(QWizardPage):
     def validatePage(self) -> bool:
         """Check the table; show the problem on the page when it is not usable."""
         try:
-            self.measurements = workbench.measurements_from_rows(self.grid_model.rows())
+            self.measurements = precision.measurements_from_rows(self.grid_model.rows())
         except DxaError as exc:
             self.error_label.setText(f"{exc.message} {exc.remedy}".strip())
             return False
@@ -189,7 +190,7 @@ class ResultPage(QWizardPage):
             verdict = _(
                 "Does NOT meet the ISCD minimum (%CV ≤ {minimum} %): retrain and repeat the study."
             ).format(minimum=r.minimum_cv_pct)
-        design = workbench.design_of(self._wizard.measurements())
+        design = precision.design_of(self._wizard.measurements())
         lines = [
             _("Scanner {serial}, region {region}, technologist {tech}.").format(
                 serial=r.serial, region=r.region, tech=r.technologist
@@ -213,18 +214,18 @@ class PrecisionWizard(QWizard):
 
     Parameters
     ----------
-    session : Session
-        The logged-in user; the study is stored and audited with this user.
-    parent : QWidget, optional
-        The owner.
+    owner : Workspace
+        The workspace that opens it; the study is stored and audited with its session's
+        user, and a failure to list the scanners is reported there.
     """
 
-    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+    def __init__(self, owner: Workspace) -> None:
+        super().__init__(owner)
+        self.session = owner.session
         self.precision_result: PrecisionResult | None = None
         self.problem = ""
-        self.setup_page = SetupPage(session)
+        scanners = owner.call(scanner_choices) or []
+        self.setup_page = SetupPage(scanners, self.session.display_name)
         self.data_page = DataPage()
         self.result_page = ResultPage(self)
         self.addPage(self.setup_page)
@@ -249,15 +250,13 @@ class PrecisionWizard(QWizard):
         if self.precision_result is not None:
             return self.precision_result
         try:
-            with session_db(self.session) as db:
-                self.precision_result = record_precision(
-                    db,
-                    serial=str(self.setup_page.scanner_combo.currentData()),
-                    region=str(self.setup_page.region_combo.currentData()),
-                    measurements=self.measurements(),
-                    technologist=self.setup_page.technologist_edit.text().strip(),
-                    by=self.session.username,
-                )
+            self.precision_result = record_precision(
+                self.session,
+                scanner=str(self.setup_page.scanner_combo.currentData()),
+                region=str(self.setup_page.region_combo.currentData()),
+                measurements=self.measurements(),
+                technologist=self.setup_page.technologist_edit.text().strip(),
+            )
         except (DxaError, ValueError) as exc:
             self.problem = str(exc) if not isinstance(exc, DxaError) else exc.message
             return None

@@ -16,19 +16,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dxa_app.domain import Role
-from dxa_app.errors import DxaError
-from dxa_app.gui.common import read_only_table, session_db
-from dxa_app.gui.dialogs import show_error
-from dxa_app.gui.session import Session
-from dxa_app.gui.technician_models import (
-    STATUS_COLOURS,
-    QcAlarmModel,
-    ScannerQcModel,
-    qc_status_label,
-)
+from dxa_app.gui.common import read_only_table
+from dxa_app.gui.labels import qc_colour, qc_status_label
+from dxa_app.gui.technician_models import QcAlarmModel, ScannerQcModel
+from dxa_app.gui.workspace import Workspace
 from dxa_app.i18n import _
 from dxa_app.services import qc_ack
+from dxa_app.services.auth import Permission, Session
 from dxa_app.services.calibration import ScannerQc, qc_status
 from dxa_app.services.qc_ack import QcAlarm
 
@@ -130,11 +124,11 @@ class QcChart(pg.PlotWidget):  # type: ignore[misc]
         self.ack_points.setData(*points([p for p in alarms if p.acknowledged]))
         self.setTitle(
             f"{qc.serial} — {qc_status_label(qc.status)}",
-            color=STATUS_COLOURS.get(qc.status, "#000000"),
+            color=qc_colour(qc.status).name(),
         )
 
 
-class QcPanel(QWidget):
+class QcPanel(Workspace):
     """Scanner list with today's status, the chart of the selected scanner, acknowledgement.
 
     Parameters
@@ -146,8 +140,7 @@ class QcPanel(QWidget):
     """
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, parent)
         self.selected: ScannerQc | None = None
         self.alarms: list[QcAlarm] = []
         self.scanner_model = ScannerQcModel(parent=self)
@@ -165,7 +158,7 @@ class QcPanel(QWidget):
         self.ack_button = QPushButton()
         self.ack_button.setObjectName("qcAcknowledge")
         self.ack_button.clicked.connect(self.acknowledge)
-        self.ack_button.setEnabled(session.may(Role.TECHNICIAN))
+        self.ack_button.setEnabled(session.may(Permission.QC_ACK))
         self.refresh_button = QPushButton()
         self.refresh_button.clicked.connect(self.refresh)
 
@@ -214,11 +207,8 @@ class QcPanel(QWidget):
     def refresh(self) -> None:
         """Reload every scanner's QC from the archive (the numbers of the CLI ``qc``)."""
         serial = self.selected.serial if self.selected is not None else None
-        try:
-            with session_db(self.session) as db:
-                rows = qc_status(db)
-        except DxaError as exc:
-            show_error(exc, self)
+        rows = self.call(qc_status)
+        if rows is None:
             return
         self.scanner_model.set_rows(rows)
         self.scanner_view.resizeColumnsToContents()
@@ -243,11 +233,7 @@ class QcPanel(QWidget):
         self.selected = qc
         alarms: list[QcAlarm] = []
         if qc is not None:
-            try:
-                with session_db(self.session) as db:
-                    alarms = qc_ack.scanner_alarms(db, qc)
-            except DxaError as exc:
-                show_error(exc, self)
+            alarms = self.call(lambda session: qc_ack.scanner_alarms(session, qc)) or []
         self.alarms = alarms
         # newest first: today's alarms on top
         self.alarm_model.set_rows(sorted(alarms, key=lambda a: (-a.index, a.rule)))
@@ -286,17 +272,13 @@ class QcPanel(QWidget):
         qc = self.selected
         if qc is None:
             return False
-        try:
-            with session_db(self.session) as db:
-                qc_ack.acknowledge_alarms(
-                    db,
-                    self.selected_alarms(),
-                    comment=self.comment_edit.text(),
-                    by=self.session.username,
-                )
-        except DxaError as exc:
-            show_error(exc, self)
+        alarms, comment = self.selected_alarms(), self.comment_edit.text()
+        stored = self.call(
+            lambda session: qc_ack.acknowledge_alarms(session, alarms, comment=comment)
+        )
+        if stored is None:
             return False
+        self.set_status(_("{n} alarm(s) acknowledged.").format(n=len(stored)))
         self.comment_edit.clear()
         self._show(qc)
         return True

@@ -13,14 +13,13 @@ from PySide6.QtWidgets import (
 )
 
 from dxa_app.domain import StudySummary
-from dxa_app.errors import DxaError
-from dxa_app.gui.common import read_only_table, session_db
-from dxa_app.gui.dialogs import show_error
-from dxa_app.gui.models import format_date
-from dxa_app.gui.session import Session
+from dxa_app.gui.common import read_only_table
+from dxa_app.gui.labels import format_date
 from dxa_app.gui.technician_models import RegionScoreModel, StudyImageModel
+from dxa_app.gui.workspace import Workspace
 from dxa_app.i18n import _
 from dxa_app.services import browse
+from dxa_app.services.auth import Permission, Session
 from dxa_app.services.workbench import StudyDetail, study_detail
 
 
@@ -29,7 +28,7 @@ def study_description(s: StudySummary) -> str:
     return f"{format_date(s.study_date)} — {s.patient_name} ({s.patient_identifier}) — {s.serial}"
 
 
-class StudyPanel(QWidget):
+class StudyPanel(Workspace):
     """Pick a study and see its scores per region and its images.
 
     Parameters
@@ -44,8 +43,7 @@ class StudyPanel(QWidget):
     vfa_requested = Signal(int, str, str)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, parent)
         self.studies: list[StudySummary] = []
         self.detail: StudyDetail | None = None
         self.current: StudySummary | None = None
@@ -96,10 +94,8 @@ class StudyPanel(QWidget):
 
     def refresh(self) -> None:
         """Reload the study list of the picker (newest first)."""
-        try:
-            studies = browse.studies(self.session.archive)
-        except DxaError as exc:
-            show_error(exc, self)
+        studies = self.call(browse.studies)
+        if studies is None:
             return
         self.studies = sorted(studies, key=lambda s: (s.study_date, s.id), reverse=True)
         self.picker.blockSignals(True)
@@ -121,11 +117,8 @@ class StudyPanel(QWidget):
         if summary is None:
             self.refresh_list_only()
             summary = next((s for s in self.studies if s.id == study_id), None)
-        try:
-            with session_db(self.session) as db:
-                detail = study_detail(db, study_id, by=self.session.username)
-        except DxaError as exc:
-            show_error(exc, self)
+        detail = self.call(lambda session: study_detail(session, study_id))
+        if detail is None:
             return False
         self.current = summary
         self.detail = detail
@@ -136,7 +129,7 @@ class StudyPanel(QWidget):
         self.image_model.set_rows(detail.images)
         self.region_view.resizeColumnsToContents()
         self.image_view.resizeColumnsToContents()
-        self.vfa_button.setEnabled(True)
+        self.vfa_button.setEnabled(self.session.may(Permission.VFA_ENTRY))
         self._show_detail()
         return True
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -18,40 +18,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dxa_app.archive import open_archive
 from dxa_app.domain import ImportStatus
 from dxa_app.gui.common import read_only_table
-from dxa_app.gui.dialogs import show_error
 from dxa_app.gui.precision_wizard import PrecisionWizard
 from dxa_app.gui.qc_panel import QcPanel
-from dxa_app.gui.session import Session
 from dxa_app.gui.study_panel import StudyPanel
-from dxa_app.gui.tasks import TaskHandle, run_task
+from dxa_app.gui.tasks import TaskHandle
 from dxa_app.gui.technician_models import ImportResultModel, import_status_label
 from dxa_app.gui.vfa_panel import VfaPanel
+from dxa_app.gui.workspace import ProgressFn, Workspace
 from dxa_app.i18n import _
 from dxa_app.progress import CancelToken
-from dxa_app.services.importing import ImportSummary
-from dxa_app.services.workbench import import_as_user
+from dxa_app.services.auth import Permission, Session
+from dxa_app.services.importing import ImportSummary, import_paths
 
 
-def _import_work(
-    archive: Path, paths: Sequence[Path], username: str
-) -> Callable[[Callable[[int, int, str], None], CancelToken], ImportSummary]:
-    def work(progress: Callable[[int, int, str], None], cancel: CancelToken) -> ImportSummary:
-        def report(done: int, total: int, message: str) -> None:
-            progress(done, total, message)
-
-        db = open_archive(archive, create=False)  # opened in the worker thread
-        try:
-            return import_as_user(db, list(paths), by=username, progress=report, cancel=cancel)
-        finally:
-            db.close()
-
-    return work
-
-
-class ImportPanel(QWidget):
+class ImportPanel(Workspace):
     """Import files and folders (drop them here or pick a folder) with progress and cancel.
 
     Parameters
@@ -66,9 +48,7 @@ class ImportPanel(QWidget):
     finished = Signal(object)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
-        self.handle: TaskHandle | None = None
+        super().__init__(session, parent)
         self.summary: ImportSummary | None = None
         self.setAcceptDrops(True)
         self.drop_label = QLabel()
@@ -104,6 +84,7 @@ class ImportPanel(QWidget):
         layout.addWidget(self.counts_label)
         layout.addWidget(self.result_view, 1)
         self.retranslate()
+        self.update_actions()
 
     def retranslate(self) -> None:
         """Re-set the texts in the current language."""
@@ -120,6 +101,12 @@ class ImportPanel(QWidget):
     def running(self) -> bool:
         """Whether an import is running."""
         return self.handle is not None and not self.handle.finished
+
+    def update_actions(self) -> None:
+        """Offer the import buttons when the role may import and no import is running."""
+        allowed = self.session.may(Permission.IMPORT) and not self.running
+        self.folder_button.setEnabled(allowed)
+        self.files_button.setEnabled(allowed)
 
     def choose_folder(self) -> None:
         """Ask for a folder and import it."""
@@ -146,37 +133,39 @@ class ImportPanel(QWidget):
         self.result_model.set_rows([])
         self.summary = None
         self.counts_label.setText(_("Importing {n} item(s)...").format(n=len(paths)))
-        self.folder_button.setEnabled(False)
-        self.files_button.setEnabled(False)
-        self.handle = run_task(
-            _import_work(self.session.archive, list(paths), self.session.username),
-            on_done=self._done,
+        session, chosen = self.session, list(paths)
+
+        def work(progress: ProgressFn, cancel: CancelToken) -> ImportSummary:
+            def report(done: int, total: int, message: str) -> None:
+                progress(done, total, message)
+
+            return import_paths(session, chosen, progress=report, cancel=cancel)
+
+        handle = self.run(
+            work,
+            self._done,
             on_error=self._failed,
             on_cancelled=self._cancelled,
             progress_bar=self.progress_bar,
             cancel_button=self.cancel_button,
         )
-        return self.handle
-
-    def _enable(self) -> None:
-        self.folder_button.setEnabled(True)
-        self.files_button.setEnabled(True)
+        self.update_actions()
+        return handle
 
     def _done(self, summary: ImportSummary) -> None:
-        self._enable()
+        self.update_actions()
         self.summary = summary
         self.result_model.set_rows(summary.outcomes)
         self.result_view.resizeColumnsToContents()
         self._show_counts()
         self.finished.emit(summary)
 
-    def _failed(self, exc: BaseException, _details: str) -> None:
-        self._enable()
+    def _failed(self, exc: BaseException) -> None:
+        self.report_error(exc)
         self.counts_label.setText(_("The import stopped with an error."))
-        show_error(exc, self)
 
     def _cancelled(self) -> None:
-        self._enable()
+        self.update_actions()
         self.counts_label.setText(_("Cancelled; the files imported before stay imported."))
 
     def _show_counts(self) -> None:
@@ -196,7 +185,12 @@ class ImportPanel(QWidget):
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         """Accept local files and folders."""
         urls = event.mimeData().urls()
-        if urls and all(u.isLocalFile() for u in urls) and not self.running:
+        if (
+            urls
+            and all(u.isLocalFile() for u in urls)
+            and self.session.may(Permission.IMPORT)
+            and not self.running
+        ):
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -209,8 +203,11 @@ class ImportPanel(QWidget):
             self.start_import(paths)
 
 
-class TechnicianWorkspace(QWidget):
+class TechnicianWorkspace(Workspace):
     """Tabs for the technician's daily work: Import, QC, Study, VFA and Precision.
+
+    Each tab is a part of this workspace (its own service calls, errors reported here);
+    what the role may not do is greyed out.
 
     Parameters
     ----------
@@ -224,17 +221,19 @@ class TechnicianWorkspace(QWidget):
     archive_changed = Signal()
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, parent)
         self.wizard: PrecisionWizard | None = None
         self.import_panel = ImportPanel(session)
         self.qc_panel = QcPanel(session)
         self.study_panel = StudyPanel(session)
         self.vfa_panel = VfaPanel(session)
+        for part in (self.import_panel, self.qc_panel, self.study_panel, self.vfa_panel):
+            self.add_part(part)
         self.precision_page = QWidget()
         self.precision_label = QLabel()
         self.precision_label.setWordWrap(True)
         self.precision_button = QPushButton()
+        self.precision_button.setEnabled(session.may(Permission.PRECISION))
         self.precision_button.clicked.connect(self.start_precision_wizard)
         p_layout = QVBoxLayout(self.precision_page)
         p_layout.addWidget(self.precision_label)
@@ -251,9 +250,11 @@ class TechnicianWorkspace(QWidget):
             self.precision_page,
         ):
             self.tabs.addTab(page, "")
+        self.status_label = self.make_status_label()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.tabs)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.status_label)
 
         self.import_panel.finished.connect(self._after_import)
         self.study_panel.vfa_requested.connect(self.enter_vfa)
@@ -304,7 +305,7 @@ class TechnicianWorkspace(QWidget):
 
     def start_precision_wizard(self) -> PrecisionWizard:
         """Open the precision-study wizard (non-modal) and return it."""
-        wizard = PrecisionWizard(self.session, self)
+        wizard = PrecisionWizard(self)
         self.wizard = wizard
         wizard.show()
         return wizard

@@ -1,4 +1,8 @@
-"""Table models of the technician workspace: import results, QC, alarms, scores, images, grid."""
+"""Tables of the technician workspace (import results, QC, alarms, scores, images) and the grid.
+
+The read-only tables are columns over the one :class:`ObjectTableModel`; the precision grid is
+the one editable model.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor
 
 from dxa_app.domain import ImportOutcome, ImportStatus
-from dxa_app.gui.models import Column, ListTableModel
+from dxa_app.gui.labels import qc_colour, qc_status_label
+from dxa_app.gui.table_model import Column, ObjectTableModel
 from dxa_app.i18n import _
 from dxa_app.services.calibration import ScannerQc
 from dxa_app.services.qc_ack import QcAlarm
@@ -17,14 +21,6 @@ from dxa_app.services.scoring import RegionRow
 from dxa_app.services.workbench import StudyImage
 
 _ANY_INDEX = QModelIndex | QPersistentModelIndex
-
-#: Colours of the QC status (also used for the scanner list's decoration).
-STATUS_COLOURS: dict[str, str] = {
-    "ok": "#2e7d32",
-    "warning": "#f9a825",
-    "reject": "#c62828",
-    "no baseline": "#757575",
-}
 
 
 def import_status_label(status: str) -> str:
@@ -41,22 +37,11 @@ def import_status_label(status: str) -> str:
         return status
 
 
-def qc_status_label(status: str) -> str:
-    """Return the translated label of a QC status (ok, warning, reject, no baseline)."""
-    labels = {
-        "ok": _("OK"),
-        "warning": _("Warning"),
-        "reject": _("Reject"),
-        "no baseline": _("No baseline"),
-    }
-    return labels.get(status, status)
-
-
 def _bmd(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
-class ImportResultModel(ListTableModel[ImportOutcome]):
+class ImportResultModel(ObjectTableModel[ImportOutcome]):
     """One row per imported file: path, status, reason."""
 
     COL_PATH, COL_STATUS, COL_REASON = range(3)
@@ -71,13 +56,18 @@ class ImportResultModel(ListTableModel[ImportOutcome]):
     )
 
 
-class ScannerQcModel(ListTableModel[ScannerQc]):
+class ScannerQcModel(ObjectTableModel[ScannerQc]):
     """Scanners with today's QC status (coloured), number of scans and last date."""
 
     COL_STATUS, COL_SITE, COL_SERIAL, COL_MODEL, COL_N, COL_LAST = range(6)
 
     columns: Sequence[Column[ScannerQc]] = (
-        Column(lambda: _("Status"), lambda q: qc_status_label(q.status)),
+        Column(
+            lambda: _("Status"),
+            lambda q: qc_status_label(q.status),
+            decoration=lambda q: qc_colour(q.status),
+            foreground=lambda q: qc_colour(q.status),
+        ),
         Column(lambda: _("Site"), lambda q: q.site),
         Column(lambda: _("Serial"), lambda q: q.serial),
         Column(lambda: _("Model"), lambda q: q.model),
@@ -85,19 +75,8 @@ class ScannerQcModel(ListTableModel[ScannerQc]):
         Column(lambda: _("Last QC"), lambda q: q.last or ""),
     )
 
-    def data(self, index: _ANY_INDEX, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        """Return cell data; the status cell is coloured by the status."""
-        if (
-            role in (Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ForegroundRole)
-            and index.isValid()
-            and index.column() == self.COL_STATUS
-            and index.row() < self.rowCount()
-        ):
-            return QColor(STATUS_COLOURS.get(self.row_at(index.row()).status, "#000000"))
-        return super().data(index, role)
 
-
-class QcAlarmModel(ListTableModel[QcAlarm]):
+class QcAlarmModel(ObjectTableModel[QcAlarm]):
     """A scanner's QC alarms: date, rule, severity, value, acknowledged by whom and why."""
 
     COL_DATE, COL_RULE, COL_SEVERITY, COL_VALUE, COL_ACK, COL_COMMENT = range(6)
@@ -118,7 +97,7 @@ class QcAlarmModel(ListTableModel[QcAlarm]):
     )
 
 
-class RegionScoreModel(ListTableModel[RegionRow]):
+class RegionScoreModel(ObjectTableModel[RegionRow]):
     """Per region: raw and harmonised BMD, T, Z, category, included in the diagnosis."""
 
     COL_REGION, COL_RAW, COL_HARM, COL_T, COL_Z, COL_CATEGORY, COL_INCLUDED = range(7)
@@ -134,7 +113,7 @@ class RegionScoreModel(ListTableModel[RegionRow]):
     )
 
 
-class StudyImageModel(ListTableModel[StudyImage]):
+class StudyImageModel(ObjectTableModel[StudyImage]):
     """A study's images: kind, size, SOP instance UID, file."""
 
     columns: Sequence[Column[StudyImage]] = (

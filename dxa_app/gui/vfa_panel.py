@@ -18,12 +18,10 @@ from PySide6.QtWidgets import (
 )
 
 from dxa_app.domain import Morphology, VfaLevel
-from dxa_app.errors import DxaError
-from dxa_app.gui.common import session_db
-from dxa_app.gui.dialogs import show_error
-from dxa_app.gui.session import Session
+from dxa_app.gui.workspace import Workspace
 from dxa_app.i18n import _
 from dxa_app.services import vfa
+from dxa_app.services.auth import Permission, Session
 from dxa_app.services.vfa import LEVELS, NOT_EVALUABLE_REASONS, LevelEntry, VfaIndication
 
 _GRADE_KEYS = {Qt.Key.Key_0: 0, Qt.Key.Key_1: 1, Qt.Key.Key_2: 2, Qt.Key.Key_3: 3}
@@ -77,7 +75,7 @@ def indication_text(ind: VfaIndication) -> str:
     return f"{verdict} ({facts})"
 
 
-class VfaPanel(QWidget):
+class VfaPanel(Workspace):
     """Enter a VFA reading (Genant grade, morphology or not-evaluable reason per level).
 
     Parameters
@@ -92,8 +90,7 @@ class VfaPanel(QWidget):
     saved = Signal(int)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, parent)
         self.study_id: int | None = None
         self.study_uid: str = ""
         self.study_text: str = ""
@@ -210,13 +207,14 @@ class VfaPanel(QWidget):
                 self.indication_label.setText(indication_text(self.indication))
         for level in LEVELS:
             self._update_item(level)
-        self._update_enabled()
+        self.update_actions()
 
-    def _update_enabled(self) -> None:
-        allowed = self.session.may(*vfa.VFA_ROLES)
+    def update_actions(self) -> None:
+        """Offer saving when the role may enter VFA readings and a study is chosen."""
+        allowed = self.session.may(Permission.VFA_ENTRY)
         self.save_button.setEnabled(allowed and self.study_id is not None)
         if not allowed:
-            self.save_button.setToolTip(_("Only technicians and physicians enter VFA readings."))
+            self.save_button.setToolTip(_("Your role does not enter VFA readings."))
 
     def _update_item(self, level: VfaLevel) -> None:
         item = self.level_list.item(LEVELS.index(level))
@@ -248,12 +246,7 @@ class VfaPanel(QWidget):
         self.study_uid = study_uid
         self.study_text = description
         self.entries = {}
-        self.indication = None
-        try:
-            with session_db(self.session) as db:
-                self.indication = vfa.vfa_indication(db, study_id)
-        except DxaError as exc:
-            show_error(exc, self)
+        self.indication = self.call(lambda session: vfa.vfa_indication(session, study_id))
         self.status_label.setText("")
         self.level_list.setCurrentRow(0)
         self.retranslate()
@@ -355,18 +348,10 @@ class VfaPanel(QWidget):
         """Store the reading with the logged-in user as reader (audited)."""
         if self.study_id is None:
             return False
-        try:
-            with session_db(self.session) as db:
-                reading_id = vfa.save_vfa_reading(
-                    db,
-                    self.study_uid,
-                    self.entries,
-                    reader=self.session.username,
-                    role=self.session.role,
-                )
-        except DxaError as exc:
-            self.status_label.setText(f"{exc.message} {exc.remedy}".strip())
-            show_error(exc, self)
+        uid, entries = self.study_uid, dict(self.entries)
+        reading_id = self.call(lambda session: vfa.save_vfa_reading(session, uid, entries))
+        if reading_id is None:
+            self.status_label.setText(self.status_text)
             return False
         self.last_saved_id = reading_id
         self.status_label.setText(_("Saved as reading {id}.").format(id=reading_id))

@@ -1,4 +1,4 @@
-"""Helpers for the technician and log-in tests: users in an archive, sessions."""
+"""Helpers for the GUI tests: users with real log-ins (tests.sessions), archive queries."""
 
 from __future__ import annotations
 
@@ -6,24 +6,19 @@ from pathlib import Path
 
 from dxa_app.archive import open_archive
 from dxa_app.domain import Role
-from dxa_app.gui.session import Session
-from dxa_app.services.users import add_user
+from dxa_app.services.auth import Session
+from tests.sessions import PASSWORD, session_as
 
-PASSWORD = "kodeord-123"
+__all__ = ["PASSWORD", "add_test_user", "query"]
 
 
 def add_test_user(archive: Path, username: str, role: Role) -> Session:
-    """Add a user with :data:`PASSWORD` and return a session for it."""
-    db = open_archive(archive)
-    try:
-        user = add_user(db, username, role, PASSWORD, display_name=username.title(), by="test")
-    finally:
-        db.close()
-    return Session(archive, user.username, user.display_name, user.role)
+    """Create a user (display name: the user name in title case) and log in as them."""
+    return session_as(archive, role, username, display_name=username.title())
 
 
 def query(archive: Path, sql: str, params: list[object] | None = None) -> list[dict[str, object]]:
-    """Run a query on an archive and return the rows as dicts."""
+    """Run a query on an archive and return the rows as dicts (tests read the archive)."""
     db = open_archive(archive, create=False)
     try:
         return [dict(r) for r in db.query(sql, params or [])]

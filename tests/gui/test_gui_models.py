@@ -1,15 +1,20 @@
+"""The one table model and the Patients tab's tables pass qtmodeltester and show the data."""
+
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import cast
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
 from pytestqt.modeltest import ModelTester
 
 from dxa_app.domain import PatientSummary, Sex, StudySummary
 from dxa_app.gui.models import ObjectRole, PatientTableModel, SortRole, StudyTableModel
+from dxa_app.gui.table_model import Column, ObjectTableModel
 from dxa_app.i18n import _
 
 pytestmark = [
@@ -123,3 +128,53 @@ def test_study_model_cells() -> None:
     tooltip = cell(0, 0, Qt.ItemDataRole.ToolTipRole)
     assert isinstance(tooltip, str) and "1.2.3.1" in tooltip
     assert model.row_at(1).study_uid == "1.2.3.2"
+
+
+@dataclass(frozen=True)
+class _Thing:
+    name: str
+    size: int
+    ok: bool
+
+
+class _ThingModel(ObjectTableModel[_Thing]):
+    """A table declared only by its columns, like every table of the workspaces."""
+
+    columns: Sequence[Column[_Thing]] = (
+        Column(
+            lambda: "Name",
+            lambda t: t.name,
+            decoration=lambda t: QColor("green" if t.ok else "red"),
+            background=lambda t: None if t.ok else QBrush(QColor("yellow")),
+        ),
+        Column(lambda: "Size", lambda t: f"{t.size} B", lambda t: t.size, numeric=True),
+    )
+
+
+THINGS = [_Thing("b", 20, True), _Thing("a", 3, False)]
+
+
+def test_the_one_table_model_follows_its_columns(qtmodeltester: ModelTester) -> None:
+    model = _ThingModel()
+    _check(qtmodeltester)(model)
+    model.set_rows(THINGS)
+    _check(qtmodeltester)(model)
+
+    def cell(row: int, col: int, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        return model.data(model.index(row, col), role)
+
+    assert cell(0, 1) == "20 B" and cell(0, 1, SortRole) == 20
+    assert cell(0, 0, SortRole) == "b"  # default sort key: the text
+    assert cell(1, 0, ObjectRole) is THINGS[1]
+    decoration = cell(1, 0, Qt.ItemDataRole.DecorationRole)
+    assert isinstance(decoration, QColor) and decoration.name() == QColor("red").name()
+    assert cell(0, 0, Qt.ItemDataRole.BackgroundRole) is None
+    assert isinstance(cell(1, 0, Qt.ItemDataRole.BackgroundRole), QBrush)
+    assert cell(0, 1, Qt.ItemDataRole.DecorationRole) is None  # no painter for the column
+    right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    assert cell(0, 1, Qt.ItemDataRole.TextAlignmentRole) == right
+    assert cell(0, 0, Qt.ItemDataRole.TextAlignmentRole) != right
+    assert model.find_row(lambda t: t.name == "a") == 1
+    assert model.find_row(lambda t: t.name == "z") is None
+    assert model.headerData(1, Qt.Orientation.Horizontal) == "Size"
+    assert model.flags(model.index(0, 0)) & Qt.ItemFlag.ItemIsEditable == Qt.ItemFlag.NoItemFlags

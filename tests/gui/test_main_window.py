@@ -1,3 +1,5 @@
+"""The main window: the Patients tab after a log-in, settings, language, About."""
+
 from __future__ import annotations
 
 import gettext
@@ -9,11 +11,14 @@ from PySide6.QtWidgets import QMessageBox, QTableView
 from pytestqt.qtbot import QtBot
 
 from dxa_app import i18n
+from dxa_app.domain import Role
 from dxa_app.gui import settings as ui_settings
 from dxa_app.gui.main_window import MainWindow
 from dxa_app.gui.models import ObjectRole, PatientTableModel, StudyTableModel
 from dxa_app.i18n import _
+from dxa_app.services.auth import Session
 from tests.gui.gui_fixtures import SampleArchive
+from tests.gui.technician_fixtures import add_test_user
 
 pytestmark = [
     pytest.mark.gui,
@@ -22,9 +27,14 @@ pytestmark = [
 ]
 
 
+def _log_in_as_technician(archive: Path, _parent: object) -> Session:
+    """The log-in step: a technician logs in to whichever archive is opened."""
+    return add_test_user(archive, "tekla", Role.TECHNICIAN)
+
+
 @pytest.fixture
 def window(qtbot: QtBot, settings: QSettings) -> MainWindow:
-    win = MainWindow(settings)
+    win = MainWindow(settings, login=_log_in_as_technician)
     qtbot.addWidget(win)
     return win
 

@@ -14,11 +14,12 @@ from pytestqt.qtbot import QtBot
 
 from dxa_app.archive import open_archive
 from dxa_app.domain import Role, VfaLevel
+from dxa_app.errors import PermissionDeniedError
 from dxa_app.gui.main_window import MainWindow
-from dxa_app.gui.session import Session
 from dxa_app.gui.technician import TechnicianWorkspace
 from dxa_app.gui.technician_models import ImportResultModel
 from dxa_app.i18n import _
+from dxa_app.services.auth import Session
 from dxa_app.services.vfa import LevelEntry
 from tests.gui.technician_fixtures import add_test_user, query
 
@@ -299,9 +300,10 @@ def test_precision_wizard_refuses_a_bad_table(workspace: TechnicianWorkspace, qt
     wizard.next()
     wizard.data_page.paste_edit.setPlainText("subject,bmd_g_cm2\nA,1.0\nA,1.01\nB,x\nB,1.0\n")
     wizard.data_page.paste_button.click()
+    assert "x" in wizard.data_page.error_label.text()  # the service's message, on the page
     wizard.next()
     assert wizard.currentPage() is wizard.data_page
-    assert "x" in wizard.data_page.error_label.text()
+    assert wizard.data_page.error_label.text()
     wizard.close()
 
 
@@ -330,3 +332,25 @@ def test_language_switch_reaches_the_workspace(
         window.set_language(lang)
         assert ws.tabs.tabText(0) == _("Import")
         assert window.workspace_titles()[1] == _("Technician")
+
+
+def test_admin_may_import_but_not_acknowledge(
+    demo_archive: Path, qtbot: QtBot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The buttons follow session.may; the refusal itself comes from the service."""
+    admin = add_test_user(demo_archive, "anne", Role.ADMIN)
+    ws = TechnicianWorkspace(admin)
+    qtbot.addWidget(ws)
+    ws.refresh()
+    assert ws.import_panel.folder_button.isEnabled()
+    assert not ws.qc_panel.ack_button.isEnabled()
+    assert not ws.precision_button.isEnabled()
+    panel = ws.qc_panel
+    assert panel.select_scanner(SHIFTED)
+    panel.comment_edit.setText("checked")
+    assert not panel.acknowledge()  # the service refuses, not the GUI
+    assert isinstance(ws.last_error, PermissionDeniedError)
+    assert ws.last_error.message in ws.status_label.text()
+    assert "anne (admin)" in ws.last_error.message
+    assert ws.last_error.message in capsys.readouterr().err
+    assert query(demo_archive, "SELECT count(*) AS n FROM qc_acknowledgements") == [{"n": 0}]

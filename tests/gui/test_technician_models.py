@@ -10,8 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.modeltest import ModelTester
 
-from dxa_app.archive import open_archive
-from dxa_app.domain import ImportOutcome, ImportStatus
+from dxa_app.domain import ImportOutcome, ImportStatus, Role
 from dxa_app.gui.technician_models import (
     ImportResultModel,
     PrecisionGridModel,
@@ -24,6 +23,7 @@ from dxa_app.i18n import _
 from dxa_app.services.calibration import qc_status
 from dxa_app.services.qc_ack import scanner_alarms
 from dxa_app.services.workbench import study_detail
+from tests.gui.technician_fixtures import add_test_user, query
 
 pytestmark = pytest.mark.gui
 
@@ -48,15 +48,12 @@ def test_import_result_model(qtmodeltester: ModelTester) -> None:
 
 
 def test_qc_models_from_the_demo_archive(demo_archive: Path, qtmodeltester: ModelTester) -> None:
-    db = open_archive(demo_archive, create=False)
-    try:
-        rows = qc_status(db)
-        shifted = next(q for q in rows if q.serial == "DSW-DEMO-202")
-        alarms = scanner_alarms(db, shifted)
-        study_id = int(db.execute("SELECT min(study_id) FROM images").fetchone()[0])
-        detail = study_detail(db, study_id, by="test")
-    finally:
-        db.close()
+    session = add_test_user(demo_archive, "tekla", Role.TECHNICIAN)
+    rows = qc_status(session)
+    shifted = next(q for q in rows if q.serial == "DSW-DEMO-202")
+    alarms = scanner_alarms(session, shifted)
+    study_id = int(str(query(demo_archive, "SELECT min(study_id) AS id FROM images")[0]["id"]))
+    detail = study_detail(session, study_id)
     scanners = ScannerQcModel()
     _check(qtmodeltester)(scanners)
     scanners.set_rows(rows)

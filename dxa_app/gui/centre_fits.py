@@ -1,0 +1,353 @@
+"""The centre's Calibration tab: fit, look at each fit's plots, approve or retire the steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyqtgraph as pg  # type: ignore[import-untyped]
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dxa_app.domain import scanner_label
+from dxa_app.gui.centre_models import StepTableModel
+from dxa_app.gui.common import read_only_table
+from dxa_app.gui.workspace import ProgressFn, Workspace
+from dxa_app.i18n import _
+from dxa_app.progress import CancelToken
+from dxa_app.services.auth import Permission, Session
+from dxa_app.services.calibration import (
+    CalibrationRun,
+    Step,
+    approve_steps,
+    calibrate,
+    list_steps,
+    reference_serial,
+    retire_steps,
+)
+from dxa_app.services.calibration_views import FitView, fit_views
+from dxa_app.services.workbench import ScannerChoice, scanner_choices
+
+
+@dataclass(frozen=True)
+class FitsData:
+    """What the tab lists, loaded in one worker call."""
+
+    scanners: list[ScannerChoice]
+    steps: list[Step]
+    fits: list[FitView]
+    reference: str | None
+
+
+def fit_title(f: FitView) -> str:
+    """Return the name of a fit in the fit chooser."""
+    if f.kind == "travelling":
+        return _("Phantom {serial}: {dataset}").format(serial=f.serial, dataset=f.dataset)
+    return _("In vivo {serial}, {group}: {dataset}").format(
+        serial=f.serial, group=f.group, dataset=f.dataset
+    )
+
+
+class FitsTab(Workspace):
+    """Fit the QC drift, the travelling round and the in-vivo sets; decide on the steps.
+
+    Fitting needs the calibrate permission, approving and retiring the approve permission
+    (the calibration service checks both and writes the audit log).
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+    parent : QWidget, optional
+        The owner.
+    """
+
+    #: Emitted after a fit, an approval or a retirement changed the calibration.
+    calibration_changed = Signal()
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(session, parent)
+        #: Deming bootstrap resamples of a fit (tests lower it).
+        self.fit_bootstrap = 2000
+        self.data: FitsData | None = None
+
+        self.reference_label = QLabel()
+        self.reference_combo = QComboBox()
+        self.fit_button = QPushButton()
+        self.fit_button.clicked.connect(self.fit)
+        self.fit_progress = QProgressBar()
+        self.fit_progress.setVisible(False)
+        self.fit_combo = QComboBox()
+        self.fit_combo.currentIndexChanged.connect(lambda _i: self._plot_fit())
+        self.fit_label = QLabel()
+        self.fit_info = QLabel()
+        self.fit_info.setWordWrap(True)
+        self.scatter_plot = pg.PlotWidget()
+        self.residual_plot = pg.PlotWidget()
+        self.ba_plot = pg.PlotWidget()
+        self.plot_tabs = QTabWidget()
+        self.plot_tabs.addTab(self.scatter_plot, "")
+        self.plot_tabs.addTab(self.residual_plot, "")
+        self.plot_tabs.addTab(self.ba_plot, "")
+        self.step_model = StepTableModel(parent=self)
+        self.step_view = read_only_table(self.step_model)
+        self.step_view.setObjectName("stepTable")
+        self.step_view.selectionModel().selectionChanged.connect(lambda *_a: self.update_actions())
+        self.approve_button = QPushButton()
+        self.approve_button.clicked.connect(self.approve_selected)
+        self.retire_button = QPushButton()
+        self.retire_button.clicked.connect(self.retire_selected)
+        self.steps_box = QGroupBox()
+
+        layout = QVBoxLayout(self)
+        fit_row = QHBoxLayout()
+        fit_row.addWidget(self.reference_label)
+        fit_row.addWidget(self.reference_combo)
+        fit_row.addWidget(self.fit_button)
+        fit_row.addWidget(self.fit_progress, 1)
+        layout.addLayout(fit_row)
+        plots = QWidget()
+        pl = QVBoxLayout(plots)
+        pl.setContentsMargins(0, 0, 0, 0)
+        choose = QHBoxLayout()
+        choose.addWidget(self.fit_label)
+        choose.addWidget(self.fit_combo, 1)
+        pl.addLayout(choose)
+        pl.addWidget(self.plot_tabs, 1)
+        pl.addWidget(self.fit_info)
+        stl = QVBoxLayout(self.steps_box)
+        stl.addWidget(self.step_view, 1)
+        step_buttons = QHBoxLayout()
+        step_buttons.addStretch(1)
+        step_buttons.addWidget(self.approve_button)
+        step_buttons.addWidget(self.retire_button)
+        stl.addLayout(step_buttons)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(plots)
+        split.addWidget(self.steps_box)
+        layout.addWidget(split, 1)
+        self.retranslate()
+        self.update_actions()
+
+    def selected_step(self) -> Step | None:
+        """Return the step selected in the steps table, or None."""
+        rows = self.step_view.selectionModel().selectedRows()
+        return self.step_model.row_at(rows[0].row()) if rows else None
+
+    def update_actions(self) -> None:
+        """Offer fitting, approving and retiring as the role and the selection allow."""
+        step = self.selected_step()
+        may_approve = self.session.may(Permission.APPROVE)
+        self.approve_button.setEnabled(
+            may_approve and step is not None and step.status == "proposed"
+        )
+        self.retire_button.setEnabled(may_approve and step is not None and step.status != "retired")
+        has_reference = self.data is not None and self.data.reference is not None
+        self.reference_combo.setEnabled(not has_reference)
+        self.fit_button.setEnabled(
+            self.session.may(Permission.CALIBRATE)
+            and self.reference_combo.count() > 0
+            and not self.busy()
+        )
+
+    def retranslate(self) -> None:
+        """Set every visible text in the current language."""
+        self.reference_label.setText(_("National reference scanner:"))
+        self.fit_button.setText(_("Fit"))
+        self.fit_label.setText(_("Fit:"))
+        self.plot_tabs.setTabText(0, _("Measured vs reference"))
+        self.plot_tabs.setTabText(1, _("Residuals"))
+        self.plot_tabs.setTabText(2, _("Bland-Altman"))
+        self.steps_box.setTitle(_("Calibration steps"))
+        self.approve_button.setText(_("Approve"))
+        self.retire_button.setText(_("Retire"))
+        self.step_model.retranslate()
+        self._plot_fit()
+
+    # -- loading --------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Reload the scanners, the steps, the fits and the national reference."""
+        session = self.session
+
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> FitsData:
+            return FitsData(
+                scanner_choices(session),
+                list_steps(session),
+                fit_views(session),
+                reference_serial(session),
+            )
+
+        self.run(work, self._loaded)
+
+    def _loaded(self, data: FitsData) -> None:
+        self.data = data
+        selected = self.selected_step()
+        self.step_model.set_rows(data.steps)
+        if selected is not None:
+            row = self.step_model.find_row(lambda s: s.id == selected.id)
+            if row is not None:
+                self.step_view.selectRow(row)
+        current_ref = self.reference_combo.currentData()
+        self.reference_combo.blockSignals(True)
+        self.reference_combo.clear()
+        for s in data.scanners:
+            scanner = scanner_label(s.manufacturer, s.model)
+            self.reference_combo.addItem(f"{s.serial} ({s.site}, {scanner})", s.serial)
+        wanted = data.reference or current_ref
+        index = self.reference_combo.findData(wanted) if wanted else -1
+        self.reference_combo.setCurrentIndex(max(index, 0))
+        self.reference_combo.blockSignals(False)
+        current_fit = self.fit_combo.currentIndex()
+        self.fit_combo.blockSignals(True)
+        self.fit_combo.clear()
+        for f in data.fits:
+            self.fit_combo.addItem(fit_title(f), f.step_id)
+        self.fit_combo.setCurrentIndex(min(max(current_fit, 0), self.fit_combo.count() - 1))
+        self.fit_combo.blockSignals(False)
+        self._plot_fit()
+        self.update_actions()
+        self.set_status(
+            _("{scanners} scanners, {steps} calibration steps ({proposed} proposed).").format(
+                scanners=len(data.scanners),
+                steps=len(data.steps),
+                proposed=sum(s.status == "proposed" for s in data.steps),
+            )
+        )
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit(self) -> None:
+        """Fit the QC drift, the travelling round and the in-vivo sets; propose the steps."""
+        reference = None
+        if self.data is None or self.data.reference is None:
+            chosen = self.reference_combo.currentData()
+            reference = None if chosen is None else str(chosen)
+        session, bootstrap = self.session, self.fit_bootstrap
+
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> CalibrationRun:
+            return calibrate(session, reference=reference, bootstrap=bootstrap)
+
+        def done(run: CalibrationRun) -> None:
+            proposed = sum(f.step_id is not None for f in run.fits) + sum(
+                d["proposed_step"] is not None for d in run.drift
+            )
+            self.set_status(
+                _("Fitted {n} data sets; {p} new steps proposed.").format(
+                    n=len(run.fits), p=proposed
+                )
+            )
+            self.refresh()
+            self.calibration_changed.emit()
+
+        self.set_status(_("Fitting…"))
+        self.run(work, done, progress_bar=self.fit_progress)
+        self.update_actions()
+
+    def current_fit(self) -> FitView | None:
+        """Return the fit chosen in the combo box, or None."""
+        if self.data is None:
+            return None
+        step_id = self.fit_combo.currentData()
+        return next((f for f in self.data.fits if f.step_id == step_id), None)
+
+    def _plot_fit(self) -> None:
+        for plot in (self.scatter_plot, self.residual_plot, self.ba_plot):
+            plot.clear()
+        f = self.current_fit()
+        if f is None:
+            self.fit_info.setText(_("No fits yet: press Fit."))
+            return
+        pen = pg.mkPen("#1565c0", width=2)
+        points = {"pen": None, "symbol": "o", "symbolSize": 6, "symbolBrush": "#424242"}
+        lo, hi = min(f.x), max(f.x)
+        if f.kind == "travelling":
+            x_label, y_label = _("Certified BMD (g/cm²)"), _("Measured BMD (g/cm²)")
+        else:
+            x_label = _("BMD on {serial} (g/cm²)").format(serial=f.serial)
+            y_label = _("BMD on the reference scanner (g/cm²)")
+        self.scatter_plot.plot(list(f.x), list(f.y), **points)
+        self.scatter_plot.plot(
+            [lo, hi], [f.intercept + f.slope * lo, f.intercept + f.slope * hi], pen=pen
+        )
+        self.scatter_plot.plot(
+            [lo, hi], [lo, hi], pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DashLine)
+        )
+        self.scatter_plot.setLabel("bottom", x_label)
+        self.scatter_plot.setLabel("left", y_label)
+        self.residual_plot.plot(list(f.x), list(f.residuals), **points)
+        self.residual_plot.addLine(y=0, pen=pen)
+        self.residual_plot.setLabel("bottom", x_label)
+        self.residual_plot.setLabel("left", _("Residual (g/cm²)"))
+        info = _(
+            "{model}: intercept {a:.4f}, slope {b:.4f}, n = {n}, step {id} ({status})."
+        ).format(
+            model=_("Phantom fit") if f.kind == "travelling" else _("Deming fit"),
+            a=f.intercept,
+            b=f.slope,
+            n=len(f.x),
+            id=f.step_id,
+            status=f.step_status,
+        )
+        ba = f.bland_altman
+        if f.kind == "in-vivo" and f.x:
+            self.ba_plot.plot(list(f.means), list(f.differences), **points)
+            for key, style in (
+                ("bias", Qt.PenStyle.SolidLine),
+                ("lower", Qt.PenStyle.DashLine),
+                ("upper", Qt.PenStyle.DashLine),
+            ):
+                if key in ba:
+                    self.ba_plot.addLine(y=ba[key], pen=pg.mkPen("#c62828", style=style))
+            self.ba_plot.setLabel("bottom", _("Mean of the two scanners (g/cm²)"))
+            self.ba_plot.setLabel("left", _("Reference − this scanner (g/cm²)"))
+            if {"bias", "lower", "upper"} <= set(ba):
+                info += " " + _("Bland-Altman bias {bias:+.4f} ({lo:+.4f} to {hi:+.4f}).").format(
+                    bias=ba["bias"], lo=ba["lower"], hi=ba["upper"]
+                )
+        self.plot_tabs.setTabEnabled(2, f.kind == "in-vivo")
+        self.fit_info.setText(info)
+
+    # -- steps ----------------------------------------------------------------------------
+    def approve_selected(self) -> None:
+        """Approve the selected step (the service checks the role)."""
+        step = self.selected_step()
+        if step is not None:
+            self.approve(step.id)
+
+    def retire_selected(self) -> None:
+        """Retire the selected step (the service checks the role)."""
+        step = self.selected_step()
+        if step is not None:
+            self.retire(step.id)
+
+    def approve(self, step_id: int) -> None:
+        """Approve a proposed step as the session's user (audited by the service)."""
+        self._decide(step_id, approve=True)
+
+    def retire(self, step_id: int) -> None:
+        """Retire a step as the session's user (audited by the service)."""
+        self._decide(step_id, approve=False)
+
+    def _decide(self, step_id: int, *, approve: bool) -> None:
+        session = self.session
+        action = approve_steps if approve else retire_steps
+
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> list[Step]:
+            return action(session, [step_id])
+
+        def done(steps: list[Step]) -> None:
+            text = _("Step {id} approved.") if approve else _("Step {id} retired.")
+            self.set_status(text.format(id=steps[0].id))
+            self.refresh()
+            self.calibration_changed.emit()
+
+        self.run(work, done)
