@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -12,8 +13,11 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from dxa_app.archive import open_archive, write_transaction
 from dxa_app.archive.db import now_iso
+from dxa_app.domain import Role
 from dxa_app.services.centre import (
     export_bundle,
     import_bundles,
@@ -21,6 +25,7 @@ from dxa_app.services.centre import (
     register_site_key,
     site_keys,
 )
+from tests.sessions import session_as
 
 ESP_CERTIFIED = {"L1": 0.497, "L2": 1.012, "L3": 1.488}
 START = dt.date(2016, 1, 1)
@@ -127,27 +132,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         t_gen = time.perf_counter() - t0
         t0 = time.perf_counter()
         codes = [str(r["code"]) for r in site.query("SELECT code FROM sites ORDER BY code")]
+        site.close()
+        tech = session_as(folder / "sites.dxa.sqlite", Role.TECHNICIAN, "tech")
         bundles = [
-            Path(export_bundle(site, folder / f"{code}.zip", site=code).path) for code in codes
+            Path(export_bundle(tech, folder / f"{code}.zip", site=code).path) for code in codes
         ]
         t_export = time.perf_counter() - t0
         size = sum(p.stat().st_size for p in bundles)
-        keys = site_keys(site)
-        site.close()
-        centre = open_archive(folder / "centre.dxa.sqlite")
+        keys = site_keys(tech)
+        ana = session_as(folder / "centre.dxa.sqlite", Role.CENTRE_ANALYST, "ana")
         for k in keys:
-            register_site_key(centre, k["site"], k["public_key"])
+            register_site_key(ana, k["site"], k["public_key"])
         t0 = time.perf_counter()
-        imported = import_bundles(centre, bundles)
+        imported = import_bundles(ana, bundles)
         t_import = time.perf_counter() - t0
         n_imported = sum(r.added["phantom_scans"] for r in imported)
         t0 = time.perf_counter()
-        run = national_fit(centre, reference="BENCH-000", bootstrap=200)
+        run = national_fit(ana, reference="BENCH-000", bootstrap=200)
         t_fit = time.perf_counter() - t0
         t0 = time.perf_counter()
-        again = import_bundles(centre, bundles)
+        again = import_bundles(ana, bundles)
         t_again = time.perf_counter() - t0
-        centre.close()
     assert all(r.duplicate for r in again)
     print(f"scanners {args.scanners}, years {args.years}, sites {args.sites}")
     print(f"generation  {t_gen:6.2f} s  ({n_scans} phantom scans in the site archive)")

@@ -19,8 +19,19 @@ def _json(capsys: pytest.CaptureFixture[str]) -> object:
 
 
 def _add_user(archive: Path, name: str, role: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Add a user through the CLI: the archive's first user (its administrator) adds it."""
+    monkeypatch.setenv("DXA_NEW_PASSWORD", "admin-secret-1")
+    monkeypatch.setenv("DXA_PASSWORD", "admin-secret-1")
+    monkeypatch.delenv("DXA_USER", raising=False)
+    a = str(archive)
+    main(["users", "add", "admin", "--role", "admin", "--archive", a])  # first run only
     monkeypatch.setenv("DXA_NEW_PASSWORD", f"{name}-secret-1")
-    assert main(["users", "add", name, "--role", role, "--archive", str(archive)]) == 0
+    assert main(["users", "add", name, "--role", role, "--archive", a, "--user", "admin"]) == 0
+
+
+def _as(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DXA_USER", name)
+    monkeypatch.setenv("DXA_PASSWORD", f"{name}-secret-1")
 
 
 def test_calibrate_approve_and_score(
@@ -30,6 +41,7 @@ def test_calibrate_approve_and_score(
     _add_user(demo_archive, "centre", "centre_analyst", monkeypatch)
     _add_user(demo_archive, "tech", "technician", monkeypatch)
     capsys.readouterr()
+    _as("tech", monkeypatch)
     assert main(["calibrate", "--archive", a, "--json"]) == ExitCode.USAGE  # no reference yet
     capsys.readouterr()
     assert (
@@ -61,6 +73,7 @@ def test_calibrate_approve_and_score(
     assert err.count("\n") == 1 and "may not do this" in err
     monkeypatch.setenv("DXA_PASSWORD", "wrong")
     assert main(["approve", ids[0], "--user", "centre", "--archive", a]) == ExitCode.PERMISSION
+    assert "Wrong user name or password" in capsys.readouterr().err
     capsys.readouterr()
     monkeypatch.setenv("DXA_PASSWORD", "centre-secret-1")
     assert main(["approve", *ids, "--user", "centre", "--archive", a, "--json"]) == 0
@@ -69,6 +82,7 @@ def test_calibrate_approve_and_score(
     assert {s["status"] for s in approved} == {"approved"}
     assert {s["approved_by"] for s in approved} == {"centre"}
 
+    _as("tech", monkeypatch)
     assert main(["scores", "1", "--json", "--archive", a]) == 0
     scores = _json(capsys)
     assert isinstance(scores, dict) and scores["harmonised"] is True
@@ -87,8 +101,14 @@ def test_calibrate_approve_and_score(
 
 
 def test_precision_study(
-    tmp_path: Path, demo_archive: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    demo_archive: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    _add_user(demo_archive, "tech", "technician", monkeypatch)
+    _as("tech", monkeypatch)
+    capsys.readouterr()
     rng = np.random.default_rng(3)
     groups = [
         [float(v) for v in 0.9 + 0.1 * rng.random() + rng.normal(0, 0.012, 3)] for _ in range(15)
@@ -142,4 +162,5 @@ def test_precision_study(
         )
         == ExitCode.IMPORT
     )
-    assert "line 2" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Line 2" in err and str(bad) in err

@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 
 from dxa_app.archive import open_archive
+from dxa_app.archive.steps import step_rows
 from dxa_app.cli import ExitCode, main
 from dxa_app.demo.generate import QC_START
-from dxa_app.services.calibration import list_steps, qc_status
+from dxa_app.services.calibration import analyse_qc
 from dxa_app.services.scoring import compute_study_scores, rescore, score_study
 from tests import harmonisation_sim as sim
+from tests.sessions import PASSWORD
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +48,7 @@ def _scanner(truth: dict[str, Any], serial: str) -> dict[str, Any]:
 
 
 def test_phantom_fits_recover_each_injected_bias_inside_the_ci(db: Any, truth: Any) -> None:
-    esp = [s for s in list_steps(db) if s.method == "ols-esp"]
+    esp = [s for s in step_rows(db) if s.method == "ols-esp"]
     assert len(esp) == 4
     for step in esp:
         fit = step.provenance["fit"]
@@ -59,7 +61,7 @@ def test_phantom_fits_recover_each_injected_bias_inside_the_ci(db: Any, truth: A
 
 
 def test_in_vivo_fits_recover_the_hip_bias(db: Any, truth: Any) -> None:
-    steps = [s for s in list_steps(db) if s.method == "deming-in-vivo"]
+    steps = [s for s in step_rows(db) if s.method == "deming-in-vivo"]
     assert {(s.serial, s.region) for s in steps} == {
         (s["serial"], g)
         for s in truth["scanners"]
@@ -81,7 +83,7 @@ def test_in_vivo_fits_recover_the_hip_bias(db: Any, truth: Any) -> None:
 
 def test_cusum_flags_the_shift_within_ten_scans(db: Any, truth: Any) -> None:
     shift = truth["step_shifts"][0]
-    status = {q.serial: q for q in qc_status(db)}
+    status = {q.serial: q for q in analyse_qc(db)}
     q = status[shift["serial"]]
     assert q.status == "reject"
     start = dt.date.fromisoformat(shift["start"])
@@ -136,9 +138,11 @@ def test_scores_and_rescore_keep_old_scores(db: Any) -> None:
 
 
 def test_scores_json_has_the_documented_shape(
-    calibrated: Path, capsys: pytest.CaptureFixture[str]
+    calibrated: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert main(["scores", "1", "--json", "--archive", str(calibrated)]) == ExitCode.OK
+    monkeypatch.setenv("DXA_PASSWORD", PASSWORD)
+    args = ["scores", "1", "--json", "--archive", str(calibrated), "--user", "centre"]
+    assert main(args) == ExitCode.OK
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"study_uid", "score_kind", "harmonised", "diagnosis", "regions", "run"}
     region = out["regions"][0]

@@ -11,9 +11,11 @@ import pytest
 from dxa_app.archive import open_archive
 from dxa_app.archive.queries import counts
 from dxa_app.cli import ExitCode, main
-from dxa_app.errors import CancelledError
+from dxa_app.domain import Role
+from dxa_app.errors import CancelledError, PermissionDeniedError
 from dxa_app.progress import CancelToken
-from dxa_app.services.importing import import_into
+from dxa_app.services.importing import import_into, import_paths
+from tests.sessions import PASSWORD, ensure_user, session_as
 
 
 def _some_demo_files(demo_files: Path, dest: Path, n: int) -> list[Path]:
@@ -47,15 +49,41 @@ def test_progress_and_cancel(demo_files: Path, tmp_path: Path) -> None:
 
 
 def test_import_json_lists_every_problem(
-    demo_files: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    demo_files: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _some_demo_files(demo_files, tmp_path / "in", 3)
     (tmp_path / "in" / "notes.txt").write_text("not a scan", encoding="utf-8")
     (tmp_path / "in" / "broken.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00")
-    code = main(["import", str(tmp_path / "in"), "--json", "--archive", str(tmp_path / "a.sqlite")])
+    archive = tmp_path / "a.sqlite"
+    ensure_user(archive, "tech", Role.TECHNICIAN)
+    monkeypatch.setenv("DXA_PASSWORD", PASSWORD)
+    code = main(
+        ["import", str(tmp_path / "in"), "--json", "--archive", str(archive), "--user", "tech"]
+    )
     assert code == ExitCode.PARTIAL
     out = json.loads(capsys.readouterr().out)
     assert out["counts"] == {"imported": 3, "duplicate": 0, "skipped": 1, "failed": 1}
     problems = {Path(p["path"]).name: p for p in out["problems"]}
     assert problems["notes.txt"]["status"] == "skipped"
     assert problems["broken.dcm"]["status"] == "failed" and problems["broken.dcm"]["reason"]
+
+
+def test_import_is_audited_with_the_logged_in_user(demo_files: Path, tmp_path: Path) -> None:
+    """The user action: role checked, batch audited with the user (same for CLI and GUI)."""
+    _some_demo_files(demo_files, tmp_path / "in", 2)
+    archive = tmp_path / "a.sqlite"
+    with pytest.raises(PermissionDeniedError):
+        import_paths(session_as(archive, Role.PHYSICIAN, "doc"), [tmp_path / "in"])
+    summary = import_paths(session_as(archive, Role.TECHNICIAN, "tech"), [tmp_path / "in"])
+    assert summary.counts["imported"] == 2
+    db = open_archive(archive)
+    try:
+        (entry,) = db.query("SELECT * FROM audit_log WHERE action = 'import'")
+        assert counts(db).images >= 2
+    finally:
+        db.close()
+    assert entry["username"] == "tech" and entry["entity_id"] == summary.batch
+    assert json.loads(entry["details"])["counts"]["imported"] == 2

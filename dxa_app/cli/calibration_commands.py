@@ -330,11 +330,7 @@ def _users(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
-@command(
-    "users",
-    "list, add, deactivate or activate users (administrator; the first user of a new archive"
-    " is its administrator)",
-)
+@command("users", "list, add, deactivate or activate users (administrator)")
 @handles(_users)
 def _users_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -343,3 +339,7 @@ def _users_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help=_("user name (for add, deactivate, activate)"))
     p.add_argument("--role", choices=[str(r) for r in Role], help=_("role (for add)"))
     p.add_argument("--display", help=_("display name (for add)"))
+    p.epilog = _(
+        "The first user of a new archive must be an administrator (users add NAME --role admin,"
+        " no log-in); after that only an administrator adds users (--user)."
+    )

@@ -85,9 +85,8 @@ def read_measurements(path: Path) -> dict[str, list[float]]:
     Raises
     ------
     ImportProblemError
-        When the file cannot be read.
-    UsageError
-        When its content is not a precision table.
+        When the file cannot be read or its content is not a precision table (the message
+        names the file and the line or row).
     """
     try:
         text = path.read_bytes().decode("utf-8-sig")
@@ -99,7 +98,12 @@ def read_measurements(path: Path) -> dict[str, list[float]]:
         raise ImportProblemError(
             _("{path} is not a UTF-8 text file.").format(path=path), ""
         ) from exc
-    return measurements_from_rows(rows_from_text(text))
+    try:
+        return measurements_from_rows(rows_from_text(text))
+    except UsageError as exc:
+        raise ImportProblemError(
+            _("{path}: {problem}").format(path=path, problem=exc.message), exc.remedy
+        ) from exc
 
 
 def record_precision(
@@ -284,7 +288,9 @@ def rows_from_text(text: str) -> list[list[str]]:
                     ),
                     "",
                 )
-            grouped.setdefault(row[0].strip(), []).append(row[1].strip())
+            value = row[1].strip()
+            _number(value, _("Line {n}").format(n=n))
+            grouped.setdefault(row[0].strip(), []).append(value)
         return [[subject, *values] for subject, values in grouped.items()]
     if header and header[0] == "subject":
         raw = raw[1:]
