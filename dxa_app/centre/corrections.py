@@ -12,6 +12,7 @@ import sqlite_utils
 
 from dxa_app.archive import write_transaction
 from dxa_app.archive.db import audit, now_iso
+from dxa_app.archive.scanners import scanner_rows
 from dxa_app.centre.bundle import BundleError
 from dxa_app.centre.keys import normalise_public_key, sign, verify
 from dxa_app.errors import UsageError
@@ -187,10 +188,7 @@ def install(
     """
     published_at = str(payload["published_at"])
     origin = _("published by the centre {date}").format(date=published_at[:10])
-    local = {
-        (str(r[1]), str(r[2]), str(r[3])): int(r[0])
-        for r in db.execute("SELECT id, manufacturer, model, serial FROM scanners")
-    }
+    local = {(r.manufacturer, r.model, r.serial): r.id for r in scanner_rows(db)}
     already = db.execute(
         "SELECT 1 FROM calibration_steps WHERE json_extract(provenance, '$.centre_publication')"
         " = ? LIMIT 1",

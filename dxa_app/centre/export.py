@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
+from dxa_app.archive.scanners import scanner_by_id, scanner_rows
 from dxa_app.centre.bundle import csv_bytes, json_bytes
 from dxa_app.centre.keys import pseudonym
 
@@ -89,18 +90,18 @@ def collect_site(db: sqlite_utils.Database, site_id: int, secret: bytes) -> Site
     """
     site_row = next(iter(db.query("SELECT code, name, region FROM sites WHERE id = ?", [site_id])))
     site = {"code": site_row["code"], "name": site_row["name"], "region": site_row["region"]}
-    own = {int(r["id"]) for r in db.query("SELECT id FROM scanners WHERE site_id = ?", [site_id])}
+    own = {r.id for r in scanner_rows(db, site_id=site_id)}
     scanners: dict[int, dict[str, Any]] = {}
 
     def scanner_ref(scanner_id: int) -> int:
         if scanner_id not in scanners:
-            r = next(iter(db.query("SELECT * FROM scanners WHERE id = ?", [scanner_id])))
+            r = scanner_by_id(db, scanner_id)
             scanners[scanner_id] = {
                 "ref": len(scanners) + 1,
-                "manufacturer": r["manufacturer"],
-                "model": r["model"],
-                "serial": r["serial"],
-                "software_version": r["software_version"],
+                "manufacturer": r.manufacturer,
+                "model": r.model,
+                "serial": r.serial,
+                "software_version": r.software_version,
                 "own": scanner_id in own,
             }
         return int(scanners[scanner_id]["ref"])
@@ -304,8 +305,8 @@ def _in_vivo_pairs(
             continue
         for sid in by_scanner:
             if sid not in ident_of:
-                r = next(iter(db.query("SELECT * FROM scanners WHERE id = ?", [sid])))
-                ident_of[sid] = (r["manufacturer"], r["model"], r["serial"])
+                r = scanner_by_id(db, sid)
+                ident_of[sid] = (r.manufacturer, r.model, r.serial)
         ids = sorted(by_scanner, key=lambda s: ident_of[s])
         birth, sex = people[(id_type, ident)]
         for i, a in enumerate(ids):
