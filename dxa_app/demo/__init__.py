@@ -1,1 +1,1 @@
-"""Package dxa_app/demo."""
+"""Deterministic synthetic scanner exports (vendor DICOM, APEX tables, generic CSV) and truth."""
