@@ -458,6 +458,7 @@ def _parse_table(name: str, label: str, text: str, unknown: dict[str, list[str]]
     """Parse mdb-export CSV text (header row, comma separated, text in double quotes)."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[_Row] = []
+    previous_end = 0  # physical lines read before the current record
     try:
         first = next(reader, None)
         if first is None:
@@ -508,7 +509,10 @@ def _parse_table(name: str, label: str, text: str, unknown: dict[str, list[str]]
     except csv.Error as exc:
         raise _problem(
             _("{file}, line {line}: the line is not valid CSV ({error}).").format(
-                file=label, line=reader.line_num, error=exc
+                # the line the broken record starts on: an open quote may run on for lines
+                file=label,
+                line=previous_end + 1,
+                error=exc,
             )
         ) from exc
     return _Table(name, label, tuple(rows))
