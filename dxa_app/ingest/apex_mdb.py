@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import io
-import math
 import os
 import re
 import shutil
@@ -15,7 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final
 
 from dxa_app.cpr import cpr_birth_date, normalise_cpr
 from dxa_app.domain import (
@@ -44,6 +42,17 @@ from dxa_app.domain import (
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
 from dxa_app.ingest.base import FolderReader, Reader
+from dxa_app.ingest.cells import (
+    BOM,
+    CellParser,
+    CellRules,
+    CsvReader,
+    DateFormats,
+    Row,
+    Table,
+    When,
+    decode,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -221,15 +230,6 @@ _PHANTOM_REGIONS: Final[tuple[tuple[str, PhantomRegion], ...]] = (
 )
 
 _STUDY_UID_NAMESPACE: Final = uuid.UUID("3f1c9a52-6d0e-5b8e-a1c4-7e2d9b0a4c61")
-_US_DATE_RE: Final = re.compile(
-    r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
-)
-_ISO_DATE_RE: Final = re.compile(
-    r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$"
-)
-_TRUE: Final = frozenset({"1", "-1", "true", "yes", "y"})
-_FALSE: Final = frozenset({"0", "false", "no", "n"})
-_BOM: Final = "\ufeff"
 
 
 # ---------------------------------------------------------------------------
@@ -301,151 +301,36 @@ def apex_study_uid(serial: str, patient_key: str, study_date: dt.date) -> str:
 # tables and cells
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """One data row: values by upper-case column name, with the line it starts on."""
-
-    line: int
-    values: Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class _Table:
-    """One parsed table; ``label`` names it in messages (file, or database and table)."""
-
-    name: str
-    label: str
-    rows: tuple[_Row, ...]
-
-
-class _When(NamedTuple):
-    at: dt.datetime
-    two_digit_year: bool
-
-
-def _problem(message: str, remedy: str = "") -> ImportProblemError:
-    return ImportProblemError(message, remedy)
-
-
-def _fail(table: _Table, row: _Row, column: str, problem: str) -> ImportProblemError:
-    return ImportProblemError(
-        _("{file}, line {line}, column '{column}': {problem}").format(
-            file=table.label, line=row.line, column=column, problem=problem
+_RULES: Final = CellRules(
+    missing=frozenset({-1.0}),
+    point_zero_integers=True,
+    true_words=frozenset({"1", "-1", "true", "yes", "y"}),
+    false_words=frozenset({"0", "false", "no", "n"}),
+)
+"""-1 is APEX's "no value"; mdb-export prints yes/no as 1/0 (with -B TRUE/FALSE; Access
+true is -1)."""
+_DATES: Final = DateFormats(
+    (
+        re.compile(
+            r"(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{2}|\d{4})"
+            r"(?:[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?"
         ),
-        _("Correct the value in the file and import it again."),
-    )
+        re.compile(
+            r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
+            r"(?:[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.\d+)?)?)?"
+        ),
+    ),
+    lambda: _(
+        "'{value}' is not a date (MM/DD/YY HH:MM:SS as mdb-export prints it,"
+        " or YYYY-MM-DD HH:MM:SS)"
+    ),
+    pivot=69,  # the POSIX %y pivot
+)
+"""As mdb-export prints dates (MM/DD/YY HH:MM:SS, by default), or in ISO form (with -D)."""
 
 
-def _text(row: _Row, column: str) -> str:
-    return row.values.get(column, "").strip()
-
-
-def _required_text(table: _Table, row: _Row, column: str) -> str:
-    value = _text(row, column)
-    if not value:
-        raise _fail(table, row, column, _("a value is required"))
-    return value
-
-
-def _number(table: _Table, row: _Row, column: str, *, sentinel: bool = True) -> float | None:
-    """Return a float; empty (NULL) and, when ``sentinel``, APEX's -1 give None."""
-    value = _text(row, column)
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number) or "_" in value:
-        raise _fail(
-            table,
-            row,
-            column,
-            _("'{value}' is not a number (use a decimal point)").format(value=value),
-        )
-    if sentinel and number == -1.0:
-        return None
-    return number
-
-
-def _code(table: _Table, row: _Row, column: str) -> int | None:
-    """Return a whole-number code; empty and -1 give None."""
-    value = _text(row, column)
-    if not value:
-        return None
-    if not re.fullmatch(r"[+-]?\d+(?:\.0*)?", value):
-        raise _fail(table, row, column, _("'{value}' is not a whole number").format(value=value))
-    code = int(float(value))
-    return None if code == -1 else code
-
-
-def _flag(table: _Table, row: _Row, column: str, default: bool) -> bool:
-    """Return a yes/no field (mdb-export prints 1/0, with -B TRUE/FALSE; Access true is -1)."""
-    value = _text(row, column).lower()
-    if not value:
-        return default
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise _fail(table, row, column, _("'{value}' is not 1 or 0").format(value=value))
-
-
-def _when(table: _Table, row: _Row, column: str, *, required: bool) -> _When | None:
-    """Return a date/time as mdb-export prints it (MM/DD/YY HH:MM:SS) or in ISO form."""
-    value = _required_text(table, row, column) if required else _text(row, column)
-    if not value:
-        return None
-    two_digit = False
-    try:
-        us = _US_DATE_RE.match(value)
-        iso = _ISO_DATE_RE.match(value)
-        if us is not None:
-            month, day, year_text, hh, mi, ss = us.groups()
-            year = int(year_text)
-            if len(year_text) == 2:
-                two_digit = True
-                year += 2000 if year < 69 else 1900  # the POSIX %y pivot
-            parts = (year, int(month), int(day), hh, mi, ss)
-        elif iso is not None:
-            y, mo, d, hh, mi, ss = iso.groups()
-            parts = (int(y), int(mo), int(d), hh, mi, ss)
-        else:
-            raise ValueError(value)
-        at = dt.datetime(
-            parts[0],
-            parts[1],
-            parts[2],
-            int(parts[3] or 0),
-            int(parts[4] or 0),
-            int(parts[5] or 0),
-        )
-    except ValueError:
-        raise _fail(
-            table,
-            row,
-            column,
-            _(
-                "'{value}' is not a date (MM/DD/YY HH:MM:SS as mdb-export prints it,"
-                " or YYYY-MM-DD HH:MM:SS)"
-            ).format(value=value),
-        ) from None
-    return _When(at, two_digit)
-
-
-def _decode(label: str, raw: bytes, notes: list[ImportNote]) -> str:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-        notes.append(
-            ImportNote(
-                _(
-                    "{file} is not UTF-8; it was read as Windows-1252 (check the letters æ, ø, å)."
-                ).format(file=label)
-            )
-        )
-    return text.removeprefix(_BOM)
+def _cells(table: Table) -> CellParser:
+    return CellParser(table.label, _RULES)
 
 
 def _is_known(table: str, column: str) -> bool:
@@ -454,68 +339,38 @@ def _is_known(table: str, column: str) -> bool:
     return table == T_FOREARM and _FOREARM_ANY_RE.match(column) is not None
 
 
-def _parse_table(name: str, label: str, text: str, unknown: dict[str, list[str]]) -> _Table:
+def _apex_column(cell: str) -> str:
+    return cell.strip().strip(BOM).upper()
+
+
+def _parse_table(name: str, label: str, text: str, unknown: dict[str, list[str]]) -> Table:
     """Parse mdb-export CSV text (header row, comma separated, text in double quotes)."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    rows: list[_Row] = []
-    previous_end = 0  # physical lines read before the current record
-    try:
-        first = next(reader, None)
-        if first is None:
-            raise _problem(
-                _("{file} is empty: the header row with the column names is missing.").format(
-                    file=label
+    reader = CsvReader(io.StringIO(text, newline=""), label)
+    header = reader.header(_apex_column)
+    if header is None:
+        raise ImportProblemError(
+            _("{file} is empty: the header row with the column names is missing.").format(
+                file=label
+            ),
+            _("Export the table again with mdb-export (with its header row)."),
+        )
+    for column in _REQUIRED_COLUMNS[name]:
+        if column not in header:
+            raise ImportProblemError(
+                _("{file}: required column '{column}' of table {table} is missing.").format(
+                    file=label, column=column, table=name
                 ),
-                _("Export the table again with mdb-export (with its header row)."),
+                _("Export the whole table with mdb-export; see the APEX import notes."),
             )
-        header = [c.strip().strip(_BOM).upper() for c in first]
-        seen: set[str] = set()
-        for column in header:
-            if column and column in seen:
-                raise _problem(
-                    _("{file}: column '{column}' appears twice in the header row.").format(
-                        file=label, column=column
-                    )
-                )
-            seen.add(column)
-        for column in _REQUIRED_COLUMNS[name]:
-            if column not in seen:
-                raise _problem(
-                    _("{file}: required column '{column}' of table {table} is missing.").format(
-                        file=label, column=column, table=name
-                    ),
-                    _("Export the whole table with mdb-export; see the APEX import notes."),
-                )
-        strange = [c for c in header if c and not _is_known(name, c)]
-        if strange:
-            unknown[name] = strange
-        previous_end = reader.line_num
-        for cells in reader:
-            line = previous_end + 1
-            previous_end = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
-                raise _problem(
-                    _(
-                        "{file}, line {line}: the row has {found} values but the header has"
-                        " {expected} columns."
-                    ).format(file=label, line=line, found=len(cells), expected=len(header)),
-                    _("Check separators and quotes in that line; decimals need a point."),
-                )
-            rows.append(
-                _Row(line, {h: c for h, c in zip(header, cells, strict=False) if h in seen and h})
-            )
-    except csv.Error as exc:
-        raise _problem(
-            _("{file}, line {line}: the line is not valid CSV ({error}).").format(
-                # the line the broken record starts on: an open quote may run on for lines
-                file=label,
-                line=previous_end + 1,
-                error=exc,
-            )
-        ) from exc
-    return _Table(name, label, tuple(rows))
+    strange = [c for c in header if c and not _is_known(name, c)]
+    if strange:
+        unknown[name] = strange
+    rows = reader.rows(
+        header,
+        keep=None,
+        width_remedy=_("Check separators and quotes in that line; decimals need a point."),
+    )
+    return Table(name, label, rows)
 
 
 # ---------------------------------------------------------------------------
@@ -524,12 +379,12 @@ def _parse_table(name: str, label: str, text: str, unknown: dict[str, list[str]]
 
 @dataclass(slots=True)
 class _Patient:
-    row: _Row
+    row: Row
     key: str
     identifier: str
     id_type: IdType
     name: str
-    birth: _When | None
+    birth: When | None
     sex: Sex | None
     height_cm: float | None
     weight_kg: float | None
@@ -539,7 +394,7 @@ class _Patient:
 
 @dataclass(slots=True)
 class _Scan:
-    row: _Row
+    row: Row
     patient: _Patient
     scan_id: str
     serial: str
@@ -566,19 +421,20 @@ class _System:
     default: tuple[str, str] = ("", "")
 
 
-def _first_text(row: _Row, columns: Sequence[str]) -> str:
-    return next((v for c in columns if (v := _text(row, c))), "")
+def _first_text(p: CellParser, row: Row, columns: Sequence[str]) -> str:
+    return next((v for c in columns if (v := p.text(row, c))), "")
 
 
-def _read_system(table: _Table | None) -> _System:
+def _read_system(table: Table | None) -> _System:
     """Model and institution per serial from SystemId (UNVERIFIED: column names guessed)."""
     system = _System()
     if table is None:
         return system
+    p = _cells(table)
     for row in table.rows:
-        model = _first_text(row, _MODEL_COLUMNS)
-        institution = _first_text(row, _INSTITUTION_COLUMNS)
-        serial = _first_text(row, _SERIAL_COLUMNS)
+        model = _first_text(p, row, _MODEL_COLUMNS)
+        institution = _first_text(p, row, _INSTITUTION_COLUMNS)
+        serial = _first_text(p, row, _SERIAL_COLUMNS)
         if serial:
             system.by_serial.setdefault(serial, (model, institution))
         elif system.default == ("", ""):
@@ -588,49 +444,49 @@ def _read_system(table: _Table | None) -> _System:
     return system
 
 
-def _read_patients(table: _Table) -> dict[str, _Patient]:
+def _read_patients(table: Table) -> dict[str, _Patient]:
     patients: dict[str, _Patient] = {}
+    p = _cells(table)
     for row in table.rows:
-        key = _required_text(table, row, "PATIENT_KEY")
+        key = p.required_text(row, "PATIENT_KEY")
         if key in patients:
-            raise _fail(
-                table,
+            raise p.fail(
                 row,
                 "PATIENT_KEY",
                 _("'{value}' appears twice (first on line {first})").format(
                     value=key, first=patients[key].row.line
                 ),
             )
-        raw_id = _text(row, "IDENTIFIER1")
+        raw_id = p.text(row, "IDENTIFIER1")
         cpr = normalise_cpr(raw_id)
-        sex_text = _text(row, "SEX").upper()
-        names = (_text(row, "FIRST_NAME"), _text(row, "LAST_NAME"))
+        sex_text = p.text(row, "SEX").upper()
+        names = (p.text(row, "FIRST_NAME"), p.text(row, "LAST_NAME"))
         patients[key] = _Patient(
             row=row,
             key=key,
             identifier=cpr or raw_id,
             id_type=IdType.CPR if cpr else IdType.OTHER,
             name=" ".join(n for n in names if n),
-            birth=_when(table, row, "BIRTHDATE", required=False),
+            birth=p.when(row, "BIRTHDATE", _DATES, required=False),
             sex=Sex.FEMALE if sex_text == "F" else Sex.MALE if sex_text == "M" else None,
-            height_cm=_number(table, row, "HEIGHT"),
-            weight_kg=_number(table, row, "WEIGHT"),
-            phantom_id=_text(row, "PHANTOM_ID"),
-            phantom_type=_code(table, row, "PHANTOM_TYPE"),
+            height_cm=p.number(row, "HEIGHT"),
+            weight_kg=p.number(row, "WEIGHT"),
+            phantom_id=p.text(row, "PHANTOM_ID"),
+            phantom_type=p.integer(row, "PHANTOM_TYPE"),
         )
     return patients
 
 
-def _index(table: _Table | None) -> dict[tuple[str, str], _Row]:
+def _index(table: Table | None) -> dict[tuple[str, str], Row]:
     """Return the rows of a result table by (PATIENT_KEY, SCANID)."""
-    out: dict[tuple[str, str], _Row] = {}
+    out: dict[tuple[str, str], Row] = {}
     if table is None:
         return out
+    p = _cells(table)
     for row in table.rows:
-        key = (_required_text(table, row, "PATIENT_KEY"), _required_text(table, row, "SCANID"))
+        key = (p.required_text(row, "PATIENT_KEY"), p.required_text(row, "SCANID"))
         if key in out:
-            raise _fail(
-                table,
+            raise p.fail(
                 row,
                 "SCANID",
                 _("scan {scan} of patient key {key} appears twice (first on line {first})").format(
@@ -642,20 +498,20 @@ def _index(table: _Table | None) -> dict[tuple[str, str], _Row]:
 
 
 def _region(
-    table: _Table, row: _Row, prefix: str, region: Region, included: bool = True
+    p: CellParser, row: Row, prefix: str, region: Region, included: bool = True
 ) -> RegionResult | None:
-    area, bmc, bmd = (_number(table, row, f"{prefix}_{x}") for x in _AAB)
+    area, bmc, bmd = (p.number(row, f"{prefix}_{x}") for x in _AAB)
     if area is None and bmc is None and bmd is None:
         return None
     return RegionResult(region, bmd, bmc, area, included=included)
 
 
-def _spine_results(table: _Table, row: _Row, notes: list[str]) -> list[RegionResult]:
+def _spine_results(p: CellParser, row: Row, notes: list[str]) -> list[RegionResult]:
     results: list[RegionResult] = []
     included: set[int] = set()
     for i, region in enumerate(VERTEBRAE, start=1):
-        inc = _flag(table, row, f"L{i}_INCLUDED", True)
-        result = _region(table, row, f"L{i}", region, inc)
+        inc = p.flag(row, f"L{i}_INCLUDED", True)
+        result = _region(p, row, f"L{i}", region, inc)
         if result is not None:
             results.append(result)
             if inc:
@@ -666,7 +522,7 @@ def _spine_results(table: _Table, row: _Row, notes: list[str]) -> list[RegionRes
         total_region = Region.L2_L4
     else:
         total_region = None
-    total = _region(table, row, "TOT", total_region or Region.L1_L4)
+    total = _region(p, row, "TOT", total_region or Region.L1_L4)
     if total is not None:
         if total_region is None:
             levels = ",".join(f"L{i}" for i in sorted(included))
@@ -674,21 +530,21 @@ def _spine_results(table: _Table, row: _Row, notes: list[str]) -> list[RegionRes
                 _(
                     "{file}, line {line}: the spine total over {levels} has no matching region;"
                     " only the vertebrae were imported."
-                ).format(file=table.label, line=row.line, levels=levels or "-")
+                ).format(file=p.label, line=row.line, levels=levels or "-")
             )
         else:
             results.append(total)
     return results
 
 
-def _mapped_results(table: _Table, row: _Row, regions: Mapping[str, Region]) -> list[RegionResult]:
-    return [r for p, reg in regions.items() if (r := _region(table, row, p, reg)) is not None]
+def _mapped_results(p: CellParser, row: Row, regions: Mapping[str, Region]) -> list[RegionResult]:
+    return [r for pre, reg in regions.items() if (r := _region(p, row, pre, reg)) is not None]
 
 
-def _phantom_results(table: _Table, row: _Row) -> tuple[PhantomResult, ...]:
+def _phantom_results(p: CellParser, row: Row) -> tuple[PhantomResult, ...]:
     out: list[PhantomResult] = []
     for prefix, region in _PHANTOM_REGIONS:
-        area, bmc, bmd = (_number(table, row, f"{prefix}_{x}") for x in _AAB)
+        area, bmc, bmd = (p.number(row, f"{prefix}_{x}") for x in _AAB)
         if bmd is not None:
             out.append(PhantomResult(region, bmd, bmc, area))
     return tuple(out)
@@ -721,19 +577,20 @@ def _birth_date(patient: _Patient, reference: dt.date) -> tuple[dt.date | None, 
 
 
 def _reference_scores(
-    table: _Table | None,
+    table: Table | None,
 ) -> tuple[dict[tuple[str, str], list[tuple[Region, float | None, float | None]]], set[str]]:
     scores: dict[tuple[str, str], list[tuple[Region, float | None, float | None]]] = {}
     unknown: set[str] = set()
     if table is None:
         return scores, unknown
+    p = _cells(table)
     for row in table.rows:
-        key = (_required_text(table, row, "PATIENT_KEY"), _required_text(table, row, "SCANID"))
-        ref_type = _text(row, "REF_TYPE").upper()
-        bone_range = _text(row, "BONERANGE")
+        key = (p.required_text(row, "PATIENT_KEY"), p.required_text(row, "SCANID"))
+        ref_type = p.text(row, "REF_TYPE").upper()
+        bone_range = p.text(row, "BONERANGE")
         # T- and Z-scores of -1 are real scores: no sentinel here.
-        t = _number(table, row, "T_SCORE", sentinel=False)
-        z = _number(table, row, "Z_SCORE", sentinel=False)
+        t = p.number(row, "T_SCORE", missing=())
+        z = p.number(row, "Z_SCORE", missing=())
         region = REFERENCE_REGIONS.get((ref_type, bone_range))
         if region is None:
             unknown.add(f"{ref_type}/{bone_range}")
@@ -742,23 +599,22 @@ def _reference_scores(
     return scores, unknown
 
 
-def _read_scans(table: _Table, patients: Mapping[str, _Patient]) -> list[_Scan]:
+def _read_scans(table: Table, patients: Mapping[str, _Patient]) -> list[_Scan]:
     scans: list[_Scan] = []
     seen: dict[tuple[str, str], int] = {}
+    p = _cells(table)
     for row in table.rows:
-        patient_key = _required_text(table, row, "PATIENT_KEY")
+        patient_key = p.required_text(row, "PATIENT_KEY")
         patient = patients.get(patient_key)
         if patient is None:
-            raise _fail(
-                table,
+            raise p.fail(
                 row,
                 "PATIENT_KEY",
                 _("'{value}' is not in table PATIENT").format(value=patient_key),
             )
-        scan_id = _required_text(table, row, "SCANID")
+        scan_id = p.required_text(row, "SCANID")
         if (patient_key, scan_id) in seen:
-            raise _fail(
-                table,
+            raise p.fail(
                 row,
                 "SCANID",
                 _("scan {scan} of patient key {key} appears twice (first on line {first})").format(
@@ -766,24 +622,24 @@ def _read_scans(table: _Table, patients: Mapping[str, _Patient]) -> list[_Scan]:
                 ),
             )
         seen[(patient_key, scan_id)] = row.line
-        when = _when(table, row, "SCAN_DATE", required=True)
+        when = p.when(row, "SCAN_DATE", _DATES, required=True)
         assert when is not None
-        code = _code(table, row, "SCAN_TYPE")
+        code = p.integer(row, "SCAN_TYPE")
         if code is None:
-            raise _fail(table, row, "SCAN_TYPE", _("a value is required"))
+            raise p.fail(row, "SCAN_TYPE", _("a value is required"))
         scans.append(
             _Scan(
                 row=row,
                 patient=patient,
                 scan_id=scan_id,
-                serial=_required_text(table, row, "SERIAL_NUMBER"),
+                serial=p.required_text(row, "SERIAL_NUMBER"),
                 acquired_at=when.at,
                 code=code,
-                scan_mode=_text(row, "SCAN_MODE"),
-                software_version=_text(row, "SW_VERSION"),
-                qc=_flag(table, row, "QC_SCAN", False),
-                accession=_text(row, "ACCESSION_NO"),
-                wl_uid=_text(row, "WL_STUDY_INST_UID"),
+                scan_mode=p.text(row, "SCAN_MODE"),
+                software_version=p.text(row, "SW_VERSION"),
+                qc=p.flag(row, "QC_SCAN", False),
+                accession=p.text(row, "ACCESSION_NO"),
+                wl_uid=p.text(row, "WL_STUDY_INST_UID"),
             )
         )
     return scans
@@ -792,14 +648,14 @@ def _read_scans(table: _Table, patients: Mapping[str, _Patient]) -> list[_Scan]:
 def _build(
     path: Path,
     reader_name: str,
-    tables: Mapping[str, _Table],
+    tables: Mapping[str, Table],
     notes: list[ImportNote],
     institution_name: str,
 ) -> ParsedSource:
     """Map the parsed tables to studies and phantom scans (raises before returning half)."""
     for name in REQUIRED_TABLES:
         if name not in tables:
-            raise _problem(
+            raise ImportProblemError(
                 _("{source}: required table {table} is missing.").format(
                     source=path.name, table=name
                 ),
@@ -856,7 +712,7 @@ def _build(
             spine_table, spine = result_tables[T_SPINE], results[T_SPINE].get(key)
             phantom_results: tuple[PhantomResult, ...] = ()
             if spine_table is not None and spine is not None:
-                phantom_results = _phantom_results(spine_table, spine)
+                phantom_results = _phantom_results(_cells(spine_table), spine)
                 used.add((T_SPINE, key))
             if not phantom_results:
                 no_phantom_results += 1
@@ -890,11 +746,11 @@ def _build(
             assert table is not None
             used.add((table_name, key))
             if table_name == T_SPINE:
-                region_results = _spine_results(table, row, messages)
+                region_results = _spine_results(_cells(table), row, messages)
             elif table_name == T_HIP:
-                region_results = _mapped_results(table, row, HIP_REGIONS)
+                region_results = _mapped_results(_cells(table), row, HIP_REGIONS)
             else:
-                region_results = _mapped_results(table, row, FOREARM_REGIONS)
+                region_results = _mapped_results(_cells(table), row, FOREARM_REGIONS)
         for region, t, z in scores.get(key, ()):
             index = next((i for i, r in enumerate(region_results) if r.region is region), None)
             if index is None:
@@ -917,8 +773,7 @@ def _build(
         if acc is None:
             acc = studies[uid] = _StudyAcc(uid, scan)
         elif acc.first.patient.key != p.key:
-            raise _fail(
-                tables[T_SCAN],
+            raise _cells(tables[T_SCAN]).fail(
                 scan.row,
                 "WL_STUDY_INST_UID",
                 _("'{value}' differs from line {first} of the same study ({uid})").format(
@@ -1018,7 +873,7 @@ def _build(
                 if (
                     _FOREARM_ANY_RE.match(column)
                     and prefix not in FOREARM_REGIONS
-                    and _number(forearm, row, column) is not None
+                    and _cells(forearm).number(row, column) is not None
                 ):
                     skipped_regions.add(prefix)
     if skipped_regions:
@@ -1066,7 +921,7 @@ def _parse_all(
         )
     unknown: dict[str, list[str]] = {}
     tables = {
-        name: _parse_table(name, label, _decode(label, raw, notes), unknown)
+        name: _parse_table(name, label, decode(label, raw, notes), unknown)
         for name, (label, raw) in sources.items()
     }
     if unknown:
@@ -1101,7 +956,7 @@ def _table_files(folder: Path) -> tuple[dict[str, Path], list[str]]:
             others.append(file.stem)
             continue
         if name in found:
-            raise _problem(
+            raise ImportProblemError(
                 _("{folder}: two files hold table {table}: {a} and {b}.").format(
                     folder=folder.name, table=name, a=found[name].name, b=file.name
                 ),
@@ -1138,7 +993,7 @@ def read_folder(path: Path, *, institution_name: str = "") -> ParsedSource:
         files, others = _table_files(path)
         sources = {name: (file.name, file.read_bytes()) for name, file in files.items()}
     except OSError as exc:
-        raise _problem(
+        raise ImportProblemError(
             _("{file} could not be read: {error}").format(file=path, error=exc.strerror or str(exc))
         ) from exc
     return _parse_all(path, FOLDER_READER_NAME, sources, others, institution_name)
@@ -1151,7 +1006,7 @@ def read_folder(path: Path, *, institution_name: str = "") -> ParsedSource:
 def _mdbtools() -> tuple[str, str]:
     tables, export = shutil.which("mdb-tables"), shutil.which("mdb-export")
     if tables is None or export is None:
-        raise _problem(
+        raise ImportProblemError(
             _(
                 "Cannot read Access databases (.mdb): the mdbtools programs mdb-tables and"
                 " mdb-export were not found."
@@ -1207,11 +1062,11 @@ def read_mdb(path: Path, *, institution_name: str = "") -> ParsedSource:
     try:
         listing = _run([tables_exe, "-1", str(path)])
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise _problem(
+        raise ImportProblemError(
             _("unreadable .mdb file {path}: {error}").format(path=path, error=exc),
         ) from exc
     if listing.returncode != 0:
-        raise _problem(
+        raise ImportProblemError(
             _("unreadable .mdb file {path}: {error}").format(
                 path=path, error=_summary(listing.stderr)
             ),
@@ -1235,11 +1090,11 @@ def read_mdb(path: Path, *, institution_name: str = "") -> ParsedSource:
         try:
             done = _run(command)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise _problem(
+            raise ImportProblemError(
                 _("{file}: mdb-export failed: {error}").format(file=label, error=exc)
             ) from exc
         if done.returncode != 0:
-            raise _problem(
+            raise ImportProblemError(
                 _("{file}: mdb-export failed: {error}").format(
                     file=label, error=_summary(done.stderr)
                 ),
