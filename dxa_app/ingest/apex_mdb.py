@@ -645,14 +645,37 @@ def _read_scans(table: Table, patients: Mapping[str, _Patient]) -> list[_Scan]:
     return scans
 
 
-def _build(
-    path: Path,
-    reader_name: str,
-    tables: Mapping[str, Table],
-    notes: list[ImportNote],
-    institution_name: str,
-) -> ParsedSource:
-    """Map the parsed tables to studies and phantom scans (raises before returning half)."""
+@dataclass(slots=True)
+class _Source:
+    """The tables of one source, read and indexed for the mapping."""
+
+    tables: Mapping[str, Table]
+    institution_name: str
+    system: _System
+    patients: dict[str, _Patient]
+    scans: list[_Scan]
+    result_tables: dict[str, Table | None]
+    results: dict[str, dict[tuple[str, str], Row]]
+    scores: dict[tuple[str, str], list[tuple[Region, float | None, float | None]]]
+    unknown_ranges: set[str]
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What the mapping met on its way, for the notes (each kind listed once)."""
+
+    messages: list[str] = field(default_factory=list)
+    used: set[tuple[str, tuple[str, str]]] = field(default_factory=set)
+    guessed_births: int = 0
+    calibration: int = 0
+    no_phantom_results: int = 0
+    unknown_codes: set[int] = field(default_factory=set)
+    unmatched_scores: set[str] = field(default_factory=set)
+    no_identifier: set[str] = field(default_factory=set)
+
+
+def _read_source(path: Path, tables: Mapping[str, Table], institution_name: str) -> _Source:
+    """Check that the required tables are there, then read and index every table."""
     for name in REQUIRED_TABLES:
         if name not in tables:
             raise ImportProblemError(
@@ -669,121 +692,162 @@ def _build(
     result_tables = {name: tables.get(name) for name in (T_SPINE, T_HIP, T_FOREARM)}
     results = {name: _index(t) for name, t in result_tables.items()}
     scores, unknown_ranges = _reference_scores(tables.get(T_REFERENCE))
-    messages: list[str] = []
+    return _Source(
+        tables=tables,
+        institution_name=institution_name,
+        system=system,
+        patients=patients,
+        scans=scans,
+        result_tables=result_tables,
+        results=results,
+        scores=scores,
+        unknown_ranges=unknown_ranges,
+    )
 
-    def scanner(scan: _Scan) -> ScannerIdentity:
-        model, institution = system.by_serial.get(scan.serial, system.default)
-        return ScannerIdentity(
-            manufacturer=Manufacturer.HOLOGIC,
-            model=model or DEFAULT_MODEL,
-            serial=scan.serial,
-            software_version=scan.software_version,
-            institution_name=institution_name or institution,
-        )
 
+def _scanner(source: _Source, scan: _Scan) -> ScannerIdentity:
+    model, institution = source.system.by_serial.get(scan.serial, source.system.default)
+    return ScannerIdentity(
+        manufacturer=Manufacturer.HOLOGIC,
+        model=model or DEFAULT_MODEL,
+        serial=scan.serial,
+        software_version=scan.software_version,
+        institution_name=source.institution_name or institution,
+    )
+
+
+def _identities(source: _Source, tally: _Tally) -> dict[str, PatientIdentity]:
+    """Return each patient by PATIENT_KEY; a two-digit birth year gets a century."""
     first_scan: dict[str, dt.date] = {}
-    for scan in scans:
+    for scan in source.scans:
         day = scan.acquired_at.date()
         first_scan[scan.patient.key] = min(first_scan.get(scan.patient.key, day), day)
     today = dt.date.today()
     identities: dict[str, PatientIdentity] = {}
-    guessed_births = 0
-    for patient_key, p in patients.items():
+    for patient_key, p in source.patients.items():
         birth, guessed = _birth_date(p, first_scan.get(patient_key, today))
-        guessed_births += guessed
+        tally.guessed_births += guessed
         identifier = p.identifier or patient_key
         identities[patient_key] = PatientIdentity(identifier, p.id_type, p.name, birth, p.sex)
+    return identities
 
+
+def _phantom_scan(source: _Source, scan: _Scan, tally: _Tally) -> PhantomScanRecord | None:
+    """Return a QC phantom scan with its results from table Spine; None without results."""
+    p = scan.patient
+    key = (p.key, scan.scan_id)
+    spine_table, spine = source.result_tables[T_SPINE], source.results[T_SPINE].get(key)
+    phantom_results: tuple[PhantomResult, ...] = ()
+    if spine_table is not None and spine is not None:
+        phantom_results = _phantom_results(_cells(spine_table), spine)
+        tally.used.add((T_SPINE, key))
+    if not phantom_results:
+        tally.no_phantom_results += 1
+        return None
+    kind, description = _PHANTOMS.get(
+        p.phantom_type or 0,
+        (PhantomKind.OTHER, f"APEX QC phantom (PHANTOM_TYPE {p.phantom_type or 0})"),
+    )
+    return PhantomScanRecord(
+        source_key=apex_qc_source_key(scan.serial, p.key, scan.scan_id),
+        phantom=PhantomIdentity(kind, p.phantom_id or p.identifier or p.key, description),
+        scanner=_scanner(source, scan),
+        acquired_at=scan.acquired_at,
+        purpose=PhantomPurpose.DAILY_QC,
+        results=phantom_results,
+    )
+
+
+def _region_results(
+    source: _Source, scan: _Scan, scan_type: ScanType, tally: _Tally
+) -> list[RegionResult]:
+    """Return a patient scan's results from its result table, with the vendor T/Z-scores."""
+    key = (scan.patient.key, scan.scan_id)
+    region_results: list[RegionResult] = []
+    table_name = _RESULT_TABLE.get(scan_type)
+    if table_name is not None and (row := source.results[table_name].get(key)) is not None:
+        table = source.result_tables[table_name]
+        assert table is not None
+        tally.used.add((table_name, key))
+        p = _cells(table)
+        if table_name == T_SPINE:
+            region_results = _spine_results(p, row, tally.messages)
+        elif table_name == T_HIP:
+            region_results = _mapped_results(p, row, HIP_REGIONS)
+        else:
+            region_results = _mapped_results(p, row, FOREARM_REGIONS)
+    for region, t, z in source.scores.get(key, ()):
+        index = next((i for i, r in enumerate(region_results) if r.region is region), None)
+        if index is None:
+            tally.unmatched_scores.add(str(region))
+            continue
+        region_results[index] = dataclasses.replace(region_results[index], vendor_t=t, vendor_z=z)
+    return region_results
+
+
+def _scan_record(source: _Source, scan: _Scan, tally: _Tally) -> ScanRecord:
+    """Return a patient scan; an unknown SCAN_TYPE code is imported as 'other'."""
+    p = scan.patient
+    if not p.identifier:
+        tally.no_identifier.add(p.key)
+    scan_type, side = _SCAN_TYPES.get(scan.code, (ScanType.OTHER, None))
+    if scan.code not in _SCAN_TYPES:
+        tally.unknown_codes.add(scan.code)
+    region_results = _region_results(source, scan, scan_type, tally)
+    return ScanRecord(
+        source_key=apex_scan_source_key(scan.serial, p.key, scan.scan_id),
+        scan_type=scan_type,
+        acquired_at=scan.acquired_at,
+        side=side,
+        scan_mode=scan.scan_mode,
+        software_version=scan.software_version,
+        results=tuple(region_results),
+    )
+
+
+def _add_to_study(
+    source: _Source, studies: dict[str, _StudyAcc], scan: _Scan, record: ScanRecord
+) -> None:
+    """Put a scan into its study (the worklist UID, else one derived per patient and day)."""
+    p = scan.patient
+    uid = scan.wl_uid or apex_study_uid(scan.serial, p.key, scan.acquired_at.date())
+    acc = studies.get(uid)
+    if acc is None:
+        acc = studies[uid] = _StudyAcc(uid, scan)
+    elif acc.first.patient.key != p.key:
+        raise _cells(source.tables[T_SCAN]).fail(
+            scan.row,
+            "WL_STUDY_INST_UID",
+            _("'{value}' differs from line {first} of the same study ({uid})").format(
+                value=p.key, first=acc.first.row.line, uid=uid
+            ),
+        )
+    acc.scans.append(record)
+    acc.sources.append(scan)
+
+
+def _map_scans(
+    source: _Source, tally: _Tally
+) -> tuple[dict[str, _StudyAcc], list[PhantomScanRecord]]:
+    """Sort the scans into patient studies and QC phantom scans; skip calibration scans."""
     studies: dict[str, _StudyAcc] = {}
     phantom_scans: list[PhantomScanRecord] = []
-    used: set[tuple[str, tuple[str, str]]] = set()
-    calibration = 0
-    no_phantom_results = 0
-    unknown_codes: set[int] = set()
-    unmatched_scores: set[str] = set()
-    no_identifier: set[str] = set()
-    for scan in scans:
-        p = scan.patient
-        key = (p.key, scan.scan_id)
+    for scan in source.scans:
         if scan.code in _CALIBRATION_SCAN_TYPES:
-            calibration += 1
-            continue
-        if (p.phantom_type or 0) > 0 or scan.qc:
-            spine_table, spine = result_tables[T_SPINE], results[T_SPINE].get(key)
-            phantom_results: tuple[PhantomResult, ...] = ()
-            if spine_table is not None and spine is not None:
-                phantom_results = _phantom_results(_cells(spine_table), spine)
-                used.add((T_SPINE, key))
-            if not phantom_results:
-                no_phantom_results += 1
-                continue
-            kind, description = _PHANTOMS.get(
-                p.phantom_type or 0,
-                (PhantomKind.OTHER, f"APEX QC phantom (PHANTOM_TYPE {p.phantom_type or 0})"),
-            )
-            phantom_scans.append(
-                PhantomScanRecord(
-                    source_key=apex_qc_source_key(scan.serial, p.key, scan.scan_id),
-                    phantom=PhantomIdentity(
-                        kind, p.phantom_id or p.identifier or p.key, description
-                    ),
-                    scanner=scanner(scan),
-                    acquired_at=scan.acquired_at,
-                    purpose=PhantomPurpose.DAILY_QC,
-                    results=phantom_results,
-                )
-            )
-            continue
-        if not p.identifier:
-            no_identifier.add(p.key)
-        scan_type, side = _SCAN_TYPES.get(scan.code, (ScanType.OTHER, None))
-        if scan.code not in _SCAN_TYPES:
-            unknown_codes.add(scan.code)
-        region_results: list[RegionResult] = []
-        table_name = _RESULT_TABLE.get(scan_type)
-        if table_name is not None and (row := results[table_name].get(key)) is not None:
-            table = result_tables[table_name]
-            assert table is not None
-            used.add((table_name, key))
-            if table_name == T_SPINE:
-                region_results = _spine_results(_cells(table), row, messages)
-            elif table_name == T_HIP:
-                region_results = _mapped_results(_cells(table), row, HIP_REGIONS)
-            else:
-                region_results = _mapped_results(_cells(table), row, FOREARM_REGIONS)
-        for region, t, z in scores.get(key, ()):
-            index = next((i for i, r in enumerate(region_results) if r.region is region), None)
-            if index is None:
-                unmatched_scores.add(str(region))
-                continue
-            region_results[index] = dataclasses.replace(
-                region_results[index], vendor_t=t, vendor_z=z
-            )
-        record = ScanRecord(
-            source_key=apex_scan_source_key(scan.serial, p.key, scan.scan_id),
-            scan_type=scan_type,
-            acquired_at=scan.acquired_at,
-            side=side,
-            scan_mode=scan.scan_mode,
-            software_version=scan.software_version,
-            results=tuple(region_results),
-        )
-        uid = scan.wl_uid or apex_study_uid(scan.serial, p.key, scan.acquired_at.date())
-        acc = studies.get(uid)
-        if acc is None:
-            acc = studies[uid] = _StudyAcc(uid, scan)
-        elif acc.first.patient.key != p.key:
-            raise _cells(tables[T_SCAN]).fail(
-                scan.row,
-                "WL_STUDY_INST_UID",
-                _("'{value}' differs from line {first} of the same study ({uid})").format(
-                    value=p.key, first=acc.first.row.line, uid=uid
-                ),
-            )
-        acc.scans.append(record)
-        acc.sources.append(scan)
+            tally.calibration += 1
+        elif (scan.patient.phantom_type or 0) > 0 or scan.qc:
+            phantom = _phantom_scan(source, scan, tally)
+            if phantom is not None:
+                phantom_scans.append(phantom)
+        else:
+            _add_to_study(source, studies, scan, _scan_record(source, scan, tally))
+    return studies, phantom_scans
 
-    study_records: list[StudyRecord] = []
+
+def _study_records(
+    source: _Source, studies: Mapping[str, _StudyAcc], identities: Mapping[str, PatientIdentity]
+) -> tuple[StudyRecord, ...]:
+    records: list[StudyRecord] = []
     for acc in studies.values():
         first = acc.first
         accession = next((s.accession for s in acc.sources if s.accession), "")
@@ -794,16 +858,21 @@ def _build(
             height_cm=first.patient.height_cm,
             weight_kg=first.patient.weight_kg,
         )
-        study_records.append(
+        records.append(
             StudyRecord(
-                scanner=scanner(first),
+                scanner=_scanner(source, first),
                 patient=identities[first.patient.key],
                 study=info,
                 scans=tuple(acc.scans),
             )
         )
+    return tuple(records)
 
-    # notes, each listed once
+
+def _source_notes(source: _Source, tally: _Tally) -> list[str]:
+    """Notes on what the database lacks: scanner model, institution, birth years, IDs."""
+    messages: list[str] = []
+    system = source.system
     if not system.default[0] and not system.by_serial:
         messages.append(
             _(
@@ -811,69 +880,82 @@ def _build(
                 " the model is recorded as '{model}'."
             ).format(model=DEFAULT_MODEL)
         )
-    if not institution_name and not system.default[1] and not system.by_serial:
+    if not source.institution_name and not system.default[1] and not system.by_serial:
         messages.append(
             _(
                 "The database names no institution; the site comes from the site mapping"
                 " of the scanner serial (or is UNKNOWN)."
             )
         )
-    if guessed_births:
+    if tally.guessed_births:
         messages.append(
             _(
                 "{n} birth dates have a two-digit year; the century was chosen so that the"
                 " patient was born before the first scan. Export with mdb-export -D"
                 " '{fmt}' to avoid the guess."
-            ).format(n=guessed_births, fmt=MDB_DATE_FORMAT)
+            ).format(n=tally.guessed_births, fmt=MDB_DATE_FORMAT)
         )
-    if no_identifier:
+    if tally.no_identifier:
         messages.append(
             _(
                 "{n} patients have no IDENTIFIER1; their APEX PATIENT_KEY is used as identifier."
-            ).format(n=len(no_identifier))
+            ).format(n=len(tally.no_identifier))
         )
-    if calibration:
+    return messages
+
+
+def _skipped_notes(source: _Source, tally: _Tally) -> list[str]:
+    """Notes on scans and scores that were not imported, or imported as 'other'."""
+    messages: list[str] = []
+    if tally.calibration:
         messages.append(
-            _("{n} calibration (flattening) scans were not imported.").format(n=calibration)
+            _("{n} calibration (flattening) scans were not imported.").format(n=tally.calibration)
         )
-    if no_phantom_results:
+    if tally.no_phantom_results:
         messages.append(
             _("{n} QC phantom scans have no results in table Spine and were not imported.").format(
-                n=no_phantom_results
+                n=tally.no_phantom_results
             )
         )
-    if unknown_codes:
+    if tally.unknown_codes:
         messages.append(
             _("Scans with unknown SCAN_TYPE codes were imported as 'other': {codes}.").format(
-                codes=", ".join(str(c) for c in sorted(unknown_codes))
+                codes=", ".join(str(c) for c in sorted(tally.unknown_codes))
             )
         )
-    if unknown_ranges:
+    if source.unknown_ranges:
         messages.append(
             _(
                 "ReferenceResults: T- and Z-scores of unknown REF_TYPE/BONERANGE combinations"
                 " were not imported: {ranges}."
-            ).format(ranges=", ".join(sorted(unknown_ranges)))
+            ).format(ranges=", ".join(sorted(source.unknown_ranges)))
         )
-    if unmatched_scores:
+    if tally.unmatched_scores:
         messages.append(
             _(
                 "ReferenceResults: T- and Z-scores without a matching region result were"
                 " not imported: {regions}."
-            ).format(regions=", ".join(sorted(unmatched_scores)))
+            ).format(regions=", ".join(sorted(tally.unmatched_scores)))
         )
+    return messages
+
+
+def _unused_notes(source: _Source, tally: _Tally) -> list[str]:
+    """Notes on forearm regions and result rows that no imported scan used."""
+    messages: list[str] = []
     skipped_regions: set[str] = set()
-    forearm = result_tables[T_FOREARM]
+    forearm = source.result_tables[T_FOREARM]
     if forearm is not None:
-        for scan_key, row in results[T_FOREARM].items():
-            if (T_FOREARM, scan_key) not in used:
+        p = _cells(forearm)
+        for scan_key, row in source.results[T_FOREARM].items():
+            if (T_FOREARM, scan_key) not in tally.used:
                 continue
             for column in row.values:
                 prefix = column.rsplit("_", 1)[0]
                 if (
                     _FOREARM_ANY_RE.match(column)
                     and prefix not in FOREARM_REGIONS
-                    and _cells(forearm).number(row, column) is not None
+                    and p.number(row, column) is not None
                 ):
                     skipped_regions.add(prefix)
     if skipped_regions:
@@ -882,11 +964,8 @@ def _build(
                 regions=", ".join(sorted(skipped_regions))
             )
         )
-    orphans = {
-        name: sum(1 for scan_key in rows if (name, scan_key) not in used)
-        for name, rows in results.items()
-    }
-    for name, count in orphans.items():
+    for name, rows in source.results.items():
+        count = sum(1 for scan_key in rows if (name, scan_key) not in tally.used)
         if count:
             messages.append(
                 _(
@@ -894,11 +973,33 @@ def _build(
                     " ignored."
                 ).format(n=count, table=name)
             )
+    return messages
+
+
+def _build(
+    path: Path,
+    reader_name: str,
+    tables: Mapping[str, Table],
+    notes: list[ImportNote],
+    institution_name: str,
+) -> ParsedSource:
+    """Map the parsed tables to studies and phantom scans (raises before returning half)."""
+    source = _read_source(path, tables, institution_name)
+    tally = _Tally()
+    identities = _identities(source, tally)
+    studies, phantom_scans = _map_scans(source, tally)
+    study_records = _study_records(source, studies, identities)
+    messages = [
+        *tally.messages,  # met on the way, e.g. spine totals without a region
+        *_source_notes(source, tally),
+        *_skipped_notes(source, tally),
+        *_unused_notes(source, tally),
+    ]
     notes.extend(ImportNote(m) for m in messages)
     return ParsedSource(
         path=str(path),
         reader=reader_name,
-        studies=tuple(study_records),
+        studies=study_records,
         phantom_scans=tuple(phantom_scans),
         notes=tuple(notes),
     )
