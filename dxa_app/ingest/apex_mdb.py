@@ -41,7 +41,7 @@ from dxa_app.domain import (
 )
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
-from dxa_app.ingest.base import FolderReader, Reader
+from dxa_app.ingest.base import FileReader, FolderReader, Reader
 from dxa_app.ingest.cells import (
     BOM,
     CellParser,
@@ -1209,42 +1209,16 @@ def read_mdb(path: Path, *, institution_name: str = "") -> ParsedSource:
 # the reader objects
 
 
-class ApexMdbReader:
-    """The :class:`~dxa_app.ingest.base.Reader` of APEX ``PatScan.mdb`` files."""
+def _is_mdb(head: bytes) -> bool:
+    """Return True when the file starts with the Jet/ACE signature (bytes 4-18)."""
+    return head[4:19] in MDB_SIGNATURES
 
-    name: str = READER_NAME
 
-    def sniff(self, path: Path, head: bytes) -> bool:
-        """Return True when the file starts with the Jet/ACE signature (bytes 4-18).
+class ApexMdbReader(FileReader):
+    """The :class:`~dxa_app.ingest.base.Reader` of APEX ``PatScan.mdb``; see :func:`read_mdb`."""
 
-        Parameters
-        ----------
-        path : Path
-            The file (not opened).
-        head : bytes
-            Its first bytes.
-
-        Returns
-        -------
-        bool
-            Whether this reader should handle the file.
-        """
-        return head[4:19] in MDB_SIGNATURES
-
-    def read(self, path: Path) -> ParsedSource:
-        """Parse the database; see :func:`read_mdb`.
-
-        Parameters
-        ----------
-        path : Path
-            The ``.mdb`` file.
-
-        Returns
-        -------
-        ParsedSource
-            What the database holds.
-        """
-        return read_mdb(path)
+    def __init__(self) -> None:
+        super().__init__(READER_NAME, _is_mdb, read_mdb)
 
 
 class ApexFolderReader:

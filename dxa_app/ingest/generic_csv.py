@@ -58,7 +58,7 @@ from dxa_app.domain import (
 )
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
-from dxa_app.ingest.base import Reader
+from dxa_app.ingest.base import FileReader, Reader
 from dxa_app.ingest.cells import (
     BOM,
     CellParser,
@@ -821,42 +821,16 @@ def _with(
     )
 
 
-class GenericCsvReader:
-    """The :class:`~dxa_app.ingest.base.Reader` of generic CSV files."""
+def _has_magic(head: bytes) -> bool:
+    """Return True when the first line (after a UTF-8 BOM) starts with the magic comment."""
+    return head.removeprefix(b"\xef\xbb\xbf").startswith(MAGIC.encode("ascii"))
 
-    name: str = READER_NAME
 
-    def sniff(self, path: Path, head: bytes) -> bool:
-        """Return True when the first line (after a UTF-8 BOM) starts with the magic comment.
+class GenericCsvReader(FileReader):
+    """The :class:`~dxa_app.ingest.base.Reader` of generic CSV files (see :func:`read`)."""
 
-        Parameters
-        ----------
-        path : Path
-            The file (not opened; ``head`` holds its first bytes).
-        head : bytes
-            The first bytes of the file.
-
-        Returns
-        -------
-        bool
-            Whether this reader should handle the file.
-        """
-        return head.removeprefix(b"\xef\xbb\xbf").startswith(MAGIC.encode("ascii"))
-
-    def read(self, path: Path) -> ParsedSource:
-        """Parse the whole file; see :func:`read`.
-
-        Parameters
-        ----------
-        path : Path
-            The file.
-
-        Returns
-        -------
-        ParsedSource
-            What the file holds.
-        """
-        return read(path)
+    def __init__(self) -> None:
+        super().__init__(READER_NAME, _has_magic, read)
 
 
 READER: Final[Reader] = GenericCsvReader()
