@@ -275,6 +275,13 @@ def test_malformed_date_names_file_line_and_column(apex_folder: Path) -> None:
     assert "ScanAnalysis.csv" in message and "line 3" in message and "SCAN_DATE" in message
 
 
+def test_broken_csv_names_the_line_the_record_starts_on(apex_folder: Path) -> None:
+    _replace(_table(apex_folder, "PATIENT"), '"Testperson",', '"Test\nperson"x,')
+    with pytest.raises(ImportProblemError) as err:
+        read_folder(apex_folder)
+    assert err.value.message.startswith("PATIENT.csv, line 2: the line is not valid CSV (")
+
+
 def test_missing_required_table(apex_folder: Path) -> None:
     _table(apex_folder, "ScanAnalysis").unlink()
     with pytest.raises(ImportProblemError, match="ScanAnalysis"):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import io
-import math
 import os
 import re
 import shutil
@@ -15,7 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final
 
 from dxa_app.cpr import cpr_birth_date, normalise_cpr
 from dxa_app.domain import (
@@ -43,7 +41,18 @@ from dxa_app.domain import (
 )
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
-from dxa_app.ingest.base import FolderReader, Reader
+from dxa_app.ingest.base import FileReader, FolderReader, Reader
+from dxa_app.ingest.cells import (
+    BOM,
+    CellParser,
+    CellRules,
+    CsvReader,
+    DateFormats,
+    Row,
+    Table,
+    When,
+    decode,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -221,15 +230,6 @@ _PHANTOM_REGIONS: Final[tuple[tuple[str, PhantomRegion], ...]] = (
 )
 
 _STUDY_UID_NAMESPACE: Final = uuid.UUID("3f1c9a52-6d0e-5b8e-a1c4-7e2d9b0a4c61")
-_US_DATE_RE: Final = re.compile(
-    r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
-)
-_ISO_DATE_RE: Final = re.compile(
-    r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$"
-)
-_TRUE: Final = frozenset({"1", "-1", "true", "yes", "y"})
-_FALSE: Final = frozenset({"0", "false", "no", "n"})
-_BOM: Final = "\ufeff"
 
 
 # ---------------------------------------------------------------------------
@@ -301,151 +301,36 @@ def apex_study_uid(serial: str, patient_key: str, study_date: dt.date) -> str:
 # tables and cells
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """One data row: values by upper-case column name, with the line it starts on."""
-
-    line: int
-    values: Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class _Table:
-    """One parsed table; ``label`` names it in messages (file, or database and table)."""
-
-    name: str
-    label: str
-    rows: tuple[_Row, ...]
-
-
-class _When(NamedTuple):
-    at: dt.datetime
-    two_digit_year: bool
-
-
-def _problem(message: str, remedy: str = "") -> ImportProblemError:
-    return ImportProblemError(message, remedy)
-
-
-def _fail(table: _Table, row: _Row, column: str, problem: str) -> ImportProblemError:
-    return ImportProblemError(
-        _("{file}, line {line}, column '{column}': {problem}").format(
-            file=table.label, line=row.line, column=column, problem=problem
+_RULES: Final = CellRules(
+    missing=frozenset({-1.0}),
+    point_zero_integers=True,
+    true_words=frozenset({"1", "-1", "true", "yes", "y"}),
+    false_words=frozenset({"0", "false", "no", "n"}),
+)
+"""-1 is APEX's "no value"; mdb-export prints yes/no as 1/0 (with -B TRUE/FALSE; Access
+true is -1)."""
+_DATES: Final = DateFormats(
+    (
+        re.compile(
+            r"(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{2}|\d{4})"
+            r"(?:[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?"
         ),
-        _("Correct the value in the file and import it again."),
-    )
+        re.compile(
+            r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
+            r"(?:[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.\d+)?)?)?"
+        ),
+    ),
+    lambda: _(
+        "'{value}' is not a date (MM/DD/YY HH:MM:SS as mdb-export prints it,"
+        " or YYYY-MM-DD HH:MM:SS)"
+    ),
+    pivot=69,  # the POSIX %y pivot
+)
+"""As mdb-export prints dates (MM/DD/YY HH:MM:SS, by default), or in ISO form (with -D)."""
 
 
-def _text(row: _Row, column: str) -> str:
-    return row.values.get(column, "").strip()
-
-
-def _required_text(table: _Table, row: _Row, column: str) -> str:
-    value = _text(row, column)
-    if not value:
-        raise _fail(table, row, column, _("a value is required"))
-    return value
-
-
-def _number(table: _Table, row: _Row, column: str, *, sentinel: bool = True) -> float | None:
-    """Return a float; empty (NULL) and, when ``sentinel``, APEX's -1 give None."""
-    value = _text(row, column)
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number) or "_" in value:
-        raise _fail(
-            table,
-            row,
-            column,
-            _("'{value}' is not a number (use a decimal point)").format(value=value),
-        )
-    if sentinel and number == -1.0:
-        return None
-    return number
-
-
-def _code(table: _Table, row: _Row, column: str) -> int | None:
-    """Return a whole-number code; empty and -1 give None."""
-    value = _text(row, column)
-    if not value:
-        return None
-    if not re.fullmatch(r"[+-]?\d+(?:\.0*)?", value):
-        raise _fail(table, row, column, _("'{value}' is not a whole number").format(value=value))
-    code = int(float(value))
-    return None if code == -1 else code
-
-
-def _flag(table: _Table, row: _Row, column: str, default: bool) -> bool:
-    """Return a yes/no field (mdb-export prints 1/0, with -B TRUE/FALSE; Access true is -1)."""
-    value = _text(row, column).lower()
-    if not value:
-        return default
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise _fail(table, row, column, _("'{value}' is not 1 or 0").format(value=value))
-
-
-def _when(table: _Table, row: _Row, column: str, *, required: bool) -> _When | None:
-    """Return a date/time as mdb-export prints it (MM/DD/YY HH:MM:SS) or in ISO form."""
-    value = _required_text(table, row, column) if required else _text(row, column)
-    if not value:
-        return None
-    two_digit = False
-    try:
-        us = _US_DATE_RE.match(value)
-        iso = _ISO_DATE_RE.match(value)
-        if us is not None:
-            month, day, year_text, hh, mi, ss = us.groups()
-            year = int(year_text)
-            if len(year_text) == 2:
-                two_digit = True
-                year += 2000 if year < 69 else 1900  # the POSIX %y pivot
-            parts = (year, int(month), int(day), hh, mi, ss)
-        elif iso is not None:
-            y, mo, d, hh, mi, ss = iso.groups()
-            parts = (int(y), int(mo), int(d), hh, mi, ss)
-        else:
-            raise ValueError(value)
-        at = dt.datetime(
-            parts[0],
-            parts[1],
-            parts[2],
-            int(parts[3] or 0),
-            int(parts[4] or 0),
-            int(parts[5] or 0),
-        )
-    except ValueError:
-        raise _fail(
-            table,
-            row,
-            column,
-            _(
-                "'{value}' is not a date (MM/DD/YY HH:MM:SS as mdb-export prints it,"
-                " or YYYY-MM-DD HH:MM:SS)"
-            ).format(value=value),
-        ) from None
-    return _When(at, two_digit)
-
-
-def _decode(label: str, raw: bytes, notes: list[ImportNote]) -> str:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-        notes.append(
-            ImportNote(
-                _(
-                    "{file} is not UTF-8; it was read as Windows-1252 (check the letters æ, ø, å)."
-                ).format(file=label)
-            )
-        )
-    return text.removeprefix(_BOM)
+def _cells(table: Table) -> CellParser:
+    return CellParser(table.label, _RULES)
 
 
 def _is_known(table: str, column: str) -> bool:
@@ -454,64 +339,38 @@ def _is_known(table: str, column: str) -> bool:
     return table == T_FOREARM and _FOREARM_ANY_RE.match(column) is not None
 
 
-def _parse_table(name: str, label: str, text: str, unknown: dict[str, list[str]]) -> _Table:
+def _apex_column(cell: str) -> str:
+    return cell.strip().strip(BOM).upper()
+
+
+def _parse_table(name: str, label: str, text: str, unknown: dict[str, list[str]]) -> Table:
     """Parse mdb-export CSV text (header row, comma separated, text in double quotes)."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    rows: list[_Row] = []
-    try:
-        first = next(reader, None)
-        if first is None:
-            raise _problem(
-                _("{file} is empty: the header row with the column names is missing.").format(
-                    file=label
+    reader = CsvReader(io.StringIO(text, newline=""), label)
+    header = reader.header(_apex_column)
+    if header is None:
+        raise ImportProblemError(
+            _("{file} is empty: the header row with the column names is missing.").format(
+                file=label
+            ),
+            _("Export the table again with mdb-export (with its header row)."),
+        )
+    for column in _REQUIRED_COLUMNS[name]:
+        if column not in header:
+            raise ImportProblemError(
+                _("{file}: required column '{column}' of table {table} is missing.").format(
+                    file=label, column=column, table=name
                 ),
-                _("Export the table again with mdb-export (with its header row)."),
+                _("Export the whole table with mdb-export; see the APEX import notes."),
             )
-        header = [c.strip().strip(_BOM).upper() for c in first]
-        seen: set[str] = set()
-        for column in header:
-            if column and column in seen:
-                raise _problem(
-                    _("{file}: column '{column}' appears twice in the header row.").format(
-                        file=label, column=column
-                    )
-                )
-            seen.add(column)
-        for column in _REQUIRED_COLUMNS[name]:
-            if column not in seen:
-                raise _problem(
-                    _("{file}: required column '{column}' of table {table} is missing.").format(
-                        file=label, column=column, table=name
-                    ),
-                    _("Export the whole table with mdb-export; see the APEX import notes."),
-                )
-        strange = [c for c in header if c and not _is_known(name, c)]
-        if strange:
-            unknown[name] = strange
-        previous_end = reader.line_num
-        for cells in reader:
-            line = previous_end + 1
-            previous_end = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
-                raise _problem(
-                    _(
-                        "{file}, line {line}: the row has {found} values but the header has"
-                        " {expected} columns."
-                    ).format(file=label, line=line, found=len(cells), expected=len(header)),
-                    _("Check separators and quotes in that line; decimals need a point."),
-                )
-            rows.append(
-                _Row(line, {h: c for h, c in zip(header, cells, strict=False) if h in seen and h})
-            )
-    except csv.Error as exc:
-        raise _problem(
-            _("{file}, line {line}: the line is not valid CSV ({error}).").format(
-                file=label, line=reader.line_num, error=exc
-            )
-        ) from exc
-    return _Table(name, label, tuple(rows))
+    strange = [c for c in header if c and not _is_known(name, c)]
+    if strange:
+        unknown[name] = strange
+    rows = reader.rows(
+        header,
+        keep=None,
+        width_remedy=_("Check separators and quotes in that line; decimals need a point."),
+    )
+    return Table(name, label, rows)
 
 
 # ---------------------------------------------------------------------------
@@ -520,12 +379,12 @@ def _parse_table(name: str, label: str, text: str, unknown: dict[str, list[str]]
 
 @dataclass(slots=True)
 class _Patient:
-    row: _Row
+    row: Row
     key: str
     identifier: str
     id_type: IdType
     name: str
-    birth: _When | None
+    birth: When | None
     sex: Sex | None
     height_cm: float | None
     weight_kg: float | None
@@ -535,7 +394,7 @@ class _Patient:
 
 @dataclass(slots=True)
 class _Scan:
-    row: _Row
+    row: Row
     patient: _Patient
     scan_id: str
     serial: str
@@ -562,19 +421,20 @@ class _System:
     default: tuple[str, str] = ("", "")
 
 
-def _first_text(row: _Row, columns: Sequence[str]) -> str:
-    return next((v for c in columns if (v := _text(row, c))), "")
+def _first_text(p: CellParser, row: Row, columns: Sequence[str]) -> str:
+    return next((v for c in columns if (v := p.text(row, c))), "")
 
 
-def _read_system(table: _Table | None) -> _System:
+def _read_system(table: Table | None) -> _System:
     """Model and institution per serial from SystemId (UNVERIFIED: column names guessed)."""
     system = _System()
     if table is None:
         return system
+    p = _cells(table)
     for row in table.rows:
-        model = _first_text(row, _MODEL_COLUMNS)
-        institution = _first_text(row, _INSTITUTION_COLUMNS)
-        serial = _first_text(row, _SERIAL_COLUMNS)
+        model = _first_text(p, row, _MODEL_COLUMNS)
+        institution = _first_text(p, row, _INSTITUTION_COLUMNS)
+        serial = _first_text(p, row, _SERIAL_COLUMNS)
         if serial:
             system.by_serial.setdefault(serial, (model, institution))
         elif system.default == ("", ""):
@@ -584,49 +444,49 @@ def _read_system(table: _Table | None) -> _System:
     return system
 
 
-def _read_patients(table: _Table) -> dict[str, _Patient]:
+def _read_patients(table: Table) -> dict[str, _Patient]:
     patients: dict[str, _Patient] = {}
+    p = _cells(table)
     for row in table.rows:
-        key = _required_text(table, row, "PATIENT_KEY")
+        key = p.required_text(row, "PATIENT_KEY")
         if key in patients:
-            raise _fail(
-                table,
+            raise p.fail(
                 row,
                 "PATIENT_KEY",
                 _("'{value}' appears twice (first on line {first})").format(
                     value=key, first=patients[key].row.line
                 ),
             )
-        raw_id = _text(row, "IDENTIFIER1")
+        raw_id = p.text(row, "IDENTIFIER1")
         cpr = normalise_cpr(raw_id)
-        sex_text = _text(row, "SEX").upper()
-        names = (_text(row, "FIRST_NAME"), _text(row, "LAST_NAME"))
+        sex_text = p.text(row, "SEX").upper()
+        names = (p.text(row, "FIRST_NAME"), p.text(row, "LAST_NAME"))
         patients[key] = _Patient(
             row=row,
             key=key,
             identifier=cpr or raw_id,
             id_type=IdType.CPR if cpr else IdType.OTHER,
             name=" ".join(n for n in names if n),
-            birth=_when(table, row, "BIRTHDATE", required=False),
+            birth=p.when(row, "BIRTHDATE", _DATES, required=False),
             sex=Sex.FEMALE if sex_text == "F" else Sex.MALE if sex_text == "M" else None,
-            height_cm=_number(table, row, "HEIGHT"),
-            weight_kg=_number(table, row, "WEIGHT"),
-            phantom_id=_text(row, "PHANTOM_ID"),
-            phantom_type=_code(table, row, "PHANTOM_TYPE"),
+            height_cm=p.number(row, "HEIGHT"),
+            weight_kg=p.number(row, "WEIGHT"),
+            phantom_id=p.text(row, "PHANTOM_ID"),
+            phantom_type=p.integer(row, "PHANTOM_TYPE"),
         )
     return patients
 
 
-def _index(table: _Table | None) -> dict[tuple[str, str], _Row]:
+def _index(table: Table | None) -> dict[tuple[str, str], Row]:
     """Return the rows of a result table by (PATIENT_KEY, SCANID)."""
-    out: dict[tuple[str, str], _Row] = {}
+    out: dict[tuple[str, str], Row] = {}
     if table is None:
         return out
+    p = _cells(table)
     for row in table.rows:
-        key = (_required_text(table, row, "PATIENT_KEY"), _required_text(table, row, "SCANID"))
+        key = (p.required_text(row, "PATIENT_KEY"), p.required_text(row, "SCANID"))
         if key in out:
-            raise _fail(
-                table,
+            raise p.fail(
                 row,
                 "SCANID",
                 _("scan {scan} of patient key {key} appears twice (first on line {first})").format(
@@ -638,20 +498,20 @@ def _index(table: _Table | None) -> dict[tuple[str, str], _Row]:
 
 
 def _region(
-    table: _Table, row: _Row, prefix: str, region: Region, included: bool = True
+    p: CellParser, row: Row, prefix: str, region: Region, included: bool = True
 ) -> RegionResult | None:
-    area, bmc, bmd = (_number(table, row, f"{prefix}_{x}") for x in _AAB)
+    area, bmc, bmd = (p.number(row, f"{prefix}_{x}") for x in _AAB)
     if area is None and bmc is None and bmd is None:
         return None
     return RegionResult(region, bmd, bmc, area, included=included)
 
 
-def _spine_results(table: _Table, row: _Row, notes: list[str]) -> list[RegionResult]:
+def _spine_results(p: CellParser, row: Row, notes: list[str]) -> list[RegionResult]:
     results: list[RegionResult] = []
     included: set[int] = set()
     for i, region in enumerate(VERTEBRAE, start=1):
-        inc = _flag(table, row, f"L{i}_INCLUDED", True)
-        result = _region(table, row, f"L{i}", region, inc)
+        inc = p.flag(row, f"L{i}_INCLUDED", True)
+        result = _region(p, row, f"L{i}", region, inc)
         if result is not None:
             results.append(result)
             if inc:
@@ -662,7 +522,7 @@ def _spine_results(table: _Table, row: _Row, notes: list[str]) -> list[RegionRes
         total_region = Region.L2_L4
     else:
         total_region = None
-    total = _region(table, row, "TOT", total_region or Region.L1_L4)
+    total = _region(p, row, "TOT", total_region or Region.L1_L4)
     if total is not None:
         if total_region is None:
             levels = ",".join(f"L{i}" for i in sorted(included))
@@ -670,21 +530,21 @@ def _spine_results(table: _Table, row: _Row, notes: list[str]) -> list[RegionRes
                 _(
                     "{file}, line {line}: the spine total over {levels} has no matching region;"
                     " only the vertebrae were imported."
-                ).format(file=table.label, line=row.line, levels=levels or "-")
+                ).format(file=p.label, line=row.line, levels=levels or "-")
             )
         else:
             results.append(total)
     return results
 
 
-def _mapped_results(table: _Table, row: _Row, regions: Mapping[str, Region]) -> list[RegionResult]:
-    return [r for p, reg in regions.items() if (r := _region(table, row, p, reg)) is not None]
+def _mapped_results(p: CellParser, row: Row, regions: Mapping[str, Region]) -> list[RegionResult]:
+    return [r for pre, reg in regions.items() if (r := _region(p, row, pre, reg)) is not None]
 
 
-def _phantom_results(table: _Table, row: _Row) -> tuple[PhantomResult, ...]:
+def _phantom_results(p: CellParser, row: Row) -> tuple[PhantomResult, ...]:
     out: list[PhantomResult] = []
     for prefix, region in _PHANTOM_REGIONS:
-        area, bmc, bmd = (_number(table, row, f"{prefix}_{x}") for x in _AAB)
+        area, bmc, bmd = (p.number(row, f"{prefix}_{x}") for x in _AAB)
         if bmd is not None:
             out.append(PhantomResult(region, bmd, bmc, area))
     return tuple(out)
@@ -717,19 +577,20 @@ def _birth_date(patient: _Patient, reference: dt.date) -> tuple[dt.date | None, 
 
 
 def _reference_scores(
-    table: _Table | None,
+    table: Table | None,
 ) -> tuple[dict[tuple[str, str], list[tuple[Region, float | None, float | None]]], set[str]]:
     scores: dict[tuple[str, str], list[tuple[Region, float | None, float | None]]] = {}
     unknown: set[str] = set()
     if table is None:
         return scores, unknown
+    p = _cells(table)
     for row in table.rows:
-        key = (_required_text(table, row, "PATIENT_KEY"), _required_text(table, row, "SCANID"))
-        ref_type = _text(row, "REF_TYPE").upper()
-        bone_range = _text(row, "BONERANGE")
+        key = (p.required_text(row, "PATIENT_KEY"), p.required_text(row, "SCANID"))
+        ref_type = p.text(row, "REF_TYPE").upper()
+        bone_range = p.text(row, "BONERANGE")
         # T- and Z-scores of -1 are real scores: no sentinel here.
-        t = _number(table, row, "T_SCORE", sentinel=False)
-        z = _number(table, row, "Z_SCORE", sentinel=False)
+        t = p.number(row, "T_SCORE", missing=())
+        z = p.number(row, "Z_SCORE", missing=())
         region = REFERENCE_REGIONS.get((ref_type, bone_range))
         if region is None:
             unknown.add(f"{ref_type}/{bone_range}")
@@ -738,23 +599,22 @@ def _reference_scores(
     return scores, unknown
 
 
-def _read_scans(table: _Table, patients: Mapping[str, _Patient]) -> list[_Scan]:
+def _read_scans(table: Table, patients: Mapping[str, _Patient]) -> list[_Scan]:
     scans: list[_Scan] = []
     seen: dict[tuple[str, str], int] = {}
+    p = _cells(table)
     for row in table.rows:
-        patient_key = _required_text(table, row, "PATIENT_KEY")
+        patient_key = p.required_text(row, "PATIENT_KEY")
         patient = patients.get(patient_key)
         if patient is None:
-            raise _fail(
-                table,
+            raise p.fail(
                 row,
                 "PATIENT_KEY",
                 _("'{value}' is not in table PATIENT").format(value=patient_key),
             )
-        scan_id = _required_text(table, row, "SCANID")
+        scan_id = p.required_text(row, "SCANID")
         if (patient_key, scan_id) in seen:
-            raise _fail(
-                table,
+            raise p.fail(
                 row,
                 "SCANID",
                 _("scan {scan} of patient key {key} appears twice (first on line {first})").format(
@@ -762,40 +622,63 @@ def _read_scans(table: _Table, patients: Mapping[str, _Patient]) -> list[_Scan]:
                 ),
             )
         seen[(patient_key, scan_id)] = row.line
-        when = _when(table, row, "SCAN_DATE", required=True)
+        when = p.when(row, "SCAN_DATE", _DATES, required=True)
         assert when is not None
-        code = _code(table, row, "SCAN_TYPE")
+        code = p.integer(row, "SCAN_TYPE")
         if code is None:
-            raise _fail(table, row, "SCAN_TYPE", _("a value is required"))
+            raise p.fail(row, "SCAN_TYPE", _("a value is required"))
         scans.append(
             _Scan(
                 row=row,
                 patient=patient,
                 scan_id=scan_id,
-                serial=_required_text(table, row, "SERIAL_NUMBER"),
+                serial=p.required_text(row, "SERIAL_NUMBER"),
                 acquired_at=when.at,
                 code=code,
-                scan_mode=_text(row, "SCAN_MODE"),
-                software_version=_text(row, "SW_VERSION"),
-                qc=_flag(table, row, "QC_SCAN", False),
-                accession=_text(row, "ACCESSION_NO"),
-                wl_uid=_text(row, "WL_STUDY_INST_UID"),
+                scan_mode=p.text(row, "SCAN_MODE"),
+                software_version=p.text(row, "SW_VERSION"),
+                qc=p.flag(row, "QC_SCAN", False),
+                accession=p.text(row, "ACCESSION_NO"),
+                wl_uid=p.text(row, "WL_STUDY_INST_UID"),
             )
         )
     return scans
 
 
-def _build(
-    path: Path,
-    reader_name: str,
-    tables: Mapping[str, _Table],
-    notes: list[ImportNote],
-    institution_name: str,
-) -> ParsedSource:
-    """Map the parsed tables to studies and phantom scans (raises before returning half)."""
+@dataclass(slots=True)
+class _Source:
+    """The tables of one source, read and indexed for the mapping."""
+
+    tables: Mapping[str, Table]
+    institution_name: str
+    system: _System
+    patients: dict[str, _Patient]
+    scans: list[_Scan]
+    result_tables: dict[str, Table | None]
+    results: dict[str, dict[tuple[str, str], Row]]
+    scores: dict[tuple[str, str], list[tuple[Region, float | None, float | None]]]
+    unknown_ranges: set[str]
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What the mapping met on its way, for the notes (each kind listed once)."""
+
+    messages: list[str] = field(default_factory=list)
+    used: set[tuple[str, tuple[str, str]]] = field(default_factory=set)
+    guessed_births: int = 0
+    calibration: int = 0
+    no_phantom_results: int = 0
+    unknown_codes: set[int] = field(default_factory=set)
+    unmatched_scores: set[str] = field(default_factory=set)
+    no_identifier: set[str] = field(default_factory=set)
+
+
+def _read_source(path: Path, tables: Mapping[str, Table], institution_name: str) -> _Source:
+    """Check that the required tables are there, then read and index every table."""
     for name in REQUIRED_TABLES:
         if name not in tables:
-            raise _problem(
+            raise ImportProblemError(
                 _("{source}: required table {table} is missing.").format(
                     source=path.name, table=name
                 ),
@@ -809,122 +692,162 @@ def _build(
     result_tables = {name: tables.get(name) for name in (T_SPINE, T_HIP, T_FOREARM)}
     results = {name: _index(t) for name, t in result_tables.items()}
     scores, unknown_ranges = _reference_scores(tables.get(T_REFERENCE))
-    messages: list[str] = []
+    return _Source(
+        tables=tables,
+        institution_name=institution_name,
+        system=system,
+        patients=patients,
+        scans=scans,
+        result_tables=result_tables,
+        results=results,
+        scores=scores,
+        unknown_ranges=unknown_ranges,
+    )
 
-    def scanner(scan: _Scan) -> ScannerIdentity:
-        model, institution = system.by_serial.get(scan.serial, system.default)
-        return ScannerIdentity(
-            manufacturer=Manufacturer.HOLOGIC,
-            model=model or DEFAULT_MODEL,
-            serial=scan.serial,
-            software_version=scan.software_version,
-            institution_name=institution_name or institution,
-        )
 
+def _scanner(source: _Source, scan: _Scan) -> ScannerIdentity:
+    model, institution = source.system.by_serial.get(scan.serial, source.system.default)
+    return ScannerIdentity(
+        manufacturer=Manufacturer.HOLOGIC,
+        model=model or DEFAULT_MODEL,
+        serial=scan.serial,
+        software_version=scan.software_version,
+        institution_name=source.institution_name or institution,
+    )
+
+
+def _identities(source: _Source, tally: _Tally) -> dict[str, PatientIdentity]:
+    """Return each patient by PATIENT_KEY; a two-digit birth year gets a century."""
     first_scan: dict[str, dt.date] = {}
-    for scan in scans:
+    for scan in source.scans:
         day = scan.acquired_at.date()
         first_scan[scan.patient.key] = min(first_scan.get(scan.patient.key, day), day)
     today = dt.date.today()
     identities: dict[str, PatientIdentity] = {}
-    guessed_births = 0
-    for patient_key, p in patients.items():
+    for patient_key, p in source.patients.items():
         birth, guessed = _birth_date(p, first_scan.get(patient_key, today))
-        guessed_births += guessed
+        tally.guessed_births += guessed
         identifier = p.identifier or patient_key
         identities[patient_key] = PatientIdentity(identifier, p.id_type, p.name, birth, p.sex)
+    return identities
 
+
+def _phantom_scan(source: _Source, scan: _Scan, tally: _Tally) -> PhantomScanRecord | None:
+    """Return a QC phantom scan with its results from table Spine; None without results."""
+    p = scan.patient
+    key = (p.key, scan.scan_id)
+    spine_table, spine = source.result_tables[T_SPINE], source.results[T_SPINE].get(key)
+    phantom_results: tuple[PhantomResult, ...] = ()
+    if spine_table is not None and spine is not None:
+        phantom_results = _phantom_results(_cells(spine_table), spine)
+        tally.used.add((T_SPINE, key))
+    if not phantom_results:
+        tally.no_phantom_results += 1
+        return None
+    kind, description = _PHANTOMS.get(
+        p.phantom_type or 0,
+        (PhantomKind.OTHER, f"APEX QC phantom (PHANTOM_TYPE {p.phantom_type or 0})"),
+    )
+    return PhantomScanRecord(
+        source_key=apex_qc_source_key(scan.serial, p.key, scan.scan_id),
+        phantom=PhantomIdentity(kind, p.phantom_id or p.identifier or p.key, description),
+        scanner=_scanner(source, scan),
+        acquired_at=scan.acquired_at,
+        purpose=PhantomPurpose.DAILY_QC,
+        results=phantom_results,
+    )
+
+
+def _region_results(
+    source: _Source, scan: _Scan, scan_type: ScanType, tally: _Tally
+) -> list[RegionResult]:
+    """Return a patient scan's results from its result table, with the vendor T/Z-scores."""
+    key = (scan.patient.key, scan.scan_id)
+    region_results: list[RegionResult] = []
+    table_name = _RESULT_TABLE.get(scan_type)
+    if table_name is not None and (row := source.results[table_name].get(key)) is not None:
+        table = source.result_tables[table_name]
+        assert table is not None
+        tally.used.add((table_name, key))
+        p = _cells(table)
+        if table_name == T_SPINE:
+            region_results = _spine_results(p, row, tally.messages)
+        elif table_name == T_HIP:
+            region_results = _mapped_results(p, row, HIP_REGIONS)
+        else:
+            region_results = _mapped_results(p, row, FOREARM_REGIONS)
+    for region, t, z in source.scores.get(key, ()):
+        index = next((i for i, r in enumerate(region_results) if r.region is region), None)
+        if index is None:
+            tally.unmatched_scores.add(str(region))
+            continue
+        region_results[index] = dataclasses.replace(region_results[index], vendor_t=t, vendor_z=z)
+    return region_results
+
+
+def _scan_record(source: _Source, scan: _Scan, tally: _Tally) -> ScanRecord:
+    """Return a patient scan; an unknown SCAN_TYPE code is imported as 'other'."""
+    p = scan.patient
+    if not p.identifier:
+        tally.no_identifier.add(p.key)
+    scan_type, side = _SCAN_TYPES.get(scan.code, (ScanType.OTHER, None))
+    if scan.code not in _SCAN_TYPES:
+        tally.unknown_codes.add(scan.code)
+    region_results = _region_results(source, scan, scan_type, tally)
+    return ScanRecord(
+        source_key=apex_scan_source_key(scan.serial, p.key, scan.scan_id),
+        scan_type=scan_type,
+        acquired_at=scan.acquired_at,
+        side=side,
+        scan_mode=scan.scan_mode,
+        software_version=scan.software_version,
+        results=tuple(region_results),
+    )
+
+
+def _add_to_study(
+    source: _Source, studies: dict[str, _StudyAcc], scan: _Scan, record: ScanRecord
+) -> None:
+    """Put a scan into its study (the worklist UID, else one derived per patient and day)."""
+    p = scan.patient
+    uid = scan.wl_uid or apex_study_uid(scan.serial, p.key, scan.acquired_at.date())
+    acc = studies.get(uid)
+    if acc is None:
+        acc = studies[uid] = _StudyAcc(uid, scan)
+    elif acc.first.patient.key != p.key:
+        raise _cells(source.tables[T_SCAN]).fail(
+            scan.row,
+            "WL_STUDY_INST_UID",
+            _("'{value}' differs from line {first} of the same study ({uid})").format(
+                value=p.key, first=acc.first.row.line, uid=uid
+            ),
+        )
+    acc.scans.append(record)
+    acc.sources.append(scan)
+
+
+def _map_scans(
+    source: _Source, tally: _Tally
+) -> tuple[dict[str, _StudyAcc], list[PhantomScanRecord]]:
+    """Sort the scans into patient studies and QC phantom scans; skip calibration scans."""
     studies: dict[str, _StudyAcc] = {}
     phantom_scans: list[PhantomScanRecord] = []
-    used: set[tuple[str, tuple[str, str]]] = set()
-    calibration = 0
-    no_phantom_results = 0
-    unknown_codes: set[int] = set()
-    unmatched_scores: set[str] = set()
-    no_identifier: set[str] = set()
-    for scan in scans:
-        p = scan.patient
-        key = (p.key, scan.scan_id)
+    for scan in source.scans:
         if scan.code in _CALIBRATION_SCAN_TYPES:
-            calibration += 1
-            continue
-        if (p.phantom_type or 0) > 0 or scan.qc:
-            spine_table, spine = result_tables[T_SPINE], results[T_SPINE].get(key)
-            phantom_results: tuple[PhantomResult, ...] = ()
-            if spine_table is not None and spine is not None:
-                phantom_results = _phantom_results(spine_table, spine)
-                used.add((T_SPINE, key))
-            if not phantom_results:
-                no_phantom_results += 1
-                continue
-            kind, description = _PHANTOMS.get(
-                p.phantom_type or 0,
-                (PhantomKind.OTHER, f"APEX QC phantom (PHANTOM_TYPE {p.phantom_type or 0})"),
-            )
-            phantom_scans.append(
-                PhantomScanRecord(
-                    source_key=apex_qc_source_key(scan.serial, p.key, scan.scan_id),
-                    phantom=PhantomIdentity(
-                        kind, p.phantom_id or p.identifier or p.key, description
-                    ),
-                    scanner=scanner(scan),
-                    acquired_at=scan.acquired_at,
-                    purpose=PhantomPurpose.DAILY_QC,
-                    results=phantom_results,
-                )
-            )
-            continue
-        if not p.identifier:
-            no_identifier.add(p.key)
-        scan_type, side = _SCAN_TYPES.get(scan.code, (ScanType.OTHER, None))
-        if scan.code not in _SCAN_TYPES:
-            unknown_codes.add(scan.code)
-        region_results: list[RegionResult] = []
-        table_name = _RESULT_TABLE.get(scan_type)
-        if table_name is not None and (row := results[table_name].get(key)) is not None:
-            table = result_tables[table_name]
-            assert table is not None
-            used.add((table_name, key))
-            if table_name == T_SPINE:
-                region_results = _spine_results(table, row, messages)
-            elif table_name == T_HIP:
-                region_results = _mapped_results(table, row, HIP_REGIONS)
-            else:
-                region_results = _mapped_results(table, row, FOREARM_REGIONS)
-        for region, t, z in scores.get(key, ()):
-            index = next((i for i, r in enumerate(region_results) if r.region is region), None)
-            if index is None:
-                unmatched_scores.add(str(region))
-                continue
-            region_results[index] = dataclasses.replace(
-                region_results[index], vendor_t=t, vendor_z=z
-            )
-        record = ScanRecord(
-            source_key=apex_scan_source_key(scan.serial, p.key, scan.scan_id),
-            scan_type=scan_type,
-            acquired_at=scan.acquired_at,
-            side=side,
-            scan_mode=scan.scan_mode,
-            software_version=scan.software_version,
-            results=tuple(region_results),
-        )
-        uid = scan.wl_uid or apex_study_uid(scan.serial, p.key, scan.acquired_at.date())
-        acc = studies.get(uid)
-        if acc is None:
-            acc = studies[uid] = _StudyAcc(uid, scan)
-        elif acc.first.patient.key != p.key:
-            raise _fail(
-                tables[T_SCAN],
-                scan.row,
-                "WL_STUDY_INST_UID",
-                _("'{value}' differs from line {first} of the same study ({uid})").format(
-                    value=p.key, first=acc.first.row.line, uid=uid
-                ),
-            )
-        acc.scans.append(record)
-        acc.sources.append(scan)
+            tally.calibration += 1
+        elif (scan.patient.phantom_type or 0) > 0 or scan.qc:
+            phantom = _phantom_scan(source, scan, tally)
+            if phantom is not None:
+                phantom_scans.append(phantom)
+        else:
+            _add_to_study(source, studies, scan, _scan_record(source, scan, tally))
+    return studies, phantom_scans
 
-    study_records: list[StudyRecord] = []
+
+def _study_records(
+    source: _Source, studies: Mapping[str, _StudyAcc], identities: Mapping[str, PatientIdentity]
+) -> tuple[StudyRecord, ...]:
+    records: list[StudyRecord] = []
     for acc in studies.values():
         first = acc.first
         accession = next((s.accession for s in acc.sources if s.accession), "")
@@ -935,16 +858,21 @@ def _build(
             height_cm=first.patient.height_cm,
             weight_kg=first.patient.weight_kg,
         )
-        study_records.append(
+        records.append(
             StudyRecord(
-                scanner=scanner(first),
+                scanner=_scanner(source, first),
                 patient=identities[first.patient.key],
                 study=info,
                 scans=tuple(acc.scans),
             )
         )
+    return tuple(records)
 
-    # notes, each listed once
+
+def _source_notes(source: _Source, tally: _Tally) -> list[str]:
+    """Notes on what the database lacks: scanner model, institution, birth years, IDs."""
+    messages: list[str] = []
+    system = source.system
     if not system.default[0] and not system.by_serial:
         messages.append(
             _(
@@ -952,69 +880,82 @@ def _build(
                 " the model is recorded as '{model}'."
             ).format(model=DEFAULT_MODEL)
         )
-    if not institution_name and not system.default[1] and not system.by_serial:
+    if not source.institution_name and not system.default[1] and not system.by_serial:
         messages.append(
             _(
                 "The database names no institution; the site comes from the site mapping"
                 " of the scanner serial (or is UNKNOWN)."
             )
         )
-    if guessed_births:
+    if tally.guessed_births:
         messages.append(
             _(
                 "{n} birth dates have a two-digit year; the century was chosen so that the"
                 " patient was born before the first scan. Export with mdb-export -D"
                 " '{fmt}' to avoid the guess."
-            ).format(n=guessed_births, fmt=MDB_DATE_FORMAT)
+            ).format(n=tally.guessed_births, fmt=MDB_DATE_FORMAT)
         )
-    if no_identifier:
+    if tally.no_identifier:
         messages.append(
             _(
                 "{n} patients have no IDENTIFIER1; their APEX PATIENT_KEY is used as identifier."
-            ).format(n=len(no_identifier))
+            ).format(n=len(tally.no_identifier))
         )
-    if calibration:
+    return messages
+
+
+def _skipped_notes(source: _Source, tally: _Tally) -> list[str]:
+    """Notes on scans and scores that were not imported, or imported as 'other'."""
+    messages: list[str] = []
+    if tally.calibration:
         messages.append(
-            _("{n} calibration (flattening) scans were not imported.").format(n=calibration)
+            _("{n} calibration (flattening) scans were not imported.").format(n=tally.calibration)
         )
-    if no_phantom_results:
+    if tally.no_phantom_results:
         messages.append(
             _("{n} QC phantom scans have no results in table Spine and were not imported.").format(
-                n=no_phantom_results
+                n=tally.no_phantom_results
             )
         )
-    if unknown_codes:
+    if tally.unknown_codes:
         messages.append(
             _("Scans with unknown SCAN_TYPE codes were imported as 'other': {codes}.").format(
-                codes=", ".join(str(c) for c in sorted(unknown_codes))
+                codes=", ".join(str(c) for c in sorted(tally.unknown_codes))
             )
         )
-    if unknown_ranges:
+    if source.unknown_ranges:
         messages.append(
             _(
                 "ReferenceResults: T- and Z-scores of unknown REF_TYPE/BONERANGE combinations"
                 " were not imported: {ranges}."
-            ).format(ranges=", ".join(sorted(unknown_ranges)))
+            ).format(ranges=", ".join(sorted(source.unknown_ranges)))
         )
-    if unmatched_scores:
+    if tally.unmatched_scores:
         messages.append(
             _(
                 "ReferenceResults: T- and Z-scores without a matching region result were"
                 " not imported: {regions}."
-            ).format(regions=", ".join(sorted(unmatched_scores)))
+            ).format(regions=", ".join(sorted(tally.unmatched_scores)))
         )
+    return messages
+
+
+def _unused_notes(source: _Source, tally: _Tally) -> list[str]:
+    """Notes on forearm regions and result rows that no imported scan used."""
+    messages: list[str] = []
     skipped_regions: set[str] = set()
-    forearm = result_tables[T_FOREARM]
+    forearm = source.result_tables[T_FOREARM]
     if forearm is not None:
-        for scan_key, row in results[T_FOREARM].items():
-            if (T_FOREARM, scan_key) not in used:
+        p = _cells(forearm)
+        for scan_key, row in source.results[T_FOREARM].items():
+            if (T_FOREARM, scan_key) not in tally.used:
                 continue
             for column in row.values:
                 prefix = column.rsplit("_", 1)[0]
                 if (
                     _FOREARM_ANY_RE.match(column)
                     and prefix not in FOREARM_REGIONS
-                    and _number(forearm, row, column) is not None
+                    and p.number(row, column) is not None
                 ):
                     skipped_regions.add(prefix)
     if skipped_regions:
@@ -1023,11 +964,8 @@ def _build(
                 regions=", ".join(sorted(skipped_regions))
             )
         )
-    orphans = {
-        name: sum(1 for scan_key in rows if (name, scan_key) not in used)
-        for name, rows in results.items()
-    }
-    for name, count in orphans.items():
+    for name, rows in source.results.items():
+        count = sum(1 for scan_key in rows if (name, scan_key) not in tally.used)
         if count:
             messages.append(
                 _(
@@ -1035,11 +973,33 @@ def _build(
                     " ignored."
                 ).format(n=count, table=name)
             )
+    return messages
+
+
+def _build(
+    path: Path,
+    reader_name: str,
+    tables: Mapping[str, Table],
+    notes: list[ImportNote],
+    institution_name: str,
+) -> ParsedSource:
+    """Map the parsed tables to studies and phantom scans (raises before returning half)."""
+    source = _read_source(path, tables, institution_name)
+    tally = _Tally()
+    identities = _identities(source, tally)
+    studies, phantom_scans = _map_scans(source, tally)
+    study_records = _study_records(source, studies, identities)
+    messages = [
+        *tally.messages,  # met on the way, e.g. spine totals without a region
+        *_source_notes(source, tally),
+        *_skipped_notes(source, tally),
+        *_unused_notes(source, tally),
+    ]
     notes.extend(ImportNote(m) for m in messages)
     return ParsedSource(
         path=str(path),
         reader=reader_name,
-        studies=tuple(study_records),
+        studies=study_records,
         phantom_scans=tuple(phantom_scans),
         notes=tuple(notes),
     )
@@ -1062,7 +1022,7 @@ def _parse_all(
         )
     unknown: dict[str, list[str]] = {}
     tables = {
-        name: _parse_table(name, label, _decode(label, raw, notes), unknown)
+        name: _parse_table(name, label, decode(label, raw, notes), unknown)
         for name, (label, raw) in sources.items()
     }
     if unknown:
@@ -1097,7 +1057,7 @@ def _table_files(folder: Path) -> tuple[dict[str, Path], list[str]]:
             others.append(file.stem)
             continue
         if name in found:
-            raise _problem(
+            raise ImportProblemError(
                 _("{folder}: two files hold table {table}: {a} and {b}.").format(
                     folder=folder.name, table=name, a=found[name].name, b=file.name
                 ),
@@ -1134,7 +1094,7 @@ def read_folder(path: Path, *, institution_name: str = "") -> ParsedSource:
         files, others = _table_files(path)
         sources = {name: (file.name, file.read_bytes()) for name, file in files.items()}
     except OSError as exc:
-        raise _problem(
+        raise ImportProblemError(
             _("{file} could not be read: {error}").format(file=path, error=exc.strerror or str(exc))
         ) from exc
     return _parse_all(path, FOLDER_READER_NAME, sources, others, institution_name)
@@ -1147,7 +1107,7 @@ def read_folder(path: Path, *, institution_name: str = "") -> ParsedSource:
 def _mdbtools() -> tuple[str, str]:
     tables, export = shutil.which("mdb-tables"), shutil.which("mdb-export")
     if tables is None or export is None:
-        raise _problem(
+        raise ImportProblemError(
             _(
                 "Cannot read Access databases (.mdb): the mdbtools programs mdb-tables and"
                 " mdb-export were not found."
@@ -1203,11 +1163,11 @@ def read_mdb(path: Path, *, institution_name: str = "") -> ParsedSource:
     try:
         listing = _run([tables_exe, "-1", str(path)])
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise _problem(
+        raise ImportProblemError(
             _("unreadable .mdb file {path}: {error}").format(path=path, error=exc),
         ) from exc
     if listing.returncode != 0:
-        raise _problem(
+        raise ImportProblemError(
             _("unreadable .mdb file {path}: {error}").format(
                 path=path, error=_summary(listing.stderr)
             ),
@@ -1231,11 +1191,11 @@ def read_mdb(path: Path, *, institution_name: str = "") -> ParsedSource:
         try:
             done = _run(command)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise _problem(
+            raise ImportProblemError(
                 _("{file}: mdb-export failed: {error}").format(file=label, error=exc)
             ) from exc
         if done.returncode != 0:
-            raise _problem(
+            raise ImportProblemError(
                 _("{file}: mdb-export failed: {error}").format(
                     file=label, error=_summary(done.stderr)
                 ),
@@ -1249,42 +1209,16 @@ def read_mdb(path: Path, *, institution_name: str = "") -> ParsedSource:
 # the reader objects
 
 
-class ApexMdbReader:
-    """The :class:`~dxa_app.ingest.base.Reader` of APEX ``PatScan.mdb`` files."""
+def _is_mdb(head: bytes) -> bool:
+    """Return True when the file starts with the Jet/ACE signature (bytes 4-18)."""
+    return head[4:19] in MDB_SIGNATURES
 
-    name: str = READER_NAME
 
-    def sniff(self, path: Path, head: bytes) -> bool:
-        """Return True when the file starts with the Jet/ACE signature (bytes 4-18).
+class ApexMdbReader(FileReader):
+    """The :class:`~dxa_app.ingest.base.Reader` of APEX ``PatScan.mdb``; see :func:`read_mdb`."""
 
-        Parameters
-        ----------
-        path : Path
-            The file (not opened).
-        head : bytes
-            Its first bytes.
-
-        Returns
-        -------
-        bool
-            Whether this reader should handle the file.
-        """
-        return head[4:19] in MDB_SIGNATURES
-
-    def read(self, path: Path) -> ParsedSource:
-        """Parse the database; see :func:`read_mdb`.
-
-        Parameters
-        ----------
-        path : Path
-            The ``.mdb`` file.
-
-        Returns
-        -------
-        ParsedSource
-            What the database holds.
-        """
-        return read_mdb(path)
+    def __init__(self) -> None:
+        super().__init__(READER_NAME, _is_mdb, read_mdb)
 
 
 class ApexFolderReader:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -42,6 +43,61 @@ class Reader(Protocol):
 
     def read(self, path: Path) -> ParsedSource:
         """Parse the whole file."""
+
+
+class FileReader:
+    """A :class:`Reader` made of a test of a file's first bytes and a function that parses it.
+
+    Parameters
+    ----------
+    name : str
+        The reader's name, recorded with each import.
+    claims : Callable[[bytes], bool]
+        Returns whether the first bytes of a file show it is of this format.
+    parse : Callable[[Path], ParsedSource]
+        Parses a whole file (see :meth:`Reader.read`).
+    """
+
+    name: str
+
+    def __init__(
+        self, name: str, claims: Callable[[bytes], bool], parse: Callable[[Path], ParsedSource]
+    ) -> None:
+        self.name = name
+        self._claims = claims
+        self._parse = parse
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        """Return True when this reader should handle the file.
+
+        Parameters
+        ----------
+        path : Path
+            The file (not opened).
+        head : bytes
+            Its first bytes.
+
+        Returns
+        -------
+        bool
+            What ``claims`` says of ``head``.
+        """
+        return self._claims(head)
+
+    def read(self, path: Path) -> ParsedSource:
+        """Parse the whole file with ``parse``.
+
+        Parameters
+        ----------
+        path : Path
+            The file.
+
+        Returns
+        -------
+        ParsedSource
+            What the file holds.
+        """
+        return self._parse(path)
 
 
 def file_sha256(path: Path) -> str:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import csv
+import dataclasses
 import datetime as dt
 import io
-import math
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Final
 
 from dxa_app.cpr import normalise_cpr
 from dxa_app.csv_spec import (
@@ -60,7 +58,18 @@ from dxa_app.domain import (
 )
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
-from dxa_app.ingest.base import Reader
+from dxa_app.ingest.base import FileReader, Reader
+from dxa_app.ingest.cells import (
+    BOM,
+    CellParser,
+    CellRules,
+    CsvReader,
+    DateFormats,
+    Row,
+    Table,
+    decode,
+    vocabulary,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -84,12 +93,8 @@ __all__ = [
 
 READER_NAME: Final = "generic_csv"
 
-_BOM: Final = "\ufeff"
 _MAGIC_RE: Final = re.compile(r"^#\s*dxa-generic-csv\s+v(\d+)\s+([A-Za-z_]+)")
 _STUDY_UID_NAMESPACE: Final = uuid.UUID("6b0f3c1e-8f1d-5a57-9a43-2f7c3c0b6d11")
-
-_E = TypeVar("_E", bound=StrEnum)
-
 
 # ---------------------------------------------------------------------------
 # source keys
@@ -215,19 +220,7 @@ def vfa_source_key(study_uid: str, reader: str, read_at: dt.datetime) -> str:
 # value vocabularies (lower-case, spaces and hyphens folded to "_")
 
 
-def _fold(text: str) -> str:
-    folded = re.sub(r"[\s\-–/]+", "_", text.strip().lower())
-    return folded.strip("_")
-
-
-def _vocabulary(enum: type[_E], aliases: Mapping[str, _E]) -> dict[str, _E]:
-    vocab: dict[str, _E] = {_fold(member.value): member for member in enum}
-    vocab.update({_fold(member.name): member for member in enum})
-    vocab.update({_fold(k): v for k, v in aliases.items()})
-    return vocab
-
-
-_MANUFACTURERS = _vocabulary(
+_MANUFACTURERS = vocabulary(
     Manufacturer,
     {
         "hologic inc": Manufacturer.HOLOGIC,
@@ -242,7 +235,7 @@ _MANUFACTURERS = _vocabulary(
         "general electric": Manufacturer.GE_LUNAR,
     },
 )
-_SEXES = _vocabulary(
+_SEXES = vocabulary(
     Sex,
     {
         "female": Sex.FEMALE,
@@ -254,8 +247,8 @@ _SEXES = _vocabulary(
         "andet": Sex.OTHER,
     },
 )
-_ID_TYPES = _vocabulary(IdType, {"cpr_nr": IdType.CPR, "cprnr": IdType.CPR})
-_SCAN_TYPES = _vocabulary(
+_ID_TYPES = vocabulary(IdType, {"cpr_nr": IdType.CPR, "cprnr": IdType.CPR})
+_SCAN_TYPES = vocabulary(
     ScanType,
     {
         "spine": ScanType.AP_SPINE,
@@ -264,7 +257,7 @@ _SCAN_TYPES = _vocabulary(
         "total_body": ScanType.WHOLE_BODY,
     },
 )
-_SIDES = _vocabulary(
+_SIDES = vocabulary(
     Side,
     {
         "left": Side.LEFT,
@@ -275,7 +268,7 @@ _SIDES = _vocabulary(
         "højre": Side.RIGHT,
     },
 )
-_REGIONS = _vocabulary(
+_REGIONS = vocabulary(
     Region,
     {
         "l1l4": Region.L1_L4,
@@ -293,7 +286,7 @@ _REGIONS = _vocabulary(
         "total_body": Region.WHOLE_BODY,
     },
 )
-_PHANTOM_KINDS = _vocabulary(
+_PHANTOM_KINDS = vocabulary(
     PhantomKind,
     {
         "european spine phantom": PhantomKind.ESP,
@@ -306,7 +299,7 @@ _PHANTOM_KINDS = _vocabulary(
         "lunar spine phantom": PhantomKind.LUNAR_ALUMINIUM,
     },
 )
-_PURPOSES = _vocabulary(
+_PURPOSES = vocabulary(
     PhantomPurpose,
     {
         "qc": PhantomPurpose.DAILY_QC,
@@ -316,162 +309,38 @@ _PURPOSES = _vocabulary(
         "traveling_phantom": PhantomPurpose.TRAVELLING,
     },
 )
-_PHANTOM_REGIONS = _vocabulary(PhantomRegion, {})
-_VFA_LEVELS = _vocabulary(VfaLevel, {})
-_MORPHOLOGIES = _vocabulary(Morphology, {})
-
-_TRUE: Final = frozenset({"1", "true", "yes", "y", "ja", "j"})
-_FALSE: Final = frozenset({"0", "false", "no", "n", "nej"})
+_PHANTOM_REGIONS = vocabulary(PhantomRegion, {})
+_VFA_LEVELS = vocabulary(VfaLevel, {})
+_MORPHOLOGIES = vocabulary(Morphology, {})
 
 
 # ---------------------------------------------------------------------------
-# parsing of one row
+# how cells are written: ISO dates (ASCII digits), yes/no in English or Danish
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """One data row: values by column name, with the file line it starts on."""
-
-    line: int
-    values: Mapping[str, str]
-
-
-@dataclass(slots=True)
-class _Parser:
-    """Parses the cells of one file, raising errors that name file, line and column."""
-
-    file: str
-    decimal_comma: bool
-    notes: list[ImportNote] = field(default_factory=list)
-
-    def fail(self, row: _Row, column: str, problem: str) -> ImportProblemError:
-        """Return the error for a bad value."""
-        return ImportProblemError(
-            _("{file}, line {line}, column '{column}': {problem}").format(
-                file=self.file, line=row.line, column=column, problem=problem
-            ),
-            _("Correct the value in the file and import it again."),
-        )
-
-    def text(self, row: _Row, column: str, *, required: bool = False) -> str:
-        """Return the stripped text of a cell ('' when empty or the column is absent)."""
-        value = row.values.get(column, "").strip()
-        if required and not value:
-            raise self.fail(row, column, _("a value is required"))
-        return value
-
-    def number(self, row: _Row, column: str, *, required: bool = False) -> float | None:
-        """Return a float, or None when empty."""
-        value = self.text(row, column, required=required)
-        if not value:
-            return None
-        candidate = value.replace(",", ".") if self.decimal_comma else value
-        try:
-            number = float(candidate)
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number) or "_" in candidate:
-            hint = (
-                _("'{value}' is not a number (decimal comma or point, no thousands separator)")
-                if self.decimal_comma
-                else _("'{value}' is not a number (use a decimal point)")
-            )
-            raise self.fail(row, column, hint.format(value=value))
-        return number
-
-    def integer(self, row: _Row, column: str) -> int | None:
-        """Return an int, or None when empty."""
-        value = self.text(row, column)
-        if not value:
-            return None
-        if not re.fullmatch(r"[+-]?\d+", value):
-            raise self.fail(row, column, _("'{value}' is not a whole number").format(value=value))
-        return int(value)
-
-    def boolean(self, row: _Row, column: str, default: bool | None) -> bool | None:
-        """Return a bool from 1/0 (or yes/no, true/false, ja/nej); ``default`` when empty."""
-        value = self.text(row, column).lower()
-        if not value:
-            return default
-        if value in _TRUE:
-            return True
-        if value in _FALSE:
-            return False
-        raise self.fail(row, column, _("'{value}' is not 1 or 0").format(value=value))
-
-    def date(self, row: _Row, column: str, *, required: bool = False) -> dt.date | None:
-        """Return an ISO date (YYYY-MM-DD), or None when empty."""
-        value = self.text(row, column, required=required)
-        if not value:
-            return None
-        try:
-            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-                raise ValueError(value)
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise self.fail(
-                row, column, _("'{value}' is not a date (YYYY-MM-DD)").format(value=value)
-            ) from None
-
-    def datetime(self, row: _Row, column: str) -> dt.datetime:
-        """Return an ISO date and time (YYYY-MM-DDTHH:MM[:SS]); the value is required."""
-        value = self.text(row, column, required=True)
-        try:
-            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?", value):
-                raise ValueError(value)
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise self.fail(
-                row,
-                column,
-                _("'{value}' is not a date and time (YYYY-MM-DDTHH:MM)").format(value=value),
-            ) from None
-
-    def choice(
-        self, row: _Row, column: str, vocab: Mapping[str, _E], *, required: bool = False
-    ) -> _E | None:
-        """Return the enum member a cell names, or None when empty."""
-        value = self.text(row, column, required=required)
-        if not value:
-            return None
-        member = vocab.get(_fold(value))
-        if member is None:
-            allowed = ", ".join(dict.fromkeys(str(m.value) for m in vocab.values()))
-            raise self.fail(
-                row,
-                column,
-                _("'{value}' is not one of: {allowed}").format(value=value, allowed=allowed),
-            )
-        return member
-
-    def required_choice(self, row: _Row, column: str, vocab: Mapping[str, _E]) -> _E:
-        """Return the enum member a cell names; the value is required."""
-        member = self.choice(row, column, vocab, required=True)
-        assert member is not None
-        return member
+_RULES: Final = CellRules(
+    true_words=frozenset({"1", "true", "yes", "y", "ja", "j"}),
+    false_words=frozenset({"0", "false", "no", "n", "nej"}),
+)
+"""The decimal comma is switched on per file: allowed in files separated by ';'."""
+_DATE: Final = DateFormats(
+    (re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})"),),
+    lambda: _("'{value}' is not a date (YYYY-MM-DD)"),
+)
+_DATETIME: Final = DateFormats(
+    (
+        re.compile(
+            r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})[T ]"
+            r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
+            r"(?::(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]{1,6}))?)?"
+        ),
+    ),
+    lambda: _("'{value}' is not a date and time (YYYY-MM-DDTHH:MM)"),
+)
 
 
 # ---------------------------------------------------------------------------
 # reading the file: magic line, dialect, header, rows
-
-
-def _problem(message: str, remedy: str = "") -> ImportProblemError:
-    return ImportProblemError(message, remedy)
-
-
-def _decode(path: Path, raw: bytes, notes: list[ImportNote]) -> str:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-        notes.append(
-            ImportNote(
-                _(
-                    "{file} is not UTF-8; it was read as Windows-1252 (check the letters æ, ø, å)."
-                ).format(file=path.name)
-            )
-        )
-    return text.removeprefix(_BOM)
 
 
 def _parse_magic(path: Path, first_line: str) -> str:
@@ -479,7 +348,7 @@ def _parse_magic(path: Path, first_line: str) -> str:
     line = first_line.strip().rstrip(",;\t ").strip('"')
     match = _MAGIC_RE.match(line)
     if match is None:
-        raise _problem(
+        raise ImportProblemError(
             _("{file} is not a generic CSV file: the first line must start with '{magic}'.").format(
                 file=path.name, magic=MAGIC
             ),
@@ -487,7 +356,7 @@ def _parse_magic(path: Path, first_line: str) -> str:
         )
     version, kind = int(match.group(1)), match.group(2)
     if version > FORMAT_VERSION:
-        raise _problem(
+        raise ImportProblemError(
             _(
                 "{file} was written by a newer version of the generic CSV format (v{version});"
                 " this program reads v{supported}."
@@ -497,13 +366,13 @@ def _parse_magic(path: Path, first_line: str) -> str:
             ),
         )
     if version < 1:
-        raise _problem(
+        raise ImportProblemError(
             _("{file}: unknown generic CSV format version v{version}.").format(
                 file=path.name, version=version
             )
         )
     if kind not in KINDS:
-        raise _problem(
+        raise ImportProblemError(
             _("{file}: unknown kind '{kind}' on the first line; expected one of: {kinds}.").format(
                 file=path.name, kind=kind, kinds=", ".join(KINDS)
             )
@@ -518,30 +387,59 @@ def _delimiter(header_line: str) -> str:
 
 
 def _normalise_column(name: str) -> str:
-    return re.sub(r"[\s\-]+", "_", name.strip().strip(_BOM).lower())
+    return re.sub(r"[\s\-]+", "_", name.strip().strip(BOM).lower())
 
 
 @dataclass(frozen=True, slots=True)
-class _Table:
-    kind: str
-    rows: tuple[_Row, ...]
+class _File:
+    """A read file: its rows (table name: the kind), its number style and notes."""
+
+    table: Table
     decimal_comma: bool
     notes: tuple[ImportNote, ...]
 
 
-def _read_table(path: Path) -> _Table:
+def _no_header(path: Path) -> ImportProblemError:
+    return ImportProblemError(
+        _("{file} has no header row.").format(file=path.name),
+        _("The second line must name the columns; see the generic CSV format reference."),
+    )
+
+
+def _check_header(path: Path, kind: str, header: Sequence[str], notes: list[ImportNote]) -> None:
+    """Refuse a header without a required column; note the unknown columns."""
+    for column in sorted(REQUIRED_COLUMNS[kind]):
+        if column not in header:
+            raise ImportProblemError(
+                _("{file}: required column '{column}' is missing.").format(
+                    file=path.name, column=column
+                ),
+                _("Add the column to the header row; see the generic CSV format reference."),
+            )
+    known = frozenset(COLUMNS[kind])
+    unknown = [name for name in header if name and name not in known]
+    if unknown:
+        notes.append(
+            ImportNote(
+                _("{file}: unknown columns were ignored: {columns}.").format(
+                    file=path.name, columns=", ".join(unknown)
+                )
+            )
+        )
+
+
+def _read_table(path: Path) -> _File:
     """Read the file into rows keyed by known column names; check header and shape."""
     notes: list[ImportNote] = []
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise _problem(
+        raise ImportProblemError(
             _("{file} could not be read: {error}").format(file=path.name, error=exc.strerror)
         ) from exc
-    text = _decode(path, raw, notes)
-    lines = list(io.StringIO(text, newline=""))
+    lines = list(io.StringIO(decode(path.name, raw, notes), newline=""))
     if not lines:
-        raise _problem(
+        raise ImportProblemError(
             _("{file} is empty.").format(file=path.name),
             _("See the generic CSV format reference."),
         )
@@ -555,82 +453,32 @@ def _read_table(path: Path) -> _Table:
         None,
     )
     if header_index is None:
-        raise _problem(
-            _("{file} has no header row.").format(file=path.name),
-            _("The second line must name the columns; see the generic CSV format reference."),
-        )
+        raise _no_header(path)
     delimiter = _delimiter(lines[header_index])
-    reader = csv.reader(lines[header_index:], delimiter=delimiter, strict=True)
-    previous_end = 0  # physical lines read before the current record
-    try:
-        header = [_normalise_column(c) for c in next(reader)]
-        known = set(COLUMNS[kind])
-        seen: set[str] = set()
-        for name in header:
-            if name and name in seen:
-                raise _problem(
-                    _("{file}: column '{column}' appears twice in the header row.").format(
-                        file=path.name, column=name
-                    )
-                )
-            seen.add(name)
-        for column in sorted(REQUIRED_COLUMNS[kind]):
-            if column not in seen:
-                raise _problem(
-                    _("{file}: required column '{column}' is missing.").format(
-                        file=path.name, column=column
-                    ),
-                    _("Add the column to the header row; see the generic CSV format reference."),
-                )
-        unknown = [name for name in header if name and name not in known]
-        if unknown:
-            notes.append(
-                ImportNote(
-                    _("{file}: unknown columns were ignored: {columns}.").format(
-                        file=path.name, columns=", ".join(unknown)
-                    )
-                )
-            )
-        rows: list[_Row] = []
-        previous_end = reader.line_num
-        for cells in reader:
-            line = header_index + previous_end + 1
-            previous_end = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
-                raise _problem(
-                    _(
-                        "{file}, line {line}: the row has {found} values but the header has"
-                        " {expected} columns."
-                    ).format(file=path.name, line=line, found=len(cells), expected=len(header)),
-                    _("Check separators and quotes in that line.")
-                    if delimiter == ";"
-                    else _("Check separators and quotes in that line; decimals need a point."),
-                )
-            values = {
-                name: cell for name, cell in zip(header, cells, strict=False) if name in known
-            }
-            rows.append(_Row(line, values))
-    except csv.Error as exc:
-        raise _problem(
-            _("{file}, line {line}: the line is not valid CSV ({error}).").format(
-                # the line the broken record starts on: an open quote may run on for lines
-                file=path.name,
-                line=header_index + previous_end + 1,
-                error=exc,
-            )
-        ) from exc
+    reader = CsvReader(
+        lines[header_index:], path.name, delimiter=delimiter, first_line=header_index + 1
+    )
+    header = reader.header(_normalise_column)
+    if header is None:
+        raise _no_header(path)
+    _check_header(path, kind, header, notes)
+    rows = reader.rows(
+        header,
+        keep=frozenset(COLUMNS[kind]),
+        width_remedy=_("Check separators and quotes in that line.")
+        if delimiter == ";"
+        else _("Check separators and quotes in that line; decimals need a point."),
+    )
     if not rows:
         notes.append(ImportNote(_("{file} has no data rows.").format(file=path.name)))
-    return _Table(kind, tuple(rows), delimiter == ";", tuple(notes))
+    return _File(Table(kind, path.name, rows), delimiter == ";", tuple(notes))
 
 
 # ---------------------------------------------------------------------------
 # the four kinds
 
 
-def _scanner(p: _Parser, row: _Row) -> ScannerIdentity:
+def _scanner(p: CellParser, row: Row) -> ScannerIdentity:
     return ScannerIdentity(
         manufacturer=p.required_choice(row, "manufacturer", _MANUFACTURERS),
         model=p.text(row, "model", required=True),
@@ -641,7 +489,7 @@ def _scanner(p: _Parser, row: _Row) -> ScannerIdentity:
     )
 
 
-def _patient(p: _Parser, row: _Row) -> PatientIdentity:
+def _patient(p: CellParser, row: Row) -> PatientIdentity:
     identifier = p.text(row, "patient_id", required=True)
     id_type = p.choice(row, "id_type", _ID_TYPES)
     cpr = normalise_cpr(identifier)
@@ -662,12 +510,12 @@ def _patient(p: _Parser, row: _Row) -> PatientIdentity:
         identifier=identifier,
         id_type=id_type,
         name=p.text(row, "patient_name"),
-        birth_date=p.date(row, "birth_date"),
+        birth_date=p.date(row, "birth_date", _DATE),
         sex=p.choice(row, "sex", _SEXES),
     )
 
 
-def _study_info(p: _Parser, row: _Row, study_uid: str, study_date: dt.date) -> StudyInfo:
+def _study_info(p: CellParser, row: Row, study_uid: str, study_date: dt.date) -> StudyInfo:
     return StudyInfo(
         study_uid=study_uid,
         study_date=study_date,
@@ -676,7 +524,7 @@ def _study_info(p: _Parser, row: _Row, study_uid: str, study_date: dt.date) -> S
         indication=p.text(row, "indication"),
         height_cm=p.number(row, "height_cm"),
         weight_kg=p.number(row, "weight_kg"),
-        menopausal=p.boolean(row, "menopausal", None),
+        menopausal=p.flag(row, "menopausal", None),
     )
 
 
@@ -693,12 +541,12 @@ class _StudyAcc:
     scans: dict[str, _ScanAcc] = field(default_factory=dict)
 
 
-def _read_patient_results(p: _Parser, rows: Sequence[_Row]) -> tuple[StudyRecord, ...]:
+def _read_patient_results(p: CellParser, rows: Sequence[Row]) -> tuple[StudyRecord, ...]:
     studies: dict[str, _StudyAcc] = {}
     for row in rows:
         scanner = _scanner(p, row)
         patient = _patient(p, row)
-        study_date = p.date(row, "study_date", required=True)
+        study_date = p.date(row, "study_date", _DATE, required=True)
         assert study_date is not None
         study_uid = p.text(row, "study_uid") or derived_study_uid(
             scanner.institution_name, scanner.serial, patient.identifier, study_date
@@ -725,7 +573,7 @@ def _read_patient_results(p: _Parser, rows: Sequence[_Row]) -> tuple[StudyRecord
                     )
         scan_type = p.required_choice(row, "scan_type", _SCAN_TYPES)
         side = p.choice(row, "side", _SIDES)
-        acquired_at = p.datetime(row, "acquired_at")
+        acquired_at = p.datetime(row, "acquired_at", _DATETIME)
         key = scan_source_key(study_uid, scan_type, side, acquired_at)
         scan = study.scans.get(key)
         if scan is None:
@@ -756,7 +604,7 @@ def _read_patient_results(p: _Parser, rows: Sequence[_Row]) -> tuple[StudyRecord
                 area_cm2=p.number(row, "area_cm2"),
                 vendor_t=p.number(row, "vendor_t"),
                 vendor_z=p.number(row, "vendor_z"),
-                included=bool(p.boolean(row, "included", True)),
+                included=bool(p.flag(row, "included", True)),
             )
         )
     return tuple(
@@ -782,7 +630,7 @@ def _read_patient_results(p: _Parser, rows: Sequence[_Row]) -> tuple[StudyRecord
     )
 
 
-def _phantom(p: _Parser, row: _Row) -> PhantomIdentity:
+def _phantom(p: CellParser, row: Row) -> PhantomIdentity:
     return PhantomIdentity(
         kind=p.required_choice(row, "phantom_kind", _PHANTOM_KINDS),
         serial=p.text(row, "phantom_serial", required=True),
@@ -796,12 +644,12 @@ class _PhantomScanAcc:
     results: list[PhantomResult] = field(default_factory=list)
 
 
-def _read_phantom_scans(p: _Parser, rows: Sequence[_Row]) -> tuple[PhantomScanRecord, ...]:
+def _read_phantom_scans(p: CellParser, rows: Sequence[Row]) -> tuple[PhantomScanRecord, ...]:
     scans: dict[str, _PhantomScanAcc] = {}
     for row in rows:
         scanner = _scanner(p, row)
         phantom = _phantom(p, row)
-        acquired_at = p.datetime(row, "acquired_at")
+        acquired_at = p.datetime(row, "acquired_at", _DATETIME)
         scan_no = p.integer(row, "scan_no")
         if scan_no is None:
             scan_no = 1
@@ -820,7 +668,7 @@ def _read_phantom_scans(p: _Parser, rows: Sequence[_Row]) -> tuple[PhantomScanRe
                     results=(),
                     round_name=p.text(row, "round"),
                     operator=p.text(row, "operator"),
-                    repositioned=bool(p.boolean(row, "repositioned", True)),
+                    repositioned=bool(p.flag(row, "repositioned", True)),
                 )
             )
             scans[key] = acc
@@ -857,7 +705,7 @@ def _read_phantom_scans(p: _Parser, rows: Sequence[_Row]) -> tuple[PhantomScanRe
     )
 
 
-def _read_certificates(p: _Parser, rows: Sequence[_Row]) -> tuple[PhantomCertificate, ...]:
+def _read_certificates(p: CellParser, rows: Sequence[Row]) -> tuple[PhantomCertificate, ...]:
     groups: dict[str, tuple[PhantomIdentity, str, list[CertifiedValue]]] = {}
     for row in rows:
         phantom = _phantom(p, row)
@@ -880,12 +728,12 @@ def _read_certificates(p: _Parser, rows: Sequence[_Row]) -> tuple[PhantomCertifi
     )
 
 
-def _read_vfa(p: _Parser, rows: Sequence[_Row]) -> tuple[VfaReadingRecord, ...]:
+def _read_vfa(p: CellParser, rows: Sequence[Row]) -> tuple[VfaReadingRecord, ...]:
     groups: dict[str, tuple[str, str, dt.datetime, list[VfaFinding]]] = {}
     for row in rows:
         study_uid = p.text(row, "study_uid", required=True)
         reader = p.text(row, "reader", required=True)
-        read_at = p.datetime(row, "read_at")
+        read_at = p.datetime(row, "read_at", _DATETIME)
         key = vfa_source_key(study_uid, reader, read_at)
         group = groups.setdefault(key, (study_uid, reader, read_at, []))
         level = p.required_choice(row, "level", _VFA_LEVELS)
@@ -941,14 +789,15 @@ def read(path: Path) -> ParsedSource:
         column, or any row holds a value that cannot be understood (the message names
         the file, the line and the column). Nothing of the file is returned then.
     """
-    table = _read_table(path)
-    p = _Parser(path.name, table.decimal_comma)
-    base = ParsedSource(path=str(path), reader=READER_NAME, notes=table.notes)
-    if table.kind == KIND_PATIENT_RESULTS:
+    file = _read_table(path)
+    table = file.table
+    p = CellParser(table.label, dataclasses.replace(_RULES, decimal_comma=file.decimal_comma))
+    base = ParsedSource(path=str(path), reader=READER_NAME, notes=file.notes)
+    if table.name == KIND_PATIENT_RESULTS:
         return _with(base, studies=_read_patient_results(p, table.rows))
-    if table.kind == KIND_PHANTOM_SCANS:
+    if table.name == KIND_PHANTOM_SCANS:
         return _with(base, phantom_scans=_read_phantom_scans(p, table.rows))
-    if table.kind == KIND_PHANTOM_CERTIFICATES:
+    if table.name == KIND_PHANTOM_CERTIFICATES:
         return _with(base, certificates=_read_certificates(p, table.rows))
     return _with(base, vfa_readings=_read_vfa(p, table.rows))
 
@@ -972,42 +821,16 @@ def _with(
     )
 
 
-class GenericCsvReader:
-    """The :class:`~dxa_app.ingest.base.Reader` of generic CSV files."""
+def _has_magic(head: bytes) -> bool:
+    """Return True when the first line (after a UTF-8 BOM) starts with the magic comment."""
+    return head.removeprefix(b"\xef\xbb\xbf").startswith(MAGIC.encode("ascii"))
 
-    name: str = READER_NAME
 
-    def sniff(self, path: Path, head: bytes) -> bool:
-        """Return True when the first line (after a UTF-8 BOM) starts with the magic comment.
+class GenericCsvReader(FileReader):
+    """The :class:`~dxa_app.ingest.base.Reader` of generic CSV files (see :func:`read`)."""
 
-        Parameters
-        ----------
-        path : Path
-            The file (not opened; ``head`` holds its first bytes).
-        head : bytes
-            The first bytes of the file.
-
-        Returns
-        -------
-        bool
-            Whether this reader should handle the file.
-        """
-        return head.removeprefix(b"\xef\xbb\xbf").startswith(MAGIC.encode("ascii"))
-
-    def read(self, path: Path) -> ParsedSource:
-        """Parse the whole file; see :func:`read`.
-
-        Parameters
-        ----------
-        path : Path
-            The file.
-
-        Returns
-        -------
-        ParsedSource
-            What the file holds.
-        """
-        return read(path)
+    def __init__(self) -> None:
+        super().__init__(READER_NAME, _has_magic, read)
 
 
 READER: Final[Reader] = GenericCsvReader()
