@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
+import struct
+import subprocess
+import sys
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +30,8 @@ from dxa_app.services.centre import (
 )
 from tests.sessions import PASSWORD, session_as
 from tests.test_centre_exchange import centre_analyst, export_all, fresh_centre, table_counts
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _members(path: Path) -> dict[str, bytes]:
@@ -215,5 +223,196 @@ def test_corrections_need_the_trusted_centre_key(demo_archive_master: Path, tmp_
             install_corrections(tech, path)
         steps = db.execute("SELECT count(*) FROM calibration_steps").fetchone()[0]
         assert steps == 0
+    finally:
+        db.close()
+
+
+# --- bounded reading: zip bombs, unsafe names, deep JSON, all or nothing -----------------
+
+
+def _raw_deflate_zeros(megabytes: int) -> bytes:
+    """A raw DEFLATE stream of ``megabytes`` MiB of zeros, built in milliseconds (~1 kB/MiB)."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    chunk = bytes(1 << 20)
+    first = c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH)
+    repeat = c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH)
+    return first + repeat * (megabytes - 1) + c.flush()
+
+
+def _zip_with_raw(out: Path, members: dict[str, bytes], raw: dict[str, tuple[bytes, int]]) -> Path:
+    """Write a zip: ``members`` stored normally, ``raw`` as (DEFLATE data, declared size)."""
+    buf = io.BytesIO()
+    central = b""
+    for name, data in members.items():
+        body = zlib.compressobj(6, zlib.DEFLATED, -15)
+        packed = body.compress(data) + body.flush()
+        raw = {**raw, name: (packed, len(data))} if name not in raw else raw
+    for name, (packed, size) in raw.items():
+        crc = zlib.crc32(members[name]) if name in members else 0
+        offset = buf.tell()
+        fname = name.encode()
+        buf.write(
+            struct.pack(
+                "<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(packed), size, len(fname), 0
+            )
+            + fname
+            + packed
+        )
+        central += (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                0,
+                8,
+                0,
+                0x21,
+                crc,
+                len(packed),
+                size,
+                len(fname),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + fname
+        )
+    start = buf.tell()
+    buf.write(central)
+    buf.write(
+        struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(raw), len(raw), len(central), start, 0)
+    )
+    out.write_bytes(buf.getvalue())
+    return out
+
+
+@pytest.fixture
+def centre_with_bundles(demo_archive_master: Path, tmp_path: Path) -> tuple[Path, Path, list[Path]]:
+    site = tmp_path / "site.dxa.sqlite"
+    shutil.copy(demo_archive_master, site)
+    bundles = list(export_all(site, tmp_path).values())
+    centre = tmp_path / "centre.dxa.sqlite"
+    fresh_centre(centre, site)
+    return site, centre, bundles
+
+
+def _site_private(site: Path, manifest: dict[str, Any]) -> str:
+    db = open_archive(site)
+    try:
+        return site_key_pair(db, manifest["site"]["code"])[0]
+    finally:
+        db.close()
+
+
+def _bomb_bundle(src: Path, site: Path, out: Path, *, honest_size: bool) -> Path:
+    """A validly signed bundle whose phantom_results.csv member is a 1.8 GB bomb in ~2 MB."""
+    m = _members(src)
+    manifest_bytes = m.pop(MANIFEST)
+    manifest = json.loads(manifest_bytes)
+    m.pop(SIGNATURE)
+    signature = sign(_site_private(site, manifest), manifest_bytes).encode()
+    bomb = _raw_deflate_zeros(1800)  # under the old 2 GB member limit: it used to expand
+    name = "phantom_results.csv"
+    declared = 1800 * (1 << 20) if honest_size else len(m[name])
+    stored = {MANIFEST: manifest_bytes, SIGNATURE: signature, **m}
+    return _zip_with_raw(out, stored, {name: (bomb, declared)})
+
+
+@pytest.mark.parametrize("honest_size", [True, False], ids=["declared", "hidden"])
+def test_zip_bomb_is_refused_in_bounded_memory(
+    centre_with_bundles: tuple[Path, Path, list[Path]], tmp_path: Path, honest_size: bool
+) -> None:
+    """A 1.8 GB member in a 2 MB bundle: refused, the reading process stays under 200 MB."""
+    site, centre, bundles = centre_with_bundles
+    bomb = _bomb_bundle(bundles[0], site, tmp_path / "bomb.zip", honest_size=honest_size)
+    assert bomb.stat().st_size < 3_000_000
+    script = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from dxa_app.archive import open_archive\n"
+        "from dxa_app.centre.bundle import BundleError, read_bundle\n"
+        "from dxa_app.centre.intake import registered_key\n"
+        f"db = open_archive({str(centre)!r})\n"
+        "try:\n"
+        f"    read_bundle(Path({str(bomb)!r}), lambda c: registered_key(db, c))\n"
+        "    print('ACCEPTED')\n"
+        "except BundleError as exc:\n"
+        "    print('REFUSED', exc)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr
+    verdict, peak_kib = r.stdout.strip().splitlines()
+    assert verdict.startswith("REFUSED"), verdict
+    assert "phantom_results.csv" in verdict or "damaged" in verdict
+    assert int(peak_kib) < 200 * 1024, f"peak RSS {int(peak_kib) // 1024} MiB"
+
+
+def test_unsafe_and_duplicate_member_names_are_refused(
+    centre_with_bundles: tuple[Path, Path, list[Path]], tmp_path: Path
+) -> None:
+    _site, centre, bundles = centre_with_bundles
+    m = _members(bundles[0])
+    escaping = _rezip(tmp_path / "escape.zip", {**m, "../../etc/evil.csv": b"x"})
+    with pytest.raises(BundleError, match="not a plain file name"):
+        import_bundles(centre_analyst(centre), [escaping])
+    # the same member name twice in the directory
+    twice = _rezip(tmp_path / "twice.zip", m)
+    with zipfile.ZipFile(twice, "a") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr(MANIFEST, m[MANIFEST])
+    with pytest.raises(BundleError, match="appears twice"):
+        import_bundles(centre_analyst(centre), [twice])
+
+
+def test_over_deep_json_is_refused_not_a_crash(
+    centre_with_bundles: tuple[Path, Path, list[Path]], tmp_path: Path
+) -> None:
+    site, centre, bundles = centre_with_bundles
+    m = _members(bundles[0])
+    m.pop(SIGNATURE)
+    deep = b'{"format": "dxa-centre-bundle", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    m[MANIFEST] = deep
+    bad = _rezip(tmp_path / "deep.zip", {**m, SIGNATURE: b"x"})
+    with pytest.raises(BundleError, match="manifest cannot be read"):
+        import_bundles(centre_analyst(centre), [bad])
+    # a corrections file nested too deep: refused with a message, never a RecursionError
+    corrections = tmp_path / "deep.json"
+    corrections.write_bytes(b'{"format": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    private, public = generate_key_pair()
+    trust_centre(session_as(site, Role.ADMIN, "admin"), public)
+    with pytest.raises(BundleError, match="damaged or truncated"):
+        install_corrections(session_as(site, Role.TECHNICIAN, "tech"), corrections)
+    assert private
+
+
+def test_import_of_several_bundles_is_all_or_nothing(
+    centre_with_bundles: tuple[Path, Path, list[Path]], tmp_path: Path
+) -> None:
+    """A validly signed bundle whose content cannot be stored undoes the good one before it."""
+    site, centre, bundles = centre_with_bundles
+    m = _members(bundles[1])
+    manifest = json.loads(m.pop(MANIFEST))
+    m.pop(SIGNATURE)
+    m["scanners.json"] = b'[{"no": "fields"}]\n'
+    manifest["members"]["scanners.json"] = {
+        "sha256": hashlib.sha256(m["scanners.json"]).hexdigest(),
+        "bytes": len(m["scanners.json"]),
+    }
+    body = json_bytes(manifest)
+    bad = tmp_path / "malformed.zip"
+    write_signed_zip(bad, m, body, sign(_site_private(site, manifest), body))
+    ana = centre_analyst(centre)
+    db = open_archive(centre)
+    try:
+        before = table_counts(db)
+        with pytest.raises(BundleError, match="content is malformed"):
+            import_bundles(ana, [bundles[0], bad])
+        assert table_counts(db) == before
     finally:
         db.close()

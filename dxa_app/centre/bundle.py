@@ -23,8 +23,19 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 #: Fixed member time stamp, so the same content gives the same bytes.
 _ZIP_TIME = (2000, 1, 1, 0, 0, 0)
-#: Upper bound of one member's size when reading (a zip bomb is refused).
-MAX_MEMBER_BYTES = 2_000_000_000
+#: Upper bound of a whole bundle file.
+MAX_BUNDLE_BYTES = 512 * 1024 * 1024
+#: Upper bound of one member's (signed, decompressed) size.
+MAX_MEMBER_BYTES = 1024 * 1024 * 1024
+#: Upper bound of the manifest (read before the signature is checked).
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+#: Highest compression ratio accepted for a member larger than _RATIO_FLOOR (real CSV and JSON
+#: members compress about 5-20 times; DEFLATE can reach about 1,000: a bomb).
+MAX_COMPRESSION_RATIO = 200
+_RATIO_FLOOR = 1024 * 1024
+#: Deepest JSON nesting accepted in a manifest or corrections file.
+MAX_JSON_DEPTH = 64
+_CHUNK = 1024 * 1024
 
 
 class BundleError(ImportProblemError):
@@ -143,8 +154,101 @@ def _refused(path: Path, reason: str, remedy: str) -> BundleError:
     )
 
 
+def json_depth_ok(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Return whether JSON text nests arrays and objects at most ``max_depth`` deep.
+
+    A cheap scan before parsing, so an over-deep document is refused instead of exhausting
+    the parser's recursion (brackets inside strings are skipped).
+
+    Parameters
+    ----------
+    data : bytes
+        The JSON text (UTF-8).
+    max_depth : int
+        The deepest nesting accepted.
+
+    Returns
+    -------
+    bool
+        True when the nesting is within the limit.
+    """
+    depth = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > max_depth:
+                return False
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
+def loads_bounded(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse UTF-8 JSON whose nesting is at most ``max_depth`` deep.
+
+    Parameters
+    ----------
+    data : bytes
+        The JSON text.
+    max_depth : int
+        The deepest nesting accepted.
+
+    Returns
+    -------
+    Any
+        The parsed value.
+
+    Raises
+    ------
+    ValueError
+        For invalid or over-deep JSON.
+    """
+    if not json_depth_ok(data, max_depth):
+        raise ValueError(f"JSON nested deeper than {max_depth}")
+    return json.loads(data.decode("utf-8"))
+
+
+def _safe_name(name: str) -> bool:
+    """Whether a member name is a plain relative path (no absolute path, drive or ``..``)."""
+    if not name or name.startswith(("/", "\\")) or "\\" in name or ":" in name:
+        return False
+    return all(part not in ("", ".", "..") for part in name.split("/"))
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """Decompress one member in chunks, refusing more than ``limit`` bytes (no bomb fits)."""
+    out = bytearray()
+    with zf.open(info) as fh:
+        while chunk := fh.read(min(_CHUNK, limit + 1 - len(out))):
+            out += chunk
+            if len(out) > limit:
+                raise _TooLarge(info.filename)
+    return bytes(out)
+
+
+class _TooLarge(Exception):
+    """A member decompressed to more than it may."""
+
+
 def read_bundle(path: Path, registered_key: Callable[[str], str | None]) -> VerifiedBundle:
-    """Open a bundle and check its format, schema, signature and every member's hash.
+    """Open a bundle: check the signed manifest first, then stream each member within limits.
+
+    Order of checks: the file's size; the zip's directory (unique, plain member names; each
+    member's declared size and compression ratio); the manifest (bounded size and nesting),
+    its format, schema, site and Ed25519 signature against the registered key; only then are
+    the other members decompressed, each in chunks and never beyond the size the signed
+    manifest gives, and compared with its signed SHA-256. Memory stays bounded by the
+    signed sizes, so a zip bomb is refused before it expands.
 
     Parameters
     ----------
@@ -161,36 +265,86 @@ def read_bundle(path: Path, registered_key: Callable[[str], str | None]) -> Veri
     Raises
     ------
     BundleError
-        With one message for a damaged or truncated file, a file that is not a bundle, a
-        newer schema, an unregistered site or key, a wrong signature, or a changed member.
+        With one message for a damaged or truncated file, a file that is not a bundle, an
+        unsafe or duplicate member name, a member too large or too compressed, a newer
+        schema, an unregistered site or key, a wrong signature, or a changed member.
     """
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise _refused(path, _("the file does not exist."), _("Check the path.")) from exc
     damaged = _("the file is damaged or truncated.")
     resend = _("Ask the site to export the bundle again and send the whole file.")
+    not_bundle = _("Give a file written by 'centre export'.")
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise _refused(path, _("the file does not exist."), _("Check the path.")) from exc
+    if not path.is_file():
+        raise _refused(path, _("it is not a regular file."), not_bundle)
+    if size > MAX_BUNDLE_BYTES:
+        raise _refused(path, _("the file is too large."), resend)
+    raw = path.read_bytes()
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             infos = zf.infolist()
-            if any(i.file_size > MAX_MEMBER_BYTES for i in infos):
-                raise _refused(path, _("a member is too large."), resend)
             names = [i.filename for i in infos]
-            if MANIFEST not in names or SIGNATURE not in names:
+            if len(set(names)) != len(names):
+                raise _refused(path, _("a member appears twice."), resend)
+            if not all(_safe_name(n) for n in names):
+                raise _refused(path, _("a member name is not a plain file name."), resend)
+            for i in infos:
+                ratio = i.file_size / max(i.compress_size, 1)
+                if i.file_size > MAX_MEMBER_BYTES or (
+                    i.file_size > _RATIO_FLOOR and ratio > MAX_COMPRESSION_RATIO
+                ):
+                    raise _refused(
+                        path,
+                        _("member {name} is too large or too compressed.").format(name=i.filename),
+                        resend,
+                    )
+            by_name = {i.filename: i for i in infos}
+            if MANIFEST not in by_name or SIGNATURE not in by_name:
                 raise _refused(
                     path,
                     _("it is not a knowledge-centre bundle (no signed manifest)."),
-                    _("Give a file written by 'centre export'."),
+                    not_bundle,
                 )
-            contents = {n: zf.read(n) for n in names}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            manifest_bytes = _read_member(zf, by_name[MANIFEST], MAX_MANIFEST_BYTES)
+            signature = (
+                _read_member(zf, by_name[SIGNATURE], 1024).decode("ascii", "replace").strip()
+            )
+            manifest, listed = _checked_manifest(path, manifest_bytes, signature, registered_key)
+            if set(listed) != set(by_name) - {MANIFEST, SIGNATURE}:
+                raise _refused(path, _("its members do not match the signed manifest."), resend)
+            contents: dict[str, bytes] = {}
+            for name, entry in listed.items():
+                limit = int(entry["bytes"]) if isinstance(entry, dict) else -1
+                if not 0 <= limit <= MAX_MEMBER_BYTES:
+                    raise _refused(path, _("the manifest cannot be read."), resend)
+                data = _read_member(zf, by_name[name], limit)
+                if entry.get("sha256") != _sha256(data):
+                    raise _refused(
+                        path,
+                        _("member {name} was changed after signing.").format(name=name),
+                        resend,
+                    )
+                contents[name] = data
+    except _TooLarge as exc:
+        raise _refused(
+            path, _("member {name} is larger than signed.").format(name=exc.args[0]), resend
+        ) from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
         raise _refused(path, damaged, resend) from exc
-    if len(set(names)) != len(names):
-        raise _refused(path, _("a member appears twice."), resend)
-    manifest_bytes = contents.pop(MANIFEST)
-    signature = contents.pop(SIGNATURE).decode("ascii", "replace").strip()
+    return VerifiedBundle(path, _sha256(raw), manifest, contents)
+
+
+def _checked_manifest(
+    path: Path,
+    manifest_bytes: bytes,
+    signature: str,
+    registered_key: Callable[[str], str | None],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Parse the manifest and check format, schema, site and signature; return it and members."""
+    resend = _("Ask the site to export the bundle again and send the whole file.")
     try:
-        manifest = json.loads(manifest_bytes.decode("utf-8"))
+        manifest = loads_bounded(manifest_bytes)
         fmt, version = manifest["format"], int(manifest["schema_version"])
         site = str(manifest["site"]["code"])
         public = str(manifest["public_key"])
@@ -230,12 +384,4 @@ def read_bundle(path: Path, registered_key: Callable[[str], str | None]) -> Veri
             _("it is not signed by the key registered for site {site}.").format(site=site),
             _("Check with the site which key it uses ('centre keys'); never import it unsigned."),
         )
-    if set(listed) != set(contents):
-        raise _refused(path, _("its members do not match the signed manifest."), resend)
-    for name, data in contents.items():
-        entry = listed[name]
-        if not isinstance(entry, dict) or entry.get("sha256") != _sha256(data):
-            raise _refused(
-                path, _("member {name} was changed after signing.").format(name=name), resend
-            )
-    return VerifiedBundle(path, _sha256(raw), manifest, contents)
+    return manifest, listed

@@ -13,13 +13,15 @@ import sqlite_utils
 from dxa_app.archive import write_transaction
 from dxa_app.archive.db import audit, now_iso
 from dxa_app.archive.scanners import scanner_rows
-from dxa_app.centre.bundle import BundleError
+from dxa_app.centre.bundle import BundleError, loads_bounded
 from dxa_app.centre.keys import normalise_public_key, sign, verify
 from dxa_app.errors import UsageError
 from dxa_app.i18n import _
 
 FORMAT = "dxa-centre-corrections"
 SCHEMA_VERSION = 1
+#: Upper bound of a corrections file (a national table is a few hundred kB).
+MAX_CORRECTIONS_BYTES = 64 * 1024 * 1024
 ORIGIN = "centre"
 
 
@@ -106,7 +108,9 @@ def read_corrections(path: Path, trusted: str | None) -> tuple[dict[str, Any], s
             _("Run 'calibration trust-centre PUBLIC_KEY' with the key the centre gave you."),
         )
     try:
-        envelope = json.loads(path.read_bytes().decode("utf-8"))
+        if path.stat().st_size > MAX_CORRECTIONS_BYTES:
+            raise ValueError("too large")
+        envelope = loads_bounded(path.read_bytes())
         fmt, text, signature = envelope["format"], envelope["payload"], envelope["signature"]
         if not isinstance(text, str) or not isinstance(signature, str):
             raise TypeError("payload")
@@ -131,7 +135,13 @@ def read_corrections(path: Path, trusted: str | None) -> tuple[dict[str, Any], s
             ),
             _("Check the key with the centre; never install unsigned corrections."),
         )
-    payload: dict[str, Any] = json.loads(text)
+    try:
+        payload: dict[str, Any] = loads_bounded(text.encode("utf-8"))
+    except ValueError as exc:
+        raise BundleError(
+            refused.format(name=path.name, reason=_("the file is damaged or truncated.")),
+            _("Ask the centre for the file again."),
+        ) from exc
     if int(payload.get("schema_version", 0)) > SCHEMA_VERSION:
         raise BundleError(
             refused.format(

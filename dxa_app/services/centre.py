@@ -218,11 +218,14 @@ def import_bundles(session: Session, paths: Sequence[Path]) -> list[BundleImport
     ------
     BundleError
         For the first bundle that is damaged, tampered with, signed by an unregistered key,
-        or of a newer schema; the archive is then unchanged.
+        of a newer schema, or whose content cannot be stored; the archive is then unchanged
+        (every bundle is verified before any is stored, and all are stored in one
+        transaction).
     """
     with acting(session, Permission.CENTRE) as db:
         verified = [read_bundle(Path(p), lambda code: registered_key(db, code)) for p in paths]
-        return [store_bundle(db, b, by=session.username) for b in verified]
+        with write_transaction(db):  # all or nothing: a bundle refused while storing undoes all
+            return [store_bundle(db, b, by=session.username) for b in verified]
 
 
 def _drift(db: sqlite_utils.Database) -> Any:
