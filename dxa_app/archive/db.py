@@ -15,6 +15,7 @@ import sqlite_utils
 
 from dxa_app.archive.migrations import MIGRATIONS
 from dxa_app.errors import ArchiveError
+from dxa_app.fileio import create_owner_only
 from dxa_app.i18n import _
 
 BUSY_TIMEOUT_MS = 30_000
@@ -64,6 +65,8 @@ def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Datab
             _("Run 'demo' or 'import' to create one, or check the path."),
         )
     try:
+        if not p.exists():
+            create_owner_only(p)  # owner-only before SQLite writes (its -wal/-shm copy the mode)
         conn = sqlite3.connect(
             str(p), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
@@ -71,7 +74,7 @@ def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Datab
         conn.execute("PRAGMA foreign_keys = ON")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous = NORMAL")
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, PermissionError) as exc:
         raise ArchiveError(
             _("Cannot open the archive {path}: {reason}.").format(path=p, reason=exc),
             _("Check that the file is a DXA archive and that you may write to its folder."),

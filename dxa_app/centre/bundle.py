@@ -15,6 +15,7 @@ from typing import Any
 
 from dxa_app.centre.keys import normalise_public_key, sign, verify
 from dxa_app.errors import ImportProblemError, UsageError
+from dxa_app.fileio import write_owner_only
 from dxa_app.i18n import _
 
 FORMAT = "dxa-centre-bundle"
@@ -142,9 +143,7 @@ def write_signed_zip(
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
     data = buf.getvalue()
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_owner_only(path, data)
     return _sha256(data)
 
 

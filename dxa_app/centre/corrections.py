@@ -16,6 +16,7 @@ from dxa_app.archive.scanners import scanner_rows
 from dxa_app.centre.bundle import BundleError, loads_bounded
 from dxa_app.centre.keys import normalise_public_key, sign, verify
 from dxa_app.errors import UsageError
+from dxa_app.fileio import write_owner_only
 from dxa_app.i18n import _
 
 FORMAT = "dxa-centre-corrections"
@@ -81,15 +82,13 @@ def build_corrections(
 
 
 def write_file(path: Path, data: bytes) -> None:
-    """Write a file atomically (a temporary file, then a rename)."""
+    """Write a file atomically (a temporary file, then a rename), owner-only."""
     if not path.parent.is_dir():
         raise UsageError(
             _("The folder {folder} does not exist.").format(folder=path.parent),
             _("Create the folder first or choose another path."),
         )
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_owner_only(path, data)
 
 
 def read_corrections(path: Path, trusted: str | None) -> tuple[dict[str, Any], str]:

@@ -228,3 +228,56 @@ def _site_map_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("key", help=_("scanner serial, station name or institution name"))
     p.add_argument("site", help=_("site code, e.g. OUH"))
     p.add_argument("--name", help=_("the site's full name"))
+
+
+# --- backup / restore ---------------------------------------------------------------------
+
+
+def _backup(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.backup import backup_archive
+
+    r = backup_archive(
+        login(args),
+        Path(args.dest) if args.dest else None,
+        folder=Path(args.folder) if args.folder else None,
+        keep=args.keep,
+    )
+    text = _("Backup written to {path} ({mb:.1f} MB); integrity check passed.").format(
+        path=r.path, mb=r.bytes / 1e6
+    )
+    if r.removed:
+        text += "\n" + _("Removed {n} older backups.").format(n=len(r.removed))
+    emit(args, r.to_dict(), text)
+    return ExitCode.OK
+
+
+@command("backup", "write a consistent copy of the archive, even while others use it")
+@handles(_backup)
+def _backup_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dest", nargs="?", metavar="FILE", help=_("the backup file to write"))
+    p.add_argument(
+        "--folder", metavar="DIR", help=_("write a time-stamped copy into this folder instead")
+    )
+    p.add_argument(
+        "--keep", type=int, metavar="N", help=_("with --folder: keep only the newest N copies")
+    )
+
+
+def _restore(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.backup import restore_archive
+
+    r = restore_archive(login(args), Path(args.src))
+    emit(
+        args,
+        r,
+        _("Restored from {src}; the archive as it was is kept in {safety}.").format(
+            src=r["restored_from"], safety=r["safety_copy"]
+        ),
+    )
+    return ExitCode.OK
+
+
+@command("restore", "replace the archive with a checked backup (administrator)")
+@handles(_restore)
+def _restore_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("src", metavar="FILE", help=_("the backup file"))

@@ -59,6 +59,8 @@ class Permission(StrEnum):
     SETTINGS = "settings"  # site mapping, PACS address, trusted centre key
     SITE_EXCHANGE = "site_exchange"  # export the site bundle, install published corrections
     CENTRE = "centre"  # centre: register sites, import bundles, national fit, publish, stats
+    BACKUP = "backup"  # copy the archive (it holds every patient: not for every role)
+    RESTORE = "restore"  # replace the archive with a backup
 
 
 #: The one role table: which role may do what. Administrators manage users and settings but
@@ -75,6 +77,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.RESCORE,
             Permission.DRAFT,
             Permission.SITE_EXCHANGE,
+            Permission.BACKUP,
         }
     ),
     Role.PHYSICIAN: frozenset(
@@ -105,6 +108,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.USERS,
             Permission.SETTINGS,
             Permission.SITE_EXCHANGE,
+            Permission.BACKUP,
+            Permission.RESTORE,
         }
     ),
 }
