@@ -147,6 +147,12 @@ class StorageServer:
         Address to listen on (default loopback only).
     port : int
         TCP port; 0 picks a free one (see :attr:`address`).
+    allowed_callers : sequence of str, optional
+        The calling AE titles accepted; an association from any other is rejected
+        ("calling AE title not recognised"). None accepts every caller.
+    on_refused : callable, optional
+        ``on_refused(calling_ae, peer_address)``, called from the association thread for
+        each rejected association.
     """
 
     def __init__(
@@ -157,12 +163,16 @@ class StorageServer:
         *,
         host: str = "127.0.0.1",
         port: int = 11112,
+        allowed_callers: Sequence[str] | None = None,
+        on_refused: Callable[[str, str], None] | None = None,
     ) -> None:
         self.ae_title = ae_title
         self.incoming = Path(incoming)
         self.on_file = on_file
         self.host = host
         self.port = port
+        self.allowed_callers = None if allowed_callers is None else list(allowed_callers)
+        self.on_refused = on_refused
         self._ae: Any = None
         self._server: Any = None
 
@@ -181,6 +191,8 @@ class StorageServer:
         self.incoming.mkdir(parents=True, exist_ok=True)
         ae = AE(ae_title=self.ae_title)
         ae.require_called_aet = True  # a scanner configured with the wrong title is told so
+        if self.allowed_callers is not None:
+            ae.require_calling_aet = self.allowed_callers
         for cx in AllStoragePresentationContexts:
             if cx.abstract_syntax is not None:
                 ae.add_supported_context(cx.abstract_syntax, list(TRANSFER_SYNTAXES))
@@ -189,6 +201,7 @@ class StorageServer:
             (evt.EVT_CONN_OPEN, self._handle_open),
             (evt.EVT_C_ECHO, self._handle_echo),
             (evt.EVT_C_STORE, self._handle_store),
+            (evt.EVT_REJECTED, self._handle_rejected),
         ]
         self._ae = ae
         try:
@@ -240,6 +253,17 @@ class StorageServer:
 
     def _handle_open(self, event: Any) -> None:
         _set_nodelay(getattr(event.assoc.dul.socket, "socket", None))
+
+    def _handle_rejected(self, event: Any) -> None:
+        calling = ""
+        with contextlib.suppress(Exception):
+            calling = str(event.assoc.requestor.ae_title).strip()
+        peer = ""
+        with contextlib.suppress(Exception):
+            peer = f"{event.assoc.requestor.address}:{event.assoc.requestor.port}"
+        LOGGER.warning("association from %s (%s) rejected", calling, peer)
+        if self.on_refused is not None:
+            self.on_refused(calling, peer)
 
     def _handle_echo(self, event: Any) -> int:
         return STATUS_SUCCESS

@@ -29,15 +29,18 @@ from dxa_app.dicom_net import (
     send_files,
 )
 from dxa_app.domain import ImportOutcome, Manufacturer, Role, ScannerIdentity, StudyRecord
+from dxa_app.errors import PermissionDeniedError, UsageError
 from dxa_app.ingest import dicom_ge as ge
 from dxa_app.ingest import dicom_hologic as hologic
 from dxa_app.progress import CancelToken
-from dxa_app.services.receiving import receive
+from dxa_app.services.receiving import allow_caller, receive
 from tests.factories import SCANNER, patient, study_record
 from tests.sessions import PASSWORD, ensure_user, session_as
 
 ROOT = Path(__file__).resolve().parent.parent
 AET = "DXATEST"
+#: The calling AE titles the tests' scanners use (registered with the receiver).
+CALLERS = ("SCANNER", "SCU", "CTSCU")
 TIMEOUT = 15.0
 STORESCU = Path("/usr/bin/storescu")
 
@@ -85,6 +88,9 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
     errors: list[BaseException] = []
     stop = CancelToken()
     session = session_as(archive, Role.TECHNICIAN, "tech")
+    admin = session_as(archive, Role.ADMIN, "admin")
+    for caller in CALLERS:
+        allow_caller(admin, caller)
 
     def run() -> None:
         try:
@@ -289,6 +295,7 @@ def test_cli_receive_echo_store_and_stop(tmp_path: Path, sig: signal.Signals) ->
     port = free_port()
     src = _hologic_file(tmp_path / "src", 4)
     ensure_user(archive, "tech", Role.TECHNICIAN)
+    allow_caller(session_as(archive, Role.ADMIN, "admin"), "SCANNER")
     env = {
         **os.environ,
         "DXA_LANG": "en",
@@ -339,6 +346,7 @@ def test_cli_receive_json_lines(tmp_path: Path) -> None:
 
     archive = tmp_path / "j.dxa.sqlite"
     ensure_user(archive, "tech", Role.TECHNICIAN)
+    allow_caller(session_as(archive, Role.ADMIN, "admin"), "SCANNER")
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -375,3 +383,33 @@ def test_default_incoming_folder() -> None:
 
     assert default_incoming(Path("/d/archive.dxa.sqlite")) == Path("/d/archive-incoming")
     assert default_incoming(Path("/d/x.db")) == Path("/d/x-incoming")
+
+
+def test_unknown_calling_ae_is_refused_and_audited(receiver: Receiver, tmp_path: Path) -> None:
+    """Only registered scanners may send; a stranger is rejected and the refusal is logged."""
+    src = _hologic_file(tmp_path / "src", 5)
+    assert not echo("127.0.0.1", receiver.port, AET, "STRANGER", timeout=5)
+    with pytest.raises(DicomNetError):
+        send_files("127.0.0.1", receiver.port, AET, "STRANGER", [src])
+    [(_, status)] = send_files("127.0.0.1", receiver.port, AET, "SCANNER", [src])
+    assert status == STATUS_SUCCESS
+    assert receiver.outcomes.get(timeout=TIMEOUT).status == "imported"
+    assert receiver.counts()[0] == 1
+    db = open_archive(receiver.archive)
+    try:
+        refused = list(db.query("SELECT * FROM audit_log WHERE action = 'receive_refused'"))
+    finally:
+        db.close()
+    assert len(refused) == 2 and {r["entity_id"] for r in refused} == {"STRANGER"}
+    assert all(r["username"] == "tech" for r in refused)
+
+
+def test_receiver_needs_a_registered_scanner(tmp_path: Path) -> None:
+    archive = tmp_path / "none.dxa.sqlite"
+    tech = session_as(archive, Role.TECHNICIAN, "tech")
+    with pytest.raises(UsageError, match="No scanner may send yet"):
+        receive(tech, host="127.0.0.1", port=0, ae_title=AET, incoming=tmp_path / "in")
+    with pytest.raises(PermissionDeniedError):  # registering a scanner is the administrator's
+        allow_caller(tech, "SCANNER")
+    with pytest.raises(UsageError):
+        allow_caller(session_as(archive, Role.ADMIN, "admin"), "X" * 17)

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from dxa_app.cli import ExitCode, archive_path, command, handles, login
+from dxa_app.cli import ExitCode, archive_path, command, emit, handles, login
 from dxa_app.domain import ImportOutcome
 from dxa_app.i18n import _
 from dxa_app.progress import CancelToken
@@ -165,3 +165,33 @@ def _receive_args(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help=_("folder for received files (default: '<archive>-incoming' beside the archive)"),
     )
+
+
+def _receive_allow(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.receiving import allow_caller, allowed_callers
+
+    session = login(args)
+    if args.ae_title:
+        callers = allow_caller(session, args.ae_title, remove=args.remove)
+    else:
+        callers = allowed_callers(session)
+    emit(
+        args,
+        callers,
+        _("Calling AE titles the receiver accepts: {titles}").format(
+            titles=", ".join(callers) or "-"
+        ),
+    )
+    return ExitCode.OK
+
+
+@command(
+    "receive-allow",
+    "list, register or remove the scanners (calling AE titles) the receiver accepts",
+)
+@handles(_receive_allow)
+def _receive_allow_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "ae_title", nargs="?", metavar="AE_TITLE", help=_("the scanner's own AE title (admin)")
+    )
+    p.add_argument("--remove", action="store_true", help=_("remove it instead"))

@@ -10,16 +10,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dxa_app.archive import open_archive
+import sqlite_utils
+
+from dxa_app.archive import get_setting, open_archive, set_setting, write_transaction
 from dxa_app.archive.db import ARCHIVE_SUFFIX
 from dxa_app.dicom_net import STATUS_OUT_OF_RESOURCES, STATUS_SUCCESS, StorageServer
 from dxa_app.domain import ImportOutcome, ImportStatus
+from dxa_app.errors import UsageError
 from dxa_app.i18n import _
 from dxa_app.progress import CancelToken
-from dxa_app.services.auth import Permission, Session, check, record
+from dxa_app.services.auth import Permission, Session, acting, check, record
 from dxa_app.services.importing import ImportSummary, import_file
 
-__all__ = ["default_incoming", "receive"]
+__all__ = ["allow_caller", "allowed_callers", "default_incoming", "receive"]
+
+#: The archive setting listing the calling AE titles the receiver accepts.
+ALLOWED_KEY = "receive.allowed_calling_aes"
 
 #: How often the worker looks at the stop token while idle (seconds).
 POLL_SECONDS = 0.2
@@ -29,11 +35,77 @@ IMPORT_WAIT_SECONDS = 300.0
 
 @dataclass
 class _Job:
-    """One received file waiting for the archive worker."""
+    """One received file (or a refused caller) waiting for the archive worker."""
 
     path: Path
     done: threading.Event = field(default_factory=threading.Event)
     outcome: ImportOutcome | None = None
+    refused: tuple[str, str] | None = None
+
+
+def _stored_callers(db: sqlite_utils.Database) -> list[str]:
+    value = get_setting(db, ALLOWED_KEY, [])
+    return sorted({str(v) for v in value}) if isinstance(value, list) else []
+
+
+def allowed_callers(session: Session) -> list[str]:
+    """Return the calling AE titles the receiver accepts (the registered scanners).
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+
+    Returns
+    -------
+    list of str
+        The AE titles, sorted.
+    """
+    with acting(session, Permission.VIEW) as db:
+        return _stored_callers(db)
+
+
+def allow_caller(session: Session, ae_title: str, *, remove: bool = False) -> list[str]:
+    """Register (or with ``remove``, unregister) a scanner's calling AE title; audited.
+
+    Parameters
+    ----------
+    session : Session
+        The acting administrator.
+    ae_title : str
+        The scanner's own AE title (1-16 characters).
+    remove : bool
+        Remove it instead.
+
+    Returns
+    -------
+    list of str
+        The accepted AE titles afterwards.
+
+    Raises
+    ------
+    UsageError
+        For an AE title that is empty or longer than 16 characters.
+    """
+    ae = ae_title.strip()
+    if not ae or len(ae) > 16 or "\\" in ae or not ae.isascii():
+        raise UsageError(_("An AE title is 1 to 16 ASCII characters."), "")
+    with acting(session, Permission.SETTINGS) as db, write_transaction(db):
+        callers = set(_stored_callers(db))
+        if remove:
+            callers.discard(ae)
+        else:
+            callers.add(ae)
+        set_setting(db, ALLOWED_KEY, sorted(callers))
+        record(
+            db,
+            session,
+            "receive_caller_remove" if remove else "receive_caller_allow",
+            entity="setting",
+            entity_id=ALLOWED_KEY,
+            details={"ae_title": ae},
+        )
+    return sorted(callers)
 
 
 def default_incoming(archive: Path) -> Path:
@@ -114,6 +186,15 @@ def receive(
     db = open_archive(session.archive, create=False)
     try:
         check(db, session, Permission.IMPORT)
+        callers = _stored_callers(db)
+        if not callers:
+            raise UsageError(
+                _("No scanner may send yet: no calling AE title is registered."),
+                _(
+                    "An administrator registers each scanner's AE title with"
+                    " 'receive-allow AE_TITLE'."
+                ),
+            )
     except BaseException:
         db.close()
         raise
@@ -135,7 +216,23 @@ def receive(
             return STATUS_OUT_OF_RESOURCES
         return STATUS_SUCCESS
 
+    def refused(calling: str, peer: str) -> None:
+        """A rejected association (pynetdicom's thread): audited by the archive worker."""
+        with lock:
+            if not closing:
+                jobs.put(_Job(Path(), refused=(calling, peer)))
+
     def run(job: _Job) -> None:
+        if job.refused is not None:
+            record(
+                db,
+                session,
+                "receive_refused",
+                entity="dicom_association",
+                entity_id=job.refused[0],
+                details={"calling_ae": job.refused[0], "peer": job.refused[1]},
+            )
+            return
         try:
             job.outcome = import_file(db, job.path, batch)
         except Exception as exc:  # import_file never raises for a bad file; the archive may
@@ -150,7 +247,15 @@ def receive(
         if on_outcome is not None:
             on_outcome(job.outcome)
 
-    server = StorageServer(ae_title, incoming, on_file, host=host, port=port)
+    server = StorageServer(
+        ae_title,
+        incoming,
+        on_file,
+        host=host,
+        port=port,
+        allowed_callers=callers,
+        on_refused=refused,
+    )
     try:
         server.start(block=False)
         if on_ready is not None:
