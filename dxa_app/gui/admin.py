@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -44,12 +45,7 @@ class UserTableModel(ObjectTableModel[User]):
 class AdminWorkspace(Workspace):
     """Users and settings: what an administrator manages (the services check the role).
 
-    Parameters
-    ----------
-    session : Session
-        The logged-in administrator.
-    parent : QWidget, optional
-        The owner widget.
+    Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``.
     """
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
@@ -80,7 +76,7 @@ class AdminWorkspace(Workspace):
             self.password_edit,
             self.repeat_edit,
         ):
-            self.add_form.addRow("", field)  # texts set in retranslate()
+            self.add_form.addRow(QLabel(), field)  # texts set in retranslate()
         self.add_form.addRow(self.add_button)
         users_layout = QHBoxLayout(self.users_box)
         table_side = QVBoxLayout()

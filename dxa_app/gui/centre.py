@@ -18,12 +18,7 @@ class CentreWorkspace(Workspace):
     Each tab is a part of this workspace: its service calls, status texts and refusals
     (e.g. a role that may not approve steps) are shown in the status line below the tabs.
 
-    Parameters
-    ----------
-    session : Session
-        The logged-in user and archive.
-    parent : QWidget, optional
-        The owner widget.
+    Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``.
     """
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:

@@ -64,12 +64,7 @@ class FitsTab(Workspace):
     Fitting needs the calibrate permission, approving and retiring the approve permission
     (the calibration service checks both and writes the audit log).
 
-    Parameters
-    ----------
-    session : Session
-        The logged-in user.
-    parent : QWidget, optional
-        The owner.
+    Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``.
     """
 
     #: Emitted after a fit, an approval or a retirement changed the calibration.

@@ -16,12 +16,7 @@ from dxa_app.services.calibration_views import ScannerOverview, scanner_overview
 class ScannersTab(Workspace):
     """The scanners of the archive with their QC status (colour legend below).
 
-    Parameters
-    ----------
-    session : Session
-        The logged-in user.
-    parent : QWidget, optional
-        The owner.
+    Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``.
     """
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:

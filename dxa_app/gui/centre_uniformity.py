@@ -35,12 +35,7 @@ _REGION_COLOURS = ("#1565c0", "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00", "#0083
 class UniformityTab(Workspace):
     """Pick a phantom or a patient measured on several scanners; compare the scanners.
 
-    Parameters
-    ----------
-    session : Session
-        The logged-in user.
-    parent : QWidget, optional
-        The owner.
+    Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``.
     """
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
@@ -161,27 +156,21 @@ class UniformityTab(Workspace):
         for i, key in enumerate(result.regions()):
             colour = _REGION_COLOURS[i % len(_REGION_COLOURS)]
             rows = [r for r in result.rows if r.region_key == key]
-            xs = [serials.index(r.serial) - 0.1 for r in rows]
-            plot.plot(
-                xs,
-                [r.raw for r in rows],
-                pen=None,
-                symbol="o",
-                symbolSize=9,
-                symbolPen=colour,
-                symbolBrush=None,
-                name=_("{region} raw").format(region=key),
-            )
-            plot.plot(
-                [x + 0.2 for x in xs],
-                [r.harmonised for r in rows],
-                pen=None,
-                symbol="s",
-                symbolSize=9,
-                symbolPen=colour,
-                symbolBrush=colour,
-                name=_("{region} harmonised").format(region=key),
-            )
+            # raw values hollow and a little left, harmonised filled and a little right
+            for offset, values, symbol, brush, name in (
+                (-0.1, [r.raw for r in rows], "o", None, _("{region} raw")),
+                (0.1, [r.harmonised for r in rows], "s", colour, _("{region} harmonised")),
+            ):
+                plot.plot(
+                    [serials.index(r.serial) + offset for r in rows],
+                    values,
+                    pen=None,
+                    symbol=symbol,
+                    symbolSize=9,
+                    symbolPen=colour,
+                    symbolBrush=brush,
+                    name=name.format(region=key),
+                )
             certified = rows[0].certified if rows else None
             if certified is not None:
                 plot.addLine(y=certified, pen=pg.mkPen(colour, style=Qt.PenStyle.DotLine))

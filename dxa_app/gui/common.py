@@ -1,11 +1,22 @@
-"""Small helpers shared by the workspaces: the read-only table view, form labels."""
+"""Small helpers shared by the workspaces: the read-only table view, form labels, a dialog."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from PySide6.QtCore import QAbstractItemModel
-from PySide6.QtWidgets import QAbstractItemView, QFormLayout, QHeaderView, QLabel, QTableView
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 def read_only_table(
@@ -59,3 +70,55 @@ def set_form_labels(form: QFormLayout, texts: Sequence[str]) -> None:
         widget = item.widget() if item is not None else None
         if isinstance(widget, QLabel):
             widget.setText(text)
+
+
+class FormDialog(QDialog):
+    """A small dialog: the caller's fields, an inline problem line, OK and Cancel.
+
+    OK calls :meth:`submit` and does not close the dialog: a subclass accepts it when the
+    service agreed, or shows the refusal with :meth:`show_problem` and stays usable. OK is
+    the default button, so Enter in any field presses it.
+
+    Parameters
+    ----------
+    parent : QWidget, optional
+        The owner window.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        #: Where a subclass puts its fields, above the problem line and the buttons.
+        self.body = QVBoxLayout()
+        layout.addLayout(self.body)
+        self.error_label = QLabel()
+        self.error_label.setObjectName("formProblem")
+        self.error_label.setStyleSheet("color: #c62828")
+        self.error_label.setWordWrap(True)
+        self.error_label.setVisible(False)
+        layout.addWidget(self.error_label)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.cancel_button = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button.setDefault(True)
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    def tab_order(self, *fields: QWidget) -> None:
+        """Set the tab order: ``fields`` from the top, then OK, then Cancel; focus the first."""
+        chain = [*fields, self.ok_button, self.cancel_button]
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
+        fields[0].setFocus()
+
+    def show_problem(self, message: str) -> None:
+        """Show a problem inside the dialog (never a second modal box)."""
+        self.error_label.setText(message)
+        self.error_label.setVisible(True)
+
+    def submit(self) -> object:
+        """Act on OK (a subclass overrides it)."""
+        raise NotImplementedError

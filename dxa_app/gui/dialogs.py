@@ -78,10 +78,19 @@ class ErrorDialog(QDialog):
         The traceback; "Copy details" puts it on the clipboard.
     parent : QWidget, optional
         The owner window.
+    show_details : bool
+        Show the traceback in the dialog too (an expected refusal, e.g. a wrong password,
+        is only a message: its details stay behind "Copy details").
     """
 
     def __init__(
-        self, message: str, remedy: str, details: str, parent: QWidget | None = None
+        self,
+        message: str,
+        remedy: str,
+        details: str,
+        parent: QWidget | None = None,
+        *,
+        show_details: bool = True,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("Error"))
@@ -99,7 +108,7 @@ class ErrorDialog(QDialog):
         layout.addWidget(self.remedy_label)
         self.details_view = QPlainTextEdit(details)
         self.details_view.setReadOnly(True)
-        self.details_view.setVisible(bool(details))
+        self.details_view.setVisible(bool(details) and show_details)
         layout.addWidget(self.details_view)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.copy_button = QPushButton(_("Copy details"))
@@ -108,7 +117,7 @@ class ErrorDialog(QDialog):
         self.copy_button.clicked.connect(self.copy_details)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(560, 360 if details else 160)
+        self.resize(560, 360 if self.details_view.isVisibleTo(self) else 160)
 
     def copy_details(self) -> None:
         """Put the message, remedy and traceback on the clipboard."""
@@ -147,4 +156,5 @@ def show_error(
         sys.stderr.write("\n".join(lines) + "\n")
         sys.stderr.flush()
         return
-    ErrorDialog(message, remedy, details, parent).exec()
+    expected = isinstance(exc, DxaError)  # a message and a remedy, never a traceback
+    ErrorDialog(message, remedy, details, parent, show_details=not expected).exec()

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
-from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QWidget
 
 from dxa_app.errors import DxaError
+from dxa_app.gui.common import FormDialog
 from dxa_app.i18n import _
 from dxa_app.services import auth
 from dxa_app.services.auth import Session
 
 
-class _AccountDialog(QDialog):
-    """Common parts: the archive line, a form, an inline error label, OK / Cancel.
+class _AccountDialog(FormDialog):
+    """Common parts: the archive line and a form above the problem line and OK / Cancel.
 
     The user-name field has the focus when the dialog opens, Tab goes down the form and
     Enter anywhere in it presses OK (the default button).
@@ -32,47 +24,17 @@ class _AccountDialog(QDialog):
         super().__init__(parent)
         self.archive = archive
         self.session: Session | None = None
-        layout = QVBoxLayout(self)
         self.archive_label = QLabel(_("Archive: {path}").format(path=archive))
         self.archive_label.setWordWrap(True)
-        layout.addWidget(self.archive_label)
+        self.body.addWidget(self.archive_label)
         self.form = QFormLayout()
-        layout.addLayout(self.form)
-        self.error_label = QLabel()
+        self.body.addLayout(self.form)
         self.error_label.setObjectName("loginError")
-        self.error_label.setStyleSheet("color: #c62828")
-        self.error_label.setWordWrap(True)
-        self.error_label.setVisible(False)
-        layout.addWidget(self.error_label)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setDefault(True)
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-        layout.addWidget(self.buttons)
         self.username_edit = QLineEdit()
         self.username_edit.setObjectName("username")
         self.password_edit = QLineEdit()
         self.password_edit.setObjectName("password")
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
-
-    def _fields(self, *fields: QWidget) -> None:
-        """Set the tab order: the fields from the top, then OK, then Cancel; focus the first."""
-        chain = [
-            *fields,
-            self.ok_button,
-            self.buttons.button(QDialogButtonBox.StandardButton.Cancel),
-        ]
-        for before, after in itertools.pairwise(chain):
-            QWidget.setTabOrder(before, after)
-        fields[0].setFocus()
-
-    def show_problem(self, message: str) -> None:
-        """Show a problem inside the dialog (never a second modal box)."""
-        self.error_label.setText(message)
-        self.error_label.setVisible(True)
 
     def show_error(self, exc: DxaError) -> None:
         """Show a service's refusal inside the dialog."""
@@ -99,7 +61,7 @@ class LoginDialog(_AccountDialog):
         self.setWindowTitle(_("Log in"))
         self.form.addRow(_("User name"), self.username_edit)
         self.form.addRow(_("Password"), self.password_edit)
-        self._fields(self.username_edit, self.password_edit)
+        self.tab_order(self.username_edit, self.password_edit)
 
     def submit(self) -> bool:
         """Check the name and password (audited); accept on success, else show why."""
@@ -147,7 +109,7 @@ class FirstUserDialog(_AccountDialog):
         self.form.addRow(_("Full name"), self.display_name_edit)
         self.form.addRow(_("Password"), self.password_edit)
         self.form.addRow(_("Repeat password"), self.repeat_edit)
-        self._fields(
+        self.tab_order(
             self.username_edit, self.display_name_edit, self.password_edit, self.repeat_edit
         )
 

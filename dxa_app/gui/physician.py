@@ -9,8 +9,6 @@ from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -21,11 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dxa_app.gui.common import read_only_table
+from dxa_app.gui.common import FormDialog, read_only_table
 from dxa_app.gui.dialogs import describe
 from dxa_app.gui.pacs_form import PacsForm
 from dxa_app.gui.physician_models import WorklistModel
-from dxa_app.gui.workspace import ProgressFn, Workspace
+from dxa_app.gui.workspace import Job, ProgressFn, Workspace
 from dxa_app.i18n import _, current_language
 from dxa_app.progress import CancelToken
 from dxa_app.services.auth import Permission, Session
@@ -34,7 +32,6 @@ from dxa_app.services.pacs import (
     SendResult,
     pacs_target,
     send_report,
-    set_pacs_target,
 )
 from dxa_app.services.reporting import (
     ReportVersion,
@@ -46,7 +43,7 @@ from dxa_app.services.reporting import (
 from dxa_app.services.worklist import PendingReport, pending_reports
 
 
-class PasswordDialog(QDialog):
+class PasswordDialog(FormDialog):
     """Re-enter the password to sign; stays open (and usable) until the service agrees.
 
     OK emits :attr:`submitted` instead of closing: the workspace closes the dialog when the
@@ -60,34 +57,21 @@ class PasswordDialog(QDialog):
     def __init__(self, prompt: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("Sign report"))
-        layout = QVBoxLayout(self)
         self.prompt_label = QLabel(prompt)
         self.prompt_label.setWordWrap(True)
-        layout.addWidget(self.prompt_label)
+        self.body.addWidget(self.prompt_label)
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setPlaceholderText(_("Password"))
-        layout.addWidget(self.password_edit)
-        self.error_label = QLabel()
-        self.error_label.setStyleSheet("color: #c62828")
-        self.error_label.setWordWrap(True)
-        self.error_label.setVisible(False)
-        layout.addWidget(self.error_label)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setDefault(True)
-        self.buttons.accepted.connect(self._submit)
-        self.buttons.rejected.connect(self.reject)
-        layout.addWidget(self.buttons)
-        self.password_edit.setFocus()
+        self.body.addWidget(self.password_edit)
+        self.tab_order(self.password_edit)
 
     def password(self) -> str:
         """Return the password typed."""
         return self.password_edit.text()
 
-    def _submit(self) -> None:
+    def submit(self) -> None:
+        """Hand the password to the workspace and wait for the service's answer."""
         self.error_label.setVisible(False)
         self.set_waiting(True)
         self.submitted.emit(self.password())
@@ -98,8 +82,7 @@ class PasswordDialog(QDialog):
 
     def show_problem(self, message: str) -> None:
         """Show why the service refused, clear the password and let the user try again."""
-        self.error_label.setText(message)
-        self.error_label.setVisible(True)
+        super().show_problem(message)
         self.password_edit.clear()
         self.password_edit.setFocus()
         self.set_waiting(False)
@@ -119,11 +102,8 @@ class AmendDialog(PasswordDialog):
         self.setWindowTitle(_("Amend report"))
         self.reason_edit = QLineEdit()
         self.reason_edit.setPlaceholderText(_("Reason for the amendment"))
-        layout = self.layout()
-        assert isinstance(layout, QVBoxLayout)
-        layout.insertWidget(1, self.reason_edit)
-        QWidget.setTabOrder(self.reason_edit, self.password_edit)
-        self.reason_edit.setFocus()
+        self.body.insertWidget(1, self.reason_edit)
+        self.tab_order(self.reason_edit, self.password_edit)
 
     def reason(self) -> str:
         """Return the reason typed."""
@@ -138,16 +118,11 @@ class PhysicianWorkspace(Workspace):
     and write the audit log. A refusal is shown as the service's message in the status
     line and in the error dialog, or inside the password dialog while it is open.
 
-    The PACS form shows the address an administrator stored; a physician sends to what
-    the form says (a change is for that send only). Only a user whose role may change
-    settings gets "Save as default".
+    The PACS form shows the address an administrator stored (Administration workspace); a
+    physician sends to what the form says, and a change is for that send only: the default
+    is a site setting, never changed while sending a report.
 
-    Parameters
-    ----------
-    session : Session
-        The logged-in user and archive.
-    parent : QWidget, optional
-        The owner widget.
+    Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``.
     """
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
@@ -201,12 +176,8 @@ class PhysicianWorkspace(Workspace):
         self.pacs_box = PacsForm()
         self.send_button = QPushButton()
         self.send_button.clicked.connect(self.send_to_pacs)
-        self.store_pacs_button = QPushButton()
-        self.store_pacs_button.clicked.connect(self.store_pacs_default)
-        self.store_pacs_button.setVisible(session.may(Permission.SETTINGS))
         pacs_buttons = QHBoxLayout()
         pacs_buttons.addWidget(self.send_button)
-        pacs_buttons.addWidget(self.store_pacs_button)
         self.pacs_box.add_row(pacs_buttons)
 
         self.status_label = self.make_status_label()
@@ -311,7 +282,6 @@ class PhysicianWorkspace(Workspace):
             )
         )
         self.send_button.setText(_("Send signed report"))
-        self.store_pacs_button.setText(_("Save as default"))
         self.model.retranslate()
 
     # -- worklist -------------------------------------------------------------------------
@@ -501,17 +471,7 @@ class PhysicianWorkspace(Workspace):
                 level=new_level,
             )
 
-        def done(version: ReportVersion) -> None:
-            self._close(dialog)
-            self.set_status(
-                _("Signed version {v} of study {id}.").format(
-                    v=version.version_no, id=version.study_id
-                )
-            )
-            self.load_preview()
-            self.refresh()
-
-        self.run(work, done, on_error=lambda exc: self._refused(exc, dialog))
+        self._run_signing(work, dialog, _("Signed version {v} of study {id}."))
 
     def ask_amend(self) -> AmendDialog:
         """Ask for the amendment reason and password (non-blocking dialog)."""
@@ -540,22 +500,21 @@ class PhysicianWorkspace(Workspace):
                 recommendation=recommendation,
             )
 
+        self._run_signing(work, dialog, _("Amendment version {v} of study {id} signed."))
+
+    def _run_signing(
+        self, work: Job[ReportVersion], dialog: PasswordDialog | None, done_text: str
+    ) -> None:
+        """Run a signature; close the dialog and show the new version, or the refusal."""
+
         def done(version: ReportVersion) -> None:
-            self._close(dialog)
-            self.set_status(
-                _("Amendment version {v} of study {id} signed.").format(
-                    v=version.version_no, id=version.study_id
-                )
-            )
+            if dialog is not None:
+                dialog.accept()
+            self.set_status(done_text.format(v=version.version_no, id=version.study_id))
             self.load_preview()
             self.refresh()
 
         self.run(work, done, on_error=lambda exc: self._refused(exc, dialog))
-
-    @staticmethod
-    def _close(dialog: PasswordDialog | None) -> None:
-        if dialog is not None:
-            dialog.accept()
 
     def _refused(self, exc: BaseException, dialog: PasswordDialog | None) -> None:
         """Show a refused signature in the open password dialog, else like any error."""
@@ -595,17 +554,4 @@ class PhysicianWorkspace(Workspace):
                 )
 
         self.set_status(_("Sending to PACS…"))
-        self.run(work, done)
-
-    def store_pacs_default(self) -> None:
-        """Store the form's address as the archive's PACS (administrators only; audited)."""
-        session, target = self.session, self.pacs_target()
-
-        def work(_progress: ProgressFn, _cancel: CancelToken) -> PacsTarget:
-            return set_pacs_target(session, target)
-
-        def done(stored: PacsTarget) -> None:
-            self.pacs_box.show_target(stored)
-            self.set_status(_("The PACS address is stored for every workstation."))
-
         self.run(work, done)

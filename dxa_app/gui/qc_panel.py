@@ -131,12 +131,7 @@ class QcChart(pg.PlotWidget):  # type: ignore[misc]
 class QcPanel(Workspace):
     """Scanner list with today's status, the chart of the selected scanner, acknowledgement.
 
-    Parameters
-    ----------
-    session : Session
-        The logged-in user; acknowledgements are stored with this user.
-    parent : QWidget, optional
-        The owner.
+    Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``.
     """
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:

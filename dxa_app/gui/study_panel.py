@@ -31,12 +31,7 @@ def study_description(s: StudySummary) -> str:
 class StudyPanel(Workspace):
     """Pick a study and see its scores per region and its images.
 
-    Parameters
-    ----------
-    session : Session
-        The logged-in user (opening a study is audited with this user).
-    parent : QWidget, optional
-        The owner.
+    Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``.
     """
 
     #: Emitted with (study id, study UID, description) when "Enter VFA" is clicked.

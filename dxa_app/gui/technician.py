@@ -36,12 +36,7 @@ from dxa_app.services.importing import ImportSummary, import_paths
 class ImportPanel(Workspace):
     """Import files and folders (drop them here or pick a folder) with progress and cancel.
 
-    Parameters
-    ----------
-    session : Session
-        The logged-in user; the import batch is audited with this user.
-    parent : QWidget, optional
-        The owner.
+    Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``.
     """
 
     #: Emitted with the summary after an import finished (not after a cancel).
@@ -209,12 +204,7 @@ class TechnicianWorkspace(Workspace):
     Each tab is a part of this workspace (its own service calls, errors reported here);
     what the role may not do is greyed out.
 
-    Parameters
-    ----------
-    session : Session
-        The logged-in user.
-    parent : QWidget, optional
-        The owner.
+    Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``.
     """
 
     #: Emitted after an import changed the archive (the main window reloads its lists).

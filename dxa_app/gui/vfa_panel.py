@@ -78,12 +78,7 @@ def indication_text(ind: VfaIndication) -> str:
 class VfaPanel(Workspace):
     """Enter a VFA reading (Genant grade, morphology or not-evaluable reason per level).
 
-    Parameters
-    ----------
-    session : Session
-        The reader; the reading is stored with this user.
-    parent : QWidget, optional
-        The owner.
+    Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``.
     """
 
     #: Emitted with the new reading's id after a save.

@@ -1,4 +1,4 @@
-"""The knowledge-centre workspace: scanners, fit, approve/retire steps, uniformity."""
+"""The centre workspace tabs: scanners, fit, approve/retire, uniformity; services refuse."""
 
 from __future__ import annotations
 
@@ -10,21 +10,18 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
-from dxa_app.archive import open_archive
 from dxa_app.domain import Role
 from dxa_app.errors import PermissionDeniedError
 from dxa_app.gui.centre import CentreWorkspace
-from dxa_app.gui.centre_models import (
-    QC_COLOURS,
-    ScannerTableModel,
-    StepTableModel,
-    UniformityTableModel,
-)
-from dxa_app.gui.session import Session
-from dxa_app.services.calibration import get_step, list_steps
+from dxa_app.gui.centre_models import ScannerTableModel, StepTableModel, UniformityTableModel
+from dxa_app.gui.labels import qc_colour
+from dxa_app.services.auth import Session
+from dxa_app.services.calibration import list_steps
 from dxa_app.services.calibration_views import scanner_overview
-from dxa_app.services.uniformity import PHANTOM, phantom_uniformity
+from dxa_app.services.uniformity import PHANTOM, uniformity, uniformity_subjects
 from tests import harmonisation_sim as sim
+from tests.gui.technician_fixtures import query
+from tests.sessions import session_as
 
 pytestmark = [
     pytest.mark.gui,
@@ -48,35 +45,40 @@ def calibrated_master(
     )
 
 
-def _workspace(qtbot: QtBot, archive: Path, role: Role, user: str = "ana") -> CentreWorkspace:
-    ws = CentreWorkspace(Session(archive, user, user, role))
-    ws.fit_bootstrap = 100
+def _workspace(qtbot: QtBot, session: Session) -> CentreWorkspace:
+    ws = CentreWorkspace(session)
+    ws.fits.fit_bootstrap = 100
     qtbot.addWidget(ws)
     ws.resize(1400, 900)
     ws.show()
     qtbot.waitExposed(ws)
-    qtbot.waitUntil(lambda: not ws.busy() and ws.data is not None, timeout=TIMEOUT)
+    ws.refresh()
+    qtbot.waitUntil(lambda: not ws.busy() and ws.fits.data is not None, timeout=TIMEOUT)
     return ws
 
 
+def _analyst(archive: Path) -> Session:
+    return session_as(archive, Role.CENTRE_ANALYST, "ana")
+
+
 def _fit(ws: CentreWorkspace, qtbot: QtBot) -> None:
-    ws.reference_combo.setCurrentIndex(ws.reference_combo.findData("HZA-DEMO-101"))
-    ws.fit_button.click()
+    fits = ws.fits
+    fits.reference_combo.setCurrentIndex(fits.reference_combo.findData("HZA-DEMO-101"))
+    fits.fit_button.click()
     qtbot.waitUntil(
-        lambda: not ws.busy() and ws.data is not None and bool(ws.data.steps), timeout=TIMEOUT
+        lambda: not ws.busy() and fits.data is not None and bool(fits.data.steps),
+        timeout=TIMEOUT,
     )
 
 
 def test_models_pass_the_model_tester(qtmodeltester: Any, calibrated_master: Path) -> None:
-    db = open_archive(calibrated_master)
-    try:
-        filled: list[tuple[Any, list[Any]]] = [
-            (ScannerTableModel(), scanner_overview(db)),
-            (StepTableModel(), list_steps(db)),
-            (UniformityTableModel(), list(phantom_uniformity(db, 5).rows)),
-        ]
-    finally:
-        db.close()
+    session = _analyst(calibrated_master)
+    phantom = next(s for s in uniformity_subjects(session) if s.kind == PHANTOM)
+    filled: list[tuple[Any, list[Any]]] = [
+        (ScannerTableModel(), scanner_overview(session)),
+        (StepTableModel(), list_steps(session)),
+        (UniformityTableModel(), list(uniformity(session, phantom).rows)),
+    ]
     for model, rows in filled:
         qtmodeltester.check(model)
         assert rows
@@ -85,74 +87,77 @@ def test_models_pass_the_model_tester(qtmodeltester: Any, calibrated_master: Pat
 
 
 def test_scanners_with_status_colour(qtbot: QtBot, demo_archive: Path) -> None:
-    ws = _workspace(qtbot, demo_archive, Role.CENTRE_ANALYST)
-    rows = ws.scanner_model.rows()
+    ws = _workspace(qtbot, _analyst(demo_archive))
+    model = ws.scanners.scanner_model
+    rows = model.rows()
     assert len(rows) == 4
-    assert {r.qc_status for r in rows} <= set(QC_COLOURS)
     assert all(r.last_qc for r in rows)
-    model = ws.scanner_model
     for i, r in enumerate(rows):
         colour = model.data(model.index(i, model.COL_STATUS), Qt.ItemDataRole.DecorationRole)
-        assert isinstance(colour, QColor) and colour.name() == QC_COLOURS[r.qc_status]
+        assert isinstance(colour, QColor) and colour.name() == qc_colour(r.qc_status).name()
+    assert {r.qc_status for r in rows} >= {"reject"}  # the shifted demo scanner
 
 
 def test_fit_then_approve_as_centre_analyst(qtbot: QtBot, demo_archive: Path) -> None:
-    ws = _workspace(qtbot, demo_archive, Role.CENTRE_ANALYST)
-    assert ws.reference_combo.isEnabled()  # no national reference yet: choose one
+    ws = _workspace(qtbot, _analyst(demo_archive))
+    fits = ws.fits
+    assert fits.reference_combo.isEnabled()  # no national reference yet: choose one
     _fit(ws, qtbot)
-    assert ws.data is not None and ws.data.reference == "HZA-DEMO-101"
-    assert not ws.reference_combo.isEnabled()
-    kinds = {f.kind for f in ws.data.fits}
+    assert fits.data is not None and fits.data.reference == "HZA-DEMO-101"
+    assert not fits.reference_combo.isEnabled()
+    kinds = {f.kind for f in fits.data.fits}
     assert kinds == {"travelling", "in-vivo"}
     # plot an in-vivo set: scatter, residuals and Bland-Altman
-    index = next(i for i, f in enumerate(ws.data.fits) if f.kind == "in-vivo")
-    ws.fit_combo.setCurrentIndex(index)
-    assert "Bland-Altman" in ws.fit_info.text()
-    assert ws.ba_plot.getPlotItem().listDataItems()
-    assert ws.scatter_plot.getPlotItem().listDataItems()
+    index = next(i for i, f in enumerate(fits.data.fits) if f.kind == "in-vivo")
+    fits.fit_combo.setCurrentIndex(index)
+    assert "Bland-Altman" in fits.fit_info.text()
+    assert fits.ba_plot.getPlotItem().listDataItems()
+    assert fits.scatter_plot.getPlotItem().listDataItems()
+    assert query(demo_archive, "SELECT username FROM audit_log WHERE action = 'calibrate'") == [
+        {"username": "ana"}
+    ]
 
-    proposed = next(s for s in ws.step_model.rows() if s.status == "proposed")
-    row = ws.step_model.rows().index(proposed)
-    ws.step_view.selectRow(row)
-    assert ws.approve_button.isEnabled()
-    ws.approve_button.click()
+    proposed = next(s for s in fits.step_model.rows() if s.status == "proposed")
+    fits.step_view.selectRow(fits.step_model.rows().index(proposed))
+    assert fits.approve_button.isEnabled()
+    fits.approve_button.click()
     qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
     assert ws.last_error is None
-    db = open_archive(demo_archive)
-    try:
-        step = get_step(db, proposed.id)
-        assert step.status == "approved" and step.approved_by == "ana"
-    finally:
-        db.close()
-    shown = next(s for s in ws.step_model.rows() if s.id == proposed.id)
+    step = next(s for s in list_steps(_analyst(demo_archive)) if s.id == proposed.id)
+    assert step.status == "approved" and step.approved_by == "ana"
+    shown = next(s for s in fits.step_model.rows() if s.id == proposed.id)
     assert shown.status == "approved"
+    approvals = query(
+        demo_archive,
+        "SELECT username, entity_id FROM audit_log WHERE action = 'calibration_approve'",
+    )
+    assert approvals == [{"username": "ana", "entity_id": str(proposed.id)}]
 
-    ws.retire(proposed.id)
+    fits.retire(proposed.id)
     qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
-    db = open_archive(demo_archive)
-    try:
-        assert get_step(db, proposed.id).status == "retired"
-    finally:
-        db.close()
+    step = next(s for s in list_steps(_analyst(demo_archive)) if s.id == proposed.id)
+    assert step.status == "retired"
 
 
-def test_technician_cannot_approve(
+def test_technician_approval_is_refused_by_the_service(
     qtbot: QtBot, demo_archive: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    analyst = _workspace(qtbot, demo_archive, Role.CENTRE_ANALYST)
+    analyst = _workspace(qtbot, _analyst(demo_archive))
     _fit(analyst, qtbot)
-    ws = _workspace(qtbot, demo_archive, Role.TECHNICIAN, user="tech")
-    proposed = next(s for s in ws.step_model.rows() if s.status == "proposed")
-    ws.approve(proposed.id)
+    ws = _workspace(qtbot, session_as(demo_archive, Role.TECHNICIAN, "tech"))
+    fits = ws.fits
+    proposed = next(s for s in fits.step_model.rows() if s.status == "proposed")
+    fits.step_view.selectRow(fits.step_model.rows().index(proposed))
+    assert not fits.approve_button.isEnabled()  # greyed out; the service is what refuses
+    fits.approve(proposed.id)
     qtbot.waitUntil(lambda: not ws.busy() and ws.last_error is not None, timeout=TIMEOUT)
-    assert isinstance(ws.last_error, PermissionDeniedError)
-    assert "knowledge centre" in ws.status_label.text()
-    assert "knowledge centre" in capsys.readouterr().err
-    db = open_archive(demo_archive)
-    try:
-        assert get_step(db, proposed.id).status == "proposed"
-    finally:
-        db.close()
+    error = ws.last_error
+    assert isinstance(error, PermissionDeniedError)
+    assert "tech (technician)" in error.message and str(Role.CENTRE_ANALYST) in error.message
+    assert error.message in ws.status_label.text()
+    assert error.message in capsys.readouterr().err
+    step = next(s for s in list_steps(_analyst(demo_archive)) if s.id == proposed.id)
+    assert step.status == "proposed"
 
 
 def test_uniformity_of_the_esp(
@@ -160,36 +165,40 @@ def test_uniformity_of_the_esp(
 ) -> None:
     archive = tmp_path / "cal.sqlite"
     archive.write_bytes(calibrated_master.read_bytes())
-    ws = _workspace(qtbot, archive, Role.CENTRE_ANALYST)
-    ws.tabs.setCurrentIndex(2)
-    assert ws.kind_combo.currentData() == PHANTOM
-    subject = ws.current_subject()
+    ws = _workspace(qtbot, _analyst(archive))
+    ws.tabs.setCurrentWidget(ws.uniformity)
+    tab = ws.uniformity
+    assert tab.kind_combo.currentData() == PHANTOM
+    subject = tab.current_subject()
     assert subject is not None and subject.label.endswith(truth["esp"]["serial"])
-    qtbot.waitUntil(lambda: not ws.busy() and ws.uniformity is not None, timeout=TIMEOUT)
-    result = ws.uniformity
+    qtbot.waitUntil(lambda: not ws.busy() and tab.uniformity is not None, timeout=TIMEOUT)
+    result = tab.uniformity
     assert result is not None
     assert len(result.scanners()) == 4
-    assert ws.uniformity_model.rowCount() == len(result.rows) == 16  # 4 regions x 4 scanners
+    assert tab.uniformity_model.rowCount() == len(result.rows) == 16  # 4 regions x 4 scanners
     for region in ("L1", "L2", "L3"):
         assert result.spread(region, harmonised=True) < result.spread(region, harmonised=False)
-    assert "spread raw" in ws.spread_label.text()
-    assert ws.uniformity_plot.getPlotItem().listDataItems()
+    assert "spread raw" in tab.spread_label.text()
+    assert tab.uniformity_plot.getPlotItem().listDataItems()
 
     # a patient scanned on two scanners
-    ws.kind_combo.setCurrentIndex(1)
+    tab.kind_combo.setCurrentIndex(1)
     qtbot.waitUntil(
         lambda: (
-            not ws.busy() and ws.uniformity is not None and ws.uniformity.subject.kind == "patient"
+            not ws.busy()
+            and tab.uniformity is not None
+            and tab.uniformity.subject.kind == "patient"
         ),
         timeout=TIMEOUT,
     )
-    assert ws.uniformity is not None and len(ws.uniformity.scanners()) >= 2
+    assert tab.uniformity is not None and len(tab.uniformity.scanners()) >= 2
 
 
 def test_retranslate(qtbot: QtBot, demo_archive: Path) -> None:
     from dxa_app import i18n
 
-    ws = _workspace(qtbot, demo_archive, Role.CENTRE_ANALYST)
+    ws = _workspace(qtbot, _analyst(demo_archive))
     i18n.set_language("da")
     ws.retranslate()
-    assert ws.scanner_model.headerData(0, Qt.Orientation.Horizontal) == i18n._("Site")
+    assert ws.scanners.scanner_model.headerData(0, Qt.Orientation.Horizontal) == i18n._("Site")
+    assert ws.tabs.tabText(1) == i18n._("Calibration")

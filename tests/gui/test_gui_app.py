@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtGui import QGuiApplication, QImage
 from pytestqt.qtbot import QtBot
 
-from dxa_app.errors import ArchiveError
+from dxa_app.errors import ArchiveError, PermissionDeniedError
 from dxa_app.gui import app as gui_app
 from dxa_app.gui import dialogs
 from dxa_app.i18n import _
@@ -156,3 +156,17 @@ def test_screenshot_run_with_missing_archive(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "nope.dxa.sqlite" in proc.stderr
     assert png.is_file()
+
+
+def test_an_expected_refusal_shows_no_traceback(qtbot: QtBot) -> None:
+    exc = _raise_and_catch(PermissionDeniedError("Wrong password.", "Type it again."))
+    message, remedy = dialogs.describe(exc)
+    dialog = dialogs.ErrorDialog(message, remedy, dialogs.format_details(exc), show_details=False)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.message_label.text() == "Wrong password."
+    assert not dialog.details_view.isVisible()  # a message, not a traceback
+    dialog.copy_button.click()
+    assert "Traceback" in QGuiApplication.clipboard().text()  # still there for support
+    dialog.reject()

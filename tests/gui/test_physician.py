@@ -1,9 +1,8 @@
-"""The physician workspace: worklist, QtPdf preview, edit and save, sign, refused signing."""
+"""The physician workspace: worklist, preview, edit, sign, amend, send; the services refuse."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,48 +13,52 @@ from PySide6.QtPdf import QPdfDocument
 from pytestqt.qtbot import QtBot
 
 from dxa_app.archive import open_archive
+from dxa_app.archive.reports import ReportVersion, latest_version, stored_pdf
 from dxa_app.domain import Role
 from dxa_app.errors import PermissionDeniedError
 from dxa_app.gui.physician import PhysicianWorkspace
 from dxa_app.gui.physician_models import WorklistModel
-from dxa_app.gui.session import Session
+from dxa_app.i18n import _
+from dxa_app.services.auth import Session
 from dxa_app.services.pacs import PacsTarget, set_pacs_target
-from dxa_app.services.reporting import latest_version, stored_pdf
-from dxa_app.services.users import add_user
 from dxa_app.services.worklist import pending_reports
+from tests.gui.technician_fixtures import query
+from tests.sessions import PASSWORD, session_as
+
+pytest_plugins = ("tests.orthanc",)  # the session-scoped ``orthanc`` fixture
 
 pytestmark = [
     pytest.mark.gui,
     pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints"),
 ]
 
-PASSWORD = "correct horse"
+TIMEOUT = 20000
 
 
 @pytest.fixture
-def archive(demo_archive: Path) -> Path:
-    db = open_archive(demo_archive)
-    try:
-        add_user(db, "doc", Role.PHYSICIAN, PASSWORD, display_name="Dr. Ida Holm")
-        add_user(db, "tech", Role.TECHNICIAN, PASSWORD)
-    finally:
-        db.close()
-    return demo_archive
+def doc(demo_archive: Path) -> Session:
+    return session_as(demo_archive, Role.PHYSICIAN, "doc", display_name="Dr. Ida Holm")
 
 
-def _workspace(qtbot: QtBot, archive: Path, user: str, role: Role) -> PhysicianWorkspace:
-    ws = PhysicianWorkspace(Session(archive, user, user, role))
+@pytest.fixture
+def tech(demo_archive: Path) -> Session:
+    return session_as(demo_archive, Role.TECHNICIAN, "tech")
+
+
+def _workspace(qtbot: QtBot, session: Session) -> PhysicianWorkspace:
+    ws = PhysicianWorkspace(session)
     qtbot.addWidget(ws)
     ws.resize(1400, 900)
     ws.show()
     qtbot.waitExposed(ws)
-    qtbot.waitUntil(lambda: not ws.busy(), timeout=20000)
+    ws.refresh()
+    qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
     return ws
 
 
 @pytest.fixture
-def doc_ws(qtbot: QtBot, archive: Path) -> Iterator[PhysicianWorkspace]:
-    yield _workspace(qtbot, archive, "doc", Role.PHYSICIAN)
+def doc_ws(qtbot: QtBot, doc: Session) -> PhysicianWorkspace:
+    return _workspace(qtbot, doc)
 
 
 def _select_first(ws: PhysicianWorkspace, qtbot: QtBot) -> int:
@@ -64,9 +67,29 @@ def _select_first(ws: PhysicianWorkspace, qtbot: QtBot) -> int:
         index,
         QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
     )
-    qtbot.waitUntil(lambda: not ws.busy() and ws.current_version is not None, timeout=20000)
-    qtbot.waitUntil(lambda: ws.pdf_document.status() == QPdfDocument.Status.Ready, timeout=20000)
+    qtbot.waitUntil(lambda: not ws.busy() and ws.current_version is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: ws.pdf_document.status() == QPdfDocument.Status.Ready, timeout=TIMEOUT)
     return ws.model.row_at(0).study_id
+
+
+def _latest(archive: Path, study: int) -> ReportVersion:
+    db = open_archive(archive)
+    try:
+        version = latest_version(db, study)
+    finally:
+        db.close()
+    assert version is not None
+    return version
+
+
+def _pdf_text(archive: Path, version_id: int) -> str:
+    db = open_archive(archive)
+    try:
+        pdf = stored_pdf(db, version_id)
+    finally:
+        db.close()
+    out = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True)
+    return " ".join(out.stdout.decode("utf-8").split())
 
 
 def _not_blank(ws: PhysicianWorkspace) -> bool:
@@ -80,14 +103,19 @@ def _not_blank(ws: PhysicianWorkspace) -> bool:
     return dark > 50
 
 
-def test_worklist_model_passes_the_model_tester(qtmodeltester: Any, archive: Path) -> None:
+def _sign_with_dialog(ws: PhysicianWorkspace, qtbot: QtBot, password: str) -> None:
+    ws.sign_button.click()
+    dialog = ws.sign_dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.password_edit.setText(password)
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
+
+
+def test_worklist_model_passes_the_model_tester(qtmodeltester: Any, doc: Session) -> None:
     model = WorklistModel()
     qtmodeltester.check(model)
-    db = open_archive(archive)
-    try:
-        model.set_rows(pending_reports(db)[:30])
-    finally:
-        db.close()
+    model.set_rows(pending_reports(doc)[:30])
     qtmodeltester.check(model)
     model.retranslate()
 
@@ -103,7 +131,7 @@ def test_worklist_is_oldest_first(doc_ws: PhysicianWorkspace) -> None:
 
 
 def test_preview_edit_save_and_sign(
-    doc_ws: PhysicianWorkspace, qtbot: QtBot, archive: Path
+    doc_ws: PhysicianWorkspace, qtbot: QtBot, demo_archive: Path
 ) -> None:
     ws = doc_ws
     study = _select_first(ws, qtbot)
@@ -114,116 +142,181 @@ def test_preview_edit_save_and_sign(
 
     # level B re-renders the draft
     ws.level_combo.setCurrentIndex(ws.level_combo.findData("B"))
-    qtbot.waitUntil(lambda: not ws.busy() and ws.current_version is not None, timeout=20000)
+    qtbot.waitUntil(lambda: not ws.busy() and ws.current_version is not None, timeout=TIMEOUT)
     assert ws.current_version is not None and ws.current_version.level == "B"
 
     conclusion = "Edited by the physician: osteopenia ruled out."
     ws.conclusion_edit.setPlainText(conclusion)
     ws.recommendation_edit.setPlainText("Control in three years.")
     ws.save_button.click()
-    qtbot.waitUntil(lambda: not ws.busy(), timeout=20000)
-    qtbot.waitUntil(lambda: ws.pdf_document.status() == QPdfDocument.Status.Ready, timeout=20000)
-    db = open_archive(archive)
-    try:
-        draft = latest_version(db, study)
-        assert draft is not None and draft.content["conclusion"] == conclusion
-        assert list(db.query("SELECT 1 FROM audit_log WHERE action = 'report_draft_save'"))
-    finally:
-        db.close()
+    qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: ws.pdf_document.status() == QPdfDocument.Status.Ready, timeout=TIMEOUT)
+    draft = _latest(demo_archive, study)
+    assert draft.status == "draft" and draft.content["conclusion"] == conclusion
+    # the service wrote the audit entry, with the logged-in physician
+    saves = query(
+        demo_archive,
+        "SELECT username, entity_id FROM audit_log WHERE action = 'report_draft_save'",
+    )
+    assert saves == [{"username": "doc", "entity_id": str(draft.id)}]
 
-    ws.sign_button.click()
-    dialog = ws.sign_dialog
-    assert dialog is not None and dialog.isVisible()
-    dialog.password_edit.setText(PASSWORD)
-    dialog.accept()
-    qtbot.waitUntil(lambda: not ws.busy() and ws._is_signed(), timeout=20000)
+    _sign_with_dialog(ws, qtbot, PASSWORD)
+    qtbot.waitUntil(lambda: not ws.busy() and ws._is_signed(), timeout=TIMEOUT)
     assert ws.last_error is None
-    db = open_archive(archive)
-    try:
-        signed = latest_version(db, study)
-        assert signed is not None and signed.status == "signed" and signed.signed_by == "doc"
-        pdf = stored_pdf(db, signed.id)
-    finally:
-        db.close()
-    text = subprocess.run(
-        ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
-    ).stdout.decode("utf-8")
-    assert "osteopenia ruled out" in " ".join(text.split())
+    assert ws.sign_dialog is not None and not ws.sign_dialog.isVisible()  # closed when signed
+    signed = _latest(demo_archive, study)
+    assert signed.status == "signed" and signed.signed_by == "doc"
+    text = _pdf_text(demo_archive, signed.id)
+    assert "osteopenia ruled out" in text
+    assert "Dr. Ida Holm" in text  # the display name is printed, not the user name
+    signs = query(demo_archive, "SELECT username FROM audit_log WHERE action = 'report_sign'")
+    assert signs == [{"username": "doc"}]
     assert study not in {r.study_id for r in ws.model.rows()}  # left the worklist
     assert ws.amend_button.isEnabled() and not ws.sign_button.isEnabled()
 
 
-def test_amend_a_signed_report(doc_ws: PhysicianWorkspace, qtbot: QtBot, archive: Path) -> None:
+def test_sign_saves_the_text_in_the_editor(
+    doc_ws: PhysicianWorkspace, qtbot: QtBot, demo_archive: Path
+) -> None:
+    ws = doc_ws
+    study = _select_first(ws, qtbot)
+    ws.conclusion_edit.setPlainText("Typed, not saved, then signed.")
+    ws.sign(PASSWORD)
+    qtbot.waitUntil(lambda: not ws.busy() and ws._is_signed(), timeout=TIMEOUT)
+    signed = _latest(demo_archive, study)
+    assert signed.content["conclusion"] == "Typed, not saved, then signed."
+
+
+def test_amend_a_signed_report(
+    doc_ws: PhysicianWorkspace, qtbot: QtBot, demo_archive: Path
+) -> None:
     ws = doc_ws
     study = _select_first(ws, qtbot)
     ws.sign(PASSWORD)
-    qtbot.waitUntil(lambda: not ws.busy() and ws._is_signed(), timeout=20000)
+    qtbot.waitUntil(lambda: not ws.busy() and ws._is_signed(), timeout=TIMEOUT)
     ws.conclusion_edit.setPlainText("Amended conclusion.")
     ws.amend_button.click()
     dialog = ws.amend_dialog
-    assert dialog is not None
+    assert dialog is not None and dialog.isVisible()
     dialog.reason_edit.setText("Typing error")
     dialog.password_edit.setText(PASSWORD)
-    dialog.accept()
+    dialog.ok_button.click()
     qtbot.waitUntil(
         lambda: (
             not ws.busy() and ws.current_version is not None and ws.current_version.version_no == 2
         ),
-        timeout=20000,
+        timeout=TIMEOUT,
     )
-    db = open_archive(archive)
-    try:
-        v = latest_version(db, study)
-        assert v is not None and v.status == "amended" and v.amend_reason == "Typing error"
-        assert v.content["conclusion"] == "Amended conclusion."
-    finally:
-        db.close()
+    assert not dialog.isVisible()
+    v = _latest(demo_archive, study)
+    assert v.status == "amended" and v.amend_reason == "Typing error"
+    assert v.content["conclusion"] == "Amended conclusion."
 
 
-def test_wrong_password_is_refused(doc_ws: PhysicianWorkspace, qtbot: QtBot, archive: Path) -> None:
+def test_wrong_password_keeps_the_dialog_usable(
+    doc_ws: PhysicianWorkspace,
+    qtbot: QtBot,
+    demo_archive: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     ws = doc_ws
     study = _select_first(ws, qtbot)
-    ws.sign("wrong password")
-    qtbot.waitUntil(lambda: not ws.busy(), timeout=20000)
+    capsys.readouterr()
+    _sign_with_dialog(ws, qtbot, "wrong password")
+    dialog = ws.sign_dialog
+    assert dialog is not None
     assert isinstance(ws.last_error, PermissionDeniedError)
-    db = open_archive(archive)
-    try:
-        v = latest_version(db, study)
-        assert v is not None and v.status == "draft"
-    finally:
-        db.close()
+    assert dialog.isVisible()  # still open: type the password again
+    assert _("Wrong password.") in dialog.error_label.text()
+    assert dialog.ok_button.isEnabled() and dialog.password_edit.text() == ""
+    assert _("Wrong password.") in ws.status_label.text()
+    assert "Traceback" not in capsys.readouterr().err  # a message, never a traceback
+    assert _latest(demo_archive, study).status == "draft"
+    failed = query(
+        demo_archive, "SELECT username FROM audit_log WHERE action = 'password_confirm_failed'"
+    )
+    assert failed == [{"username": "doc"}]
+
+    dialog.password_edit.setText(PASSWORD)
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: not ws.busy() and ws._is_signed(), timeout=TIMEOUT)
+    assert not dialog.isVisible()
+    assert _latest(demo_archive, study).status == "signed"
 
 
-def test_technician_cannot_sign(
-    qtbot: QtBot, archive: Path, capsys: pytest.CaptureFixture[str]
+def test_technician_sign_is_refused_by_the_service(
+    qtbot: QtBot, tech: Session, demo_archive: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ws = _workspace(qtbot, archive, "tech", Role.TECHNICIAN)
-    study = _select_first(ws, qtbot)
-    assert not ws.sign_button.isEnabled()  # the button is off; the service is what refuses
+    ws = _workspace(qtbot, tech)
+    study = _select_first(ws, qtbot)  # a technician may open the draft
+    assert not ws.sign_button.isEnabled()  # greyed out; the service is what refuses
     ws.sign(PASSWORD)
-    qtbot.waitUntil(lambda: not ws.busy() and ws.last_error is not None, timeout=20000)
-    assert isinstance(ws.last_error, PermissionDeniedError)
-    assert "may not do this" in ws.status_label.text()
-    assert "may not do this" in capsys.readouterr().err  # the friendly message (dialogs off)
-    db = open_archive(archive)
-    try:
-        v = latest_version(db, study)
-        assert v is not None and v.status == "draft"
-    finally:
-        db.close()
+    qtbot.waitUntil(lambda: not ws.busy() and ws.last_error is not None, timeout=TIMEOUT)
+    error = ws.last_error
+    assert isinstance(error, PermissionDeniedError)
+    assert "tech (technician)" in error.message and str(Role.PHYSICIAN) in error.message
+    assert error.message in ws.status_label.text()
+    assert error.message in capsys.readouterr().err  # the friendly message (dialogs off)
+    assert _latest(demo_archive, study).status == "draft"
+    assert query(
+        demo_archive, "SELECT count(*) AS n FROM audit_log WHERE action = 'report_sign'"
+    ) == [{"n": 0}]
 
 
-def test_send_without_pacs_is_a_friendly_error(
-    doc_ws: PhysicianWorkspace, qtbot: QtBot, archive: Path
+def test_technician_draft_edit_is_refused_by_the_service(
+    qtbot: QtBot, tech: Session, demo_archive: Path
 ) -> None:
+    ws = _workspace(qtbot, tech)
+    study = _select_first(ws, qtbot)
+    assert not ws.save_button.isEnabled() and ws.conclusion_edit.isReadOnly()
+    before = _latest(demo_archive, study).content.get("conclusion")
+    ws.save_draft()
+    qtbot.waitUntil(lambda: not ws.busy() and ws.last_error is not None, timeout=TIMEOUT)
+    assert isinstance(ws.last_error, PermissionDeniedError)
+    assert _latest(demo_archive, study).content.get("conclusion") == before
+    saves = query(demo_archive, "SELECT 1 FROM audit_log WHERE action = 'report_draft_save'")
+    assert saves == []
+
+
+def test_send_without_pacs_is_a_friendly_error(doc_ws: PhysicianWorkspace, qtbot: QtBot) -> None:
     ws = doc_ws
     _select_first(ws, qtbot)
     ws.sign(PASSWORD)
-    qtbot.waitUntil(lambda: not ws.busy() and ws._is_signed(), timeout=20000)
-    ws.pacs_host.setText("")
+    qtbot.waitUntil(lambda: not ws.busy() and ws._is_signed(), timeout=TIMEOUT)
+    assert ws.send_button.isEnabled()
+    ws.pacs_box.host.setText("")
     ws.send_to_pacs()
-    qtbot.waitUntil(lambda: not ws.busy(), timeout=20000)
+    qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
     assert ws.last_error is not None and "host" in str(ws.last_error)
+
+
+def test_pacs_form_shows_the_stored_address(qtbot: QtBot, demo_archive: Path, doc: Session) -> None:
+    admin = session_as(demo_archive, Role.ADMIN, "anne")
+    set_pacs_target(admin, PacsTarget("pacs.example", 11112, "ORTHANC", "DXA1"))
+    ws = _workspace(qtbot, doc)
+    assert ws.pacs_target() == PacsTarget("pacs.example", 11112, "ORTHANC", "DXA1")
+
+
+def test_physician_sends_to_the_address_in_the_form(
+    doc_ws: PhysicianWorkspace, qtbot: QtBot, demo_archive: Path, orthanc: Any
+) -> None:
+    ws = doc_ws
+    study = _select_first(ws, qtbot)
+    ws.sign(PASSWORD)
+    qtbot.waitUntil(lambda: not ws.busy() and ws._is_signed(), timeout=TIMEOUT)
+    ws.pacs_box.show_target(PacsTarget(orthanc.host, orthanc.dicom_port, orthanc.aet, "DXA"))
+    ws.send_to_pacs()
+    qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
+    assert ws.last_error is None, ws.last_error
+    assert orthanc.aet in ws.status_label.text()
+    sent = query(
+        demo_archive,
+        "SELECT username, entity_id, details FROM audit_log WHERE action = 'report_send'",
+    )
+    assert len(sent) == 1 and sent[0]["username"] == "doc"
+    assert sent[0]["entity_id"] == str(study) and str(orthanc.dicom_port) in str(sent[0]["details"])
+    stored = query(demo_archive, "SELECT count(*) AS n FROM settings WHERE key = 'pacs'")
+    assert stored == [{"n": 0}]  # sent for this time only: nothing stored
 
 
 def test_retranslate_to_danish(doc_ws: PhysicianWorkspace) -> None:
@@ -234,13 +327,3 @@ def test_retranslate_to_danish(doc_ws: PhysicianWorkspace) -> None:
     assert doc_ws.save_button.text()
     assert doc_ws.model.headerData(0, Qt.Orientation.Horizontal) == "Dato"
     assert doc_ws.lang_combo.itemText(0) == i18n._("Danish")
-
-
-def test_pacs_address_comes_from_the_archive(qtbot: QtBot, archive: Path) -> None:
-    db = open_archive(archive)
-    try:
-        set_pacs_target(db, PacsTarget("pacs.example", 11112, "ORTHANC", "DXA1"))
-    finally:
-        db.close()
-    ws = _workspace(qtbot, archive, "doc", Role.PHYSICIAN)
-    assert ws.pacs_target() == PacsTarget("pacs.example", 11112, "ORTHANC", "DXA1")

@@ -1,6 +1,8 @@
-"""Run under a real X server: log in through the real dialog, screenshot every workspace tab.
+"""Run under a real X server: log in through the real dialog as each user, screenshot each tab.
 
-Usage: python -m tests.gui.xvfb_screens ARCHIVE USER PASSWORD OUTDIR
+Usage: python -m tests.gui.xvfb_screens ARCHIVE OUTDIR USER:PASSWORD [USER:PASSWORD ...]
+
+Each workspace is drawn once, by the first user who sees it (``<n>-<workspace>.png``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from dxa_app.gui.login import LoginDialog
 from dxa_app.gui.main_window import MainWindow
-from dxa_app.gui.session import Session
+from dxa_app.services.auth import Session
 
 
 def _settle(app: QApplication, seconds: float) -> None:
@@ -25,12 +27,16 @@ def _settle(app: QApplication, seconds: float) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Log in, show each tab, save ``<outdir>/<n>-<tab>.png`` from the X screen."""
-    archive, user, password, outdir = Path(argv[0]), argv[1], argv[2], Path(argv[3])
+    """Log in as each user, show each tab not drawn yet, save it from the X screen."""
+    archive, outdir, users = Path(argv[0]), Path(argv[1]), argv[2:]
     outdir.mkdir(parents=True, exist_ok=True)
     app = QApplication(["dxa"])
+    pending = list(users)
 
     def login(path: Path, window: QWidget) -> Session | None:
+        if not pending:
+            return None
+        user, password = pending.pop(0).split(":", 1)
         dialog = LoginDialog(path, window)
         dialog.username_edit.setText(user)
         dialog.password_edit.setText(password)
@@ -44,16 +50,22 @@ def main(argv: list[str]) -> int:
         print("could not open the archive", file=sys.stderr)
         return 2
     window.show()
-    _settle(app, 1.0)
     screen = app.primaryScreen()
-    for i in range(window.tabs.count()):
-        window.tabs.setCurrentIndex(i)
-        _settle(app, 0.8)
-        name = window.tabs.tabText(i).replace("&", "").replace(" ", "_").lower()
-        shot = screen.grabWindow(0, 0, 0, 1280, 860)
-        path = outdir / f"{i}-{name}.png"
-        shot.save(str(path), "PNG")
-        print(path)
+    drawn: list[str] = []
+    while window.session is not None:
+        _settle(app, 1.0)
+        keys = {window.tabs.indexOf(w): key for key, w in window.workspaces.items()}
+        for i in range(window.tabs.count()):
+            key = keys.get(i, "patients")
+            if key in drawn:
+                continue
+            window.tabs.setCurrentIndex(i)
+            _settle(app, 0.8)
+            path = outdir / f"{len(drawn)}-{key}.png"
+            screen.grabWindow(0, 0, 0, 1280, 860).save(str(path), "PNG")
+            drawn.append(key)
+            print(path)
+        window.log_out()  # the next user logs in (none left: the loop ends)
     window.close()
     return 0
 
