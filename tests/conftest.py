@@ -15,6 +15,10 @@ _HOME = tempfile.mkdtemp(prefix="dxa-test-home-")
 os.environ["XDG_DATA_HOME"] = str(Path(_HOME) / "data")
 os.environ["XDG_CONFIG_HOME"] = str(Path(_HOME) / "config")
 os.environ["DXA_ARCHIVE"] = str(Path(_HOME) / "default.dxa.sqlite")
+# One key folder for the whole run (xdist workers and subprocesses included): archives copied
+# from the session's demo archive are sealed by the key of the worker that built it.
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or str(os.getpid())
+os.environ["DXA_KEY_DIR"] = str(Path(tempfile.gettempdir()) / f"dxa-test-keys-{_RUN}")
 
 import pytest  # noqa: E402
 

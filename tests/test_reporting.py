@@ -14,20 +14,21 @@ from typing import Any
 import pytest
 
 from dxa_app.archive import open_archive
-from dxa_app.archive.db import audit_details
+from dxa_app.archive.db import audit_details, check_audit_chain
 from dxa_app.archive.reports import latest_version, stored_pdf, versions
 from dxa_app.cli import ExitCode, main
 from dxa_app.domain import Role
 from dxa_app.errors import PermissionDeniedError
-from dxa_app.report_out import make_self_signed_certificate
+from dxa_app.report_out import make_self_signed_certificate, sign_pdf
 from dxa_app.services import reporting
 from dxa_app.services.auth import Session, log_in
 from dxa_app.services.pacs import dicom_for
 from dxa_app.services.report_data import build_report_data
 from dxa_app.services.report_verify import verify_report
 from dxa_app.services.reporting import sign_version
+from dxa_app.services.signers import trust_signer
 from tests import harmonisation_sim as sim
-from tests.sessions import ensure_user
+from tests.sessions import PASSWORD, ensure_user
 
 pytestmark = pytest.mark.slow
 pytest_plugins = ("tests.orthanc",)  # the session-scoped ``orthanc`` fixture
@@ -175,6 +176,8 @@ def test_sign_amend_and_immutability(archive: Path, db: Any, tmp_path: Path) -> 
     with pytest.raises(PermissionDeniedError, match="Wrong password"):
         reporting.sign_report(doc, study_id, password="not-my-password")
     key, cert = make_self_signed_certificate("Dr. Åse Hansen")
+    ensure_user(archive, "admin", Role.ADMIN)
+    trust_signer(log_in(archive, "admin", PASSWORD), cert)  # the site's trust list
     signed = reporting.sign_report(doc, study_id, password=DOCTOR_PW, key_pem=key, cert_pem=cert)
     assert signed.status == "signed" and signed.signed_by == "dr.hansen"
     text = _text(stored_pdf(db, signed.id), tmp_path, "s")
@@ -271,45 +274,129 @@ def test_an_edit_after_reading_makes_the_signature_fail(archive: Path, db: Any) 
     assert signed.content["conclusion"] == "Newer text."
 
 
-def test_tampering_with_the_archive_is_detected(
-    archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _reseal_attack(archive: Path, version_id: int, pdf: bytes, conclusion: str) -> None:
+    """What someone who can edit the archive file (not the key folder) can do at most.
+
+    Drop the guard triggers; replace the PDF (signed again with the attacker's own
+    certificate), its hash, the certificate and the conclusion; rewrite the signing entry of
+    the audit log to the new hash and recompute the whole hash chain; restore the triggers.
+    """
+    import hashlib
+
+    key, cert = make_self_signed_certificate("Mallory")
+    forged = sign_pdf(pdf, key_pem=key, cert_pem=cert, signer_name="Mallory", reason="forged")
+    digest = hashlib.sha256(forged).hexdigest()
+    raw = sqlite3.connect(archive)
+    triggers = raw.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+        " AND tbl_name IN ('report_versions', 'audit_log')"
+    ).fetchall()
+    for name, _sql in triggers:
+        raw.execute(f"DROP TRIGGER {name}")
+    content = json.loads(
+        raw.execute("SELECT content FROM report_versions WHERE id = ?", [version_id]).fetchone()[0]
+    )
+    content["conclusion"] = conclusion
+    raw.execute(
+        "UPDATE report_versions SET pdf = ?, pdf_sha256 = ?, signer_cert = ?, content = ?"
+        " WHERE id = ?",
+        [forged, digest, cert.decode("ascii"), json.dumps(content), version_id],
+    )
+    rows = raw.execute("SELECT * FROM audit_log ORDER BY id").fetchall()
+    cols = [d[0] for d in raw.execute("SELECT * FROM audit_log LIMIT 0").description]
+    prev = "0" * 64
+    for values in rows:
+        r = dict(zip(cols, values, strict=True))
+        details = json.loads(r["details"])
+        if r["action"] == "report_sign" and str(r["entity_id"]) == str(version_id):
+            details["pdf_sha256"] = digest
+            details["content_sha256"] = hashlib.sha256(
+                json.dumps(content).encode("utf-8")
+            ).hexdigest()
+        body = json.dumps(details, sort_keys=True, ensure_ascii=False)
+        parts = (prev, r["at"], r["username"], r["action"], r["entity"], r["entity_id"], body)
+        new = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+        raw.execute(
+            "UPDATE audit_log SET details = ?, prev_hash = ?, hash = ? WHERE id = ?",
+            [body, prev, new, r["id"]],
+        )
+        prev = new
+    for _name, sql in triggers:
+        raw.execute(sql)
+    raw.commit()
+    raw.close()
+
+
+def test_tamper_and_reseal_is_detected_and_named(
+    archive: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     db = open_archive(archive)
     study_id = _follow_up_study_with_vfa(db)
     doc = doctor(archive)
-    reporting.open_report(doc, study_id, lang="en", level="A")
+    reporting.edit_draft(
+        doc, study_id, lang="en", level="A", conclusion="Osteopenia.", recommendation=None
+    )
     key, cert = make_self_signed_certificate("Dr. Hansen")
+    ensure_user(archive, "admin", Role.ADMIN)
+    trust_signer(log_in(archive, "admin", PASSWORD), cert)
     v = reporting.sign_report(doc, study_id, password=DOCTOR_PW, key_pem=key, cert_pem=cert)
     pdf = stored_pdf(db, v.id)
     db.close()
-    # someone edits the SQLite file behind the app's back: drops the trigger, changes the PDF
-    raw = sqlite3.connect(archive)
-    raw.execute("DROP TRIGGER report_versions_signed_no_update")
-    tampered = pdf.replace(b"DXA", b"DXB", 1)
-    raw.execute("UPDATE report_versions SET pdf = ? WHERE id = ?", [tampered, v.id])
-    raw.commit()
-    raw.close()
+    genuine = verify_report(doc, study_id)
+    assert genuine.ok, genuine.failures
+    _reseal_attack(archive, v.id, pdf, "Normal bone density.")
+    # the hash chain alone is consistent again: the old verify would have said "intact"
+    db = open_archive(archive)
+    try:
+        assert not check_audit_chain(db, None)
+    finally:
+        db.close()
+    result = verify_report(doc, study_id)
+    assert not result.ok
+    text = " | ".join(result.failures)
+    assert "seal does not match" in text  # the recomputed chain is not sealed by our key
+    assert "the stored PDF changed after signing" in text  # named, from the sealed record
+    assert "the conclusion or recommendation text changed after signing" in text
+    assert "PAdES signature by a trusted signer" in text  # Mallory's certificate is not trusted
     monkeypatch.setenv("DXA_PASSWORD", DOCTOR_PW)
-    code = main(
-        ["verify", str(study_id), "--json", "--archive", str(archive), "--user", "dr.hansen"]
-    )
+    code = main(["verify", str(study_id), "--archive", str(archive), "--user", "dr.hansen"])
     assert code == ExitCode.ERROR
-    # a forged hash fitting the new PDF breaks the audit record instead
-    import hashlib
+    out = capsys.readouterr().out
+    assert "NOT verified" in out and "FAIL" in out
+    # the original PDF is still recognised as a signed version: by the sealed hash, not the row
+    assert verify_report(doc, study_id, pdf_file=pdf).checks[-1]["ok"]
 
+
+def test_a_changed_conclusion_is_named(archive: Path) -> None:
+    """Only the stored text changed (triggers dropped and restored): verify says so."""
+    db = open_archive(archive)
+    study_id = _follow_up_study_with_vfa(db)
+    db.close()
+    doc = doctor(archive)
+    reporting.open_report(doc, study_id, lang="en", level="A")
+    v = reporting.sign_report(doc, study_id, password=DOCTOR_PW)
+    assert verify_report(doc, study_id).ok
     raw = sqlite3.connect(archive)
+    (sql,) = raw.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'report_versions_signed_no_update'"
+    ).fetchone()
+    raw.execute("DROP TRIGGER report_versions_signed_no_update")
     raw.execute(
-        "UPDATE report_versions SET pdf_sha256 = ? WHERE id = ?",
-        [hashlib.sha256(tampered).hexdigest(), v.id],
+        "UPDATE report_versions SET content = json_set(content, '$.conclusion', 'Normal.')"
+        " WHERE id = ?",
+        [v.id],
     )
+    raw.execute(sql)
     raw.commit()
     raw.close()
     result = verify_report(doc, study_id)
     assert not result.ok
-    failed = [c["check"] for c in result.checks if not c["ok"]]
-    assert any("audit log" in c for c in failed) and any("PAdES" in c for c in failed)
-    # the untouched original still verifies as a file against the stored certificate
-    assert verify_report(doc, study_id, pdf_file=pdf).checks[-1]["ok"]
+    assert any(
+        "the conclusion or recommendation text changed after signing" in f for f in result.failures
+    ), result.failures
 
 
 def test_cli_report_sign_verify(

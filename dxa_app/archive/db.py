@@ -191,22 +191,37 @@ def audit(
     entity_id: str | int = "",
     details: dict[str, Any] | None = None,
 ) -> str:
-    """Append one entry to the hash-chained audit log and return its hash.
+    """Append one entry to the hash-chained, sealed audit log and return its hash.
 
-    Each entry's hash covers its content and the previous entry's hash, so removing
-    or changing an entry breaks the chain (see :func:`verify_audit_chain`).
+    Each entry's hash covers its content and the previous entry's hash, so removing or
+    changing an entry breaks the chain; each hash is also signed with the archive's seal key,
+    which lives outside the archive (:mod:`dxa_app.archive.seal`), so a chain recomputed by
+    someone who edited the file does not verify (see :func:`check_audit_chain`).
     """
+    from dxa_app.archive.seal import note_sealed_from, seal
+
     with write_transaction(db):
         row = list(db.query("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1"))
         prev = row[0]["hash"] if row else "0" * 64
         at = now_iso()
         body = json.dumps(details or {}, sort_keys=True, ensure_ascii=False)
         digest = _audit_hash(prev, at, username, action, entity, str(entity_id), body)
-        db.execute(
+        cur = db.execute(
             "INSERT INTO audit_log (at, username, action, entity, entity_id, details, prev_hash,"
-            " hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [at, username, action, entity, str(entity_id), body, prev, digest],
+            " hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                at,
+                username,
+                action,
+                entity,
+                str(entity_id),
+                body,
+                prev,
+                digest,
+                seal(db, digest.encode("ascii")),
+            ],
         )
+        note_sealed_from(db, int(cur.lastrowid or 0))
     return digest
 
 
@@ -214,19 +229,48 @@ def _audit_hash(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def verify_audit_chain(db: sqlite_utils.Database) -> bool:
-    """Return True when every audit entry's hash matches its content and predecessor."""
+def check_audit_chain(db: sqlite_utils.Database, public_key: str | list[str] | None) -> list[str]:
+    """Return what is wrong with the audit log (empty when the chain and the seals hold).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    public_key : str, list of str or None
+        The pinned seal key(s); None or empty checks the hash chain only.
+
+    Returns
+    -------
+    list of str
+        One line per problem: a broken link, a changed entry, a missing or invalid seal.
+    """
+    from dxa_app.archive.seal import check_seal, sealed_from
+
+    problems: list[str] = []
     prev = "0" * 64
+    first_sealed = sealed_from(db) if public_key else None
     for r in db.query("SELECT * FROM audit_log ORDER BY id"):
         if r["prev_hash"] != prev:
-            return False
+            problems.append(f"audit entry {r['id']}: the chain is broken before it")
         expected = _audit_hash(
             prev, r["at"], r["username"], r["action"], r["entity"], r["entity_id"], r["details"]
         )
         if r["hash"] != expected:
-            return False
+            problems.append(f"audit entry {r['id']} ({r['action']}) was changed")
+        sealed = first_sealed is None or r["id"] >= first_sealed
+        if (
+            public_key
+            and sealed
+            and not check_seal(public_key, str(r["hash"]).encode("ascii"), r["signature"])
+        ):
+            problems.append(f"audit entry {r['id']} ({r['action']}): the seal does not match")
         prev = r["hash"]
-    return True
+    return problems
+
+
+def verify_audit_chain(db: sqlite_utils.Database) -> bool:
+    """Return True when every audit entry's hash matches its content and predecessor."""
+    return not check_audit_chain(db, None)
 
 
 def get_setting(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:

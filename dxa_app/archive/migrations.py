@@ -450,9 +450,17 @@ BEGIN SELECT RAISE(ABORT, 'the bundle log cannot be changed'); END;
 """
 
 
+V5_SEAL = """
+ALTER TABLE audit_log ADD COLUMN signature TEXT;
+ALTER TABLE report_versions ADD COLUMN site_signature TEXT;
+ALTER TABLE report_versions ADD COLUMN site_sealed TEXT;
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
     Migration("0002_scores", V2_SCORES),
     Migration("0003_report_signatures", V3_REPORT_SIGNATURES),
     Migration("0004_centre_exchange", V4_CENTRE_EXCHANGE),
+    Migration("0005_seal", V5_SEAL),
 )

@@ -7,6 +7,7 @@ one winner and a clear refusal for the other, never with two "signed" answers.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -38,10 +39,13 @@ class ReportVersion:
     signer_cert: str | None = None
     score_run: str | None = None
     content_json: str = ""
+    site_signature: str | None = None
+    site_sealed: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (without the PDF bytes)."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "content_json"}
+        hidden = ("content_json", "site_signature", "site_sealed")
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in hidden}
 
 
 _VERSION_SQL = (
@@ -67,6 +71,8 @@ def _version(r: dict[str, Any]) -> ReportVersion:
         r["signer_cert"],
         r["score_run"],
         r["content"],
+        r["site_signature"],
+        r["site_sealed"],
     )
 
 
@@ -306,6 +312,48 @@ def insert_amendment_draft(
     return int(cur.lastrowid or 0)
 
 
+def sealed_fields(
+    version_id: int,
+    study_id: int,
+    version_no: int,
+    *,
+    status: str,
+    content_json: str,
+    pdf_sha256: str,
+    signed_at: str,
+    signed_by: str,
+) -> dict[str, Any]:
+    """Return what the archive's seal signs for a signed version (text, PDF hash, who, when).
+
+    Parameters
+    ----------
+    version_id, study_id, version_no : int
+        The version.
+    status, content_json, pdf_sha256, signed_at, signed_by : str
+        Its signed columns (``content_json`` as stored: the conclusion and recommendation).
+
+    Returns
+    -------
+    dict
+        The fields; :func:`seal_bytes` turns them into the signed bytes.
+    """
+    return {
+        "version_id": version_id,
+        "study_id": study_id,
+        "version_no": version_no,
+        "status": status,
+        "content_sha256": hashlib.sha256(content_json.encode("utf-8")).hexdigest(),
+        "pdf_sha256": pdf_sha256,
+        "signed_at": signed_at,
+        "signed_by": signed_by,
+    }
+
+
+def seal_bytes(fields: dict[str, Any]) -> bytes:
+    """Return the canonical bytes of sealed fields (sorted keys, no spaces)."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
 def mark_signed(
     db: sqlite_utils.Database,
     version: ReportVersion,
@@ -317,6 +365,8 @@ def mark_signed(
     signed_by: str,
     signer_cert: str | None,
     score_run: str,
+    site_sealed: bytes,
+    site_signature: str,
 ) -> bool:
     """Store the signature of a draft that still has the content it was read with.
 
@@ -336,6 +386,8 @@ def mark_signed(
         The PAdES certificate (PEM) when the PDF carries one.
     score_run : str
         The score run it shows.
+    site_signature : str
+        The archive seal over the bytes of :func:`sealed_fields` (stored beside it).
 
     Returns
     -------
@@ -344,8 +396,8 @@ def mark_signed(
     """
     cur = db.execute(
         "UPDATE report_versions SET status = ?, pdf = ?, pdf_sha256 = ?, signed_at = ?,"
-        " signed_by = ?, signer_cert = ?, score_run = ? WHERE id = ? AND status = 'draft'"
-        " AND content = ?",
+        " signed_by = ?, signer_cert = ?, score_run = ?, site_sealed = ?, site_signature = ?"
+        " WHERE id = ? AND status = 'draft' AND content = ?",
         [
             status,
             pdf,
@@ -354,6 +406,8 @@ def mark_signed(
             signed_by,
             signer_cert,
             score_run,
+            site_sealed.decode("utf-8"),
+            site_signature,
             version.id,
             version.content_json,
         ],

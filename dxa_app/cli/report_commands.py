@@ -137,7 +137,9 @@ def _amend_args(p: argparse.ArgumentParser) -> None:
 def _verify(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.report_verify import verify_report
 
-    result = verify_report(login(args), args.study, pdf_file=_read(args.file))
+    result = verify_report(
+        login(args), args.study, pdf_file=_read(args.file), seal_keys=args.seal_key or None
+    )
     lines = [
         ("OK    " if c["ok"] else "FAIL  ")
         + c["check"]
@@ -158,6 +160,12 @@ def _verify(args: argparse.Namespace) -> ExitCode:
 def _verify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", metavar="STUDY", help=_("study id or Study Instance UID"))
     p.add_argument("--file", metavar="PDF", help=_("also check this PDF file"))
+    p.add_argument(
+        "--seal-key",
+        action="append",
+        metavar="KEY",
+        help=_("pin this seal public key instead of this machine's (repeatable)"),
+    )
 
 
 def _send(args: argparse.Namespace) -> ExitCode:
@@ -226,3 +234,50 @@ def _pacs_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, help=_("PACS DICOM port"))
     p.add_argument("--called-ae", help=_("the PACS AE title"))
     p.add_argument("--calling-ae", default="DXA", help=_("our AE title (default DXA)"))
+
+
+def _trust_signer(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.signers import trust_signer
+
+    r = trust_signer(login(args), Path(args.cert).read_bytes())
+    emit(
+        args,
+        r,
+        _("Signer trusted: {subject} (SHA-256 {sha}).").format(
+            subject=r["subject"], sha=r["sha256"][:16]
+        ),
+    )
+    return ExitCode.OK
+
+
+@command("trust-signer", "trust a physician's certificate for PAdES signatures (administrator)")
+@handles(_trust_signer)
+def _trust_signer_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("cert", metavar="CERT", help=_("the physician's certificate (PEM)"))
+
+
+def _seal_key(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.signers import pin_seal_key, seal_key
+
+    session = login(args)
+    if args.trust:
+        r = pin_seal_key(session, args.trust)
+        emit(args, r, _("Seal key pinned (fingerprint {fp}).").format(fp=r["fingerprint"]))
+        return ExitCode.OK
+    k = seal_key(session)
+    emit(
+        args,
+        k,
+        _("This workstation's seal key: {key} (fingerprint {fp}); {n} keys pinned.").format(
+            key=k["public_key"], fp=k["fingerprint"], n=len(k["pinned"])
+        ),
+    )
+    return ExitCode.OK
+
+
+@command("seal-key", "show this workstation's archive seal key, or pin another one (--trust)")
+@handles(_seal_key)
+def _seal_key_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trust", metavar="KEY", help=_("pin another workstation's seal key (administrator)")
+    )

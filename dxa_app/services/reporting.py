@@ -26,11 +26,14 @@ from dxa_app.archive.reports import (
     insert_first_draft,
     latest_version,
     mark_signed,
+    seal_bytes,
+    sealed_fields,
     stored_pdf,
     update_draft,
     version_by_id,
     versions,
 )
+from dxa_app.archive.seal import seal
 from dxa_app.archive.studies import study_id_for
 from dxa_app.errors import DxaError, UsageError
 from dxa_app.i18n import _, translator
@@ -221,6 +224,16 @@ def sign_version(
         _("DXA report {id} version {v}").format(id=data.report_id, v=version.version_no),
     )
     digest = hashlib.sha256(pdf).hexdigest()
+    fields = sealed_fields(
+        version.id,
+        version.study_id,
+        version.version_no,
+        status=status,
+        content_json=version.content_json,
+        pdf_sha256=digest,
+        signed_at=at.isoformat(),
+        signed_by=by,
+    )
     with write_transaction(db):
         stored = mark_signed(
             db,
@@ -232,6 +245,8 @@ def sign_version(
             signed_by=by,
             signer_cert=cert_pem.decode("ascii") if cert_pem else None,
             score_run=_run_of(data),
+            site_sealed=seal_bytes(fields),
+            site_signature=seal(db, seal_bytes(fields)),
         )
         if not stored:
             raise _signed_elsewhere(version.study_id)
@@ -241,13 +256,7 @@ def sign_version(
             username=by,
             entity="report_version",
             entity_id=version.id,
-            details={
-                "study_id": version.study_id,
-                "version": version.version_no,
-                "status": status,
-                "pdf_sha256": digest,
-                "pades": cert_pem is not None,
-            },
+            details={**fields, "version": version.version_no, "pades": cert_pem is not None},
         )
     return version_by_id(db, version.id)
 
