@@ -42,6 +42,9 @@ def test_calibrate_approve_and_score(
     _add_user(demo_archive, "tech", "technician", monkeypatch)
     capsys.readouterr()
     _as("tech", monkeypatch)
+    assert main(["calibrate", "--archive", a]) == ExitCode.PERMISSION  # fits are the centre's
+    capsys.readouterr()
+    _as("centre", monkeypatch)
     assert main(["calibrate", "--archive", a, "--json"]) == ExitCode.USAGE  # no reference yet
     capsys.readouterr()
     assert (

@@ -73,7 +73,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.QC_ACK,
             Permission.VFA_ENTRY,
             Permission.PRECISION,
-            Permission.CALIBRATE,
             Permission.RESCORE,
             Permission.DRAFT,
             Permission.SITE_EXCHANGE,

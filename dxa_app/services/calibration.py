@@ -59,12 +59,16 @@ from dxa_app.services.auth import Permission, Session, acting
 __all__ = [
     "GROUPS",
     "KIND_ORDER",
+    "CalibrationRun",
+    "FitSummary",
+    "ScannerQc",
     "Step",
     "approve_steps",
     "calibrate",
     "chain_for",
     "list_steps",
     "qc_status",
+    "reference_serial",
     "region_group",
     "retire_steps",
 ]

@@ -419,7 +419,16 @@ def sign_report(
                 _("There is no draft report of study {id} to sign.").format(id=study_id),
                 _("Make the draft first ('report'), or amend a signed report."),
             )
-        if conclusion is not None or recommendation is not None or lang or level:
+        changes = (
+            (conclusion is not None and conclusion != latest.content.get("conclusion"))
+            or (
+                recommendation is not None
+                and recommendation != latest.content.get("recommendation")
+            )
+            or (lang is not None and lang != latest.lang)
+            or (level is not None and level != latest.level)
+        )
+        if changes:
             latest, _pdf = _edit(
                 db,
                 session,
