@@ -107,6 +107,18 @@ def _run_demo_cli(folder: Path) -> None:
 
 
 @pytest.fixture(scope="session")
+def real_mdbtools() -> None:
+    """Debian's mdbtools (mdb-tables, mdb-export): a test that uses them fails without them."""
+    missing = [tool for tool in ("mdb-tables", "mdb-export") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(
+            f"{' and '.join(missing)} not found: install the Debian package mdbtools "
+            "(scripts/install-system-packages.sh installs it)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
 def demo_cli_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real run of ``main.py --archive A demo --out F --json`` per session (read-only).
 
