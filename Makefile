@@ -35,8 +35,12 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# In parallel on every core; each test file stays on one worker (module fixtures are built
+# once) and the files are handed out in the order tests/conftest.py sets (longest first).
+PYTEST_XDIST ?= -n auto --dist loadfile --no-loadscope-reorder
+
 test: lint
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_XDIST)
 
 bench: venv
 	@for f in bench/*.py; do echo "== $$f"; QT_QPA_PLATFORM=offscreen $(BIN)/python $$f || exit 1; done

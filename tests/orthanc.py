@@ -26,7 +26,8 @@ __all__ = ["ORTHANC", "Orthanc", "orthanc", "start_orthanc"]
 ORTHANC = Path("/usr/sbin/Orthanc")
 AET = "ORTHANC"
 HOST = "127.0.0.1"
-START_TIMEOUT = 20.0
+START_TIMEOUT = 60.0  # a hang guard: Orthanc answers within about 1 s when idle
+START_ATTEMPTS = 3
 STOP_TIMEOUT = 15.0  # a graceful stop takes ~3.7 s
 POLL = 0.05
 
@@ -94,17 +95,8 @@ def _log_tail(folder: Path, lines: int = 30) -> str:
     return "\n".join(text[-lines:])
 
 
-@contextlib.contextmanager
-def start_orthanc(folder: Path) -> Iterator[Orthanc]:
-    """Run Orthanc with a fresh configuration in ``folder`` until the block ends.
-
-    Fails (never skips) when Orthanc is missing or does not answer within 20 s.
-    """
-    if not ORTHANC.exists():
-        pytest.fail(
-            f"{ORTHANC} is missing: apt-get install orthanc (CI installs it)", pytrace=False
-        )
-    folder.mkdir(parents=True, exist_ok=True)
+def _launch(folder: Path) -> tuple[subprocess.Popen[bytes], Orthanc] | None:
+    """Start Orthanc on two free ports; None when it exited while starting (a port clash)."""
     http_port = _free_port()
     dicom_port = _free_port()
     while dicom_port == http_port:
@@ -119,27 +111,51 @@ def start_orthanc(folder: Path) -> Iterator[Orthanc]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if proc.poll() is not None:
+            return None
+        try:
+            if server.rest("/system").get("DicomAet") == AET:
+                return proc, server
+        except (OSError, ValueError):  # not listening yet (URLError is an OSError)
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            pytest.fail(
+                f"Orthanc did not answer on {server.url} within {START_TIMEOUT} s:\n"
+                + _log_tail(folder),
+                pytrace=False,
+            )
+        time.sleep(POLL)
+
+
+@contextlib.contextmanager
+def start_orthanc(folder: Path) -> Iterator[Orthanc]:
+    """Run Orthanc with a fresh configuration in ``folder`` until the block ends.
+
+    Fails (never skips) when Orthanc is missing or does not answer within the start timeout
+    (a guard against a hang, generous for a busy machine). The ports are free ones chosen at
+    start; when another process takes one first (parallel test workers) Orthanc exits at
+    once and is started again on new ports, up to :data:`START_ATTEMPTS` times.
+    """
+    if not ORTHANC.exists():
+        pytest.fail(
+            f"{ORTHANC} is missing: apt-get install orthanc (CI installs it)", pytrace=False
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    for _attempt in range(START_ATTEMPTS):
+        started = _launch(folder)
+        if started is not None:
+            break
+    else:
+        pytest.fail(
+            f"Orthanc exited while starting, {START_ATTEMPTS} times:\n" + _log_tail(folder),
+            pytrace=False,
+        )
+    proc, server = started
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"Orthanc exited with code {proc.returncode} while starting:\n"
-                    + _log_tail(folder),
-                    pytrace=False,
-                )
-            try:
-                if server.rest("/system").get("DicomAet") == AET:
-                    break
-            except (OSError, ValueError):  # not listening yet (URLError is an OSError)
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"Orthanc did not answer on {server.url} within {START_TIMEOUT} s:\n"
-                    + _log_tail(folder),
-                    pytrace=False,
-                )
-            time.sleep(POLL)
         yield server
     finally:
         proc.terminate()

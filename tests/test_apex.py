@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -430,7 +429,7 @@ def test_mdbtools_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert "Debian package mdbtools" in err.value.remedy
 
 
-@pytest.mark.skipif(shutil.which("mdb-tables") is None, reason="mdbtools not installed")
+@pytest.mark.usefixtures("real_mdbtools")  # fails, never skips, without Debian's mdbtools
 def test_unreadable_mdb_with_real_mdbtools(tmp_path: Path) -> None:
     mdb = tmp_path / "PatScan.mdb"
     mdb.write_bytes(b"\x00\x01\x00\x00Standard Jet DB\x00" + os.urandom(5000))

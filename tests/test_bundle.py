@@ -20,7 +20,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run PyInstaller on pyinstaller.spec into a temporary dist/work folder."""
+    """Run PyInstaller on pyinstaller.spec into a temporary dist/work folder.
+
+    Its work folder and its cache (PYINSTALLER_CONFIG_DIR) are in this session's temporary
+    folder, so no other build on the machine shares them. Under xdist this file is handed
+    out first (tests/conftest.py): the build runs beside the rest of the suite.
+    """
     tmp = tmp_path_factory.mktemp("bundle")
     started = time.perf_counter()
     proc = subprocess.run(
@@ -38,9 +43,10 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(SPEC),
         ],
         cwd=ROOT,
+        env={**os.environ, "PYINSTALLER_CONFIG_DIR": str(tmp / "config")},
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=1800,  # a hang guard: the build takes about 3 minutes on an idle core
         check=False,
     )
     elapsed = time.perf_counter() - started

@@ -6,10 +6,9 @@ import datetime as dt
 import hashlib
 import json
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scipy import stats
@@ -28,8 +27,6 @@ from dxa_app.demo.write import write_demo
 from dxa_app.domain import Manufacturer, PhantomPurpose, Sex
 from dxa_app.services.importing import import_into
 from tests.conftest import DEMO_SEED
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def truth_sets(truth: dict[str, object]) -> list[dict[str, object]]:
@@ -86,10 +83,10 @@ def test_demo_content_meets_the_brief() -> None:
     assert truth["step_shifts"][0]["factor"] == STEP_SHIFT[2]
 
 
-def test_demo_files_are_deterministic(tmp_path: Path) -> None:
+def test_demo_files_are_deterministic(tmp_path: Path, demo_files: Path) -> None:
+    """A second write (in this process) equals the session's (written by `main.py demo`)."""
     write_demo(tmp_path / "a", DEMO_SEED)
-    write_demo(tmp_path / "b", DEMO_SEED)
-    a, b = _digests(tmp_path / "a"), _digests(tmp_path / "b")
+    a, b = _digests(tmp_path / "a"), _digests(demo_files)
     assert len(a) > 500
     assert a == b
     other = generate(DEMO_SEED + 1).truth
@@ -190,26 +187,13 @@ def test_qc_series_shows_the_injected_step(demo_archive_master: Path, demo_files
 
 
 @pytest.mark.slow
-def test_headless_demo_pipeline_prints_counts(tmp_path: Path) -> None:
-    """What `make run` does without a display: write, import, print the counts."""
-    r = subprocess.run(
-        [
-            sys.executable,
-            "main.py",
-            "--archive",
-            str(tmp_path / "demo.sqlite"),
-            "demo",
-            "--out",
-            str(tmp_path / "files"),
-            "--json",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
+def test_headless_demo_pipeline_prints_counts(demo_cli_output: dict[str, Any]) -> None:
+    """What `make run` does without a display: write, import, print the counts.
+
+    The session runs `main.py --archive A demo --out F --json` once (tests/conftest.py,
+    ``demo_cli_run``); this test checks what it printed.
+    """
+    out = demo_cli_output
     c = out["counts"]
     assert c["sites"] == 3 and c["scanners"] == 4 and c["patients"] >= 200
     assert c["studies"] > 200 and c["phantom_scans"] == 400

@@ -232,6 +232,7 @@ def _signed_range_end(signed: bytes) -> int:
 
 def test_sign_and_verify(pdf: bytes, signer: tuple[bytes, bytes], tmp_path: Path) -> None:
     key_pem, cert_pem = signer
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)  # the signing time has seconds
     t0 = time.perf_counter()
     signed = sign_pdf(
         pdf, key_pem=key_pem, cert_pem=cert_pem, signer_name="Ærø Søren", reason="Godkendt"
@@ -245,7 +246,7 @@ def test_sign_and_verify(pdf: bytes, signer: tuple[bytes, bytes], tmp_path: Path
     assert check.bottom_line and check.ok
     assert check.signer == "Læge Ærø Søren"
     assert check.signed_at is not None
-    assert abs(check.signed_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
+    assert before <= check.signed_at <= dt.datetime.now(dt.UTC)  # signed now, whatever the load
     assert "unchanged" in check.summary
 
     assert PDFSIG.exists(), "pdfsig is required (apt-get install poppler-utils)"

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dxa_app.archive import open_archive
-from dxa_app.services.demo import DEMO_USERS, _calibrate_demo
+from dxa_app.services.demo import DEMO_USERS
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +34,10 @@ def xvfb() -> Iterator[str]:
     os.close(write)
     with os.fdopen(read) as fh:
         display = fh.readline().strip()
+    if not display:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"Xvfb exited (code {proc.returncode}) without opening a display")
     try:
         yield f":{display}"
     finally:
@@ -43,12 +46,10 @@ def xvfb() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def demo_with_users(demo_archive_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_with_users(demo_calibrated_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's calibrated demo archive (demo users, steps, scores)."""
     path = tmp_path_factory.mktemp("xvfb") / "demo.sqlite"
-    shutil.copy(demo_archive_master, path)
-    db = open_archive(path)
-    _calibrate_demo(db)
-    db.close()
+    shutil.copy(demo_calibrated_master, path)
     return path
 
 

@@ -27,7 +27,8 @@ from tests.reports.sample import (
     two_page_level_b,
 )
 
-ARTIFACTS = Path(tempfile.gettempdir()) / "dxa-report-artifacts"
+# in the work tree (git-ignored), not a fixed /tmp path that parallel test runs would share
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "reports"
 TRANSLATORS: dict[str, Translator] = {"en": english, "da": danish}
 
 
