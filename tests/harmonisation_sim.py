@@ -24,7 +24,7 @@ from calibration.scores import classify_t, t_score
 from dxa_app.domain import Role
 from dxa_app.services.calibration import approve_steps, calibrate, chain_for, list_steps
 from dxa_app.services.scoring import REFERENCE_REGION, reference_tables
-from tests.sessions import session_as
+from tests.sessions import PASSWORD, session_as
 
 REGIONS = {"L1-L4": "spine", "total_hip": "hip", "femoral_neck": "femoral_neck"}
 THRESHOLDS = (-1.0, -2.5)
@@ -38,7 +38,8 @@ def calibrated_copy(
     centre = session_as(dest, Role.CENTRE_ANALYST, "centre")
     ref = next(s["serial"] for s in truth["scanners"] if s["key"] == "S1")
     calibrate(centre, reference=ref, bootstrap=bootstrap)
-    approve_steps(centre, [step.id for step in list_steps(centre, "proposed")])
+    proposed = [step.id for step in list_steps(centre, "proposed")]
+    approve_steps(centre, proposed, password=PASSWORD, reason="national fit of the demo")
     return dest
 
 

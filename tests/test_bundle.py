@@ -58,7 +58,9 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _run(exe: Path, *args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+def _run(
+    exe: Path, *args: str, tmp: Path, password: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = dict(
         os.environ,
         QT_QPA_PLATFORM="offscreen",
@@ -66,6 +68,8 @@ def _run(exe: Path, *args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
         DXA_SETTINGS_DIR=str(tmp / "settings"),
         DXA_ARCHIVE=str(tmp / "default.dxa.sqlite"),
     )
+    if password is not None:
+        env["DXA_PASSWORD"] = password
     return subprocess.run(
         [str(exe), *args],
         cwd=tmp,
@@ -107,12 +111,15 @@ def test_frozen_cli_demo(bundle: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "demo").is_dir()
     assert archive.is_file()
-    # the frozen app writes a report: reportlab's fonts and the catalogue are in the bundle
+    # the frozen app writes a report: reportlab's fonts and the catalogue are in the bundle;
+    # the demo user logs in (its demo-only password from the environment)
     pdf = tmp_path / "svar.pdf"
     proc = _run(
         bundle / "dxa-cli",
         "--archive",
         str(archive),
+        "--user",
+        "tekniker",
         "report",
         "1",
         "--out",
@@ -122,6 +129,7 @@ def test_frozen_cli_demo(bundle: Path, tmp_path: Path) -> None:
         "--level",
         "B",
         tmp=tmp_path,
+        password="demo-tekniker",
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert pdf.read_bytes().startswith(b"%PDF")

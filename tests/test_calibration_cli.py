@@ -71,7 +71,7 @@ def test_calibrate_approve_and_score(
     ids = [str(s["id"]) for s in proposed]
 
     monkeypatch.setenv("DXA_PASSWORD", "tech-secret-1")
-    assert main(["approve", *ids, "--user", "tech", "--archive", a]) == ExitCode.PERMISSION
+    assert main(["approve", *ids, "--user", "tech", "--archive", a, "--reason", "x"]) == 6
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "may not do this" in err
     monkeypatch.setenv("DXA_PASSWORD", "wrong")
@@ -79,11 +79,23 @@ def test_calibrate_approve_and_score(
     assert "Wrong user name or password" in capsys.readouterr().err
     capsys.readouterr()
     monkeypatch.setenv("DXA_PASSWORD", "centre-secret-1")
-    assert main(["approve", *ids, "--user", "centre", "--archive", a, "--json"]) == 0
+    assert main(["approve", *ids, "--user", "centre", "--archive", a]) == ExitCode.USAGE
+    assert "reason" in capsys.readouterr().err  # asked twice: a reason is required
+    dry = ["approve", *ids, "--user", "centre", "--archive", a, "--dry-run", "--json"]
+    assert main(dry) == 0
+    preview = _json(capsys)
+    assert isinstance(preview, dict)
+    impact = preview["impact"]
+    assert "DSW-DEMO-202" in impact["scanners"] and impact["studies"] > 0
+    assert main(["steps", "--status", "proposed", "--json", "--archive", a]) == 0
+    still = _json(capsys)
+    assert isinstance(still, list) and len(still) == len(ids)  # a dry run changes nothing
+    approve = ["approve", *ids, "--user", "centre", "--archive", a, "--json"]
+    assert main([*approve, "--reason", "national fit 2026"]) == 0
     approved = _json(capsys)
-    assert isinstance(approved, list)
-    assert {s["status"] for s in approved} == {"approved"}
-    assert {s["approved_by"] for s in approved} == {"centre"}
+    assert isinstance(approved, dict) and approved["impact"] == impact
+    assert {s["status"] for s in approved["steps"]} == {"approved"}
+    assert {s["approved_by"] for s in approved["steps"]} == {"centre"}
 
     _as("tech", monkeypatch)
     assert main(["scores", "1", "--json", "--archive", a]) == 0

@@ -140,7 +140,8 @@ def exchange(
     imports = import_bundles(ana, list(bundles.values()))
     fit = national_fit(ana, reference=REFERENCE, bootstrap=200)
     proposed = [str(s.id) for s in list_steps(ana, "proposed")]
-    assert run_cli("--archive", str(centre_path), "approve", *proposed, "--user", "ana") == 0
+    approve = ["approve", *proposed, "--user", "ana", "--reason", "national fit 2026"]
+    assert run_cli("--archive", str(centre_path), *approve) == 0
     corrections = tmp / "corrections.json"
     assert (
         run_cli(
@@ -174,7 +175,9 @@ def exchange(
             )
             for sid in study_ids
         }
-        installed = install_corrections(site_tech(site_path), corrections).to_dict()
+        installed = install_corrections(
+            site_tech(site_path), corrections, password=PASSWORD, reason="centre round 2026"
+        ).to_dict()
         rescore(site, by="test")
     finally:
         site.close()
@@ -425,7 +428,9 @@ def test_install_twice_and_republish_retires_previous(exchange: Exchange, tmp_pa
     shutil.copy(exchange.site, site_path)
     centre_path = tmp_path / "centre.dxa.sqlite"
     shutil.copy(exchange.centre, centre_path)
-    again = install_corrections(site_tech(site_path), exchange.corrections)
+    again = install_corrections(
+        site_tech(site_path), exchange.corrections, password=PASSWORD, reason="again"
+    )
     assert again.already_installed and not again.installed
     second = tmp_path / "corrections-2.json"
     assert (
@@ -443,7 +448,15 @@ def test_install_twice_and_republish_retires_previous(exchange: Exchange, tmp_pa
     )
     assert (
         run_cli(
-            "--archive", str(site_path), "--user", "tech", "calibration", "install", str(second)
+            "--archive",
+            str(site_path),
+            "--user",
+            "tech",
+            "calibration",
+            "install",
+            str(second),
+            "--reason",
+            "republished",
         )
         == 0
     )

@@ -205,22 +205,22 @@ def test_corrections_need_the_trusted_centre_key(demo_archive_master: Path, tmp_
     db = open_archive(site)
     try:
         with pytest.raises(BundleError, match="no knowledge-centre key is trusted"):
-            install_corrections(tech, path)
+            install_corrections(tech, path, password=PASSWORD, reason="test")
         _other_private, other_public = generate_key_pair()
         with pytest.raises(PermissionDeniedError, match="admin"):
             trust_centre(tech, other_public)
         trust_centre(admin, other_public)
         with pytest.raises(BundleError, match="not signed by the trusted"):
-            install_corrections(tech, path)
+            install_corrections(tech, path, password=PASSWORD, reason="test")
         trust_centre(admin, public)
         envelope = json.loads(path.read_text(encoding="utf-8"))
         envelope["payload"] = envelope["payload"].replace("HZA-DEMO-101", "PRO-DEMO-404")
         path.write_text(json.dumps(envelope), encoding="utf-8")
         with pytest.raises(BundleError, match="not signed by the trusted"):
-            install_corrections(tech, path)
+            install_corrections(tech, path, password=PASSWORD, reason="test")
         path.write_text(path.read_text(encoding="utf-8")[:40], encoding="utf-8")
         with pytest.raises(BundleError, match="damaged or truncated"):
-            install_corrections(tech, path)
+            install_corrections(tech, path, password=PASSWORD, reason="test")
         steps = db.execute("SELECT count(*) FROM calibration_steps").fetchone()[0]
         assert steps == 0
     finally:
@@ -389,7 +389,9 @@ def test_over_deep_json_is_refused_not_a_crash(
     private, public = generate_key_pair()
     trust_centre(session_as(site, Role.ADMIN, "admin"), public)
     with pytest.raises(BundleError, match="damaged or truncated"):
-        install_corrections(session_as(site, Role.TECHNICIAN, "tech"), corrections)
+        install_corrections(
+            session_as(site, Role.TECHNICIAN, "tech"), corrections, password=PASSWORD, reason="t"
+        )
     assert private
 
 

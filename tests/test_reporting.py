@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
-import threading
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -222,30 +223,39 @@ def test_sign_amend_and_immutability(archive: Path, db: Any, tmp_path: Path) -> 
 
 
 def test_two_physicians_signing_one_draft_give_one_signature(archive: Path, db: Any) -> None:
-    """Concurrent signers: exactly one "signed", the other a clear refusal (never both)."""
+    """Two physicians, two processes, one draft: one "signed", one told who signed it and when."""
     study_id = _follow_up_study_with_vfa(db)
     ensure_user(archive, "dr.berg", Role.PHYSICIAN, password=DOCTOR_PW)
-    first, second = doctor(archive), log_in(archive, "dr.berg", DOCTOR_PW)
-    reporting.open_report(first, study_id, lang="en", level="A")
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
-
-    def sign(who: Session) -> None:
-        barrier.wait()
-        try:
-            reporting.sign_report(who, study_id, password=DOCTOR_PW)
-            outcomes.append("signed")
-        except reporting.ReportError:
-            outcomes.append("refused")
-
-    threads = [threading.Thread(target=sign, args=(w,)) for w in (first, second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) == ["refused", "signed"]
+    reporting.open_report(doctor(archive), study_id, lang="en", level="A")
+    env = {**os.environ, "DXA_PASSWORD": DOCTOR_PW, "DXA_LANG": "en"}
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "main.py",
+                "--archive",
+                str(archive),
+                "--user",
+                who,
+                "sign",
+                str(study_id),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for who in ("dr.hansen", "dr.berg")
+    ]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _out, _err in results)
+    assert codes == [ExitCode.OK, ExitCode.ERROR], results
+    winner = "dr.hansen" if results[0][0] == ExitCode.OK else "dr.berg"
+    (refusal,) = [err for code, _out, err in results if code != ExitCode.OK]
+    assert f"was signed meanwhile by {winner}" in refusal, refusal
     signed = [v for v in versions(db, study_id) if v.status != "draft"]
-    assert len(signed) == 1
+    assert len(signed) == 1 and signed[0].signed_by == winner
     sha = {d["pdf_sha256"] for d in audit_details(db, "report_sign")}
     assert sha == {signed[0].pdf_sha256}  # no audit entry for a PDF that was not stored
 

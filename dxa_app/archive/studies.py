@@ -278,3 +278,55 @@ def has_fragility_fracture(db: sqlite_utils.Database, study_id: int) -> bool:
         [study_id],
     ).fetchone()
     return bool(row[0])
+
+
+def study_ids_on_scanners(db: sqlite_utils.Database, scanner_ids: set[int]) -> list[int]:
+    """Return the studies made on any of ``scanner_ids`` (a study's scans share one scanner).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_ids : set of int
+        The scanners.
+
+    Returns
+    -------
+    list of int
+        The study ids, in order.
+    """
+    if not scanner_ids:
+        return []
+    marks = ",".join("?" * len(scanner_ids))
+    return [
+        int(r[0])
+        for r in db.execute(
+            f"SELECT id FROM studies WHERE scanner_id IN ({marks}) ORDER BY id", sorted(scanner_ids)
+        ).fetchall()
+    ]
+
+
+def stored_categories(db: sqlite_utils.Database, study_ids: list[int]) -> dict[int, str]:
+    """Return the category of each study's newest stored diagnosis (studies without one left out).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    study_ids : list of int
+        The studies.
+
+    Returns
+    -------
+    dict of int to str
+        Category by study id.
+    """
+    wanted = set(study_ids)
+    out: dict[int, str] = {}
+    for sid, category in db.execute(
+        "SELECT d.study_id, d.category FROM diagnoses d"
+        " WHERE d.id = (SELECT max(id) FROM diagnoses WHERE study_id = d.study_id)"
+    ).fetchall():
+        if int(sid) in wanted:
+            out[int(sid)] = str(category)
+    return out

@@ -128,3 +128,39 @@ def set_password_hash(db: sqlite_utils.Database, username: str, password_hash: s
         The new hash.
     """
     db.execute("UPDATE users SET password_hash = ? WHERE username = ?", [password_hash, username])
+
+
+def set_user_role(db: sqlite_utils.Database, username: str, role: str) -> None:
+    """Give a user another role.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive, inside a write transaction.
+    username : str
+        The user.
+    role : str
+        The new role.
+    """
+    db.execute("UPDATE users SET role = ? WHERE username = ?", [role, username])
+
+
+def active_admins(db: sqlite_utils.Database) -> list[str]:
+    """Return the names of the active administrators.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+
+    Returns
+    -------
+    list of str
+        The user names.
+    """
+    return [
+        str(r[0])
+        for r in db.execute(
+            "SELECT username FROM users WHERE role = 'admin' AND active = 1 ORDER BY username"
+        ).fetchall()
+    ]

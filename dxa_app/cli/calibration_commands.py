@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from dxa_app.cli import ExitCode, archive_path, command, emit, handles, login, read_password
+from dxa_app.cli import (
+    ExitCode,
+    archive_path,
+    command,
+    emit,
+    handles,
+    login,
+    login_password,
+    read_password,
+)
 from dxa_app.domain import Role
 from dxa_app.errors import UsageError
 from dxa_app.i18n import _
@@ -122,15 +132,39 @@ def _steps_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--status", choices=("proposed", "approved", "retired"))
 
 
+def preview_text(impact: dict[str, Any]) -> str:
+    """One paragraph: what a calibration change would change (scanners, regions, diagnoses)."""
+    text = _(
+        "Scanners {scanners}; regions {regions}; {studies} studies; {n} stored diagnoses would"
+        " change category on rescore."
+    ).format(
+        scanners=", ".join(impact["scanners"]) or "-",
+        regions=", ".join(impact["regions"]) or "-",
+        studies=impact["studies"],
+        n=impact["category_changes"],
+    )
+    for change, n in impact["transitions"].items():
+        text += f"\n  {change}: {n}"
+    return text
+
+
 def _decide(args: argparse.Namespace, approve: bool) -> ExitCode:
-    from dxa_app.services.calibration import approve_steps, retire_steps
+    from dxa_app.services.calibration import approve_steps, preview_decision, retire_steps
 
     session = login(args)
-    done = (approve_steps if approve else retire_steps)(session, args.step)
+    impact = preview_decision(session, args.step, approve=approve).to_dict()
+    if args.dry_run:
+        emit(args, {"impact": impact}, preview_text(impact))
+        return ExitCode.OK
+    done = (approve_steps if approve else retire_steps)(
+        session, args.step, password=login_password(args), reason=args.reason or ""
+    )
     emit(
         args,
-        [s.to_dict() for s in done],
-        "\n".join(_("Step {id} is now {status}.").format(id=s.id, status=s.status) for s in done),
+        {"steps": [s.to_dict() for s in done], "impact": impact},
+        preview_text(impact)
+        + "\n"
+        + "\n".join(_("Step {id} is now {status}.").format(id=s.id, status=s.status) for s in done),
     )
     return ExitCode.OK
 
@@ -143,16 +177,26 @@ def _retire(args: argparse.Namespace) -> ExitCode:
     return _decide(args, False)
 
 
+def _decision_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("step", type=int, nargs="+", metavar="STEP", help=_("step ids"))
+    p.add_argument("--reason", help=_("why (required; stored in the audit log)"))
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help=_("only show what would change (scanners, regions, diagnoses)"),
+    )
+
+
 @command("approve", "approve proposed calibration steps (knowledge-centre role)")
 @handles(_approve)
 def _approve_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("step", type=int, nargs="+", metavar="STEP", help=_("step ids"))
+    _decision_args(p)
 
 
 @command("retire", "retire calibration steps (knowledge-centre role)")
 @handles(_retire)
 def _retire_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("step", type=int, nargs="+", metavar="STEP", help=_("step ids"))
+    _decision_args(p)
 
 
 # --- precision ------------------------------------------------------------------------------
@@ -305,6 +349,26 @@ def _users(args: argparse.Namespace) -> ExitCode:
             _("User {name} added with the role {role}.").format(name=u.username, role=u.role),
         )
         return ExitCode.OK
+    if args.action == "password":
+        if not args.name:
+            raise UsageError(_("users {action} needs a NAME.").format(action=args.action), "")
+        session = login(args)
+        new = read_password(
+            _("New password for {user}: ").format(user=args.name), env="DXA_NEW_PASSWORD"
+        )
+        u = users.reset_password(session, args.name, new)
+        emit(args, u.to_dict(), _("New password set for {name}.").format(name=u.username))
+        return ExitCode.OK
+    if args.action == "role":
+        if not args.name or not args.role:
+            raise UsageError(_("users role needs a NAME and --role."), "")
+        u = users.change_role(login(args), args.name, Role(args.role))
+        emit(
+            args,
+            u.to_dict(),
+            _("{name} now has the role {role}.").format(name=u.username, role=u.role),
+        )
+        return ExitCode.OK
     if args.action in ("deactivate", "activate"):
         if not args.name:
             raise UsageError(_("users {action} needs a NAME.").format(action=args.action), "")
@@ -330,14 +394,17 @@ def _users(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
-@command("users", "list, add, deactivate or activate users (administrator)")
+@command("users", "user administration: list, add, deactivate, activate, password, role")
 @handles(_users)
 def _users_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "action", choices=("list", "add", "deactivate", "activate"), nargs="?", default="list"
+        "action",
+        choices=("list", "add", "deactivate", "activate", "password", "role"),
+        nargs="?",
+        default="list",
     )
-    p.add_argument("name", nargs="?", help=_("user name (for add, deactivate, activate)"))
-    p.add_argument("--role", choices=[str(r) for r in Role], help=_("role (for add)"))
+    p.add_argument("name", nargs="?", help=_("the user name (every action but list)"))
+    p.add_argument("--role", choices=[str(r) for r in Role], help=_("role (for add and role)"))
     p.add_argument("--display", help=_("display name (for add)"))
     p.epilog = _(
         "The first user of a new archive must be an administrator (users add NAME --role admin,"

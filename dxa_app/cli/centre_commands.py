@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from dxa_app.cli import ExitCode, command, emit, escape_help, handles, login
+from dxa_app.cli import ExitCode, command, emit, escape_help, handles, login, login_password
 from dxa_app.i18n import _
 
 Action = Callable[[argparse.Namespace], ExitCode]
@@ -249,9 +249,17 @@ def _centre_args(p: argparse.ArgumentParser) -> None:
 
 
 def _install(args: argparse.Namespace) -> ExitCode:
-    from dxa_app.services.centre import install_corrections
+    from dxa_app.cli.calibration_commands import preview_text
+    from dxa_app.services.centre import install_corrections, preview_install
 
-    r = install_corrections(login(args), Path(args.corrections))
+    session = login(args)
+    impact = preview_install(session, Path(args.corrections)).to_dict()
+    if args.dry_run:
+        emit(args, {"impact": impact}, preview_text(impact))
+        return ExitCode.OK
+    r = install_corrections(
+        session, Path(args.corrections), password=login_password(args), reason=args.reason or ""
+    )
     if r.already_installed:
         text = _("Publication {pub} is already installed; nothing changed.").format(
             pub=r.publication
@@ -261,7 +269,7 @@ def _install(args: argparse.Namespace) -> ExitCode:
             "Installed {n} steps published by the centre {date}; retired {m} earlier ones."
             " Run 'rescore' to re-express the studies (old scores are kept)."
         ).format(n=len(r.installed), date=r.published_at[:10], m=len(r.retired))
-    emit(args, r.to_dict(), text)
+    emit(args, {**r.to_dict(), "impact": impact}, preview_text(impact) + "\n" + text)
     return ExitCode.OK
 
 
@@ -284,6 +292,12 @@ def _calibration_args(p: argparse.ArgumentParser) -> None:
     sub.required = True
     i = _sub(sub, "install", _("check the centre's signature and install its steps"), _install)
     i.add_argument("corrections", metavar="CORRECTIONS", help=_("the file from 'centre publish'"))
+    i.add_argument("--reason", help=_("why (required; stored in the audit log)"))
+    i.add_argument(
+        "--dry-run",
+        action="store_true",
+        help=_("only show what would change (scanners, regions, diagnoses)"),
+    )
     t = _sub(sub, "trust-centre", _("trust the knowledge centre's public key (admin)"), _trust)
     t.add_argument(
         "public_key", metavar="PUBLIC_KEY", help=_("the key from 'centre keys --centre'")

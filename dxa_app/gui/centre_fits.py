@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -20,8 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from dxa_app.domain import scanner_label
+from dxa_app.errors import DxaError
 from dxa_app.gui.centre_models import StepTableModel
 from dxa_app.gui.common import read_only_table
+from dxa_app.gui.physician import PasswordDialog
 from dxa_app.gui.workspace import ProgressFn, Workspace
 from dxa_app.i18n import _
 from dxa_app.progress import CancelToken
@@ -32,11 +35,45 @@ from dxa_app.services.calibration import (
     approve_steps,
     calibrate,
     list_steps,
+    preview_decision,
     reference_serial,
     retire_steps,
 )
 from dxa_app.services.calibration_views import FitView, fit_views
+from dxa_app.services.impact import ChangePreview
 from dxa_app.services.workbench import ScannerChoice, scanner_choices
+
+
+class DecisionDialog(PasswordDialog):
+    """Approve or retire a step: what would change, a reason, the password typed again."""
+
+    def __init__(
+        self, step_id: int, approve: bool, impact: ChangePreview, parent: QWidget | None = None
+    ) -> None:
+        what = (_("Approve step {id}?") if approve else _("Retire step {id}?")).format(id=step_id)
+        lines = [
+            what,
+            _("Scanners {scanners}; regions {regions}; {studies} studies.").format(
+                scanners=", ".join(impact.scanners) or "-",
+                regions=", ".join(impact.regions) or "-",
+                studies=impact.studies,
+            ),
+            _("{n} stored diagnoses would change category on rescore.").format(
+                n=impact.category_changes
+            ),
+            *(f"  {change}: {n}" for change, n in impact.transitions.items()),
+            _("Give the reason and re-enter your password."),
+        ]
+        super().__init__("\n".join(lines), parent)
+        self.setWindowTitle(_("Approve step") if approve else _("Retire step"))
+        self.reason_edit = QLineEdit()
+        self.reason_edit.setPlaceholderText(_("Reason"))
+        self.body.insertWidget(1, self.reason_edit)
+        self.tab_order(self.reason_edit, self.password_edit)
+
+    def reason(self) -> str:
+        """Return the reason typed."""
+        return self.reason_edit.text()
 
 
 @dataclass(frozen=True)
@@ -75,6 +112,8 @@ class FitsTab(Workspace):
         #: Deming bootstrap resamples of a fit (tests lower it).
         self.fit_bootstrap = 2000
         self.data: FitsData | None = None
+        #: The open approve/retire dialog (what would change, reason, password).
+        self.decision_dialog: DecisionDialog | None = None
 
         self.reference_label = QLabel()
         self.reference_combo = QComboBox()
@@ -333,16 +372,42 @@ class FitsTab(Workspace):
         self._decide(step_id, approve=False)
 
     def _decide(self, step_id: int, *, approve: bool) -> None:
+        """Ask twice: show what would change, then the reason and the password."""
         session = self.session
+
+        def preview(_progress: ProgressFn, _cancel: CancelToken) -> ChangePreview:
+            return preview_decision(session, [step_id], approve=approve)
+
+        def ask(impact: ChangePreview) -> None:
+            dialog = DecisionDialog(step_id, approve, impact, self)
+            dialog.submitted.connect(
+                lambda password: self._decide_confirmed(
+                    step_id, approve=approve, password=password, dialog=dialog
+                )
+            )
+            self.decision_dialog = dialog
+            dialog.open()
+
+        self.run(preview, ask)
+
+    def _decide_confirmed(
+        self, step_id: int, *, approve: bool, password: str, dialog: DecisionDialog
+    ) -> None:
+        session, reason = self.session, dialog.reason()
         action = approve_steps if approve else retire_steps
 
         def work(_progress: ProgressFn, _cancel: CancelToken) -> list[Step]:
-            return action(session, [step_id])
+            return action(session, [step_id], password=password, reason=reason)
 
         def done(steps: list[Step]) -> None:
+            dialog.accept()
             text = _("Step {id} approved.") if approve else _("Step {id} retired.")
             self.set_status(text.format(id=steps[0].id))
             self.refresh()
             self.calibration_changed.emit()
 
-        self.run(work, done)
+        def refused(exc: BaseException) -> None:
+            message = exc.message if isinstance(exc, DxaError) else str(exc)
+            dialog.show_problem(message)
+
+        self.run(work, done, on_error=refused)

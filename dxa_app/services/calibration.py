@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sqlite_utils
@@ -54,7 +54,10 @@ from dxa_app.archive.steps import (
 from dxa_app.centre.national import PairSet, fit_in_vivo_steps
 from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
-from dxa_app.services.auth import Permission, Session, acting
+from dxa_app.services.auth import Permission, Session, acting, confirm_password, record
+
+if TYPE_CHECKING:
+    from dxa_app.services.impact import ChangePreview
 
 __all__ = [
     "GROUPS",
@@ -67,6 +70,7 @@ __all__ = [
     "calibrate",
     "chain_for",
     "list_steps",
+    "preview_decision",
     "qc_status",
     "reference_serial",
     "region_group",
@@ -344,8 +348,91 @@ def decide_step(db: sqlite_utils.Database, step_id: int, *, approve: bool, by: s
         return step_by_id(db, step_id)
 
 
-def approve_steps(session: Session, step_ids: Sequence[int]) -> list[Step]:
-    """Approve proposed calibration steps (knowledge-centre role); each is audited.
+def _require_reason(reason: str) -> str:
+    text = reason.strip()
+    if not text:
+        raise UsageError(
+            _("Say why (a reason is stored with the decision)."),
+            _("Give it with --reason, or in the dialog."),
+        )
+    return text
+
+
+def _decision_apply(
+    step_ids: Sequence[int], approve: bool
+) -> Callable[[sqlite_utils.Database], tuple[set[int], set[str], set[str]]]:
+    def apply(db: sqlite_utils.Database) -> tuple[set[int], set[str], set[str]]:
+        scanners: set[int] = set()
+        serials: set[str] = set()
+        regions: set[str] = set()
+        for i in step_ids:
+            step = step_by_id(db, i)
+            if approve and step.status == "proposed":
+                mark_approved(db, step, "preview")
+            elif not approve and step.status != "retired":
+                mark_retired(db, i)
+            scanners.add(step.scanner_id)
+            serials.add(step.serial)
+            regions.add(step.region)
+        return scanners, serials, regions
+
+    return apply
+
+
+def preview_decision(session: Session, step_ids: Sequence[int], *, approve: bool) -> ChangePreview:
+    """Return what approving (or retiring) steps would change, without changing anything.
+
+    Parameters
+    ----------
+    session : Session
+        The centre analyst about to decide.
+    step_ids : sequence of int
+        The steps.
+    approve : bool
+        Approve (True) or retire (False).
+
+    Returns
+    -------
+    ChangePreview
+        Scanners, regions, affected studies, and how many stored diagnoses would change
+        category on rescore (see :mod:`dxa_app.services.impact`).
+    """
+    from dxa_app.services.impact import simulate
+
+    with acting(session, Permission.APPROVE) as db:
+        return simulate(db, _decision_apply(step_ids, approve))
+
+
+def _decide_all(
+    session: Session, step_ids: Sequence[int], *, approve: bool, password: str, reason: str
+) -> list[Step]:
+    from dxa_app.services.impact import simulate
+
+    why = _require_reason(reason)
+    with acting(session, Permission.APPROVE) as db:
+        confirm_password(db, session, password)
+        impact = simulate(db, _decision_apply(step_ids, approve))
+        with write_transaction(db):
+            done = [decide_step(db, i, approve=approve, by=session.username) for i in step_ids]
+            record(
+                db,
+                session,
+                "calibration_decision",
+                entity="calibration_step",
+                entity_id=",".join(str(i) for i in step_ids),
+                details={"approve": approve, "reason": why, "impact": impact.to_dict()},
+            )
+        return done
+
+
+def approve_steps(
+    session: Session, step_ids: Sequence[int], *, password: str, reason: str
+) -> list[Step]:
+    """Approve proposed steps (centre analyst; password typed again, a reason); audited.
+
+    The impact (scanners, regions, diagnoses that would change category) is computed first
+    and stored with the decision; show it to the user beforehand with
+    :func:`preview_decision`.
 
     Parameters
     ----------
@@ -353,6 +440,10 @@ def approve_steps(session: Session, step_ids: Sequence[int]) -> list[Step]:
         The acting centre analyst.
     step_ids : sequence of int
         The steps.
+    password : str
+        The analyst's password, typed again.
+    reason : str
+        Why (stored in the audit log).
 
     Returns
     -------
@@ -362,16 +453,17 @@ def approve_steps(session: Session, step_ids: Sequence[int]) -> list[Step]:
     Raises
     ------
     PermissionDeniedError
-        Unless the user is a centre analyst.
+        Unless the user is a centre analyst and the password is right.
     UsageError
-        When a step is not proposed (the steps before it stay approved).
+        Without a reason, or when a step is not proposed (nothing is approved then).
     """
-    with acting(session, Permission.APPROVE) as db:
-        return [decide_step(db, i, approve=True, by=session.username) for i in step_ids]
+    return _decide_all(session, step_ids, approve=True, password=password, reason=reason)
 
 
-def retire_steps(session: Session, step_ids: Sequence[int]) -> list[Step]:
-    """Retire calibration steps (knowledge-centre role); each is audited.
+def retire_steps(
+    session: Session, step_ids: Sequence[int], *, password: str, reason: str
+) -> list[Step]:
+    """Retire steps (centre analyst; password typed again, a reason); audited.
 
     Parameters
     ----------
@@ -379,14 +471,17 @@ def retire_steps(session: Session, step_ids: Sequence[int]) -> list[Step]:
         The acting centre analyst.
     step_ids : sequence of int
         The steps.
+    password : str
+        The analyst's password, typed again.
+    reason : str
+        Why (stored in the audit log).
 
     Returns
     -------
     list of Step
         The steps afterwards.
     """
-    with acting(session, Permission.APPROVE) as db:
-        return [decide_step(db, i, approve=False, by=session.username) for i in step_ids]
+    return _decide_all(session, step_ids, approve=False, password=password, reason=reason)
 
 
 # --- fitting -------------------------------------------------------------------------------

@@ -7,10 +7,10 @@ with age in whole years and sex only. See docs/centre.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -18,6 +18,7 @@ from calibration.chain import compose
 from dxa_app.archive import get_setting, write_transaction
 from dxa_app.archive.db import audit, now_iso
 from dxa_app.archive.scanners import scanner_ids_by_serial, sites_with_scanners
+from dxa_app.archive.steps import step_by_id
 from dxa_app.centre import corrections as corr
 from dxa_app.centre.bundle import read_bundle, write_bundle
 from dxa_app.centre.export import collect_site
@@ -34,8 +35,11 @@ from dxa_app.centre.national import fit_in_vivo
 from dxa_app.centre.stats import CentreStats, QcSeries, centre_statistics, save_plot, stats_csv
 from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
-from dxa_app.services.auth import Permission, Session, acting, record
+from dxa_app.services.auth import Permission, Session, acting, confirm_password, record
 from dxa_app.services.calibration import analyse_qc, chain_for, run_calibration
+
+if TYPE_CHECKING:
+    from dxa_app.services.impact import ChangePreview
 
 __all__ = [
     "BundleImport",
@@ -365,8 +369,47 @@ def trust_centre(session: Session, public_key: str) -> dict[str, str]:
     return {"centre_public_key": key, "fingerprint": fingerprint(key)}
 
 
-def install_corrections(session: Session, path: Path) -> corr.InstallResult:
-    """Check the centre's signature and install the published steps for this site's scanners.
+def _install_apply(
+    payload: dict[str, Any], publication: str
+) -> Callable[[sqlite_utils.Database], tuple[set[int], set[str], set[str]]]:
+    def apply(db: sqlite_utils.Database) -> tuple[set[int], set[str], set[str]]:
+        result = corr.install(db, payload, publication, by="preview")
+        steps = [step_by_id(db, i) for i in [*result.installed, *result.retired]]
+        return (
+            {st.scanner_id for st in steps},
+            {st.serial for st in steps},
+            {st.region for st in steps},
+        )
+
+    return apply
+
+
+def preview_install(session: Session, path: Path) -> ChangePreview:
+    """Check a corrections file and return what installing it would change (nothing changes).
+
+    Parameters
+    ----------
+    session : Session
+        The user about to install (technician or administrator of the site).
+    path : Path
+        The corrections file.
+
+    Returns
+    -------
+    ChangePreview
+        Scanners, regions, affected studies, diagnoses that would change category.
+    """
+    from dxa_app.services.impact import simulate
+
+    with acting(session, Permission.SITE_EXCHANGE) as db:
+        payload, publication = corr.read_corrections(path, trusted_centre_key(db))
+        return simulate(db, _install_apply(payload, publication))
+
+
+def install_corrections(
+    session: Session, path: Path, *, password: str, reason: str
+) -> corr.InstallResult:
+    """Check the centre's signature and install the published steps (password, reason); audited.
 
     Parameters
     ----------
@@ -374,6 +417,10 @@ def install_corrections(session: Session, path: Path) -> corr.InstallResult:
         The acting user (technician or administrator of the site).
     path : Path
         The corrections file.
+    password : str
+        The user's password, typed again.
+    reason : str
+        Why (stored in the audit log with the impact).
 
     Returns
     -------
@@ -384,10 +431,32 @@ def install_corrections(session: Session, path: Path) -> corr.InstallResult:
     ------
     BundleError
         When no centre key is trusted or the file is not signed by it.
+    UsageError
+        Without a reason.
     """
+    from dxa_app.services.impact import simulate
+
+    why = reason.strip()
+    if not why:
+        raise UsageError(
+            _("Say why (a reason is stored with the decision)."),
+            _("Give it with --reason, or in the dialog."),
+        )
     with acting(session, Permission.SITE_EXCHANGE) as db:
+        confirm_password(db, session, password)
         payload, publication = corr.read_corrections(path, trusted_centre_key(db))
-        return corr.install(db, payload, publication, by=session.username)
+        impact = simulate(db, _install_apply(payload, publication))
+        with write_transaction(db):
+            result = corr.install(db, payload, publication, by=session.username)
+            record(
+                db,
+                session,
+                "corrections_install_decision",
+                entity="publication",
+                entity_id=publication,
+                details={"reason": why, "impact": impact.to_dict()},
+            )
+        return result
 
 
 def centre_stats(

@@ -66,12 +66,26 @@ def _run_of(data: ReportData) -> str:
     return data.footer.generated_by.rsplit(" ", 1)[-1]
 
 
-def _signed_elsewhere(study_id: int) -> ReportError:
+def _signed_elsewhere(db: sqlite_utils.Database, study_id: int) -> ReportError:
+    """The refusal when someone else signed or changed the draft: who and when, if signed."""
+    latest = latest_version(db, study_id)
+    if latest is not None and latest.status != "draft":
+        return ReportError(
+            _(
+                "The report of study {id} was signed meanwhile by {who} at {when} (version {v})."
+            ).format(
+                id=study_id,
+                who=latest.signed_by or "?",
+                when=(latest.signed_at or "?").replace("T", " ")[:16],
+                v=latest.version_no,
+            ),
+            _("Open it again and read the signed version; amend it if needed."),
+        )
     return ReportError(
-        _("The report of study {id} was signed or changed by someone else in the meantime.").format(
+        _("The draft of study {id} was changed by someone else in the meantime.").format(
             id=study_id
         ),
-        _("Open it again, read it, and sign or amend it."),
+        _("Open it again, read it, and sign it."),
     )
 
 
@@ -146,7 +160,7 @@ def save_draft(
             if not update_draft(
                 db, latest.id, lang=lang, level=level, content=content, score_run=_run_of(data)
             ):
-                raise _signed_elsewhere(study_id)
+                raise _signed_elsewhere(db, study_id)
             version_id = latest.id
     return version_by_id(db, version_id), render(data)
 
@@ -249,7 +263,7 @@ def sign_version(
             site_signature=seal(db, seal_bytes(fields)),
         )
         if not stored:
-            raise _signed_elsewhere(version.study_id)
+            raise _signed_elsewhere(db, version.study_id)
         audit(
             db,
             "report_sign",
@@ -414,7 +428,9 @@ def sign_report(
         confirm_password(db, session, password)
         study_id = study_id_for(db, study)
         latest = latest_version(db, study_id)
-        if latest is None or latest.status != "draft":
+        if latest is not None and latest.status != "draft":
+            raise _signed_elsewhere(db, study_id)
+        if latest is None:
             raise ReportError(
                 _("There is no draft report of study {id} to sign.").format(id=study_id),
                 _("Make the draft first ('report'), or amend a signed report."),
@@ -513,7 +529,7 @@ def amend_report(
                     db, latest, content=content, reason=reason, by=session.username
                 )
         except sqlite3.IntegrityError as exc:
-            raise _signed_elsewhere(study_id) from exc
+            raise _signed_elsewhere(db, study_id) from exc
         draft = version_by_id(db, new_id)
         earlier = [
             (v.version_no, v.amend_reason, dt.datetime.fromisoformat(v.signed_at or now_iso()))

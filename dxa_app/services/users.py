@@ -1,11 +1,24 @@
-"""User administration (administrator role): add, list, deactivate and reactivate users."""
+"""User administration (administrator): add, list, deactivate, reactivate, reset, change role.
+
+No user is ever deleted (a deactivated user stays in the audit history), and the last active
+administrator can be neither deactivated nor given another role.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from dxa_app.archive import write_transaction
-from dxa_app.archive.users import count_users, insert_user, set_user_active, user_row, user_rows
+from dxa_app.archive.users import (
+    active_admins,
+    count_users,
+    insert_user,
+    set_password_hash,
+    set_user_active,
+    set_user_role,
+    user_row,
+    user_rows,
+)
 from dxa_app.domain import Role
 from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
@@ -162,6 +175,8 @@ def set_active(session: Session, username: str, active: bool) -> User:
             raise NotFoundError(_("No user named {name}.").format(name=username), "")
         if not active and username == session.username:
             raise UsageError(_("You cannot deactivate yourself."), "")
+        if not active and active_admins(db) == [username]:
+            raise _last_admin()
         set_user_active(db, username, active)
         record(
             db,
@@ -171,3 +186,86 @@ def set_active(session: Session, username: str, active: bool) -> User:
             entity_id=username,
         )
     return _user(row.username, row.display_name, row.role, active)
+
+
+def _last_admin() -> UsageError:
+    return UsageError(
+        _("This is the last active administrator."),
+        _("Make another user an administrator first, so the archive stays manageable."),
+    )
+
+
+def reset_password(session: Session, username: str, new_password: str) -> User:
+    """Set a new password for a user (administrator); audited, the password never is.
+
+    Parameters
+    ----------
+    session : Session
+        The acting administrator.
+    username : str
+        The user.
+    new_password : str
+        At least 8 characters.
+
+    Returns
+    -------
+    User
+        The user.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such user.
+    UsageError
+        When the password is too short.
+    """
+    check_new_user(username, new_password)
+    with acting(session, Permission.USERS) as db, write_transaction(db):
+        row = user_row(db, username)
+        if row is None:
+            raise NotFoundError(_("No user named {name}.").format(name=username), "")
+        set_password_hash(db, username, hash_password(new_password))
+        record(db, session, "user_password_reset", entity="user", entity_id=username)
+    return _user(row.username, row.display_name, row.role, row.active)
+
+
+def change_role(session: Session, username: str, role: Role) -> User:
+    """Give a user another role (administrator); audited with the old and new role.
+
+    Parameters
+    ----------
+    session : Session
+        The acting administrator.
+    username : str
+        The user.
+    role : Role
+        The new role.
+
+    Returns
+    -------
+    User
+        The user afterwards.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such user.
+    UsageError
+        When the last active administrator would lose the role.
+    """
+    with acting(session, Permission.USERS) as db, write_transaction(db):
+        row = user_row(db, username)
+        if row is None:
+            raise NotFoundError(_("No user named {name}.").format(name=username), "")
+        if Role(role) is not Role.ADMIN and active_admins(db) == [username]:
+            raise _last_admin()
+        set_user_role(db, username, str(Role(role)))
+        record(
+            db,
+            session,
+            "user_role",
+            entity="user",
+            entity_id=username,
+            details={"from": row.role, "to": str(Role(role))},
+        )
+    return _user(row.username, row.display_name, str(Role(role)), row.active)

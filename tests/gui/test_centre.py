@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from dxa_app.domain import Role
@@ -21,7 +23,7 @@ from dxa_app.services.calibration_views import scanner_overview
 from dxa_app.services.uniformity import PHANTOM, uniformity, uniformity_subjects
 from tests import harmonisation_sim as sim
 from tests.gui.technician_fixtures import query
-from tests.sessions import session_as
+from tests.sessions import PASSWORD, session_as
 
 pytestmark = [
     pytest.mark.gui,
@@ -55,6 +57,10 @@ def _workspace(qtbot: QtBot, session: Session) -> CentreWorkspace:
     ws.refresh()
     qtbot.waitUntil(lambda: not ws.busy() and ws.fits.data is not None, timeout=TIMEOUT)
     return ws
+
+
+def _type(qtbot: QtBot, widget: QWidget, text: str) -> None:
+    cast(Callable[[QWidget, str], None], qtbot.keyClicks)(widget, text)  # untyped in pytest-qt
 
 
 def _analyst(archive: Path) -> Session:
@@ -121,10 +127,30 @@ def test_fit_then_approve_as_centre_analyst(qtbot: QtBot, demo_archive: Path) ->
     fits.step_view.selectRow(fits.step_model.rows().index(proposed))
     assert fits.approve_button.isEnabled()
     fits.approve_button.click()
+    # asked twice: what would change, then a reason and the password
+    qtbot.waitUntil(lambda: fits.decision_dialog is not None, timeout=TIMEOUT)
+    dialog = fits.decision_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert proposed.serial in dialog.prompt_label.text()
+    assert "would change category on rescore" in dialog.prompt_label.text()
+    _type(qtbot, dialog.password_edit, "wrong-password")
+    dialog.ok_button.click()  # no reason yet: refused inside the dialog
+    qtbot.waitUntil(lambda: dialog.error_label.isVisible(), timeout=TIMEOUT)
+    assert "reason" in dialog.error_label.text().lower()
+    assert dialog.isVisible()
+    _type(qtbot, dialog.reason_edit, "ESP round 2026")
+    _type(qtbot, dialog.password_edit, PASSWORD)
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=TIMEOUT)
     qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
     assert ws.last_error is None
     step = next(s for s in list_steps(_analyst(demo_archive)) if s.id == proposed.id)
     assert step.status == "approved" and step.approved_by == "ana"
+    (decision,) = query(
+        demo_archive,
+        "SELECT username, details FROM audit_log WHERE action = 'calibration_decision'",
+    )
+    assert decision["username"] == "ana" and "ESP round 2026" in str(decision["details"])
     shown = next(s for s in fits.step_model.rows() if s.id == proposed.id)
     assert shown.status == "approved"
     approvals = query(
@@ -134,7 +160,16 @@ def test_fit_then_approve_as_centre_analyst(qtbot: QtBot, demo_archive: Path) ->
     assert approvals == [{"username": "ana", "entity_id": str(proposed.id)}]
 
     fits.retire(proposed.id)
-    qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
+    qtbot.waitUntil(
+        lambda: fits.decision_dialog is not None and fits.decision_dialog is not dialog,
+        timeout=TIMEOUT,
+    )
+    retire = fits.decision_dialog
+    assert retire is not None
+    _type(qtbot, retire.reason_edit, "replaced")
+    _type(qtbot, retire.password_edit, PASSWORD)
+    retire.ok_button.click()
+    qtbot.waitUntil(lambda: not retire.isVisible() and not ws.busy(), timeout=TIMEOUT)
     step = next(s for s in list_steps(_analyst(demo_archive)) if s.id == proposed.id)
     assert step.status == "retired"
 
