@@ -6,7 +6,10 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 import sqlite3
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,8 @@ from dxa_app.fileio import create_owner_only
 from dxa_app.i18n import _
 
 BUSY_TIMEOUT_MS = 30_000
+#: How long the audit entry of a read waits for the write lock before it is spooled.
+SHORT_WAIT_MS = 250
 ARCHIVE_SUFFIX = ".dxa.sqlite"
 
 
@@ -119,6 +124,8 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     """
     known = [m.name for m in MIGRATIONS]
     done_now: list[str] = []
+    if applied_migrations(db) == known:  # up to date: no write lock (a reader never waits)
+        return done_now
     with write_transaction(db):
         db.execute(
             "CREATE TABLE IF NOT EXISTS migrations ("
@@ -190,6 +197,7 @@ def audit(
     entity: str = "",
     entity_id: str | int = "",
     details: dict[str, Any] | None = None,
+    wait: bool = True,
 ) -> str:
     """Append one entry to the hash-chained, sealed audit log and return its hash.
 
@@ -197,32 +205,131 @@ def audit(
     changing an entry breaks the chain; each hash is also signed with the archive's seal key,
     which lives outside the archive (:mod:`dxa_app.archive.seal`), so a chain recomputed by
     someone who edited the file does not verify (see :func:`check_audit_chain`).
+
+    With ``wait=False`` (the audit entry of a read: a log-in, opening a study) the entry never
+    waits behind a long write such as a large import: when the write lock is not free within
+    a moment, the entry is spooled to a file beside the archive and appended, in order and
+    with its own time, by the next write (:func:`drain_spool`). Returns "" when spooled.
     """
+    at = now_iso()
+    body = json.dumps(details or {}, sort_keys=True, ensure_ascii=False)
+    entry = (at, username, action, entity, str(entity_id), body)
+    outermost = not db.conn.in_transaction
+    drained: list[Path] = []
+    try:
+        with short_wait(db, not wait and outermost), write_transaction(db):
+            if outermost:  # spooled entries first; their files go once this commits
+                drained = drain_spool(db)
+            digest = _append(db, *entry)
+    except sqlite3.OperationalError as exc:
+        if wait or not outermost or ("locked" not in str(exc) and "busy" not in str(exc)):
+            raise
+        _spool(db, entry)
+        return ""
+    for path in drained:
+        path.unlink(missing_ok=True)
+    return digest
+
+
+@contextlib.contextmanager
+def short_wait(db: sqlite_utils.Database, short: bool = True) -> Iterator[None]:
+    """Within the block, wait only a moment for the write lock (a read's optional write).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    short : bool
+        False leaves the normal busy timeout.
+
+    Yields
+    ------
+    None
+        Nothing.
+    """
+    if not short:
+        yield
+        return
+    db.conn.execute(f"PRAGMA busy_timeout = {SHORT_WAIT_MS}")
+    try:
+        yield
+    finally:
+        db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def _append(
+    db: sqlite_utils.Database,
+    at: str,
+    username: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    body: str,
+) -> str:
+    """Insert one sealed entry at the end of the chain (inside a write transaction)."""
     from dxa_app.archive.seal import note_sealed_from, seal
 
-    with write_transaction(db):
-        row = list(db.query("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1"))
-        prev = row[0]["hash"] if row else "0" * 64
-        at = now_iso()
-        body = json.dumps(details or {}, sort_keys=True, ensure_ascii=False)
-        digest = _audit_hash(prev, at, username, action, entity, str(entity_id), body)
-        cur = db.execute(
-            "INSERT INTO audit_log (at, username, action, entity, entity_id, details, prev_hash,"
-            " hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                at,
-                username,
-                action,
-                entity,
-                str(entity_id),
-                body,
-                prev,
-                digest,
-                seal(db, digest.encode("ascii")),
-            ],
-        )
-        note_sealed_from(db, int(cur.lastrowid or 0))
+    row = list(db.query("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1"))
+    prev = row[0]["hash"] if row else "0" * 64
+    digest = _audit_hash(prev, at, username, action, entity, entity_id, body)
+    cur = db.execute(
+        "INSERT INTO audit_log (at, username, action, entity, entity_id, details, prev_hash,"
+        " hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            at,
+            username,
+            action,
+            entity,
+            entity_id,
+            body,
+            prev,
+            digest,
+            seal(db, digest.encode("ascii")),
+        ],
+    )
+    note_sealed_from(db, int(cur.lastrowid or 0))
     return digest
+
+
+def spool_folder(db: sqlite_utils.Database) -> Path | None:
+    """Return the folder of audit entries waiting for the write lock (beside the archive)."""
+    row = db.execute("PRAGMA database_list").fetchone()
+    path = str(row[2]) if row else ""
+    return Path(path).with_name(Path(path).name + "-audit-spool") if path else None
+
+
+def _spool(db: sqlite_utils.Database, entry: tuple[str, ...]) -> None:
+    folder = spool_folder(db)
+    if folder is None:  # an in-memory database: nothing to wait behind
+        raise ArchiveError(_("The audit entry could not be written."), "")
+    folder.mkdir(mode=0o700, exist_ok=True)
+    name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.json"
+    from dxa_app.fileio import write_owner_only
+
+    write_owner_only(folder / name, json.dumps(entry, ensure_ascii=False).encode("utf-8"))
+
+
+def drain_spool(db: sqlite_utils.Database) -> list[Path]:
+    """Append the spooled audit entries in order (inside a write transaction).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive, inside the outermost write transaction.
+
+    Returns
+    -------
+    list of Path
+        The spool files appended: remove them once the transaction has committed.
+    """
+    folder = spool_folder(db)
+    if folder is None or not folder.is_dir():
+        return []
+    files = sorted(folder.glob("*.json"))
+    for path in files:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        _append(db, *(str(v) for v in entry))
+    return files
 
 
 def _audit_hash(*parts: str) -> str:

@@ -412,6 +412,7 @@ def record(
     entity: str = "",
     entity_id: str | int = "",
     details: dict[str, Any] | None = None,
+    wait: bool = True,
 ) -> str:
     """Write the audit entry of an action done by the session's user.
 
@@ -427,11 +428,14 @@ def record(
         What it was done to.
     details : dict, optional
         JSON-ready details.
+    wait : bool
+        False for the entry of a read, which never waits behind a long write (it is spooled
+        and appended by the next write; see :func:`dxa_app.archive.db.audit`).
 
     Returns
     -------
     str
-        The entry's hash.
+        The entry's hash ("" when spooled).
     """
     return audit(
         db,
@@ -440,6 +444,7 @@ def record(
         entity=entity,
         entity_id=entity_id,
         details=details,
+        wait=wait,
     )
 
 
@@ -495,7 +500,7 @@ def log_in(archive: str | Path, username: str, password: str) -> Session:
         try:
             user = _authenticate(db, name, password)
         except PermissionDeniedError:
-            audit(db, "login_failed", username=name, entity="user", entity_id=name)
+            audit(db, "login_failed", username=name, entity="user", entity_id=name, wait=False)
             raise
         audit(
             db,
@@ -504,6 +509,7 @@ def log_in(archive: str | Path, username: str, password: str) -> Session:
             entity="user",
             entity_id=user.username,
             details={"role": str(user.role)},
+            wait=False,
         )
     return _session(archive, user)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,6 +36,7 @@ from calibration.scores import (
 )
 from dxa_app.archive import get_setting, write_transaction
 from dxa_app.archive.db import now_iso
+from dxa_app.archive.db import short_wait as _short_wait_for_write
 from dxa_app.archive.studies import has_fragility_fracture, study_id_for, study_ids
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
@@ -448,7 +450,15 @@ def study_scores(session: Session, study: str | int) -> StudyScores:
         When the study does not exist.
     """
     with acting(session, Permission.VIEW) as db:
-        return score_study(db, study_id_for(db, study), by=session.username)
+        study_id = study_id_for(db, study)
+        try:
+            with _short_wait_for_write(db):
+                return score_study(db, study_id, by=session.username)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            # a long write (a large import) holds the lock: show the scores, store them later
+            return compute_study_scores(db, study_id)
 
 
 def rescore_all(session: Session) -> dict[str, int]:

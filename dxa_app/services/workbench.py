@@ -78,7 +78,7 @@ def study_detail(session: Session, study: str | int) -> StudyDetail:
         study_id = study_id_for(db, study)
         scores = compute_study_scores(db, study_id)
         detail = StudyDetail(scores, tuple(study_images(db, study_id)), indication_of(db, study_id))
-        record(db, session, "study_open", entity="study", entity_id=study_id)
+        record(db, session, "study_open", entity="study", entity_id=study_id, wait=False)
     return detail
 
 
