@@ -6,15 +6,20 @@ friendly error dialog. Without a session the window shows no patient data. Windo
 the last archive and the language are remembered in QSettings (UI state only). Which
 workspace tabs a user sees follows from the role's permissions, decided in one place:
 :func:`workspace_permissions`.
+
+The window locks after the idle time stored in the archive (File > Lock screen at once): the
+workspaces leave the window, a lock page takes their place until the user's password is
+typed again. File > Back up and Restore from backup run the backup services.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QByteArray,
@@ -25,6 +30,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -42,11 +49,15 @@ from dxa_app.errors import DxaError
 from dxa_app.gui import settings as ui_settings
 from dxa_app.gui.common import read_only_table
 from dxa_app.gui.dialogs import show_error
+from dxa_app.gui.idle import MINUTE_MS, IdleWatcher
 from dxa_app.gui.labels import role_label
 from dxa_app.gui.models import ObjectRole, PatientTableModel, SortRole, StudyTableModel
 from dxa_app.i18n import LANGUAGES, _, current_language, set_language
 
 if TYPE_CHECKING:  # the services are imported when first used: the window shows first
+    from dxa_app.gui.archive_tasks import ArchiveTasks
+    from dxa_app.gui.lock import LockPage
+    from dxa_app.gui.tasks import TaskHandle
     from dxa_app.services.auth import Permission, Session
 
 log = logging.getLogger(__name__)
@@ -121,6 +132,9 @@ def make_workspace(key: str, session: Session) -> QWidget:
     return widget
 
 
+#: The idle time before the window locks when the archive's setting cannot be read.
+DEFAULT_LOCK_MINUTES = 10
+
 #: Language names shown in the Language menu, each in its own language (never translated).
 LANGUAGE_NAMES: dict[str, str] = {"da": "Dansk", "en": "English"}
 
@@ -156,6 +170,9 @@ class MainWindow(QMainWindow):
         ``login(archive, window) -> Session | None``, asked when an archive is opened
         without a matching session (the application passes the log-in dialog). Without
         it, such an archive is opened without a user: no patient data, no workspaces.
+    lock_after_ms : int, optional
+        Lock after this many milliseconds without input instead of the archive's setting
+        (:func:`dxa_app.services.settings.lock_minutes`); tests use a few milliseconds.
     """
 
     def __init__(
@@ -165,6 +182,7 @@ class MainWindow(QMainWindow):
         *,
         session: Session | None = None,
         login: LoginFunction | None = None,
+        lock_after_ms: int | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings = settings if settings is not None else ui_settings.make_settings()
@@ -172,6 +190,17 @@ class MainWindow(QMainWindow):
         self.session: Session | None = None
         self.login = login
         self.workspaces: dict[str, QWidget] = {}
+        #: Overrides the archive's idle time (milliseconds); None: the archive's setting.
+        self.lock_after_ms = lock_after_ms
+        #: The idle time in use while someone is logged in (milliseconds).
+        self.lock_timeout_ms = DEFAULT_LOCK_MINUTES * MINUTE_MS
+        self.idle_watcher = IdleWatcher(self)
+        self.idle_watcher.idle.connect(self.lock)
+        #: The page shown instead of the workspaces while the window is locked.
+        self.lock_page: LockPage | None = None
+        self._hidden_windows: list[QWidget] = []
+        #: Backup and restore for the logged-in user (None without a session).
+        self.archive_tasks: ArchiveTasks | None = None
         self.selected_patient: PatientSummary | None = None
         self._n_patients = 0
         self._n_studies = 0
@@ -242,6 +271,14 @@ class MainWindow(QMainWindow):
         self.new_action.triggered.connect(self.choose_new_archive)
         self.logout_action = QAction(self)
         self.logout_action.triggered.connect(self.log_out)
+        self.lock_action = QAction(self)
+        self.lock_action.setObjectName("lockAction")
+        self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.lock_action.triggered.connect(self.lock)
+        self.backup_action = QAction(self)
+        self.backup_action.triggered.connect(self.choose_backup)
+        self.restore_action = QAction(self)
+        self.restore_action.triggered.connect(self.choose_restore)
         self.quit_action = QAction(self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
@@ -268,6 +305,10 @@ class MainWindow(QMainWindow):
         self.file_menu.addAction(self.open_action)
         self.file_menu.addAction(self.new_action)
         self.file_menu.addSeparator()
+        self.file_menu.addAction(self.backup_action)
+        self.file_menu.addAction(self.restore_action)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.lock_action)
         self.file_menu.addAction(self.logout_action)
         self.file_menu.addSeparator()
         self.file_menu.addAction(self.quit_action)
@@ -299,7 +340,10 @@ class MainWindow(QMainWindow):
         self.open_action.setText(_("&Open archive..."))
         self.new_action.setText(_("&New archive..."))
         self.logout_action.setText(_("Log &out"))
-        self.logout_action.setEnabled(self.session is not None)
+        self.lock_action.setText(_("&Lock screen"))
+        self.backup_action.setText(_("&Backup…"))
+        self.restore_action.setText(_("&Restore from backup…"))
+        self.update_actions()
         self.quit_action.setText(_("&Quit"))
         self.view_menu.setTitle(_("&View"))
         self.show_all_action.setText(_("Show &all studies"))
@@ -320,6 +364,25 @@ class MainWindow(QMainWindow):
             retranslate = getattr(widget, "retranslate", None)
             if callable(retranslate):
                 retranslate()
+        if self.lock_page is not None:
+            self.lock_page.retranslate()
+
+    def update_actions(self) -> None:
+        """Enable the menu actions the state allows (locked: only log out, quit, language)."""
+        session, locked = self.session, self.locked
+        unlocked_session = session is not None and not locked
+        self.open_action.setEnabled(not locked)
+        self.new_action.setEnabled(not locked)
+        self.show_all_action.setEnabled(not locked)
+        self.logout_action.setEnabled(session is not None)
+        self.lock_action.setEnabled(unlocked_session)
+        tasks = self.archive_tasks
+        self.backup_action.setEnabled(
+            unlocked_session and tasks is not None and tasks.may_back_up()
+        )
+        self.restore_action.setEnabled(
+            unlocked_session and tasks is not None and tasks.may_restore()
+        )
 
     def set_language(self, lang: str) -> None:
         """Switch the language of the whole application, remember it, retranslate."""
@@ -456,10 +519,13 @@ class MainWindow(QMainWindow):
     # -- session and workspaces -----------------------------------------------------------
     def set_session(self, session: Session | None) -> None:
         """Make ``session`` the logged-in user and show the workspaces its role allows."""
+        self._leave_lock()
+        self.idle_watcher.stop()
         for widget in self.workspaces.values():
             self.tabs.removeTab(self.tabs.indexOf(widget))
             widget.deleteLater()
         self.workspaces = {}
+        self._set_archive_tasks(session)
         self.session = session
         if session is None:
             self._clear_lists()
@@ -471,11 +537,154 @@ class MainWindow(QMainWindow):
                 changed = getattr(widget, "archive_changed", None)
                 if changed is not None:
                     changed.connect(self.reload_archive)
+                lock_changed = getattr(widget, "lock_minutes_changed", None)
+                if lock_changed is not None:
+                    lock_changed.connect(self.set_lock_minutes)
             for widget in self.workspaces.values():
                 refresh = getattr(widget, "refresh", None)
                 if callable(refresh):
                     refresh()
+            self.lock_timeout_ms = self._read_lock_timeout(session)
+            self.idle_watcher.start(self.lock_timeout_ms)
         self.retranslate()
+
+    def _set_archive_tasks(self, session: Session | None) -> None:
+        if self.archive_tasks is not None:
+            self.statusBar().removeWidget(self.archive_tasks)
+            self.archive_tasks.deleteLater()
+            self.archive_tasks = None
+        if session is None:
+            return
+        from dxa_app.gui.archive_tasks import ArchiveTasks  # the backup service, when needed
+
+        tasks = ArchiveTasks(session, self)
+        tasks.restored.connect(self._after_restore)
+        self.statusBar().insertPermanentWidget(1, tasks)
+        tasks.show()
+        self.archive_tasks = tasks
+
+    # -- screen lock --------------------------------------------------------------------
+    def _read_lock_timeout(self, session: Session) -> int:
+        """Return the idle time before locking, in ms (the archive's setting, or the default)."""
+        if self.lock_after_ms is not None:
+            return max(int(self.lock_after_ms), 1)
+        try:
+            from dxa_app.services.settings import lock_minutes
+
+            return lock_minutes(session) * MINUTE_MS
+        except DxaError as exc:  # the lock still works, with the default time
+            log.warning("cannot read the lock time: %s", exc.message)
+            return DEFAULT_LOCK_MINUTES * MINUTE_MS
+
+    def set_lock_minutes(self, minutes: int) -> None:
+        """Use a new idle time at once (the administrator just stored it in the archive)."""
+        if self.lock_after_ms is None:
+            self.lock_timeout_ms = max(int(minutes), 1) * MINUTE_MS
+            if self.idle_watcher.active:
+                self.idle_watcher.start(self.lock_timeout_ms)
+
+    @property
+    def locked(self) -> bool:
+        """Whether the lock page shows instead of the workspaces."""
+        return self.lock_page is not None
+
+    def lock(self) -> bool:
+        """Lock the window now: the workspaces leave it, the lock page asks for the password.
+
+        Dialogs and other windows of the application are closed (a modal one is cancelled)
+        or hidden until the window is unlocked, so no patient data stay on the screen.
+
+        Returns
+        -------
+        bool
+            True when the window is locked now (False without a session).
+        """
+        session = self.session
+        if session is None:
+            return False
+        if self.lock_page is not None:
+            return True
+        from dxa_app.gui.lock import LockPage
+
+        self.idle_watcher.stop()
+        self._hide_other_windows()
+        page = LockPage(session)
+        page.unlocked.connect(self.unlock)
+        page.log_out_requested.connect(self.log_out)
+        taken = self.takeCentralWidget()  # the workspaces leave the window
+        assert taken is self.tabs
+        self.lock_page = page
+        self.setCentralWidget(page)
+        page.show()
+        page.password_edit.setFocus()
+        self.update_actions()
+        return True
+
+    def unlock(self, session: Session) -> None:
+        """Show the workspaces again after the password was re-entered (``session``: the check).
+
+        Parameters
+        ----------
+        session : Session
+            The session the lock page's log-in made; when the user's role or name changed
+            since the log-in, the workspaces are made anew for it.
+        """
+        if self.lock_page is None:
+            return
+        old = self.session
+        self._leave_lock()
+        if old is None or old.user != session.user:
+            self._release_hidden_windows(show=False)
+            self.set_session(session)
+            self.reload_archive()
+            return
+        self._release_hidden_windows(show=True)
+        self.idle_watcher.start(self.lock_timeout_ms)
+        self.update_actions()
+
+    def _leave_lock(self) -> None:
+        """Put the workspaces back in the window (no-op when not locked)."""
+        page = self.lock_page
+        if page is None:
+            return
+        self.takeCentralWidget()
+        page.deleteLater()
+        self.lock_page = None
+        self.setCentralWidget(self.tabs)
+        self.tabs.show()
+
+    def _hide_other_windows(self) -> None:
+        """Cancel the window's modal dialogs and hide its other windows until unlocked."""
+        self._hidden_windows = []
+        for widget in QApplication.topLevelWidgets():
+            if widget is self or not widget.isVisible():
+                continue
+            owner = widget.parentWidget()
+            while owner is not None and owner is not self:
+                owner = owner.parentWidget()
+            modal = widget.isModal() or (
+                isinstance(widget, QDialog)
+                and widget.windowModality() != Qt.WindowModality.NonModal
+            )
+            if owner is None and not (modal and widget.parentWidget() is None):
+                continue  # another main window's
+            if modal and isinstance(widget, QDialog):
+                widget.reject()
+            elif modal or widget.windowType() == Qt.WindowType.Popup:
+                widget.close()
+            else:
+                widget.hide()
+                self._hidden_windows.append(widget)
+
+    def _release_hidden_windows(self, *, show: bool) -> None:
+        """Show the windows hidden by the lock again (``show``), or close them."""
+        windows, self._hidden_windows = self._hidden_windows, []
+        for window in windows:
+            with contextlib.suppress(RuntimeError):  # deleted with its workspace meanwhile
+                if show:
+                    window.show()
+                else:
+                    window.close()
 
     def workspace_titles(self) -> list[str]:
         """Return the titles of the tabs shown, in order (Patients first)."""
@@ -486,6 +695,7 @@ class MainWindow(QMainWindow):
         session = self.session
         if session is None:
             return
+        self._release_hidden_windows(show=False)
         try:
             from dxa_app.services.auth import log_out
 
@@ -544,6 +754,129 @@ class MainWindow(QMainWindow):
         )
         if path:
             self.create_archive(Path(path))
+
+    # -- backup and restore ---------------------------------------------------------------
+    def choose_backup(self) -> None:
+        """Ask where to write a backup (File > Backup...) and write it off the GUI thread."""
+        if self.archive_path is None or self.archive_tasks is None:
+            return
+        stem = self.archive_path.name.split(".", 1)[0]
+        suggested = self.archive_path.with_name(f"{stem}-backup.dxa.sqlite")
+        path, _selected = QFileDialog.getSaveFileName(
+            self,
+            _("Back up the archive"),
+            str(suggested),
+            _("DXA archives (*.sqlite);;All files (*)"),
+        )
+        if path:
+            self.backup_to(Path(path))
+
+    def backup_to(self, dest: Path) -> TaskHandle | None:
+        """Write a checked backup of the archive to ``dest`` (the backup service, audited).
+
+        Parameters
+        ----------
+        dest : Path
+            The new file; the service refuses an existing one, shown as an error.
+
+        Returns
+        -------
+        TaskHandle or None
+            The running task (None without a session).
+        """
+        if self.archive_tasks is None or self.locked:
+            return None
+        return self.archive_tasks.backup(dest)
+
+    def choose_restore(self) -> None:
+        """Ask for a backup file (File > Restore from backup...), then confirm the restore."""
+        if self.archive_path is None or self.archive_tasks is None:
+            return
+        path, _selected = QFileDialog.getOpenFileName(
+            self,
+            _("Restore from backup"),
+            str(self.archive_path.parent),
+            _("DXA archives (*.sqlite);;All files (*)"),
+        )
+        if path:
+            self.ask_restore(Path(path))
+
+    def restore_question(self, src: Path) -> str:
+        """Return the confirmation text of a restore: what is replaced and the safety copy."""
+        archive = self.archive_path or Path()
+        stem = archive.name.split(".", 1)[0]
+        return _(
+            "Replace everything in the archive {archive} with the backup {src}?\n\n"
+            "Before anything is replaced, the current archive is kept as a safety copy in"
+            " {folder}, named {stem}-before-restore-<date>-<time>.dxa.sqlite, so the restore"
+            " can be undone."
+        ).format(archive=archive.name, src=src, folder=archive.parent, stem=stem)
+
+    def ask_restore(self, src: Path) -> QMessageBox:
+        """Ask (non-blocking) whether to restore from ``src``; Yes restores.
+
+        Parameters
+        ----------
+        src : Path
+            The backup file.
+
+        Returns
+        -------
+        QMessageBox
+            The open question (tests press its Yes button).
+        """
+        box = QMessageBox(self)
+        box.setObjectName("restoreQuestion")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(_("Restore from backup"))
+        box.setText(self.restore_question(src))
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.button(QMessageBox.StandardButton.Yes).setText(_("Restore"))
+        box.button(QMessageBox.StandardButton.No).setText(_("Cancel"))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        yes = box.button(QMessageBox.StandardButton.Yes)
+
+        def answered(_result: int) -> None:
+            if box.clickedButton() is yes:
+                self.restore_from(src)
+
+        box.finished.connect(answered)
+        box.open()
+        return box
+
+    def restore_from(self, src: Path) -> TaskHandle | None:
+        """Replace the archive with the backup ``src`` (administrator; the service checks).
+
+        Parameters
+        ----------
+        src : Path
+            The backup file; the window reloads once it is restored.
+
+        Returns
+        -------
+        TaskHandle or None
+            The running task (None without a session).
+        """
+        if self.archive_tasks is None or self.locked:
+            return None
+        return self.archive_tasks.restore(src)
+
+    def _after_restore(self, _result: Any) -> None:
+        """Show the restored archive: its lists and every workspace made anew."""
+        session = self.session
+        if session is None:
+            return
+        message = self.archive_tasks.status_text if self.archive_tasks is not None else ""
+        if self._load_lists(session):
+            self.selected_patient = None
+            self.set_session(session)
+        else:  # the restored archive does not know this user any more
+            self.set_session(None)
+        if self.archive_tasks is not None:
+            self.archive_tasks.set_status(message)
+        self._update_status()
 
     def create_archive(self, path: Path) -> bool:
         """Open a new archive at ``path``; the first-run dialog creates it and its administrator."""
@@ -636,6 +969,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Save the UI state when the window closes."""
+        """Save the UI state when the window closes; stop watching the idle time."""
         self.save_state()
+        self.idle_watcher.stop()
         super().closeEvent(event)
