@@ -804,7 +804,8 @@ class MainWindow(QMainWindow):
     def restore_question(self, src: Path) -> str:
         """Return the confirmation text of a restore: what is replaced and the safety copy."""
         archive = self.archive_path or Path()
-        stem = archive.name.split(".", 1)[0]
+        suffix = ".dxa.sqlite"  # the service names the copy after the archive without it
+        stem = archive.name[: -len(suffix)] if archive.name.endswith(suffix) else archive.stem
         return _(
             "Replace everything in the archive {archive} with the backup {src}?\n\n"
             "Before anything is replaced, the current archive is kept as a safety copy in"
