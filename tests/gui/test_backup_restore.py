@@ -24,6 +24,7 @@ from dxa_app.domain import (
 from dxa_app.errors import PermissionDeniedError, UsageError
 from dxa_app.gui.archive_tasks import format_size
 from dxa_app.gui.main_window import MainWindow
+from dxa_app.gui.workspace import Workspace
 from dxa_app.i18n import _, set_language
 from dxa_app.services.auth import Session
 from tests.gui.gui_fixtures import HOLOGIC, SampleArchive
@@ -49,7 +50,7 @@ def _window(qtbot: QtBot, settings: QSettings, session: Session) -> MainWindow:
 def _busy(win: MainWindow) -> bool:
     tasks = win.archive_tasks
     return (tasks is not None and tasks.busy()) or any(
-        callable(getattr(w, "busy", None)) and w.busy() for w in win.workspaces.values()
+        isinstance(w, Workspace) and w.busy() for w in win.workspaces.values()
     )
 
 
