@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -127,6 +128,10 @@ def _set_nodelay(sock: socket.socket | None) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+#: How long :meth:`StorageServer.shutdown` lets open associations end before aborting them.
+CLOSE_GRACE_SECONDS = 5.0
+
+
 class StorageServer:
     """A DICOM Storage SCP: answers C-ECHO and files every C-STORE into a folder.
 
@@ -231,11 +236,24 @@ class StorageServer:
         return self._ae is not None
 
     def shutdown(self) -> None:
-        """Abort open associations, stop listening and close the socket (idempotent)."""
+        """Stop listening, let closing associations finish briefly, then abort the rest.
+
+        An association that was just rejected or released is still closing its socket;
+        aborting it at that moment makes pynetdicom raise in its own thread, so each open
+        association gets up to :data:`CLOSE_GRACE_SECONDS` to end first (idempotent).
+        """
         ae, self._ae = self._ae, None
-        self._server = None
-        if ae is not None:
-            ae.shutdown()
+        server, self._server = self._server, None
+        if ae is None:
+            return
+        if server is not None:
+            with contextlib.suppress(Exception):
+                server.shutdown()  # no new associations
+        deadline = time.monotonic() + CLOSE_GRACE_SECONDS
+        for assoc in list(getattr(ae, "active_associations", [])):
+            with contextlib.suppress(Exception):
+                assoc.join(timeout=max(0.0, deadline - time.monotonic()))
+        ae.shutdown()
 
     def __enter__(self) -> StorageServer:
         self.start(block=False)
