@@ -1,23 +1,37 @@
-"""The administration workspace: the archive's users (list, add, deactivate) and the PACS."""
+"""The administration workspace: users and the site's settings kept in the archive.
+
+Users: list, add, deactivate or reactivate, reset a password, change the role. Settings: the
+PACS for signed reports, the scanners the DICOM receiver accepts, the physicians' certificates
+trusted for PAdES signatures, and the idle time after which every workstation locks.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from dxa_app.domain import Role
-from dxa_app.gui.common import read_only_table, set_form_labels
+from dxa_app.errors import UsageError
+from dxa_app.gui.common import FormDialog, read_only_table, set_form_labels
+from dxa_app.gui.dialogs import describe
 from dxa_app.gui.labels import role_label
 from dxa_app.gui.pacs_form import PacsForm
 from dxa_app.gui.table_model import Column, ObjectTableModel
@@ -26,7 +40,19 @@ from dxa_app.i18n import _
 from dxa_app.progress import CancelToken
 from dxa_app.services.auth import Permission, Session, User
 from dxa_app.services.pacs import PacsTarget, pacs_target, set_pacs_target
-from dxa_app.services.users import add_user, list_users, set_active
+from dxa_app.services.receiving import allow_caller, allowed_callers
+from dxa_app.services.settings import MAX_LOCK_MINUTES, lock_minutes, set_lock_minutes
+from dxa_app.services.signers import trust_signer
+from dxa_app.services.users import (
+    add_user,
+    change_role,
+    list_users,
+    reset_password,
+    set_active,
+)
+
+#: The roles an administrator can give, in the order of the role lists.
+ROLES = (Role.TECHNICIAN, Role.PHYSICIAN, Role.CENTRE_ANALYST, Role.ADMIN)
 
 
 class UserTableModel(ObjectTableModel[User]):
@@ -42,25 +68,108 @@ class UserTableModel(ObjectTableModel[User]):
     )
 
 
+class ResetPasswordDialog(FormDialog):
+    """A new password for a user, typed twice; stays open until the service agrees.
+
+    OK emits :attr:`submitted` with the password when both fields agree (else the problem
+    shows inside); the workspace closes the dialog when the password is stored, or shows the
+    service's refusal inside it. Shown with ``open()``.
+
+    Parameters
+    ----------
+    username : str
+        Whose password is reset.
+    parent : QWidget, optional
+        The owner.
+    """
+
+    #: Emitted with the new password when OK is pressed and both fields agree.
+    submitted = Signal(str)
+
+    def __init__(self, username: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.username = username
+        self.setWindowTitle(_("Reset password"))
+        self.prompt_label = QLabel(
+            _("Type a new password for {name} (at least 8 characters).").format(name=username)
+        )
+        self.prompt_label.setWordWrap(True)
+        self.body.addWidget(self.prompt_label)
+        self.password_edit = QLineEdit()
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.setPlaceholderText(_("New password"))
+        self.repeat_edit = QLineEdit()
+        self.repeat_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.repeat_edit.setPlaceholderText(_("Repeat password"))
+        self.body.addWidget(self.password_edit)
+        self.body.addWidget(self.repeat_edit)
+        self.tab_order(self.password_edit, self.repeat_edit)
+
+    def submit(self) -> None:
+        """Hand the password to the workspace when both fields agree."""
+        if self.password_edit.text() != self.repeat_edit.text():
+            self.show_problem(_("The two passwords differ."))
+            return
+        self.error_label.setVisible(False)
+        self.ok_button.setEnabled(False)
+        self.submitted.emit(self.password_edit.text())
+
+    def show_problem(self, message: str) -> None:
+        """Show why the password was not set and let the user try again."""
+        super().show_problem(message)
+        self.ok_button.setEnabled(True)
+        self.password_edit.setFocus()
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What :meth:`AdminWorkspace.refresh` reads (what the role may see)."""
+
+    users: list[User]
+    pacs: PacsTarget | None
+    callers: list[str] | None
+    lock_minutes: int | None
+
+
 class AdminWorkspace(Workspace):
     """Users and settings: what an administrator manages (the services check the role).
 
     Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``.
     """
 
+    #: Emitted with the idle time (minutes) an administrator stored (the window uses it).
+    lock_minutes_changed = Signal(int)
+
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)
+        self.reset_dialog: ResetPasswordDialog | None = None
+        #: The certificates trusted from this workspace (subject, SHA-256), newest last.
+        self.trusted: list[dict[str, Any]] = []
         self.users_box = QGroupBox()
         self.user_model = UserTableModel(parent=self)
         self.user_view = read_only_table(self.user_model)
         self.user_view.setObjectName("userTable")
-        self.user_view.selectionModel().selectionChanged.connect(lambda *_a: self.update_actions())
+        self.user_view.selectionModel().selectionChanged.connect(
+            lambda *_a: self._selection_changed()
+        )
         self.active_button = QPushButton()
         self.active_button.clicked.connect(self.toggle_selected)
+        self.reset_button = QPushButton()
+        self.reset_button.setObjectName("resetPassword")
+        self.reset_button.clicked.connect(self.ask_reset_password)
+        self.new_role_label = QLabel()
+        self.new_role_combo = QComboBox()
+        self.new_role_combo.setObjectName("newRole")
+        for role in ROLES:
+            self.new_role_combo.addItem(role_label(role), str(role))
+        self.new_role_combo.currentIndexChanged.connect(lambda _i: self.update_actions())
+        self.role_button = QPushButton()
+        self.role_button.setObjectName("changeRole")
+        self.role_button.clicked.connect(self.change_selected_role)
         self.username_edit = QLineEdit()
         self.display_name_edit = QLineEdit()
         self.role_combo = QComboBox()
-        for role in (Role.TECHNICIAN, Role.PHYSICIAN, Role.CENTRE_ANALYST, Role.ADMIN):
+        for role in ROLES:
             self.role_combo.addItem(role_label(role), str(role))
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
@@ -81,7 +190,14 @@ class AdminWorkspace(Workspace):
         users_layout = QHBoxLayout(self.users_box)
         table_side = QVBoxLayout()
         table_side.addWidget(self.user_view, 1)
-        table_side.addWidget(self.active_button)
+        user_buttons = QHBoxLayout()
+        user_buttons.addWidget(self.active_button)
+        user_buttons.addWidget(self.reset_button)
+        user_buttons.addStretch(1)
+        user_buttons.addWidget(self.new_role_label)
+        user_buttons.addWidget(self.new_role_combo)
+        user_buttons.addWidget(self.role_button)
+        table_side.addLayout(user_buttons)
         users_layout.addLayout(table_side, 2)
         users_layout.addLayout(self.add_form, 1)
 
@@ -93,12 +209,85 @@ class AdminWorkspace(Workspace):
         pacs_buttons.addWidget(self.save_pacs_button)
         self.pacs_box.add_row(pacs_buttons)
 
+        self.callers_box = QGroupBox()
+        self.callers_note = QLabel()
+        self.callers_note.setWordWrap(True)
+        self.caller_list = QListWidget()
+        self.caller_list.setObjectName("callerList")
+        self.caller_list.itemSelectionChanged.connect(self.update_actions)
+        self.caller_edit = QLineEdit()
+        self.caller_edit.setObjectName("callerEdit")
+        self.caller_edit.setMaxLength(16)
+        self.caller_edit.returnPressed.connect(lambda: self.allow_caller(self.caller_edit.text()))
+        self.add_caller_button = QPushButton()
+        self.add_caller_button.clicked.connect(lambda: self.allow_caller(self.caller_edit.text()))
+        self.remove_caller_button = QPushButton()
+        self.remove_caller_button.clicked.connect(self.remove_selected_caller)
+        callers_layout = QVBoxLayout(self.callers_box)
+        callers_layout.addWidget(self.callers_note)
+        callers_layout.addWidget(self.caller_list, 1)
+        caller_row = QHBoxLayout()
+        caller_row.addWidget(self.caller_edit, 1)
+        caller_row.addWidget(self.add_caller_button)
+        caller_row.addWidget(self.remove_caller_button)
+        callers_layout.addLayout(caller_row)
+
+        self.signers_box = QGroupBox()
+        self.signers_note = QLabel()
+        self.signers_note.setWordWrap(True)
+        self.trust_button = QPushButton()
+        self.trust_button.clicked.connect(self.choose_signer_certificate)
+        self.trusted_label = QLabel()
+        self.trusted_label.setWordWrap(True)
+        self.trusted_list = QListWidget()
+        self.trusted_list.setObjectName("trustedSigners")
+        self.trusted_list.setVisible(False)
+        self.trusted_label.setVisible(False)
+        signers_layout = QVBoxLayout(self.signers_box)
+        signers_layout.addWidget(self.signers_note)
+        trust_row = QHBoxLayout()
+        trust_row.addWidget(self.trust_button)
+        trust_row.addStretch(1)
+        signers_layout.addLayout(trust_row)
+        signers_layout.addWidget(self.trusted_label)
+        signers_layout.addWidget(self.trusted_list, 1)
+
+        self.lock_box = QGroupBox()
+        self.lock_label = QLabel()
+        self.lock_spin = QSpinBox()
+        self.lock_spin.setObjectName("lockMinutes")
+        self.lock_spin.setRange(1, MAX_LOCK_MINUTES)
+        self.lock_spin.setValue(10)
+        self.save_lock_button = QPushButton()
+        self.save_lock_button.clicked.connect(
+            lambda: self.save_lock_minutes(self.lock_spin.value())
+        )
+        self.lock_note = QLabel()
+        self.lock_note.setWordWrap(True)
+        lock_layout = QVBoxLayout(self.lock_box)
+        lock_row = QHBoxLayout()
+        lock_row.addWidget(self.lock_label)
+        lock_row.addWidget(self.lock_spin)
+        lock_row.addStretch(1)
+        lock_row.addWidget(self.save_lock_button)
+        lock_layout.addLayout(lock_row)
+        lock_layout.addWidget(self.lock_note)
+
+        may_settings = session.may(Permission.SETTINGS)
         self.users_box.setVisible(session.may(Permission.USERS))
-        self.pacs_box.setVisible(session.may(Permission.SETTINGS))
+        for box in (self.pacs_box, self.callers_box, self.signers_box, self.lock_box):
+            box.setVisible(may_settings)
         self.status_label = self.make_status_label()
+        settings_row = QHBoxLayout()
+        settings_row.addWidget(self.pacs_box, 3)
+        settings_row.addWidget(self.callers_box, 2)
+        right = QVBoxLayout()
+        right.addWidget(self.signers_box, 1)
+        right.addWidget(self.lock_box)
+        settings_row.addLayout(right, 3)
         layout = QVBoxLayout(self)
         layout.addWidget(self.users_box, 1)
-        layout.addWidget(self.pacs_box)
+        layout.addLayout(settings_row)
         layout.addWidget(self.status_label)
         self.retranslate()
         self.update_actions()
@@ -110,13 +299,40 @@ class AdminWorkspace(Workspace):
             self.add_form,
             (_("User name"), _("Full name"), _("Role"), _("Password"), _("Repeat password")),
         )
-        for i in range(self.role_combo.count()):
-            self.role_combo.setItemText(i, role_label(Role(str(self.role_combo.itemData(i)))))
+        for combo in (self.role_combo, self.new_role_combo):
+            for i in range(combo.count()):
+                combo.setItemText(i, role_label(Role(str(combo.itemData(i)))))
         self.add_button.setText(_("Add user"))
+        self.reset_button.setText(_("Reset password…"))
+        self.new_role_label.setText(_("New role"))
+        self.role_button.setText(_("Change role"))
         self.pacs_box.retranslate()
         self.pacs_box.setTitle(_("PACS for signed reports"))
         self.pacs_box.set_note(_("Stored in the archive: every workstation sends there."))
         self.save_pacs_button.setText(_("Save"))
+        self.callers_box.setTitle(_("Scanners the receiver accepts"))
+        self.callers_note.setText(
+            _("The calling AE title of each scanner that may send DICOM to this archive.")
+        )
+        self.caller_edit.setPlaceholderText(_("Scanner's AE title"))
+        self.add_caller_button.setText(_("Add"))
+        self.remove_caller_button.setText(_("Remove"))
+        self.signers_box.setTitle(_("Trusted signer certificates"))
+        self.signers_note.setText(
+            _(
+                "Physicians' certificates that PAdES signatures are verified against; kept in"
+                " the key folder, outside the archive."
+            )
+        )
+        self.trust_button.setText(_("Trust a certificate…"))
+        self.trusted_label.setText(_("Trusted since the window opened:"))
+        self.lock_box.setTitle(_("Screen lock"))
+        self.lock_label.setText(_("Lock the window after"))
+        self.lock_spin.setSuffix(_(" minutes"))
+        self.lock_note.setText(
+            _("without keyboard or mouse input; stored in the archive for every workstation.")
+        )
+        self.save_lock_button.setText(_("Save"))
         self.user_model.retranslate()
         self.update_actions()
 
@@ -126,39 +342,66 @@ class AdminWorkspace(Workspace):
         return self.user_model.row_at(rows[0].row()) if rows else None
 
     def update_actions(self) -> None:
-        """Offer (de)activating the selected user; never one's own account."""
+        """Offer what fits the selected user (never deactivating one's own account)."""
         user = self.selected_user()
         self.active_button.setText(
             _("Reactivate") if user is not None and not user.active else _("Deactivate")
         )
         self.active_button.setEnabled(user is not None and user.username != self.session.username)
+        self.reset_button.setEnabled(user is not None)
+        self.new_role_combo.setEnabled(user is not None)
+        self.role_button.setEnabled(user is not None and self._chosen_role() != user.role)
+        self.remove_caller_button.setEnabled(bool(self.caller_list.selectedItems()))
+
+    def _chosen_role(self) -> Role:
+        return Role(str(self.new_role_combo.currentData()))
+
+    def _selection_changed(self) -> None:
+        user = self.selected_user()
+        if user is not None:
+            self.new_role_combo.blockSignals(True)
+            self.new_role_combo.setCurrentIndex(self.new_role_combo.findData(str(user.role)))
+            self.new_role_combo.blockSignals(False)
+        self.update_actions()
 
     # -- loading --------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Reload the users and the stored PACS address (what the role may see)."""
+        """Reload the users and the stored settings (what the role may see)."""
         session = self.session
         may_users = session.may(Permission.USERS)
         may_settings = session.may(Permission.SETTINGS)
 
-        def work(
-            _progress: ProgressFn, _cancel: CancelToken
-        ) -> tuple[list[User], PacsTarget | None]:
-            users = list_users(session) if may_users else []
-            return users, pacs_target(session) if may_settings else None
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> _Loaded:
+            if not may_settings:
+                return _Loaded(list_users(session) if may_users else [], None, None, None)
+            return _Loaded(
+                list_users(session) if may_users else [],
+                pacs_target(session),
+                allowed_callers(session),
+                lock_minutes(session),
+            )
 
         self.run(work, self._loaded)
 
-    def _loaded(self, result: tuple[list[User], PacsTarget | None]) -> None:
-        users, target = result
+    def _loaded(self, result: _Loaded) -> None:
         selected = self.selected_user()
-        self.user_model.set_rows(users)
+        self.user_model.set_rows(result.users)
         self.user_view.resizeColumnsToContents()
         if selected is not None:
             row = self.user_model.find_row(lambda u: u.username == selected.username)
             if row is not None:
                 self.user_view.selectRow(row)
-        if target is not None:
-            self.pacs_box.show_target(target)
+        if result.pacs is not None:
+            self.pacs_box.show_target(result.pacs)
+        if result.callers is not None:
+            self._show_callers(result.callers)
+        if result.lock_minutes is not None:
+            self.lock_spin.setValue(result.lock_minutes)
+        self.update_actions()
+
+    def _show_callers(self, callers: Sequence[str]) -> None:
+        self.caller_list.clear()
+        self.caller_list.addItems(list(callers))
         self.update_actions()
 
     # -- actions --------------------------------------------------------------------------
@@ -221,5 +464,188 @@ class AdminWorkspace(Workspace):
         def done(stored: PacsTarget) -> None:
             self.pacs_box.show_target(stored)
             self.set_status(_("The PACS address is stored for every workstation."))
+
+        self.run(work, done)
+
+    def ask_reset_password(self) -> ResetPasswordDialog | None:
+        """Ask (non-blocking) for a new password of the selected user; OK resets it."""
+        user = self.selected_user()
+        if user is None:
+            return None
+        dialog = ResetPasswordDialog(user.username, self)
+        dialog.submitted.connect(
+            lambda password: self.reset_password(user.username, password, dialog)
+        )
+        self.reset_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def reset_password(
+        self, username: str, password: str, dialog: ResetPasswordDialog | None = None
+    ) -> None:
+        """Set a new password for a user (administrator; audited, the password never is).
+
+        Parameters
+        ----------
+        username : str
+            The user.
+        password : str
+            The new password (the service checks its length).
+        dialog : ResetPasswordDialog, optional
+            The open dialog: closed when stored, shows the refusal otherwise.
+        """
+        session = self.session
+
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> User:
+            return reset_password(session, username, password)
+
+        def done(user: User) -> None:
+            if dialog is not None:
+                dialog.accept()
+            self.set_status(_("New password set for {name}.").format(name=user.username))
+
+        def refused(exc: BaseException) -> None:
+            if dialog is None or not dialog.isVisible():
+                self.report_error(exc)
+                return
+            self.report_error(exc, dialog=False)
+            message, remedy = describe(exc)
+            dialog.show_problem(f"{message} {remedy}".strip())
+
+        self.run(work, done, on_error=refused)
+
+    def change_selected_role(self) -> None:
+        """Give the selected user the role chosen beside the table."""
+        user = self.selected_user()
+        if user is not None:
+            self.change_role(user.username, self._chosen_role())
+
+    def change_role(self, username: str, role: Role) -> None:
+        """Give a user another role (the service keeps the last active administrator).
+
+        Parameters
+        ----------
+        username : str
+            The user.
+        role : Role
+            The new role.
+        """
+        session = self.session
+
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> User:
+            return change_role(session, username, role)
+
+        def done(user: User) -> None:
+            self.set_status(
+                _("{name} is now {role}.").format(name=user.username, role=role_label(user.role))
+            )
+            self.refresh()
+
+        self.run(work, done, on_error=self._refused_and_reload)
+
+    def _refused_and_reload(self, exc: BaseException) -> None:
+        """Show a refusal and reload, so the form shows what is stored."""
+        self.report_error(exc)
+        self.refresh()
+
+    # -- settings ---------------------------------------------------------------------------
+    def allow_caller(self, ae_title: str, *, remove: bool = False) -> None:
+        """Register (or ``remove``) a scanner's calling AE title for the receiver; audited.
+
+        Parameters
+        ----------
+        ae_title : str
+            The scanner's own AE title (the service checks it).
+        remove : bool
+            Unregister it instead.
+        """
+        session = self.session
+
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> list[str]:
+            return allow_caller(session, ae_title, remove=remove)
+
+        def done(callers: list[str]) -> None:
+            self._show_callers(callers)
+            ae = ae_title.strip()
+            if remove:
+                self.set_status(_("Scanner {ae} removed.").format(ae=ae))
+            else:
+                self.caller_edit.clear()
+                self.set_status(_("Scanner {ae} registered.").format(ae=ae))
+
+        self.run(work, done)
+
+    def remove_selected_caller(self) -> None:
+        """Unregister the AE title selected in the list."""
+        items = self.caller_list.selectedItems()
+        if items:
+            self.allow_caller(items[0].text(), remove=True)
+
+    def choose_signer_certificate(self) -> None:
+        """Ask for a physician's certificate file (PEM) and trust it."""
+        path, _selected = QFileDialog.getOpenFileName(
+            self,
+            _("Choose a physician's certificate"),
+            "",
+            _("Certificates (*.pem *.crt *.cer);;All files (*)"),
+        )
+        if path:
+            self.trust_signer_file(Path(path))
+
+    def trust_signer_file(self, path: Path) -> None:
+        """Add the certificate in ``path`` to the site's trust list (administrator; audited).
+
+        Parameters
+        ----------
+        path : Path
+            A PEM certificate (the service refuses anything else).
+        """
+        session, source = self.session, Path(path)
+
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> dict[str, Any]:
+            try:
+                pem = source.read_bytes()
+            except OSError as exc:
+                raise UsageError(
+                    _("Cannot read {path}: {error}").format(path=source, error=exc.strerror),
+                    "",
+                ) from exc
+            return trust_signer(session, pem)
+
+        def done(result: dict[str, Any]) -> None:
+            self.trusted.append(result)
+            fingerprint = str(result.get("sha256", ""))[:16]
+            self.trusted_list.addItem(f"{result.get('subject', '')} — SHA-256 {fingerprint}…")
+            self.trusted_list.setVisible(True)
+            self.trusted_label.setVisible(True)
+            self.set_status(
+                _("Trusted {subject} (SHA-256 {fingerprint}…).").format(
+                    subject=result.get("subject", ""), fingerprint=fingerprint
+                )
+            )
+
+        self.run(work, done)
+
+    def save_lock_minutes(self, minutes: int) -> None:
+        """Store the idle time after which every workstation locks (administrator; audited).
+
+        Parameters
+        ----------
+        minutes : int
+            1 to :data:`~dxa_app.services.settings.MAX_LOCK_MINUTES` (the service checks).
+        """
+        session = self.session
+
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> int:
+            return set_lock_minutes(session, minutes)
+
+        def done(stored: int) -> None:
+            self.lock_spin.setValue(stored)
+            self.set_status(
+                _("The window locks after {n} minutes without input, on every workstation.").format(
+                    n=stored
+                )
+            )
+            self.lock_minutes_changed.emit(stored)
 
         self.run(work, done)

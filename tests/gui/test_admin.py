@@ -1,20 +1,34 @@
-"""The administration workspace: users (add, deactivate, reactivate) and the stored PACS."""
+"""The administration workspace: users, the PACS, scanners, signers and the lock time.
+
+Users: add, deactivate, reactivate, reset the password, change the role (the last active
+administrator stays). Settings: the stored PACS, the receiver's scanners, the trusted signer
+certificates, the idle time before the screen locks. A technician is refused by the services.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtCore import QItemSelectionModel, QSettings
+from PySide6.QtWidgets import QDialog
 from pytestqt.qtbot import QtBot
 
 from dxa_app.domain import Role
-from dxa_app.errors import PermissionDeniedError
+from dxa_app.errors import PermissionDeniedError, UsageError
 from dxa_app.gui.admin import AdminWorkspace, UserTableModel
+from dxa_app.gui.idle import MINUTE_MS
 from dxa_app.gui.login import LoginDialog
+from dxa_app.gui.main_window import MainWindow
 from dxa_app.i18n import _
-from dxa_app.services.auth import Session
+from dxa_app.report_out import make_self_signed_certificate
+from dxa_app.services.auth import Session, log_in
 from dxa_app.services.pacs import PacsTarget, pacs_target
+from dxa_app.services.receiving import allowed_callers
+from dxa_app.services.settings import lock_minutes
+from dxa_app.services.users import set_active
 from tests.gui.gui_fixtures import SampleArchive
 from tests.gui.technician_fixtures import PASSWORD, add_test_user, query
 
@@ -142,4 +156,210 @@ def test_a_technician_is_refused_by_the_service(
     assert ws.last_error.message in ws.status_label.text()
     assert query(sample_archive.path, "SELECT active FROM users WHERE username = 'admin'") == [
         {"active": 1}
+    ]
+
+
+# -- passwords, roles, scanners, certificates, the lock time --------------------------------
+
+
+def _wait(qtbot: QtBot, ws: AdminWorkspace) -> None:
+    qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
+
+
+def _role_of(archive: Path, username: str) -> object:
+    return query(archive, "SELECT role FROM users WHERE username = ?", [username])[0]["role"]
+
+
+def test_reset_a_users_password(qtbot: QtBot, sample_archive: SampleArchive) -> None:
+    archive = sample_archive.path
+    add_test_user(archive, "ida", Role.PHYSICIAN)
+    ws = _workspace(qtbot, add_test_user(archive, "anne", Role.ADMIN))
+    assert not ws.reset_button.isEnabled()
+    _select(ws, "ida")
+    assert ws.reset_button.isEnabled()
+    ws.reset_button.click()
+    dialog = ws.reset_dialog
+    assert dialog is not None and dialog.isVisible()
+
+    dialog.password_edit.setText("new-password-1")
+    dialog.repeat_edit.setText("new-password-2")
+    dialog.ok_button.click()  # the two differ: said in the dialog, no service call
+    assert dialog.isVisible() and dialog.error_label.text() == _("The two passwords differ.")
+    dialog.password_edit.setText("short")
+    dialog.repeat_edit.setText("short")
+    dialog.ok_button.click()
+    _wait(qtbot, ws)
+    assert dialog.isVisible() and _("The password is too short.") in dialog.error_label.text()
+
+    dialog.password_edit.setText("new-password-1")
+    dialog.repeat_edit.setText("new-password-1")
+    dialog.ok_button.click()
+    _wait(qtbot, ws)
+    assert not dialog.isVisible() and dialog.result() == QDialog.DialogCode.Accepted
+    assert ws.status_label.text() == _("New password set for {name}.").format(name="ida")
+    assert log_in(archive, "ida", "new-password-1").username == "ida"
+    with pytest.raises(PermissionDeniedError):
+        log_in(archive, "ida", PASSWORD)
+    rows = query(
+        archive, "SELECT username, entity_id FROM audit_log WHERE action = 'user_password_reset'"
+    )
+    assert rows == [{"username": "anne", "entity_id": "ida"}]
+
+
+def test_change_a_role_but_the_last_administrator_stays(
+    qtbot: QtBot, sample_archive: SampleArchive
+) -> None:
+    archive = sample_archive.path
+    add_test_user(archive, "ida", Role.PHYSICIAN)
+    anne = add_test_user(archive, "anne", Role.ADMIN)
+    set_active(anne, "admin", False)  # anne is now the only active administrator
+    ws = _workspace(qtbot, anne)
+    _select(ws, "ida")
+    assert ws.new_role_combo.currentData() == str(Role.PHYSICIAN)
+    assert not ws.role_button.isEnabled()  # the role she has
+    ws.new_role_combo.setCurrentIndex(ws.new_role_combo.findData(str(Role.TECHNICIAN)))
+    assert ws.role_button.isEnabled()
+    ws.role_button.click()
+    _wait(qtbot, ws)
+    assert ws.last_error is None
+    assert next(u for u in ws.user_model.rows() if u.username == "ida").role == Role.TECHNICIAN
+    assert _role_of(archive, "ida") == "technician"
+
+    _select(ws, "anne")
+    ws.new_role_combo.setCurrentIndex(ws.new_role_combo.findData(str(Role.PHYSICIAN)))
+    ws.role_button.click()
+    _wait(qtbot, ws)
+    assert isinstance(ws.last_error, UsageError)
+    assert _("This is the last active administrator.") in ws.status_label.text()
+    assert _role_of(archive, "anne") == "admin"
+    rows = query(archive, "SELECT entity_id, details FROM audit_log WHERE action = 'user_role'")
+    assert [r["entity_id"] for r in rows] == ["ida"]
+
+
+def test_register_and_remove_the_receivers_scanners(
+    qtbot: QtBot, sample_archive: SampleArchive
+) -> None:
+    archive = sample_archive.path
+    anne = add_test_user(archive, "anne", Role.ADMIN)
+    ws = _workspace(qtbot, anne)
+    assert ws.caller_list.count() == 0
+    ws.caller_edit.setText("HZ_DXA1")
+    ws.add_caller_button.click()
+    _wait(qtbot, ws)
+    ws.caller_edit.setText("IDXA_OUH")
+    ws.add_caller_button.click()
+    _wait(qtbot, ws)
+    assert [ws.caller_list.item(i).text() for i in range(ws.caller_list.count())] == [
+        "HZ_DXA1",
+        "IDXA_OUH",
+    ]
+    assert allowed_callers(anne) == ["HZ_DXA1", "IDXA_OUH"]
+    assert ws.caller_edit.text() == ""
+
+    ws.allow_caller("   ")  # the service refuses an empty AE title
+    _wait(qtbot, ws)
+    assert isinstance(ws.last_error, UsageError)
+    assert _("An AE title is 1 to 16 ASCII characters.") in ws.status_label.text()
+
+    assert not ws.remove_caller_button.isEnabled()
+    ws.caller_list.setCurrentRow(0)
+    assert ws.remove_caller_button.isEnabled()
+    ws.remove_caller_button.click()
+    _wait(qtbot, ws)
+    assert allowed_callers(anne) == ["IDXA_OUH"] and ws.caller_list.count() == 1
+    actions = query(
+        archive,
+        "SELECT action FROM audit_log WHERE action LIKE 'receive_caller_%' ORDER BY id",
+    )
+    assert [r["action"] for r in actions] == [
+        "receive_caller_allow",
+        "receive_caller_allow",
+        "receive_caller_remove",
+    ]
+
+
+def test_trust_a_physicians_certificate_from_a_file(
+    qtbot: QtBot, sample_archive: SampleArchive, tmp_path: Path
+) -> None:
+    archive = sample_archive.path
+    ws = _workspace(qtbot, add_test_user(archive, "anne", Role.ADMIN))
+    _key, cert = make_self_signed_certificate("Dr. Åse Hansen")
+    pem = tmp_path / "hansen.pem"
+    pem.write_bytes(cert)
+    ws.trust_signer_file(pem)
+    _wait(qtbot, ws)
+    assert ws.last_error is None
+    assert ws.trusted_list.count() == 1 and "Åse Hansen" in ws.trusted_list.item(0).text()
+    assert ws.trusted_list.isVisibleTo(ws)
+    rows = query(archive, "SELECT username, details FROM audit_log WHERE action = 'trust_signer'")
+    assert len(rows) == 1 and rows[0]["username"] == "anne"
+    assert "Åse Hansen" in str(rows[0]["details"])
+
+    not_pem = tmp_path / "notes.txt"
+    not_pem.write_text("not a certificate")
+    ws.trust_signer_file(not_pem)
+    _wait(qtbot, ws)
+    assert isinstance(ws.last_error, UsageError)
+    assert _("This is not a PEM certificate.") in ws.status_label.text()
+    ws.trust_signer_file(tmp_path / "missing.pem")
+    _wait(qtbot, ws)
+    assert isinstance(ws.last_error, UsageError) and "missing.pem" in ws.status_label.text()
+    assert ws.trusted_list.count() == 1
+
+
+def test_the_lock_time_is_stored_for_every_workstation(
+    qtbot: QtBot, sample_archive: SampleArchive, settings: QSettings
+) -> None:
+    archive = sample_archive.path
+    anne = add_test_user(archive, "anne", Role.ADMIN)
+    win = MainWindow(settings, session=anne)
+    qtbot.addWidget(win)
+    ws = win.workspaces["admin"]
+    assert isinstance(ws, AdminWorkspace)
+    _wait(qtbot, ws)
+    assert ws.lock_spin.value() == 10 and win.idle_watcher.timeout_ms == 10 * MINUTE_MS
+    ws.lock_spin.setValue(4)
+    with qtbot.waitSignal(ws.lock_minutes_changed, timeout=TIMEOUT) as signal:
+        ws.save_lock_button.click()
+    assert signal.args == [4]
+    assert lock_minutes(anne) == 4
+    assert win.idle_watcher.timeout_ms == 4 * MINUTE_MS  # this window uses it at once
+    rows = query(archive, "SELECT username FROM audit_log WHERE action = 'setting_lock_minutes'")
+    assert rows == [{"username": "anne"}]
+
+    ws.save_lock_minutes(0)  # the service refuses what the spin box would not allow
+    _wait(qtbot, ws)
+    assert isinstance(ws.last_error, UsageError) and lock_minutes(anne) == 4
+
+
+def test_a_technician_is_refused_every_administration(
+    qtbot: QtBot, sample_archive: SampleArchive, tmp_path: Path
+) -> None:
+    archive = sample_archive.path
+    anne = add_test_user(archive, "anne", Role.ADMIN)
+    ws = AdminWorkspace(add_test_user(archive, "tekla", Role.TECHNICIAN))
+    qtbot.addWidget(ws)
+    for box in (ws.users_box, ws.callers_box, ws.signers_box, ws.lock_box):
+        assert not box.isVisibleTo(ws)
+    _key, cert = make_self_signed_certificate("Dr. Åse Hansen")
+    pem = tmp_path / "hansen.pem"
+    pem.write_bytes(cert)
+    attempts: dict[str, Callable[[], None]] = {
+        "reset password": lambda: ws.reset_password("admin", "another-password-1"),
+        "change role": lambda: ws.change_role("admin", Role.TECHNICIAN),
+        "register a scanner": lambda: ws.allow_caller("HZ_DXA1"),
+        "trust a certificate": lambda: ws.trust_signer_file(pem),
+        "lock time": lambda: ws.save_lock_minutes(3),
+    }
+    for name, attempt in attempts.items():
+        ws.last_error = None
+        attempt()
+        _wait(qtbot, ws)
+        assert isinstance(ws.last_error, PermissionDeniedError), name
+        assert ws.last_error.message in ws.status_label.text(), name
+    assert _role_of(archive, "admin") == "admin"
+    assert log_in(archive, "admin", PASSWORD).username == "admin"
+    assert allowed_callers(anne) == [] and lock_minutes(anne) == 10
+    assert query(archive, "SELECT count(*) AS n FROM audit_log WHERE action = 'trust_signer'") == [
+        {"n": 0}
     ]
