@@ -251,6 +251,7 @@ class AdminWorkspace(Workspace):
         signers_layout.addLayout(trust_row)
         signers_layout.addWidget(self.trusted_label)
         signers_layout.addWidget(self.trusted_list, 1)
+        signers_layout.addStretch(1)  # keeps the note at the top while the list is hidden
 
         self.lock_box = QGroupBox()
         self.lock_label = QLabel()
@@ -314,7 +315,7 @@ class AdminWorkspace(Workspace):
         self.callers_note.setText(
             _("The calling AE title of each scanner that may send DICOM to this archive.")
         )
-        self.caller_edit.setPlaceholderText(_("Scanner's AE title"))
+        self.caller_edit.setPlaceholderText(_("AE title"))
         self.add_caller_button.setText(_("Add"))
         self.remove_caller_button.setText(_("Remove"))
         self.signers_box.setTitle(_("Trusted signer certificates"))

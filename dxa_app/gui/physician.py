@@ -1,4 +1,9 @@
-"""The physician workspace: worklist, report preview (QtPdf), edit, sign, amend, send to PACS."""
+"""The physician workspace: worklist, report preview (QtPdf), VFA entry, edit, sign, amend, send.
+
+The middle of the workspace has two tabs for the selected study: the report preview and the
+VFA entry (:class:`~dxa_app.gui.vfa_panel.VfaPanel`, the same panel as the technician's), so a
+physician reads the vertebrae of the study they report on.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +20,17 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from dxa_app.gui.common import FormDialog, read_only_table
 from dxa_app.gui.dialogs import describe
+from dxa_app.gui.labels import format_date
 from dxa_app.gui.pacs_form import PacsForm
 from dxa_app.gui.physician_models import WorklistModel
+from dxa_app.gui.vfa_panel import VfaPanel
 from dxa_app.gui.workspace import Job, ProgressFn, Workspace
 from dxa_app.i18n import _, current_language
 from dxa_app.progress import CancelToken
@@ -40,6 +48,7 @@ from dxa_app.services.reporting import (
     open_report,
     sign_report,
 )
+from dxa_app.services.workbench import study_detail
 from dxa_app.services.worklist import PendingReport, pending_reports
 
 
@@ -192,9 +201,9 @@ class PhysicianWorkspace(Workspace):
         left_layout.addLayout(top)
         left_layout.addWidget(self.table)
 
-        middle = QWidget()
-        middle_layout = QVBoxLayout(middle)
-        middle_layout.setContentsMargins(0, 0, 0, 0)
+        self.report_page = QWidget()
+        middle_layout = QVBoxLayout(self.report_page)
+        middle_layout.setContentsMargins(0, 4, 0, 0)
         selectors = QHBoxLayout()
         selectors.addWidget(self.lang_label)
         selectors.addWidget(self.lang_combo)
@@ -203,6 +212,16 @@ class PhysicianWorkspace(Workspace):
         selectors.addStretch(1)
         middle_layout.addLayout(selectors)
         middle_layout.addWidget(self.pdf_view, 1)
+        self.vfa_panel = VfaPanel(session)
+        self.vfa_panel.setObjectName("physicianVfa")
+        self.add_part(self.vfa_panel)
+        self.vfa_panel.saved.connect(self._vfa_saved)
+        self.middle_tabs = QTabWidget()
+        self.middle_tabs.setObjectName("physicianMiddleTabs")
+        self.middle_tabs.addTab(self.report_page, "")
+        self.middle_tabs.addTab(self.vfa_panel, "")
+        self.middle_tabs.currentChanged.connect(lambda _i: self._follow_study_in_vfa())
+        middle = self.middle_tabs
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -282,6 +301,9 @@ class PhysicianWorkspace(Workspace):
             )
         )
         self.send_button.setText(_("Send signed report"))
+        self.middle_tabs.setTabText(0, _("Report"))
+        self.middle_tabs.setTabText(1, _("VFA"))
+        self.vfa_panel.retranslate()
         self.model.retranslate()
 
     # -- worklist -------------------------------------------------------------------------
@@ -323,6 +345,45 @@ class PhysicianWorkspace(Workspace):
         self.current_version = None
         self.update_actions()
         self.load_preview()
+        self._follow_study_in_vfa()
+
+    # -- VFA ------------------------------------------------------------------------------
+    def show_vfa(self) -> None:
+        """Show the VFA entry of the selected study, with the level column focused."""
+        self.middle_tabs.setCurrentWidget(self.vfa_panel)
+        self._follow_study_in_vfa()
+        self.vfa_panel.level_list.setFocus()
+
+    def _follow_study_in_vfa(self) -> None:
+        """Start a VFA reading of the selected study when the VFA tab shows another one."""
+        study = self.current_study
+        if (
+            self.middle_tabs.currentWidget() is not self.vfa_panel
+            or study is None
+            or self.vfa_panel.study_id == study
+        ):
+            return
+        row = self.model.row_of_study(study)
+        if row is not None:
+            p = self.model.row_at(row)
+            description = (
+                f"{format_date(p.study_date)} — {p.patient_name} ({p.patient_identifier})"
+                f" — {p.serial}"
+            )
+            self.vfa_panel.set_study(study, p.study_uid, description)
+            return
+        detail = self.call(lambda session: study_detail(session, study))  # not on the worklist
+        if detail is not None:
+            scores = detail.scores
+            self.vfa_panel.set_study(
+                study, scores.study_uid, f"{scores.study_date} — {scores.patient}"
+            )
+
+    def _vfa_saved(self, reading_id: int) -> None:
+        """A VFA reading was stored: the draft report shows it."""
+        self.set_status(_("Saved as reading {id}.").format(id=reading_id))
+        if not self._is_signed():
+            self.load_preview()
 
     # -- preview --------------------------------------------------------------------------
     def load_preview(self) -> None:

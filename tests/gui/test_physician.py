@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtPdf import QPdfDocument
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from dxa_app.archive import open_archive
@@ -327,3 +329,49 @@ def test_retranslate_to_danish(doc_ws: PhysicianWorkspace) -> None:
     assert doc_ws.save_button.text()
     assert doc_ws.model.headerData(0, Qt.Orientation.Horizontal) == "Dato"
     assert doc_ws.lang_combo.itemText(0) == i18n._("Danish")
+
+
+def test_a_physician_enters_a_vfa_reading_for_the_selected_study(
+    doc_ws: PhysicianWorkspace, demo_archive: Path, qtbot: QtBot
+) -> None:
+    study = _select_first(doc_ws, qtbot)
+    uid = doc_ws.model.row_at(0).study_uid
+    doc_ws.show_vfa()
+    panel = doc_ws.vfa_panel
+    assert doc_ws.middle_tabs.currentWidget() is panel and panel.isVisible()
+    assert (panel.study_id, panel.study_uid) == (study, uid)
+    assert doc_ws.model.row_at(0).patient_name in panel.study_label.text()
+    assert panel.save_button.isEnabled()  # physicians have VFA entry
+
+    levels = panel.level_list
+    for key in (Qt.Key.Key_2, Qt.Key.Key_B):  # T4: grade 2, biconcave
+        cast(Callable[[QWidget, Qt.Key], None], qtbot.keyClick)(levels, key)
+    panel.rest_normal_button.click()
+    with qtbot.waitSignal(panel.saved, timeout=TIMEOUT) as blocker:
+        panel.save_button.click()
+    reading_id = blocker.args[0] if blocker.args else None
+    rows = query(
+        demo_archive,
+        "SELECT r.reader, s.study_uid FROM vfa_readings r JOIN studies s ON s.id = r.study_id"
+        " WHERE r.id = ?",
+        [reading_id],
+    )
+    assert rows == [{"reader": "doc", "study_uid": uid}]
+    findings = query(
+        demo_archive,
+        "SELECT grade, morphology FROM vfa_findings WHERE vfa_reading_id = ? AND level = 'T4'",
+        [reading_id],
+    )
+    assert findings == [{"grade": 2, "morphology": "biconcave"}]
+    audit = query(demo_archive, "SELECT username FROM audit_log WHERE action = 'vfa_reading'")
+    assert audit == [{"username": "doc"}]
+    qtbot.waitUntil(lambda: not doc_ws.busy(), timeout=TIMEOUT)  # the draft shows the reading
+
+    # another study on the worklist: the VFA tab follows it with a fresh reading
+    index = doc_ws.model.index(1, 0)
+    doc_ws.table.selectionModel().select(
+        index,
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
+    assert panel.study_id == doc_ws.model.row_at(1).study_id and panel.entries == {}
+    qtbot.waitUntil(lambda: not doc_ws.busy(), timeout=TIMEOUT)

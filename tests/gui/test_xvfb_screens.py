@@ -1,4 +1,7 @@
-"""The app under a real X server (Xvfb): each demo user logs in; a screenshot of every workspace."""
+"""The app under a real X server (Xvfb): each demo user logs in; a screenshot of every workspace.
+
+The first user's window is also drawn locked (the lock page instead of the workspaces).
+"""
 
 from __future__ import annotations
 
@@ -77,7 +80,7 @@ def test_every_workspace_is_drawn_under_xvfb(xvfb: str, demo_with_users: Path) -
     assert r.returncode == 0, r.stdout + r.stderr
     shots = sorted(ARTIFACTS.glob("*.png"))
     names = sorted(shot.stem.split("-", 1)[1] for shot in shots)
-    assert names == ["admin", "centre", "patients", "physician", "technician"], r.stdout
+    assert names == ["admin", "centre", "lock", "patients", "physician", "technician"], r.stdout
     for shot in shots:
         with Image.open(shot) as im:
             colours = im.convert("RGB").getcolors(maxcolors=1 << 16)

@@ -2,7 +2,8 @@
 
 Usage: python -m tests.gui.xvfb_screens ARCHIVE OUTDIR USER:PASSWORD [USER:PASSWORD ...]
 
-Each workspace is drawn once, by the first user who sees it (``<n>-<workspace>.png``).
+Each workspace is drawn once, by the first user who sees it (``<n>-<workspace>.png``); the
+first user's window is also drawn locked (``<n>-lock.png``).
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ def main(argv: list[str]) -> int:
             path = outdir / f"{len(drawn)}-{key}.png"
             screen.grabWindow(0, 0, 0, 1280, 860).save(str(path), "PNG")
             drawn.append(key)
+            print(path)
+        if "lock" not in drawn and window.lock():  # the lock page, once
+            _settle(app, 0.8)
+            path = outdir / f"{len(drawn)}-lock.png"
+            screen.grabWindow(0, 0, 0, 1280, 860).save(str(path), "PNG")
+            drawn.append("lock")
             print(path)
         window.log_out()  # the next user logs in (none left: the loop ends)
     window.close()
