@@ -1,8 +1,8 @@
 """The physician workspace: worklist, report preview (QtPdf), VFA entry, edit, sign, amend, send.
 
-The middle of the workspace has two tabs for the selected study: the report preview and the
-VFA entry (:class:`~dxa_app.gui.vfa_panel.VfaPanel`, the same panel as the technician's), so a
-physician reads the vertebrae of the study they report on.
+Beside the worklist, two tabs for the selected study: the report (preview, editor, PACS) and
+the VFA entry (:class:`~dxa_app.gui.vfa_panel.VfaPanel`, the same panel as the technician's),
+so a physician reads the vertebrae of the study they report on.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -201,8 +203,8 @@ class PhysicianWorkspace(Workspace):
         left_layout.addLayout(top)
         left_layout.addWidget(self.table)
 
-        self.report_page = QWidget()
-        middle_layout = QVBoxLayout(self.report_page)
+        preview = QWidget()
+        middle_layout = QVBoxLayout(preview)
         middle_layout.setContentsMargins(0, 4, 0, 0)
         selectors = QHBoxLayout()
         selectors.addWidget(self.lang_label)
@@ -216,16 +218,10 @@ class PhysicianWorkspace(Workspace):
         self.vfa_panel.setObjectName("physicianVfa")
         self.add_part(self.vfa_panel)
         self.vfa_panel.saved.connect(self._vfa_saved)
-        self.middle_tabs = QTabWidget()
-        self.middle_tabs.setObjectName("physicianMiddleTabs")
-        self.middle_tabs.addTab(self.report_page, "")
-        self.middle_tabs.addTab(self.vfa_panel, "")
-        self.middle_tabs.currentChanged.connect(lambda _i: self._follow_study_in_vfa())
-        middle = self.middle_tabs
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.setContentsMargins(0, 4, 0, 0)
         right_layout.addWidget(self.conclusion_label)
         right_layout.addWidget(self.conclusion_edit)
         right_layout.addWidget(self.recommendation_label)
@@ -238,13 +234,28 @@ class PhysicianWorkspace(Workspace):
         right_layout.addWidget(self.pacs_box)
         right_layout.addStretch(1)
 
+        #: The selected study's report: the preview beside the editor and the PACS form.
+        self.report_page = QSplitter(Qt.Orientation.Horizontal)
+        self.report_page.addWidget(preview)
+        self.report_page.addWidget(right)
+        self.report_page.setStretchFactor(0, 3)
+        self.report_page.setStretchFactor(1, 2)
+        # in a scroll area: the panel's buttons must not widen the window past the screen
+        self.vfa_scroll = QScrollArea()
+        self.vfa_scroll.setWidgetResizable(True)
+        self.vfa_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.vfa_scroll.setWidget(self.vfa_panel)
+        self.middle_tabs = QTabWidget()
+        self.middle_tabs.setObjectName("physicianStudyTabs")
+        self.middle_tabs.addTab(self.report_page, "")
+        self.middle_tabs.addTab(self.vfa_scroll, "")
+        self.middle_tabs.currentChanged.connect(lambda _i: self._follow_study_in_vfa())
+
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(middle)
-        splitter.addWidget(right)
+        splitter.addWidget(self.middle_tabs)
         splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setStretchFactor(2, 2)
+        splitter.setStretchFactor(1, 5)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.status_label)
@@ -350,7 +361,7 @@ class PhysicianWorkspace(Workspace):
     # -- VFA ------------------------------------------------------------------------------
     def show_vfa(self) -> None:
         """Show the VFA entry of the selected study, with the level column focused."""
-        self.middle_tabs.setCurrentWidget(self.vfa_panel)
+        self.middle_tabs.setCurrentWidget(self.vfa_scroll)
         self._follow_study_in_vfa()
         self.vfa_panel.level_list.setFocus()
 
@@ -358,7 +369,7 @@ class PhysicianWorkspace(Workspace):
         """Start a VFA reading of the selected study when the VFA tab shows another one."""
         study = self.current_study
         if (
-            self.middle_tabs.currentWidget() is not self.vfa_panel
+            self.middle_tabs.currentWidget() is not self.vfa_scroll
             or study is None
             or self.vfa_panel.study_id == study
         ):

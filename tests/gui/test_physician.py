@@ -338,7 +338,7 @@ def test_a_physician_enters_a_vfa_reading_for_the_selected_study(
     uid = doc_ws.model.row_at(0).study_uid
     doc_ws.show_vfa()
     panel = doc_ws.vfa_panel
-    assert doc_ws.middle_tabs.currentWidget() is panel and panel.isVisible()
+    assert doc_ws.middle_tabs.currentWidget() is doc_ws.vfa_scroll and panel.isVisible()
     assert (panel.study_id, panel.study_uid) == (study, uid)
     assert doc_ws.model.row_at(0).patient_name in panel.study_label.text()
     assert panel.save_button.isEnabled()  # physicians have VFA entry
