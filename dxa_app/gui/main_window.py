@@ -639,6 +639,8 @@ class MainWindow(QMainWindow):
             self.reload_archive()
             return
         self._release_hidden_windows(show=True)
+        # read again: an administrator may have changed it on another workstation meanwhile
+        self.lock_timeout_ms = self._read_lock_timeout(session)
         self.idle_watcher.start(self.lock_timeout_ms)
         self.update_actions()
 
@@ -703,6 +705,10 @@ class MainWindow(QMainWindow):
         except DxaError as exc:
             show_error(exc, self)
         self.set_session(None)
+        self._log_in_again()
+
+    def _log_in_again(self) -> None:
+        """Ask who logs in to the open archive now (when the window has a log-in step)."""
         if self.login is not None and self.archive_path is not None:
             again = self.login(self.archive_path, self)
             if again is not None and self._load_lists(again):
@@ -875,6 +881,8 @@ class MainWindow(QMainWindow):
             self.set_session(session)
         else:  # the restored archive does not know this user any more
             self.set_session(None)
+            self._log_in_again()
+            return
         if self.archive_tasks is not None:
             self.archive_tasks.set_status(message)
         self._update_status()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from dxa_app.archive import open_archive
@@ -174,3 +174,31 @@ def test_sizes_read_in_the_language() -> None:
         assert format_size(48_000) == "48 kB"
     finally:
         set_language("en")
+
+
+def test_a_restored_archive_without_the_user_logs_out(
+    qtbot: QtBot, settings: QSettings, sample_archive: SampleArchive, tmp_path: Path
+) -> None:
+    archive = sample_archive.path
+    tekla = add_test_user(archive, "tekla", Role.TECHNICIAN)
+    backup = tmp_path / "old.dxa.sqlite"
+    old = _window(qtbot, settings, tekla)
+    handle = old.backup_to(backup)
+    assert handle is not None
+    qtbot.waitUntil(lambda: handle.finished, timeout=TIMEOUT)
+    asked: list[Path] = []
+
+    def login(path: Path, _window: QWidget) -> Session | None:
+        asked.append(path)
+        return None
+
+    anne = add_test_user(archive, "anne", Role.ADMIN)  # not in the backup
+    win = MainWindow(settings, session=anne, login=login)
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: not _busy(win), timeout=TIMEOUT)
+    tasks = win.archive_tasks
+    assert tasks is not None
+    with qtbot.waitSignal(tasks.restored, timeout=TIMEOUT):
+        win.restore_from(backup)
+    assert win.session is None and win.patient_model.rowCount() == 0
+    assert asked == [archive]  # the log-in is asked again
