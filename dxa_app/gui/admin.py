@@ -42,7 +42,7 @@ from dxa_app.services.auth import Permission, Session, User
 from dxa_app.services.pacs import PacsTarget, pacs_target, set_pacs_target
 from dxa_app.services.receiving import allow_caller, allowed_callers
 from dxa_app.services.settings import MAX_LOCK_MINUTES, lock_minutes, set_lock_minutes
-from dxa_app.services.signers import trust_signer
+from dxa_app.services.signers import trust_signer, trusted_signers
 from dxa_app.services.users import (
     add_user,
     change_role,
@@ -129,6 +129,7 @@ class _Loaded:
     pacs: PacsTarget | None
     callers: list[str] | None
     lock_minutes: int | None
+    signers: list[dict[str, Any]] | None = None
 
 
 class AdminWorkspace(Workspace):
@@ -326,7 +327,7 @@ class AdminWorkspace(Workspace):
             )
         )
         self.trust_button.setText(_("Trust a certificate…"))
-        self.trusted_label.setText(_("Trusted since the window opened:"))
+        self.trusted_label.setText(_("Trusted certificates:"))
         self.lock_box.setTitle(_("Screen lock"))
         self.lock_label.setText(_("Lock the window after"))
         self.lock_spin.setSuffix(_(" minutes"))
@@ -380,6 +381,7 @@ class AdminWorkspace(Workspace):
                 pacs_target(session),
                 allowed_callers(session),
                 lock_minutes(session),
+                trusted_signers(session),
             )
 
         self.run(work, self._loaded)
@@ -398,6 +400,15 @@ class AdminWorkspace(Workspace):
             self._show_callers(result.callers)
         if result.lock_minutes is not None:
             self.lock_spin.setValue(result.lock_minutes)
+        if result.signers is not None:
+            self.trusted = list(result.signers)
+            self.trusted_list.clear()
+            for cert in self.trusted:
+                self.trusted_list.addItem(
+                    f"{cert.get('subject', '')} — SHA-256 {str(cert.get('sha256', ''))[:16]}…"
+                )
+            self.trusted_list.setVisible(bool(self.trusted))
+            self.trusted_label.setVisible(bool(self.trusted))
         self.update_actions()
 
     def _show_callers(self, callers: Sequence[str]) -> None:

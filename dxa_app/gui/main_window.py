@@ -809,15 +809,16 @@ class MainWindow(QMainWindow):
 
     def restore_question(self, src: Path) -> str:
         """Return the confirmation text of a restore: what is replaced and the safety copy."""
+        from dxa_app.services.backup import safety_copy_pattern
+
         archive = self.archive_path or Path()
-        suffix = ".dxa.sqlite"  # the service names the copy after the archive without it
-        stem = archive.name[: -len(suffix)] if archive.name.endswith(suffix) else archive.stem
         return _(
             "Replace everything in the archive {archive} with the backup {src}?\n\n"
             "Before anything is replaced, the current archive is kept as a safety copy in"
-            " {folder}, named {stem}-before-restore-<date>-<time>.dxa.sqlite, so the restore"
-            " can be undone."
-        ).format(archive=archive.name, src=src, folder=archive.parent, stem=stem)
+            " {folder}, named {name}, so the restore can be undone."
+        ).format(
+            archive=archive.name, src=src, folder=archive.parent, name=safety_copy_pattern(archive)
+        )
 
     def ask_restore(self, src: Path) -> QMessageBox:
         """Ask (non-blocking) whether to restore from ``src``; Yes restores.

@@ -134,6 +134,22 @@ def backup_archive(
     return BackupResult(str(dest), dest.stat().st_size, check, removed)
 
 
+def safety_copy_pattern(archive: Path) -> str:
+    """Return how the safety copy of a restore is named (``<stem>-before-restore-<stamp>...``).
+
+    Parameters
+    ----------
+    archive : Path
+        The archive file.
+
+    Returns
+    -------
+    str
+        The file name pattern, with ``<date>-<time>`` where the time stamp goes.
+    """
+    return f"{_stem(archive)}-before-restore-<date>-<time>{ARCHIVE_SUFFIX}"
+
+
 def restore_archive(session: Session, src: Path) -> dict[str, Any]:
     """Replace the archive's content with a checked backup (administrator); audited.
 

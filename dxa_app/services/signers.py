@@ -143,3 +143,33 @@ def pin_seal_key(session: Session, public_key: str) -> dict[str, Any]:
             details={"public_key": key},
         )
     return {"public_key": key, "fingerprint": fingerprint(key)}
+
+
+def trusted_signers(session: Session) -> list[dict[str, Any]]:
+    """Return the certificates this site trusts for PAdES signatures (subject and SHA-256).
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+
+    Returns
+    -------
+    list of dict
+        ``subject`` and ``sha256`` of each trusted certificate, by subject.
+    """
+    with acting(session, Permission.VIEW) as db:
+        pems = trusted_signer_pems(db)
+    out = []
+    for pem in pems:
+        try:
+            cert = x509.load_pem_x509_certificate(pem)
+        except ValueError:
+            continue
+        out.append(
+            {
+                "subject": cert.subject.rfc4514_string(),
+                "sha256": hashlib.sha256(cert.public_bytes(_der())).hexdigest(),
+            }
+        )
+    return sorted(out, key=lambda c: (c["subject"], c["sha256"]))
