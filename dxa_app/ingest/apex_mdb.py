@@ -1246,12 +1246,12 @@ def read_mdb(path: Path, *, institution_name: str = "") -> ParsedSource:
         too large, a required table or column is missing, or a value cannot be understood
         or is an implausible measurement (the whole source fails).
     """
-    tables_exe, export_exe = _mdbtools()
     try:
         with open_regular(path) as fh:
             check_size(os.fstat(fh.fileno()).st_size, "apex_mdb", path.name)
     except OSError as exc:
         raise _unreadable(path, exc) from exc
+    tables_exe, export_exe = _mdbtools()
     try:
         listing = _run([tables_exe, "-1", str(path)])
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -44,7 +44,7 @@ from dxa_app.domain import (
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
 from dxa_app.ingest.base import file_sha256, is_dicom_head
-from dxa_app.ingest.files import max_bytes, max_sequence_depth, read_bounded
+from dxa_app.ingest.files import max_bytes, max_sequence_depth, open_regular, read_bounded
 
 _T = TypeVar("_T")
 
@@ -346,7 +346,7 @@ def load_dataset(path: Path, notes: list[ImportNote]) -> Dataset:
         the file) or lacks pixel data.
     """
     try:
-        data = read_bounded(path, "dicom", str(path))
+        data = read_bounded(path, "dicom", path.name)
     except OSError as exc:
         raise dicom_problem(path, _("the file cannot be read ({error})").format(error=exc)) from exc
     except ImportProblemError as exc:
@@ -465,7 +465,8 @@ def sniff_dataset(path: Path, head: bytes, private_groups: Sequence[int]) -> Dat
     ds: Dataset | None
     try:
         with _captured_warnings(None):
-            ds = dcmread(path, stop_before_pixels=True, specific_tags=list(_sniff_tags(groups)))
+            with open_regular(path) as fh:
+                ds = dcmread(fh, stop_before_pixels=True, specific_tags=list(_sniff_tags(groups)))
             _decode_all(ds)  # later reads must neither warn nor raise
     except Exception:  # sniffing never raises
         ds = None
