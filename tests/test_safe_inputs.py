@@ -292,14 +292,13 @@ def test_huge_files_are_refused_in_bounded_memory(tmp_path: Path) -> None:
     outcomes = {Path(p).name: (status, reason) for p, status, reason in json.loads(outcomes_json)}
     assert outcomes["big.dcm"][0] == "failed"
     assert "big.dcm is too large to import: 3072 MiB" in outcomes["big.dcm"][1]
-    assert "DICOM files larger than 64 MiB" in outcomes["big.dcm"][1]
+    assert "the limit for DICOM files is 64 MiB" in outcomes["big.dcm"][1]
     assert outcomes["big.csv"] == (
         "failed",
-        "big.csv is too large to import: 3072 MiB, and generic CSV files larger than 256 MiB"
-        " are not read.",
+        "big.csv is too large to import: 3072 MiB; the limit for generic CSV files is 256 MiB.",
     )
     assert outcomes["PatScan.mdb"][0] == "failed"
-    assert "APEX database (.mdb) files larger than 2048 MiB" in outcomes["PatScan.mdb"][1]
+    assert "the limit for APEX databases (.mdb) is 2048 MiB" in outcomes["PatScan.mdb"][1]
     assert outcomes["zeros.bin"][0] == "skipped"  # only its first bytes were read
     # VmHWM: this process's own peak resident memory
     assert int(peak_kib) < 200 * 1024, f"peak RSS {int(peak_kib) // 1024} MiB"

@@ -88,10 +88,10 @@ def max_sequence_depth() -> int:
 
 def _format_name(fmt: FileFormat) -> str:
     return {
-        "dicom": _("DICOM"),
-        "generic_csv": _("generic CSV"),
-        "apex_mdb": _("APEX database (.mdb)"),
-        "apex_table_csv": _("APEX table (CSV)"),
+        "dicom": _("DICOM files"),
+        "generic_csv": _("generic CSV files"),
+        "apex_mdb": _("APEX databases (.mdb)"),
+        "apex_table_csv": _("APEX tables (CSV)"),
     }[fmt]
 
 
@@ -200,8 +200,7 @@ def check_size(size: int, fmt: FileFormat, label: str) -> None:
     if size > limit:
         raise ImportProblemError(
             _(
-                "{file} is too large to import: {size} MiB, and {format} files larger than"
-                " {limit} MiB are not read."
+                "{file} is too large to import: {size} MiB; the limit for {format} is {limit} MiB."
             ).format(
                 file=label,
                 size=math.ceil(size / _MIB),
