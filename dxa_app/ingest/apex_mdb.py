@@ -1048,10 +1048,16 @@ def _parse_all(
             )
         )
     unknown: dict[str, list[str]] = {}
-    tables = {
-        name: _parse_table(name, label, chunks, unknown, notes)
-        for name, (label, chunks) in sources.items()
-    }
+    try:
+        tables = {
+            name: _parse_table(name, label, chunks, unknown, notes)
+            for name, (label, chunks) in sources.items()
+        }
+    finally:  # a table left half read (a bad cell) stops its mdb-export now
+        for _label, chunks in sources.values():
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
     if unknown:
         notes.append(
             ImportNote(
