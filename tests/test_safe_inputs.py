@@ -201,29 +201,39 @@ _ITEM_END = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
 _SEQ_END = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 
 
-def _nested(depth: int) -> bytes:
-    """``depth`` ContentSequences, each in the only item of the one around it."""
-    return (_SQ + _ITEM) * depth + (_ITEM_END + _SEQ_END) * depth
+def _nested(depth: int, *, defined: bool = False) -> bytes:
+    """``depth`` ContentSequences, each in the only item of the one around it.
+
+    Of undefined length (with delimiters, as pydicom writes them), or of defined length.
+    """
+    if not defined:
+        return (_SQ + _ITEM) * depth + (_ITEM_END + _SEQ_END) * depth
+    inner = b""
+    for _level in range(depth):
+        item = _ITEM[:4] + len(inner).to_bytes(4, "little") + inner
+        inner = _SQ[:8] + len(item).to_bytes(4, "little") + item
+    return inner
 
 
-def _deep_copy_of(source: Path, target: Path, depth: int) -> Path:
+def _deep_copy_of(source: Path, target: Path, depth: int, *, defined: bool = False) -> Path:
     """A valid DICOM file with a chain of ``depth`` nested sequences at its end."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(source.read_bytes() + _nested(depth))
+    target.write_bytes(source.read_bytes() + _nested(depth, defined=defined))
     return target
 
 
+@pytest.mark.parametrize("defined", [False, True], ids=("undefined_length", "defined_length"))
 def test_nesting_up_to_the_limit_loads_one_deeper_is_refused_before_parsing(
-    fixtures: dict[str, Path], tmp_path: Path
+    fixtures: dict[str, Path], tmp_path: Path, defined: bool
 ) -> None:
     limit = max_sequence_depth()
-    ok = _deep_copy_of(fixtures["hologic_xml"], tmp_path / "ok.dcm", limit)
+    ok = _deep_copy_of(fixtures["hologic_xml"], tmp_path / "ok.dcm", limit, defined=defined)
     ds = load_dataset(ok, [])
     item = ds
     for _level in range(limit):
         item = item.ContentSequence[0]
     assert "ContentSequence" not in item
-    deep = _deep_copy_of(fixtures["hologic_xml"], tmp_path / "deep.dcm", limit + 1)
+    deep = _deep_copy_of(fixtures["hologic_xml"], tmp_path / "deep.dcm", limit + 1, defined=defined)
     with pytest.raises(ImportProblemError, match=f"nested more than {limit} levels deep"):
         load_dataset(deep, [])
 

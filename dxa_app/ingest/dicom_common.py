@@ -164,11 +164,11 @@ def _walk(data: bytes, pos: int, implicit: bool, endian: str, max_depth: int) ->
         When the data ends inside an element, is not well-formed, or nests too deeply.
     """
     stack = [_Frame(items=False, end=len(data), implicit=implicit, endian=endian)]
-    depth = 0  # sequences holding data sets on the stack
+    depth = 0  # sequences (and encapsulated pixel data) on the stack
 
     def enter(frame: _Frame) -> None:
         nonlocal depth
-        if frame.items and frame.datasets:
+        if frame.items:
             depth += 1
             if depth > max_depth:
                 raise _TooDeep
@@ -176,8 +176,7 @@ def _walk(data: bytes, pos: int, implicit: bool, endian: str, max_depth: int) ->
 
     def leave() -> None:
         nonlocal depth
-        frame = stack.pop()
-        if frame.items and frame.datasets:
+        if stack.pop().items:
             depth -= 1
 
     while stack:
@@ -197,6 +196,8 @@ def _walk(data: bytes, pos: int, implicit: bool, endian: str, max_depth: int) ->
             elif (group, elem) != _ITEM:
                 raise _Malformed(f"({group:04X},{elem:04X}) where a sequence item was expected")
             elif length == _UNDEFINED:
+                if not frame.datasets:
+                    raise _Malformed("a pixel data fragment of undefined length")
                 enter(_Frame(False, None, frame.implicit, frame.endian))
             elif pos + length > len(data):
                 raise _Truncated
