@@ -58,13 +58,16 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _run(exe: Path, *args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+def _run(
+    exe: Path, *args: str, tmp: Path, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = dict(
         os.environ,
         QT_QPA_PLATFORM="offscreen",
         DXA_NO_DIALOGS="1",
         DXA_SETTINGS_DIR=str(tmp / "settings"),
         DXA_ARCHIVE=str(tmp / "default.dxa.sqlite"),
+        **(env_extra or {}),
     )
     return subprocess.run(
         [str(exe), *args],
@@ -107,7 +110,8 @@ def test_frozen_cli_demo(bundle: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "demo").is_dir()
     assert archive.is_file()
-    # the frozen app writes a report: reportlab's fonts and the catalogue are in the bundle
+    # the frozen app writes a report: reportlab's fonts and the catalogue are in the bundle;
+    # reports need a log-in (the demo's physician, dxa_app.services.demo.DEMO_USERS)
     pdf = tmp_path / "svar.pdf"
     proc = _run(
         bundle / "dxa-cli",
@@ -122,6 +126,7 @@ def test_frozen_cli_demo(bundle: Path, tmp_path: Path) -> None:
         "--level",
         "B",
         tmp=tmp_path,
+        env_extra={"DXA_USER": "laege", "DXA_PASSWORD": "demo-laege"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert pdf.read_bytes().startswith(b"%PDF")
