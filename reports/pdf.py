@@ -14,6 +14,7 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
@@ -52,6 +53,8 @@ PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 16 * mm
 FOOTER_HEIGHT = 22 * mm
 CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+#: The width a paragraph of the story has (the page frame pads 6 points on each side).
+FRAME_WIDTH = CONTENT_WIDTH - 12
 
 _CPR = re.compile(r"^\d{6}-?\d{4}$")
 _INK = colors.HexColor("#1A1A1A")
@@ -110,6 +113,51 @@ def _p(text: str, style: str = "body") -> Paragraph:
     return Paragraph(escape(text).replace("\n", "<br/>"), _styles()[style])
 
 
+ELLIPSIS = "\u2026"
+#: Lines a value of a label/value table may take (any longer text is cut with an ellipsis).
+_MAX_VALUE_LINES = 8
+#: Lines the patient's name may take in the patient table and the summary.
+_MAX_NAME_LINES = 3
+
+
+def _line_count(text: str, style: str, width: float) -> int:
+    para = _p(text, style)
+    para.wrap(width, 100 * PAGE_HEIGHT)
+    return len(para.blPara.lines)
+
+
+def _clip(text: str, style: str, width: float, max_lines: int, suffix: str = "") -> str:
+    """Return ``text + suffix``, ``text`` cut with an ellipsis so it wraps to ``max_lines``.
+
+    A table cell cannot break across pages, so text from outside (a name, an indication)
+    is cut to fit: the beginning stays readable and the ellipsis shows that it goes on.
+    """
+    if _line_count(text + suffix, style, width) <= max_lines:
+        return text + suffix
+    lo, hi = 0, len(text)
+    while lo < hi:  # the longest beginning that still fits
+        mid = (lo + hi + 1) // 2
+        if _line_count(text[:mid].rstrip() + ELLIPSIS + suffix, style, width) <= max_lines:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip() + ELLIPSIS + suffix
+
+
+def _fit_width(text: str, font: str, size: float, width: float) -> str:
+    """Return ``text``, or its beginning and an ellipsis, in at most ``width`` points."""
+    if stringWidth(text, font, size) <= width:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if stringWidth(text[:mid].rstrip() + ELLIPSIS, font, size) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip() + ELLIPSIS
+
+
 def _markup(markup: str, style: str = "body") -> Paragraph:
     """Paragraph of trusted markup (callers escape the data parts)."""
     return Paragraph(markup, _styles()[style])
@@ -158,18 +206,29 @@ def _grid(
     return table
 
 
+_KV_LABEL_WIDTH = 36 * mm
+_KV_RIGHT_PADDING = 4
+
+
+def _kv_text_width(columns: int) -> float:
+    """The width the text of a value has in :func:`_key_values` with ``columns`` pairs."""
+    return float(CONTENT_WIDTH / columns - _KV_LABEL_WIDTH - _KV_RIGHT_PADDING)
+
+
 def _key_values(pairs: Sequence[tuple[str, str]], columns: int = 2) -> Table:
-    """Label/value pairs laid out in ``columns`` column pairs."""
+    """Label/value pairs laid out in ``columns`` column pairs; long values are cut."""
     cells: list[list[Any]] = []
     per_row = columns
+    text_w = _kv_text_width(columns)
     for i in range(0, len(pairs), per_row):
         row: list[Any] = []
         for label, value in pairs[i : i + per_row]:
-            row += [_p(label, "muted"), _p(value, "cell")]
+            shown = _clip(value, "cell", text_w, _MAX_VALUE_LINES)
+            row += [_p(label, "muted"), _p(shown, "cell")]
         while len(row) < 2 * per_row:
             row += ["", ""]
         cells.append(row)
-    label_w = 36 * mm
+    label_w = _KV_LABEL_WIDTH
     value_w = CONTENT_WIDTH / per_row - label_w
     table = _Table(cells, colWidths=[label_w, value_w] * per_row, hAlign="LEFT")
     table.setStyle(
@@ -177,7 +236,7 @@ def _key_values(pairs: Sequence[tuple[str, str]], columns: int = 2) -> Table:
             [
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+                ("RIGHTPADDING", (0, 0), (-1, -1), _KV_RIGHT_PADDING),
                 ("TOPPADDING", (0, 0), (-1, -1), 1),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
             ]
@@ -281,19 +340,20 @@ def _decorate_report(
     if page > 1:
         canvas.setFont(REGULAR, 7.5)
         y = PAGE_HEIGHT - MARGIN + 6 * mm
-        canvas.drawString(
-            MARGIN,
-            y,
-            "{title} \u2014 {name}, {idl} {ident}".format(
-                title=_("DXA report"),
-                name=data.patient.name,
-                idl=_identifier_label(data.patient.identifier, translate),
-                ident=data.patient.identifier,
-            ),
-        )
+        status = _status_word(data.sign_off.status, translate)
+        template = "{title} \u2014 {name}, {idl} {ident}"
+        fields = {
+            "title": _("DXA report"),
+            "idl": _identifier_label(data.patient.identifier, translate),
+            "ident": data.patient.identifier,
+        }
+        room = CONTENT_WIDTH - stringWidth(status, BOLD, 7.5) - 6 * mm
+        room -= stringWidth(template.format(name="", **fields), REGULAR, 7.5)
+        name = _fit_width(data.patient.name, REGULAR, 7.5, max(room, 0))
+        canvas.drawString(MARGIN, y, template.format(name=name, **fields))
         canvas.setFillColor(_STATUS_COLOURS[data.sign_off.status])
         canvas.setFont(BOLD, 7.5)
-        canvas.drawRightString(right, y, _status_word(data.sign_off.status, translate))
+        canvas.drawRightString(right, y, status)
         canvas.setStrokeColor(_RULE)
         canvas.line(MARGIN, y - 2 * mm, right, y - 2 * mm)
     canvas.restoreState()
@@ -303,9 +363,10 @@ def _header(data: ReportData, translate: Translate) -> list[Flowable]:
     _ = translate
     status = data.sign_off.status
     colour = _STATUS_COLOURS[status].hexval().replace("0x", "#")
+    left_w = CONTENT_WIDTH * 0.62
     left = [
-        _p(data.site_name, "site"),
-        _p(data.department, "muted"),
+        _p(_clip(data.site_name, "site", left_w, 2), "site"),
+        _p(_clip(data.department, "muted", left_w, 2), "muted"),
         Spacer(1, 2 * mm),
         _p(_("DXA report"), "h1"),
     ]
@@ -318,9 +379,7 @@ def _header(data: ReportData, translate: Translate) -> list[Flowable]:
         _p(_("Version {version}").format(version=data.sign_off.version), "right"),
         _p(_("Level {level}").format(level=data.level), "right"),
     ]
-    table = _Table(
-        [[left, right]], colWidths=[CONTENT_WIDTH * 0.62, CONTENT_WIDTH * 0.38], hAlign="LEFT"
-    )
+    table = _Table([[left, right]], colWidths=[left_w, CONTENT_WIDTH * 0.38], hAlign="LEFT")
     table.setStyle(
         TableStyle(
             [
@@ -341,7 +400,7 @@ def _patient(data: ReportData, translate: Translate) -> list[Flowable]:
     pt = data.patient
     lang = data.lang
     pairs: list[tuple[str, str]] = [
-        (_("Name"), pt.name),
+        (_("Name"), _clip(pt.name, "cell", _kv_text_width(2), _MAX_NAME_LINES)),
         (_identifier_label(pt.identifier, translate), pt.identifier),
         (_("Birth date"), fmt_date(pt.birth_date, lang)),
         (
@@ -524,6 +583,7 @@ def _vfa(data: ReportData, translate: Translate) -> list[Flowable]:
                 reason = _("not evaluable")
                 if lv.not_evaluable_reason:
                     reason = f"{reason}: {lv.not_evaluable_reason}"
+                reason = _clip(reason, "muted", widths[2] - 6, _MAX_VALUE_LINES)
                 rows.append([name, DASH, _p(reason, "muted"), ""])
             else:
                 finding = grade_word(lv.grade, translate)
@@ -892,15 +952,13 @@ def render_patient_summary(data: ReportData, translate: Translate) -> bytes:
     def plain(text: str) -> Paragraph:
         return _p(text, "plain")
 
+    identity = f", {_identifier_label(pt.identifier, translate)} {pt.identifier}"
     story: list[Flowable] = [
-        _p(data.site_name, "site"),
-        _p(data.department, "muted"),
+        _p(_clip(data.site_name, "site", FRAME_WIDTH, 2), "site"),
+        _p(_clip(data.department, "muted", FRAME_WIDTH, 2), "muted"),
         Spacer(1, 3 * mm),
         _p(_("Your bone density scan"), "h1"),
-        _p(
-            f"{pt.name}, {_identifier_label(pt.identifier, translate)} {pt.identifier}",
-            "muted",
-        ),
+        _p(_clip(pt.name, "muted", FRAME_WIDTH, _MAX_NAME_LINES, identity), "muted"),
         Spacer(1, 2 * mm),
         _heading(_("What was measured")),
         plain(

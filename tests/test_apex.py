@@ -469,3 +469,48 @@ def test_import_parent_folder_into_archive(
 def test_module_exports() -> None:
     assert apex_mdb.READER.name == "apex_mdb"
     assert apex_mdb.FOLDER_READER.name == "apex_folder"
+
+
+def _failing_mdbtools(bin_dir: Path, tables_dir: Path, tail: str, head: str = "") -> None:
+    """Fake mdbtools whose mdb-export runs ``head``, prints the table, then runs ``tail``."""
+    _fake_mdbtools(bin_dir, tables_dir, bin_dir.parent / "calls.log")
+    export = bin_dir / "mdb-export"
+    export.write_text(
+        f'#!/bin/sh\nfor last; do :; done\n{head}\ncat "{tables_dir}/$last.csv"\n{tail}\n',
+        encoding="utf-8",
+    )
+
+
+def test_mdb_export_failing_after_its_output_fails_the_source(
+    apex_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _failing_mdbtools(tmp_path / "bin", apex_folder, 'echo "cannot read page 7" >&2; exit 3')
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    mdb = tmp_path / "PatScan.mdb"
+    mdb.write_bytes(b"\x00\x01\x00\x00Standard Jet DB\x00")
+    with pytest.raises(ImportProblemError) as err:
+        read_mdb(mdb)
+    assert err.value.message.startswith("PatScan.mdb (table ")
+    assert "mdb-export failed: cannot read page 7" in err.value.message
+
+
+def test_mdb_export_is_stopped_when_its_table_is_refused(
+    apex_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken row ends the read at once; the still running mdb-export is stopped."""
+    _replace(_table(apex_folder, "Spine"), ",0.9,", ",0.9,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,")
+    pid_file = tmp_path / "export.pid"
+    _failing_mdbtools(
+        tmp_path / "bin",
+        apex_folder,
+        'if [ "$last" = Spine ]; then exec sleep 600; fi',
+        head=f'if [ "$last" = Spine ]; then echo $$ > "{pid_file}"; fi',
+    )
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    mdb = tmp_path / "PatScan.mdb"
+    mdb.write_bytes(b"\x00\x01\x00\x00Standard Jet DB\x00")
+    with pytest.raises(ImportProblemError, match=r"PatScan.mdb \(table Spine\), line 2: the row"):
+        read_mdb(mdb)
+    pid = int(pid_file.read_text(encoding="utf-8"))
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped

@@ -279,11 +279,25 @@ def test_rereading_gives_identical_source_keys(tmp_path: Path) -> None:
 # property test
 
 
+#: Text the reader keeps as written: no control characters, and none of the bidirectional
+#: formatting characters that the import removes (tests/test_safe_inputs.py).
 _clean_text = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")),
+    alphabet=st.characters(
+        codec="utf-8",
+        exclude_categories=("Cc", "Cs", "Zl", "Zp"),
+        exclude_characters="\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+        "\u2066\u2067\u2068\u2069",
+    ),
     max_size=12,
 ).filter(lambda s: s == s.strip())
 _maybe_float = st.none() | st.floats(allow_nan=False, allow_infinity=False)
+
+
+def _maybe_in(low: float, high: float) -> st.SearchStrategy[float | None]:
+    """A measurement in its plausible range (resources/ingest/plausible_measurements.json)."""
+    return st.none() | st.floats(low, high)
+
+
 _datetimes = st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2100, 1, 1))
 _dates = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 1, 1))
 
@@ -312,11 +326,11 @@ def _scans(draw: st.DrawFn, software_version: str) -> ScanRecord:
             st.builds(
                 RegionResult,
                 st.sampled_from(Region),
-                _maybe_float,
-                _maybe_float,
-                _maybe_float,
-                _maybe_float,
-                _maybe_float,
+                _maybe_in(0.05, 3.0),
+                _maybe_in(0.0, 10000.0),
+                _maybe_in(0.0, 5000.0),
+                _maybe_in(-20.0, 20.0),
+                _maybe_in(-20.0, 20.0),
                 st.booleans(),
             ),
             min_size=1,

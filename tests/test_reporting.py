@@ -547,3 +547,21 @@ def test_send_signed_report_to_pacs(
     tags = orthanc.rest(f"/instances/{hit['ID']}/simplified-tags")
     assert tags["StudyInstanceUID"] == study_uid and tags["Modality"] == "DOC"
     assert orthanc.rest_bytes(f"/instances/{hit['ID']}/pdf").startswith(b"%PDF")
+
+
+def test_a_name_of_5000_characters_still_makes_the_report(
+    archive: Path, db: Any, tmp_path: Path
+) -> None:
+    """A name stored before the import cut nothing (or by another program) renders, cut."""
+    study_id = _follow_up_study_with_vfa(db)
+    long_name = " ".join(f"Sørensen{n}" for n in range(600))[:5000]
+    db.execute(
+        "UPDATE patients SET name = ? WHERE id = (SELECT patient_id FROM studies WHERE id = ?)",
+        [long_name, study_id],
+    )
+    db.conn.commit()
+    _version, pdf = reporting.open_report(technician(archive), study_id, lang="da", level="B")
+    text = " ".join(_text(pdf, tmp_path, "long").split())
+    assert long_name[:30] in text and "…" in text and "Sørensen500" not in text
+    signed = reporting.sign_report(doctor(archive), study_id, password=DOCTOR_PW)
+    assert signed.status == "signed"

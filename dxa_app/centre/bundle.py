@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dxa_app.centre.keys import normalise_public_key, sign, verify
+from dxa_app.csv_safety import SafeWriter, unescape_cell
 from dxa_app.errors import ImportProblemError, UsageError
 from dxa_app.fileio import write_owner_only
 from dxa_app.i18n import _
@@ -62,8 +63,12 @@ class VerifiedBundle:
         return json.loads(self.members[name].decode("utf-8"))
 
     def csv_rows(self, name: str) -> list[dict[str, str]]:
-        """Return one CSV member as dicts (header row first)."""
-        return list(csv.DictReader(io.StringIO(self.members[name].decode("utf-8"), newline="")))
+        """Return one CSV member as dicts (header row first), formula escapes undone."""
+        text = io.StringIO(self.members[name].decode("utf-8"), newline="")
+        return [
+            {k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+            for row in csv.DictReader(text)
+        ]
 
 
 def json_bytes(data: Any) -> bytes:
@@ -72,9 +77,13 @@ def json_bytes(data: Any) -> bytes:
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    """Serialise CSV the way bundles do (UTF-8, comma, ``\\n``, empty cell for None)."""
+    """Serialise CSV the way bundles do (UTF-8, comma, ``\\n``, empty cell for None).
+
+    Formula-like text cells are escaped (:func:`dxa_app.csv_safety.escape_cell`);
+    :meth:`VerifiedBundle.csv_rows` undoes the escape, so the exchange is lossless.
+    """
     buf = io.StringIO(newline="")
-    w = csv.writer(buf, lineterminator="\n")
+    w = SafeWriter(buf, lineterminator="\n")
     w.writerow(header)
     for row in rows:
         w.writerow(["" if v is None else v for v in row])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import io
 import statistics
@@ -14,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from dxa_app.csv_safety import SafeDictWriter
 from dxa_app.errors import UsageError
 from dxa_app.i18n import _
 
@@ -192,9 +192,13 @@ def _esp_spread(db: sqlite_utils.Database, chain: ChainFn) -> list[dict[str, Any
 
 
 def stats_csv(stats: CentreStats) -> str:
-    """Return the statistics as one CSV (section ``site_month`` or ``esp_spread`` per row)."""
+    """Return the statistics as one CSV (section ``site_month`` or ``esp_spread`` per row).
+
+    Text cells that a spreadsheet would run as a formula (a site named ``=HYPERLINK(...)``)
+    are escaped with a leading ``'`` (:func:`dxa_app.csv_safety.escape_cell`).
+    """
     buf = io.StringIO(newline="")
-    w = csv.DictWriter(buf, CSV_COLUMNS, lineterminator="\n", restval="")
+    w = SafeDictWriter(buf, CSV_COLUMNS, lineterminator="\n", restval="")
     w.writeheader()
     for r in stats.site_months:
         w.writerow({"section": "site_month", **r})

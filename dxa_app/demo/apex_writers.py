@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from dxa_app.csv_safety import escape_cell
 from dxa_app.domain import (
     PatientIdentity,
     PhantomIdentity,
@@ -122,7 +123,7 @@ def _cell(value: _Cell) -> str:
     if value is None:
         return ""  # NULL
     if isinstance(value, _Text):
-        return '"' + value.value.replace('"', '""') + '"'
+        return '"' + str(escape_cell(value.value)).replace('"', '""') + '"'
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, dt.datetime):

@@ -21,13 +21,13 @@ lists below are the same as the reader's, which a test checks.)
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
 
+from dxa_app.csv_safety import SafeWriter
 from dxa_app.csv_spec import (
     FORMAT_VERSION,
     MAGIC,
@@ -96,7 +96,7 @@ def _write(
     encoding = "utf-8-sig" if danish_excel else "utf-8"
     with path.open("w", encoding=encoding, newline="") as fh:
         fh.write(f"{MAGIC} v{FORMAT_VERSION} {kind}\r\n")
-        writer = csv.writer(fh, delimiter=";" if danish_excel else ",", lineterminator="\r\n")
+        writer = SafeWriter(fh, delimiter=";" if danish_excel else ",", lineterminator="\r\n")
         writer.writerow(columns)
         for row in rows:
             if len(row) != len(columns):

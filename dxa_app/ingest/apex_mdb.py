@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import io
 import os
 import re
 import shutil
 import subprocess
+import tempfile
+import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -51,8 +52,9 @@ from dxa_app.ingest.cells import (
     Row,
     Table,
     When,
-    decode,
+    decode_lines,
 )
+from dxa_app.ingest.files import binary_lines, check_size, open_regular
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -343,9 +345,25 @@ def _apex_column(cell: str) -> str:
     return cell.strip().strip(BOM).upper()
 
 
-def _parse_table(name: str, label: str, text: str, unknown: dict[str, list[str]]) -> Table:
-    """Parse mdb-export CSV text (header row, comma separated, text in double quotes)."""
-    reader = CsvReader(io.StringIO(text, newline=""), label)
+class _Known:
+    """The columns of a table that the reader uses (the only ones kept in its rows)."""
+
+    def __init__(self, table: str) -> None:
+        self._table = table
+
+    def __contains__(self, column: object) -> bool:
+        return isinstance(column, str) and _is_known(self._table, column)
+
+
+def _parse_table(
+    name: str,
+    label: str,
+    chunks: Iterable[bytes],
+    unknown: dict[str, list[str]],
+    notes: list[ImportNote],
+) -> Table:
+    """Parse mdb-export CSV (header row, comma separated, text in double quotes), streamed."""
+    reader = CsvReader(decode_lines(label, chunks, notes), label, notes=notes)
     header = reader.header(_apex_column)
     if header is None:
         raise ImportProblemError(
@@ -367,7 +385,7 @@ def _parse_table(name: str, label: str, text: str, unknown: dict[str, list[str]]
         unknown[name] = strange
     rows = reader.rows(
         header,
-        keep=None,
+        keep=_Known(name),
         width_remedy=_("Check separators and quotes in that line; decimals need a point."),
     )
     return Table(name, label, rows)
@@ -497,10 +515,19 @@ def _index(table: Table | None) -> dict[tuple[str, str], Row]:
     return out
 
 
+def _aab(p: CellParser, row: Row, prefix: str) -> tuple[float | None, float | None, float | None]:
+    """Return area, BMC and BMD of one region, each checked against its plausible range."""
+    return (
+        p.measurement(row, f"{prefix}_AREA", "area_cm2"),
+        p.measurement(row, f"{prefix}_BMC", "bmc_g"),
+        p.measurement(row, f"{prefix}_BMD", "bmd_g_cm2"),
+    )
+
+
 def _region(
     p: CellParser, row: Row, prefix: str, region: Region, included: bool = True
 ) -> RegionResult | None:
-    area, bmc, bmd = (p.number(row, f"{prefix}_{x}") for x in _AAB)
+    area, bmc, bmd = _aab(p, row, prefix)
     if area is None and bmc is None and bmd is None:
         return None
     return RegionResult(region, bmd, bmc, area, included=included)
@@ -544,7 +571,7 @@ def _mapped_results(p: CellParser, row: Row, regions: Mapping[str, Region]) -> l
 def _phantom_results(p: CellParser, row: Row) -> tuple[PhantomResult, ...]:
     out: list[PhantomResult] = []
     for prefix, region in _PHANTOM_REGIONS:
-        area, bmc, bmd = (p.number(row, f"{prefix}_{x}") for x in _AAB)
+        area, bmc, bmd = _aab(p, row, prefix)
         if bmd is not None:
             out.append(PhantomResult(region, bmd, bmc, area))
     return tuple(out)
@@ -589,8 +616,8 @@ def _reference_scores(
         ref_type = p.text(row, "REF_TYPE").upper()
         bone_range = p.text(row, "BONERANGE")
         # T- and Z-scores of -1 are real scores: no sentinel here.
-        t = p.number(row, "T_SCORE", missing=())
-        z = p.number(row, "Z_SCORE", missing=())
+        t = p.measurement(row, "T_SCORE", "t_score", missing=())
+        z = p.measurement(row, "Z_SCORE", "z_score", missing=())
         region = REFERENCE_REGIONS.get((ref_type, bone_range))
         if region is None:
             unknown.add(f"{ref_type}/{bone_range}")
@@ -1008,11 +1035,11 @@ def _build(
 def _parse_all(
     path: Path,
     reader_name: str,
-    sources: Mapping[str, tuple[str, bytes]],
+    sources: Mapping[str, tuple[str, Iterable[bytes]]],
     other_tables: Sequence[str],
     institution_name: str,
 ) -> ParsedSource:
-    """Parse the raw table texts (canonical name -> (label, bytes)) and map them."""
+    """Parse the tables (canonical name -> (label, lines as bytes, read once)) and map them."""
     notes: list[ImportNote] = []
     if other_tables:
         notes.append(
@@ -1021,10 +1048,16 @@ def _parse_all(
             )
         )
     unknown: dict[str, list[str]] = {}
-    tables = {
-        name: _parse_table(name, label, decode(label, raw, notes), unknown)
-        for name, (label, raw) in sources.items()
-    }
+    try:
+        tables = {
+            name: _parse_table(name, label, chunks, unknown, notes)
+            for name, (label, chunks) in sources.items()
+        }
+    finally:  # a table left half read (a bad cell) stops its mdb-export now
+        for _label, chunks in sources.values():
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
     if unknown:
         notes.append(
             ImportNote(
@@ -1087,17 +1120,34 @@ def read_folder(path: Path, *, institution_name: str = "") -> ParsedSource:
     Raises
     ------
     ImportProblemError
-        When a required table or column is missing or a value cannot be understood (the
-        message names the file, line and column). Nothing is returned then.
+        When a required table or column is missing, a table file is too large
+        (``resources/ingest/file_limits.json``), or a value cannot be understood or is an
+        implausible measurement (``resources/ingest/plausible_measurements.json``; the
+        message names the file, line and column). Nothing is returned then: one bad cell
+        fails the whole source.
     """
     try:
         files, others = _table_files(path)
-        sources = {name: (file.name, file.read_bytes()) for name, file in files.items()}
     except OSError as exc:
-        raise ImportProblemError(
-            _("{file} could not be read: {error}").format(file=path, error=exc.strerror or str(exc))
-        ) from exc
+        raise _unreadable(path, exc) from exc
+    sources = {name: (file.name, _file_lines(file)) for name, file in files.items()}
     return _parse_all(path, FOLDER_READER_NAME, sources, others, institution_name)
+
+
+def _unreadable(path: Path, exc: OSError) -> ImportProblemError:
+    return ImportProblemError(
+        _("{file} could not be read: {error}").format(file=path, error=exc.strerror or str(exc))
+    )
+
+
+def _file_lines(file: Path) -> Iterator[bytes]:
+    """Yield the lines of one table file (a regular file within the table size limit)."""
+    try:
+        with open_regular(file) as fh:
+            check_size(os.fstat(fh.fileno()).st_size, "apex_table_csv", file.name)
+            yield from binary_lines(fh, file.name, fmt="apex_table_csv")
+    except OSError as exc:
+        raise _unreadable(file, exc) from exc
 
 
 # ---------------------------------------------------------------------------
@@ -1123,23 +1173,65 @@ def _summary(stderr: bytes) -> str:
     return (text[:300] + "…") if len(text) > 300 else text or "-"
 
 
-def _run(command: list[str]) -> subprocess.CompletedProcess[bytes]:
+def _env() -> dict[str, str]:
     env = dict(os.environ)
     locale_all = env.pop("LC_ALL", None)
     if locale_all:
         env.setdefault("LC_CTYPE", locale_all)
     env["LC_NUMERIC"] = "C"  # decimal point, not comma
     env["LC_TIME"] = "C"
+    return env
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(  # fixed programs, no shell
-        command, capture_output=True, timeout=MDBTOOLS_TIMEOUT_S, check=False, env=env
+        command, capture_output=True, timeout=MDBTOOLS_TIMEOUT_S, check=False, env=_env()
     )
+
+
+def _export_lines(command: list[str], label: str) -> Iterator[bytes]:
+    """Yield the lines mdb-export prints, as it prints them (the table is never held whole).
+
+    The program is stopped when it runs longer than :data:`MDBTOOLS_TIMEOUT_S`, when its
+    output passes the table size limit, or when the caller stops reading.
+    """
+    with (
+        tempfile.TemporaryFile() as errors,
+        subprocess.Popen(  # fixed programs, no shell
+            command, stdout=subprocess.PIPE, stderr=errors, env=_env()
+        ) as proc,
+    ):
+        timer = threading.Timer(MDBTOOLS_TIMEOUT_S, proc.kill)
+        timer.start()
+        finished = False
+        try:
+            assert proc.stdout is not None
+            yield from binary_lines(proc.stdout, label, fmt="apex_table_csv")
+            finished = True
+        finally:
+            timer.cancel()
+            if not finished:
+                proc.kill()
+            returncode = proc.wait()
+        if returncode != 0:
+            errors.seek(0)
+            why = _summary(errors.read(64 * 1024))
+            if returncode < 0:
+                why = _("stopped after {seconds} s").format(seconds=MDBTOOLS_TIMEOUT_S)
+            raise ImportProblemError(
+                _("{file}: mdb-export failed: {error}").format(file=label, error=why),
+                _("Check that the file is an undamaged copy of APEX's PatScan.mdb."),
+            )
 
 
 def read_mdb(path: Path, *, institution_name: str = "") -> ParsedSource:
     """Read an APEX ``PatScan.mdb`` with mdbtools (``mdb-tables``, ``mdb-export``).
 
-    Each needed table is exported into memory with ``mdb-export -D/-T`` :data:`MDB_DATE_FORMAT`
-    and mapped exactly as :func:`read_folder` maps a CSV folder.
+    Each needed table is exported with ``mdb-export -D/-T`` :data:`MDB_DATE_FORMAT` and read
+    from its output line by line (keeping only the columns this reader uses), then mapped
+    exactly as :func:`read_folder` maps a CSV folder. The database may be as large as the
+    Access format allows (``apex_mdb`` in ``resources/ingest/file_limits.json``); each
+    table's output is bounded by ``apex_table_csv``.
 
     Parameters
     ----------
@@ -1156,9 +1248,15 @@ def read_mdb(path: Path, *, institution_name: str = "") -> ParsedSource:
     Raises
     ------
     ImportProblemError
-        When mdbtools is not installed, the file is not a readable Access database, a
-        required table or column is missing, or a value cannot be understood.
+        When mdbtools is not installed, the file is not a readable Access database or is
+        too large, a required table or column is missing, or a value cannot be understood
+        or is an implausible measurement (the whole source fails).
     """
+    try:
+        with open_regular(path) as fh:
+            check_size(os.fstat(fh.fileno()).st_size, "apex_mdb", path.name)
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
     tables_exe, export_exe = _mdbtools()
     try:
         listing = _run([tables_exe, "-1", str(path)])
@@ -1184,25 +1282,17 @@ def read_mdb(path: Path, *, institution_name: str = "") -> ParsedSource:
             others.append(name)
         else:
             wanted.setdefault(canonical, name)
-    sources: dict[str, tuple[str, bytes]] = {}
+    sources: dict[str, tuple[str, Iterable[bytes]]] = {}
     for canonical, actual in wanted.items():
         label = _("{file} (table {table})").format(file=path.name, table=actual)
         command = [export_exe, "-D", MDB_DATE_FORMAT, "-T", MDB_DATE_FORMAT, str(path), actual]
-        try:
-            done = _run(command)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ImportProblemError(
-                _("{file}: mdb-export failed: {error}").format(file=label, error=exc)
-            ) from exc
-        if done.returncode != 0:
-            raise ImportProblemError(
-                _("{file}: mdb-export failed: {error}").format(
-                    file=label, error=_summary(done.stderr)
-                ),
-                _("Check that the file is an undamaged copy of APEX's PatScan.mdb."),
-            )
-        sources[canonical] = (label, done.stdout)
-    return _parse_all(path, READER_NAME, sources, others, institution_name)
+        sources[canonical] = (label, _export_lines(command, label))
+    try:
+        return _parse_all(path, READER_NAME, sources, others, institution_name)
+    except OSError as exc:
+        raise ImportProblemError(
+            _("unreadable .mdb file {path}: {error}").format(path=path, error=exc),
+        ) from exc
 
 
 # ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from dxa_app.domain import ParsedSource
+from dxa_app.ingest.files import open_regular
 
 SNIFF_BYTES = 4096
 
@@ -32,8 +33,13 @@ class Reader(Protocol):
     """One source format: ``sniff`` decides cheaply, ``read`` parses fully.
 
     ``read`` raises :class:`dxa_app.errors.ImportProblemError` with a clear, translated
-    message when the file is damaged or not what ``sniff`` thought; it never returns
-    half a result. What it did not understand goes into ``ParsedSource.notes``.
+    message when the file is damaged, not what ``sniff`` thought, larger than its format's
+    limit (``resources/ingest/file_limits.json``) or holds a measurement outside its
+    plausible range (``resources/ingest/plausible_measurements.json``); it never returns
+    half a result, and never reads a whole file into memory that is not bounded by such a
+    limit. The text it returns holds no NUL, control or bidirectional formatting
+    characters (removed, with a note). What it did not understand goes into
+    ``ParsedSource.notes``.
     """
 
     name: str
@@ -103,7 +109,7 @@ class FileReader:
 def file_sha256(path: Path) -> str:
     """Return the SHA-256 hex digest of a file's content."""
     h = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open_regular(path) as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()

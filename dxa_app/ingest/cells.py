@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import io
 import math
 import re
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping, Sequence
@@ -12,9 +13,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, NamedTuple, TypeVar
 
+from dxa_app.csv_safety import unescape_cell
 from dxa_app.domain import ImportNote
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
+from dxa_app.ingest.plausibility import Quantity, measurement_problem
 
 __all__ = [
     "BOM",
@@ -26,7 +29,10 @@ __all__ = [
     "Table",
     "When",
     "decode",
+    "decode_lines",
     "fold",
+    "line_list",
+    "strip_controls",
     "vocabulary",
 ]
 
@@ -300,6 +306,44 @@ class CellParser:
             return None
         return number
 
+    def measurement(
+        self,
+        row: Row,
+        column: str,
+        quantity: Quantity,
+        *,
+        required: bool = False,
+        missing: Collection[float] | None = None,
+    ) -> float | None:
+        """Return a measured value that must lie in its plausible range.
+
+        Parameters
+        ----------
+        row : Row
+            The row.
+        column : str
+            The column.
+        quantity : Quantity
+            What the column measures (its range is in
+            ``resources/ingest/plausible_measurements.json``).
+        required : bool, optional
+            Whether an empty cell is an error.
+        missing : Collection[float], optional
+            As for :meth:`number`; a "no value" number is None, never refused.
+
+        Returns
+        -------
+        float or None
+            The value; None when the cell is empty or holds a "no value" number.
+        """
+        number = self.number(row, column, required=required, missing=missing)
+        if number is None:
+            return None
+        problem = measurement_problem(quantity, number, self.text(row, column))
+        if problem is not None:
+            raise self.fail(row, column, problem)
+        return number
+
     def integer(self, row: Row, column: str) -> int | None:
         """Return a whole number (a count or a code).
 
@@ -481,8 +525,125 @@ class CellParser:
         return member
 
 
+#: Invisible characters that only hide or reorder text: C0 controls but tab, line feed and
+#: carriage return; DEL; and the bidirectional formatting characters (Trojan Source).
+_CONTROLS: Final = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def strip_controls(text: str) -> tuple[str, frozenset[str]]:
+    """Return text without NUL, other control and bidirectional formatting characters.
+
+    Parameters
+    ----------
+    text : str
+        The text of a cell or element.
+
+    Returns
+    -------
+    tuple of (str, frozenset of str)
+        The text without them, and the removed characters as ``U+XXXX`` (empty when the
+        text was clean).
+
+    Examples
+    --------
+    >>> strip_controls("Søs\u202e Ærø\x00")
+    ('Søs Ærø', frozenset({'U+0000', 'U+202E'}))
+    """
+    found = _CONTROLS.findall(text)
+    if not found:
+        return text, frozenset()
+    return _CONTROLS.sub("", text), frozenset(f"U+{ord(c):04X}" for c in found)
+
+
+def line_list(lines: Sequence[int], shown: int = 10) -> str:
+    """Return line numbers for a message: ``"3, 8, 12"``, at most ``shown`` then a count.
+
+    Parameters
+    ----------
+    lines : Sequence[int]
+        The line numbers, in order.
+    shown : int, optional
+        How many to name.
+
+    Returns
+    -------
+    str
+        E.g. ``"3, 8, 12 and 40 more"`` (translated).
+    """
+    text = ", ".join(str(n) for n in lines[:shown])
+    if len(lines) > shown:
+        return _("{lines} and {n} more").format(lines=text, n=len(lines) - shown)
+    return text
+
+
+def decode_lines(
+    label: str, chunks: Iterable[bytes], notes: list[ImportNote], *, first_line: int = 1
+) -> Iterator[str]:
+    """Yield the text lines of a file, each line decoded on its own: UTF-8, else Windows-1252.
+
+    A file in one encoding gives at most one note (Windows-1252 as a whole, as before); a
+    UTF-8 file with some Windows-1252 lines keeps its UTF-8 lines and names the others.
+    The notes are added when the last line has been read.
+
+    Parameters
+    ----------
+    label : str
+        Names the file in the note.
+    chunks : Iterable[bytes]
+        The file's content in pieces that end at line ends (e.g. ``fh.readline()``).
+    notes : list of ImportNote
+        Receives the note about Windows-1252 lines.
+    first_line : int, optional
+        The number of the first line.
+
+    Yields
+    ------
+    str
+        One line, its line end kept (lines end at ``\r\n``, ``\n`` or ``\r``); no byte
+        order mark.
+    """
+    line = first_line
+    utf8_letters = 0  # UTF-8 lines with characters beyond ASCII
+    fallback: list[int] = []
+    first = True
+    for chunk in chunks:
+        if first:
+            chunk = chunk.removeprefix(b"\xef\xbb\xbf")
+        try:
+            text = chunk.decode("utf-8")
+            utf8_letters += not chunk.isascii()
+        except UnicodeDecodeError:
+            text = chunk.decode("cp1252", errors="replace")
+            fallback.append(line)
+        if first:
+            text = text.removeprefix(BOM)
+            first = False
+        for piece in io.StringIO(text, newline=""):
+            line += 1
+            yield piece
+    if fallback and not utf8_letters:
+        notes.append(
+            ImportNote(
+                _(
+                    "{file} is not UTF-8; it was read as Windows-1252 (check the letters æ, ø, å)."
+                ).format(file=label)
+            )
+        )
+    elif fallback:
+        notes.append(
+            ImportNote(
+                _(
+                    "{file}: line {lines} is not UTF-8 like the rest of the file; it was read"
+                    " as Windows-1252 (check the letters æ, ø, å there)."
+                ).format(file=label, lines=line_list(fallback))
+            )
+        )
+
+
 def decode(label: str, raw: bytes, notes: list[ImportNote]) -> str:
-    """Return the text of a file: UTF-8, else Windows-1252 (with a note); no byte order mark.
+    """Return the text of a file, each line UTF-8, else Windows-1252 (with a note); no BOM.
 
     Parameters
     ----------
@@ -491,49 +652,52 @@ def decode(label: str, raw: bytes, notes: list[ImportNote]) -> str:
     raw : bytes
         The file's content.
     notes : list of ImportNote
-        Receives the note when the text is not UTF-8.
+        Receives the note when some or all lines are not UTF-8 (see :func:`decode_lines`).
 
     Returns
     -------
     str
         The text, without a leading byte order mark.
     """
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-        notes.append(
-            ImportNote(
-                _(
-                    "{file} is not UTF-8; it was read as Windows-1252 (check the letters æ, ø, å)."
-                ).format(file=label)
-            )
-        )
-    return text.removeprefix(BOM)
+    return "".join(decode_lines(label, raw.splitlines(keepends=True), notes))
 
 
 class CsvReader:
     """Reads the header row and then the data rows of CSV text, in the file's own lines.
 
+    Every cell loses its invisible control characters (:func:`strip_controls`; a note per
+    column names the lines) and the formula escape the program's CSV writers add
+    (:func:`dxa_app.csv_safety.unescape_cell`).
+
     Parameters
     ----------
     lines : Iterable[str]
-        The text from the header row on (lines keep their line ends).
+        The text from the header row on (lines keep their line ends); read once, lazily.
     label : str
         Names the file in messages.
     delimiter : str, optional
         The separator of cells.
     first_line : int, optional
         The file line of the header row (1 when the text is the whole file).
+    notes : list of ImportNote, optional
+        Receives the notes about removed characters when the last row has been read.
     """
 
     def __init__(
-        self, lines: Iterable[str], label: str, *, delimiter: str = ",", first_line: int = 1
+        self,
+        lines: Iterable[str],
+        label: str,
+        *,
+        delimiter: str = ",",
+        first_line: int = 1,
+        notes: list[ImportNote] | None = None,
     ) -> None:
         self.label = label
         self._reader = csv.reader(lines, delimiter=delimiter, strict=True)
         self._first_line = first_line
         self._done = 0  # physical lines read before the current record
+        self._notes = notes
+        self._removed: dict[str, tuple[list[int], set[str]]] = {}
 
     @contextlib.contextmanager
     def _csv_errors(self) -> Iterator[None]:
@@ -568,7 +732,7 @@ class CsvReader:
         if first is None:
             return None
         self._done = self._reader.line_num
-        header = [normalise(cell) for cell in first]
+        header = [normalise(strip_controls(cell)[0]) for cell in first]
         seen: set[str] = set()
         for column in header:
             if column and column in seen:
@@ -579,6 +743,79 @@ class CsvReader:
                 )
             seen.add(column)
         return header
+
+    def _cell(self, text: str, line: int, column: str) -> str:
+        clean, removed = strip_controls(text)
+        if removed:
+            lines, chars = self._removed.setdefault(column, ([], set()))
+            if not lines or lines[-1] != line:
+                lines.append(line)
+            chars.update(removed)
+        return unescape_cell(clean)
+
+    def _removed_notes(self) -> None:
+        if self._notes is None:
+            return
+        for column, (lines, chars) in self._removed.items():
+            self._notes.append(
+                ImportNote(
+                    _(
+                        "{file}, column '{column}': invisible control characters ({chars})"
+                        " were removed from the text on line {lines}."
+                    ).format(
+                        file=self.label,
+                        column=column,
+                        chars=", ".join(sorted(chars)),
+                        lines=line_list(lines),
+                    )
+                )
+            )
+        self._removed.clear()
+
+    def iter_rows(
+        self, header: Sequence[str], *, keep: Container[str] | None, width_remedy: str
+    ) -> Iterator[Row]:
+        """Yield the data rows after the header, one at a time; blank lines are skipped.
+
+        Parameters
+        ----------
+        header : Sequence[str]
+            The column names (see :meth:`header`).
+        keep : Container[str] or None
+            The columns to keep in each row; None keeps every named column.
+        width_remedy : str
+            The remedy, translated, when a row has more values than the header has columns.
+
+        Yields
+        ------
+        Row
+            Each row with its values by column name and the file line it starts on.
+        """
+        with self._csv_errors():
+            for cells in self._reader:
+                line = self._first_line + self._done
+                self._done = self._reader.line_num
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+                    raise ImportProblemError(
+                        _(
+                            "{file}, line {line}: the row has {found} values but the header has"
+                            " {expected} columns."
+                        ).format(
+                            file=self.label, line=line, found=len(cells), expected=len(header)
+                        ),
+                        width_remedy,
+                    )
+                yield Row(
+                    line,
+                    {
+                        name: self._cell(cell, line, name)
+                        for name, cell in zip(header, cells, strict=False)
+                        if name and (keep is None or name in keep)
+                    },
+                )
+        self._removed_notes()
 
     def rows(
         self, header: Sequence[str], *, keep: Container[str] | None, width_remedy: str
@@ -599,27 +836,4 @@ class CsvReader:
         tuple of Row
             Each row with its values by column name and the file line it starts on.
         """
-        rows: list[Row] = []
-        with self._csv_errors():
-            for cells in self._reader:
-                line = self._first_line + self._done
-                self._done = self._reader.line_num
-                if not any(c.strip() for c in cells):
-                    continue
-                if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
-                    raise ImportProblemError(
-                        _(
-                            "{file}, line {line}: the row has {found} values but the header has"
-                            " {expected} columns."
-                        ).format(
-                            file=self.label, line=line, found=len(cells), expected=len(header)
-                        ),
-                        width_remedy,
-                    )
-                values = {
-                    name: cell
-                    for name, cell in zip(header, cells, strict=False)
-                    if name and (keep is None or name in keep)
-                }
-                rows.append(Row(line, values))
-        return tuple(rows)
+        return tuple(self.iter_rows(header, keep=keep, width_remedy=width_remedy))

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import re
 import struct
 import warnings
+import zlib
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Final, TypeVar
 
 from pydicom import dcmread
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -39,12 +44,13 @@ from dxa_app.domain import (
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
 from dxa_app.ingest.base import file_sha256, is_dicom_head
+from dxa_app.ingest.files import max_bytes, max_sequence_depth, open_regular, read_bounded
 
 _T = TypeVar("_T")
 
 _IMPLICIT_LE = "1.2.840.10008.1.2"
 _EXPLICIT_BE = "1.2.840.10008.1.2.2"
-_DEFLATED = ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1")
+_DEFLATED_DATASET = "1.2.840.10008.1.2.1.99"  # (1.2.8.1 deflates image frames only)
 _LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN"}
     | {
@@ -107,59 +113,157 @@ class _Malformed(Exception):
     """The byte stream is not well-formed DICOM."""
 
 
-def _walk_items(data: bytes, pos: int, implicit: bool, endian: str) -> int:
-    """Walk sequence items from ``pos`` up to and including the sequence delimiter."""
-    while True:
-        if pos + 8 > len(data):
-            raise _Truncated
-        group, elem, length = struct.unpack_from(endian + "HHI", data, pos)
-        pos += 8
-        if (group, elem) == (0xFFFE, 0xE0DD):
-            return pos
-        if (group, elem) != (0xFFFE, 0xE000):
-            raise _Malformed(f"({group:04X},{elem:04X}) where a sequence item was expected")
-        if length == _UNDEFINED:
-            pos = _walk_elements(data, pos, implicit, endian, in_item=True)
-        elif pos + length > len(data):
-            raise _Truncated
-        else:
-            pos += length
+class _TooDeep(Exception):
+    """Sequences are nested deeper than the limit."""
 
 
-def _walk_elements(data: bytes, pos: int, implicit: bool, endian: str, *, in_item: bool) -> int:
-    """Walk data elements from ``pos`` to the end of the data or of an undefined-length item."""
-    while in_item or pos < len(data):
+class _TooLarge(Exception):
+    """A deflated data set inflates to more than the size limit."""
+
+
+_ITEM: Final = (0xFFFE, 0xE000)
+_ITEM_END: Final = (0xFFFE, 0xE00D)
+_SEQUENCE_END: Final = (0xFFFE, 0xE0DD)
+_PIXEL_DATA: Final = (0x7FE0, 0x0010)
+
+
+@dataclass(slots=True)
+class _Frame:
+    """Where the walk is: in the elements of a data set or item, or in a sequence's items.
+
+    ``end`` is the offset where a defined length ends, None for an undefined length (a
+    delimiter ends it); ``datasets`` says whether a sequence's items hold data elements
+    (False for the fragments of encapsulated pixel data).
+    """
+
+    items: bool
+    end: int | None
+    implicit: bool
+    endian: str
+    datasets: bool = True
+
+
+def _implicit_is_sequence(group: int, elem: int) -> bool:
+    """Return True when the dictionary says a tag (read with implicit VR) is a sequence."""
+    try:
+        return bool(dictionary_VR((group << 16) | elem) == "SQ")
+    except KeyError:
+        return False
+
+
+def _walk(data: bytes, pos: int, implicit: bool, endian: str, max_depth: int) -> int:
+    """Walk the data elements from ``pos`` without recursion; sequences nest at most ``max_depth``.
+
+    Every sequence is entered (of defined or undefined length, explicit ``SQ``, implicit VR
+    by the dictionary, or ``UN`` of undefined length), so the nesting is known before
+    pydicom parses the file (it recurses once per level).
+
+    Raises
+    ------
+    _Truncated, _Malformed, _TooDeep
+        When the data ends inside an element, is not well-formed, or nests too deeply.
+    """
+    stack = [_Frame(items=False, end=len(data), implicit=implicit, endian=endian)]
+    depth = 0  # sequences (and encapsulated pixel data) on the stack
+
+    def enter(frame: _Frame) -> None:
+        nonlocal depth
+        if frame.items:
+            depth += 1
+            if depth > max_depth:
+                raise _TooDeep
+        stack.append(frame)
+
+    def leave() -> None:
+        nonlocal depth
+        if stack.pop().items:
+            depth -= 1
+
+    while stack:
+        frame = stack[-1]
+        if frame.end is not None and pos >= frame.end:
+            if pos > frame.end:
+                raise _Malformed("an element runs past the end of its item or sequence")
+            leave()
+            continue
         if pos + 8 > len(data):
             raise _Truncated
-        group, elem = struct.unpack_from(endian + "HH", data, pos)
-        if (group, elem) == (0xFFFE, 0xE00D):
-            return pos + 8
+        if frame.items:
+            group, elem, length = struct.unpack_from(frame.endian + "HHI", data, pos)
+            pos += 8
+            if (group, elem) == _SEQUENCE_END:
+                leave()
+            elif (group, elem) != _ITEM:
+                raise _Malformed(f"({group:04X},{elem:04X}) where a sequence item was expected")
+            elif length == _UNDEFINED:
+                if not frame.datasets:
+                    raise _Malformed("a pixel data fragment of undefined length")
+                enter(_Frame(False, None, frame.implicit, frame.endian))
+            elif pos + length > len(data):
+                raise _Truncated
+            elif frame.datasets:
+                enter(_Frame(False, pos + length, frame.implicit, frame.endian))
+            else:
+                pos += length  # a pixel data fragment
+            continue
+        group, elem = struct.unpack_from(frame.endian + "HH", data, pos)
+        if (group, elem) == _ITEM_END:
+            pos += 8
+            leave()
+            continue
         vr = b""
-        if implicit or group == 0xFFFE:
-            (length,) = struct.unpack_from(endian + "I", data, pos + 4)
+        if frame.implicit or group == 0xFFFE:
+            (length,) = struct.unpack_from(frame.endian + "I", data, pos + 4)
             pos += 8
         else:
             vr = data[pos + 4 : pos + 6]
             if vr in _LONG_VRS:
                 if pos + 12 > len(data):
                     raise _Truncated
-                (length,) = struct.unpack_from(endian + "I", data, pos + 8)
+                (length,) = struct.unpack_from(frame.endian + "I", data, pos + 8)
                 pos += 12
             else:
-                (length,) = struct.unpack_from(endian + "H", data, pos + 6)
+                (length,) = struct.unpack_from(frame.endian + "H", data, pos + 6)
                 pos += 8
         if length == _UNDEFINED:
-            # an undefined-length UN holds an implicit VR little endian sequence
-            pos = _walk_items(data, pos, implicit or vr == b"UN", "<" if vr == b"UN" else endian)
+            # an undefined-length UN holds an implicit VR little endian sequence; an
+            # undefined-length OB/OW is encapsulated pixel data (fragments, no data sets)
+            fragments = vr in (b"OB", b"OW") or (group, elem) == _PIXEL_DATA
+            if vr == b"UN":
+                enter(_Frame(True, None, True, "<"))
+            else:
+                enter(_Frame(True, None, frame.implicit, frame.endian, datasets=not fragments))
         elif pos + length > len(data):
             raise _Truncated
+        elif vr == b"SQ" or (frame.implicit and _implicit_is_sequence(group, elem)):
+            enter(_Frame(True, pos + length, frame.implicit, frame.endian))
+        elif vr == b"UN" and _implicit_is_sequence(group, elem):
+            enter(_Frame(True, pos + length, True, "<"))  # pydicom reads it as a sequence
         else:
             pos += length
     return pos
 
 
-def _check_complete(data: bytes) -> None:
-    """Raise ``_Truncated``/``_Malformed`` unless ``data`` is a complete Part 10 stream."""
+def _inflate(data: bytes, limit: int) -> bytes:
+    """Return a deflated data set inflated, refusing one that inflates beyond ``limit``."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise _Malformed(f"deflated data: {exc}") from exc
+    if len(out) > limit:
+        raise _TooLarge
+    return out
+
+
+def _check_complete(data: bytes, max_depth: int, max_inflated: int) -> None:
+    """Raise unless ``data`` is a complete Part 10 stream nesting sequences at most ``max_depth``.
+
+    Raises
+    ------
+    _Truncated, _Malformed, _TooDeep, _TooLarge
+        What is wrong.
+    """
     pos = 132
     transfer_syntax = ""
     while pos + 8 <= len(data):
@@ -180,11 +284,13 @@ def _check_complete(data: bytes) -> None:
         if elem == 0x0010:
             transfer_syntax = data[pos : pos + length].decode("ascii", "replace").strip("\0 ")
         pos += length
-    if transfer_syntax in _DEFLATED:
-        return  # deflated streams cannot be walked; pydicom checks them while inflating
+    if transfer_syntax == _DEFLATED_DATASET:
+        # pydicom inflates the whole data set; inflate it here first, within the limit
+        _walk(_inflate(data[pos:], max_inflated), 0, False, "<", max_depth)
+        return
     implicit = transfer_syntax == _IMPLICIT_LE
     endian = ">" if transfer_syntax == _EXPLICIT_BE else "<"
-    _walk_elements(data, pos, implicit, endian, in_item=False)
+    _walk(data, pos, implicit, endian, max_depth)
 
 
 @contextmanager
@@ -210,6 +316,13 @@ def _decode_all(ds: Dataset) -> None:
             pass
 
 
+def _too_deep(depth: int) -> str:
+    return _(
+        "its sequences are nested more than {depth} levels deep, more than any DXA export"
+        " (damaged or hostile)"
+    ).format(depth=depth)
+
+
 def load_dataset(path: Path, notes: list[ImportNote]) -> Dataset:
     """Read a whole DICOM Part 10 file, refusing damaged or truncated files.
 
@@ -228,24 +341,41 @@ def load_dataset(path: Path, notes: list[ImportNote]) -> Dataset:
     Raises
     ------
     ImportProblemError
-        When the file cannot be read, is not DICOM, is truncated or lacks pixel data.
+        When the file cannot be read, is not a regular file, is larger than the DICOM
+        limit (``resources/ingest/file_limits.json``), is not DICOM, is truncated, nests
+        sequences deeper than the limit (checked without recursion before pydicom parses
+        the file) or lacks pixel data.
     """
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, "dicom", path.name)
     except OSError as exc:
         raise dicom_problem(path, _("the file cannot be read ({error})").format(error=exc)) from exc
+    except ImportProblemError as exc:
+        raise dicom_problem(path, exc.message) from exc
     if not is_dicom_head(data):
         raise dicom_problem(path, _("not a DICOM Part 10 file (no 'DICM' after the preamble)"))
+    depth = max_sequence_depth()
     try:
-        _check_complete(data)
+        _check_complete(data, depth, max_bytes("dicom"))
     except _Truncated as exc:
         raise dicom_problem(path, _("the file is truncated (it ends inside an element)")) from exc
     except (_Malformed, struct.error) as exc:
         raise dicom_problem(path, _("the file is damaged ({error})").format(error=exc)) from exc
+    except _TooDeep as exc:
+        raise dicom_problem(path, _too_deep(depth)) from exc
+    except _TooLarge as exc:
+        raise dicom_problem(
+            path,
+            _("the deflated data set inflates to more than {limit} MiB").format(
+                limit=max_bytes("dicom") >> 20
+            ),
+        ) from exc
     try:
         with _captured_warnings(notes):
             ds = dcmread(io.BytesIO(data))
             _decode_all(ds)  # so errors surface here and not later
+    except RecursionError as exc:  # the walk above should have refused it
+        raise dicom_problem(path, _too_deep(depth)) from exc
     except Exception as exc:  # pydicom raises many kinds of errors on damaged input
         raise dicom_problem(path, _("the file is damaged ({error})").format(error=exc)) from exc
     if "Rows" in ds and "PixelData" not in ds and "FloatPixelData" not in ds:
@@ -327,6 +457,8 @@ def sniff_dataset(path: Path, head: bytes, private_groups: Sequence[int]) -> Dat
         stat = path.stat()
     except OSError:
         return None
+    if not S_ISREG(stat.st_mode) or stat.st_size > max_bytes("dicom"):
+        return None  # load_dataset says why
     key: _SniffKey = (str(path), stat.st_mtime_ns, stat.st_size, head, groups)
     last = _last_sniff
     if last is not None and last[0] == key:
@@ -334,7 +466,8 @@ def sniff_dataset(path: Path, head: bytes, private_groups: Sequence[int]) -> Dat
     ds: Dataset | None
     try:
         with _captured_warnings(None):
-            ds = dcmread(path, stop_before_pixels=True, specific_tags=list(_sniff_tags(groups)))
+            with open_regular(path) as fh:
+                ds = dcmread(fh, stop_before_pixels=True, specific_tags=list(_sniff_tags(groups)))
             _decode_all(ds)  # later reads must neither warn nor raise
     except Exception:  # sniffing never raises
         ds = None
@@ -692,6 +825,22 @@ def _float_or_none(text: str) -> float | None:
         return None
 
 
+def _finite_or_none(ds: Dataset, keyword: str, notes: list[ImportNote]) -> float | None:
+    """Return a DS value as a number; NaN and infinities are ignored with a note."""
+    text = text_value(ds, keyword)
+    value = _float_or_none(text)
+    if value is not None and not math.isfinite(value):
+        notes.append(
+            ImportNote(
+                _("{keyword} '{value}' is not a finite number; ignored.").format(
+                    keyword=keyword, value=text
+                )
+            )
+        )
+        return None
+    return value
+
+
 def study_from(ds: Dataset, path: Path, notes: list[ImportNote]) -> StudyInfo:
     """Return the study of the dataset (height from PatientSize in metres, weight in kg).
 
@@ -722,7 +871,7 @@ def study_from(ds: Dataset, path: Path, notes: list[ImportNote]) -> StudyInfo:
             raise dicom_problem(path, _("the file holds no study or acquisition date"))
         study_date = when.date()
         notes.append(ImportNote(_("No StudyDate; the acquisition date was used."), "info"))
-    height = _float_or_none(text_value(ds, "PatientSize"))
+    height = _finite_or_none(ds, "PatientSize", notes)
     if height is not None:
         if height > 3.0:  # some systems write centimetres
             notes.append(ImportNote(_("PatientSize looks like centimetres; read as such."), "info"))
@@ -736,7 +885,7 @@ def study_from(ds: Dataset, path: Path, notes: list[ImportNote]) -> StudyInfo:
         referrer=person_name(ds.get("ReferringPhysicianName")),
         indication=text_value(ds, "AdmittingDiagnosesDescription"),
         height_cm=height or None,
-        weight_kg=_float_or_none(text_value(ds, "PatientWeight")) or None,
+        weight_kg=_finite_or_none(ds, "PatientWeight", notes) or None,
     )
 
 

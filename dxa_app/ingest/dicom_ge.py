@@ -28,6 +28,7 @@ from dxa_app.domain import (
 )
 from dxa_app.i18n import _
 from dxa_app.ingest.base import Reader
+from dxa_app.ingest.clean import clean_source
 from dxa_app.ingest.dicom_common import (
     HOLOGIC_CREATORS,
     acquisition_datetime,
@@ -49,6 +50,7 @@ from dxa_app.ingest.dicom_common import (
     study_from,
     text_of,
 )
+from dxa_app.ingest.plausibility import Quantity, measurement_problem
 
 __all__ = ["GE_CREATORS", "READER", "READER_NAME", "GeDicomReader"]
 
@@ -144,8 +146,9 @@ _NUM_FIELDS: Final[dict[str, tuple[str, dict[str, float]]]] = {
 
 @dataclass
 class _Walk:
-    """The state of one SR walk: where we are (for notes) and what was not understood."""
+    """The state of one SR walk: the file, and what was not understood (notes)."""
 
+    path: Path
     notes: list[ImportNote] = field(default_factory=list)
 
     def unknown(self, where: str, what: str) -> None:
@@ -168,6 +171,28 @@ def _num_value(item: Dataset) -> tuple[float | None, str]:
         return float(fp), _unit(measured)
     numeric = measured.get("NumericValue")
     return (float(numeric) if numeric is not None and text_of(numeric) else None), _unit(measured)
+
+
+#: SR measurement -> the quantity whose plausible range it must lie in (after unit conversion).
+_QUANTITIES: Final[dict[str, Quantity]] = {
+    "bmd": "bmd_g_cm2",
+    "bmc": "bmc_g",
+    "area": "area_cm2",
+    "t": "t_score",
+    "z": "z_score",
+}
+
+
+def _check(walk: _Walk, where: str, meaning: str, target: str, value: float | None) -> None:
+    """Refuse the file when a measurement is NaN, infinite or implausible."""
+    problem = None if value is None else measurement_problem(_QUANTITIES[target], value)
+    if problem is not None:
+        raise dicom_problem(
+            walk.path,
+            _("{where}, {measurement}: {problem}").format(
+                where=where, measurement=meaning, problem=problem
+            ),
+        )
 
 
 def _region_result(
@@ -196,6 +221,7 @@ def _region_result(
                 walk.unknown(where, _("second {meaning}").format(meaning=meaning))
             else:
                 values[target] = None if value is None else value * units[unit]
+                _check(walk, where, meaning, target, values[target])
         elif key == "included" and value_type in ("CODE", "TEXT"):
             if value_type == "CODE":
                 seq = child.get("ConceptCodeSequence")
@@ -320,13 +346,18 @@ class GeDicomReader:
         Raises
         ------
         ImportProblemError
-            When the file is damaged, not GE, or lacks required elements.
+            When the file is damaged, not GE, lacks required elements, or a measurement
+            of the SR is NaN, infinite or outside its plausible range
+            (``resources/ingest/plausible_measurements.json``): the file fails, naming the
+            scan, region and measurement.
         """
         path = Path(path)
         notes: list[ImportNote] = []
         ds = load_dataset(path, notes)
         record = interpret(path, notes, lambda: self._study(ds, path, notes))
-        return ParsedSource(path=str(path), reader=self.name, studies=(record,), notes=tuple(notes))
+        return clean_source(
+            ParsedSource(path=str(path), reader=self.name, studies=(record,), notes=tuple(notes))
+        )
 
     def _study(self, ds: Dataset, path: Path, notes: list[ImportNote]) -> StudyRecord:
         refuse_foreign(ds, path)
@@ -338,7 +369,7 @@ class GeDicomReader:
         study = study_from(ds, path, notes)
         sop_class = text_of(ds.get("SOPClassUID"))
         if sop_class in _SR_CLASSES or text_of(ds.get("Modality")) == "SR":
-            walk = _Walk(notes)
+            walk = _Walk(path, notes)
             fallback = acquisition_datetime(ds, []) or dt.datetime.combine(
                 study.study_date, dt.time()
             )

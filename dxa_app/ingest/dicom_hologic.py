@@ -28,6 +28,7 @@ from dxa_app.domain import (
 )
 from dxa_app.i18n import _
 from dxa_app.ingest.base import Reader
+from dxa_app.ingest.clean import clean_source
 from dxa_app.ingest.dicom_common import (
     HOLOGIC_CREATORS,
     acquisition_datetime,
@@ -52,6 +53,7 @@ from dxa_app.ingest.dicom_common import (
     text_of,
     text_value,
 )
+from dxa_app.ingest.plausibility import Quantity, measurement_problem
 
 __all__ = ["READER", "READER_NAME", "HologicDicomReader"]
 
@@ -193,12 +195,22 @@ def _parse_results_table(text: str) -> _Analysis:
     )
 
 
+#: Result field -> the quantity whose plausible range it must lie in.
+_QUANTITIES: Final[dict[str, Quantity]] = {
+    "area_cm2": "area_cm2",
+    "bmc_g": "bmc_g",
+    "bmd_g_cm2": "bmd_g_cm2",
+    "t_score": "t_score",
+    "z_score": "z_score",
+}
+
+
 def _results(
-    analysis: _Analysis, scan_type: ScanType, notes: list[ImportNote]
+    path: Path, analysis: _Analysis, scan_type: ScanType, notes: list[ImportNote]
 ) -> tuple[RegionResult, ...]:
     results: list[RegionResult] = []
     unknown_fields: dict[str, None] = {}
-    for row in analysis.rows:
+    for number, row in enumerate(analysis.rows, start=1):
         fields: dict[str, str] = {}
         for key, value in row.items():
             field = _field_of(key)
@@ -218,8 +230,16 @@ def _results(
         numbers: dict[str, float | None] = {}
         for field in _FIELDS:
             raw = fields.get(field, "")
-            numbers[field] = parse_number(raw)
-            if raw.strip() and numbers[field] is None and raw.strip() not in ("-", "--"):
+            numbers[field] = parsed = parse_number(raw)
+            problem = None if parsed is None else measurement_problem(_QUANTITIES[field], parsed)
+            if problem is not None:
+                raise dicom_problem(
+                    path,
+                    _("analysis region '{region}' (row {row}), {field}: {problem}").format(
+                        region=name, row=number, field=field, problem=problem
+                    ),
+                )
+            if raw.strip() and parsed is None and raw.strip() not in ("-", "--"):
                 notes.append(
                     ImportNote(
                         _("Value '{value}' of {field} in region {region} is not a number.").format(
@@ -308,14 +328,18 @@ class HologicDicomReader:
         Raises
         ------
         ImportProblemError
-            When the file is damaged, not Hologic, lacks required elements, or its analysis
-            data cannot be parsed.
+            When the file is damaged, not Hologic, lacks required elements, its analysis
+            data cannot be parsed, or a result is NaN, infinite or outside its plausible
+            range (``resources/ingest/plausible_measurements.json``): the file fails,
+            naming the region (row) and field (column).
         """
         path = Path(path)
         notes: list[ImportNote] = []
         ds = load_dataset(path, notes)
         record = interpret(path, notes, lambda: self._study(ds, path, notes))
-        return ParsedSource(path=str(path), reader=self.name, studies=(record,), notes=tuple(notes))
+        return clean_source(
+            ParsedSource(path=str(path), reader=self.name, studies=(record,), notes=tuple(notes))
+        )
 
     def _study(self, ds: Dataset, path: Path, notes: list[ImportNote]) -> StudyRecord:
         refuse_foreign(ds, path)
@@ -391,7 +415,7 @@ class HologicDicomReader:
                     )
                 )
             )
-        results = _results(analysis, scan_type, notes)
+        results = _results(path, analysis, scan_type, notes)
         if not results:
             raise dicom_problem(path, _("the Hologic analysis data holds no region results"))
 

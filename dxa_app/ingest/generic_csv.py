@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-import io
+import itertools
+import os
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -66,10 +68,10 @@ from dxa_app.ingest.cells import (
     CsvReader,
     DateFormats,
     Row,
-    Table,
-    decode,
+    decode_lines,
     vocabulary,
 )
+from dxa_app.ingest.files import binary_lines, check_size, open_regular
 
 __all__ = [
     "FORMAT_VERSION",
@@ -390,13 +392,14 @@ def _normalise_column(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip().strip(BOM).lower())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _File:
-    """A read file: its rows (table name: the kind), its number style and notes."""
+    """An open file: its kind, rows (read lazily, once), number style and notes."""
 
-    table: Table
+    kind: str
+    rows: Iterator[Row]
     decimal_comma: bool
-    notes: tuple[ImportNote, ...]
+    notes: list[ImportNote]
 
 
 def _no_header(path: Path) -> ImportProblemError:
@@ -428,50 +431,54 @@ def _check_header(path: Path, kind: str, header: Sequence[str], notes: list[Impo
         )
 
 
-def _read_table(path: Path) -> _File:
-    """Read the file into rows keyed by known column names; check header and shape."""
+@contextlib.contextmanager
+def _open_table(path: Path) -> Iterator[_File]:
+    """Open the file and read up to the header; the rows are then read line by line."""
     notes: list[ImportNote] = []
     try:
-        raw = path.read_bytes()
+        fh = open_regular(path)
     except OSError as exc:
         raise ImportProblemError(
             _("{file} could not be read: {error}").format(file=path.name, error=exc.strerror)
         ) from exc
-    lines = list(io.StringIO(decode(path.name, raw, notes), newline=""))
-    if not lines:
-        raise ImportProblemError(
-            _("{file} is empty.").format(file=path.name),
-            _("See the generic CSV format reference."),
+    with fh:
+        check_size(os.fstat(fh.fileno()).st_size, "generic_csv", path.name)
+        chunks = binary_lines(fh, path.name, fmt="generic_csv")
+        lines = decode_lines(path.name, chunks, notes)
+        first = next(lines, None)
+        if first is None:
+            raise ImportProblemError(
+                _("{file} is empty.").format(file=path.name),
+                _("See the generic CSV format reference."),
+            )
+        kind = _parse_magic(path, first)
+        header_line = 2
+        for text in lines:
+            if text.strip() and not text.lstrip().startswith("#"):
+                break
+            header_line += 1
+        else:
+            raise _no_header(path)
+        delimiter = _delimiter(text)
+        reader = CsvReader(
+            itertools.chain([text], lines),
+            path.name,
+            delimiter=delimiter,
+            first_line=header_line,
+            notes=notes,
         )
-    kind = _parse_magic(path, lines[0])
-    header_index = next(
-        (
-            i
-            for i in range(1, len(lines))
-            if lines[i].strip() and not lines[i].lstrip().startswith("#")
-        ),
-        None,
-    )
-    if header_index is None:
-        raise _no_header(path)
-    delimiter = _delimiter(lines[header_index])
-    reader = CsvReader(
-        lines[header_index:], path.name, delimiter=delimiter, first_line=header_index + 1
-    )
-    header = reader.header(_normalise_column)
-    if header is None:
-        raise _no_header(path)
-    _check_header(path, kind, header, notes)
-    rows = reader.rows(
-        header,
-        keep=frozenset(COLUMNS[kind]),
-        width_remedy=_("Check separators and quotes in that line.")
-        if delimiter == ";"
-        else _("Check separators and quotes in that line; decimals need a point."),
-    )
-    if not rows:
-        notes.append(ImportNote(_("{file} has no data rows.").format(file=path.name)))
-    return _File(Table(kind, path.name, rows), delimiter == ";", tuple(notes))
+        header = reader.header(_normalise_column)
+        if header is None:
+            raise _no_header(path)
+        _check_header(path, kind, header, notes)
+        rows = reader.iter_rows(
+            header,
+            keep=frozenset(COLUMNS[kind]),
+            width_remedy=_("Check separators and quotes in that line.")
+            if delimiter == ";"
+            else _("Check separators and quotes in that line; decimals need a point."),
+        )
+        yield _File(kind, rows, delimiter == ";", notes)
 
 
 # ---------------------------------------------------------------------------
@@ -541,7 +548,7 @@ class _StudyAcc:
     scans: dict[str, _ScanAcc] = field(default_factory=dict)
 
 
-def _read_patient_results(p: CellParser, rows: Sequence[Row]) -> tuple[StudyRecord, ...]:
+def _read_patient_results(p: CellParser, rows: Iterable[Row]) -> tuple[StudyRecord, ...]:
     studies: dict[str, _StudyAcc] = {}
     for row in rows:
         scanner = _scanner(p, row)
@@ -599,11 +606,11 @@ def _read_patient_results(p: CellParser, rows: Sequence[Row]) -> tuple[StudyReco
         scan.results.append(
             RegionResult(
                 region=region,
-                bmd_g_cm2=p.number(row, "bmd_g_cm2"),
-                bmc_g=p.number(row, "bmc_g"),
-                area_cm2=p.number(row, "area_cm2"),
-                vendor_t=p.number(row, "vendor_t"),
-                vendor_z=p.number(row, "vendor_z"),
+                bmd_g_cm2=p.measurement(row, "bmd_g_cm2", "bmd_g_cm2"),
+                bmc_g=p.measurement(row, "bmc_g", "bmc_g"),
+                area_cm2=p.measurement(row, "area_cm2", "area_cm2"),
+                vendor_t=p.measurement(row, "vendor_t", "t_score"),
+                vendor_z=p.measurement(row, "vendor_z", "z_score"),
                 included=bool(p.flag(row, "included", True)),
             )
         )
@@ -644,7 +651,7 @@ class _PhantomScanAcc:
     results: list[PhantomResult] = field(default_factory=list)
 
 
-def _read_phantom_scans(p: CellParser, rows: Sequence[Row]) -> tuple[PhantomScanRecord, ...]:
+def _read_phantom_scans(p: CellParser, rows: Iterable[Row]) -> tuple[PhantomScanRecord, ...]:
     scans: dict[str, _PhantomScanAcc] = {}
     for row in rows:
         scanner = _scanner(p, row)
@@ -679,14 +686,14 @@ def _read_phantom_scans(p: CellParser, rows: Sequence[Row]) -> tuple[PhantomScan
                 "region",
                 _("region {region} appears twice in the same scan").format(region=region),
             )
-        bmd = p.number(row, "bmd_g_cm2", required=True)
+        bmd = p.measurement(row, "bmd_g_cm2", "bmd_g_cm2", required=True)
         assert bmd is not None
         acc.results.append(
             PhantomResult(
                 region=region,
                 bmd_g_cm2=bmd,
-                bmc_g=p.number(row, "bmc_g"),
-                area_cm2=p.number(row, "area_cm2"),
+                bmc_g=p.measurement(row, "bmc_g", "bmc_g"),
+                area_cm2=p.measurement(row, "area_cm2", "area_cm2"),
             )
         )
     return tuple(
@@ -705,7 +712,7 @@ def _read_phantom_scans(p: CellParser, rows: Sequence[Row]) -> tuple[PhantomScan
     )
 
 
-def _read_certificates(p: CellParser, rows: Sequence[Row]) -> tuple[PhantomCertificate, ...]:
+def _read_certificates(p: CellParser, rows: Iterable[Row]) -> tuple[PhantomCertificate, ...]:
     groups: dict[str, tuple[PhantomIdentity, str, list[CertifiedValue]]] = {}
     for row in rows:
         phantom = _phantom(p, row)
@@ -719,16 +726,17 @@ def _read_certificates(p: CellParser, rows: Sequence[Row]) -> tuple[PhantomCerti
                 "region",
                 _("region {region} appears twice in the same certificate").format(region=region),
             )
-        bmd = p.number(row, "bmd_g_cm2", required=True)
+        bmd = p.measurement(row, "bmd_g_cm2", "bmd_g_cm2", required=True)
         assert bmd is not None
-        group[2].append(CertifiedValue(region, bmd, p.number(row, "uncertainty_g_cm2")))
+        uncertainty = p.measurement(row, "uncertainty_g_cm2", "uncertainty_g_cm2")
+        group[2].append(CertifiedValue(region, bmd, uncertainty))
     return tuple(
         PhantomCertificate(phantom=ph, certificate_ref=ref, values=tuple(vals), source_key=key)
         for key, (ph, ref, vals) in groups.items()
     )
 
 
-def _read_vfa(p: CellParser, rows: Sequence[Row]) -> tuple[VfaReadingRecord, ...]:
+def _read_vfa(p: CellParser, rows: Iterable[Row]) -> tuple[VfaReadingRecord, ...]:
     groups: dict[str, tuple[str, str, dt.datetime, list[VfaFinding]]] = {}
     for row in rows:
         study_uid = p.text(row, "study_uid", required=True)
@@ -780,45 +788,59 @@ def read(path: Path) -> ParsedSource:
     -------
     ParsedSource
         The studies, phantom scans, certificates or VFA readings of the file, with notes
-        (unknown columns, encoding fall-back, empty file).
+        (unknown columns, Windows-1252 lines, removed control characters, empty file).
+        The file is read line by line; only the records are kept.
 
     Raises
     ------
     ImportProblemError
-        When the file is not a generic CSV file, is of a newer version, lacks a required
-        column, or any row holds a value that cannot be understood (the message names
-        the file, the line and the column). Nothing of the file is returned then.
+        When the file is not a regular file or is too large
+        (``resources/ingest/file_limits.json``), is not a generic CSV file, is of a newer
+        version, lacks a required column, or any row holds a value that cannot be
+        understood or a measurement outside its plausible range
+        (``resources/ingest/plausible_measurements.json``; the message names the file,
+        the line and the column). Nothing of the file is returned then: one bad cell
+        fails the whole file.
     """
-    file = _read_table(path)
-    table = file.table
-    p = CellParser(table.label, dataclasses.replace(_RULES, decimal_comma=file.decimal_comma))
-    base = ParsedSource(path=str(path), reader=READER_NAME, notes=file.notes)
-    if table.name == KIND_PATIENT_RESULTS:
-        return _with(base, studies=_read_patient_results(p, table.rows))
-    if table.name == KIND_PHANTOM_SCANS:
-        return _with(base, phantom_scans=_read_phantom_scans(p, table.rows))
-    if table.name == KIND_PHANTOM_CERTIFICATES:
-        return _with(base, certificates=_read_certificates(p, table.rows))
-    return _with(base, vfa_readings=_read_vfa(p, table.rows))
-
-
-def _with(
-    base: ParsedSource,
-    *,
-    studies: tuple[StudyRecord, ...] = (),
-    phantom_scans: tuple[PhantomScanRecord, ...] = (),
-    certificates: tuple[PhantomCertificate, ...] = (),
-    vfa_readings: tuple[VfaReadingRecord, ...] = (),
-) -> ParsedSource:
+    with _open_table(path) as file:
+        p = CellParser(path.name, dataclasses.replace(_RULES, decimal_comma=file.decimal_comma))
+        seen = _Counted(file.rows)
+        studies: tuple[StudyRecord, ...] = ()
+        phantom_scans: tuple[PhantomScanRecord, ...] = ()
+        certificates: tuple[PhantomCertificate, ...] = ()
+        vfa_readings: tuple[VfaReadingRecord, ...] = ()
+        if file.kind == KIND_PATIENT_RESULTS:
+            studies = _read_patient_results(p, seen)
+        elif file.kind == KIND_PHANTOM_SCANS:
+            phantom_scans = _read_phantom_scans(p, seen)
+        elif file.kind == KIND_PHANTOM_CERTIFICATES:
+            certificates = _read_certificates(p, seen)
+        else:
+            vfa_readings = _read_vfa(p, seen)
+    if not seen.count:
+        file.notes.append(ImportNote(_("{file} has no data rows.").format(file=path.name)))
     return ParsedSource(
-        path=base.path,
-        reader=base.reader,
+        path=str(path),
+        reader=READER_NAME,
         studies=studies,
         phantom_scans=phantom_scans,
         certificates=certificates,
         vfa_readings=vfa_readings,
-        notes=base.notes,
+        notes=tuple(file.notes),
     )
+
+
+class _Counted:
+    """The rows of a file, counted as they are read."""
+
+    def __init__(self, rows: Iterator[Row]) -> None:
+        self._rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Row]:
+        for row in self._rows:
+            self.count += 1
+            yield row
 
 
 def _has_magic(head: bytes) -> bool:

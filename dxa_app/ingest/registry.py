@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dxa_app.i18n import _
 from dxa_app.ingest.base import SNIFF_BYTES, FolderReader, Reader, is_dicom_head
+from dxa_app.ingest.files import open_regular
 
 #: Reader modules, asked in this order; each exposes a module-level ``READER``.
 READER_MODULES: tuple[str, ...] = (
@@ -47,8 +48,27 @@ def readers() -> tuple[Reader, ...]:
 
 
 def read_head(path: Path) -> bytes:
-    """Return the first bytes of a file (for sniffing)."""
-    with path.open("rb") as fh:
+    """Return the first bytes of a regular file (for sniffing); only those are read.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    bytes
+        At most :data:`~dxa_app.ingest.base.SNIFF_BYTES` bytes.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be opened.
+    ImportProblemError
+        When it is not a regular file (a FIFO, a device, a socket); it is opened without
+        waiting and nothing is read from it.
+    """
+    with open_regular(path) as fh:
         return fh.read(SNIFF_BYTES)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sqlite3
+import stat
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -17,6 +19,7 @@ from dxa_app.archive.store import log_import, store_parsed
 from dxa_app.domain import ImportOutcome, ImportStatus
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
+from dxa_app.ingest.files import not_regular_reason
 from dxa_app.ingest.registry import (
     describe_unclaimed,
     folder_reader_for,
@@ -25,6 +28,8 @@ from dxa_app.ingest.registry import (
 )
 from dxa_app.progress import CancelToken, Progress, no_progress
 from dxa_app.services.auth import Permission, Session, acting, record
+
+_LOG = logging.getLogger(__name__)
 
 #: Files that depend on others (VFA readings need their study) are imported last.
 _LATE_MARKERS = (b"vfa_readings",)
@@ -73,35 +78,70 @@ class ImportSummary:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """One source of a batch, and why it is skipped without being opened (None: read it)."""
+
+    path: Path
+    skip: str | None = None
+
+
+def _link_to_folder(path: Path) -> str:
+    return _(
+        "{path} is a link to a folder; links to folders inside an import folder are not"
+        " followed (name the folder itself to import it)."
+    ).format(path=path)
+
+
+def _sources(paths: Iterable[str | Path]) -> list[_Source]:
+    """Return the sources named by ``paths`` (see :func:`expand_paths`)."""
+    out: list[_Source] = []
+    for raw in paths:
+        p = Path(raw)
+        try:
+            is_dir = stat.S_ISDIR(p.stat().st_mode)
+        except OSError:
+            if not p.is_symlink():
+                raise ImportProblemError(
+                    _("{path} does not exist.").format(path=p), _("Check the path and try again.")
+                ) from None
+            is_dir = False  # a broken or looping link: its import fails and says why
+        if not is_dir:
+            out.append(_Source(p))
+            continue
+        for root, dirs, files in os.walk(p):  # never follows links to folders below ``p``
+            here = Path(root)
+            if folder_reader_for(here) is not None:
+                out.append(_Source(here))
+                dirs.clear()
+                continue
+            dirs.sort()
+            out.extend(
+                _Source(here / d, _link_to_folder(here / d))
+                for d in dirs
+                if (here / d).is_symlink() and not d.startswith(".")
+            )
+            out.extend(_Source(here / f) for f in sorted(files) if not f.startswith("."))
+    return out
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Return the sources named by ``paths``: files, and folders that are one source.
 
     Folders are walked recursively and sorted; a folder a folder reader claims (an APEX
-    table export) is returned whole instead of its files.
+    table export) is returned whole instead of its files. Everything a folder holds is
+    returned, special files (FIFOs, devices, sockets) too: the import skips them without
+    opening them. Symbolic links are followed to files (a link that loops or points
+    nowhere fails on import, saying so); links to folders inside a walked folder are not
+    followed (no loops, nothing outside the folder), and the import says so; a link to
+    a folder named directly is walked like the folder.
 
     Raises
     ------
     ImportProblemError
         When a named path does not exist.
     """
-    out: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            for root, dirs, files in os.walk(p):
-                if folder_reader_for(Path(root)) is not None:
-                    out.append(Path(root))
-                    dirs.clear()
-                    continue
-                dirs.sort()
-                out.extend(Path(root) / f for f in sorted(files) if not f.startswith("."))
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise ImportProblemError(
-                _("{path} does not exist.").format(path=p), _("Check the path and try again.")
-            )
-    return out
+    return [s.path for s in _sources(paths)]
 
 
 def import_file(db: sqlite_utils.Database, path: Path, batch: str) -> ImportOutcome:
@@ -119,36 +159,81 @@ def import_file(db: sqlite_utils.Database, path: Path, batch: str) -> ImportOutc
     Returns
     -------
     ImportOutcome
-        imported / duplicate (nothing new) / skipped (not a DXA export) / failed (with reason).
+        imported / duplicate (nothing new) / skipped (not a DXA export, or not a regular
+        file: never opened) / failed (with reason).
     """
     outcome = _import_file(db, path)
     log_import(db, batch, outcome)
     return outcome
 
 
+def _cannot_read(path: Path, exc: OSError) -> ImportOutcome:
+    error = exc.strerror or str(exc)
+    if path.is_symlink():
+        reason = _("{path} is a link that cannot be followed to a readable file ({error}).").format(
+            path=path, error=error
+        )
+    else:
+        reason = _("cannot read: {e}").format(e=error)
+    return ImportOutcome(str(path), ImportStatus.FAILED, reason=reason)
+
+
 def _import_file(db: sqlite_utils.Database, path: Path) -> ImportOutcome:
     spath = str(path)
     try:
-        head = b"" if path.is_dir() else read_head(path)
+        mode = path.stat().st_mode  # of the link's target for a link
     except OSError as exc:
-        return ImportOutcome(
-            spath, ImportStatus.FAILED, reason=_("cannot read: {e}").format(e=exc.strerror or exc)
-        )
-    reader = reader_for(path, head)
-    if reader is None:
-        damaged, why = describe_unclaimed(path, head)
-        status = ImportStatus.FAILED if damaged else ImportStatus.SKIPPED
-        return ImportOutcome(spath, status, reason=why)
+        return _cannot_read(path, exc)
+    special = not_regular_reason(path, mode)
+    if special is not None:  # a FIFO would block the import, a device never end
+        return ImportOutcome(spath, ImportStatus.SKIPPED, reason=special)
+    name = ""
     try:
+        head = b"" if stat.S_ISDIR(mode) else read_head(path)
+        reader = reader_for(path, head)
+        if reader is None:
+            damaged, why = describe_unclaimed(path, head)
+            status = ImportStatus.FAILED if damaged else ImportStatus.SKIPPED
+            return ImportOutcome(spath, status, reason=why)
+        name = reader.name
         parsed = reader.read(path)
+    except OSError as exc:
+        return _cannot_read(path, exc)
+    except ImportProblemError as exc:
+        return ImportOutcome(spath, ImportStatus.FAILED, reader=name, reason=exc.message)
+    except ValueError as exc:  # e.g. a record the domain types refuse
+        return ImportOutcome(
+            spath,
+            ImportStatus.FAILED,
+            reader=name,
+            reason=_("inconsistent data: {e}").format(e=exc),
+        )
+    except RecursionError:
+        return ImportOutcome(
+            spath,
+            ImportStatus.FAILED,
+            reader=name,
+            reason=_("the file is nested too deeply to be read (damaged or hostile)."),
+        )
+    except Exception as exc:  # a reader's bug must not stop the batch: this file fails
+        _LOG.exception("reading %s failed", spath)
+        return ImportOutcome(
+            spath,
+            ImportStatus.FAILED,
+            reader=name,
+            reason=_("the file could not be read ({error}: {detail}).").format(
+                error=type(exc).__name__, detail=exc
+            ),
+        )
+    try:
         rows, notes = store_parsed(db, parsed)
     except ImportProblemError as exc:
-        return ImportOutcome(spath, ImportStatus.FAILED, reader=reader.name, reason=exc.message)
+        return ImportOutcome(spath, ImportStatus.FAILED, reader=name, reason=exc.message)
     except (sqlite3.IntegrityError, ValueError) as exc:
         return ImportOutcome(
             spath,
             ImportStatus.FAILED,
-            reader=reader.name,
+            reader=name,
             reason=_("inconsistent data: {e}").format(e=exc),
         )
     all_notes = parsed.notes + notes
@@ -157,19 +242,23 @@ def _import_file(db: sqlite_utils.Database, path: Path) -> ImportOutcome:
         return ImportOutcome(
             spath,
             ImportStatus.FAILED,
-            reader=reader.name,
+            reader=name,
             reason=errors[0].message,
             notes=all_notes,
         )
     status = ImportStatus.IMPORTED if rows > 0 else ImportStatus.DUPLICATE
-    return ImportOutcome(spath, status, reader=reader.name, rows_added=rows, notes=all_notes)
+    return ImportOutcome(spath, status, reader=name, rows_added=rows, notes=all_notes)
 
 
-def _order_key(path: Path) -> tuple[int, str]:
-    try:
-        head = b"" if path.is_dir() else read_head(path)[:200]
-    except OSError:
-        head = b""
+def _order_key(source: _Source) -> tuple[int, str]:
+    path = source.path
+    head = b""
+    if source.skip is None:
+        try:
+            if stat.S_ISREG(path.stat().st_mode):
+                head = read_head(path)[:200]
+        except (OSError, ImportProblemError):
+            head = b""
     late = any(m in head for m in _LATE_MARKERS)
     return (1 if late else 0, str(path))
 
@@ -185,7 +274,9 @@ def import_into(
 
     The user action is :func:`import_paths`; this is the work it shares with the demo
     pipeline and the DICOM receiver. A corrupt or foreign file is reported with its path
-    and reason and the rest of the batch still imports; re-importing changes nothing.
+    and reason and the rest of the batch still imports (a file whose reading fails in any
+    unexpected way, a ``RecursionError`` included, fails alone); special files are
+    skipped unopened; see :func:`expand_paths` for links. Re-importing changes nothing.
 
     Parameters
     ----------
@@ -203,16 +294,21 @@ def import_into(
     ImportSummary
         One outcome per file.
     """
-    files = sorted(expand_paths(paths), key=_order_key)
+    sources = sorted(_sources(paths), key=_order_key)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     batch = f"{stamp}-{uuid.uuid4().hex[:8]}"
     outcomes: list[ImportOutcome] = []
-    total = len(files)
-    for i, path in enumerate(files):
+    total = len(sources)
+    for i, source in enumerate(sources):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        outcomes.append(import_file(db, path, batch))
-        progress(i + 1, total, str(path))
+        if source.skip is None:
+            outcome = import_file(db, source.path, batch)
+        else:
+            outcome = ImportOutcome(str(source.path), ImportStatus.SKIPPED, reason=source.skip)
+            log_import(db, batch, outcome)
+        outcomes.append(outcome)
+        progress(i + 1, total, str(source.path))
     return ImportSummary(batch, tuple(outcomes))
 
 

@@ -328,3 +328,30 @@ def test_bench_report_is_two_pages_with_charts() -> None:
     data = render_pdf(two_page_level_b(), danish)
     assert page_count(data) == 2
     assert "BMD-forløb" in pdf_text(data)
+
+
+#: A name of 5,000 characters: words, then one word without a break.
+LONG_NAMES = (
+    " ".join(f"Sørensen-Ågård{n}" for n in range(400))[:5000],
+    "Æ" * 5000,
+)
+
+
+@pytest.mark.parametrize("name", LONG_NAMES, ids=("words", "one_word"))
+def test_any_length_of_name_renders_cut_with_an_ellipsis(name: str) -> None:
+    base = two_page_level_b()
+    data = replace(base, patient=replace(base.patient, name=name), site_name="Å" * 3000)
+    pdf = render_pdf(data, danish)
+    pages = page_count(pdf)
+    assert pages <= page_count(render_pdf(base, danish)) + 1
+    text = pdf_text(pdf)
+    assert name[:12] in text and "…" in text
+    # cut, not printed whole (the full name would add 5,000 characters)
+    assert "Sørensen-Ågård300" not in text and text.count("Æ") < 1000
+    # the running header of every later page: the name is cut, the CPR number stays
+    header = f"DXA-svar — {name[:5]}"
+    assert text.count(header) == pages - 1
+    assert text.count(f"…, CPR {CPR}") == pages - 1
+    summary = render_patient_summary(data, danish)
+    assert page_count(summary) == 1
+    assert f"…, CPR {CPR}" in pdf_text(summary)

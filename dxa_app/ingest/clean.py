@@ -1,0 +1,76 @@
+"""Invisible control characters removed from every text a reader returns, with a note."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Final
+
+from dxa_app.domain import ImportNote, ParsedSource
+from dxa_app.i18n import _
+from dxa_app.ingest.cells import strip_controls
+
+__all__ = ["clean_source"]
+
+#: Text kept exactly: where the file is (the archive finds it by this path).
+_KEPT: Final = frozenset({"file_path"})
+
+
+def _clean(value: Any, where: str, removed: dict[str, set[str]]) -> Any:
+    """Return ``value`` with clean text; record the removed characters by field."""
+    if isinstance(value, str):
+        text, chars = strip_controls(value)
+        if not chars:
+            return value
+        removed.setdefault(where, set()).update(chars)
+        return text
+    if isinstance(value, tuple):
+        items = tuple(_clean(v, where, removed) for v in value)
+        same = all(a is b for a, b in zip(items, value, strict=True))
+        return value if same else items
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            if f.name in _KEPT:
+                continue
+            old = getattr(value, f.name)
+            new = _clean(old, f"{where}.{f.name}" if where else f.name, removed)
+            if new is not old:
+                changes[f.name] = new
+        return dataclasses.replace(value, **changes) if changes else value
+    return value
+
+
+def clean_source(parsed: ParsedSource) -> ParsedSource:
+    """Return a parsed source whose text holds no NUL, control or bidirectional characters.
+
+    NUL and other C0 controls (but tab and line ends), DEL and the bidirectional
+    formatting characters (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) only hide
+    or reorder text on screen; they are removed from names, identifiers and every other
+    text, and a note per field names what was removed. The file path is kept as it is.
+
+    Parameters
+    ----------
+    parsed : ParsedSource
+        What a reader made of one source.
+
+    Returns
+    -------
+    ParsedSource
+        The same source (unchanged when it was clean), with a warning per cleaned field.
+    """
+    removed: dict[str, set[str]] = {}
+    records = {
+        name: _clean(getattr(parsed, name), "", removed)
+        for name in ("studies", "phantom_scans", "certificates", "vfa_readings")
+    }
+    if not removed:
+        return parsed
+    notes = tuple(
+        ImportNote(
+            _("{field}: invisible control characters ({chars}) were removed from the text.").format(
+                field=field, chars=", ".join(sorted(chars))
+            )
+        )
+        for field, chars in sorted(removed.items())
+    )
+    return dataclasses.replace(parsed, notes=parsed.notes + notes, **records)
