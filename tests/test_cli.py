@@ -199,3 +199,33 @@ def test_impossible_qc_baseline_is_one_line(tmp_path: Path) -> None:
     r = run_cli("qc", "--baseline", "3", "--archive", str(archive))
     assert r.returncode == ExitCode.USAGE
     assert r.stderr.count("\n") == 1 and "at least 10 scans" in r.stderr
+
+
+MALLORY = ("users", "add", "mallory", "--role", "physician")
+
+
+def test_nobody_makes_an_account_without_an_administrator(tmp_path: Path) -> None:
+    """`users add mallory --role physician` without the administrator's password creates nothing."""
+    archive = _archive_with_two_studies(tmp_path / "a.sqlite")  # has users: tech and admin
+    for user, password in (("", ""), ("tech", PASSWORD), ("admin", "not-the-password")):
+        r = subprocess.run(
+            [sys.executable, "main.py", "--archive", str(archive), *MALLORY],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={
+                **{k: v for k, v in os.environ.items() if k not in ("DXA_USER", "DXA_PASSWORD")},
+                "DXA_LANG": "en",
+                "DXA_NEW_PASSWORD": "mallory-password",
+                **({"DXA_USER": user, "DXA_PASSWORD": password} if user else {}),
+            },
+        )
+        assert r.returncode in (ExitCode.USAGE, ExitCode.PERMISSION), r.stderr
+    db = open_archive(archive)
+    try:
+        assert (
+            db.execute("SELECT count(*) FROM users WHERE username = 'mallory'").fetchone()[0] == 0
+        )
+    finally:
+        db.close()
