@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 
 import dxa_app
 
@@ -87,8 +89,22 @@ def test_bundle_layout(bundle: Path) -> None:
     assert (bundle / f"dxa-cli{exe_suffix}").is_file()
     internal = bundle / "_internal"
     for src in (ROOT / "resources").rglob("*"):
-        if src.is_file() and "__pycache__" not in src.parts:
+        # a .mo beside its .po is a runtime cache that other tests may write at any moment
+        if src.is_file() and "__pycache__" not in src.parts and src.suffix != ".mo":
             assert (internal / "resources" / src.relative_to(ROOT / "resources")).is_file(), src
+    # the bundle carries its own compiled catalogue (an installed folder is read-only)
+    for po in (ROOT / "resources" / "locale").glob("*.po"):
+        mo = internal / "resources" / "locale" / f"{po.stem}.mo"
+        with mo.open("rb") as fh:
+            catalogue = gettext.GNUTranslations(fh)
+        with po.open("rb") as fh:
+            source = read_po(fh, locale=po.stem)
+        translated = [
+            m for m in source if m.id and m.string and not m.fuzzy and isinstance(m.id, str)
+        ]
+        assert translated, po
+        for message in translated[:50]:
+            assert catalogue.gettext(message.id) == message.string, message.id
 
 
 def test_frozen_cli_version(bundle: Path, tmp_path: Path) -> None:
