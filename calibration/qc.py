@@ -12,6 +12,7 @@ import numpy.typing as npt
 __all__ = [
     "RULES",
     "Baseline",
+    "BaselineError",
     "Cusum",
     "DriftProposal",
     "QcAnalysis",
@@ -43,6 +44,10 @@ def _values(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
     if not np.all(np.isfinite(a)):
         raise ValueError("QC values must be finite")
     return a
+
+
+class BaselineError(ValueError):
+    """The series cannot give a usable baseline (too few scans, or no spread at all)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,10 @@ def baseline(
     Raises
     ------
     ValueError
-        On a bad length, too few values, or a zero SD.
+        On a bad length or limit.
+    BaselineError
+        (a ValueError) when there are too few values or their SD is zero: the data, not the
+        call, are unusable.
     """
     if n < 10:
         raise ValueError(f"a QC baseline needs at least 10 scans, got n={n}")
@@ -105,11 +113,11 @@ def baseline(
         )
     a = _values(values)
     if a.size < n:
-        raise ValueError(f"the baseline needs {n} values, only {a.size} given")
+        raise BaselineError(f"the baseline needs {n} values, only {a.size} given")
     head = a[:n]
     sd = float(head.std(ddof=1))
     if sd <= 0:
-        raise ValueError("baseline SD is zero: the values are identical")
+        raise BaselineError("baseline SD is zero: the values are identical")
     if limit_pct <= 0:
         raise ValueError(f"limit_pct must be positive, got {limit_pct}")
     return Baseline(mean=float(head.mean()), sd=sd, n=n, limit_pct=limit_pct)

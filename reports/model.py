@@ -280,13 +280,28 @@ class ComparisonRow:
 
 
 @dataclass(frozen=True)
+class OtherSidePrior:
+    """A hip region of the prior study measured on the other side: named, never compared."""
+
+    region: str
+    prior_date: date
+    prior_side: str
+    current_side: str
+
+
+@dataclass(frozen=True)
 class Comparison:
-    """The comparison with the prior study, or a new baseline with its reason."""
+    """The comparison with the prior study, or a new baseline with its reason.
+
+    ``other_side`` names hip regions the prior study measured on the other side only; they
+    are not compared (a left and a right hip are different bones), and the report says so.
+    """
 
     rows: tuple[ComparisonRow, ...]
     new_baseline: bool = False
     new_baseline_reason: str = ""
     cross_calibrated: bool = False
+    other_side: tuple[OtherSidePrior, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,17 @@ def comparison_sentences(
         else:
             out.append(_("New baseline: the prior study is not compared."))
         return out
+    for other in comparison.other_side:
+        out.append(
+            _(
+                "The prior scan of the {prior_site} ({date}) was of the other hip; the"
+                " {site} is not compared with it."
+            ).format(
+                prior_site=region_label(other.region, translate, other.prior_side),
+                date=fmt_date(other.prior_date, lang),
+                site=region_label(other.region, translate, other.current_side),
+            )
+        )
     if not comparison.rows:
         return out
     out.append(

@@ -9,7 +9,7 @@ from typing import Any
 import sqlite_utils
 
 from calibration.chain import ChainStep
-from dxa_app.archive.db import now_iso
+from dxa_app.archive.db import get_setting, now_iso
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
 
@@ -29,10 +29,13 @@ def propose_step(
     provenance: dict[str, Any],
     by: str,
 ) -> int | None:
-    """Insert a proposed calibration step unless an identical proposed/approved one exists.
+    """Insert a proposed calibration step unless an identical step exists (any status).
 
     Same semantics as the site's ``calibrate``: the step maps this scanner's (drift-corrected)
-    reading to the next scale, ``y = intercept + slope * x``.
+    reading to the next scale, ``y = intercept + slope * x``. A step identical to one that was
+    proposed, approved **or retired** (same scanner, region, kind, start, data set and
+    coefficients, so the same data fitted the same way) is not proposed again: a retired step
+    stays retired until new data change the fit.
 
     Returns
     -------
@@ -41,7 +44,7 @@ def propose_step(
     """
     same = db.execute(
         "SELECT id FROM calibration_steps WHERE scanner_id = ? AND region = ? AND kind = ?"
-        " AND valid_from = ? AND dataset = ? AND status IN ('proposed', 'approved')"
+        " AND valid_from = ? AND dataset = ?"
         " AND abs(intercept - ?) < 1e-12 AND abs(slope - ?) < 1e-12",
         [scanner_id, region, kind, valid_from, dataset, intercept, slope],
     ).fetchone()
@@ -276,3 +279,63 @@ def approved_chain(
         if r["kind"] not in chosen:
             chosen[r["kind"]] = ChainStep(r["id"], r["kind"], r["intercept"], r["slope"])
     return sorted(chosen.values(), key=lambda s: KIND_ORDER[s.kind])
+
+
+#: The archive setting naming the national reference scanner (its serial).
+REFERENCE_SCANNER_KEY = "national_reference_scanner"
+
+
+def scale_anchor(db: sqlite_utils.Database, region: str) -> int | None:
+    """Return the scanner whose own readings define the national scale for a region, if any.
+
+    On the reference-scanner scale that is the national reference scanner, for every region:
+    its readings are the national scale by definition (an identity chain, only its own drift
+    corrections apply), so its studies are harmonised without a scanner or national step.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    region : str
+        The region.
+
+    Returns
+    -------
+    int or None
+        The scanner id, or None when no scanner defines the scale for this region.
+    """
+    serial = get_setting(db, REFERENCE_SCANNER_KEY)
+    if not serial:
+        return None
+    row = db.execute("SELECT id FROM scanners WHERE serial = ? ORDER BY id", [serial]).fetchone()
+    return None if row is None else int(row[0])
+
+
+def is_harmonised(
+    db: sqlite_utils.Database, scanner_id: int, region: str, steps: list[ChainStep]
+) -> bool:
+    """Return whether a reading is on the national scale: approved steps, or the scale's anchor.
+
+    "Not harmonised" means a step is truly missing: a chain with at least one scanner or
+    national step, or the scanner that defines the national scale (see :func:`scale_anchor`).
+    A drift step alone keeps a scanner on its own scale, so it does not count.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int
+        The scanner.
+    region : str
+        The region.
+    steps : list of ChainStep
+        The approved chain on the scan date (:func:`approved_chain`).
+
+    Returns
+    -------
+    bool
+        True when the harmonised value is on the national scale.
+    """
+    if any(s.kind != "drift" for s in steps):
+        return True
+    return scale_anchor(db, region) == scanner_id

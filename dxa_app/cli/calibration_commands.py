@@ -33,6 +33,8 @@ def _qc(args: argparse.Namespace) -> ExitCode:
         lines.append(
             f"{q.site:<22} {q.serial:<16} {q.n_scans:>4} {q.last or '':<10} {q.status.upper()}"
         )
+        if q.problem:
+            lines.append("    " + q.problem)
         for rule in d.get("rules_summary", []):
             lines.append(
                 "    "

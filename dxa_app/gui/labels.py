@@ -15,6 +15,7 @@ QC_COLOURS: dict[str, str] = {
     "warning": "#f9a825",
     "reject": "#c62828",
     "no baseline": "#757575",
+    "baseline unusable": "#ef6c00",
 }
 #: The colour of any other QC status (e.g. a scanner without QC scans).
 NO_QC_COLOUR = "#bdbdbd"
@@ -67,6 +68,7 @@ def qc_status_label(status: str) -> str:
         "warning": _("Warning"),
         "reject": _("Reject"),
         "no baseline": _("No baseline"),
+        "baseline unusable": _("Baseline unusable"),
     }
     return labels.get(status, status)
 

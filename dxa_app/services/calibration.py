@@ -35,13 +35,14 @@ import numpy as np
 import sqlite_utils
 
 from calibration.fits import LinearFit, ols
-from calibration.qc import QcAnalysis, analyse
+from calibration.qc import BaselineError, QcAnalysis, analyse
 from dxa_app.archive import get_setting, set_setting, write_transaction
 from dxa_app.archive.db import audit
 from dxa_app.archive.scanners import scanner_ids_by_serial
 from dxa_app.archive.steps import (
     GROUPS,
     KIND_ORDER,
+    REFERENCE_SCANNER_KEY,
     Step,
     approved_chain,
     mark_approved,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GROUPS",
     "KIND_ORDER",
+    "REFERENCE_SCANNER_KEY",
     "CalibrationRun",
     "FitSummary",
     "ScannerQc",
@@ -77,7 +79,6 @@ __all__ = [
     "retire_steps",
 ]
 
-REFERENCE_SCANNER_KEY = "national_reference_scanner"
 IN_VIVO_MAX_DAYS = 60
 EARLIEST = "1900-01-01"
 
@@ -103,17 +104,20 @@ class ScannerQc:
     dates: tuple[str, ...] = ()
     values: tuple[float, ...] = ()
     phantom_scan_ids: tuple[int, ...] = ()
+    problem: str = ""
 
     @property
     def status(self) -> str:
-        """Today's status: "ok", "warning", "reject", or "no baseline" (too few scans).
+        """Today's status: "ok", "warning", "reject", "no baseline" or "baseline unusable".
 
         "reject" when a reject rule fired on the latest scan or the CUSUM is still in alarm;
         "warning" when only a warning rule fired on it; earlier alarms stay in the history.
+        "no baseline": too few scans yet; "baseline unusable": the baseline scans cannot give
+        control limits (e.g. all identical, SD 0), see :attr:`problem`.
         """
         a = self.analysis
         if a is None:
-            return "no baseline"
+            return "baseline unusable" if self.problem else "no baseline"
         last = len(self.values) - 1
         on_last = [h for h in a.hits if h.index == last]
         if any(h.severity == "reject" for h in on_last) or (
@@ -134,6 +138,7 @@ class ScannerQc:
             "last": self.last,
             "status": self.status,
             "history_status": self.analysis.status if self.analysis is not None else None,
+            "problem": self.problem,
         }
         a = self.analysis
         if a is not None:
@@ -244,11 +249,17 @@ def analyse_qc(
     for scanner_id, items in series.items():
         values = tuple(float(r["bmd_g_cm2"]) for r in items)
         dates = tuple(str(r["acquired_at"])[:10] for r in items)
-        analysis = (
-            analyse(values, n_baseline=n_baseline, k=k, h=h, allow_nonstandard=True)
-            if len(values) > n_baseline
-            else None
-        )
+        analysis = None
+        problem = ""
+        if len(values) > n_baseline:
+            try:
+                analysis = analyse(values, n_baseline=n_baseline, k=k, h=h, allow_nonstandard=True)
+            except BaselineError:
+                # this scanner's baseline is unusable; the other scanners are still analysed
+                problem = _(
+                    "The {n} baseline scans have no spread (SD 0): no control limits can be"
+                    " set. Check the phantom export, then take a new baseline."
+                ).format(n=n_baseline)
         first = items[0]
         out.append(
             ScannerQc(
@@ -263,6 +274,7 @@ def analyse_qc(
                 dates,
                 values,
                 tuple(int(r["ps_id"]) for r in items),
+                problem,
             )
         )
     return out

@@ -15,6 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from dxa_app.archive.precision import latest_precision
+from dxa_app.archive.steps import is_harmonised
 from dxa_app.archive.studies import (
     first_scan_text,
     latest_vfa_reading,
@@ -38,6 +39,7 @@ from reports.model import (
     ComparisonRow,
     DiagnosisInfo,
     FooterInfo,
+    OtherSidePrior,
     PatientInfo,
     ReferencePoint,
     ReportData,
@@ -92,10 +94,21 @@ def _comparison(
     same_scanner = prior["scanner_id"] == study["scanner_id"]
     cross = False
     if not same_scanner:
-        # a scanner change is comparable only when both scanners have approved steps
+        # a scanner change is comparable only when both scanners are on the national scale
+        # (approved steps, or the scanner that defines the scale)
         cross = all(
-            chain_for(db, prior["scanner_id"], r, prior["study_date"])
-            and chain_for(db, study["scanner_id"], r, study["study_date"])
+            is_harmonised(
+                db,
+                prior["scanner_id"],
+                r,
+                chain_for(db, prior["scanner_id"], r, prior["study_date"]),
+            )
+            and is_harmonised(
+                db,
+                study["scanner_id"],
+                r,
+                chain_for(db, study["scanner_id"], r, study["study_date"]),
+            )
             for r in ("L1-L4", "total_hip")
         )
         if not cross:
@@ -110,11 +123,23 @@ def _comparison(
     cur_areas, prior_areas = region_areas(db, study["id"]), region_areas(db, prior["id"])
     prior_by_key = {(r.region, r.side): r for r in prior_scores.regions}
     rows: list[ComparisonRow] = []
+    other_side: list[OtherSidePrior] = []
     for r in current.regions:
         if r.region not in ("L1-L4", "L2-L4", "total_hip", "femoral_neck"):
             continue
         p = prior_by_key.get((r.region, r.side))
         if p is None:
+            # a hip measured on the other side is another bone: name it, never compare it
+            others = [x for x in prior_scores.regions if x.region == r.region and x.side != r.side]
+            if others and r.side and others[0].side:
+                other_side.append(
+                    OtherSidePrior(
+                        r.region,
+                        dt.date.fromisoformat(prior["study_date"]),
+                        others[0].side,
+                        r.side,
+                    )
+                )
             continue
         lsc, source = _lsc(db, study["scanner_id"], r.region, p.harmonised_bmd)
         rows.append(
@@ -127,22 +152,28 @@ def _comparison(
                 source,
                 prior_areas.get(r.region),
                 cur_areas.get(r.region),
+                r.side,
             )
         )
     trend = None
     decider = current.diagnosis.deciding_region or "L1-L4"
+    cur = next((x for x in current.regions if x.region == decider), None)
+    side = cur.side if cur is not None else None
     points = []
     for s in reversed(priors):
         sc = compute_study_scores(db, s["id"])
-        v = next((x.harmonised_bmd for x in sc.regions if x.region == decider), None)
+        # the same bone only: a hip trend never mixes the left and the right hip
+        v = next(
+            (x.harmonised_bmd for x in sc.regions if x.region == decider and x.side == side),
+            None,
+        )
         if v is not None:
             points.append(TrendPoint(dt.date.fromisoformat(s["study_date"]), v))
-    cur_v = next((x.harmonised_bmd for x in current.regions if x.region == decider), None)
-    if cur_v is not None and points:
-        points.append(TrendPoint(dt.date.fromisoformat(study["study_date"]), cur_v))
+    if cur is not None and points:
+        points.append(TrendPoint(dt.date.fromisoformat(study["study_date"]), cur.harmonised_bmd))
         lsc, _src = _lsc(db, study["scanner_id"], decider, points[0].bmd)
-        trend = Trend(decider, tuple(points), lsc)
-    return Comparison(tuple(rows), cross_calibrated=cross), trend
+        trend = Trend(decider, tuple(points), lsc, side=side)
+    return Comparison(tuple(rows), cross_calibrated=cross, other_side=tuple(other_side)), trend
 
 
 def _vfa(db: sqlite_utils.Database, study_id: int) -> VfaSection | None:

@@ -37,6 +37,7 @@ from calibration.scores import (
 from dxa_app.archive import get_setting, write_transaction
 from dxa_app.archive.db import now_iso
 from dxa_app.archive.db import short_wait as _short_wait_for_write
+from dxa_app.archive.steps import is_harmonised
 from dxa_app.archive.studies import has_fragility_fracture, study_id_for, study_ids
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
@@ -119,6 +120,7 @@ class RegionRow:
     t_reference: str
     z_reference: str
     region_result_id: int = 0
+    harmonised: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (BMD rounded for display in ``*_printed``)."""
@@ -142,6 +144,7 @@ class RegionRow:
             "category": self.category,
             "t_reference": self.t_reference,
             "z_reference": self.z_reference,
+            "harmonised": self.harmonised,
         }
 
 
@@ -227,11 +230,12 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
         steps: list[ChainStep] = chain_for(db, r["scanner_id"], r["region"], st["study_date"])
         a, b = compose(steps)
         harmonised = a + b * r["bmd_g_cm2"]
+        on_scale = is_harmonised(db, r["scanner_id"], r["region"], steps)
         ref_region = REFERENCE_REGION.get(r["region"])
         t = z = None
         t_ref = z_ref = ""
         if ref_region is not None:
-            if not steps:
+            if not on_scale:
                 harmonised_all = False
             found = _lookup(t_tables, ref_region, "F", None)  # ISCD: female reference for all
             if found is not None:
@@ -268,6 +272,7 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
                 t_ref,
                 z_ref,
                 r["rr_id"],
+                on_scale,
             )
         )
     if not harmonised_all:

@@ -21,6 +21,9 @@ DA: dict[str, str] = {
     "No visits to show.": "Ingen undersøgelser at vise.",
     "Visit date": "Undersøgelsesdato",
     "LSC band around the baseline (± {lsc} g/cm²)": "LSC-bånd omkring baseline (± {lsc} g/cm²)",
+    "The prior scan of the {prior_site} ({date}) was of the other hip; the {site} is not"
+    " compared with it.": "Den tidligere skanning af {prior_site} ({date}) var af den anden"
+    " hofte; {site} sammenlignes ikke med den.",
     # terms
     "left": "venstre",
     "right": "højre",
