@@ -409,13 +409,30 @@ def _refine_step(v: npt.NDArray[np.float64], mu0: float, lo: int, hi: int) -> in
 
 @dataclass(frozen=True)
 class QcAnalysis:
-    """Everything the QC view needs about one phantom series."""
+    """Everything the QC view needs about one baseline segment of a phantom series.
+
+    Indices (``hits``, ``cusum.alarms``, ``proposal.start_index``) count in the whole series
+    the segment belongs to; the CUSUM paths cover the segment only: ``cusum.c_plus[i]`` is
+    the sum at series index ``offset + i`` (0 over the baseline scans, where no rule runs).
+    """
 
     baseline: Baseline
     hits: tuple[RuleHit, ...]
     cusum: Cusum
     proposal: DriftProposal | None
     status: Literal["ok", "warning", "reject"]
+    offset: int = 0
+
+    def in_alarm_at_end(self) -> bool:
+        """Return whether a CUSUM side is above h at the segment's latest scan.
+
+        Returns
+        -------
+        bool
+            True while a confirmed shift is uncorrected.
+        """
+        c = self.cusum
+        return bool(c.c_plus and (c.c_plus[-1] > c.h or c.c_minus[-1] > c.h))
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict.
@@ -439,6 +456,7 @@ class QcAnalysis:
             "cusum": {"k": self.cusum.k, "h": self.cusum.h, "alarms": list(self.cusum.alarms)},
             "proposal": None if self.proposal is None else self.proposal.__dict__.copy(),
             "status": self.status,
+            "offset": self.offset,
         }
 
 
@@ -449,25 +467,32 @@ def analyse(
     k: float = 0.5,
     h: float = 5.0,
     allow_nonstandard: bool = False,
+    offset: int = 0,
 ) -> QcAnalysis:
-    """Run baseline, Westgard, CUSUM and the drift proposal on a phantom series.
+    """Run baseline, Westgard, CUSUM and the drift proposal on one baseline segment.
 
+    The first ``n_baseline`` values form the baseline and are only that: the Westgard rules
+    and the CUSUM are evaluated on the values **after** it, and the CUSUM sums start at 0 with
+    the first value after the baseline (a sum built inside the baseline, where the mean and SD
+    were estimated from the same values, would carry over into the first days of control).
     The drift proposal uses ``refine=True`` (see :func:`propose_drift`).
 
     Status: ``"reject"`` when any reject rule fired; ``"warning"`` when only 1-2s warnings
     fired or the CUSUM alarmed (a CUSUM alarm asks for review of the drift proposal rather
-    than stopping the scanner); otherwise ``"ok"``. The whole series is judged.
+    than stopping the scanner); otherwise ``"ok"``. The whole segment is judged.
 
     Parameters
     ----------
     values : array_like
-        The series in time order; the first ``n_baseline`` values form the baseline.
+        The segment in time order; the first ``n_baseline`` values form the baseline.
     n_baseline : int, optional
         Baseline length (see :func:`baseline`).
     k, h : float, optional
         CUSUM parameters.
     allow_nonstandard : bool, optional
         Passed to :func:`baseline`.
+    offset : int, optional
+        Index of the segment's first value in the whole series; added to every index.
 
     Returns
     -------
@@ -476,9 +501,33 @@ def analyse(
     """
     v = _values(values)
     base = baseline(v, n_baseline, allow_nonstandard=allow_nonstandard)
-    hits = tuple(westgard(v, base))
-    c = cusum(v, base, k=k, h=h)
-    proposal = propose_drift(v, base, k=k, h=h, refine=True)
+    post = v[n_baseline:]
+    shift = offset + n_baseline
+    hits: tuple[RuleHit, ...] = ()
+    proposal = None
+    zeros = (0.0,) * n_baseline
+    c = Cusum(c_plus=zeros, c_minus=zeros, alarms=(), k=k, h=h)
+    if post.size:
+        hits = tuple(
+            RuleHit(hit.index + shift, hit.rule, hit.severity, hit.message)
+            for hit in westgard(post, base)
+        )
+        local = cusum(post, base, k=k, h=h)
+        c = Cusum(
+            c_plus=zeros + local.c_plus,
+            c_minus=zeros + local.c_minus,
+            alarms=tuple(i + shift for i in local.alarms),
+            k=k,
+            h=h,
+        )
+        p = propose_drift(post, base, k=k, h=h, refine=True)
+        if p is not None:
+            proposal = DriftProposal(
+                start_index=p.start_index + shift,
+                factor=p.factor,
+                n_after=p.n_after,
+                evidence=p.evidence,
+            )
     status: Literal["ok", "warning", "reject"]
     if any(hit.severity == "reject" for hit in hits):
         status = "reject"
@@ -486,7 +535,9 @@ def analyse(
         status = "warning"
     else:
         status = "ok"
-    return QcAnalysis(baseline=base, hits=hits, cusum=c, proposal=proposal, status=status)
+    return QcAnalysis(
+        baseline=base, hits=hits, cusum=c, proposal=proposal, status=status, offset=offset
+    )
 
 
 def _simulate(
@@ -510,9 +561,9 @@ def false_alarm_rates(
 
     Each series is ``length`` daily scans of a phantom with true value 1.0 g/cm2 and normal
     noise of ``cv_pct`` % (no shift). The baseline is estimated from the first ``n_baseline``
-    scans of the same series (as in practice), then the rules run on the whole series and only
-    alarms at indices >= ``n_baseline`` count. The ``limit`` rule depends on ``cv_pct``
-    (±1.5 % is 3.3 SD at CV 0.45 %); the SD rules do not.
+    scans of the same series (as in practice), then the rules run on the scans after the
+    baseline, as :func:`analyse` does (CUSUM sums start at 0 after the baseline). The ``limit``
+    rule depends on ``cv_pct`` (±1.5 % is 3.3 SD at CV 0.45 %); the SD rules do not.
 
     Parameters
     ----------
@@ -550,15 +601,16 @@ def false_alarm_rates(
     else:
         means = np.ones(n_series)
         sds = np.full(n_series, cv_pct / 100)
-    z_all = (x - means[:, None]) / sds[:, None]
+    post = x[:, n_baseline:]
+    z_all = (post - means[:, None]) / sds[:, None]
     cp, cm = _cusum_arrays(z_all, k)
-    cusum_alarm = np.any((cp[:, n_baseline:] > h) | (cm[:, n_baseline:] > h), axis=1)
+    cusum_alarm = np.any((cp > h) | (cm > h), axis=1)
     for s in range(n_series):
         base = Baseline(mean=float(means[s]), sd=float(sds[s]), n=n_baseline)
-        masks = _rule_masks(z_all[s], x[s], base)
+        masks = _rule_masks(z_all[s], post[s], base)
         rejected = False
         for rule in RULES:
-            if masks[rule][n_baseline:].any():
+            if masks[rule].any():
                 counts[rule] += 1
                 rejected = rejected or _SEVERITY[rule] == "reject"
         counts["cusum"] += int(cusum_alarm[s])
@@ -610,8 +662,10 @@ def detection_delays(
     head = x[:, :n_baseline]
     means, sds = head.mean(axis=1), head.std(axis=1, ddof=1)
     z = (x - means[:, None]) / sds[:, None]
-    cp, cm = _cusum_arrays(z, k)
-    alarm = (cp > h) | (cm > h)
+    # the CUSUM starts after the baseline (as in :func:`analyse`)
+    cp, cm = _cusum_arrays(z[:, n_baseline:], k)
+    pad = np.zeros((n_series, n_baseline), dtype=bool)
+    alarm = np.concatenate([pad, (cp > h) | (cm > h)], axis=1)
     limit: npt.NDArray[np.bool_] = np.asarray(np.abs(x / means[:, None] - 1) > 0.015)
     early: npt.NDArray[np.bool_] = np.asarray(alarm[:, :step_at].any(axis=1))
     delays: list[int] = []

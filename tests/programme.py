@@ -60,6 +60,7 @@ def hip_study(
     femoral_neck: float | None = None,
     spine: float | None = None,
     extra_hips: Sequence[tuple[float | None, float | None]] = (),
+    software_version: str = "",
 ) -> StudyRecord:
     """Return one study: a hip scan (and its repeats) of one side, optionally an AP spine."""
     at = dt.datetime.combine(day, dt.time(9, 0))
@@ -77,6 +78,7 @@ def hip_study(
                     ScanType.HIP,
                     at + dt.timedelta(minutes=5 * i + 1),
                     side,
+                    software_version=software_version,
                     results=results,
                 )
             )

@@ -457,10 +457,29 @@ ALTER TABLE report_versions ADD COLUMN site_sealed TEXT;
 """
 
 
+V6_QC_BASELINES = """
+CREATE TABLE qc_baselines (
+    id INTEGER PRIMARY KEY,
+    scanner_id INTEGER NOT NULL REFERENCES scanners(id),
+    starts_at TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('on_demand', 'service')),
+    reason TEXT NOT NULL,
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX qc_baselines_scanner ON qc_baselines(scanner_id, starts_at);
+CREATE TRIGGER qc_baselines_no_update BEFORE UPDATE ON qc_baselines
+BEGIN SELECT RAISE(ABORT, 'a QC baseline start cannot be changed; start another'); END;
+CREATE TRIGGER qc_baselines_no_delete BEFORE DELETE ON qc_baselines
+BEGIN SELECT RAISE(ABORT, 'a QC baseline start cannot be deleted; start another'); END;
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
     Migration("0002_scores", V2_SCORES),
     Migration("0003_report_signatures", V3_REPORT_SIGNATURES),
     Migration("0004_centre_exchange", V4_CENTRE_EXCHANGE),
     Migration("0005_seal", V5_SEAL),
+    Migration("0006_qc_baselines", V6_QC_BASELINES),
 )

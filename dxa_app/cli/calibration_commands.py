@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -23,43 +24,95 @@ from dxa_app.i18n import _
 # --- qc -----------------------------------------------------------------------------------
 
 
-def _qc(args: argparse.Namespace) -> ExitCode:
-    from dxa_app.services.calibration import qc_status
-
-    rows = qc_status(login(args), n_baseline=args.baseline, k=args.k, h=args.h)
-    lines = []
-    for q in rows:
-        d = q.to_dict()
-        lines.append(
-            f"{q.site:<22} {q.serial:<16} {q.n_scans:>4} {q.last or '':<10} {q.status.upper()}"
+def _qc_lines(q: Any) -> list[str]:
+    """The text of one scanner's QC (today's state, segments, rules, CUSUM, drift)."""
+    d = q.to_dict()
+    status = q.today_status.upper()
+    if q.today_status == "no QC today":
+        status = _("NO QC TODAY (last QC {days} days ago: {status})").format(
+            days=q.days_since_last, status=q.status
         )
-        if q.problem:
-            lines.append("    " + q.problem)
-        for rule in d.get("rules_summary", []):
+    elif q.status == "baseline in progress":
+        done, need = q.baseline_progress
+        status = _("NEW BASELINE IN PROGRESS ({done} of {need} scans)").format(done=done, need=need)
+    lines = [f"{q.site:<22} {q.serial:<16} {q.n_scans:>4} {q.last or '':<10} {status}"]
+    if q.problem:
+        lines.append("    " + q.problem)
+    if len(q.segments) > 1:
+        for seg in d["segments"]:
             lines.append(
                 "    "
-                + _("{rule:<6} {severity:<8} {count:>3} x, first {first}, last {last}").format(
-                    **rule
+                + _("baseline from {started} ({kind}{reason}): {n} scans").format(
+                    started=seg["first"] or seg["started"],
+                    kind=seg["kind"],
+                    reason=f": {seg['reason']}" if seg["reason"] else "",
+                    n=seg["n_scans"],
                 )
             )
-        cus = d.get("cusum", {})
-        if cus.get("alarms"):
-            lines.append(
-                "    "
-                + _("CUSUM alarms: {n}, first {first}{now}").format(
-                    n=len(cus["alarms"]),
-                    first=cus["alarms"][0],
-                    now=_("; still in alarm") if cus["in_alarm_now"] else "",
-                )
+    for rule in d.get("rules_summary", []):
+        lines.append(
+            "    "
+            + _("{rule:<6} {severity:<8} {count:>3} x, first {first}, last {last}").format(**rule)
+        )
+    cus = d.get("cusum", {})
+    if cus.get("alarms"):
+        lines.append(
+            "    "
+            + _("CUSUM alarms: {n}, first {first}{now}").format(
+                n=len(cus["alarms"]),
+                first=cus["alarms"][0],
+                now=_("; still in alarm") if cus["in_alarm_now"] else "",
             )
-        if d.get("drift_proposal"):
-            p = d["drift_proposal"]
-            lines.append(
-                "    "
-                + _("drift from {start}: correction factor {factor:.4f}").format(
-                    start=p["start"], factor=p["factor"]
-                )
+        )
+    if d.get("drift_proposal"):
+        p = d["drift_proposal"]
+        lines.append(
+            "    "
+            + _("drift from {start}: correction factor {factor:.4f}").format(
+                start=p["start"], factor=p["factor"]
             )
+        )
+        lines.append("      " + p["evidence"])
+    for step in d["pending_drift_steps"]:
+        lines.append(
+            "    "
+            + _("proposed drift step {id} from {start} awaits approval").format(
+                id=step["id"], start=step["valid_from"]
+            )
+        )
+    return lines
+
+
+def _qc(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.calibration import qc_status, start_new_baseline
+
+    session = login(args)
+    if args.new_baseline:
+        starts = None
+        if args.starts:
+            try:
+                starts = dt.date.fromisoformat(args.starts)
+            except ValueError as exc:
+                raise UsageError(
+                    _("Not a date: {value}.").format(value=args.starts), _("Use YYYY-MM-DD.")
+                ) from exc
+        q = start_new_baseline(
+            session,
+            args.new_baseline,
+            reason=args.reason or "",
+            starts=starts,
+            service_visit=args.service,
+        )
+        emit(
+            args,
+            q.to_dict(),
+            _("New QC baseline for {serial}: the next {n} QC scans form it.").format(
+                serial=args.new_baseline, n=q.n_baseline
+            ),
+        )
+        return ExitCode.OK
+    rows = qc_status(session, n_baseline=args.baseline, k=args.k, h=args.h)
+    lines = [line for q in rows for line in _qc_lines(q)]
     emit(args, [q.to_dict() for q in rows], "\n".join(lines) or _("No daily QC scans."))
     return ExitCode.OK
 
@@ -70,6 +123,21 @@ def _qc_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", type=int, default=20, help=_("scans in the baseline (15-25)"))
     p.add_argument("--k", type=float, default=0.5, help=_("CUSUM reference value k (SD units)"))
     p.add_argument("--h", type=float, default=5.0, help=_("CUSUM decision interval h (SD units)"))
+    p.add_argument(
+        "--new-baseline",
+        metavar="SERIAL",
+        help=_("start a new QC baseline for this scanner (needs --reason)"),
+    )
+    p.add_argument("--reason", help=_("why the new baseline (stored and audited)"))
+    p.add_argument(
+        "--from",
+        dest="starts",
+        metavar="DATE",
+        help=_("first day of the new baseline (default: from now on)"),
+    )
+    p.add_argument(
+        "--service", action="store_true", help=_("record the new baseline as a service visit")
+    )
 
 
 # --- calibrate / steps / approve / retire ---------------------------------------------------

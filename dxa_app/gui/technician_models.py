@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from dxa_app.domain import ImportOutcome, ImportStatus
-from dxa_app.gui.labels import qc_colour, qc_status_label
+from dxa_app.gui.labels import qc_colour, today_label
 from dxa_app.gui.table_model import Column, ObjectTableModel
 from dxa_app.i18n import _
 from dxa_app.services.calibration import ScannerQc
@@ -64,9 +64,9 @@ class ScannerQcModel(ObjectTableModel[ScannerQc]):
     columns: Sequence[Column[ScannerQc]] = (
         Column(
             lambda: _("Status"),
-            lambda q: qc_status_label(q.status),
-            decoration=lambda q: qc_colour(q.status),
-            foreground=lambda q: qc_colour(q.status),
+            today_label,
+            decoration=lambda q: qc_colour(q.today_status),
+            foreground=lambda q: qc_colour(q.today_status),
         ),
         Column(lambda: _("Site"), lambda q: q.site),
         Column(lambda: _("Serial"), lambda q: q.serial),
@@ -77,13 +77,13 @@ class ScannerQcModel(ObjectTableModel[ScannerQc]):
 
 
 class QcAlarmModel(ObjectTableModel[QcAlarm]):
-    """A scanner's QC alarms: date, rule, severity, value, acknowledged by whom and why."""
+    """A scanner's alarmed QC scans (one row each): date, rules, severity, value, acknowledged."""
 
     COL_DATE, COL_RULE, COL_SEVERITY, COL_VALUE, COL_ACK, COL_COMMENT = range(6)
 
     columns: Sequence[Column[QcAlarm]] = (
         Column(lambda: _("Date"), lambda a: a.date),
-        Column(lambda: _("Rule"), lambda a: a.rule),
+        Column(lambda: _("Rules"), lambda a: a.rule),
         Column(
             lambda: _("Severity"),
             lambda a: _("reject") if a.severity == "reject" else _("warning"),

@@ -46,6 +46,7 @@ class Permission(StrEnum):
     VIEW = "view"  # patients, studies, scores, reports, QC, steps (identifiable data)
     IMPORT = "import"  # import files and folders, receive from scanners
     QC_ACK = "qc_ack"  # acknowledge QC alarms
+    QC_BASELINE = "qc_baseline"  # start a new QC baseline (service visit, on demand)
     VFA_ENTRY = "vfa_entry"  # enter a VFA reading
     PRECISION = "precision"  # record a precision study
     CALIBRATE = "calibrate"  # run the fits that propose calibration steps
@@ -71,6 +72,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW,
             Permission.IMPORT,
             Permission.QC_ACK,
+            Permission.QC_BASELINE,
             Permission.VFA_ENTRY,
             Permission.PRECISION,
             Permission.RESCORE,
@@ -93,6 +95,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CENTRE_ANALYST: frozenset(
         {
             Permission.VIEW,
+            Permission.QC_BASELINE,
             Permission.CALIBRATE,
             Permission.RESCORE,
             Permission.APPROVE,

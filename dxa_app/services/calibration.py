@@ -37,7 +37,14 @@ import sqlite_utils
 from calibration.fits import LinearFit, ols
 from calibration.qc import BaselineError, QcAnalysis, analyse
 from dxa_app.archive import get_setting, set_setting, write_transaction
-from dxa_app.archive.db import audit
+from dxa_app.archive.db import audit, now_iso
+from dxa_app.archive.qc import (
+    BaselineStart,
+    add_baseline_start,
+    baseline_starts,
+    daily_qc_rows,
+    pending_drift_steps,
+)
 from dxa_app.archive.scanners import scanner_ids_by_serial
 from dxa_app.archive.steps import (
     GROUPS,
@@ -63,9 +70,11 @@ if TYPE_CHECKING:
 __all__ = [
     "GROUPS",
     "KIND_ORDER",
+    "NO_QC_TODAY",
     "REFERENCE_SCANNER_KEY",
     "CalibrationRun",
     "FitSummary",
+    "QcSegment",
     "ScannerQc",
     "Step",
     "approve_steps",
@@ -77,6 +86,7 @@ __all__ = [
     "reference_serial",
     "region_group",
     "retire_steps",
+    "start_new_baseline",
 ]
 
 IN_VIVO_MAX_DAYS = 60
@@ -88,10 +98,69 @@ GROUP_FIT_REGION = {"spine": "L1-L4", "total_hip": "total_hip", "femoral_neck": 
 
 # --- QC ------------------------------------------------------------------------------------
 
+#: Why a baseline segment starts: the first scans, or a restart (see archive.qc).
+SEGMENT_REASONS = ("first", "on_demand", "service", "drift_correction", "software_change")
+#: The status of a scanner whose latest QC scan is not from today.
+NO_QC_TODAY = "no QC today"
+
+
+@dataclass(frozen=True)
+class QcSegment:
+    """One baseline segment of a scanner's daily-QC series: its baseline, then control.
+
+    ``start``/``stop`` index the whole series (``stop`` exclusive); ``analysis`` is None
+    while the segment has fewer scans than the baseline needs, or when the baseline is
+    unusable (``problem`` says why).
+    """
+
+    start: int
+    stop: int
+    kind: str
+    reason: str
+    started: str
+    analysis: QcAnalysis | None
+    problem: str = ""
+    by: str = ""
+
+    @property
+    def n(self) -> int:
+        """Return the number of QC scans in the segment."""
+        return self.stop - self.start
+
+    def to_dict(self, dates: Sequence[str]) -> dict[str, Any]:
+        """Return a JSON-ready summary (dates of the first and last scans, baseline)."""
+        a = self.analysis
+        return {
+            "kind": self.kind,
+            "reason": self.reason,
+            "by": self.by,
+            "started": self.started,
+            "first": dates[self.start] if self.n else None,
+            "last": dates[self.stop - 1] if self.n else None,
+            "n_scans": self.n,
+            "baseline": None
+            if a is None
+            else {
+                "mean": a.baseline.mean,
+                "sd": a.baseline.sd,
+                "n": a.baseline.n,
+                "lower": a.baseline.lower,
+                "upper": a.baseline.upper,
+            },
+            "status": None if a is None else a.status,
+            "problem": self.problem,
+        }
+
 
 @dataclass(frozen=True)
 class ScannerQc:
-    """The daily-QC status of one scanner."""
+    """The daily-QC status of one scanner: its series, cut into baseline segments.
+
+    ``dates``, ``values`` and ``phantom_scan_ids`` hold the whole series; ``segments`` the
+    baselines (a new one after an approved drift correction, a software change, a service
+    visit or a request). The rules run in the current (last) segment only; earlier segments
+    keep their alarms as history.
+    """
 
     scanner_id: int
     serial: str
@@ -100,31 +169,81 @@ class ScannerQc:
     n_scans: int
     first: str | None
     last: str | None
-    analysis: QcAnalysis | None
+    segments: tuple[QcSegment, ...] = ()
     dates: tuple[str, ...] = ()
     values: tuple[float, ...] = ()
     phantom_scan_ids: tuple[int, ...] = ()
-    problem: str = ""
+    today: str = ""
+    n_baseline: int = 20
+    pending_drift: tuple[dict[str, Any], ...] = ()
+    times: tuple[str, ...] = ()
+
+    @property
+    def current(self) -> QcSegment | None:
+        """Return the current baseline segment (None without QC scans)."""
+        return self.segments[-1] if self.segments else None
+
+    @property
+    def analysis(self) -> QcAnalysis | None:
+        """Return the analysis of the current segment (None while its baseline is not ready)."""
+        seg = self.current
+        return None if seg is None else seg.analysis
+
+    @property
+    def problem(self) -> str:
+        """Return why the current baseline is unusable ("" when it is not)."""
+        seg = self.current
+        return "" if seg is None else seg.problem
 
     @property
     def status(self) -> str:
-        """Today's status: "ok", "warning", "reject", "no baseline" or "baseline unusable".
+        """Status of the latest QC scan in the current baseline segment.
 
         "reject" when a reject rule fired on the latest scan or the CUSUM is still in alarm;
-        "warning" when only a warning rule fired on it; earlier alarms stay in the history.
-        "no baseline": too few scans yet; "baseline unusable": the baseline scans cannot give
-        control limits (e.g. all identical, SD 0), see :attr:`problem`.
+        "warning" when only a warning rule fired on it; "ok" otherwise; earlier alarms stay in
+        the history. Without control limits: "no baseline" (too few scans so far),
+        "baseline in progress" (a new baseline after a restart, see :attr:`baseline_progress`)
+        or "baseline unusable" (e.g. all baseline scans identical, see :attr:`problem`).
         """
+        seg = self.current
         a = self.analysis
-        if a is None:
-            return "baseline unusable" if self.problem else "no baseline"
+        if seg is None or a is None:
+            if self.problem:
+                return "baseline unusable"
+            if seg is not None and seg.kind != "first":
+                return "baseline in progress"
+            return "no baseline"
         last = len(self.values) - 1
         on_last = [h for h in a.hits if h.index == last]
         if any(h.severity == "reject" for h in on_last) or (
-            a.cusum.c_plus[last] > a.cusum.h or a.cusum.c_minus[last] > a.cusum.h
+            seg.n > a.baseline.n and a.in_alarm_at_end()
         ):
             return "reject"
         return "warning" if on_last else "ok"
+
+    @property
+    def days_since_last(self) -> int | None:
+        """Return the days from the latest QC scan to today (None without scans)."""
+        if not self.last or not self.today:
+            return None
+        return (dt.date.fromisoformat(self.today) - dt.date.fromisoformat(self.last)).days
+
+    @property
+    def today_status(self) -> str:
+        """Today's status: :attr:`status` if the latest QC scan is today's, else "no QC today".
+
+        "No QC today" is its own state: a result from an older day says nothing about today.
+        """
+        days = self.days_since_last
+        if days is not None and days > 0:
+            return NO_QC_TODAY
+        return self.status
+
+    @property
+    def baseline_progress(self) -> tuple[int, int]:
+        """Return (scans so far, scans needed) of the current baseline."""
+        seg = self.current
+        return (0 if seg is None else min(seg.n, self.n_baseline), self.n_baseline)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready summary: status, baseline, rules fired, CUSUM, drift proposal."""
@@ -137,8 +256,16 @@ class ScannerQc:
             "first": self.first,
             "last": self.last,
             "status": self.status,
+            "today_status": self.today_status,
+            "days_since_last_qc": self.days_since_last,
             "history_status": self.analysis.status if self.analysis is not None else None,
             "problem": self.problem,
+            "baseline_progress": list(self.baseline_progress),
+            "segments": [s.to_dict(self.dates) for s in self.segments],
+            "pending_drift_steps": [
+                {"id": p["id"], "valid_from": p["valid_from"], "factor": p["slope"]}
+                for p in self.pending_drift
+            ],
         }
         a = self.analysis
         if a is not None:
@@ -149,6 +276,7 @@ class ScannerQc:
                 "lower": a.baseline.lower,
                 "upper": a.baseline.upper,
             }
+            hits = [h for s in self.segments if s.analysis for h in s.analysis.hits]
             out["rules_fired"] = [
                 {
                     "date": self.dates[h.index],
@@ -156,16 +284,13 @@ class ScannerQc:
                     "severity": h.severity,
                     "value": self.values[h.index],
                 }
-                for h in a.hits
+                for h in hits
             ]
-            last = len(self.values) - 1
             out["cusum"] = {
                 "k": a.cusum.k,
                 "h": a.cusum.h,
                 "alarms": [self.dates[i] for i in a.cusum.alarms],
-                "in_alarm_now": bool(
-                    a.cusum.c_plus[last] > a.cusum.h or a.cusum.c_minus[last] > a.cusum.h
-                ),
+                "in_alarm_now": a.in_alarm_at_end(),
                 "max_c_plus": max(a.cusum.c_plus, default=0.0),
                 "max_c_minus": max(a.cusum.c_minus, default=0.0),
             }
@@ -184,13 +309,94 @@ class ScannerQc:
                 entry["last"] = self.dates[h.index]
                 entry["count"] += 1
             out["rules_summary"] = list(summary.values())
-            p = a.proposal
-            out["drift_proposal"] = (
-                None
-                if p is None
-                else {"start": self.dates[p.start_index], "factor": p.factor, "n_after": p.n_after}
-            )
+            out["drift_proposal"] = self.drift_proposal()
         return out
+
+    def drift_proposal(self) -> dict[str, Any] | None:
+        """Return the current segment's drift proposal with its dates and evidence, or None."""
+        a = self.analysis
+        p = None if a is None else a.proposal
+        if a is None or p is None:
+            return None
+        return {
+            "start": self.dates[p.start_index],
+            "factor": p.factor,
+            "n_after": p.n_after,
+            "baseline_mean": a.baseline.mean,
+            "qc_last": self.times[-1] if self.times else self.dates[-1],
+            "evidence": _(
+                "CUSUM still in alarm at the latest scan ({last}); the {n} scans from {start}"
+                " average {pct:+.2f} % against the baseline {mean:.4f} g/cm²."
+            ).format(
+                last=self.dates[-1],
+                n=p.n_after,
+                start=self.dates[p.start_index],
+                pct=100 * (1 / p.factor - 1),
+                mean=a.baseline.mean,
+            ),
+        }
+
+
+def _segments(
+    times: Sequence[str],
+    values: Sequence[float],
+    starts: Sequence[BaselineStart],
+    *,
+    n_baseline: int,
+    k: float,
+    h: float,
+) -> tuple[QcSegment, ...]:
+    cuts: list[tuple[int, BaselineStart | None]] = [(0, None)]
+    for restart in starts:  # oldest first
+        i = next(
+            (
+                j
+                for j, t in enumerate(times)
+                if (t > restart.after if restart.strict else t >= restart.after)
+            ),
+            len(times),
+        )
+        if i == 0:
+            continue  # a restart before the first scan: the series starts fresh anyway
+        if i == cuts[-1][0]:
+            cuts[-1] = (i, restart)  # two restarts before the same scan: the later one names it
+        elif i > cuts[-1][0]:
+            cuts.append((i, restart))
+    out: list[QcSegment] = []
+    for n, (i, b) in enumerate(cuts):
+        stop = cuts[n + 1][0] if n + 1 < len(cuts) else len(times)
+        analysis = None
+        problem = ""
+        if stop - i >= n_baseline:
+            try:
+                analysis = analyse(
+                    values[i:stop],
+                    n_baseline=n_baseline,
+                    k=k,
+                    h=h,
+                    allow_nonstandard=True,
+                    offset=i,
+                )
+            except BaselineError:
+                # this scanner's baseline is unusable; the other scanners are still analysed
+                problem = _(
+                    "The {n} baseline scans have no spread (SD 0): no control limits can be"
+                    " set. Check the phantom export, then take a new baseline."
+                ).format(n=n_baseline)
+        started = (b.after if b is not None else (times[0] if times else ""))[:10]
+        out.append(
+            QcSegment(
+                i,
+                stop,
+                "first" if b is None else b.kind,
+                "" if b is None else b.reason,
+                started,
+                analysis,
+                problem,
+                "" if b is None else b.by,
+            )
+        )
+    return tuple(out)
 
 
 def analyse_qc(
@@ -200,8 +406,14 @@ def analyse_qc(
     k: float = 0.5,
     h: float = 5.0,
     region: str = "total",
+    today: dt.date | None = None,
 ) -> list[ScannerQc]:
     """Analyse every scanner's daily phantom QC series (baseline, Westgard, CUSUM, drift).
+
+    Each series is cut into baseline segments (:func:`dxa_app.archive.qc.baseline_starts`):
+    the first ``n_baseline`` scans of a segment form its baseline and the rules run on the
+    scans after it only. A scanner whose baseline is unusable gets its own message; the
+    others are analysed as usual.
 
     Parameters
     ----------
@@ -213,6 +425,8 @@ def analyse_qc(
         CUSUM reference value and decision interval, in SD units.
     region : str
         The phantom region analysed (default the total).
+    today : datetime.date, optional
+        The day "today" means (default: the computer's date).
 
     Returns
     -------
@@ -233,33 +447,23 @@ def analyse_qc(
         )
     if k <= 0 or h <= 0:
         raise UsageError(_("CUSUM k and h must be positive."), "")
-    rows = db.query(
-        "SELECT sc.id AS scanner_id, sc.serial, sc.model, coalesce(si.code, '') AS site,"
-        " ps.id AS ps_id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
-        " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id"
-        " JOIN scanners sc ON sc.id = ps.scanner_id LEFT JOIN sites si ON si.id = sc.site_id"
-        " WHERE ps.purpose = 'daily_qc' AND pr.region = ?"
-        " ORDER BY si.code, sc.serial, ps.acquired_at, ps.id",
-        [region],
-    )
+    day = (today or dt.date.today()).isoformat()
     series: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
+    for r in daily_qc_rows(db, region):
         series[r["scanner_id"]].append(r)
     out: list[ScannerQc] = []
     for scanner_id, items in series.items():
         values = tuple(float(r["bmd_g_cm2"]) for r in items)
-        dates = tuple(str(r["acquired_at"])[:10] for r in items)
-        analysis = None
-        problem = ""
-        if len(values) > n_baseline:
-            try:
-                analysis = analyse(values, n_baseline=n_baseline, k=k, h=h, allow_nonstandard=True)
-            except BaselineError:
-                # this scanner's baseline is unusable; the other scanners are still analysed
-                problem = _(
-                    "The {n} baseline scans have no spread (SD 0): no control limits can be"
-                    " set. Check the phantom export, then take a new baseline."
-                ).format(n=n_baseline)
+        times = tuple(str(r["acquired_at"]) for r in items)
+        dates = tuple(t[:10] for t in times)
+        segments = _segments(
+            times,
+            values,
+            baseline_starts(db, scanner_id),
+            n_baseline=n_baseline,
+            k=k,
+            h=h,
+        )
         first = items[0]
         out.append(
             ScannerQc(
@@ -270,14 +474,79 @@ def analyse_qc(
                 len(values),
                 dates[0] if dates else None,
                 dates[-1] if dates else None,
-                analysis,
+                segments,
                 dates,
                 values,
                 tuple(int(r["ps_id"]) for r in items),
-                problem,
+                day,
+                n_baseline,
+                tuple(pending_drift_steps(db, scanner_id)),
+                times,
             )
         )
     return out
+
+
+def start_new_baseline(
+    session: Session,
+    serial: str,
+    *,
+    reason: str,
+    starts: dt.date | None = None,
+    service_visit: bool = False,
+) -> ScannerQc:
+    """Start a new QC baseline for a scanner (technician or centre analyst); audited.
+
+    The next ``n_baseline`` QC scans from ``starts`` (default: now) form the new baseline;
+    the earlier scans stay as history. An approved drift correction and a software change
+    restart the baseline by themselves; this is for a service visit or any other reason.
+
+    Parameters
+    ----------
+    session : Session
+        The acting technician or centre analyst.
+    serial : str
+        The scanner's serial.
+    reason : str
+        Why (required; stored and audited).
+    starts : datetime.date, optional
+        The first day of the new baseline (default: from now on).
+    service_visit : bool
+        Record it as a service visit (else "on demand").
+
+    Returns
+    -------
+    ScannerQc
+        The scanner's QC afterwards.
+
+    Raises
+    ------
+    UsageError
+        Without a reason.
+    NotFoundError
+        When no scanner has that serial.
+    """
+    why = _require_reason(reason)
+    with acting(session, Permission.QC_BASELINE) as db:
+        ids = scanner_ids_by_serial(db)
+        if serial not in ids:
+            raise NotFoundError(_("No scanner with serial {serial}.").format(serial=serial), "")
+        at = starts.isoformat() if starts is not None else now_iso()
+        kind = "service" if service_visit else "on_demand"
+        with write_transaction(db):
+            row = add_baseline_start(
+                db, ids[serial], starts_at=at, kind=kind, reason=why, by=session.username
+            )
+            record(
+                db,
+                session,
+                "qc_new_baseline",
+                entity="scanner",
+                entity_id=serial,
+                details={"starts_at": at, "kind": kind, "reason": why, "row": row},
+            )
+        found = [q for q in analyse_qc(db) if q.scanner_id == ids[serial]]
+    return found[0] if found else ScannerQc(ids[serial], serial, "", "", 0, None, None)
 
 
 # --- steps ---------------------------------------------------------------------------------
@@ -699,16 +968,20 @@ def _fit_in_vivo(
 def _propose_drift(db: sqlite_utils.Database, by: str, n_baseline: int) -> list[dict[str, Any]]:
     out = []
     for q in analyse_qc(db, n_baseline=n_baseline):
-        p = q.analysis.proposal if q.analysis is not None else None
+        p = q.drift_proposal()
         if p is None:
             continue
-        start = q.dates[p.start_index]
+        # a baseline taken after an earlier correction sits on the drifted level: the new
+        # factor multiplies the correction that applied when this segment began
+        before = [s for s in chain_for(db, q.scanner_id, "all", p["start"]) if s.kind == "drift"]
+        earlier = before[0].slope if before else 1.0
         prov = {
-            "start": start,
-            "factor": p.factor,
-            "n_after": p.n_after,
-            "baseline_mean": q.analysis.baseline.mean if q.analysis else None,
-            "evidence": p.evidence,
+            **p,
+            "segment_started": q.current.started if q.current else None,
+            "segment_factor": p["factor"],
+            "earlier_correction": {"step": before[0].step_id, "factor": earlier}
+            if before
+            else None,
             "note": "applies to every region; confirm the hip in vivo or with a femur phantom",
         }
         step_id = propose_step(
@@ -717,16 +990,22 @@ def _propose_drift(db: sqlite_utils.Database, by: str, n_baseline: int) -> list[
             region="all",
             kind="drift",
             intercept=0.0,
-            slope=p.factor,
-            valid_from=start,
+            slope=earlier * p["factor"],
+            valid_from=p["start"],
             method="qc-cusum",
             dataset=f"daily-qc:{q.serial}",
-            n=p.n_after,
+            n=p["n_after"],
             provenance=prov,
             by=by,
         )
         out.append(
-            {"serial": q.serial, "start": start, "factor": p.factor, "proposed_step": step_id}
+            {
+                "serial": q.serial,
+                "start": p["start"],
+                "factor": earlier * p["factor"],
+                "proposed_step": step_id,
+                "evidence": p["evidence"],
+            }
         )
     return out
 

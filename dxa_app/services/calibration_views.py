@@ -21,6 +21,7 @@ from dxa_app.services.auth import Permission, Session, acting
 from dxa_app.services.calibration import (
     GROUP_FIT_REGION,
     REFERENCE_SCANNER_KEY,
+    ScannerQc,
     analyse_qc,
     in_vivo_pairs,
 )
@@ -42,6 +43,7 @@ class ScannerOverview:
     n_qc: int
     qc_status: str
     is_reference: bool = False
+    qc: ScannerQc | None = None
 
     @property
     def scanner(self) -> str:
@@ -60,7 +62,9 @@ def scanner_overview(session: Session) -> list[ScannerOverview]:
     Returns
     -------
     list of ScannerOverview
-        ``qc_status`` is "ok", "warning", "reject", "no baseline" or "no QC".
+        ``qc_status`` is today's QC state ("ok", "warning", "reject", "no QC today",
+        "no baseline", "baseline in progress", "baseline unusable") or "no QC"; ``qc`` the
+        scanner's QC with its drift proposal and the drift steps awaiting approval.
     """
     with acting(session, Permission.VIEW) as db:
         qc = {q.scanner_id: q for q in analyse_qc(db)}
@@ -78,8 +82,9 @@ def scanner_overview(session: Session) -> list[ScannerOverview]:
                 r.serial,
                 q.last if q else None,
                 q.n_scans if q else 0,
-                q.status if q else NO_QC,
+                q.today_status if q else NO_QC,
                 r.serial == reference,
+                q,
             )
         )
     return out

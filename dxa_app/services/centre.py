@@ -496,9 +496,10 @@ def _centre_stats(
     series = []
     for q in analyse_qc(db, n_baseline=n_baseline):
         alarms: list[tuple[int, str]] = []
-        if q.analysis is not None:
-            alarms = [(h.index, h.severity) for h in q.analysis.hits]
-            alarms += [(i, "cusum") for i in q.analysis.cusum.alarms]
+        for seg in q.segments:
+            if seg.analysis is not None:
+                alarms += [(h.index, h.severity) for h in seg.analysis.hits]
+                alarms += [(i, "cusum") for i in seg.analysis.cusum.alarms]
         series.append(QcSeries(q.site, q.serial, q.dates, tuple(alarms)))
 
     def chain(scanner_id: int, region: str, on: str) -> tuple[float, float]:
