@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["CHAIN_ORDER", "ChainStep", "compose", "drift_step", "harmonise"]
+__all__ = ["CHAIN_ORDER", "ChainStep", "compose", "drift_factor", "drift_step", "harmonise"]
 
 #: The order in which steps are applied.
 CHAIN_ORDER = ("drift", "scanner", "national")
@@ -20,6 +21,48 @@ class ChainStep:
     kind: Literal["drift", "scanner", "national"]
     intercept: float
     slope: float
+
+
+def drift_factor(
+    factor: float, per_day: float, start: dt.date, end: dt.date | None, on: dt.date
+) -> float:
+    """Evaluate a drift correction on a scan date: a step, or a ramp held after its end.
+
+    A step has ``per_day = 0`` and is ``factor`` from ``start`` on. A ramp (a slow drift,
+    piecewise-linear in days) is ``factor`` on ``start``, changes by ``per_day`` a day up to
+    ``end`` (the last QC scan it was fitted on) and is held at that value after it.
+
+    Parameters
+    ----------
+    factor : float
+        The factor on ``start``.
+    per_day : float
+        Change of the factor per day (0 for a step).
+    start : datetime.date
+        The step's valid-from date.
+    end : datetime.date or None
+        The end of the ramp (None: no end; only meaningful with ``per_day = 0``).
+    on : datetime.date
+        The scan date (on or after ``start``).
+
+    Returns
+    -------
+    float
+        The multiplicative correction on that date.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> d = dt.date(2026, 1, 1)
+    >>> drift_factor(1.0, -0.0002, d, d + dt.timedelta(days=50), d + dt.timedelta(days=10))
+    0.998
+    >>> round(drift_factor(1.0, -0.0002, d, d + dt.timedelta(days=50), dt.date(2027, 1, 1)), 6)
+    0.99
+    """
+    if per_day == 0.0:
+        return factor
+    last = on if end is None else min(on, end)
+    return factor + per_day * max((last - start).days, 0)
 
 
 def drift_step(factor: float, step_id: int | None = None) -> ChainStep:

@@ -22,6 +22,7 @@ __all__ = [
     "cusum",
     "detection_delays",
     "false_alarm_rates",
+    "propose_correction",
     "propose_drift",
     "westgard",
 ]
@@ -286,12 +287,48 @@ def cusum(values: npt.ArrayLike, base: Baseline, *, k: float = 0.5, h: float = 5
 
 @dataclass(frozen=True)
 class DriftProposal:
-    """A proposed multiplicative drift correction from ``start_index`` on."""
+    """A proposed multiplicative drift correction from ``start_index`` on.
+
+    ``model`` is ``"step"`` (a constant ``factor`` from ``start_index`` on) or ``"ramp"``
+    (a slow drift: the factor is 1 on ``anchor_day``, the day of the last scan at the old
+    level, changes by ``per_day`` a day up to ``end_day``, the latest scan it was fitted on,
+    and is held there; ``factor`` is its value on ``end_day``). ``alarm_index`` is the first
+    CUSUM alarm of the confirmed episode; ``sd_step``/``sd_ramp`` the residual SDs of the two
+    models over the values after the baseline (the smaller one chose the model).
+    """
 
     start_index: int
     factor: float
     n_after: int
     evidence: str
+    alarm_index: int = -1
+    model: Literal["step", "ramp"] = "step"
+    per_day: float = 0.0
+    anchor_day: float | None = None
+    end_day: float | None = None
+    level: float | None = None
+    sd_step: float | None = None
+    sd_ramp: float | None = None
+
+    def factor_on(self, day: float) -> float:
+        """Return the correction factor on a day (same units as the days given).
+
+        Parameters
+        ----------
+        day : float
+            The day.
+
+        Returns
+        -------
+        float
+            A step: ``factor``; a ramp: ``1 + per_day * (min(day, end_day) - anchor_day)``
+            from ``anchor_day`` on (1 before it).
+        """
+        if self.model == "step" or self.anchor_day is None or self.end_day is None:
+            return self.factor
+        if day <= self.anchor_day:
+            return 1.0
+        return 1.0 + self.per_day * (min(day, self.end_day) - self.anchor_day)
 
 
 def propose_drift(
@@ -391,7 +428,11 @@ def propose_drift(
         f"({100 * (mean_after / base.mean - 1):+.2f} %)"
     )
     return DriftProposal(
-        start_index=start, factor=factor, n_after=int(after.size), evidence=evidence
+        start_index=start,
+        factor=factor,
+        n_after=int(after.size),
+        evidence=evidence,
+        alarm_index=first,
     )
 
 
@@ -405,6 +446,116 @@ def _refine_step(v: npt.NDArray[np.float64], mu0: float, lo: int, hi: int) -> in
         if sse < best_sse:
             best, best_sse = tau, sse
     return best
+
+
+def propose_correction(
+    values: npt.ArrayLike,
+    base: Baseline,
+    days: npt.ArrayLike,
+    *,
+    baseline_values: npt.ArrayLike = (),
+    k: float = 0.5,
+    h: float = 5.0,
+    min_after: int = 5,
+    min_shift_pct: float = 0.5,
+) -> DriftProposal | None:
+    """Propose a drift correction, a step or a ramp, whichever the data fit better.
+
+    A shift must first be confirmed as in :func:`propose_drift` (a CUSUM side still in alarm
+    at the latest value, a shift of at least ``min_shift_pct``). Then two models of the values
+    after the baseline are fitted by least squares, each with two parameters:
+
+    * **step**: the baseline mean up to a change point, a constant level after it (the refined
+      CUSUM estimate of :func:`propose_drift`); corrected by a constant factor;
+    * **ramp**: the old level up to a change point, then a straight line in days from it; the
+      old level is the mean of the baseline and the values before the change point (more
+      scans than the baseline alone), and the factor ``level / value`` is fitted as a line
+      through 1 on the day of the last scan at the old level; the change point is searched
+      from the first value after the baseline to the first alarm.
+
+    The model with the smaller residual sum of squares is chosen (a tie keeps the step).
+
+    Parameters
+    ----------
+    values : array_like
+        The values **after** the baseline, in time order.
+    base : Baseline
+        The baseline.
+    days : array_like
+        The day of each value (e.g. date ordinals), same length as ``values``.
+    baseline_values : array_like, optional
+        The baseline's own values (they improve the old level of the ramp).
+    k, h : float, optional
+        CUSUM parameters.
+    min_after : int, optional
+        Minimum number of values after the change point.
+    min_shift_pct : float, optional
+        Smallest shift worth a correction (percent of the baseline mean).
+
+    Returns
+    -------
+    DriftProposal or None
+        The chosen model, or None without a confirmed shift.
+    """
+    v = _values(values)
+    d = _values(days)
+    if d.size != v.size:
+        raise ValueError("days and values must have the same length")
+    step = propose_drift(
+        v, base, k=k, h=h, min_after=min_after, refine=True, min_shift_pct=min_shift_pct
+    )
+    if step is None:
+        return None
+    head = _values(baseline_values)
+    s0 = step.start_index
+    after = v[s0:]
+    sse_step = float(np.sum((v[:s0] - base.mean) ** 2) + np.sum((after - after.mean()) ** 2))
+    best: tuple[float, int, float, float, float] | None = None
+    gap = float(d[1] - d[0]) if d.size > 1 else 1.0
+    for tau in range(0, max(step.alarm_index, 0) + 1):
+        if v.size - tau < min_after:
+            break
+        level = float(np.concatenate([head, v[:tau]]).mean()) if head.size or tau else base.mean
+        anchor = float(d[tau - 1]) if tau > 0 else float(d[0]) - gap
+        x = d[tau:] - anchor
+        y = level / v[tau:] - 1.0
+        c = float(x @ y / (x @ x))
+        pred = level / (1.0 + c * x)
+        sse = float(np.sum((v[:tau] - level) ** 2) + np.sum((v[tau:] - pred) ** 2))
+        if best is None or sse < best[0]:
+            best = (sse, tau, c, anchor, level)
+    dof = max(v.size - 2, 1)
+    sd_step = math.sqrt(sse_step / dof)
+    if best is None or not best[0] < sse_step:
+        return DriftProposal(
+            **{
+                **step.__dict__,
+                "sd_step": sd_step,
+                "sd_ramp": None if best is None else math.sqrt(best[0] / dof),
+            }
+        )
+    sse, tau, c, anchor, level = best
+    end = float(d[-1])
+    factor_end = 1.0 + c * (end - anchor)
+    evidence = (
+        f"{step.evidence}; a ramp fits better than a step (residual SD "
+        f"{math.sqrt(sse / dof):.5f} vs {sd_step:.5f}): level {level:.4f} until day "
+        f"{anchor:g}, then {-100 * c:+.4f} % of the factor a day to day {end:g}"
+    )
+    return DriftProposal(
+        start_index=tau,
+        factor=factor_end,
+        n_after=int(v.size - tau),
+        evidence=evidence,
+        alarm_index=step.alarm_index,
+        model="ramp",
+        per_day=c,
+        anchor_day=anchor,
+        end_day=end,
+        level=level,
+        sd_step=sd_step,
+        sd_ramp=math.sqrt(sse / dof),
+    )
 
 
 @dataclass(frozen=True)
@@ -468,6 +619,7 @@ def analyse(
     h: float = 5.0,
     allow_nonstandard: bool = False,
     offset: int = 0,
+    days: npt.ArrayLike | None = None,
 ) -> QcAnalysis:
     """Run baseline, Westgard, CUSUM and the drift proposal on one baseline segment.
 
@@ -493,6 +645,9 @@ def analyse(
         Passed to :func:`baseline`.
     offset : int, optional
         Index of the segment's first value in the whole series; added to every index.
+    days : array_like, optional
+        The day of each value (e.g. date ordinals). With days the drift proposal chooses
+        between a step and a ramp (:func:`propose_correction`); without, it is a step.
 
     Returns
     -------
@@ -520,13 +675,22 @@ def analyse(
             k=k,
             h=h,
         )
-        p = propose_drift(post, base, k=k, h=h, refine=True)
+        if days is None:
+            p = propose_drift(post, base, k=k, h=h, refine=True)
+        else:
+            d = _values(days)
+            if d.size != v.size:
+                raise ValueError("days and values must have the same length")
+            p = propose_correction(
+                post, base, d[n_baseline:], baseline_values=v[:n_baseline], k=k, h=h
+            )
         if p is not None:
             proposal = DriftProposal(
-                start_index=p.start_index + shift,
-                factor=p.factor,
-                n_after=p.n_after,
-                evidence=p.evidence,
+                **{
+                    **p.__dict__,
+                    "start_index": p.start_index + shift,
+                    "alarm_index": p.alarm_index + shift,
+                }
             )
     status: Literal["ok", "warning", "reject"]
     if any(hit.severity == "reject" for hit in hits):

@@ -475,6 +475,12 @@ BEGIN SELECT RAISE(ABORT, 'a QC baseline start cannot be deleted; start another'
 """
 
 
+V7_DRIFT_RAMPS = """
+ALTER TABLE calibration_steps ADD COLUMN per_day REAL NOT NULL DEFAULT 0;
+ALTER TABLE calibration_steps ADD COLUMN ramp_end TEXT;
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
     Migration("0002_scores", V2_SCORES),
@@ -482,4 +488,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0004_centre_exchange", V4_CENTRE_EXCHANGE),
     Migration("0005_seal", V5_SEAL),
     Migration("0006_qc_baselines", V6_QC_BASELINES),
+    Migration("0007_drift_ramps", V7_DRIFT_RAMPS),
 )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
-from calibration.chain import ChainStep
+from calibration.chain import ChainStep, drift_factor
 from dxa_app.archive.db import get_setting, now_iso
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
@@ -28,6 +29,8 @@ def propose_step(
     n: int,
     provenance: dict[str, Any],
     by: str,
+    per_day: float = 0.0,
+    ramp_end: str | None = None,
 ) -> int | None:
     """Insert a proposed calibration step unless an identical step exists (any status).
 
@@ -35,7 +38,8 @@ def propose_step(
     reading to the next scale, ``y = intercept + slope * x``. A step identical to one that was
     proposed, approved **or retired** (same scanner, region, kind, start, data set and
     coefficients, so the same data fitted the same way) is not proposed again: a retired step
-    stays retired until new data change the fit.
+    stays retired until new data change the fit. A drift ramp also has ``per_day`` (change of
+    the factor per day from ``valid_from``) and ``ramp_end`` (held after it).
 
     Returns
     -------
@@ -45,15 +49,16 @@ def propose_step(
     same = db.execute(
         "SELECT id FROM calibration_steps WHERE scanner_id = ? AND region = ? AND kind = ?"
         " AND valid_from = ? AND dataset = ?"
-        " AND abs(intercept - ?) < 1e-12 AND abs(slope - ?) < 1e-12",
-        [scanner_id, region, kind, valid_from, dataset, intercept, slope],
+        " AND abs(intercept - ?) < 1e-12 AND abs(slope - ?) < 1e-12"
+        " AND abs(per_day - ?) < 1e-15",
+        [scanner_id, region, kind, valid_from, dataset, intercept, slope, per_day],
     ).fetchone()
     if same:
         return None
     cur = db.execute(
         "INSERT INTO calibration_steps (scanner_id, region, kind, intercept, slope, valid_from,"
-        " status, method, dataset, n, provenance, proposed_at, proposed_by)"
-        " VALUES (?, ?, ?, ?, ?, ?, 'proposed', ?, ?, ?, ?, ?, ?)",
+        " status, method, dataset, n, provenance, proposed_at, proposed_by, per_day, ramp_end)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'proposed', ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             scanner_id,
             region,
@@ -67,6 +72,8 @@ def propose_step(
             json.dumps(provenance, sort_keys=True),
             now_iso(),
             by,
+            per_day,
+            ramp_end,
         ],
     )
     return int(cur.lastrowid) if cur.lastrowid is not None else None
@@ -121,6 +128,8 @@ class Step:
     provenance: dict[str, Any] = field(default_factory=dict)
     approved_by: str | None = None
     approved_at: str | None = None
+    per_day: float = 0.0
+    ramp_end: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -145,6 +154,8 @@ def _step(r: dict[str, Any]) -> Step:
         json.loads(r["provenance"] or "{}"),
         r["approved_by"],
         r["approved_at"],
+        float(r.get("per_day") or 0.0),
+        r.get("ramp_end"),
     )
 
 
@@ -246,7 +257,9 @@ def approved_chain(
     """Return the approved steps that apply to a scanner, region and date, in chain order.
 
     Per kind, the approved step with the latest start on or before the date (and not ended
-    before it) is used; a step applies to its region group or to "all" regions.
+    before it) is used; a step applies to its region group or to "all" regions. A drift ramp
+    is evaluated on the date (:func:`calibration.chain.drift_factor`), so the chain stays
+    ``a + b * raw`` for each scan.
 
     Parameters
     ----------
@@ -275,9 +288,20 @@ def approved_chain(
         [scanner_id, *regions, on, on],
     )
     chosen: dict[str, ChainStep] = {}
+    day = dt.date.fromisoformat(on[:10])
     for r in rows:
         if r["kind"] not in chosen:
-            chosen[r["kind"]] = ChainStep(r["id"], r["kind"], r["intercept"], r["slope"])
+            slope = r["slope"]
+            if r.get("per_day"):  # a drift ramp, evaluated on the scan date
+                end = r.get("ramp_end")
+                slope = drift_factor(
+                    slope,
+                    float(r["per_day"]),
+                    dt.date.fromisoformat(r["valid_from"][:10]),
+                    dt.date.fromisoformat(end[:10]) if end else None,
+                    day,
+                )
+            chosen[r["kind"]] = ChainStep(r["id"], r["kind"], r["intercept"], slope)
     return sorted(chosen.values(), key=lambda s: KIND_ORDER[s.kind])
 
 

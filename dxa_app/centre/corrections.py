@@ -20,7 +20,10 @@ from dxa_app.fileio import write_owner_only
 from dxa_app.i18n import _
 
 FORMAT = "dxa-centre-corrections"
-SCHEMA_VERSION = 1
+#: 1: steps; 2 (issue 14): drift ramps (``per_day``, ``ramp_end``), reference tables and the
+#: national scale. A program reads every version up to its own and refuses newer ones, so a
+#: site never installs a ramp as a constant factor. Version 1 files stay installable.
+SCHEMA_VERSION = 2
 #: Upper bound of a corrections file (a national table is a few hundred kB).
 MAX_CORRECTIONS_BYTES = 64 * 1024 * 1024
 ORIGIN = "centre"
@@ -44,6 +47,8 @@ def build_corrections(
             "kind": r["kind"],
             "intercept": r["intercept"],
             "slope": r["slope"],
+            "per_day": r["per_day"],
+            "ramp_end": r["ramp_end"],
             "valid_from": r["valid_from"],
             "valid_to": r["valid_to"],
             "method": r["method"],
@@ -248,8 +253,8 @@ def install(
                 cur = db.execute(
                     "INSERT INTO calibration_steps (scanner_id, region, kind, intercept, slope,"
                     " valid_from, valid_to, status, method, dataset, n, provenance, proposed_at,"
-                    " proposed_by, approved_at, approved_by)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " proposed_by, approved_at, approved_by, per_day, ramp_end)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         scanner_id,
                         s["region"],
@@ -266,6 +271,8 @@ def install(
                         "centre",
                         at,
                         origin,
+                        float(s.get("per_day") or 0.0),  # absent in version 1 files
+                        s.get("ramp_end"),
                     ],
                 )
                 installed.append(int(cur.lastrowid or 0))

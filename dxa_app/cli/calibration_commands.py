@@ -24,6 +24,18 @@ from dxa_app.i18n import _
 # --- qc -----------------------------------------------------------------------------------
 
 
+def _drift_words(p: dict[str, Any]) -> str:
+    """One line: a step (factor from a date) or a ramp (from a date to its end)."""
+    if p.get("model") == "ramp":
+        return _(
+            "slow drift from {start} to {end}: correction factor {factor:.4f} by {end}"
+            " ({per_day:+.5f} a day), held after"
+        ).format(start=p["start"], end=p["ramp_end"], factor=p["factor"], per_day=p["per_day"])
+    return _("drift from {start}: correction factor {factor:.4f}").format(
+        start=p["start"], factor=p["factor"]
+    )
+
+
 def _qc_lines(q: Any) -> list[str]:
     """The text of one scanner's QC (today's state, segments, rules, CUSUM, drift)."""
     d = q.to_dict()
@@ -66,12 +78,7 @@ def _qc_lines(q: Any) -> list[str]:
         )
     if d.get("drift_proposal"):
         p = d["drift_proposal"]
-        lines.append(
-            "    "
-            + _("drift from {start}: correction factor {factor:.4f}").format(
-                start=p["start"], factor=p["factor"]
-            )
-        )
+        lines.append("    " + _drift_words(p))
         lines.append("      " + p["evidence"])
     for step in d["pending_drift_steps"]:
         lines.append(
@@ -155,12 +162,10 @@ def _calibrate(args: argparse.Namespace) -> ExitCode:
     lines = [_("National reference scanner: {serial}").format(serial=run.reference_serial)]
     for d in run.drift:
         lines.append(
-            _("drift  {serial}: from {start}, factor {factor:.4f} (step {step})").format(
-                serial=d["serial"],
-                start=d["start"],
-                factor=d["factor"],
-                step=d["proposed_step"] or "-",
-            )
+            f"drift  {d['serial']}: "
+            + _drift_words(d)
+            + " "
+            + _("(step {step})").format(step=d["proposed_step"] or "-")
         )
     for f in run.fits:
         lines.append(
@@ -189,7 +194,9 @@ def _steps(args: argparse.Namespace) -> ExitCode:
     rows = steps_for_display(steps)
     text = "\n".join(
         f"{s['id']:>4} {s['status']:<9} {s['serial']:<16} {s['region']:<12} {s['kind']:<8} "
-        f"a={s['intercept']:+.5f} b={s['slope']:.5f} {s['valid_from']} {s['dataset']}"
+        f"a={s['intercept']:+.5f} b={s['slope']:.5f}"
+        + (f" {s['per_day']:+.6f}/d to {s['ramp_end']}" if s["per_day"] else "")
+        + f" {s['valid_from']} {s['dataset']}"
         for s in rows
     )
     emit(args, [s.to_dict() for s in steps], text or _("No calibration steps."))

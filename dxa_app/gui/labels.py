@@ -151,7 +151,16 @@ def drift_text(qc: ScannerQc) -> str:
     """
     lines = []
     p = qc.drift_proposal()
-    if p is not None:
+    if p is not None and p["model"] == "ramp":
+        lines.append(
+            _(
+                "Proposed drift correction (slow drift) from {start} to {end}: factor"
+                " {factor:.4f} by {end}, held after."
+            ).format(start=p["start"], end=p["ramp_end"], factor=p["factor"])
+            + " "
+            + str(p["evidence"])
+        )
+    elif p is not None:
         lines.append(
             _("Proposed drift correction from {start}: factor {factor:.4f}.").format(
                 start=p["start"], factor=p["factor"]

@@ -313,28 +313,64 @@ class ScannerQc:
         return out
 
     def drift_proposal(self) -> dict[str, Any] | None:
-        """Return the current segment's drift proposal with its dates and evidence, or None."""
+        """Return the current segment's drift proposal with its dates and evidence, or None.
+
+        ``model`` says which correction the data chose: ``"step"`` (a constant ``factor`` from
+        ``start``) or ``"ramp"`` (a slow drift: factor 1 on ``start``, the last day at the old
+        level, changing by ``per_day`` a day to ``ramp_end``, the last QC scan fitted, held
+        after it; ``factor`` is its value on ``ramp_end``).
+        """
         a = self.analysis
         p = None if a is None else a.proposal
         if a is None or p is None:
             return None
-        return {
+        out: dict[str, Any] = {
+            "model": p.model,
             "start": self.dates[p.start_index],
             "factor": p.factor,
+            "per_day": p.per_day,
+            "ramp_end": None,
             "n_after": p.n_after,
             "baseline_mean": a.baseline.mean,
             "qc_last": self.times[-1] if self.times else self.dates[-1],
-            "evidence": _(
-                "CUSUM still in alarm at the latest scan ({last}); the {n} scans from {start}"
-                " average {pct:+.2f} % against the baseline {mean:.4f} g/cm²."
+            "residual_sd_step": p.sd_step,
+            "residual_sd_ramp": p.sd_ramp,
+        }
+        if p.model == "ramp" and p.anchor_day is not None and p.end_day is not None:
+            start = dt.date.fromordinal(int(p.anchor_day)).isoformat()
+            end = dt.date.fromordinal(int(p.end_day)).isoformat()
+            out.update(start=start, ramp_end=end)
+            out["evidence"] = _(
+                "CUSUM still in alarm at the latest scan ({last}). A slow drift fits better than"
+                " a step (residual SD {sd_ramp:.4f} against {sd_step:.4f} g/cm²): from {start}"
+                " the values rise by {pct:+.3f} % a day, {total:+.2f} % by {end}; corrected as"
+                " a ramp, held after {end}."
             ).format(
                 last=self.dates[-1],
-                n=p.n_after,
-                start=self.dates[p.start_index],
-                pct=100 * (1 / p.factor - 1),
-                mean=a.baseline.mean,
-            ),
-        }
+                sd_ramp=p.sd_ramp or 0.0,
+                sd_step=p.sd_step or 0.0,
+                start=start,
+                pct=-100 * p.per_day,
+                total=100 * (1 / p.factor - 1),
+                end=end,
+            )
+            return out
+        out["evidence"] = _(
+            "CUSUM still in alarm at the latest scan ({last}); the {n} scans from {start}"
+            " average {pct:+.2f} % against the baseline {mean:.4f} g/cm²."
+        ).format(
+            last=self.dates[-1],
+            n=p.n_after,
+            start=self.dates[p.start_index],
+            pct=100 * (1 / p.factor - 1),
+            mean=a.baseline.mean,
+        )
+        if p.sd_ramp is not None:
+            out["evidence"] += " " + _(
+                "A step fits better than a slow drift (residual SD {sd_step:.4f} against"
+                " {sd_ramp:.4f} g/cm²)."
+            ).format(sd_step=p.sd_step or 0.0, sd_ramp=p.sd_ramp)
+        return out
 
 
 def _segments(
@@ -370,7 +406,8 @@ def _segments(
         if stop - i >= n_baseline:
             try:
                 analysis = analyse(
-                    values[i:stop],
+                    days=[dt.date.fromisoformat(t[:10]).toordinal() for t in times[i:stop]],
+                    values=values[i:stop],
                     n_baseline=n_baseline,
                     k=k,
                     h=h,
@@ -984,25 +1021,32 @@ def _propose_drift(db: sqlite_utils.Database, by: str, n_baseline: int) -> list[
             else None,
             "note": "applies to every region; confirm the hip in vivo or with a femur phantom",
         }
+        ramp = p["model"] == "ramp"
         step_id = propose_step(
             db,
             scanner_id=q.scanner_id,
             region="all",
             kind="drift",
             intercept=0.0,
-            slope=earlier * p["factor"],
+            # a ramp is 1 on its start and changes by per_day; a step is the factor
+            slope=earlier * (1.0 if ramp else p["factor"]),
             valid_from=p["start"],
-            method="qc-cusum",
+            method="qc-cusum-ramp" if ramp else "qc-cusum",
             dataset=f"daily-qc:{q.serial}",
             n=p["n_after"],
             provenance=prov,
             by=by,
+            per_day=earlier * p["per_day"] if ramp else 0.0,
+            ramp_end=p["ramp_end"] if ramp else None,
         )
         out.append(
             {
                 "serial": q.serial,
+                "model": p["model"],
                 "start": p["start"],
                 "factor": earlier * p["factor"],
+                "per_day": earlier * p["per_day"],
+                "ramp_end": p["ramp_end"],
                 "proposed_step": step_id,
                 "evidence": p["evidence"],
             }
@@ -1086,6 +1130,8 @@ def steps_for_display(steps: Sequence[Step]) -> list[dict[str, Any]]:
             "kind": s.kind,
             "intercept": s.intercept,
             "slope": s.slope,
+            "per_day": s.per_day,
+            "ramp_end": s.ramp_end,
             "valid_from": s.valid_from,
             "status": s.status,
             "dataset": s.dataset,
