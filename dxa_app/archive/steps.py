@@ -131,6 +131,11 @@ class Step:
     per_day: float = 0.0
     ramp_end: str | None = None
 
+    @property
+    def needs_review(self) -> str:
+        """Return why the step must be reviewed before approval ("" when it need not)."""
+        return str(self.provenance.get("needs_review") or "")
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
 from calibration.fits import LinearFit, in_vivo_fit
+from calibration.precision import precision
 from dxa_app.archive.precision import latest_precision
 from dxa_app.archive.scanners import serials_by_id
 from dxa_app.archive.steps import propose_step
@@ -53,36 +54,116 @@ class InVivoFit:
 
 def centre_pairs(
     db: sqlite_utils.Database, ref_id: int, other_id: int, region: str, drift: DriftCorrection
-) -> tuple[list[tuple[float, float]], tuple[str, ...]]:
-    """Return (other, reference) drift-corrected pairs of two scanners and the sites sending them.
+) -> tuple[list[PairedPatient], tuple[str, ...]]:
+    """Return the drift-corrected patients of two scanners and the sites sending them.
 
-    A pair sent by two sites (both hold the two scans, under different pseudonyms) is counted
-    once: pairs are told apart by their scanners, dates, side and values.
+    A site sends one row per pair of scans within the in-vivo window (every combination, so
+    a patient's repeats arrive as several rows): the rows of one pseudonym, side and region
+    give that patient's distinct scans on each scanner. A patient sent by two sites (both
+    hold the two scans, under different pseudonyms) is counted once: patients are told apart
+    by their scanners, side and scans (dates and values).
     """
     rows = db.execute(
-        "SELECT scanner_a_id, date_a, bmd_a, scanner_b_id, date_b, bmd_b,"
-        " group_concat(DISTINCT site_code) FROM centre_in_vivo_pairs WHERE region = ?"
+        "SELECT site_code, pseudonym, side, scanner_a_id, date_a, bmd_a, scanner_b_id,"
+        " date_b, bmd_b FROM centre_in_vivo_pairs WHERE region = ?"
         " AND ((scanner_a_id = ? AND scanner_b_id = ?) OR (scanner_a_id = ? AND scanner_b_id = ?))"
-        " GROUP BY scanner_a_id, date_a, bmd_a, scanner_b_id, date_b, bmd_b, side"
-        " ORDER BY date_a, bmd_a, date_b, bmd_b",
+        " ORDER BY site_code, pseudonym, side, date_a, bmd_a, date_b, bmd_b",
         [region, ref_id, other_id, other_id, ref_id],
     ).fetchall()
-    pairs: list[tuple[float, float]] = []
+    grouped: dict[tuple[str, str, str], tuple[set[tuple[str, float]], set[tuple[str, float]]]] = {}
+    for site, pseud, side, sa, da, va, _sb, db_, vb in rows:
+        scans = grouped.setdefault((str(site), str(pseud), str(side or "")), (set(), set()))
+        a, b = (str(da), float(va)), (str(db_), float(vb))
+        ref_scan, other_scan = (a, b) if int(sa) == ref_id else (b, a)
+        scans[0].add(other_scan)
+        scans[1].add(ref_scan)
+    seen: dict[tuple[str, tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]], int] = {}
+    patients: list[PairedPatient] = []
     sites: set[str] = set()
-    for sa, da, va, sb, db_, vb, site_codes in rows:
-        a = drift(int(sa), region, str(da), float(va))
-        b = drift(int(sb), region, str(db_), float(vb))
-        pairs.append((b, a) if int(sa) == ref_id else (a, b))
-        sites.update(str(site_codes).split(","))
-    return pairs, tuple(sorted(sites))
+    for (site, pseud, side), (other_scans, ref_scans) in sorted(grouped.items()):
+        sites.add(site)
+        key = (side, tuple(sorted(other_scans)), tuple(sorted(ref_scans)))
+        if key in seen:
+            continue
+        seen[key] = len(patients)
+        patients.append(
+            PairedPatient(
+                tuple(drift(other_id, region, d, v) for d, v in sorted(other_scans)),
+                tuple(drift(ref_id, region, d, v) for d, v in sorted(ref_scans)),
+                f"{site}:{pseud[:8]}",
+            )
+        )
+    return patients, tuple(sorted(sites))
+
+
+@dataclass(frozen=True)
+class PairedPatient:
+    """One patient's drift-corrected scans of a region and side on two scanners.
+
+    Every scan within the in-vivo window counts: the fit uses the mean per scanner, and the
+    spread of the repeats estimates each scanner's precision when no study exists.
+    """
+
+    other: tuple[float, ...]
+    reference: tuple[float, ...]
+    label: str = ""
+
+    @property
+    def other_mean(self) -> float:
+        """Return the mean of the scans on the other scanner."""
+        return sum(self.other) / len(self.other)
+
+    @property
+    def reference_mean(self) -> float:
+        """Return the mean of the scans on the reference scanner."""
+        return sum(self.reference) / len(self.reference)
 
 
 @dataclass(frozen=True)
 class PairSet:
-    """In-vivo pairs of one scanner and region: (this scanner, reference) drift-corrected."""
+    """In-vivo pairs of one scanner and region: (this scanner, reference) drift-corrected.
+
+    ``pairs`` are per-patient means; ``patients`` (when known) hold the scans behind them.
+    """
 
     pairs: list[tuple[float, float]]
     sites: tuple[str, ...] = ()
+    patients: tuple[PairedPatient, ...] = ()
+
+    @classmethod
+    def of(cls, patients: Sequence[PairedPatient], sites: tuple[str, ...] = ()) -> PairSet:
+        """Return the pair set of these patients (their means)."""
+        return cls([(p.other_mean, p.reference_mean) for p in patients], sites, tuple(patients))
+
+    def repeats(self) -> tuple[float, float, float | None, float | None]:
+        """Return the mean scans per patient (other, reference) and the repeat SDs.
+
+        A repeat SD is the pooled within-patient SD of the patients with two or more scans
+        on that scanner, given only with at least :data:`MIN_REPEAT_DF` degrees of freedom.
+        """
+        if not self.patients:
+            return 1.0, 1.0, None, None
+        k_o = sum(len(p.other) for p in self.patients) / len(self.patients)
+        k_r = sum(len(p.reference) for p in self.patients) / len(self.patients)
+        return (
+            k_o,
+            k_r,
+            _repeat_sd([p.other for p in self.patients]),
+            _repeat_sd([p.reference for p in self.patients]),
+        )
+
+
+#: The fewest degrees of freedom of repeat scans that give a precision estimate (ISCD asks
+#: for 30 in a precision study; 10 is a usable, stated minimum for the variance ratio).
+MIN_REPEAT_DF = 10
+
+
+def _repeat_sd(groups: Sequence[tuple[float, ...]]) -> float | None:
+    many = [g for g in groups if len(g) >= 2]
+    df = sum(len(g) - 1 for g in many)
+    if df < MIN_REPEAT_DF:
+        return None
+    return precision([list(g) for g in many]).rms_sd
 
 
 #: ``pairs_for(other_scanner_id, region)`` -> the pairs, or None when there are none.
@@ -104,10 +185,14 @@ def fit_in_vivo_steps(
     """Fit every scanner's groups on the reference scanner from in-vivo pairs; propose steps.
 
     The one in-vivo loop of the site fit (pairs from its own patients) and the centre fit
-    (pseudonymised pairs from the bundles): Deming regression ``reference = a + b * this``
-    (delta from the two scanners' latest precision studies when both exist, else 1) with
-    Bland-Altman limits, at least :data:`MIN_PAIRS` pairs; a step is proposed for the hip and
-    the femoral neck, the spine fit is only reported (the phantom calibrates the spine).
+    (pseudonymised pairs from the bundles): Deming regression ``reference = a + b * this`` of
+    the per-patient means of repeated scans, delta from the two scanners' latest precision
+    studies, else from the patients' repeat scans, else 1 with a warning (each divided by the
+    mean scans per patient), with Bland-Altman limits and the leave-one-out prediction error,
+    at least :data:`MIN_PAIRS` pairs. A step is proposed for the hip and the femoral neck
+    (flagged "needs review" when its slope is outside 0.85-1.15: it cannot be approved
+    without saying it was reviewed); the spine fit is only reported (the phantom calibrates
+    the spine).
 
     Parameters
     ----------
@@ -143,11 +228,16 @@ def fit_in_vivo_steps(
             pairs = found.pairs
             sd_other = latest_precision(db, other_id, region)
             sd_ref = latest_precision(db, ref_id, region)
+            k_other, k_ref, rep_other, rep_ref = found.repeats()
             iv = in_vivo_fit(
                 [p[0] for p in pairs],
                 [p[1] for p in pairs],
                 sd_other=None if sd_other is None else sd_other.rms_sd_g_cm2,
                 sd_reference=None if sd_ref is None else sd_ref.rms_sd_g_cm2,
+                k_other=k_other,
+                k_reference=k_ref,
+                repeat_sd_other=rep_other,
+                repeat_sd_reference=rep_ref,
                 bootstrap=bootstrap,
                 seed=seed,
             )
@@ -157,6 +247,12 @@ def fit_in_vivo_steps(
                 **iv.provenance(),
                 "reference_scanner": serial_of[ref_id],
                 "model": model,
+                "scans_per_patient": {"this": k_other, "reference": k_ref},
+                "repeat_sd": {"this": rep_other, "reference": rep_ref},
+                "precision_study_sd": {
+                    "this": None if sd_other is None else sd_other.rms_sd_g_cm2,
+                    "reference": None if sd_ref is None else sd_ref.rms_sd_g_cm2,
+                },
             }
             if found.sites:
                 prov["sites"] = list(found.sites)
@@ -185,7 +281,14 @@ def fit_in_vivo_steps(
                     step_id,
                     len(pairs),
                     found.sites,
-                    {"bland_altman": prov["bland_altman"], "delta": iv.delta},
+                    {
+                        "bland_altman": prov["bland_altman"],
+                        "delta": iv.delta,
+                        "delta_source": iv.delta_source,
+                        "leave_one_out": prov["leave_one_out"],
+                        "warning": iv.warning,
+                        "needs_review": iv.needs_review,
+                    },
                 )
             )
     return out
@@ -233,8 +336,8 @@ def fit_in_vivo(
     def pairs_for(other_id: int, region: str) -> PairSet | None:
         if region not in partners[other_id]:
             return None
-        pairs, sites = centre_pairs(db, ref_id, other_id, region, drift)
-        return PairSet(pairs, sites)
+        patients, sites = centre_pairs(db, ref_id, other_id, region, drift)
+        return PairSet.of(patients, sites)
 
     return fit_in_vivo_steps(
         db,

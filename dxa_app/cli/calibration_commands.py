@@ -197,6 +197,11 @@ def _steps(args: argparse.Namespace) -> ExitCode:
         f"a={s['intercept']:+.5f} b={s['slope']:.5f}"
         + (f" {s['per_day']:+.6f}/d to {s['ramp_end']}" if s["per_day"] else "")
         + f" {s['valid_from']} {s['dataset']}"
+        + (
+            "  " + _("NEEDS REVIEW: {why}").format(why=s["needs_review"])
+            if s["needs_review"]
+            else ""
+        )
         for s in rows
     )
     emit(args, [s.to_dict() for s in steps], text or _("No calibration steps."))
@@ -233,9 +238,18 @@ def _decide(args: argparse.Namespace, approve: bool) -> ExitCode:
     if args.dry_run:
         emit(args, {"impact": impact}, preview_text(impact))
         return ExitCode.OK
-    done = (approve_steps if approve else retire_steps)(
-        session, args.step, password=login_password(args), reason=args.reason or ""
-    )
+    if approve:
+        done = approve_steps(
+            session,
+            args.step,
+            password=login_password(args),
+            reason=args.reason or "",
+            reviewed=args.reviewed,
+        )
+    else:
+        done = retire_steps(
+            session, args.step, password=login_password(args), reason=args.reason or ""
+        )
     emit(
         args,
         {"steps": [s.to_dict() for s in done], "impact": impact},
@@ -268,6 +282,11 @@ def _decision_args(p: argparse.ArgumentParser) -> None:
 @handles(_approve)
 def _approve_args(p: argparse.ArgumentParser) -> None:
     _decision_args(p)
+    p.add_argument(
+        "--reviewed",
+        action="store_true",
+        help=_("the steps flagged 'needs review' (implausible slope) were reviewed"),
+    )
 
 
 @command("retire", "retire calibration steps (knowledge-centre role)")

@@ -120,13 +120,26 @@ class StepTableModel(ObjectTableModel[Step]):
             lambda s: s.n or 0,
             numeric=True,
         ),
-        Column(lambda: _("Status"), lambda s: step_status_label(s.status)),
+        Column(
+            lambda: _("Status"),
+            lambda s: (
+                step_status_label(s.status)
+                + (
+                    " (" + _("needs review") + ")"
+                    if s.needs_review and s.status == "proposed"
+                    else ""
+                )
+            ),
+        ),
         Column(lambda: _("Approved by"), lambda s: s.approved_by or ""),
     )
 
     def tooltip(self, item: Step) -> str | None:
-        """Return the step's data set as its tooltip."""
-        return item.dataset or None
+        """Return the step's data set (and why it needs review) as its tooltip."""
+        parts = [item.dataset] if item.dataset else []
+        if item.needs_review:
+            parts.append(_("Needs review: {why}").format(why=item.needs_review))
+        return "\n".join(parts) or None
 
 
 class UniformityTableModel(ObjectTableModel[UniformityRow]):

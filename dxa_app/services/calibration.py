@@ -59,7 +59,7 @@ from dxa_app.archive.steps import (
     step_by_id,
     step_rows,
 )
-from dxa_app.centre.national import PairSet, fit_in_vivo_steps
+from dxa_app.centre.national import PairedPatient, PairSet, fit_in_vivo_steps
 from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
 from dxa_app.services.auth import Permission, Session, acting, confirm_password, record
@@ -722,13 +722,28 @@ def preview_decision(session: Session, step_ids: Sequence[int], *, approve: bool
 
 
 def _decide_all(
-    session: Session, step_ids: Sequence[int], *, approve: bool, password: str, reason: str
+    session: Session,
+    step_ids: Sequence[int],
+    *,
+    approve: bool,
+    password: str,
+    reason: str,
+    reviewed: bool = False,
 ) -> list[Step]:
     from dxa_app.services.impact import simulate
 
     why = _require_reason(reason)
     with acting(session, Permission.APPROVE) as db:
         confirm_password(db, session, password)
+        flagged = [step_by_id(db, i) for i in step_ids]
+        flagged = [s for s in flagged if s.needs_review]
+        if approve and flagged and not reviewed:
+            raise UsageError(
+                _("Step {ids} needs review before approval: {why}").format(
+                    ids=", ".join(str(s.id) for s in flagged), why=flagged[0].needs_review
+                ),
+                _("Look at the pairs first; then approve with --reviewed (or tick 'reviewed')."),
+            )
         impact = simulate(db, _decision_apply(step_ids, approve))
         with write_transaction(db):
             done = [decide_step(db, i, approve=approve, by=session.username) for i in step_ids]
@@ -738,13 +753,23 @@ def _decide_all(
                 "calibration_decision",
                 entity="calibration_step",
                 entity_id=",".join(str(i) for i in step_ids),
-                details={"approve": approve, "reason": why, "impact": impact.to_dict()},
+                details={
+                    "approve": approve,
+                    "reason": why,
+                    "impact": impact.to_dict(),
+                    "reviewed": [s.id for s in flagged] if approve and flagged else [],
+                },
             )
         return done
 
 
 def approve_steps(
-    session: Session, step_ids: Sequence[int], *, password: str, reason: str
+    session: Session,
+    step_ids: Sequence[int],
+    *,
+    password: str,
+    reason: str,
+    reviewed: bool = False,
 ) -> list[Step]:
     """Approve proposed steps (centre analyst; password typed again, a reason); audited.
 
@@ -762,6 +787,9 @@ def approve_steps(
         The analyst's password, typed again.
     reason : str
         Why (stored in the audit log).
+    reviewed : bool
+        The analyst has reviewed the steps flagged "needs review" (an in-vivo slope outside
+        0.85-1.15); without it such a step is refused.
 
     Returns
     -------
@@ -773,9 +801,12 @@ def approve_steps(
     PermissionDeniedError
         Unless the user is a centre analyst and the password is right.
     UsageError
-        Without a reason, or when a step is not proposed (nothing is approved then).
+        Without a reason, when a step is not proposed, or a flagged step is not reviewed
+        (nothing is approved then).
     """
-    return _decide_all(session, step_ids, approve=True, password=password, reason=reason)
+    return _decide_all(
+        session, step_ids, approve=True, password=password, reason=reason, reviewed=reviewed
+    )
 
 
 def retire_steps(
@@ -944,10 +975,17 @@ def _drift_corrected(
 
 def in_vivo_pairs(
     db: sqlite_utils.Database, ref_id: int, other_id: int, region: str
-) -> list[tuple[float, float, str]]:
-    """Return (other, reference, patient) BMD pairs: same patient, region and hip side.
+) -> list[PairedPatient]:
+    """Return per patient and hip side the scans on this scanner and on the reference.
 
-    The two scans must be at most 60 days apart; values are drift-corrected.
+    Every scan of the patient's region and side on one scanner that lies within 60 days of a
+    scan on the other scanner counts, so repeated scans (with repositioning, or a second
+    visit) are averaged by the fit rather than dropped; values are drift-corrected first.
+
+    Returns
+    -------
+    list of PairedPatient
+        The patients (labelled by archive id) with both scanners' scans.
     """
     rows = db.query(
         "SELECT st.patient_id, st.study_date, s.side, s.scanner_id, rr.bmd_g_cm2"
@@ -955,7 +993,7 @@ def in_vivo_pairs(
         " JOIN studies st ON st.id = s.study_id"
         " WHERE rr.region = ? AND rr.bmd_g_cm2 IS NOT NULL AND s.scanner_id IN (?, ?)"
         " AND NOT EXISTS (SELECT 1 FROM region_results v WHERE v.scan_id = s.id"
-        "   AND v.included = 0)",
+        "   AND v.included = 0) ORDER BY st.study_date, s.id",
         [region, ref_id, other_id],
     )
     by_patient: dict[tuple[int, str | None], dict[int, list[tuple[str, float]]]] = defaultdict(
@@ -964,26 +1002,46 @@ def in_vivo_pairs(
     for r in rows:
         value = _drift_corrected(db, r["scanner_id"], region, r["study_date"], r["bmd_g_cm2"])
         by_patient[(r["patient_id"], r["side"])][r["scanner_id"]].append((r["study_date"], value))
-    pairs: list[tuple[float, float, str]] = []
+    out: list[PairedPatient] = []
     for (patient, _side), scans in by_patient.items():
         if ref_id not in scans or other_id not in scans:
             continue
-        best: tuple[int, float, float] | None = None
-        for d_ref, v_ref in scans[ref_id]:
-            for d_other, v_other in scans[other_id]:
-                gap = abs((dt.date.fromisoformat(d_ref) - dt.date.fromisoformat(d_other)).days)
-                if gap <= IN_VIVO_MAX_DAYS and (best is None or gap < best[0]):
-                    best = (gap, v_other, v_ref)
-        if best is not None:
-            pairs.append((best[1], best[2], str(patient)))
-    return pairs
+        ref_used, other_used = paired_scans(scans[ref_id], scans[other_id], IN_VIVO_MAX_DAYS)
+        if ref_used and other_used:
+            out.append(PairedPatient(tuple(other_used), tuple(ref_used), str(patient)))
+    return out
+
+
+def paired_scans(
+    a: Sequence[tuple[str, float]], b: Sequence[tuple[str, float]], max_days: int
+) -> tuple[list[float], list[float]]:
+    """Return the values of ``a`` and of ``b`` that lie within ``max_days`` of the other.
+
+    Parameters
+    ----------
+    a, b : sequence of (ISO date, value)
+        One patient's scans of one region and side on two scanners.
+    max_days : int
+        The largest gap between the two scanners' scans.
+
+    Returns
+    -------
+    tuple of list of float
+        The values of ``a`` and of ``b`` that have a partner on the other scanner.
+    """
+
+    def near(day: str, others: Sequence[tuple[str, float]]) -> bool:
+        d = dt.date.fromisoformat(day[:10])
+        return any(abs((d - dt.date.fromisoformat(o[:10])).days) <= max_days for o, _v in others)
+
+    return [v for d, v in a if near(d, b)], [v for d, v in b if near(d, a)]
 
 
 def _fit_in_vivo(
     db: sqlite_utils.Database, ref_id: int, by: str, *, bootstrap: int, seed: int
 ) -> list[FitSummary]:
     def pairs_for(other_id: int, region: str) -> PairSet:
-        return PairSet([(p[0], p[1]) for p in in_vivo_pairs(db, ref_id, other_id, region)])
+        return PairSet.of(in_vivo_pairs(db, ref_id, other_id, region))
 
     fits = fit_in_vivo_steps(
         db,
@@ -1136,6 +1194,7 @@ def steps_for_display(steps: Sequence[Step]) -> list[dict[str, Any]]:
             "status": s.status,
             "dataset": s.dataset,
             "n": s.n,
+            "needs_review": s.needs_review,
         }
         for s in steps
     ]

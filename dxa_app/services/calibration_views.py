@@ -201,7 +201,8 @@ def _fit_views(db: sqlite_utils.Database) -> list[FitView]:
             if ref_serial not in ids:
                 continue
             region = GROUP_FIT_REGION.get(step.region, step.region)
-            pairs = in_vivo_pairs(db, ids[ref_serial], step.scanner_id, region)
+            patients = in_vivo_pairs(db, ids[ref_serial], step.scanner_id, region)
+            pairs = [(p.other_mean, p.reference_mean, p.label) for p in patients]
             ba: dict[str, float] = dict(step.provenance.get("bland_altman") or {})
             if not ba and len(pairs) >= 3:
                 stats = bland_altman([p[0] for p in pairs], [p[1] for p in pairs])
