@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["CHAIN_ORDER", "ChainStep", "compose", "drift_factor", "drift_step", "harmonise"]
+__all__ = [
+    "CHAIN_ORDER",
+    "ChainStep",
+    "compose",
+    "drift_factor",
+    "drift_step",
+    "harmonise",
+    "harmonise_with_uncertainty",
+    "inverse_line_covariance",
+]
 
 #: The order in which steps are applied.
 CHAIN_ORDER = ("drift", "scanner", "national")
@@ -15,12 +25,19 @@ CHAIN_ORDER = ("drift", "scanner", "national")
 
 @dataclass(frozen=True)
 class ChainStep:
-    """One linear step ``y = intercept + slope * x`` of a calibration chain."""
+    """One linear step ``y = intercept + slope * x`` of a calibration chain.
+
+    ``var_intercept``, ``var_slope`` and ``cov_intercept_slope`` are the uncertainty of the
+    fitted coefficients (0 when exact or unknown).
+    """
 
     step_id: int | None
     kind: Literal["drift", "scanner", "national"]
     intercept: float
     slope: float
+    var_intercept: float = 0.0
+    var_slope: float = 0.0
+    cov_intercept_slope: float = 0.0
 
 
 def drift_factor(
@@ -143,3 +160,82 @@ def harmonise(raw: float, steps: Sequence[ChainStep]) -> float:
     """
     a, b = compose(steps)
     return a + b * raw
+
+
+def harmonise_with_uncertainty(
+    raw: float, steps: Sequence[ChainStep], *, identity: bool = False
+) -> tuple[float, float]:
+    """Apply a chain to one raw BMD and propagate the fits' uncertainty to the result.
+
+    First-order (delta-method) propagation through ``y_i = a_i + b_i * y_{i-1}``, the fits
+    of different steps being independent::
+
+        var(y_i) = var(a_i) + y_{i-1}**2 var(b_i) + 2 y_{i-1} cov(a_i, b_i) + b_i**2 var(y_{i-1})
+
+    The raw reading itself is taken as exact here: its precision is a separate term.
+
+    Parameters
+    ----------
+    raw : float
+        Raw BMD (g/cm2).
+    steps : sequence of ChainStep
+        The chain in application order (see :func:`compose`).
+    identity : bool, optional
+        The scanner defines the national scale: its scanner and national steps cancel by
+        construction (the reference scanner's ESP line and its inverse), so only the drift
+        steps' uncertainty counts.
+
+    Returns
+    -------
+    tuple of float
+        ``(harmonised, standard uncertainty)`` in g/cm2.
+
+    Examples
+    --------
+    >>> s = ChainStep(1, "scanner", 0.02, 0.9, var_intercept=1e-6, var_slope=4e-6)
+    >>> value, u = harmonise_with_uncertainty(1.0, [s])
+    >>> round(value, 3), round(u, 6)
+    (0.92, 0.002236)
+    """
+    compose(steps)  # checks the order and the slopes
+    y, var = float(raw), 0.0
+    for s in steps:
+        if identity and s.kind != "drift":
+            y = s.intercept + s.slope * y
+            var = s.slope**2 * var
+            continue
+        var = (
+            s.var_intercept + y * y * s.var_slope + 2 * y * s.cov_intercept_slope + s.slope**2 * var
+        )
+        y = s.intercept + s.slope * y
+    return y, math.sqrt(max(var, 0.0))
+
+
+def inverse_line_covariance(
+    intercept: float, slope: float, var_intercept: float, var_slope: float, cov: float
+) -> tuple[float, float, float]:
+    """Return the covariance of the inverse line ``x = -a/b + (1/b) y`` of ``y = a + b x``.
+
+    Delta method with the Jacobian of ``(-a/b, 1/b)`` with respect to ``(a, b)``:
+    ``[[-1/b, a/b**2], [0, -1/b**2]]``.
+
+    Parameters
+    ----------
+    intercept, slope : float
+        ``a`` and ``b``.
+    var_intercept, var_slope, cov : float
+        Their variances and covariance.
+
+    Returns
+    -------
+    tuple of float
+        ``(var(-a/b), var(1/b), cov(-a/b, 1/b))``.
+    """
+    a, b = intercept, slope
+    j = ((-1.0 / b, a / b**2), (0.0, -1.0 / b**2))
+    m = ((var_intercept, cov), (cov, var_slope))
+    out = [
+        [sum(j[r][i] * m[i][k] * j[c][k] for i in range(2) for k in range(2)) for c in range(2)]
+        for r in range(2)
+    ]
+    return out[0][0], out[1][1], out[0][1]

@@ -156,7 +156,8 @@ def ols(x: npt.ArrayLike, y: npt.ArrayLike, *, confidence: float = 0.95) -> Line
     LinearFit
         Method ``"ols"``; CIs are estimate ± t(1 - alpha/2, n - 2) * SE; ``residual_sd`` is the
         standard error of the estimate with n - 2 df; ``extra`` has ``slope_se``,
-        ``intercept_se``, ``r`` and ``df``.
+        ``intercept_se``, ``intercept_slope_cov`` (``-mean(x) * s**2 / Sxx``), ``r`` and
+        ``df``.
 
     Raises
     ------
@@ -192,7 +193,13 @@ def ols(x: npt.ArrayLike, y: npt.ArrayLike, *, confidence: float = 0.95) -> Line
         residual_sd=s,
         n=n,
         confidence=confidence,
-        extra={"slope_se": se_b, "intercept_se": se_a, "r": r, "df": float(df)},
+        extra={
+            "slope_se": se_b,
+            "intercept_se": se_a,
+            "intercept_slope_cov": -xm * s**2 / sxx,
+            "r": r,
+            "df": float(df),
+        },
     )
 
 
@@ -247,8 +254,8 @@ def deming(
     LinearFit
         Method ``"deming"``; ``residual_sd`` is the SD of the vertical residuals with n - 2 df
         (the SEE used in the cross-calibration literature); ``extra`` has ``delta``,
-        ``bootstrap``, ``bootstrap_valid``, ``seed``, ``slope_se_boot`` and
-        ``intercept_se_boot``.
+        ``bootstrap``, ``bootstrap_valid``, ``seed``, ``slope_se_boot``,
+        ``intercept_se_boot`` and ``intercept_slope_cov_boot``.
 
     Raises
     ------
@@ -282,6 +289,7 @@ def deming(
         "bootstrap_valid": 0.0,
         "slope_se_boot": nan,
         "intercept_se_boot": nan,
+        "intercept_slope_cov_boot": nan,
     }
     if bootstrap > 0:
         rng = np.random.default_rng(seed)
@@ -300,6 +308,7 @@ def deming(
             a_ci, b_ci = (float(aq[0]), float(aq[1])), (float(bq[0]), float(bq[1]))
             extra["slope_se_boot"] = float(np.std(bb[ok], ddof=1))
             extra["intercept_se_boot"] = float(np.std(ba[ok], ddof=1))
+            extra["intercept_slope_cov_boot"] = float(np.cov(ba[ok], bb[ok], ddof=1)[0, 1])
         extra["bootstrap_valid"] = float(ok.sum())
     return LinearFit(
         method="deming",
@@ -404,6 +413,10 @@ class LeaveOneOut:
     max_abs: float
     slope_min: float
     slope_max: float
+    #: Jackknife variances and covariance of (intercept, slope) from the left-out fits.
+    var_intercept: float = float("nan")
+    var_slope: float = float("nan")
+    cov_intercept_slope: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (g/cm2)."""
@@ -434,19 +447,28 @@ def leave_one_out(
     xa, ya = _as_pairs(other, reference, 4)
     errors = []
     slopes = []
+    intercepts = []
     for i in range(xa.size):
         keep = np.arange(xa.size) != i
         f = deming(xa[keep], ya[keep], delta=delta, bootstrap=0)
         errors.append(f.intercept + f.slope * xa[i] - ya[i])
         slopes.append(f.slope)
+        intercepts.append(f.intercept)
     e = np.asarray(errors)
+    n = xa.size
+    ja, jb = np.asarray(intercepts), np.asarray(slopes)
+    da, db = ja - ja.mean(), jb - jb.mean()
+    jack = (n - 1) / n
     return LeaveOneOut(
-        n=int(xa.size),
+        n=int(n),
         rmse=float(np.sqrt(np.mean(e**2))),
         mean_abs=float(np.mean(np.abs(e))),
         max_abs=float(np.max(np.abs(e))),
         slope_min=float(min(slopes)),
         slope_max=float(max(slopes)),
+        var_intercept=float(jack * np.sum(da**2)),
+        var_slope=float(jack * np.sum(db**2)),
+        cov_intercept_slope=float(jack * np.sum(da * db)),
     )
 
 
@@ -467,6 +489,23 @@ class InVivoFit:
     loo: LeaveOneOut | None = None
     warning: str = ""
     needs_review: str = ""
+
+    def covariance(self) -> tuple[float, float, float]:
+        """Return (var intercept, var slope, cov) of the fit: bootstrap, else jackknife.
+
+        Returns
+        -------
+        tuple of float
+            NaN when neither is available (fewer than 4 pairs and no bootstrap).
+        """
+        x = self.fit.extra
+        sa, sb = x.get("intercept_se_boot", math.nan), x.get("slope_se_boot", math.nan)
+        cab = x.get("intercept_slope_cov_boot", math.nan)
+        if all(math.isfinite(v) for v in (sa, sb, cab)):
+            return sa**2, sb**2, cab
+        if self.loo is not None:
+            return self.loo.var_intercept, self.loo.var_slope, self.loo.cov_intercept_slope
+        return math.nan, math.nan, math.nan
 
     def provenance(self) -> dict[str, Any]:
         """Return the fit, Bland-Altman, delta and leave-one-out error as a JSON-ready dict."""

@@ -309,6 +309,9 @@ class DriftProposal:
     level: float | None = None
     sd_step: float | None = None
     sd_ramp: float | None = None
+    #: Variance of ``factor`` (a ramp: on ``end_day``, its largest), from the noise of the
+    #: baseline and of the values after the change.
+    factor_var: float | None = None
 
     def factor_on(self, day: float) -> float:
         """Return the correction factor on a day (same units as the days given).
@@ -420,6 +423,11 @@ def propose_drift(
     if abs(mean_after / base.mean - 1) * 100 < min_shift_pct:
         return None
     factor = base.mean / mean_after
+    # relative variances of the two means add: f = mu0 / mean_after
+    factor_var = factor**2 * (
+        base.sd**2 / (base.n * base.mean**2)
+        + float(after.var(ddof=1) if after.size > 1 else base.sd**2) / (after.size * mean_after**2)
+    )
     side = "C+" if up else "C-"
     evidence = (
         f"{side} exceeded h={h:g} (k={k:g}) at index {first} ({path[first]:.2f} SD); change "
@@ -433,6 +441,7 @@ def propose_drift(
         n_after=int(after.size),
         evidence=evidence,
         alarm_index=first,
+        factor_var=factor_var,
     )
 
 
@@ -537,6 +546,13 @@ def propose_correction(
     sse, tau, c, anchor, level = best
     end = float(d[-1])
     factor_end = 1.0 + c * (end - anchor)
+    x = d[tau:] - anchor
+    y = level / v[tau:] - 1.0
+    dof_y = max(x.size - 1, 1)
+    var_c = float(np.sum((y - c * x) ** 2)) / dof_y / float(x @ x)
+    n_level = head.size + tau
+    var_level_rel = (base.sd / level) ** 2 / max(n_level, 1)
+    factor_var = (end - anchor) ** 2 * var_c + factor_end**2 * var_level_rel
     evidence = (
         f"{step.evidence}; a ramp fits better than a step (residual SD "
         f"{math.sqrt(sse / dof):.5f} vs {sd_step:.5f}): level {level:.4f} until day "
@@ -555,6 +571,7 @@ def propose_correction(
         level=level,
         sd_step=sd_step,
         sd_ramp=math.sqrt(sse / dof),
+        factor_var=factor_var,
     )
 
 

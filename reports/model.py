@@ -155,6 +155,9 @@ class DiagnosisInfo:
     printed_score: Decimal | None
     fragility_fracture: bool = False
     deciding_side: str | None = None
+    #: The category at the two ends of the scores' 95 % intervals (calibration and precision)
+    #: when they differ: "near threshold, category uncertain".
+    uncertain_range: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
@@ -239,6 +242,9 @@ class ComparisonRow:
     prior_area_cm2: float | None = None
     current_area_cm2: float | None = None
     side: str | None = None
+    #: The part of ``lsc_g_cm2`` that is the cross-calibration uncertainty (95 %, g/cm2) when
+    #: the prior scan was on another scanner; 0 on the same scanner (the chain cancels).
+    cross_calibration_g_cm2: float = 0.0
 
     def __post_init__(self) -> None:
         if self.lsc_source not in ("precision", "iscd_minimum"):

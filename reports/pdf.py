@@ -45,7 +45,7 @@ from reports.labels import (
     sex_label,
 )
 from reports.model import VFA_LEVELS, ReportData, ResultRow
-from reports.rules import comparison_sentences, diagnosis_sentence
+from reports.rules import comparison_sentences, diagnosis_sentence, uncertainty_sentence
 from reports.vfa import vfa_sentences
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -496,10 +496,14 @@ def _results(data: ReportData, translate: Translate) -> list[Flowable]:
 
 def _diagnosis(data: ReportData, translate: Translate) -> list[Flowable]:
     _ = translate
-    return [
+    out = [
         _heading(_("Diagnosis")),
         _p(diagnosis_sentence(data.diagnosis, translate, lang=data.lang)),
     ]
+    sentence = uncertainty_sentence(data.diagnosis, translate)
+    if sentence:
+        out.append(_p(sentence))
+    return out
 
 
 def _vfa(data: ReportData, translate: Translate) -> list[Flowable]:

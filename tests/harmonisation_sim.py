@@ -39,7 +39,11 @@ def calibrated_copy(
     ref = next(s["serial"] for s in truth["scanners"] if s["key"] == "S1")
     calibrate(centre, reference=ref, bootstrap=bootstrap)
     proposed = [step.id for step in list_steps(centre, "proposed")]
-    approve_steps(centre, proposed, password=PASSWORD, reason="national fit of the demo")
+    # the demo's Lunar femoral-neck slope (true 0.864) can fit just below 0.85: such a step
+    # is flagged "needs review" (issue 14); the national fit of the demo is reviewed
+    approve_steps(
+        centre, proposed, password=PASSWORD, reason="national fit of the demo", reviewed=True
+    )
     return dest
 
 

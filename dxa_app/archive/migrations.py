@@ -481,6 +481,13 @@ ALTER TABLE calibration_steps ADD COLUMN ramp_end TEXT;
 """
 
 
+V8_STEP_UNCERTAINTY = """
+ALTER TABLE calibration_steps ADD COLUMN var_intercept REAL;
+ALTER TABLE calibration_steps ADD COLUMN var_slope REAL;
+ALTER TABLE calibration_steps ADD COLUMN cov_intercept_slope REAL;
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
     Migration("0002_scores", V2_SCORES),
@@ -489,4 +496,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0005_seal", V5_SEAL),
     Migration("0006_qc_baselines", V6_QC_BASELINES),
     Migration("0007_drift_ramps", V7_DRIFT_RAMPS),
+    Migration("0008_step_uncertainty", V8_STEP_UNCERTAINTY),
 )

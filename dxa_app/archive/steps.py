@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
-from calibration.chain import ChainStep, drift_factor
+from calibration.chain import ChainStep, drift_factor, inverse_line_covariance
 from dxa_app.archive.db import get_setting, now_iso
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
@@ -31,6 +32,7 @@ def propose_step(
     by: str,
     per_day: float = 0.0,
     ramp_end: str | None = None,
+    covariance: tuple[float, float, float] | None = None,
 ) -> int | None:
     """Insert a proposed calibration step unless an identical step exists (any status).
 
@@ -39,7 +41,9 @@ def propose_step(
     proposed, approved **or retired** (same scanner, region, kind, start, data set and
     coefficients, so the same data fitted the same way) is not proposed again: a retired step
     stays retired until new data change the fit. A drift ramp also has ``per_day`` (change of
-    the factor per day from ``valid_from``) and ``ramp_end`` (held after it).
+    the factor per day from ``valid_from``) and ``ramp_end`` (held after it). ``covariance``
+    is ``(var intercept, var slope, cov)`` of the fitted coefficients (carried to the
+    harmonised BMD).
 
     Returns
     -------
@@ -57,8 +61,9 @@ def propose_step(
         return None
     cur = db.execute(
         "INSERT INTO calibration_steps (scanner_id, region, kind, intercept, slope, valid_from,"
-        " status, method, dataset, n, provenance, proposed_at, proposed_by, per_day, ramp_end)"
-        " VALUES (?, ?, ?, ?, ?, ?, 'proposed', ?, ?, ?, ?, ?, ?, ?, ?)",
+        " status, method, dataset, n, provenance, proposed_at, proposed_by, per_day, ramp_end,"
+        " var_intercept, var_slope, cov_intercept_slope)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'proposed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             scanner_id,
             region,
@@ -74,9 +79,58 @@ def propose_step(
             by,
             per_day,
             ramp_end,
+            *(_finite(v) for v in (covariance or (None, None, None))),
         ],
     )
     return int(cur.lastrowid) if cur.lastrowid is not None else None
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def step_covariance(r: dict[str, Any]) -> tuple[float, float, float]:
+    """Return (var intercept, var slope, cov) of a stored step, 0 where unknown.
+
+    Steps proposed before the uncertainty was stored fall back on their fit's standard
+    errors in the provenance (covariance 0, which overstates the uncertainty in the middle of
+    the data): a phantom scanner step through the inverse of its line, the others as fitted.
+
+    Parameters
+    ----------
+    r : dict
+        The ``calibration_steps`` row.
+
+    Returns
+    -------
+    tuple of float
+        The variances and the covariance.
+    """
+    if r.get("var_slope") is not None:
+        return (
+            float(r.get("var_intercept") or 0.0),
+            float(r["var_slope"]),
+            float(r.get("cov_intercept_slope") or 0.0),
+        )
+    prov = json.loads(r.get("provenance") or "{}")
+    extra = (prov.get("fit") or {}).get("extra") or {}
+    if r.get("method") == "ols-esp":
+        fit = prov.get("fit") or {}
+        sa, sb = extra.get("intercept_se"), extra.get("slope_se")
+        if sa is None or sb is None:
+            return 0.0, 0.0, 0.0
+        return inverse_line_covariance(
+            float(fit["intercept"]),
+            float(fit["slope"]),
+            float(sa) ** 2,
+            float(sb) ** 2,
+            float(extra.get("intercept_slope_cov") or 0.0),
+        )
+    sa = extra.get("intercept_se_boot", extra.get("intercept_se"))
+    sb = extra.get("slope_se_boot", extra.get("slope_se"))
+    if sa is None or sb is None:
+        return 0.0, 0.0, 0.0
+    return float(sa) ** 2, float(sb) ** 2, 0.0
 
 
 #: Region groups a step applies to; a step's ``region`` is a group name or "all".
@@ -306,7 +360,8 @@ def approved_chain(
                     dt.date.fromisoformat(end[:10]) if end else None,
                     day,
                 )
-            chosen[r["kind"]] = ChainStep(r["id"], r["kind"], r["intercept"], slope)
+            va, vb, cab = step_covariance(r)
+            chosen[r["kind"]] = ChainStep(r["id"], r["kind"], r["intercept"], slope, va, vb, cab)
     return sorted(chosen.values(), key=lambda s: KIND_ORDER[s.kind])
 
 

@@ -20,7 +20,8 @@ from dxa_app.fileio import write_owner_only
 from dxa_app.i18n import _
 
 FORMAT = "dxa-centre-corrections"
-#: 1: steps; 2 (issue 14): drift ramps (``per_day``, ``ramp_end``), reference tables and the
+#: 1: steps; 2 (issue 14): drift ramps (``per_day``, ``ramp_end``), the steps' uncertainty
+#: (``var_intercept``, ``var_slope``, ``cov_intercept_slope``), reference tables and the
 #: national scale. A program reads every version up to its own and refuses newer ones, so a
 #: site never installs a ramp as a constant factor. Version 1 files stay installable.
 SCHEMA_VERSION = 2
@@ -49,6 +50,9 @@ def build_corrections(
             "slope": r["slope"],
             "per_day": r["per_day"],
             "ramp_end": r["ramp_end"],
+            "var_intercept": r["var_intercept"],
+            "var_slope": r["var_slope"],
+            "cov_intercept_slope": r["cov_intercept_slope"],
             "valid_from": r["valid_from"],
             "valid_to": r["valid_to"],
             "method": r["method"],
@@ -253,8 +257,10 @@ def install(
                 cur = db.execute(
                     "INSERT INTO calibration_steps (scanner_id, region, kind, intercept, slope,"
                     " valid_from, valid_to, status, method, dataset, n, provenance, proposed_at,"
-                    " proposed_by, approved_at, approved_by, per_day, ramp_end)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " proposed_by, approved_at, approved_by, per_day, ramp_end, var_intercept,"
+                    " var_slope, cov_intercept_slope)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " ?, ?, ?)",
                     [
                         scanner_id,
                         s["region"],
@@ -273,6 +279,9 @@ def install(
                         origin,
                         float(s.get("per_day") or 0.0),  # absent in version 1 files
                         s.get("ramp_end"),
+                        s.get("var_intercept"),
+                        s.get("var_slope"),
+                        s.get("cov_intercept_slope"),
                     ],
                 )
                 installed.append(int(cur.lastrowid or 0))

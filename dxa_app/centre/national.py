@@ -271,6 +271,7 @@ def fit_in_vivo_steps(
                     n=len(pairs),
                     provenance=prov,
                     by=by,
+                    covariance=iv.covariance(),
                 )
             out.append(
                 InVivoFit(

@@ -11,6 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
+from calibration.rounding import format_score
 from dxa_app.domain import ImportOutcome, ImportStatus
 from dxa_app.gui.labels import qc_colour, today_label
 from dxa_app.gui.table_model import Column, ObjectTableModel
@@ -97,20 +98,12 @@ class QcAlarmModel(ObjectTableModel[QcAlarm]):
     )
 
 
-class RegionScoreModel(ObjectTableModel[RegionRow]):
-    """Per region: raw and harmonised BMD, T, Z, category, included in the diagnosis."""
-
-    COL_REGION, COL_RAW, COL_HARM, COL_T, COL_Z, COL_CATEGORY, COL_INCLUDED = range(7)
-
-    columns: Sequence[Column[RegionRow]] = (
-        Column(lambda: _("Region"), lambda r: r.region + (f" ({r.side})" if r.side else "")),
-        Column(lambda: _("Raw BMD"), lambda r: _bmd(r.raw_bmd), numeric=True),
-        Column(lambda: _("Harmonised BMD"), lambda r: _bmd(r.harmonised_bmd), numeric=True),
-        Column(lambda: _("T"), lambda r: r.t_printed or "", numeric=True),
-        Column(lambda: _("Z"), lambda r: r.z_printed or "", numeric=True),
-        Column(lambda: _("Category"), lambda r: r.category or ""),
-        Column(lambda: _("Included"), lambda r: _("yes") if r.included else _("no")),
-    )
+def _interval(r: RegionRow) -> str:
+    if r.t_interval is None:
+        return ""
+    low, high = (format_score(v) for v in r.t_interval)
+    text = f"{low} … {high}"
+    return text + " !" if r.near_threshold else text
 
 
 class StudyImageModel(ObjectTableModel[StudyImage]):
@@ -224,4 +217,27 @@ class PrecisionGridModel(QAbstractTableModel):
             | Qt.ItemFlag.ItemIsSelectable
             | Qt.ItemFlag.ItemIsEditable
             | Qt.ItemFlag.ItemNeverHasChildren
+        )
+
+
+class RegionScoreModel(ObjectTableModel[RegionRow]):
+    """Per region: raw and harmonised BMD, T, Z, category, included in the diagnosis."""
+
+    COL_REGION, COL_RAW, COL_HARM, COL_T, COL_Z, COL_CATEGORY, COL_INCLUDED, COL_INTERVAL = range(8)
+
+    columns: Sequence[Column[RegionRow]] = (
+        Column(lambda: _("Region"), lambda r: r.region + (f" ({r.side})" if r.side else "")),
+        Column(lambda: _("Raw BMD"), lambda r: _bmd(r.raw_bmd), numeric=True),
+        Column(lambda: _("Harmonised BMD"), lambda r: _bmd(r.harmonised_bmd), numeric=True),
+        Column(lambda: _("T"), lambda r: r.t_printed or "", numeric=True),
+        Column(lambda: _("Z"), lambda r: r.z_printed or "", numeric=True),
+        Column(lambda: _("Category"), lambda r: r.category or ""),
+        Column(lambda: _("Included"), lambda r: _("yes") if r.included else _("no")),
+        Column(lambda: _("T 95 % interval"), _interval),
+    )
+
+    def tooltip(self, item: RegionRow) -> str | None:
+        """Return the uncertainty behind the interval (calibration and precision, g/cm²)."""
+        return _("Calibration ±{cal:.3f} g/cm², precision ±{prec:.3f} g/cm² (95 %).").format(
+            cal=1.96 * item.calibration_sd, prec=1.96 * item.precision_sd
         )

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlite_utils
 
+from calibration.chain import inverse_line_covariance
 from calibration.fits import LinearFit, ols
 from calibration.qc import BaselineError, QcAnalysis, analyse
 from dxa_app.archive import get_setting, set_setting, write_transaction
@@ -335,6 +336,7 @@ class ScannerQc:
             "qc_last": self.times[-1] if self.times else self.dates[-1],
             "residual_sd_step": p.sd_step,
             "residual_sd_ramp": p.sd_ramp,
+            "factor_var": p.factor_var,
         }
         if p.model == "ramp" and p.anchor_day is not None and p.end_day is not None:
             start = dt.date.fromordinal(int(p.anchor_day)).isoformat()
@@ -937,6 +939,7 @@ def _fit_travelling(db: sqlite_utils.Database, ref_id: int, by: str) -> list[Fit
             n=len(items),
             provenance=prov,
             by=by,
+            covariance=inverse_line_covariance(fit.intercept, fit.slope, *_ols_covariance(fit)),
         )
         out.append(FitSummary(serial, "spine", "scanner", dataset, fit, step_id))
         if ref is not None:
@@ -959,9 +962,19 @@ def _fit_travelling(db: sqlite_utils.Database, ref_id: int, by: str) -> list[Fit
                 n=len(ref[1]),
                 provenance=nat_prov,
                 by=by,
+                covariance=_ols_covariance(rfit),
             )
             out.append(FitSummary(serial, "spine", "national", dataset, rfit, nat_id))
     return out
+
+
+def _ols_covariance(fit: LinearFit) -> tuple[float, float, float]:
+    x = fit.extra
+    return (
+        float(x.get("intercept_se", 0.0)) ** 2,
+        float(x.get("slope_se", 0.0)) ** 2,
+        float(x.get("intercept_slope_cov", 0.0)),
+    )
 
 
 def _drift_corrected(
@@ -1070,6 +1083,9 @@ def _propose_drift(db: sqlite_utils.Database, by: str, n_baseline: int) -> list[
         # factor multiplies the correction that applied when this segment began
         before = [s for s in chain_for(db, q.scanner_id, "all", p["start"]) if s.kind == "drift"]
         earlier = before[0].slope if before else 1.0
+        earlier_var = before[0].var_slope if before else 0.0
+        # var(e * f) = f^2 var(e) + e^2 var(f); a ramp's variance is the one on its end day
+        factor_var = p["factor"] ** 2 * earlier_var + earlier**2 * float(p["factor_var"] or 0.0)
         prov = {
             **p,
             "segment_started": q.current.started if q.current else None,
@@ -1096,6 +1112,7 @@ def _propose_drift(db: sqlite_utils.Database, by: str, n_baseline: int) -> list[
             by=by,
             per_day=earlier * p["per_day"] if ramp else 0.0,
             ramp_end=p["ramp_end"] if ramp else None,
+            covariance=(0.0, factor_var, 0.0),
         )
         out.append(
             {

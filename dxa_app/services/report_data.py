@@ -9,11 +9,13 @@ the BMD-for-age curve and the trend.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
 from typing import Any
 
 import sqlite_utils
 
+from calibration.rounding import round_half_away
 from dxa_app.archive.precision import latest_precision
 from dxa_app.archive.steps import is_harmonised
 from dxa_app.archive.studies import (
@@ -27,12 +29,14 @@ from dxa_app.i18n import _, translator
 from dxa_app.services.calibration import chain_for
 from dxa_app.services.scoring import (
     REFERENCE_REGION,
+    Z95,
     StudyScores,
     age_at,
     compute_study_scores,
     reference_tables,
     score_study,
 )
+from reports.labels import fmt_bmd, fmt_score, region_label
 from reports.model import (
     AgeCurve,
     Comparison,
@@ -142,6 +146,11 @@ def _comparison(
                 )
             continue
         lsc, source = _lsc(db, study["scanner_id"], r.region, p.harmonised_bmd)
+        cross_u = 0.0
+        if not same_scanner:
+            # two chains: their calibration errors no longer cancel in the difference
+            cross_u = Z95 * math.hypot(p.calibration_sd, r.calibration_sd)
+            lsc = math.hypot(lsc, cross_u)
         rows.append(
             ComparisonRow(
                 r.region,
@@ -153,6 +162,7 @@ def _comparison(
                 prior_areas.get(r.region),
                 cur_areas.get(r.region),
                 r.side,
+                cross_u,
             )
         )
     trend = None
@@ -277,7 +287,12 @@ def build_report_data(
     fracture = bool(vfa and vfa.fractured)
     d = s.diagnosis
     diagnosis = DiagnosisInfo(
-        str(d.category), d.score_kind, d.deciding_region, d.printed_score, fracture
+        str(d.category),
+        d.score_kind,
+        d.deciding_region,
+        d.printed_score,
+        fracture,
+        uncertain_range=s.category_range if s.near_threshold else None,
     )
     t_min = d.printed_score if d.score_kind == "T" else None
     indication, reasons = iscd_vfa_indication(
@@ -308,6 +323,25 @@ def build_report_data(
                 "this scanner and region); raw values were used."
             )
         )
+    decider = next((r for r in s.regions if r.region == d.deciding_region), None)
+    if decider is not None and decider.harmonised:
+        interval = decider.z_interval if d.score_kind == "Z" else decider.t_interval
+        text = translate(
+            "Calibration uncertainty (stated once): the harmonised BMD of the {site} carries"
+            " ±{u} g/cm² (95 %) from this scanner's calibration; with the scanner's precision"
+            " (±{p} g/cm², {source}) its {kind}-score lies between {low} and {high} (95 %)."
+        ).format(
+            site=region_label(decider.region, translate, decider.side),
+            u=fmt_bmd(Z95 * decider.calibration_sd, lang),
+            p=fmt_bmd(Z95 * decider.precision_sd, lang),
+            source=translate("local precision study")
+            if decider.precision_source == "precision"
+            else translate("ISCD minimum"),
+            kind=d.score_kind,
+            low=fmt_score(round_half_away(interval[0], 1), lang) if interval else "-",
+            high=fmt_score(round_half_away(interval[1], 1), lang) if interval else "-",
+        )
+        notes.append(text)
     comparison, trend = _comparison(db, st, s)
     chain_ids = sorted({i for r in s.regions for i in r.chain})
     t_ref = "; ".join(sorted({r.t_reference for r in s.regions if r.t_reference}))

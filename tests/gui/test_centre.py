@@ -132,7 +132,10 @@ def test_fit_then_approve_as_centre_analyst(qtbot: QtBot, demo_archive: Path) ->
         {"username": "ana"}
     ]
 
-    proposed = next(s for s in fits.step_model.rows() if s.status == "proposed")
+    # (a step flagged "needs review", issue 14, asks for a tick too: tests/gui/test_review_flag)
+    proposed = next(
+        s for s in fits.step_model.rows() if s.status == "proposed" and not s.needs_review
+    )
     fits.step_view.selectRow(fits.step_model.rows().index(proposed))
     assert fits.approve_button.isEnabled()
     fits.approve_button.click()
@@ -190,7 +193,10 @@ def test_technician_approval_is_refused_by_the_service(
     _fit(analyst, qtbot)
     ws = _workspace(qtbot, session_as(demo_archive, Role.TECHNICIAN, "tech"))
     fits = ws.fits
-    proposed = next(s for s in fits.step_model.rows() if s.status == "proposed")
+    # (a step flagged "needs review", issue 14, asks for a tick too: tests/gui/test_review_flag)
+    proposed = next(
+        s for s in fits.step_model.rows() if s.status == "proposed" and not s.needs_review
+    )
     fits.step_view.selectRow(fits.step_model.rows().index(proposed))
     assert not fits.approve_button.isEnabled()  # greyed out; the service is what refuses
     fits.approve(proposed.id)
