@@ -70,6 +70,7 @@ def _every_help_command() -> list[list[str]]:
     out += [["centre", a] for a in ("export", "keys", "register-site", "import", "fit")]
     out += [["centre", a] for a in ("publish", "stats")]
     out += [["calibration", a] for a in ("install", "trust-centre")]
+    out += [["reference", a] for a in ("install", "list")]
     return out
 
 

@@ -488,6 +488,17 @@ ALTER TABLE calibration_steps ADD COLUMN cov_intercept_slope REAL;
 """
 
 
+V9_INSTALLED_REFERENCES = """
+ALTER TABLE reference_tables ADD COLUMN valid_from TEXT NOT NULL DEFAULT '1900-01-01';
+ALTER TABLE reference_tables ADD COLUMN installed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE reference_tables ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+CREATE TRIGGER reference_tables_no_update BEFORE UPDATE ON reference_tables
+BEGIN SELECT RAISE(ABORT, 'an installed reference table cannot be changed'); END;
+CREATE TRIGGER reference_tables_no_delete BEFORE DELETE ON reference_tables
+BEGIN SELECT RAISE(ABORT, 'an installed reference table cannot be deleted'); END;
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
     Migration("0002_scores", V2_SCORES),
@@ -497,4 +508,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0006_qc_baselines", V6_QC_BASELINES),
     Migration("0007_drift_ramps", V7_DRIFT_RAMPS),
     Migration("0008_step_uncertainty", V8_STEP_UNCERTAINTY),
+    Migration("0009_installed_references", V9_INSTALLED_REFERENCES),
 )

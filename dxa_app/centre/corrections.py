@@ -10,8 +10,10 @@ from typing import Any
 
 import sqlite_utils
 
+from calibration.reference import reference_from_dict
 from dxa_app.archive import write_transaction
 from dxa_app.archive.db import audit, now_iso
+from dxa_app.archive.references import add_installed, find_installed, installed_tables
 from dxa_app.archive.scanners import scanner_rows
 from dxa_app.centre.bundle import BundleError, loads_bounded
 from dxa_app.centre.keys import normalise_public_key, sign, verify
@@ -80,6 +82,15 @@ def build_corrections(
         "centre_public_key": public_key,
         "reference_scanner": reference,
         "steps": steps,
+        "reference_tables": [
+            {
+                "table": t.table.to_dict(),
+                "valid_from": t.valid_from,
+                "installed_at": t.installed_at,
+                "origin": t.origin,
+            }
+            for t in installed_tables(db)
+        ],
     }
     text = json.dumps(payload, ensure_ascii=False, sort_keys=True, indent=1)
     envelope = {
@@ -182,6 +193,7 @@ class InstallResult:
     retired: list[int] = field(default_factory=list)
     skipped_scanners: list[str] = field(default_factory=list)
     already_installed: bool = False
+    references: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -192,6 +204,7 @@ class InstallResult:
             "retired_steps": list(self.retired),
             "skipped_scanners": list(self.skipped_scanners),
             "already_installed": self.already_installed,
+            "reference_tables": list(self.references),
         }
 
 
@@ -225,6 +238,7 @@ def install(
     at = now_iso()
     installed: list[int] = []
     retired: list[int] = []
+    references: list[str] = []
     with write_transaction(db):
         for scanner_id, steps in matched.items():
             old = [
@@ -285,6 +299,13 @@ def install(
                     ],
                 )
                 installed.append(int(cur.lastrowid or 0))
+        for ref in payload.get("reference_tables") or []:  # absent in version 1 files
+            table = reference_from_dict(ref["table"])
+            if find_installed(db, table.name, table.version, table.purpose) is None:
+                add_installed(
+                    db, table, valid_from=str(ref["valid_from"]), by=by or "centre", origin=origin
+                )
+                references.append(f"{table.purpose} {table.name} {table.version}")
         audit(
             db,
             "centre_install_corrections",
@@ -296,6 +317,9 @@ def install(
                 "installed": installed,
                 "retired": retired,
                 "skipped_scanners": sorted(skipped),
+                "reference_tables": references,
             },
         )
-    return InstallResult(publication, published_at, installed, retired, sorted(skipped))
+    return InstallResult(
+        publication, published_at, installed, retired, sorted(skipped), references=references
+    )

@@ -60,6 +60,7 @@ class Permission(StrEnum):
     SETTINGS = "settings"  # site mapping, PACS address, trusted centre key
     SITE_EXCHANGE = "site_exchange"  # export the site bundle, install published corrections
     CENTRE = "centre"  # centre: register sites, import bundles, national fit, publish, stats
+    REFERENCE_INSTALL = "reference_install"  # install a versioned T or Z reference table
     BACKUP = "backup"  # copy the archive (it holds every patient: not for every role)
     RESTORE = "restore"  # replace the archive with a backup
 
@@ -100,6 +101,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.RESCORE,
             Permission.APPROVE,
             Permission.CENTRE,
+            Permission.REFERENCE_INSTALL,
         }
     ),
     Role.ADMIN: frozenset(
@@ -112,6 +114,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SITE_EXCHANGE,
             Permission.BACKUP,
             Permission.RESTORE,
+            Permission.REFERENCE_INSTALL,
         }
     ),
 }

@@ -17,7 +17,7 @@ import sqlite_utils
 from calibration.chain import compose
 from dxa_app.archive import get_setting, write_transaction
 from dxa_app.archive.db import audit, now_iso
-from dxa_app.archive.scanners import scanner_ids_by_serial, sites_with_scanners
+from dxa_app.archive.scanners import scanner_ids_by_serial, scanner_rows, sites_with_scanners
 from dxa_app.archive.steps import step_by_id
 from dxa_app.centre import corrections as corr
 from dxa_app.centre.bundle import read_bundle, write_bundle
@@ -375,6 +375,9 @@ def _install_apply(
     def apply(db: sqlite_utils.Database) -> tuple[set[int], set[str], set[str]]:
         result = corr.install(db, payload, publication, by="preview")
         steps = [step_by_id(db, i) for i in [*result.installed, *result.retired]]
+        if result.references:  # a reference table concerns every scanner
+            every = scanner_rows(db)
+            return {s.id for s in every}, {s.serial for s in every}, {"reference"}
         return (
             {st.scanner_id for st in steps},
             {st.serial for st in steps},

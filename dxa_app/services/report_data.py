@@ -33,7 +33,7 @@ from dxa_app.services.scoring import (
     StudyScores,
     age_at,
     compute_study_scores,
-    reference_tables,
+    reference_sets,
     score_study,
 )
 from reports.labels import fmt_bmd, fmt_score, region_label
@@ -203,7 +203,7 @@ def _age_curve(db: sqlite_utils.Database, scores: StudyScores) -> AgeCurve | Non
     ref_region = REFERENCE_REGION.get(region)
     if row is None or ref_region is None or scores.age is None:
         return None
-    t_tables, z_table = reference_tables(db)
+    t_tables, z_tables = reference_sets(db, scores.study_date)
     young: tuple[float, float] | None = None
     for t in t_tables:
         try:
@@ -216,11 +216,13 @@ def _age_curve(db: sqlite_utils.Database, scores: StudyScores) -> AgeCurve | Non
     sex = scores.sex if scores.sex in ("F", "M") else "F"
     points = []
     for age in range(25, 90, 5):
-        try:
-            mean, sd = z_table.lookup(ref_region, sex, float(age))
-        except KeyError:
-            continue
-        points.append(ReferencePoint(float(age), mean, sd))
+        for z_table in z_tables:  # the first table that covers the region and age
+            try:
+                mean, sd = z_table.lookup(ref_region, sex, float(age))
+            except KeyError:
+                continue
+            points.append(ReferencePoint(float(age), mean, sd))
+            break
     return AgeCurve(region, tuple(points), scores.age, row.harmonised_bmd, young[0], young[1])
 
 

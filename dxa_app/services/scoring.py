@@ -40,6 +40,7 @@ from dxa_app.archive import get_setting, write_transaction
 from dxa_app.archive.db import now_iso
 from dxa_app.archive.db import short_wait as _short_wait_for_write
 from dxa_app.archive.precision import latest_precision
+from dxa_app.archive.references import installed_tables
 from dxa_app.archive.steps import is_harmonised, scale_anchor
 from dxa_app.archive.studies import has_fragility_fracture, study_id_for, study_ids
 from dxa_app.errors import NotFoundError
@@ -76,10 +77,39 @@ def _load(name: str) -> ReferenceTable:
 
 
 def reference_tables(db: sqlite_utils.Database) -> tuple[list[ReferenceTable], ReferenceTable]:
-    """Return the T tables and the Z table in use (archive settings, else the defaults)."""
+    """Return the shipped T tables and Z table in use (archive settings, else the defaults)."""
     t_names = get_setting(db, T_REFERENCE_KEY, list(DEFAULT_T_REFERENCES))
     z_name = get_setting(db, Z_REFERENCE_KEY, DEFAULT_Z_REFERENCE)
     return [_load(n) for n in t_names], _load(z_name)
+
+
+def reference_sets(
+    db: sqlite_utils.Database, on: str
+) -> tuple[list[ReferenceTable], list[ReferenceTable]]:
+    """Return the T and the Z tables that apply to a scan date, in the order they are asked.
+
+    Tables installed by the centre or an administrator (``reference install``) that apply
+    on the date come first, newest start first; the shipped tables come last. The first
+    table that covers a region scores it, so a spine-only table replaces the provisional
+    spine reference and leaves the hip to NHANES III. A scan before a table's start date
+    keeps the table it had, so rescoring never moves an old study onto a newer table.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    on : str
+        The ISO scan date.
+
+    Returns
+    -------
+    tuple of list of ReferenceTable
+        The T tables and the Z tables.
+    """
+    shipped_t, shipped_z = reference_tables(db)
+    t = [x.table for x in installed_tables(db, "T", on)] + shipped_t
+    z = [x.table for x in installed_tables(db, "Z", on)] + [shipped_z]
+    return t, z
 
 
 def _lookup(
@@ -296,7 +326,7 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
     age = age_at(st["birth_date"], st["study_date"])
     menopausal = None if st["menopausal"] is None else bool(st["menopausal"])
     use_z = uses_z_score(sex, age if age is not None else 99.0, menopausal)
-    t_tables, z_table = reference_tables(db)
+    t_tables, z_tables = reference_sets(db, st["study_date"])
     results = db.query(
         "SELECT rr.id AS rr_id, rr.region, rr.bmd_g_cm2, rr.included, s.scanner_id, s.scan_type,"
         " s.side FROM region_results rr JOIN scans s ON s.id = rr.scan_id"
@@ -329,7 +359,7 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
                 t = t_score(harmonised, mean, sd)
                 t_int = (t - Z95 * u_tot / sd, t + Z95 * u_tot / sd)
                 t_ref = f"{table.name} {table.version}"
-            zf = _lookup([z_table], ref_region, sex, age)
+            zf = _lookup(z_tables, ref_region, sex, age)
             if zf is not None:
                 mean, sd, table = zf
                 z = z_score(harmonised, mean, sd)
