@@ -12,6 +12,7 @@ __all__ = [
     "CHAIN_ORDER",
     "ChainStep",
     "compose",
+    "compose_covariance",
     "drift_factor",
     "drift_step",
     "harmonise",
@@ -239,3 +240,37 @@ def inverse_line_covariance(
         for r in range(2)
     ]
     return out[0][0], out[1][1], out[0][1]
+
+
+def compose_covariance(
+    first: tuple[float, float, float, float, float],
+    second: tuple[float, float, float, float, float],
+) -> tuple[float, float, float, float, float]:
+    """Compose two independently fitted lines and their uncertainty: ``second(first(x))``.
+
+    Each line is ``(a, b, var a, var b, cov ab)``. The composition is
+    ``A = a2 + b2 a1``, ``B = b2 b1``; its covariance by the delta method with the Jacobian
+    of ``(A, B)`` with respect to ``(a1, b1, a2, b2)``: ``[[b2, 0, 1, a1], [0, b2, 0, b1]]``.
+
+    Parameters
+    ----------
+    first, second : tuple of float
+        The two lines, applied first and second.
+
+    Returns
+    -------
+    tuple of float
+        ``(A, B, var A, var B, cov AB)``.
+
+    Examples
+    --------
+    >>> A, B, va, vb, c = compose_covariance((0.1, 0.9, 0, 0, 0), (0.0, 1.1, 0, 0, 0))
+    >>> round(A, 3), round(B, 3), va, vb, c
+    (0.11, 0.99, 0.0, 0.0, 0.0)
+    """
+    a1, b1, va1, vb1, c1 = first
+    a2, b2, va2, vb2, c2 = second
+    var_a = b2**2 * va1 + va2 + a1**2 * vb2 + 2 * a1 * c2
+    var_b = b2**2 * vb1 + b1**2 * vb2
+    cov = b2**2 * c1 + a1 * b1 * vb2 + b1 * c2
+    return a2 + b2 * a1, b2 * b1, var_a, var_b, cov

@@ -392,6 +392,8 @@ class FooterInfo:
     chain: str
     category_rule: str
     generated_by: str = ""
+    #: The national scale the harmonised values are on (the centre's versioned choice).
+    scale: str = ""
 
 
 @dataclass(frozen=True)

@@ -257,6 +257,7 @@ def _decorate_report(
         _("T-score reference: {t}.").format(t=footer.t_reference),
         _("Z-score reference: {z}.").format(z=footer.z_reference),
         _("Calibration chain: {chain}.").format(chain=footer.chain),
+        *([_("National scale: {scale}.").format(scale=footer.scale)] if footer.scale else []),
         _("Category rule: {rule}.").format(
             rule=(footer.category_rule or _default_rule(translate)).rstrip(".")
         ),

@@ -499,6 +499,24 @@ BEGIN SELECT RAISE(ABORT, 'an installed reference table cannot be deleted'); END
 """
 
 
+V10_NATIONAL_SCALE = """
+CREATE TABLE national_scales (
+    id INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL,
+    scale TEXT NOT NULL CHECK (scale IN ('reference', 'esp')),
+    hip_anchor_serial TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    origin TEXT NOT NULL DEFAULT '',
+    set_by TEXT NOT NULL DEFAULT '',
+    set_at TEXT NOT NULL
+);
+CREATE TRIGGER national_scales_no_update BEFORE UPDATE ON national_scales
+BEGIN SELECT RAISE(ABORT, 'a national scale version cannot be changed; set a new one'); END;
+CREATE TRIGGER national_scales_no_delete BEFORE DELETE ON national_scales
+BEGIN SELECT RAISE(ABORT, 'a national scale version cannot be deleted; set a new one'); END;
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
     Migration("0002_scores", V2_SCORES),
@@ -509,4 +527,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0007_drift_ramps", V7_DRIFT_RAMPS),
     Migration("0008_step_uncertainty", V8_STEP_UNCERTAINTY),
     Migration("0009_installed_references", V9_INSTALLED_REFERENCES),
+    Migration("0010_national_scale", V10_NATIONAL_SCALE),
 )

@@ -11,9 +11,27 @@ from typing import Any
 import sqlite_utils
 
 from calibration.chain import ChainStep, drift_factor, inverse_line_covariance
-from dxa_app.archive.db import get_setting, now_iso
+from dxa_app.archive.db import now_iso
+from dxa_app.archive.scale import REFERENCE_SCANNER_KEY, current_scale
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
+
+__all__ = [
+    "GROUPS",
+    "KIND_ORDER",
+    "REFERENCE_SCANNER_KEY",
+    "Step",
+    "approved_chain",
+    "is_harmonised",
+    "mark_approved",
+    "mark_retired",
+    "propose_step",
+    "region_group",
+    "scale_anchor",
+    "step_by_id",
+    "step_covariance",
+    "step_rows",
+]
 
 
 def propose_step(
@@ -365,16 +383,14 @@ def approved_chain(
     return sorted(chosen.values(), key=lambda s: KIND_ORDER[s.kind])
 
 
-#: The archive setting naming the national reference scanner (its serial).
-REFERENCE_SCANNER_KEY = "national_reference_scanner"
-
-
 def scale_anchor(db: sqlite_utils.Database, region: str) -> int | None:
     """Return the scanner whose own readings define the national scale for a region, if any.
 
-    On the reference-scanner scale that is the national reference scanner, for every region:
-    its readings are the national scale by definition (an identity chain, only its own drift
-    corrections apply), so its studies are harmonised without a scanner or national step.
+    On the reference-scanner scale that is the national reference scanner, for every region;
+    on the ESP scale the hip anchor for the hip and femoral neck (the spine is the phantom's
+    certified scale: no scanner defines it). That scanner's readings are the national scale
+    by definition (an identity chain, only its own drift corrections apply), so its studies
+    are harmonised without a scanner or national step.
 
     Parameters
     ----------
@@ -388,7 +404,7 @@ def scale_anchor(db: sqlite_utils.Database, region: str) -> int | None:
     int or None
         The scanner id, or None when no scanner defines the scale for this region.
     """
-    serial = get_setting(db, REFERENCE_SCANNER_KEY)
+    serial = current_scale(db).anchor_serial(region_group(region))
     if not serial:
         return None
     row = db.execute("SELECT id FROM scanners WHERE serial = ? ORDER BY id", [serial]).fetchone()

@@ -12,8 +12,9 @@ import sqlite_utils
 
 from calibration.reference import reference_from_dict
 from dxa_app.archive import write_transaction
-from dxa_app.archive.db import audit, now_iso
+from dxa_app.archive.db import audit, get_setting, now_iso, set_setting
 from dxa_app.archive.references import add_installed, find_installed, installed_tables
+from dxa_app.archive.scale import REFERENCE_SCANNER_KEY, add_scale, current_scale
 from dxa_app.archive.scanners import scanner_rows
 from dxa_app.centre.bundle import BundleError, loads_bounded
 from dxa_app.centre.keys import normalise_public_key, sign, verify
@@ -81,6 +82,7 @@ def build_corrections(
         "published_at": now_iso(),
         "centre_public_key": public_key,
         "reference_scanner": reference,
+        "national_scale": current_scale(db).to_dict(),
         "steps": steps,
         "reference_tables": [
             {
@@ -299,6 +301,24 @@ def install(
                     ],
                 )
                 installed.append(int(cur.lastrowid or 0))
+        scale = payload.get("national_scale")  # absent in version 1 files
+        if payload.get("reference_scanner") and payload["reference_scanner"] != get_setting(
+            db, REFERENCE_SCANNER_KEY
+        ):
+            set_setting(db, REFERENCE_SCANNER_KEY, str(payload["reference_scanner"]))
+        if isinstance(scale, dict):
+            here = current_scale(db)
+            theirs = (int(scale["version"]), str(scale["scale"]), str(scale["hip_anchor"]))
+            if (here.version, here.scale, here.hip_anchor) != theirs:
+                add_scale(
+                    db,
+                    scale=theirs[1],
+                    hip_anchor=theirs[2],
+                    by=by or "centre",
+                    reason=str(scale.get("reason") or ""),
+                    origin=origin,
+                    version=theirs[0],
+                )
         for ref in payload.get("reference_tables") or []:  # absent in version 1 files
             table = reference_from_dict(ref["table"])
             if find_installed(db, table.name, table.version, table.purpose) is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
+from calibration.chain import compose_covariance
 from calibration.fits import LinearFit, in_vivo_fit
 from calibration.precision import precision
 from dxa_app.archive.precision import latest_precision
@@ -170,6 +172,51 @@ def _repeat_sd(groups: Sequence[tuple[float, ...]]) -> float | None:
 PairsFor = Callable[[int, str], PairSet | None]
 
 
+def _fit_pairs(
+    db: sqlite_utils.Database,
+    ref_id: int,
+    other_id: int,
+    region: str,
+    found: PairSet,
+    *,
+    bootstrap: int,
+    seed: int,
+) -> tuple[Any, dict[str, Any]]:
+    """Fit ``ref = a + b * other`` on one pair set; return the fit and its provenance."""
+    pairs = found.pairs
+    sd_other = latest_precision(db, other_id, region)
+    sd_ref = latest_precision(db, ref_id, region)
+    k_other, k_ref, rep_other, rep_ref = found.repeats()
+    iv = in_vivo_fit(
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+        sd_other=None if sd_other is None else sd_other.rms_sd_g_cm2,
+        sd_reference=None if sd_ref is None else sd_ref.rms_sd_g_cm2,
+        k_other=k_other,
+        k_reference=k_ref,
+        repeat_sd_other=rep_other,
+        repeat_sd_reference=rep_ref,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
+    prov: dict[str, Any] = {
+        **iv.provenance(),
+        "scans_per_patient": {"this": k_other, "reference": k_ref},
+        "repeat_sd": {"this": rep_other, "reference": rep_ref},
+        "precision_study_sd": {
+            "this": None if sd_other is None else sd_other.rms_sd_g_cm2,
+            "reference": None if sd_ref is None else sd_ref.rms_sd_g_cm2,
+        },
+    }
+    if found.sites:
+        prov["sites"] = list(found.sites)
+    return iv, prov
+
+
+#: ``pairs_between(scanner_a, scanner_b, region)`` -> the pairs of two scanners, or None.
+PairsBetween = Callable[[int, int, str], PairSet | None]
+
+
 def fit_in_vivo_steps(
     db: sqlite_utils.Database,
     *,
@@ -181,6 +228,7 @@ def fit_in_vivo_steps(
     by: str,
     bootstrap: int = 2000,
     seed: int = 0,
+    pairs_between: PairsBetween | None = None,
 ) -> list[InVivoFit]:
     """Fit every scanner's groups on the reference scanner from in-vivo pairs; propose steps.
 
@@ -194,12 +242,17 @@ def fit_in_vivo_steps(
     without saying it was reviewed); the spine fit is only reported (the phantom calibrates
     the spine).
 
+    A scanner without enough pairs with the reference (the scale's hip anchor) is linked
+    through an in-vivo chain when ``pairs_between`` is given: fitted onto a scanner that was
+    fitted onto the reference in this run, and the two lines composed (their uncertainties
+    too); the provenance names the scanner it was linked through.
+
     Parameters
     ----------
     db : sqlite_utils.Database
         The archive.
     ref_id : int
-        The national reference scanner.
+        The scanner whose readings are the scale (the reference scanner or the hip anchor).
     others : iterable of int
         The scanners to fit.
     pairs_for : callable
@@ -212,87 +265,144 @@ def fit_in_vivo_steps(
         Who fits (provenance).
     bootstrap, seed : int
         Deming bootstrap resamples and seed.
+    pairs_between : callable, optional
+        ``pairs_between(this, via, region)``: pairs of two other scanners, for chains.
 
     Returns
     -------
     list of InVivoFit
-        One per scanner and group with enough pairs.
+        One per scanner and group with enough pairs (direct or through a chain).
     """
     serial_of = serials_by_id(db)
     out: list[InVivoFit] = []
+    others = list(others)
+    direct: dict[tuple[int, str], tuple[float, float, float, float, float]] = {}
     for other_id in others:
         for group, region in GROUP_FIT_REGION.items():
             found = pairs_for(other_id, region)
             if found is None or len(found.pairs) < MIN_PAIRS:
                 continue
-            pairs = found.pairs
-            sd_other = latest_precision(db, other_id, region)
-            sd_ref = latest_precision(db, ref_id, region)
-            k_other, k_ref, rep_other, rep_ref = found.repeats()
-            iv = in_vivo_fit(
-                [p[0] for p in pairs],
-                [p[1] for p in pairs],
-                sd_other=None if sd_other is None else sd_other.rms_sd_g_cm2,
-                sd_reference=None if sd_ref is None else sd_ref.rms_sd_g_cm2,
-                k_other=k_other,
-                k_reference=k_ref,
-                repeat_sd_other=rep_other,
-                repeat_sd_reference=rep_ref,
-                bootstrap=bootstrap,
-                seed=seed,
+            iv, prov = _fit_pairs(
+                db, ref_id, other_id, region, found, bootstrap=bootstrap, seed=seed
             )
             fit = iv.fit
+            va, vb, cab = iv.covariance()
+            direct[(other_id, group)] = (fit.intercept, fit.slope, va, vb, cab)
             dataset = f"{dataset_prefix}:{serial_of[ref_id]}~{serial_of[other_id]}"
-            prov: dict[str, Any] = {
-                **iv.provenance(),
-                "reference_scanner": serial_of[ref_id],
-                "model": model,
-                "scans_per_patient": {"this": k_other, "reference": k_ref},
-                "repeat_sd": {"this": rep_other, "reference": rep_ref},
-                "precision_study_sd": {
-                    "this": None if sd_other is None else sd_other.rms_sd_g_cm2,
-                    "reference": None if sd_ref is None else sd_ref.rms_sd_g_cm2,
-                },
-            }
-            if found.sites:
-                prov["sites"] = list(found.sites)
-            step_id = None
-            if group != "spine":
-                step_id = propose_step(
-                    db,
-                    scanner_id=other_id,
-                    region=group,
-                    kind="scanner",
-                    intercept=fit.intercept,
-                    slope=fit.slope,
-                    valid_from=EARLIEST,
-                    method="deming-in-vivo",
-                    dataset=dataset,
-                    n=len(pairs),
-                    provenance=prov,
-                    by=by,
-                    covariance=iv.covariance(),
+            prov = {**prov, "reference_scanner": serial_of[ref_id], "model": model}
+            out.append(_propose(db, other_id, group, dataset, fit, iv, prov, len(found.pairs), by))
+    if pairs_between is None:
+        return out
+    for other_id in others:
+        for group, region in GROUP_FIT_REGION.items():
+            if group == "spine" or (other_id, group) in direct:
+                continue
+            for via in sorted(v for (v, g) in direct if g == group and v != other_id):
+                found = pairs_between(other_id, via, region)
+                if found is None or len(found.pairs) < MIN_PAIRS:
+                    continue
+                iv, prov = _fit_pairs(
+                    db, via, other_id, region, found, bootstrap=bootstrap, seed=seed
                 )
-            out.append(
-                InVivoFit(
-                    serial_of[other_id],
-                    group,
-                    dataset,
-                    fit,
-                    step_id,
-                    len(pairs),
-                    found.sites,
+                fit = iv.fit
+                first = (fit.intercept, fit.slope, *iv.covariance())
+                a, b, va, vb, cab = compose_covariance(first, direct[(via, group)])
+                dataset = (
+                    f"{dataset_prefix}:{serial_of[ref_id]}~{serial_of[via]}~{serial_of[other_id]}"
+                )
+                prov = {
+                    **prov,
+                    "reference_scanner": serial_of[ref_id],
+                    "linked_via": serial_of[via],
+                    "link_fit": {"intercept": fit.intercept, "slope": fit.slope},
+                    "via_line": {
+                        "intercept": direct[(via, group)][0],
+                        "slope": direct[(via, group)][1],
+                    },
+                    "model": f"{model}; linked through {serial_of[via]} (an in-vivo chain)",
+                }
+                composed = LinearFit(
+                    "deming-chain",
+                    a,
+                    b,
+                    (math.nan, math.nan),
+                    (math.nan, math.nan),
+                    fit.residual_sd,
+                    fit.n,
+                    fit.confidence,
                     {
-                        "bland_altman": prov["bland_altman"],
-                        "delta": iv.delta,
-                        "delta_source": iv.delta_source,
-                        "leave_one_out": prov["leave_one_out"],
-                        "warning": iv.warning,
-                        "needs_review": iv.needs_review,
+                        "intercept_se_boot": math.sqrt(max(va, 0.0)),
+                        "slope_se_boot": math.sqrt(max(vb, 0.0)),
+                        "intercept_slope_cov_boot": cab,
                     },
                 )
-            )
+                out.append(
+                    _propose(
+                        db,
+                        other_id,
+                        group,
+                        dataset,
+                        composed,
+                        iv,
+                        prov,
+                        len(found.pairs),
+                        by,
+                        covariance=(va, vb, cab),
+                    )
+                )
+                break
     return out
+
+
+def _propose(
+    db: sqlite_utils.Database,
+    other_id: int,
+    group: str,
+    dataset: str,
+    fit: LinearFit,
+    iv: Any,
+    prov: dict[str, Any],
+    n: int,
+    by: str,
+    *,
+    covariance: tuple[float, float, float] | None = None,
+) -> InVivoFit:
+    serial_of = serials_by_id(db)
+    step_id = None
+    if group != "spine":
+        step_id = propose_step(
+            db,
+            scanner_id=other_id,
+            region=group,
+            kind="scanner",
+            intercept=fit.intercept,
+            slope=fit.slope,
+            valid_from=EARLIEST,
+            method="deming-in-vivo",
+            dataset=dataset,
+            n=n,
+            provenance=prov,
+            by=by,
+            covariance=covariance or iv.covariance(),
+        )
+    return InVivoFit(
+        serial_of[other_id],
+        group,
+        dataset,
+        fit,
+        step_id,
+        n,
+        tuple(prov.get("sites") or ()),
+        {
+            "bland_altman": prov["bland_altman"],
+            "delta": iv.delta,
+            "delta_source": iv.delta_source,
+            "leave_one_out": prov["leave_one_out"],
+            "warning": iv.warning,
+            "needs_review": iv.needs_review,
+            "linked_via": prov.get("linked_via"),
+        },
+    )
 
 
 def fit_in_vivo(
@@ -303,10 +413,12 @@ def fit_in_vivo(
     by: str,
     bootstrap: int = 2000,
     seed: int = 0,
+    scale_version: int = 0,
 ) -> list[InVivoFit]:
-    """Fit every scanner's hip and femoral neck on the reference scanner from imported pairs.
+    """Fit every scanner's hip and femoral neck on the scale's anchor from imported pairs.
 
-    The centre's pairs (:func:`centre_pairs`) through :func:`fit_in_vivo_steps`.
+    The centre's pairs (:func:`centre_pairs`) through :func:`fit_in_vivo_steps`; a scanner
+    without pairs with the anchor is linked through an in-vivo chain where pairs allow.
 
     Parameters
     ----------
@@ -326,28 +438,32 @@ def fit_in_vivo(
     list of InVivoFit
         One per scanner and group with enough pairs.
     """
-    partners: dict[int, set[str]] = defaultdict(set)
+    links: dict[tuple[int, int], set[str]] = defaultdict(set)
     for a, b, region in db.execute(
         "SELECT DISTINCT scanner_a_id, scanner_b_id, region FROM centre_in_vivo_pairs"
-        " WHERE scanner_a_id = ? OR scanner_b_id = ?",
-        [ref_id, ref_id],
     ).fetchall():
-        partners[int(b) if int(a) == ref_id else int(a)].add(str(region))
+        links[(int(a), int(b))].add(str(region))
+        links[(int(b), int(a))].add(str(region))
+    others = sorted({a for a, _b in links if a != ref_id})
+
+    def pairs_between(this_id: int, via_id: int, region: str) -> PairSet | None:
+        if region not in links.get((this_id, via_id), set()):
+            return None
+        patients, sites = centre_pairs(db, via_id, this_id, region, drift)
+        return PairSet.of(patients, sites)
 
     def pairs_for(other_id: int, region: str) -> PairSet | None:
-        if region not in partners[other_id]:
-            return None
-        patients, sites = centre_pairs(db, ref_id, other_id, region, drift)
-        return PairSet.of(patients, sites)
+        return pairs_between(other_id, ref_id, region)
 
     return fit_in_vivo_steps(
         db,
         ref_id=ref_id,
-        others=sorted(partners),
+        others=others,
         pairs_for=pairs_for,
-        dataset_prefix="centre-in-vivo",
+        dataset_prefix="centre-in-vivo" + (f":scale=v{scale_version}" if scale_version else ""),
         model="reference = intercept + slope * this scanner (Deming, centre pairs)",
         by=by,
         bootstrap=bootstrap,
         seed=seed,
+        pairs_between=pairs_between,
     )

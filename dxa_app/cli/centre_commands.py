@@ -240,9 +240,53 @@ def _centre_args(p: argparse.ArgumentParser) -> None:
     f.add_argument("--bootstrap", type=int, default=2000, help=_("Deming bootstrap resamples"))
     pub = _sub(sub, "publish", _("write the approved steps, signed by the centre key"), _publish)
     pub.add_argument("--out", required=True, metavar="CORRECTIONS", help=_("the file to write"))
+    sc = _sub(
+        sub, "scale", _("show or choose the national scale (reference scanner or ESP)"), _scale
+    )
+    sc.add_argument(
+        "--set",
+        dest="scale",
+        choices=("reference", "esp"),
+        help=_("choose the scale: the reference scanner's, or the ESP-certified scale"),
+    )
+    sc.add_argument(
+        "--hip-anchor",
+        metavar="SERIAL",
+        help=_("ESP scale: the ESP-calibrated scanner whose hip readings are the national hip"),
+    )
+    sc.add_argument("--reason", help=_("why (required; stored in the audit log)"))
     s = _sub(sub, "stats", _("VFA use, QC alarms and ESP spread per site and month"), _stats)
     s.add_argument("--csv", metavar="FILE", help=_("also write the table as CSV"))
     s.add_argument("--plot", metavar="FILE", help=_("also write a plot (.svg, .pdf or .png)"))
+
+
+def _scale(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.calibration import national_scale, set_national_scale
+
+    session = login(args)
+    if args.scale:
+        now = set_national_scale(
+            session,
+            args.scale,
+            hip_anchor=args.hip_anchor,
+            password=login_password(args),
+            reason=args.reason or "",
+        )
+    else:
+        now = national_scale(session)
+    if now.scale == "esp":
+        text = _(
+            "National scale version {n}: ESP-certified (spine: European Spine Phantom; hip: in"
+            " vivo to {serial})."
+        ).format(n=now.version, serial=now.hip_anchor or "-")
+    else:
+        text = _("National scale version {n}: the reference scanner {serial}.").format(
+            n=now.version, serial=now.reference or "-"
+        )
+    if args.scale:
+        text += " " + _("Run 'centre fit' (or 'calibrate') and approve the new steps.")
+    emit(args, now.to_dict(), text)
+    return ExitCode.OK
 
 
 # --- calibration (site side) -------------------------------------------------------------------

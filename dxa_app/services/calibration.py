@@ -46,6 +46,7 @@ from dxa_app.archive.qc import (
     daily_qc_rows,
     pending_drift_steps,
 )
+from dxa_app.archive.scale import SCALES, NationalScale, add_scale, current_scale
 from dxa_app.archive.scanners import scanner_ids_by_serial
 from dxa_app.archive.steps import (
     GROUPS,
@@ -82,11 +83,13 @@ __all__ = [
     "calibrate",
     "chain_for",
     "list_steps",
+    "national_scale",
     "preview_decision",
     "qc_status",
     "reference_serial",
     "region_group",
     "retire_steps",
+    "set_national_scale",
     "start_new_baseline",
 ]
 
@@ -886,7 +889,9 @@ def reference_scanner(db: sqlite_utils.Database, serial: str | None = None) -> i
     return ids[str(stored)]
 
 
-def _fit_travelling(db: sqlite_utils.Database, ref_id: int, by: str) -> list[FitSummary]:
+def _fit_travelling(
+    db: sqlite_utils.Database, ref_id: int, by: str, scale: NationalScale
+) -> list[FitSummary]:
     rows = list(
         db.query(
             "SELECT ps.scanner_id, sc.serial, cr.name AS round, ps.acquired_at, ph.id AS ph_id,"
@@ -942,12 +947,38 @@ def _fit_travelling(db: sqlite_utils.Database, ref_id: int, by: str) -> list[Fit
             covariance=inverse_line_covariance(fit.intercept, fit.slope, *_ols_covariance(fit)),
         )
         out.append(FitSummary(serial, "spine", "scanner", dataset, fit, step_id))
-        if ref is not None:
+        if scale.scale == "esp":
+            # the phantom's certified scale is the national spine scale: an identity step
+            esp_prov = {
+                "national_scale": scale.to_dict(),
+                "model": "ESP-true is the national spine scale (ESP-certified scale)",
+            }
+            esp_id = propose_step(
+                db,
+                scanner_id=scanner_id,
+                region="spine",
+                kind="national",
+                intercept=0.0,
+                slope=1.0,
+                valid_from=EARLIEST,
+                method="esp-certified",
+                dataset=f"{dataset}:scale=v{scale.version}:esp",
+                n=len(items),
+                provenance=esp_prov,
+                by=by,
+                covariance=(0.0, 0.0, 0.0),
+            )
+            identity = LinearFit(
+                "identity", 0.0, 1.0, (0.0, 0.0), (1.0, 1.0), 0.0, len(items), 0.95
+            )
+            out.append(FitSummary(serial, "spine", "national", dataset, identity, esp_id))
+        elif ref is not None:
             rfit = ref[0]
             nat_prov = {
                 "reference_scanner": ref[1][0]["serial"],
                 "reference_fit": rfit.to_dict(),
                 "model": "ESP-true -> national (reference scanner) scale",
+                "national_scale": scale.to_dict(),
             }
             nat_id = propose_step(
                 db,
@@ -958,7 +989,8 @@ def _fit_travelling(db: sqlite_utils.Database, ref_id: int, by: str) -> list[Fit
                 slope=rfit.slope,
                 valid_from=EARLIEST,
                 method="esp-reference-line",
-                dataset=f"{dataset}:reference={ref[1][0]['serial']}",
+                dataset=f"{dataset}:reference={ref[1][0]['serial']}"
+                + (f":scale=v{scale.version}" if scale.version else ""),
                 n=len(ref[1]),
                 provenance=nat_prov,
                 by=by,
@@ -1051,26 +1083,58 @@ def paired_scans(
 
 
 def _fit_in_vivo(
-    db: sqlite_utils.Database, ref_id: int, by: str, *, bootstrap: int, seed: int
+    db: sqlite_utils.Database,
+    anchor_id: int,
+    by: str,
+    scale: NationalScale,
+    *,
+    bootstrap: int,
+    seed: int,
 ) -> list[FitSummary]:
     def pairs_for(other_id: int, region: str) -> PairSet:
-        return PairSet.of(in_vivo_pairs(db, ref_id, other_id, region))
+        return PairSet.of(in_vivo_pairs(db, anchor_id, other_id, region))
+
+    def pairs_between(this_id: int, via_id: int, region: str) -> PairSet:
+        return PairSet.of(in_vivo_pairs(db, via_id, this_id, region))
 
     fits = fit_in_vivo_steps(
         db,
-        ref_id=ref_id,
-        others=sorted(i for i in scanner_ids_by_serial(db).values() if i != ref_id),
+        ref_id=anchor_id,
+        others=sorted(i for i in scanner_ids_by_serial(db).values() if i != anchor_id),
         pairs_for=pairs_for,
-        dataset_prefix="in-vivo",
+        dataset_prefix="in-vivo" + (f":scale=v{scale.version}" if scale.version else ""),
         model="reference = intercept + slope * this scanner (Deming)",
         by=by,
         bootstrap=bootstrap,
         seed=seed,
+        pairs_between=pairs_between,
     )
     return [
         FitSummary(f.serial, f.group, "scanner", f.dataset, f.fit, f.step_id, dict(f.extra))
         for f in fits
     ]
+
+
+def hip_anchor_id(db: sqlite_utils.Database, ref_id: int) -> int:
+    """Return the scanner the hip is calibrated onto: the scale's hip anchor, else the reference.
+
+    Raises
+    ------
+    NotFoundError
+        When the ESP scale names a hip anchor this archive does not know.
+    """
+    scale = current_scale(db)
+    if scale.scale != "esp" or not scale.hip_anchor:
+        return ref_id
+    ids = scanner_ids_by_serial(db)
+    if scale.hip_anchor not in ids:
+        raise NotFoundError(
+            _("The national scale's hip anchor {serial} is not in this archive.").format(
+                serial=scale.hip_anchor
+            ),
+            _("Set the scale again with a scanner of this archive."),
+        )
+    return ids[scale.hip_anchor]
 
 
 def _propose_drift(db: sqlite_utils.Database, by: str, n_baseline: int) -> list[dict[str, Any]]:
@@ -1180,10 +1244,11 @@ def run_calibration(
     """
     ref_id = reference_scanner(db, reference)
     ref_serial = {v: k for k, v in scanner_ids_by_serial(db).items()}[ref_id]
+    scale = current_scale(db)
     with write_transaction(db):
         drift = _propose_drift(db, by, n_baseline)
-        fits = _fit_travelling(db, ref_id, by) + _fit_in_vivo(
-            db, ref_id, by, bootstrap=bootstrap, seed=seed
+        fits = _fit_travelling(db, ref_id, by, scale) + _fit_in_vivo(
+            db, hip_anchor_id(db, ref_id), by, scale, bootstrap=bootstrap, seed=seed
         )
         audit(
             db,
@@ -1300,3 +1365,97 @@ def reference_serial(session: Session) -> str | None:
     with acting(session, Permission.VIEW) as db:
         value = get_setting(db, REFERENCE_SCANNER_KEY)
     return None if value is None else str(value)
+
+
+# --- the national scale ------------------------------------------------------------------------
+
+
+def national_scale(session: Session) -> NationalScale:
+    """Return the national scale in force (see :class:`dxa_app.archive.scale.NationalScale`).
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+
+    Returns
+    -------
+    NationalScale
+        Version, scale, reference scanner and hip anchor.
+    """
+    with acting(session, Permission.VIEW) as db:
+        return current_scale(db)
+
+
+def set_national_scale(
+    session: Session,
+    scale: str,
+    *,
+    hip_anchor: str | None = None,
+    password: str,
+    reason: str,
+) -> NationalScale:
+    """Choose the national scale, a new version of the centre setting (password, reason).
+
+    ``"reference"`` keeps today's scale: the reference scanner's, for every region.
+    ``"esp"`` puts the spine on the European Spine Phantom's certified scale (every scanner
+    through its own ESP line; the next ``calibrate`` proposes identity national steps) and the
+    hip on the scale of ``hip_anchor`` (default: the reference scanner), an ESP-calibrated
+    scanner onto which every other hip is calibrated in vivo, directly or through an in-vivo
+    chain. Steps fitted for the previous version stay as they are until the new ones are
+    approved; the scale travels in the published corrections and is named in the report
+    footer.
+
+    Parameters
+    ----------
+    session : Session
+        The acting centre analyst.
+    scale : str
+        ``"reference"`` or ``"esp"``.
+    hip_anchor : str, optional
+        Serial of the hip anchor (ESP scale only).
+    password : str
+        The analyst's password, typed again.
+    reason : str
+        Why (stored with the version and audited).
+
+    Returns
+    -------
+    NationalScale
+        The scale now in force.
+
+    Raises
+    ------
+    UsageError
+        For an unknown scale, a hip anchor on the reference scale, or no reason.
+    NotFoundError
+        When the hip anchor is not a scanner of this archive.
+    """
+    why = _require_reason(reason)
+    if scale not in SCALES:
+        raise UsageError(
+            _("Unknown national scale {scale}.").format(scale=scale),
+            _("Choose 'reference' or 'esp'."),
+        )
+    if scale == "reference" and hip_anchor:
+        raise UsageError(
+            _("The reference-scanner scale has no separate hip anchor."),
+            _("Give --hip-anchor only with the ESP scale."),
+        )
+    with acting(session, Permission.CENTRE) as db:
+        confirm_password(db, session, password)
+        if hip_anchor and hip_anchor not in scanner_ids_by_serial(db):
+            raise NotFoundError(_("No scanner with serial {serial}.").format(serial=hip_anchor), "")
+        with write_transaction(db):
+            new = add_scale(
+                db, scale=scale, hip_anchor=hip_anchor or "", by=session.username, reason=why
+            )
+            record(
+                db,
+                session,
+                "national_scale",
+                entity="national_scale",
+                entity_id=new.version,
+                details=new.to_dict(),
+            )
+        return new

@@ -17,6 +17,7 @@ import sqlite_utils
 from calibration.chain import compose
 from dxa_app.archive import get_setting, write_transaction
 from dxa_app.archive.db import audit, now_iso
+from dxa_app.archive.scale import current_scale
 from dxa_app.archive.scanners import scanner_ids_by_serial, scanner_rows, sites_with_scanners
 from dxa_app.archive.steps import step_by_id
 from dxa_app.centre import corrections as corr
@@ -36,7 +37,7 @@ from dxa_app.centre.stats import CentreStats, QcSeries, centre_statistics, save_
 from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
 from dxa_app.services.auth import Permission, Session, acting, confirm_password, record
-from dxa_app.services.calibration import analyse_qc, chain_for, run_calibration
+from dxa_app.services.calibration import analyse_qc, chain_for, hip_anchor_id, run_calibration
 
 if TYPE_CHECKING:
     from dxa_app.services.impact import ChangePreview
@@ -297,8 +298,17 @@ def _national_fit(
         db, reference=reference, by=by, n_baseline=n_baseline, bootstrap=bootstrap, seed=seed
     )
     ref_id = scanner_ids_by_serial(db)[run.reference_serial]
+    anchor = hip_anchor_id(db, ref_id)
     with write_transaction(db):
-        fits = fit_in_vivo(db, ref_id, _drift(db), by=by, bootstrap=bootstrap, seed=seed)
+        fits = fit_in_vivo(
+            db,
+            anchor,
+            _drift(db),
+            by=by,
+            bootstrap=bootstrap,
+            seed=seed,
+            scale_version=current_scale(db).version,
+        )
         audit(
             db,
             "centre_fit",

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from calibration.rounding import round_half_away
 from dxa_app.archive.precision import latest_precision
+from dxa_app.archive.scale import current_scale
 from dxa_app.archive.steps import is_harmonised
 from dxa_app.archive.studies import (
     first_scan_text,
@@ -184,6 +185,20 @@ def _comparison(
         lsc, _src = _lsc(db, study["scanner_id"], decider, points[0].bmd)
         trend = Trend(decider, tuple(points), lsc, side=side)
     return Comparison(tuple(rows), cross_calibrated=cross, other_side=tuple(other_side)), trend
+
+
+def _scale_text(db: sqlite_utils.Database, translate: Any) -> str:
+    """Name the national scale of the harmonised values (and its version) for the footer."""
+    scale = current_scale(db)
+    if scale.scale == "esp":
+        text = translate(
+            "ESP-certified (spine: European Spine Phantom; hip: in vivo to {serial})"
+        ).format(serial=scale.hip_anchor or "-")
+    elif scale.reference:
+        text = translate("reference scanner {serial}").format(serial=scale.reference)
+    else:
+        return ""
+    return str(text) + ", " + str(translate("version {n}").format(n=scale.version))
 
 
 def _vfa(db: sqlite_utils.Database, study_id: int) -> VfaSection | None:
@@ -354,6 +369,7 @@ def build_report_data(
         translate("calibration steps {ids}").format(ids=", ".join(map(str, chain_ids)) or "-"),
         "",  # reports/ prints its translated WHO/ISCD rule statement
         translate("score run {run}").format(run=s.run or "-"),
+        scale=_scale_text(db, translate),
     )
     technologist = first_scan_text(db, study_id, "operator")
     scan_mode = first_scan_text(db, study_id, "scan_mode")

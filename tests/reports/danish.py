@@ -21,6 +21,7 @@ DA: dict[str, str] = {
     "No visits to show.": "Ingen undersøgelser at vise.",
     "Visit date": "Undersøgelsesdato",
     "LSC band around the baseline (± {lsc} g/cm²)": "LSC-bånd omkring baseline (± {lsc} g/cm²)",
+    "National scale: {scale}.": "National skala: {scale}.",
     "{source}, with the cross-calibration uncertainty": "{source}, inkl. krydskalibreringens"
     " usikkerhed",
     "Because the prior scan was made on another scanner, the LSC includes the uncertainty of"
