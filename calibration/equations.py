@@ -170,22 +170,30 @@ def _one(
     return found[0] if found else None
 
 
-def to_hologic_equivalent(lunar_bmd: float, region: str, equations: Sequence[Equation]) -> float:
-    """Convert a GE Lunar BMD to a Hologic-equivalent BMD with published equations.
+def to_hologic_equivalent(
+    bmd: float,
+    region: str,
+    equations: Sequence[Equation],
+    *,
+    manufacturer: Literal["GE Lunar", "Norland"] = "GE Lunar",
+) -> float:
+    """Convert a GE Lunar or Norland BMD to a Hologic-equivalent BMD with published equations.
 
-    Chains Lunar -> sBMD -> Hologic (inverting the Hologic sBMD equation) when both sBMD
-    equations exist for the region; otherwise uses a direct Lunar ``"Hologic-equivalent"``
-    equation. Published equations are population-level defaults (SEE 4-7 % in Fan 2010),
-    not a substitute for the scanner's own cross-calibration.
+    Chains manufacturer -> sBMD -> Hologic (inverting the Hologic sBMD equation) when both
+    sBMD equations exist for the region; otherwise uses a direct ``"Hologic-equivalent"``
+    equation of that manufacturer. Published equations are population-level defaults (SEE
+    4-7 % in Fan 2010), not a substitute for the scanner's own cross-calibration.
 
     Parameters
     ----------
-    lunar_bmd : float
-        BMD measured on a GE Lunar scanner (g/cm2).
+    bmd : float
+        BMD measured on a scanner of ``manufacturer`` (g/cm2).
     region : str
         ``"total_hip"``, ``"femoral_neck"``, ``"L1-L4"``... as named in the equation data.
     equations : sequence of Equation
         One equation set (e.g. from :func:`load_equations`).
+    manufacturer : {"GE Lunar", "Norland"}, optional
+        The scanner's manufacturer (default GE Lunar).
 
     Returns
     -------
@@ -195,7 +203,7 @@ def to_hologic_equivalent(lunar_bmd: float, region: str, equations: Sequence[Equ
     Raises
     ------
     KeyError
-        If no equation path exists for the region.
+        If no equation path exists for the manufacturer and region.
     ValueError
         If the set holds several candidate equations for the same step.
 
@@ -206,11 +214,11 @@ def to_hologic_equivalent(lunar_bmd: float, region: str, equations: Sequence[Equ
     >>> round(to_hologic_equivalent(0.800, "femoral_neck", [lunar, holo]), 4)
     0.6524
     """
-    lunar = _one(equations, "GE Lunar", region, "sBMD")
+    own = _one(equations, manufacturer, region, "sBMD")
     holo = _one(equations, "Hologic", region, "sBMD")
-    if lunar is not None and holo is not None:
-        return holo.invert(lunar.apply(lunar_bmd))
-    direct = _one(equations, "GE Lunar", region, "Hologic-equivalent")
+    if own is not None and holo is not None:
+        return holo.invert(own.apply(bmd))
+    direct = _one(equations, manufacturer, region, "Hologic-equivalent")
     if direct is not None:
-        return direct.apply(lunar_bmd)
-    raise KeyError(f"no GE Lunar -> Hologic equation path for region {region!r}")
+        return direct.apply(bmd)
+    raise KeyError(f"no {manufacturer} -> Hologic equation path for region {region!r}")

@@ -11,7 +11,18 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BlandAltman", "LinearFit", "bland_altman", "deming", "ols"]
+__all__ = [
+    "PLAUSIBLE_SLOPE",
+    "BlandAltman",
+    "InVivoFit",
+    "LeaveOneOut",
+    "LinearFit",
+    "bland_altman",
+    "deming",
+    "in_vivo_fit",
+    "leave_one_out",
+    "ols",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -145,7 +156,8 @@ def ols(x: npt.ArrayLike, y: npt.ArrayLike, *, confidence: float = 0.95) -> Line
     LinearFit
         Method ``"ols"``; CIs are estimate ± t(1 - alpha/2, n - 2) * SE; ``residual_sd`` is the
         standard error of the estimate with n - 2 df; ``extra`` has ``slope_se``,
-        ``intercept_se``, ``r`` and ``df``.
+        ``intercept_se``, ``intercept_slope_cov`` (``-mean(x) * s**2 / Sxx``), ``r`` and
+        ``df``.
 
     Raises
     ------
@@ -181,7 +193,13 @@ def ols(x: npt.ArrayLike, y: npt.ArrayLike, *, confidence: float = 0.95) -> Line
         residual_sd=s,
         n=n,
         confidence=confidence,
-        extra={"slope_se": se_b, "intercept_se": se_a, "r": r, "df": float(df)},
+        extra={
+            "slope_se": se_b,
+            "intercept_se": se_a,
+            "intercept_slope_cov": -xm * s**2 / sxx,
+            "r": r,
+            "df": float(df),
+        },
     )
 
 
@@ -236,8 +254,8 @@ def deming(
     LinearFit
         Method ``"deming"``; ``residual_sd`` is the SD of the vertical residuals with n - 2 df
         (the SEE used in the cross-calibration literature); ``extra`` has ``delta``,
-        ``bootstrap``, ``bootstrap_valid``, ``seed``, ``slope_se_boot`` and
-        ``intercept_se_boot``.
+        ``bootstrap``, ``bootstrap_valid``, ``seed``, ``slope_se_boot``,
+        ``intercept_se_boot`` and ``intercept_slope_cov_boot``.
 
     Raises
     ------
@@ -271,6 +289,7 @@ def deming(
         "bootstrap_valid": 0.0,
         "slope_se_boot": nan,
         "intercept_se_boot": nan,
+        "intercept_slope_cov_boot": nan,
     }
     if bootstrap > 0:
         rng = np.random.default_rng(seed)
@@ -289,6 +308,7 @@ def deming(
             a_ci, b_ci = (float(aq[0]), float(aq[1])), (float(bq[0]), float(bq[1]))
             extra["slope_se_boot"] = float(np.std(bb[ok], ddof=1))
             extra["intercept_se_boot"] = float(np.std(ba[ok], ddof=1))
+            extra["intercept_slope_cov_boot"] = float(np.cov(ba[ok], bb[ok], ddof=1)[0, 1])
         extra["bootstrap_valid"] = float(ok.sum())
     return LinearFit(
         method="deming",
@@ -376,23 +396,121 @@ def bland_altman(x: npt.ArrayLike, y: npt.ArrayLike) -> BlandAltman:
     )
 
 
+#: The plausible range of an in-vivo slope (reference on this scanner). Outside it a step is
+#: proposed only flagged "needs review": two DXA scanners of any make differ by at most about
+#: 15 % in slope at the hip (Lunar/Hologic femoral neck 0.86-0.87, domain reference 2.3), so a
+#: steeper or flatter line more likely means mixed-up regions, sides or patients.
+PLAUSIBLE_SLOPE = (0.85, 1.15)
+
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    """Leave-one-out prediction error of an in-vivo fit (each pair predicted without itself)."""
+
+    n: int
+    rmse: float
+    mean_abs: float
+    max_abs: float
+    slope_min: float
+    slope_max: float
+    #: Jackknife variances and covariance of (intercept, slope) from the left-out fits.
+    var_intercept: float = float("nan")
+    var_slope: float = float("nan")
+    cov_intercept_slope: float = float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (g/cm2)."""
+        return dict(self.__dict__)
+
+
+def leave_one_out(
+    other: npt.ArrayLike, reference: npt.ArrayLike, *, delta: float = 1.0
+) -> LeaveOneOut:
+    """Predict each pair's reference value from a Deming fit of all the other pairs.
+
+    The error is ``predicted - measured`` reference BMD (g/cm2): what a new patient's
+    harmonised value would be off by, including the reference scanner's own measurement
+    noise. The range of the left-out slopes shows how much one patient moves the line.
+
+    Parameters
+    ----------
+    other, reference : array_like
+        The paired values (at least 4 pairs).
+    delta : float, optional
+        The Deming error-variance ratio used by the fit.
+
+    Returns
+    -------
+    LeaveOneOut
+        RMSE, mean and largest absolute error, and the range of the left-out slopes.
+    """
+    xa, ya = _as_pairs(other, reference, 4)
+    errors = []
+    slopes = []
+    intercepts = []
+    for i in range(xa.size):
+        keep = np.arange(xa.size) != i
+        f = deming(xa[keep], ya[keep], delta=delta, bootstrap=0)
+        errors.append(f.intercept + f.slope * xa[i] - ya[i])
+        slopes.append(f.slope)
+        intercepts.append(f.intercept)
+    e = np.asarray(errors)
+    n = xa.size
+    ja, jb = np.asarray(intercepts), np.asarray(slopes)
+    da, db = ja - ja.mean(), jb - jb.mean()
+    jack = (n - 1) / n
+    return LeaveOneOut(
+        n=int(n),
+        rmse=float(np.sqrt(np.mean(e**2))),
+        mean_abs=float(np.mean(np.abs(e))),
+        max_abs=float(np.max(np.abs(e))),
+        slope_min=float(min(slopes)),
+        slope_max=float(max(slopes)),
+        var_intercept=float(jack * np.sum(da**2)),
+        var_slope=float(jack * np.sum(db**2)),
+        cov_intercept_slope=float(jack * np.sum(da * db)),
+    )
+
+
 @dataclass(frozen=True)
 class InVivoFit:
     """An in-vivo cross-calibration: ``reference = intercept + slope * other`` (Deming).
 
-    ``delta`` is var(err reference) / var(err other) from the two scanners' precision
-    (RMS-SD), or 1 when either is unknown (``delta_source`` says which).
+    ``delta`` is var(err reference) / var(err other) of the per-patient means: from the two
+    scanners' precision studies, else from the patients' own repeat scans, else 1 (equal
+    precision, a stated default with a warning); ``delta_source`` says which. Each variance
+    is divided by the mean number of scans averaged per patient on that scanner.
     """
 
     fit: LinearFit
     bland_altman: BlandAltman
     delta: float
     delta_source: str
+    loo: LeaveOneOut | None = None
+    warning: str = ""
+    needs_review: str = ""
+
+    def covariance(self) -> tuple[float, float, float]:
+        """Return (var intercept, var slope, cov) of the fit: bootstrap, else jackknife.
+
+        Returns
+        -------
+        tuple of float
+            NaN when neither is available (fewer than 4 pairs and no bootstrap).
+        """
+        x = self.fit.extra
+        sa, sb = x.get("intercept_se_boot", math.nan), x.get("slope_se_boot", math.nan)
+        cab = x.get("intercept_slope_cov_boot", math.nan)
+        if all(math.isfinite(v) for v in (sa, sb, cab)):
+            return sa**2, sb**2, cab
+        if self.loo is not None:
+            return self.loo.var_intercept, self.loo.var_slope, self.loo.cov_intercept_slope
+        return math.nan, math.nan, math.nan
 
     def provenance(self) -> dict[str, Any]:
-        """Return the fit, Bland-Altman and delta as a JSON-ready dict (a step's provenance)."""
+        """Return the fit, Bland-Altman, delta and leave-one-out error as a JSON-ready dict."""
         ba = self.bland_altman
-        return {
+        out: dict[str, Any] = {
             "fit": self.fit.to_dict(),
             "bland_altman": {
                 "bias": ba.bias,
@@ -404,7 +522,13 @@ class InVivoFit:
             "delta": self.delta,
             "delta_source": self.delta_source,
             "n_pairs": self.fit.n,
+            "leave_one_out": None if self.loo is None else self.loo.to_dict(),
         }
+        if self.warning:
+            out["warning"] = self.warning
+        if self.needs_review:
+            out["needs_review"] = self.needs_review
+        return out
 
 
 def in_vivo_fit(
@@ -413,30 +537,61 @@ def in_vivo_fit(
     *,
     sd_other: float | None = None,
     sd_reference: float | None = None,
+    k_other: float = 1.0,
+    k_reference: float = 1.0,
+    repeat_sd_other: float | None = None,
+    repeat_sd_reference: float | None = None,
     bootstrap: int = 2000,
     seed: int = 0,
+    plausible: tuple[float, float] = PLAUSIBLE_SLOPE,
 ) -> InVivoFit:
     """Fit the reference scanner's readings on another scanner's (paired, same patients).
 
     Parameters
     ----------
     other, reference : array_like
-        Paired BMD of the same patients on the other and on the reference scanner.
+        Paired BMD of the same patients on the other and on the reference scanner: each the
+        mean of that patient's scans on that scanner.
     sd_other, sd_reference : float, optional
-        The scanners' precision (RMS-SD, g/cm2); both given sets delta = (sd_ref / sd_other)^2.
+        The scanners' precision (RMS-SD, g/cm2) from their precision studies.
+    k_other, k_reference : float, optional
+        The mean number of scans averaged per patient on each scanner.
+    repeat_sd_other, repeat_sd_reference : float, optional
+        Each scanner's precision estimated from the patients' own repeat scans (used when a
+        precision study is missing).
     bootstrap, seed : int
         Deming bootstrap resamples and seed.
+    plausible : tuple of float, optional
+        Slopes outside this range are flagged ``needs_review``.
 
     Returns
     -------
     InVivoFit
-        The Deming fit, its Bland-Altman statistics and the delta used.
+        The Deming fit, its Bland-Altman statistics, the delta used and where it came from,
+        the leave-one-out prediction error, and any warning or review flag.
     """
-    known = bool(sd_other and sd_reference)
-    delta = (sd_reference / sd_other) ** 2 if known and sd_other and sd_reference else 1.0
-    return InVivoFit(
-        deming(other, reference, delta=delta, bootstrap=bootstrap, seed=seed),
-        bland_altman(other, reference),
-        delta,
-        "precision studies" if known else "assumed 1",
-    )
+    warning = ""
+    if sd_other and sd_reference:
+        sd_o, sd_r, source = sd_other, sd_reference, "precision studies"
+    elif repeat_sd_other and repeat_sd_reference:
+        sd_o, sd_r = repeat_sd_other, repeat_sd_reference
+        source = "repeat scans of the in-vivo patients"
+        warning = "no precision study of both scanners: delta from the patients' repeat scans"
+    else:
+        sd_o = sd_r = 1.0
+        source = "assumed 1"
+        warning = (
+            "no precision study of both scanners and too few repeats: delta assumed 1 (equal"
+            " precision in g/cm2); record precision studies and fit again"
+        )
+    delta = (sd_r**2 / max(k_reference, 1.0)) / (sd_o**2 / max(k_other, 1.0))
+    fit = deming(other, reference, delta=delta, bootstrap=bootstrap, seed=seed)
+    loo = leave_one_out(other, reference, delta=delta) if fit.n >= 4 else None
+    lo, hi = plausible
+    review = ""
+    if not lo <= fit.slope <= hi:
+        review = (
+            f"slope {fit.slope:.3f} outside the plausible {lo:g}-{hi:g}: check the pairs"
+            " (regions, sides, patients) before approving"
+        )
+    return InVivoFit(fit, bland_altman(other, reference), delta, source, loo, warning, review)

@@ -12,6 +12,7 @@ import numpy.typing as npt
 __all__ = [
     "RULES",
     "Baseline",
+    "BaselineError",
     "Cusum",
     "DriftProposal",
     "QcAnalysis",
@@ -21,6 +22,7 @@ __all__ = [
     "cusum",
     "detection_delays",
     "false_alarm_rates",
+    "propose_correction",
     "propose_drift",
     "westgard",
 ]
@@ -43,6 +45,10 @@ def _values(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
     if not np.all(np.isfinite(a)):
         raise ValueError("QC values must be finite")
     return a
+
+
+class BaselineError(ValueError):
+    """The series cannot give a usable baseline (too few scans, or no spread at all)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,10 @@ def baseline(
     Raises
     ------
     ValueError
-        On a bad length, too few values, or a zero SD.
+        On a bad length or limit.
+    BaselineError
+        (a ValueError) when there are too few values or their SD is zero: the data, not the
+        call, are unusable.
     """
     if n < 10:
         raise ValueError(f"a QC baseline needs at least 10 scans, got n={n}")
@@ -105,11 +114,11 @@ def baseline(
         )
     a = _values(values)
     if a.size < n:
-        raise ValueError(f"the baseline needs {n} values, only {a.size} given")
+        raise BaselineError(f"the baseline needs {n} values, only {a.size} given")
     head = a[:n]
     sd = float(head.std(ddof=1))
     if sd <= 0:
-        raise ValueError("baseline SD is zero: the values are identical")
+        raise BaselineError("baseline SD is zero: the values are identical")
     if limit_pct <= 0:
         raise ValueError(f"limit_pct must be positive, got {limit_pct}")
     return Baseline(mean=float(head.mean()), sd=sd, n=n, limit_pct=limit_pct)
@@ -278,12 +287,51 @@ def cusum(values: npt.ArrayLike, base: Baseline, *, k: float = 0.5, h: float = 5
 
 @dataclass(frozen=True)
 class DriftProposal:
-    """A proposed multiplicative drift correction from ``start_index`` on."""
+    """A proposed multiplicative drift correction from ``start_index`` on.
+
+    ``model`` is ``"step"`` (a constant ``factor`` from ``start_index`` on) or ``"ramp"``
+    (a slow drift: the factor is 1 on ``anchor_day``, the day of the last scan at the old
+    level, changes by ``per_day`` a day up to ``end_day``, the latest scan it was fitted on,
+    and is held there; ``factor`` is its value on ``end_day``). ``alarm_index`` is the first
+    CUSUM alarm of the confirmed episode; ``sd_step``/``sd_ramp`` the residual SDs of the two
+    models over the values after the baseline (the smaller one chose the model).
+    """
 
     start_index: int
     factor: float
     n_after: int
     evidence: str
+    alarm_index: int = -1
+    model: Literal["step", "ramp"] = "step"
+    per_day: float = 0.0
+    anchor_day: float | None = None
+    end_day: float | None = None
+    level: float | None = None
+    sd_step: float | None = None
+    sd_ramp: float | None = None
+    #: Variance of ``factor`` (a ramp: on ``end_day``, its largest), from the noise of the
+    #: baseline and of the values after the change.
+    factor_var: float | None = None
+
+    def factor_on(self, day: float) -> float:
+        """Return the correction factor on a day (same units as the days given).
+
+        Parameters
+        ----------
+        day : float
+            The day.
+
+        Returns
+        -------
+        float
+            A step: ``factor``; a ramp: ``1 + per_day * (min(day, end_day) - anchor_day)``
+            from ``anchor_day`` on (1 before it).
+        """
+        if self.model == "step" or self.anchor_day is None or self.end_day is None:
+            return self.factor
+        if day <= self.anchor_day:
+            return 1.0
+        return 1.0 + self.per_day * (min(day, self.end_day) - self.anchor_day)
 
 
 def propose_drift(
@@ -375,6 +423,11 @@ def propose_drift(
     if abs(mean_after / base.mean - 1) * 100 < min_shift_pct:
         return None
     factor = base.mean / mean_after
+    # relative variances of the two means add: f = mu0 / mean_after
+    factor_var = factor**2 * (
+        base.sd**2 / (base.n * base.mean**2)
+        + float(after.var(ddof=1) if after.size > 1 else base.sd**2) / (after.size * mean_after**2)
+    )
     side = "C+" if up else "C-"
     evidence = (
         f"{side} exceeded h={h:g} (k={k:g}) at index {first} ({path[first]:.2f} SD); change "
@@ -383,7 +436,12 @@ def propose_drift(
         f"({100 * (mean_after / base.mean - 1):+.2f} %)"
     )
     return DriftProposal(
-        start_index=start, factor=factor, n_after=int(after.size), evidence=evidence
+        start_index=start,
+        factor=factor,
+        n_after=int(after.size),
+        evidence=evidence,
+        alarm_index=first,
+        factor_var=factor_var,
     )
 
 
@@ -399,15 +457,150 @@ def _refine_step(v: npt.NDArray[np.float64], mu0: float, lo: int, hi: int) -> in
     return best
 
 
+def propose_correction(
+    values: npt.ArrayLike,
+    base: Baseline,
+    days: npt.ArrayLike,
+    *,
+    baseline_values: npt.ArrayLike = (),
+    k: float = 0.5,
+    h: float = 5.0,
+    min_after: int = 5,
+    min_shift_pct: float = 0.5,
+) -> DriftProposal | None:
+    """Propose a drift correction, a step or a ramp, whichever the data fit better.
+
+    A shift must first be confirmed as in :func:`propose_drift` (a CUSUM side still in alarm
+    at the latest value, a shift of at least ``min_shift_pct``). Then two models of the values
+    after the baseline are fitted by least squares, each with two parameters:
+
+    * **step**: the baseline mean up to a change point, a constant level after it (the refined
+      CUSUM estimate of :func:`propose_drift`); corrected by a constant factor;
+    * **ramp**: the old level up to a change point, then a straight line in days from it; the
+      old level is the mean of the baseline and the values before the change point (more
+      scans than the baseline alone), and the factor ``level / value`` is fitted as a line
+      through 1 on the day of the last scan at the old level; the change point is searched
+      from the first value after the baseline to the first alarm.
+
+    The model with the smaller residual sum of squares is chosen (a tie keeps the step).
+
+    Parameters
+    ----------
+    values : array_like
+        The values **after** the baseline, in time order.
+    base : Baseline
+        The baseline.
+    days : array_like
+        The day of each value (e.g. date ordinals), same length as ``values``.
+    baseline_values : array_like, optional
+        The baseline's own values (they improve the old level of the ramp).
+    k, h : float, optional
+        CUSUM parameters.
+    min_after : int, optional
+        Minimum number of values after the change point.
+    min_shift_pct : float, optional
+        Smallest shift worth a correction (percent of the baseline mean).
+
+    Returns
+    -------
+    DriftProposal or None
+        The chosen model, or None without a confirmed shift.
+    """
+    v = _values(values)
+    d = _values(days)
+    if d.size != v.size:
+        raise ValueError("days and values must have the same length")
+    step = propose_drift(
+        v, base, k=k, h=h, min_after=min_after, refine=True, min_shift_pct=min_shift_pct
+    )
+    if step is None:
+        return None
+    head = _values(baseline_values)
+    s0 = step.start_index
+    after = v[s0:]
+    sse_step = float(np.sum((v[:s0] - base.mean) ** 2) + np.sum((after - after.mean()) ** 2))
+    best: tuple[float, int, float, float, float] | None = None
+    gap = float(d[1] - d[0]) if d.size > 1 else 1.0
+    for tau in range(0, max(step.alarm_index, 0) + 1):
+        if v.size - tau < min_after:
+            break
+        level = float(np.concatenate([head, v[:tau]]).mean()) if head.size or tau else base.mean
+        anchor = float(d[tau - 1]) if tau > 0 else float(d[0]) - gap
+        x = d[tau:] - anchor
+        y = level / v[tau:] - 1.0
+        c = float(x @ y / (x @ x))
+        pred = level / (1.0 + c * x)
+        sse = float(np.sum((v[:tau] - level) ** 2) + np.sum((v[tau:] - pred) ** 2))
+        if best is None or sse < best[0]:
+            best = (sse, tau, c, anchor, level)
+    dof = max(v.size - 2, 1)
+    sd_step = math.sqrt(sse_step / dof)
+    if best is None or not best[0] < sse_step:
+        return DriftProposal(
+            **{
+                **step.__dict__,
+                "sd_step": sd_step,
+                "sd_ramp": None if best is None else math.sqrt(best[0] / dof),
+            }
+        )
+    sse, tau, c, anchor, level = best
+    end = float(d[-1])
+    factor_end = 1.0 + c * (end - anchor)
+    x = d[tau:] - anchor
+    y = level / v[tau:] - 1.0
+    dof_y = max(x.size - 1, 1)
+    var_c = float(np.sum((y - c * x) ** 2)) / dof_y / float(x @ x)
+    n_level = head.size + tau
+    var_level_rel = (base.sd / level) ** 2 / max(n_level, 1)
+    factor_var = (end - anchor) ** 2 * var_c + factor_end**2 * var_level_rel
+    evidence = (
+        f"{step.evidence}; a ramp fits better than a step (residual SD "
+        f"{math.sqrt(sse / dof):.5f} vs {sd_step:.5f}): level {level:.4f} until day "
+        f"{anchor:g}, then {-100 * c:+.4f} % of the factor a day to day {end:g}"
+    )
+    return DriftProposal(
+        start_index=tau,
+        factor=factor_end,
+        n_after=int(v.size - tau),
+        evidence=evidence,
+        alarm_index=step.alarm_index,
+        model="ramp",
+        per_day=c,
+        anchor_day=anchor,
+        end_day=end,
+        level=level,
+        sd_step=sd_step,
+        sd_ramp=math.sqrt(sse / dof),
+        factor_var=factor_var,
+    )
+
+
 @dataclass(frozen=True)
 class QcAnalysis:
-    """Everything the QC view needs about one phantom series."""
+    """Everything the QC view needs about one baseline segment of a phantom series.
+
+    Indices (``hits``, ``cusum.alarms``, ``proposal.start_index``) count in the whole series
+    the segment belongs to; the CUSUM paths cover the segment only: ``cusum.c_plus[i]`` is
+    the sum at series index ``offset + i`` (0 over the baseline scans, where no rule runs).
+    """
 
     baseline: Baseline
     hits: tuple[RuleHit, ...]
     cusum: Cusum
     proposal: DriftProposal | None
     status: Literal["ok", "warning", "reject"]
+    offset: int = 0
+
+    def in_alarm_at_end(self) -> bool:
+        """Return whether a CUSUM side is above h at the segment's latest scan.
+
+        Returns
+        -------
+        bool
+            True while a confirmed shift is uncorrected.
+        """
+        c = self.cusum
+        return bool(c.c_plus and (c.c_plus[-1] > c.h or c.c_minus[-1] > c.h))
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict.
@@ -431,6 +624,7 @@ class QcAnalysis:
             "cusum": {"k": self.cusum.k, "h": self.cusum.h, "alarms": list(self.cusum.alarms)},
             "proposal": None if self.proposal is None else self.proposal.__dict__.copy(),
             "status": self.status,
+            "offset": self.offset,
         }
 
 
@@ -441,25 +635,36 @@ def analyse(
     k: float = 0.5,
     h: float = 5.0,
     allow_nonstandard: bool = False,
+    offset: int = 0,
+    days: npt.ArrayLike | None = None,
 ) -> QcAnalysis:
-    """Run baseline, Westgard, CUSUM and the drift proposal on a phantom series.
+    """Run baseline, Westgard, CUSUM and the drift proposal on one baseline segment.
 
+    The first ``n_baseline`` values form the baseline and are only that: the Westgard rules
+    and the CUSUM are evaluated on the values **after** it, and the CUSUM sums start at 0 with
+    the first value after the baseline (a sum built inside the baseline, where the mean and SD
+    were estimated from the same values, would carry over into the first days of control).
     The drift proposal uses ``refine=True`` (see :func:`propose_drift`).
 
     Status: ``"reject"`` when any reject rule fired; ``"warning"`` when only 1-2s warnings
     fired or the CUSUM alarmed (a CUSUM alarm asks for review of the drift proposal rather
-    than stopping the scanner); otherwise ``"ok"``. The whole series is judged.
+    than stopping the scanner); otherwise ``"ok"``. The whole segment is judged.
 
     Parameters
     ----------
     values : array_like
-        The series in time order; the first ``n_baseline`` values form the baseline.
+        The segment in time order; the first ``n_baseline`` values form the baseline.
     n_baseline : int, optional
         Baseline length (see :func:`baseline`).
     k, h : float, optional
         CUSUM parameters.
     allow_nonstandard : bool, optional
         Passed to :func:`baseline`.
+    offset : int, optional
+        Index of the segment's first value in the whole series; added to every index.
+    days : array_like, optional
+        The day of each value (e.g. date ordinals). With days the drift proposal chooses
+        between a step and a ramp (:func:`propose_correction`); without, it is a step.
 
     Returns
     -------
@@ -468,9 +673,42 @@ def analyse(
     """
     v = _values(values)
     base = baseline(v, n_baseline, allow_nonstandard=allow_nonstandard)
-    hits = tuple(westgard(v, base))
-    c = cusum(v, base, k=k, h=h)
-    proposal = propose_drift(v, base, k=k, h=h, refine=True)
+    post = v[n_baseline:]
+    shift = offset + n_baseline
+    hits: tuple[RuleHit, ...] = ()
+    proposal = None
+    zeros = (0.0,) * n_baseline
+    c = Cusum(c_plus=zeros, c_minus=zeros, alarms=(), k=k, h=h)
+    if post.size:
+        hits = tuple(
+            RuleHit(hit.index + shift, hit.rule, hit.severity, hit.message)
+            for hit in westgard(post, base)
+        )
+        local = cusum(post, base, k=k, h=h)
+        c = Cusum(
+            c_plus=zeros + local.c_plus,
+            c_minus=zeros + local.c_minus,
+            alarms=tuple(i + shift for i in local.alarms),
+            k=k,
+            h=h,
+        )
+        if days is None:
+            p = propose_drift(post, base, k=k, h=h, refine=True)
+        else:
+            d = _values(days)
+            if d.size != v.size:
+                raise ValueError("days and values must have the same length")
+            p = propose_correction(
+                post, base, d[n_baseline:], baseline_values=v[:n_baseline], k=k, h=h
+            )
+        if p is not None:
+            proposal = DriftProposal(
+                **{
+                    **p.__dict__,
+                    "start_index": p.start_index + shift,
+                    "alarm_index": p.alarm_index + shift,
+                }
+            )
     status: Literal["ok", "warning", "reject"]
     if any(hit.severity == "reject" for hit in hits):
         status = "reject"
@@ -478,7 +716,9 @@ def analyse(
         status = "warning"
     else:
         status = "ok"
-    return QcAnalysis(baseline=base, hits=hits, cusum=c, proposal=proposal, status=status)
+    return QcAnalysis(
+        baseline=base, hits=hits, cusum=c, proposal=proposal, status=status, offset=offset
+    )
 
 
 def _simulate(
@@ -502,9 +742,9 @@ def false_alarm_rates(
 
     Each series is ``length`` daily scans of a phantom with true value 1.0 g/cm2 and normal
     noise of ``cv_pct`` % (no shift). The baseline is estimated from the first ``n_baseline``
-    scans of the same series (as in practice), then the rules run on the whole series and only
-    alarms at indices >= ``n_baseline`` count. The ``limit`` rule depends on ``cv_pct``
-    (±1.5 % is 3.3 SD at CV 0.45 %); the SD rules do not.
+    scans of the same series (as in practice), then the rules run on the scans after the
+    baseline, as :func:`analyse` does (CUSUM sums start at 0 after the baseline). The ``limit``
+    rule depends on ``cv_pct`` (±1.5 % is 3.3 SD at CV 0.45 %); the SD rules do not.
 
     Parameters
     ----------
@@ -542,15 +782,16 @@ def false_alarm_rates(
     else:
         means = np.ones(n_series)
         sds = np.full(n_series, cv_pct / 100)
-    z_all = (x - means[:, None]) / sds[:, None]
+    post = x[:, n_baseline:]
+    z_all = (post - means[:, None]) / sds[:, None]
     cp, cm = _cusum_arrays(z_all, k)
-    cusum_alarm = np.any((cp[:, n_baseline:] > h) | (cm[:, n_baseline:] > h), axis=1)
+    cusum_alarm = np.any((cp > h) | (cm > h), axis=1)
     for s in range(n_series):
         base = Baseline(mean=float(means[s]), sd=float(sds[s]), n=n_baseline)
-        masks = _rule_masks(z_all[s], x[s], base)
+        masks = _rule_masks(z_all[s], post[s], base)
         rejected = False
         for rule in RULES:
-            if masks[rule][n_baseline:].any():
+            if masks[rule].any():
                 counts[rule] += 1
                 rejected = rejected or _SEVERITY[rule] == "reject"
         counts["cusum"] += int(cusum_alarm[s])
@@ -602,8 +843,10 @@ def detection_delays(
     head = x[:, :n_baseline]
     means, sds = head.mean(axis=1), head.std(axis=1, ddof=1)
     z = (x - means[:, None]) / sds[:, None]
-    cp, cm = _cusum_arrays(z, k)
-    alarm = (cp > h) | (cm > h)
+    # the CUSUM starts after the baseline (as in :func:`analyse`)
+    cp, cm = _cusum_arrays(z[:, n_baseline:], k)
+    pad = np.zeros((n_series, n_baseline), dtype=bool)
+    alarm = np.concatenate([pad, (cp > h) | (cm > h)], axis=1)
     limit: npt.NDArray[np.bool_] = np.asarray(np.abs(x / means[:, None] - 1) > 0.015)
     early: npt.NDArray[np.bool_] = np.asarray(alarm[:, :step_at].any(axis=1))
     delays: list[int] = []

@@ -11,7 +11,33 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-__all__ = ["AgeBand", "ReferenceTable", "load_reference", "reference_from_dict"]
+__all__ = [
+    "CSV_COLUMNS",
+    "CSV_HEADER",
+    "AgeBand",
+    "ReferenceTable",
+    "load_reference",
+    "reference_from_csv",
+    "reference_from_dict",
+]
+
+#: First line of an installable reference table in CSV form.
+CSV_HEADER = "# dxa-reference-table v1"
+#: Its columns: the table's metadata (the same on every row) and one age band per row.
+CSV_COLUMNS = (
+    "name",
+    "version",
+    "purpose",
+    "unit_system",
+    "source",
+    "status",
+    "region",
+    "sex",
+    "age_min",
+    "age_max",
+    "mean",
+    "sd",
+)
 
 #: Sex whose young-adult reference gives T-scores for everyone (ISCD 2023, DKMS).
 T_REFERENCE_SEX = "F"
@@ -246,3 +272,74 @@ def load_reference(path: Path) -> ReferenceTable:
         return reference_from_dict(data)
     except (json.JSONDecodeError, ValueError) as exc:
         raise ValueError(f"invalid reference table {path}: {exc}") from exc
+
+
+def reference_from_csv(text: str) -> ReferenceTable:
+    """Build and validate a reference table from its CSV form.
+
+    The first line is ``# dxa-reference-table v1``, the second the header
+    (:data:`CSV_COLUMNS`, any order), then one row per region, sex and age band. ``name``,
+    ``version``, ``purpose`` (T or Z), ``unit_system``, ``source`` and ``status`` must be the
+    same on every row; a T table has one female young-adult band per region (ages 20-29 by
+    convention), a Z table contiguous bands per region and sex. Example::
+
+        # dxa-reference-table v1
+        name,version,purpose,unit_system,source,status,region,sex,age_min,age_max,mean,sd
+        DK spine,2027.1,T,Hologic g/cm2,Centre study 2026,verified,L1-L4,F,20,29,1.047,0.110
+
+    Parameters
+    ----------
+    text : str
+        The file's text (UTF-8, comma or semicolon separated).
+
+    Returns
+    -------
+    ReferenceTable
+        The validated table.
+
+    Raises
+    ------
+    ValueError
+        On a missing header or column, metadata that differs between rows, a bad number, or
+        anything :func:`reference_from_dict` refuses (the message names the line).
+    """
+    import csv
+    import io
+
+    lines = text.lstrip("\ufeff").splitlines()
+    if not lines or lines[0].strip().rstrip(",;") != CSV_HEADER:
+        raise ValueError(f"the first line must be {CSV_HEADER!r}")
+    body = "\n".join(lines[1:])
+    dialect = ";" if body.split("\n", 1)[0].count(";") > body.split("\n", 1)[0].count(",") else ","
+    reader = csv.DictReader(io.StringIO(body), delimiter=dialect)
+    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(f"missing column(s): {', '.join(missing)}")
+    meta_keys = ("name", "version", "purpose", "unit_system", "source", "status")
+    meta: dict[str, str] | None = None
+    regions: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for n, row in enumerate(reader, start=3):
+        values = {k: (row.get(k) or "").strip() for k in CSV_COLUMNS}
+        this = {k: values[k] for k in meta_keys}
+        if meta is None:
+            meta = this
+        elif this != meta:
+            changed = [k for k in meta_keys if this[k] != meta[k]]
+            raise ValueError(f"line {n}: {', '.join(changed)} differ from the first row")
+        try:
+            band = {
+                "age": [int(values["age_min"]), int(values["age_max"])],
+                "mean": float(
+                    values["mean"].replace(",", ".") if dialect == ";" else values["mean"]
+                ),
+                "sd": float(values["sd"].replace(",", ".") if dialect == ";" else values["sd"]),
+            }
+        except ValueError as exc:
+            raise ValueError(f"line {n}: age, mean and sd must be numbers ({exc})") from exc
+        regions.setdefault(values["region"], {}).setdefault(values["sex"].upper(), []).append(band)
+    if meta is None:
+        raise ValueError("the table has no rows")
+    for by_sex in regions.values():
+        for bands in by_sex.values():
+            bands.sort(key=lambda b: b["age"][0])
+    return reference_from_dict({**meta, "regions": regions})

@@ -17,6 +17,7 @@ class Manufacturer(StrEnum):
 
     HOLOGIC = "Hologic"
     GE_LUNAR = "GE Lunar"
+    NORLAND = "Norland"
     OTHER = "Other"
 
 

@@ -155,6 +155,9 @@ class DiagnosisInfo:
     printed_score: Decimal | None
     fragility_fracture: bool = False
     deciding_side: str | None = None
+    #: The category at the two ends of the scores' 95 % intervals (calibration and precision)
+    #: when they differ: "near threshold, category uncertain".
+    uncertain_range: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
@@ -239,6 +242,9 @@ class ComparisonRow:
     prior_area_cm2: float | None = None
     current_area_cm2: float | None = None
     side: str | None = None
+    #: The part of ``lsc_g_cm2`` that is the cross-calibration uncertainty (95 %, g/cm2) when
+    #: the prior scan was on another scanner; 0 on the same scanner (the chain cancels).
+    cross_calibration_g_cm2: float = 0.0
 
     def __post_init__(self) -> None:
         if self.lsc_source not in ("precision", "iscd_minimum"):
@@ -280,13 +286,28 @@ class ComparisonRow:
 
 
 @dataclass(frozen=True)
+class OtherSidePrior:
+    """A hip region of the prior study measured on the other side: named, never compared."""
+
+    region: str
+    prior_date: date
+    prior_side: str
+    current_side: str
+
+
+@dataclass(frozen=True)
 class Comparison:
-    """The comparison with the prior study, or a new baseline with its reason."""
+    """The comparison with the prior study, or a new baseline with its reason.
+
+    ``other_side`` names hip regions the prior study measured on the other side only; they
+    are not compared (a left and a right hip are different bones), and the report says so.
+    """
 
     rows: tuple[ComparisonRow, ...]
     new_baseline: bool = False
     new_baseline_reason: str = ""
     cross_calibrated: bool = False
+    other_side: tuple[OtherSidePrior, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -371,6 +392,8 @@ class FooterInfo:
     chain: str
     category_rule: str
     generated_by: str = ""
+    #: The national scale the harmonised values are on (the centre's versioned choice).
+    scale: str = ""
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from reports.labels import (
     sex_label,
 )
 from reports.model import VFA_LEVELS, ReportData, ResultRow
-from reports.rules import comparison_sentences, diagnosis_sentence
+from reports.rules import comparison_sentences, diagnosis_sentence, uncertainty_sentence
 from reports.vfa import vfa_sentences
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -316,6 +316,7 @@ def _decorate_report(
         _("T-score reference: {t}.").format(t=footer.t_reference),
         _("Z-score reference: {z}.").format(z=footer.z_reference),
         _("Calibration chain: {chain}.").format(chain=footer.chain),
+        *([_("National scale: {scale}.").format(scale=footer.scale)] if footer.scale else []),
         _("Category rule: {rule}.").format(
             rule=(footer.category_rule or _default_rule(translate)).rstrip(".")
         ),
@@ -555,10 +556,14 @@ def _results(data: ReportData, translate: Translate) -> list[Flowable]:
 
 def _diagnosis(data: ReportData, translate: Translate) -> list[Flowable]:
     _ = translate
-    return [
+    out = [
         _heading(_("Diagnosis")),
         _p(diagnosis_sentence(data.diagnosis, translate, lang=data.lang)),
     ]
+    sentence = uncertainty_sentence(data.diagnosis, translate)
+    if sentence:
+        out.append(_p(sentence))
+    return out
 
 
 def _vfa(data: ReportData, translate: Translate) -> list[Flowable]:

@@ -121,6 +121,17 @@ def comparison_sentences(
         else:
             out.append(_("New baseline: the prior study is not compared."))
         return out
+    for other in comparison.other_side:
+        out.append(
+            _(
+                "The prior scan of the {prior_site} ({date}) was of the other hip; the"
+                " {site} is not compared with it."
+            ).format(
+                prior_site=region_label(other.region, translate, other.prior_side),
+                date=fmt_date(other.prior_date, lang),
+                site=region_label(other.region, translate, other.current_side),
+            )
+        )
     if not comparison.rows:
         return out
     out.append(
@@ -142,6 +153,8 @@ def comparison_sentences(
         source = (
             _("ISCD minimum") if row.lsc_source == "iscd_minimum" else _("local precision study")
         )
+        if row.cross_calibration_g_cm2 > 0:
+            source = _("{source}, with the cross-calibration uncertainty").format(source=source)
         change = _("{site}: {change} g/cm² ({pct} %) since {date}.").format(
             site=site[:1].upper() + site[1:],
             change=fmt_bmd(row.change, lang, signed=True),
@@ -164,6 +177,14 @@ def comparison_sentences(
                     "that the regions are comparable before relying on the change."
                 ).format(site=site, pct=fmt_decimal(pct, 1, lang, signed=True))
             )
+    cross = [r for r in comparison.rows if r.cross_calibration_g_cm2 > 0]
+    if cross:
+        out.append(
+            _(
+                "Because the prior scan was made on another scanner, the LSC includes the"
+                " uncertainty of both scanners' cross-calibration (up to {u} g/cm² at 95 %)."
+            ).format(u=fmt_bmd(max(r.cross_calibration_g_cm2 for r in cross), lang))
+        )
     if any(r.lsc_source == "iscd_minimum" for r in comparison.rows):
         out.append(
             _(
@@ -368,3 +389,32 @@ def draft_recommendation(
                 _("Follow-up scan in {years} years.").format(years=fmt_years(follow_up_years, lang))
             )
     return " ".join(parts)
+
+
+def uncertainty_sentence(diagnosis: DiagnosisInfo, translate: Translate) -> str:
+    """Return "near threshold: category uncertain" with the possible categories, or "".
+
+    Parameters
+    ----------
+    diagnosis : DiagnosisInfo
+        The diagnosis; ``uncertain_range`` holds the category at both ends of the 95 %
+        interval of the scores (calibration and precision) when they differ.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        One sentence, or "" when the category is certain.
+    """
+    _ = translate
+    span = diagnosis.uncertain_range
+    if span is None or span[0] == span[1]:
+        return ""
+    return _(
+        "Near threshold: category uncertain. Within the 95 % uncertainty of the measurement"
+        " and the calibration the category could be {low} or {high}."
+    ).format(
+        low=category_label(span[0], translate).lower(),
+        high=category_label(span[1], translate).lower(),
+    )

@@ -68,8 +68,9 @@ def _every_help_command() -> list[list[str]]:
     for name in sorted(registered_commands()):
         out.append([name])
     out += [["centre", a] for a in ("export", "keys", "register-site", "import", "fit")]
-    out += [["centre", a] for a in ("publish", "stats")]
+    out += [["centre", a] for a in ("publish", "stats", "scale")]
     out += [["calibration", a] for a in ("install", "trust-centre")]
+    out += [["reference", a] for a in ("install", "list")]
     return out
 
 

@@ -85,19 +85,27 @@ def test_cusum_flags_the_shift_within_ten_scans(db: Any, truth: Any) -> None:
     shift = truth["step_shifts"][0]
     status = {q.serial: q for q in analyse_qc(db)}
     q = status[shift["serial"]]
-    assert q.status == "reject"
+    # the correction is approved in this archive: the QC has started a new baseline after the
+    # scans it was fitted on (issue 14), and the shift is the first segment's history
+    assert q.status == "baseline in progress"
+    first, restart = q.segments
+    assert restart.kind == "drift_correction" and restart.n == 0
+    a = first.analysis
+    assert a is not None and a.status == "reject" and a.in_alarm_at_end()
     start = dt.date.fromisoformat(shift["start"])
-    cus = q.to_dict()["cusum"]
-    after = [dt.date.fromisoformat(d) for d in cus["alarms"] if dt.date.fromisoformat(d) >= start]
+    alarms = [dt.date.fromisoformat(q.dates[i]) for i in a.cusum.alarms]
+    after = [d for d in alarms if d >= start]
     scans_after = sum(1 for d in q.dates if start <= dt.date.fromisoformat(d) <= after[0])
-    assert 1 <= scans_after <= 10 and cus["in_alarm_now"]
-    proposal = q.to_dict()["drift_proposal"]
-    assert abs((dt.date.fromisoformat(proposal["start"]) - start).days) <= 3
-    assert proposal["factor"] == pytest.approx(1 / shift["factor"], rel=0.005)
+    assert 1 <= scans_after <= 10
+    step = next(s for s in step_rows(db) if s.kind == "drift" and s.status == "approved")
+    assert abs((dt.date.fromisoformat(step.valid_from) - start).days) <= 3
+    assert step.slope == pytest.approx(1 / shift["factor"], rel=0.005)
+    assert a.proposal is not None and a.proposal.start_index == q.dates.index(step.valid_from)
     # stable scanners may raise a false alarm (rates in docs/calibration.md), but a false
     # alarm never becomes a drift correction
     others = [s for s in status.values() if s.serial != shift["serial"]]
     assert all(s.to_dict()["drift_proposal"] is None for s in others)
+    assert {s.serial for s in step_rows(db) if s.kind == "drift"} == {shift["serial"]}
 
 
 def test_the_problem_and_the_cure_noise_free(db: Any, truth: Any) -> None:
@@ -166,3 +174,32 @@ def test_scores_json_has_the_documented_shape(
         "printed_score",
         "note",
     }
+
+
+def test_index_patients_agree_up_to_the_noise_floor(db: Any, truth: Any) -> None:
+    # issue 14: calibrated on the in-vivo sets and the phantom only (no index patient is in a
+    # pair), the index patients' diagnoses differ between scanners at most 2 per 60 more often
+    # than a perfect correction of the same noisy readings
+    ch = sim.chains(db, truth, QC_START + dt.timedelta(days=30))
+    n, counts = sim.index_disagreement(db, truth, ch, repeats=20, seed=11)
+    assert n > 60
+    assert counts["raw"] > 3 * counts["perfect"]
+    assert 60 * (counts["harmonised"] - counts["perfect"]) / n <= 2
+
+
+def test_the_near_threshold_flag_covers_the_misclassified(db: Any, truth: Any) -> None:
+    # issue 14 goal: the flag covers >= 95 % of the patients whose harmonised category differs
+    # from the true one; without precision studies (ISCD minimum precision) it flags about a
+    # quarter of the others (bench/bench_harmonisation.py prints both figures)
+    models = sim.scanner_models(db, truth, QC_START + dt.timedelta(days=30))
+    f = sim.flag_figures(db, truth, models, repeats=8, seed=3)
+    assert f.misclassified > 40
+    assert f.coverage >= 0.95
+    assert f.false_flag_rate < 0.35
+
+
+def test_the_ramp_correction_error_over_many_series() -> None:
+    r = sim.ramp_errors(range(40))
+    assert r["ramp_chosen"] >= 0.9
+    assert r["ramp_median"] < 0.002 and r["ramp_within_0_3"] >= 0.85
+    assert r["factor_median"] > 0.004  # one constant factor, the former model

@@ -32,10 +32,17 @@ def test_qc_alarms_and_acknowledgement(demo_archive: Path) -> None:
     shifted = next(q for q in qc_status(tech) if q.serial == "DSW-DEMO-202")
     alarms = qc_ack.scanner_alarms(tech, shifted)
     assert shifted.analysis is not None
-    assert len(alarms) == len(shifted.analysis.hits) + len(shifted.analysis.cusum.alarms)
+    # one row per alarmed scan (issue 14), listing every rule that fired on it
+    a = shifted.analysis
+    alarmed = {h.index for h in a.hits} | set(a.cusum.alarms)
+    assert [x.index for x in alarms] == sorted(alarmed)
+    for x in alarms:
+        fired = {h.rule for h in a.hits if h.index == x.index}
+        fired |= {"CUSUM"} if x.index in a.cusum.alarms else set()
+        assert set(x.rules) == fired and x.rule == ", ".join(x.rules)
     assert {a.kind for a in alarms} == {"westgard", "cusum"}
     latest = qc_ack.latest_alarms(alarms)
-    assert latest and {a.index for a in latest} == {max(a.index for a in alarms)}
+    assert len(latest) == 1 and latest[0].index == max(a.index for a in alarms)
     with pytest.raises(UsageError):
         qc_ack.acknowledge_alarms(tech, latest, comment=" ")
     with pytest.raises(PermissionDeniedError):

@@ -457,10 +457,75 @@ ALTER TABLE report_versions ADD COLUMN site_sealed TEXT;
 """
 
 
+V6_QC_BASELINES = """
+CREATE TABLE qc_baselines (
+    id INTEGER PRIMARY KEY,
+    scanner_id INTEGER NOT NULL REFERENCES scanners(id),
+    starts_at TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('on_demand', 'service')),
+    reason TEXT NOT NULL,
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX qc_baselines_scanner ON qc_baselines(scanner_id, starts_at);
+CREATE TRIGGER qc_baselines_no_update BEFORE UPDATE ON qc_baselines
+BEGIN SELECT RAISE(ABORT, 'a QC baseline start cannot be changed; start another'); END;
+CREATE TRIGGER qc_baselines_no_delete BEFORE DELETE ON qc_baselines
+BEGIN SELECT RAISE(ABORT, 'a QC baseline start cannot be deleted; start another'); END;
+"""
+
+
+V7_DRIFT_RAMPS = """
+ALTER TABLE calibration_steps ADD COLUMN per_day REAL NOT NULL DEFAULT 0;
+ALTER TABLE calibration_steps ADD COLUMN ramp_end TEXT;
+"""
+
+
+V8_STEP_UNCERTAINTY = """
+ALTER TABLE calibration_steps ADD COLUMN var_intercept REAL;
+ALTER TABLE calibration_steps ADD COLUMN var_slope REAL;
+ALTER TABLE calibration_steps ADD COLUMN cov_intercept_slope REAL;
+"""
+
+
+V9_INSTALLED_REFERENCES = """
+ALTER TABLE reference_tables ADD COLUMN valid_from TEXT NOT NULL DEFAULT '1900-01-01';
+ALTER TABLE reference_tables ADD COLUMN installed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE reference_tables ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+CREATE TRIGGER reference_tables_no_update BEFORE UPDATE ON reference_tables
+BEGIN SELECT RAISE(ABORT, 'an installed reference table cannot be changed'); END;
+CREATE TRIGGER reference_tables_no_delete BEFORE DELETE ON reference_tables
+BEGIN SELECT RAISE(ABORT, 'an installed reference table cannot be deleted'); END;
+"""
+
+
+V10_NATIONAL_SCALE = """
+CREATE TABLE national_scales (
+    id INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL,
+    scale TEXT NOT NULL CHECK (scale IN ('reference', 'esp')),
+    hip_anchor_serial TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    origin TEXT NOT NULL DEFAULT '',
+    set_by TEXT NOT NULL DEFAULT '',
+    set_at TEXT NOT NULL
+);
+CREATE TRIGGER national_scales_no_update BEFORE UPDATE ON national_scales
+BEGIN SELECT RAISE(ABORT, 'a national scale version cannot be changed; set a new one'); END;
+CREATE TRIGGER national_scales_no_delete BEFORE DELETE ON national_scales
+BEGIN SELECT RAISE(ABORT, 'a national scale version cannot be deleted; set a new one'); END;
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
     Migration("0002_scores", V2_SCORES),
     Migration("0003_report_signatures", V3_REPORT_SIGNATURES),
     Migration("0004_centre_exchange", V4_CENTRE_EXCHANGE),
     Migration("0005_seal", V5_SEAL),
+    Migration("0006_qc_baselines", V6_QC_BASELINES),
+    Migration("0007_drift_ramps", V7_DRIFT_RAMPS),
+    Migration("0008_step_uncertainty", V8_STEP_UNCERTAINTY),
+    Migration("0009_installed_references", V9_INSTALLED_REFERENCES),
+    Migration("0010_national_scale", V10_NATIONAL_SCALE),
 )

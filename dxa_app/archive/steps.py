@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
-from calibration.chain import ChainStep
+from calibration.chain import ChainStep, drift_factor, inverse_line_covariance
 from dxa_app.archive.db import now_iso
+from dxa_app.archive.scale import REFERENCE_SCANNER_KEY, current_scale
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
+
+__all__ = [
+    "GROUPS",
+    "KIND_ORDER",
+    "REFERENCE_SCANNER_KEY",
+    "Step",
+    "approved_chain",
+    "is_harmonised",
+    "mark_approved",
+    "mark_retired",
+    "propose_step",
+    "region_group",
+    "scale_anchor",
+    "step_by_id",
+    "step_covariance",
+    "step_rows",
+]
 
 
 def propose_step(
@@ -28,11 +48,20 @@ def propose_step(
     n: int,
     provenance: dict[str, Any],
     by: str,
+    per_day: float = 0.0,
+    ramp_end: str | None = None,
+    covariance: tuple[float, float, float] | None = None,
 ) -> int | None:
-    """Insert a proposed calibration step unless an identical proposed/approved one exists.
+    """Insert a proposed calibration step unless an identical step exists (any status).
 
     Same semantics as the site's ``calibrate``: the step maps this scanner's (drift-corrected)
-    reading to the next scale, ``y = intercept + slope * x``.
+    reading to the next scale, ``y = intercept + slope * x``. A step identical to one that was
+    proposed, approved **or retired** (same scanner, region, kind, start, data set and
+    coefficients, so the same data fitted the same way) is not proposed again: a retired step
+    stays retired until new data change the fit. A drift ramp also has ``per_day`` (change of
+    the factor per day from ``valid_from``) and ``ramp_end`` (held after it). ``covariance``
+    is ``(var intercept, var slope, cov)`` of the fitted coefficients (carried to the
+    harmonised BMD).
 
     Returns
     -------
@@ -41,16 +70,18 @@ def propose_step(
     """
     same = db.execute(
         "SELECT id FROM calibration_steps WHERE scanner_id = ? AND region = ? AND kind = ?"
-        " AND valid_from = ? AND dataset = ? AND status IN ('proposed', 'approved')"
-        " AND abs(intercept - ?) < 1e-12 AND abs(slope - ?) < 1e-12",
-        [scanner_id, region, kind, valid_from, dataset, intercept, slope],
+        " AND valid_from = ? AND dataset = ?"
+        " AND abs(intercept - ?) < 1e-12 AND abs(slope - ?) < 1e-12"
+        " AND abs(per_day - ?) < 1e-15",
+        [scanner_id, region, kind, valid_from, dataset, intercept, slope, per_day],
     ).fetchone()
     if same:
         return None
     cur = db.execute(
         "INSERT INTO calibration_steps (scanner_id, region, kind, intercept, slope, valid_from,"
-        " status, method, dataset, n, provenance, proposed_at, proposed_by)"
-        " VALUES (?, ?, ?, ?, ?, ?, 'proposed', ?, ?, ?, ?, ?, ?)",
+        " status, method, dataset, n, provenance, proposed_at, proposed_by, per_day, ramp_end,"
+        " var_intercept, var_slope, cov_intercept_slope)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'proposed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             scanner_id,
             region,
@@ -64,9 +95,60 @@ def propose_step(
             json.dumps(provenance, sort_keys=True),
             now_iso(),
             by,
+            per_day,
+            ramp_end,
+            *(_finite(v) for v in (covariance or (None, None, None))),
         ],
     )
     return int(cur.lastrowid) if cur.lastrowid is not None else None
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def step_covariance(r: dict[str, Any]) -> tuple[float, float, float]:
+    """Return (var intercept, var slope, cov) of a stored step, 0 where unknown.
+
+    Steps proposed before the uncertainty was stored fall back on their fit's standard
+    errors in the provenance (covariance 0, which overstates the uncertainty in the middle of
+    the data): a phantom scanner step through the inverse of its line, the others as fitted.
+
+    Parameters
+    ----------
+    r : dict
+        The ``calibration_steps`` row.
+
+    Returns
+    -------
+    tuple of float
+        The variances and the covariance.
+    """
+    if r.get("var_slope") is not None:
+        return (
+            float(r.get("var_intercept") or 0.0),
+            float(r["var_slope"]),
+            float(r.get("cov_intercept_slope") or 0.0),
+        )
+    prov = json.loads(r.get("provenance") or "{}")
+    extra = (prov.get("fit") or {}).get("extra") or {}
+    if r.get("method") == "ols-esp":
+        fit = prov.get("fit") or {}
+        sa, sb = extra.get("intercept_se"), extra.get("slope_se")
+        if sa is None or sb is None:
+            return 0.0, 0.0, 0.0
+        return inverse_line_covariance(
+            float(fit["intercept"]),
+            float(fit["slope"]),
+            float(sa) ** 2,
+            float(sb) ** 2,
+            float(extra.get("intercept_slope_cov") or 0.0),
+        )
+    sa = extra.get("intercept_se_boot", extra.get("intercept_se"))
+    sb = extra.get("slope_se_boot", extra.get("slope_se"))
+    if sa is None or sb is None:
+        return 0.0, 0.0, 0.0
+    return float(sa) ** 2, float(sb) ** 2, 0.0
 
 
 #: Region groups a step applies to; a step's ``region`` is a group name or "all".
@@ -118,6 +200,13 @@ class Step:
     provenance: dict[str, Any] = field(default_factory=dict)
     approved_by: str | None = None
     approved_at: str | None = None
+    per_day: float = 0.0
+    ramp_end: str | None = None
+
+    @property
+    def needs_review(self) -> str:
+        """Return why the step must be reviewed before approval ("" when it need not)."""
+        return str(self.provenance.get("needs_review") or "")
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -142,6 +231,8 @@ def _step(r: dict[str, Any]) -> Step:
         json.loads(r["provenance"] or "{}"),
         r["approved_by"],
         r["approved_at"],
+        float(r.get("per_day") or 0.0),
+        r.get("ramp_end"),
     )
 
 
@@ -243,7 +334,9 @@ def approved_chain(
     """Return the approved steps that apply to a scanner, region and date, in chain order.
 
     Per kind, the approved step with the latest start on or before the date (and not ended
-    before it) is used; a step applies to its region group or to "all" regions.
+    before it) is used; a step applies to its region group or to "all" regions. A drift ramp
+    is evaluated on the date (:func:`calibration.chain.drift_factor`), so the chain stays
+    ``a + b * raw`` for each scan.
 
     Parameters
     ----------
@@ -272,7 +365,77 @@ def approved_chain(
         [scanner_id, *regions, on, on],
     )
     chosen: dict[str, ChainStep] = {}
+    day = dt.date.fromisoformat(on[:10])
     for r in rows:
         if r["kind"] not in chosen:
-            chosen[r["kind"]] = ChainStep(r["id"], r["kind"], r["intercept"], r["slope"])
+            slope = r["slope"]
+            if r.get("per_day"):  # a drift ramp, evaluated on the scan date
+                end = r.get("ramp_end")
+                slope = drift_factor(
+                    slope,
+                    float(r["per_day"]),
+                    dt.date.fromisoformat(r["valid_from"][:10]),
+                    dt.date.fromisoformat(end[:10]) if end else None,
+                    day,
+                )
+            va, vb, cab = step_covariance(r)
+            chosen[r["kind"]] = ChainStep(r["id"], r["kind"], r["intercept"], slope, va, vb, cab)
     return sorted(chosen.values(), key=lambda s: KIND_ORDER[s.kind])
+
+
+def scale_anchor(db: sqlite_utils.Database, region: str) -> int | None:
+    """Return the scanner whose own readings define the national scale for a region, if any.
+
+    On the reference-scanner scale that is the national reference scanner, for every region;
+    on the ESP scale the hip anchor for the hip and femoral neck (the spine is the phantom's
+    certified scale: no scanner defines it). That scanner's readings are the national scale
+    by definition (an identity chain, only its own drift corrections apply), so its studies
+    are harmonised without a scanner or national step.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    region : str
+        The region.
+
+    Returns
+    -------
+    int or None
+        The scanner id, or None when no scanner defines the scale for this region.
+    """
+    serial = current_scale(db).anchor_serial(region_group(region))
+    if not serial:
+        return None
+    row = db.execute("SELECT id FROM scanners WHERE serial = ? ORDER BY id", [serial]).fetchone()
+    return None if row is None else int(row[0])
+
+
+def is_harmonised(
+    db: sqlite_utils.Database, scanner_id: int, region: str, steps: list[ChainStep]
+) -> bool:
+    """Return whether a reading is on the national scale: approved steps, or the scale's anchor.
+
+    "Not harmonised" means a step is truly missing: a chain with at least one scanner or
+    national step, or the scanner that defines the national scale (see :func:`scale_anchor`).
+    A drift step alone keeps a scanner on its own scale, so it does not count.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int
+        The scanner.
+    region : str
+        The region.
+    steps : list of ChainStep
+        The approved chain on the scan date (:func:`approved_chain`).
+
+    Returns
+    -------
+    bool
+        True when the harmonised value is on the national scale.
+    """
+    if any(s.kind != "drift" for s in steps):
+        return True
+    return scale_anchor(db, region) == scanner_id

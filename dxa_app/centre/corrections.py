@@ -10,8 +10,11 @@ from typing import Any
 
 import sqlite_utils
 
+from calibration.reference import reference_from_dict
 from dxa_app.archive import write_transaction
-from dxa_app.archive.db import audit, now_iso
+from dxa_app.archive.db import audit, get_setting, now_iso, set_setting
+from dxa_app.archive.references import add_installed, find_installed, installed_tables
+from dxa_app.archive.scale import REFERENCE_SCANNER_KEY, add_scale, current_scale
 from dxa_app.archive.scanners import scanner_rows
 from dxa_app.centre.bundle import BundleError, loads_bounded
 from dxa_app.centre.keys import normalise_public_key, sign, verify
@@ -20,7 +23,11 @@ from dxa_app.fileio import write_owner_only
 from dxa_app.i18n import _
 
 FORMAT = "dxa-centre-corrections"
-SCHEMA_VERSION = 1
+#: 1: steps; 2 (issue 14): drift ramps (``per_day``, ``ramp_end``), the steps' uncertainty
+#: (``var_intercept``, ``var_slope``, ``cov_intercept_slope``), reference tables and the
+#: national scale. A program reads every version up to its own and refuses newer ones, so a
+#: site never installs a ramp as a constant factor. Version 1 files stay installable.
+SCHEMA_VERSION = 2
 #: Upper bound of a corrections file (a national table is a few hundred kB).
 MAX_CORRECTIONS_BYTES = 64 * 1024 * 1024
 ORIGIN = "centre"
@@ -44,6 +51,11 @@ def build_corrections(
             "kind": r["kind"],
             "intercept": r["intercept"],
             "slope": r["slope"],
+            "per_day": r["per_day"],
+            "ramp_end": r["ramp_end"],
+            "var_intercept": r["var_intercept"],
+            "var_slope": r["var_slope"],
+            "cov_intercept_slope": r["cov_intercept_slope"],
             "valid_from": r["valid_from"],
             "valid_to": r["valid_to"],
             "method": r["method"],
@@ -70,7 +82,17 @@ def build_corrections(
         "published_at": now_iso(),
         "centre_public_key": public_key,
         "reference_scanner": reference,
+        "national_scale": current_scale(db).to_dict(),
         "steps": steps,
+        "reference_tables": [
+            {
+                "table": t.table.to_dict(),
+                "valid_from": t.valid_from,
+                "installed_at": t.installed_at,
+                "origin": t.origin,
+            }
+            for t in installed_tables(db)
+        ],
     }
     text = json.dumps(payload, ensure_ascii=False, sort_keys=True, indent=1)
     envelope = {
@@ -173,6 +195,7 @@ class InstallResult:
     retired: list[int] = field(default_factory=list)
     skipped_scanners: list[str] = field(default_factory=list)
     already_installed: bool = False
+    references: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -183,6 +206,7 @@ class InstallResult:
             "retired_steps": list(self.retired),
             "skipped_scanners": list(self.skipped_scanners),
             "already_installed": self.already_installed,
+            "reference_tables": list(self.references),
         }
 
 
@@ -216,6 +240,7 @@ def install(
     at = now_iso()
     installed: list[int] = []
     retired: list[int] = []
+    references: list[str] = []
     with write_transaction(db):
         for scanner_id, steps in matched.items():
             old = [
@@ -248,8 +273,10 @@ def install(
                 cur = db.execute(
                     "INSERT INTO calibration_steps (scanner_id, region, kind, intercept, slope,"
                     " valid_from, valid_to, status, method, dataset, n, provenance, proposed_at,"
-                    " proposed_by, approved_at, approved_by)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " proposed_by, approved_at, approved_by, per_day, ramp_end, var_intercept,"
+                    " var_slope, cov_intercept_slope)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " ?, ?, ?)",
                     [
                         scanner_id,
                         s["region"],
@@ -266,9 +293,39 @@ def install(
                         "centre",
                         at,
                         origin,
+                        float(s.get("per_day") or 0.0),  # absent in version 1 files
+                        s.get("ramp_end"),
+                        s.get("var_intercept"),
+                        s.get("var_slope"),
+                        s.get("cov_intercept_slope"),
                     ],
                 )
                 installed.append(int(cur.lastrowid or 0))
+        scale = payload.get("national_scale")  # absent in version 1 files
+        if payload.get("reference_scanner") and payload["reference_scanner"] != get_setting(
+            db, REFERENCE_SCANNER_KEY
+        ):
+            set_setting(db, REFERENCE_SCANNER_KEY, str(payload["reference_scanner"]))
+        if isinstance(scale, dict):
+            here = current_scale(db)
+            theirs = (int(scale["version"]), str(scale["scale"]), str(scale["hip_anchor"]))
+            if (here.version, here.scale, here.hip_anchor) != theirs:
+                add_scale(
+                    db,
+                    scale=theirs[1],
+                    hip_anchor=theirs[2],
+                    by=by or "centre",
+                    reason=str(scale.get("reason") or ""),
+                    origin=origin,
+                    version=theirs[0],
+                )
+        for ref in payload.get("reference_tables") or []:  # absent in version 1 files
+            table = reference_from_dict(ref["table"])
+            if find_installed(db, table.name, table.version, table.purpose) is None:
+                add_installed(
+                    db, table, valid_from=str(ref["valid_from"]), by=by or "centre", origin=origin
+                )
+                references.append(f"{table.purpose} {table.name} {table.version}")
         audit(
             db,
             "centre_install_corrections",
@@ -280,6 +337,9 @@ def install(
                 "installed": installed,
                 "retired": retired,
                 "skipped_scanners": sorted(skipped),
+                "reference_tables": references,
             },
         )
-    return InstallResult(publication, published_at, installed, retired, sorted(skipped))
+    return InstallResult(
+        publication, published_at, installed, retired, sorted(skipped), references=references
+    )

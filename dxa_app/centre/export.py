@@ -274,9 +274,10 @@ def _in_vivo_pairs(
 ) -> list[tuple[Any, ...]]:
     """Pairs of the same patient, region and side on two scanners within 60 days.
 
-    Per patient, side, region and pair of scanners (one of them this site's) the two scans
-    closest in time are kept (as :func:`dxa_app.services.calibration.in_vivo_pairs` does);
-    a scan with an excluded vertebra is left out. Raw values: the centre corrects drift.
+    Per patient, side, region and pair of scanners (one of them this site's), every pair of
+    scans within 60 days is sent, so the centre averages a patient's repeated scans on each
+    scanner (as :func:`dxa_app.services.calibration.in_vivo_pairs` does); a scan with an
+    excluded vertebra is left out. Raw values: the centre corrects drift.
     """
     rmarks = ",".join("?" * len(IN_VIVO_REGIONS))
     rows = db.execute(
@@ -313,33 +314,30 @@ def _in_vivo_pairs(
             for b in ids[i + 1 :]:
                 if a not in own and b not in own:
                     continue
-                best: tuple[int, tuple[str, float, str], tuple[str, float, str]] | None = None
-                for sa in by_scanner[a]:
-                    for sb in by_scanner[b]:
-                        gap = abs(
-                            (dt.date.fromisoformat(sa[0]) - dt.date.fromisoformat(sb[0])).days
+                within = [
+                    (sa, sb)
+                    for sa in by_scanner[a]
+                    for sb in by_scanner[b]
+                    if abs((dt.date.fromisoformat(sa[0]) - dt.date.fromisoformat(sb[0])).days)
+                    <= IN_VIVO_MAX_DAYS
+                ]
+                for sa, sb in within:
+                    out.append(
+                        (
+                            pseudonym(secret, f"pair:{sa[2]}|{sb[2]}|{region}"),
+                            pseudonym(secret, f"patient:{id_type}:{ident}"),
+                            _whole_years(birth, min(sa[0], sb[0])),
+                            sex or "",
+                            region,
+                            side or "",
+                            scanner_ref(a),
+                            sa[0],
+                            repr(sa[1]),
+                            scanner_ref(b),
+                            sb[0],
+                            repr(sb[1]),
                         )
-                        if gap <= IN_VIVO_MAX_DAYS and (best is None or gap < best[0]):
-                            best = (gap, sa, sb)
-                if best is None:
-                    continue
-                _gap, sa, sb = best
-                out.append(
-                    (
-                        pseudonym(secret, f"pair:{sa[2]}|{sb[2]}|{region}"),
-                        pseudonym(secret, f"patient:{id_type}:{ident}"),
-                        _whole_years(birth, min(sa[0], sb[0])),
-                        sex or "",
-                        region,
-                        side or "",
-                        scanner_ref(a),
-                        sa[0],
-                        repr(sa[1]),
-                        scanner_ref(b),
-                        sb[0],
-                        repr(sb[1]),
                     )
-                )
     return out
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
+from calibration.chain import compose_covariance
 from calibration.fits import LinearFit, in_vivo_fit
+from calibration.precision import precision
 from dxa_app.archive.precision import latest_precision
 from dxa_app.archive.scanners import serials_by_id
 from dxa_app.archive.steps import propose_step
@@ -53,40 +56,165 @@ class InVivoFit:
 
 def centre_pairs(
     db: sqlite_utils.Database, ref_id: int, other_id: int, region: str, drift: DriftCorrection
-) -> tuple[list[tuple[float, float]], tuple[str, ...]]:
-    """Return (other, reference) drift-corrected pairs of two scanners and the sites sending them.
+) -> tuple[list[PairedPatient], tuple[str, ...]]:
+    """Return the drift-corrected patients of two scanners and the sites sending them.
 
-    A pair sent by two sites (both hold the two scans, under different pseudonyms) is counted
-    once: pairs are told apart by their scanners, dates, side and values.
+    A site sends one row per pair of scans within the in-vivo window (every combination, so
+    a patient's repeats arrive as several rows): the rows of one pseudonym, side and region
+    give that patient's distinct scans on each scanner. A patient sent by two sites (both
+    hold the two scans, under different pseudonyms) is counted once: patients are told apart
+    by their scanners, side and scans (dates and values).
     """
     rows = db.execute(
-        "SELECT scanner_a_id, date_a, bmd_a, scanner_b_id, date_b, bmd_b,"
-        " group_concat(DISTINCT site_code) FROM centre_in_vivo_pairs WHERE region = ?"
+        "SELECT site_code, pseudonym, side, scanner_a_id, date_a, bmd_a, scanner_b_id,"
+        " date_b, bmd_b FROM centre_in_vivo_pairs WHERE region = ?"
         " AND ((scanner_a_id = ? AND scanner_b_id = ?) OR (scanner_a_id = ? AND scanner_b_id = ?))"
-        " GROUP BY scanner_a_id, date_a, bmd_a, scanner_b_id, date_b, bmd_b, side"
-        " ORDER BY date_a, bmd_a, date_b, bmd_b",
+        " ORDER BY site_code, pseudonym, side, date_a, bmd_a, date_b, bmd_b",
         [region, ref_id, other_id, other_id, ref_id],
     ).fetchall()
-    pairs: list[tuple[float, float]] = []
+    grouped: dict[tuple[str, str, str], tuple[set[tuple[str, float]], set[tuple[str, float]]]] = {}
+    for site, pseud, side, sa, da, va, _sb, db_, vb in rows:
+        scans = grouped.setdefault((str(site), str(pseud), str(side or "")), (set(), set()))
+        a, b = (str(da), float(va)), (str(db_), float(vb))
+        ref_scan, other_scan = (a, b) if int(sa) == ref_id else (b, a)
+        scans[0].add(other_scan)
+        scans[1].add(ref_scan)
+    seen: dict[tuple[str, tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]], int] = {}
+    patients: list[PairedPatient] = []
     sites: set[str] = set()
-    for sa, da, va, sb, db_, vb, site_codes in rows:
-        a = drift(int(sa), region, str(da), float(va))
-        b = drift(int(sb), region, str(db_), float(vb))
-        pairs.append((b, a) if int(sa) == ref_id else (a, b))
-        sites.update(str(site_codes).split(","))
-    return pairs, tuple(sorted(sites))
+    for (site, pseud, side), (other_scans, ref_scans) in sorted(grouped.items()):
+        sites.add(site)
+        key = (side, tuple(sorted(other_scans)), tuple(sorted(ref_scans)))
+        if key in seen:
+            continue
+        seen[key] = len(patients)
+        patients.append(
+            PairedPatient(
+                tuple(drift(other_id, region, d, v) for d, v in sorted(other_scans)),
+                tuple(drift(ref_id, region, d, v) for d, v in sorted(ref_scans)),
+                f"{site}:{pseud[:8]}",
+            )
+        )
+    return patients, tuple(sorted(sites))
+
+
+@dataclass(frozen=True)
+class PairedPatient:
+    """One patient's drift-corrected scans of a region and side on two scanners.
+
+    Every scan within the in-vivo window counts: the fit uses the mean per scanner, and the
+    spread of the repeats estimates each scanner's precision when no study exists.
+    """
+
+    other: tuple[float, ...]
+    reference: tuple[float, ...]
+    label: str = ""
+
+    @property
+    def other_mean(self) -> float:
+        """Return the mean of the scans on the other scanner."""
+        return sum(self.other) / len(self.other)
+
+    @property
+    def reference_mean(self) -> float:
+        """Return the mean of the scans on the reference scanner."""
+        return sum(self.reference) / len(self.reference)
 
 
 @dataclass(frozen=True)
 class PairSet:
-    """In-vivo pairs of one scanner and region: (this scanner, reference) drift-corrected."""
+    """In-vivo pairs of one scanner and region: (this scanner, reference) drift-corrected.
+
+    ``pairs`` are per-patient means; ``patients`` (when known) hold the scans behind them.
+    """
 
     pairs: list[tuple[float, float]]
     sites: tuple[str, ...] = ()
+    patients: tuple[PairedPatient, ...] = ()
+
+    @classmethod
+    def of(cls, patients: Sequence[PairedPatient], sites: tuple[str, ...] = ()) -> PairSet:
+        """Return the pair set of these patients (their means)."""
+        return cls([(p.other_mean, p.reference_mean) for p in patients], sites, tuple(patients))
+
+    def repeats(self) -> tuple[float, float, float | None, float | None]:
+        """Return the mean scans per patient (other, reference) and the repeat SDs.
+
+        A repeat SD is the pooled within-patient SD of the patients with two or more scans
+        on that scanner, given only with at least :data:`MIN_REPEAT_DF` degrees of freedom.
+        """
+        if not self.patients:
+            return 1.0, 1.0, None, None
+        k_o = sum(len(p.other) for p in self.patients) / len(self.patients)
+        k_r = sum(len(p.reference) for p in self.patients) / len(self.patients)
+        return (
+            k_o,
+            k_r,
+            _repeat_sd([p.other for p in self.patients]),
+            _repeat_sd([p.reference for p in self.patients]),
+        )
+
+
+#: The fewest degrees of freedom of repeat scans that give a precision estimate (ISCD asks
+#: for 30 in a precision study; 10 is a usable, stated minimum for the variance ratio).
+MIN_REPEAT_DF = 10
+
+
+def _repeat_sd(groups: Sequence[tuple[float, ...]]) -> float | None:
+    many = [g for g in groups if len(g) >= 2]
+    df = sum(len(g) - 1 for g in many)
+    if df < MIN_REPEAT_DF:
+        return None
+    return precision([list(g) for g in many]).rms_sd
 
 
 #: ``pairs_for(other_scanner_id, region)`` -> the pairs, or None when there are none.
 PairsFor = Callable[[int, str], PairSet | None]
+
+
+def _fit_pairs(
+    db: sqlite_utils.Database,
+    ref_id: int,
+    other_id: int,
+    region: str,
+    found: PairSet,
+    *,
+    bootstrap: int,
+    seed: int,
+) -> tuple[Any, dict[str, Any]]:
+    """Fit ``ref = a + b * other`` on one pair set; return the fit and its provenance."""
+    pairs = found.pairs
+    sd_other = latest_precision(db, other_id, region)
+    sd_ref = latest_precision(db, ref_id, region)
+    k_other, k_ref, rep_other, rep_ref = found.repeats()
+    iv = in_vivo_fit(
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+        sd_other=None if sd_other is None else sd_other.rms_sd_g_cm2,
+        sd_reference=None if sd_ref is None else sd_ref.rms_sd_g_cm2,
+        k_other=k_other,
+        k_reference=k_ref,
+        repeat_sd_other=rep_other,
+        repeat_sd_reference=rep_ref,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
+    prov: dict[str, Any] = {
+        **iv.provenance(),
+        "scans_per_patient": {"this": k_other, "reference": k_ref},
+        "repeat_sd": {"this": rep_other, "reference": rep_ref},
+        "precision_study_sd": {
+            "this": None if sd_other is None else sd_other.rms_sd_g_cm2,
+            "reference": None if sd_ref is None else sd_ref.rms_sd_g_cm2,
+        },
+    }
+    if found.sites:
+        prov["sites"] = list(found.sites)
+    return iv, prov
+
+
+#: ``pairs_between(scanner_a, scanner_b, region)`` -> the pairs of two scanners, or None.
+PairsBetween = Callable[[int, int, str], PairSet | None]
 
 
 def fit_in_vivo_steps(
@@ -100,21 +228,31 @@ def fit_in_vivo_steps(
     by: str,
     bootstrap: int = 2000,
     seed: int = 0,
+    pairs_between: PairsBetween | None = None,
 ) -> list[InVivoFit]:
     """Fit every scanner's groups on the reference scanner from in-vivo pairs; propose steps.
 
     The one in-vivo loop of the site fit (pairs from its own patients) and the centre fit
-    (pseudonymised pairs from the bundles): Deming regression ``reference = a + b * this``
-    (delta from the two scanners' latest precision studies when both exist, else 1) with
-    Bland-Altman limits, at least :data:`MIN_PAIRS` pairs; a step is proposed for the hip and
-    the femoral neck, the spine fit is only reported (the phantom calibrates the spine).
+    (pseudonymised pairs from the bundles): Deming regression ``reference = a + b * this`` of
+    the per-patient means of repeated scans, delta from the two scanners' latest precision
+    studies, else from the patients' repeat scans, else 1 with a warning (each divided by the
+    mean scans per patient), with Bland-Altman limits and the leave-one-out prediction error,
+    at least :data:`MIN_PAIRS` pairs. A step is proposed for the hip and the femoral neck
+    (flagged "needs review" when its slope is outside 0.85-1.15: it cannot be approved
+    without saying it was reviewed); the spine fit is only reported (the phantom calibrates
+    the spine).
+
+    A scanner without enough pairs with the reference (the scale's hip anchor) is linked
+    through an in-vivo chain when ``pairs_between`` is given: fitted onto a scanner that was
+    fitted onto the reference in this run, and the two lines composed (their uncertainties
+    too); the provenance names the scanner it was linked through.
 
     Parameters
     ----------
     db : sqlite_utils.Database
         The archive.
     ref_id : int
-        The national reference scanner.
+        The scanner whose readings are the scale (the reference scanner or the hip anchor).
     others : iterable of int
         The scanners to fit.
     pairs_for : callable
@@ -127,68 +265,144 @@ def fit_in_vivo_steps(
         Who fits (provenance).
     bootstrap, seed : int
         Deming bootstrap resamples and seed.
+    pairs_between : callable, optional
+        ``pairs_between(this, via, region)``: pairs of two other scanners, for chains.
 
     Returns
     -------
     list of InVivoFit
-        One per scanner and group with enough pairs.
+        One per scanner and group with enough pairs (direct or through a chain).
     """
     serial_of = serials_by_id(db)
     out: list[InVivoFit] = []
+    others = list(others)
+    direct: dict[tuple[int, str], tuple[float, float, float, float, float]] = {}
     for other_id in others:
         for group, region in GROUP_FIT_REGION.items():
             found = pairs_for(other_id, region)
             if found is None or len(found.pairs) < MIN_PAIRS:
                 continue
-            pairs = found.pairs
-            sd_other = latest_precision(db, other_id, region)
-            sd_ref = latest_precision(db, ref_id, region)
-            iv = in_vivo_fit(
-                [p[0] for p in pairs],
-                [p[1] for p in pairs],
-                sd_other=None if sd_other is None else sd_other.rms_sd_g_cm2,
-                sd_reference=None if sd_ref is None else sd_ref.rms_sd_g_cm2,
-                bootstrap=bootstrap,
-                seed=seed,
+            iv, prov = _fit_pairs(
+                db, ref_id, other_id, region, found, bootstrap=bootstrap, seed=seed
             )
             fit = iv.fit
+            va, vb, cab = iv.covariance()
+            direct[(other_id, group)] = (fit.intercept, fit.slope, va, vb, cab)
             dataset = f"{dataset_prefix}:{serial_of[ref_id]}~{serial_of[other_id]}"
-            prov: dict[str, Any] = {
-                **iv.provenance(),
-                "reference_scanner": serial_of[ref_id],
-                "model": model,
-            }
-            if found.sites:
-                prov["sites"] = list(found.sites)
-            step_id = None
-            if group != "spine":
-                step_id = propose_step(
-                    db,
-                    scanner_id=other_id,
-                    region=group,
-                    kind="scanner",
-                    intercept=fit.intercept,
-                    slope=fit.slope,
-                    valid_from=EARLIEST,
-                    method="deming-in-vivo",
-                    dataset=dataset,
-                    n=len(pairs),
-                    provenance=prov,
-                    by=by,
+            prov = {**prov, "reference_scanner": serial_of[ref_id], "model": model}
+            out.append(_propose(db, other_id, group, dataset, fit, iv, prov, len(found.pairs), by))
+    if pairs_between is None:
+        return out
+    for other_id in others:
+        for group, region in GROUP_FIT_REGION.items():
+            if group == "spine" or (other_id, group) in direct:
+                continue
+            for via in sorted(v for (v, g) in direct if g == group and v != other_id):
+                found = pairs_between(other_id, via, region)
+                if found is None or len(found.pairs) < MIN_PAIRS:
+                    continue
+                iv, prov = _fit_pairs(
+                    db, via, other_id, region, found, bootstrap=bootstrap, seed=seed
                 )
-            out.append(
-                InVivoFit(
-                    serial_of[other_id],
-                    group,
-                    dataset,
-                    fit,
-                    step_id,
-                    len(pairs),
-                    found.sites,
-                    {"bland_altman": prov["bland_altman"], "delta": iv.delta},
+                fit = iv.fit
+                first = (fit.intercept, fit.slope, *iv.covariance())
+                a, b, va, vb, cab = compose_covariance(first, direct[(via, group)])
+                dataset = (
+                    f"{dataset_prefix}:{serial_of[ref_id]}~{serial_of[via]}~{serial_of[other_id]}"
                 )
-            )
+                prov = {
+                    **prov,
+                    "reference_scanner": serial_of[ref_id],
+                    "linked_via": serial_of[via],
+                    "link_fit": {"intercept": fit.intercept, "slope": fit.slope},
+                    "via_line": {
+                        "intercept": direct[(via, group)][0],
+                        "slope": direct[(via, group)][1],
+                    },
+                    "model": f"{model}; linked through {serial_of[via]} (an in-vivo chain)",
+                }
+                composed = LinearFit(
+                    "deming-chain",
+                    a,
+                    b,
+                    (math.nan, math.nan),
+                    (math.nan, math.nan),
+                    fit.residual_sd,
+                    fit.n,
+                    fit.confidence,
+                    {
+                        "intercept_se_boot": math.sqrt(max(va, 0.0)),
+                        "slope_se_boot": math.sqrt(max(vb, 0.0)),
+                        "intercept_slope_cov_boot": cab,
+                    },
+                )
+                out.append(
+                    _propose(
+                        db,
+                        other_id,
+                        group,
+                        dataset,
+                        composed,
+                        iv,
+                        prov,
+                        len(found.pairs),
+                        by,
+                        covariance=(va, vb, cab),
+                    )
+                )
+                break
     return out
+
+
+def _propose(
+    db: sqlite_utils.Database,
+    other_id: int,
+    group: str,
+    dataset: str,
+    fit: LinearFit,
+    iv: Any,
+    prov: dict[str, Any],
+    n: int,
+    by: str,
+    *,
+    covariance: tuple[float, float, float] | None = None,
+) -> InVivoFit:
+    serial_of = serials_by_id(db)
+    step_id = None
+    if group != "spine":
+        step_id = propose_step(
+            db,
+            scanner_id=other_id,
+            region=group,
+            kind="scanner",
+            intercept=fit.intercept,
+            slope=fit.slope,
+            valid_from=EARLIEST,
+            method="deming-in-vivo",
+            dataset=dataset,
+            n=n,
+            provenance=prov,
+            by=by,
+            covariance=covariance or iv.covariance(),
+        )
+    return InVivoFit(
+        serial_of[other_id],
+        group,
+        dataset,
+        fit,
+        step_id,
+        n,
+        tuple(prov.get("sites") or ()),
+        {
+            "bland_altman": prov["bland_altman"],
+            "delta": iv.delta,
+            "delta_source": iv.delta_source,
+            "leave_one_out": prov["leave_one_out"],
+            "warning": iv.warning,
+            "needs_review": iv.needs_review,
+            "linked_via": prov.get("linked_via"),
+        },
+    )
 
 
 def fit_in_vivo(
@@ -199,10 +413,12 @@ def fit_in_vivo(
     by: str,
     bootstrap: int = 2000,
     seed: int = 0,
+    scale_version: int = 0,
 ) -> list[InVivoFit]:
-    """Fit every scanner's hip and femoral neck on the reference scanner from imported pairs.
+    """Fit every scanner's hip and femoral neck on the scale's anchor from imported pairs.
 
-    The centre's pairs (:func:`centre_pairs`) through :func:`fit_in_vivo_steps`.
+    The centre's pairs (:func:`centre_pairs`) through :func:`fit_in_vivo_steps`; a scanner
+    without pairs with the anchor is linked through an in-vivo chain where pairs allow.
 
     Parameters
     ----------
@@ -222,28 +438,32 @@ def fit_in_vivo(
     list of InVivoFit
         One per scanner and group with enough pairs.
     """
-    partners: dict[int, set[str]] = defaultdict(set)
+    links: dict[tuple[int, int], set[str]] = defaultdict(set)
     for a, b, region in db.execute(
         "SELECT DISTINCT scanner_a_id, scanner_b_id, region FROM centre_in_vivo_pairs"
-        " WHERE scanner_a_id = ? OR scanner_b_id = ?",
-        [ref_id, ref_id],
     ).fetchall():
-        partners[int(b) if int(a) == ref_id else int(a)].add(str(region))
+        links[(int(a), int(b))].add(str(region))
+        links[(int(b), int(a))].add(str(region))
+    others = sorted({a for a, _b in links if a != ref_id})
+
+    def pairs_between(this_id: int, via_id: int, region: str) -> PairSet | None:
+        if region not in links.get((this_id, via_id), set()):
+            return None
+        patients, sites = centre_pairs(db, via_id, this_id, region, drift)
+        return PairSet.of(patients, sites)
 
     def pairs_for(other_id: int, region: str) -> PairSet | None:
-        if region not in partners[other_id]:
-            return None
-        pairs, sites = centre_pairs(db, ref_id, other_id, region, drift)
-        return PairSet(pairs, sites)
+        return pairs_between(other_id, ref_id, region)
 
     return fit_in_vivo_steps(
         db,
         ref_id=ref_id,
-        others=sorted(partners),
+        others=others,
         pairs_for=pairs_for,
-        dataset_prefix="centre-in-vivo",
+        dataset_prefix="centre-in-vivo" + (f":scale=v{scale_version}" if scale_version else ""),
         model="reference = intercept + slope * this scanner (Deming, centre pairs)",
         by=by,
         bootstrap=bootstrap,
         seed=seed,
+        pairs_between=pairs_between,
     )

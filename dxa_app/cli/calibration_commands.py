@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -23,41 +24,102 @@ from dxa_app.i18n import _
 # --- qc -----------------------------------------------------------------------------------
 
 
-def _qc(args: argparse.Namespace) -> ExitCode:
-    from dxa_app.services.calibration import qc_status
+def _drift_words(p: dict[str, Any]) -> str:
+    """One line: a step (factor from a date) or a ramp (from a date to its end)."""
+    if p.get("model") == "ramp":
+        return _(
+            "slow drift from {start} to {end}: correction factor {factor:.4f} by {end}"
+            " ({per_day:+.5f} a day), held after"
+        ).format(start=p["start"], end=p["ramp_end"], factor=p["factor"], per_day=p["per_day"])
+    return _("drift from {start}: correction factor {factor:.4f}").format(
+        start=p["start"], factor=p["factor"]
+    )
 
-    rows = qc_status(login(args), n_baseline=args.baseline, k=args.k, h=args.h)
-    lines = []
-    for q in rows:
-        d = q.to_dict()
-        lines.append(
-            f"{q.site:<22} {q.serial:<16} {q.n_scans:>4} {q.last or '':<10} {q.status.upper()}"
+
+def _qc_lines(q: Any) -> list[str]:
+    """The text of one scanner's QC (today's state, segments, rules, CUSUM, drift)."""
+    d = q.to_dict()
+    status = q.today_status.upper()
+    if q.today_status == "no QC today":
+        status = _("NO QC TODAY (last QC {days} days ago: {status})").format(
+            days=q.days_since_last, status=q.status
         )
-        for rule in d.get("rules_summary", []):
+    elif q.status == "baseline in progress":
+        done, need = q.baseline_progress
+        status = _("NEW BASELINE IN PROGRESS ({done} of {need} scans)").format(done=done, need=need)
+    lines = [f"{q.site:<22} {q.serial:<16} {q.n_scans:>4} {q.last or '':<10} {status}"]
+    if q.problem:
+        lines.append("    " + q.problem)
+    if len(q.segments) > 1:
+        for seg in d["segments"]:
             lines.append(
                 "    "
-                + _("{rule:<6} {severity:<8} {count:>3} x, first {first}, last {last}").format(
-                    **rule
+                + _("baseline from {started} ({kind}{reason}): {n} scans").format(
+                    started=seg["first"] or seg["started"],
+                    kind=seg["kind"],
+                    reason=f": {seg['reason']}" if seg["reason"] else "",
+                    n=seg["n_scans"],
                 )
             )
-        cus = d.get("cusum", {})
-        if cus.get("alarms"):
-            lines.append(
-                "    "
-                + _("CUSUM alarms: {n}, first {first}{now}").format(
-                    n=len(cus["alarms"]),
-                    first=cus["alarms"][0],
-                    now=_("; still in alarm") if cus["in_alarm_now"] else "",
-                )
+    for rule in d.get("rules_summary", []):
+        lines.append(
+            "    "
+            + _("{rule:<6} {severity:<8} {count:>3} x, first {first}, last {last}").format(**rule)
+        )
+    cus = d.get("cusum", {})
+    if cus.get("alarms"):
+        lines.append(
+            "    "
+            + _("CUSUM alarms: {n}, first {first}{now}").format(
+                n=len(cus["alarms"]),
+                first=cus["alarms"][0],
+                now=_("; still in alarm") if cus["in_alarm_now"] else "",
             )
-        if d.get("drift_proposal"):
-            p = d["drift_proposal"]
-            lines.append(
-                "    "
-                + _("drift from {start}: correction factor {factor:.4f}").format(
-                    start=p["start"], factor=p["factor"]
-                )
+        )
+    if d.get("drift_proposal"):
+        p = d["drift_proposal"]
+        lines.append("    " + _drift_words(p))
+        lines.append("      " + p["evidence"])
+    for step in d["pending_drift_steps"]:
+        lines.append(
+            "    "
+            + _("proposed drift step {id} from {start} awaits approval").format(
+                id=step["id"], start=step["valid_from"]
             )
+        )
+    return lines
+
+
+def _qc(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.calibration import qc_status, start_new_baseline
+
+    session = login(args)
+    if args.new_baseline:
+        starts = None
+        if args.starts:
+            try:
+                starts = dt.date.fromisoformat(args.starts)
+            except ValueError as exc:
+                raise UsageError(
+                    _("Not a date: {value}.").format(value=args.starts), _("Use YYYY-MM-DD.")
+                ) from exc
+        q = start_new_baseline(
+            session,
+            args.new_baseline,
+            reason=args.reason or "",
+            starts=starts,
+            service_visit=args.service,
+        )
+        emit(
+            args,
+            q.to_dict(),
+            _("New QC baseline for {serial}: the next {n} QC scans form it.").format(
+                serial=args.new_baseline, n=q.n_baseline
+            ),
+        )
+        return ExitCode.OK
+    rows = qc_status(session, n_baseline=args.baseline, k=args.k, h=args.h)
+    lines = [line for q in rows for line in _qc_lines(q)]
     emit(args, [q.to_dict() for q in rows], "\n".join(lines) or _("No daily QC scans."))
     return ExitCode.OK
 
@@ -68,6 +130,21 @@ def _qc_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", type=int, default=20, help=_("scans in the baseline (15-25)"))
     p.add_argument("--k", type=float, default=0.5, help=_("CUSUM reference value k (SD units)"))
     p.add_argument("--h", type=float, default=5.0, help=_("CUSUM decision interval h (SD units)"))
+    p.add_argument(
+        "--new-baseline",
+        metavar="SERIAL",
+        help=_("start a new QC baseline for this scanner (needs --reason)"),
+    )
+    p.add_argument("--reason", help=_("why the new baseline (stored and audited)"))
+    p.add_argument(
+        "--from",
+        dest="starts",
+        metavar="DATE",
+        help=_("first day of the new baseline (default: from now on)"),
+    )
+    p.add_argument(
+        "--service", action="store_true", help=_("record the new baseline as a service visit")
+    )
 
 
 # --- calibrate / steps / approve / retire ---------------------------------------------------
@@ -85,12 +162,10 @@ def _calibrate(args: argparse.Namespace) -> ExitCode:
     lines = [_("National reference scanner: {serial}").format(serial=run.reference_serial)]
     for d in run.drift:
         lines.append(
-            _("drift  {serial}: from {start}, factor {factor:.4f} (step {step})").format(
-                serial=d["serial"],
-                start=d["start"],
-                factor=d["factor"],
-                step=d["proposed_step"] or "-",
-            )
+            f"drift  {d['serial']}: "
+            + _drift_words(d)
+            + " "
+            + _("(step {step})").format(step=d["proposed_step"] or "-")
         )
     for f in run.fits:
         lines.append(
@@ -119,7 +194,14 @@ def _steps(args: argparse.Namespace) -> ExitCode:
     rows = steps_for_display(steps)
     text = "\n".join(
         f"{s['id']:>4} {s['status']:<9} {s['serial']:<16} {s['region']:<12} {s['kind']:<8} "
-        f"a={s['intercept']:+.5f} b={s['slope']:.5f} {s['valid_from']} {s['dataset']}"
+        f"a={s['intercept']:+.5f} b={s['slope']:.5f}"
+        + (f" {s['per_day']:+.6f}/d to {s['ramp_end']}" if s["per_day"] else "")
+        + f" {s['valid_from']} {s['dataset']}"
+        + (
+            "  " + _("NEEDS REVIEW: {why}").format(why=s["needs_review"])
+            if s["needs_review"]
+            else ""
+        )
         for s in rows
     )
     emit(args, [s.to_dict() for s in steps], text or _("No calibration steps."))
@@ -156,9 +238,18 @@ def _decide(args: argparse.Namespace, approve: bool) -> ExitCode:
     if args.dry_run:
         emit(args, {"impact": impact}, preview_text(impact))
         return ExitCode.OK
-    done = (approve_steps if approve else retire_steps)(
-        session, args.step, password=login_password(args), reason=args.reason or ""
-    )
+    if approve:
+        done = approve_steps(
+            session,
+            args.step,
+            password=login_password(args),
+            reason=args.reason or "",
+            reviewed=args.reviewed,
+        )
+    else:
+        done = retire_steps(
+            session, args.step, password=login_password(args), reason=args.reason or ""
+        )
     emit(
         args,
         {"steps": [s.to_dict() for s in done], "impact": impact},
@@ -191,6 +282,11 @@ def _decision_args(p: argparse.ArgumentParser) -> None:
 @handles(_approve)
 def _approve_args(p: argparse.ArgumentParser) -> None:
     _decision_args(p)
+    p.add_argument(
+        "--reviewed",
+        action="store_true",
+        help=_("the steps flagged 'needs review' (implausible slope) were reviewed"),
+    )
 
 
 @command("retire", "retire calibration steps (knowledge-centre role)")

@@ -240,9 +240,53 @@ def _centre_args(p: argparse.ArgumentParser) -> None:
     f.add_argument("--bootstrap", type=int, default=2000, help=_("Deming bootstrap resamples"))
     pub = _sub(sub, "publish", _("write the approved steps, signed by the centre key"), _publish)
     pub.add_argument("--out", required=True, metavar="CORRECTIONS", help=_("the file to write"))
+    sc = _sub(
+        sub, "scale", _("show or choose the national scale (reference scanner or ESP)"), _scale
+    )
+    sc.add_argument(
+        "--set",
+        dest="scale",
+        choices=("reference", "esp"),
+        help=_("choose the scale: the reference scanner's, or the ESP-certified scale"),
+    )
+    sc.add_argument(
+        "--hip-anchor",
+        metavar="SERIAL",
+        help=_("ESP scale: the ESP-calibrated scanner whose hip readings are the national hip"),
+    )
+    sc.add_argument("--reason", help=_("why (required; stored in the audit log)"))
     s = _sub(sub, "stats", _("VFA use, QC alarms and ESP spread per site and month"), _stats)
     s.add_argument("--csv", metavar="FILE", help=_("also write the table as CSV"))
     s.add_argument("--plot", metavar="FILE", help=_("also write a plot (.svg, .pdf or .png)"))
+
+
+def _scale(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.calibration import national_scale, set_national_scale
+
+    session = login(args)
+    if args.scale:
+        now = set_national_scale(
+            session,
+            args.scale,
+            hip_anchor=args.hip_anchor,
+            password=login_password(args),
+            reason=args.reason or "",
+        )
+    else:
+        now = national_scale(session)
+    if now.scale == "esp":
+        text = _(
+            "National scale version {n}: ESP-certified (spine: European Spine Phantom; hip: in"
+            " vivo to {serial})."
+        ).format(n=now.version, serial=now.hip_anchor or "-")
+    else:
+        text = _("National scale version {n}: the reference scanner {serial}.").format(
+            n=now.version, serial=now.reference or "-"
+        )
+    if args.scale:
+        text += " " + _("Run 'centre fit' (or 'calibrate') and approve the new steps.")
+    emit(args, now.to_dict(), text)
+    return ExitCode.OK
 
 
 # --- calibration (site side) -------------------------------------------------------------------
@@ -269,6 +313,10 @@ def _install(args: argparse.Namespace) -> ExitCode:
             "Installed {n} steps published by the centre {date}; retired {m} earlier ones."
             " Run 'rescore' to re-express the studies (old scores are kept)."
         ).format(n=len(r.installed), date=r.published_at[:10], m=len(r.retired))
+        if r.references:
+            text += "\n" + _("Reference tables installed: {tables}.").format(
+                tables="; ".join(r.references)
+            )
     emit(args, {**r.to_dict(), "impact": impact}, preview_text(impact) + "\n" + text)
     return ExitCode.OK
 
@@ -302,3 +350,87 @@ def _calibration_args(p: argparse.ArgumentParser) -> None:
     t.add_argument(
         "public_key", metavar="PUBLIC_KEY", help=_("the key from 'centre keys --centre'")
     )
+
+
+# --- reference (installable T and Z tables) ----------------------------------------------------
+
+
+def _reference_install(args: argparse.Namespace) -> ExitCode:
+    import datetime as dt
+
+    from dxa_app.cli.calibration_commands import preview_text
+    from dxa_app.errors import UsageError
+    from dxa_app.services.references import install_reference, preview_reference
+
+    try:
+        valid_from = dt.date.fromisoformat(args.valid_from)
+    except ValueError as exc:
+        raise UsageError(
+            _("Not a date: {value}.").format(value=args.valid_from), _("Use YYYY-MM-DD.")
+        ) from exc
+    session = login(args)
+    impact = preview_reference(session, Path(args.file), valid_from=valid_from).to_dict()
+    if args.dry_run:
+        emit(args, {"impact": impact}, preview_text(impact))
+        return ExitCode.OK
+    t = install_reference(
+        session,
+        Path(args.file),
+        valid_from=valid_from,
+        password=login_password(args),
+        reason=args.reason or "",
+    )
+    d = t.to_dict()
+    text = _(
+        "Installed {purpose} reference {name} {version} ({status}) for scans from {date}."
+        " Run 'rescore' to re-express the studies (old scores keep their table)."
+    ).format(
+        purpose=d["purpose"],
+        name=d["name"],
+        version=d["version"],
+        status=d["status"],
+        date=d["valid_from"],
+    )
+    emit(args, {**d, "impact": impact}, preview_text(impact) + "\n" + text)
+    return ExitCode.OK
+
+
+def _reference_list(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.references import list_references
+
+    rows = [t.to_dict() for t in list_references(login(args))]
+    text = "\n".join(
+        f"{r['purpose']}  {r['valid_from']}  {r['name']} {r['version']}  [{r['status']}]"
+        f"  {', '.join(r['regions'])}  {r['origin']}"
+        for r in rows
+    )
+    emit(args, rows, text or _("No installed reference tables (the shipped defaults apply)."))
+    return ExitCode.OK
+
+
+@command("reference", "install a versioned T or Z reference table from a date; list them")
+@handles(_dispatch)
+def _reference_args(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="reference_action", metavar="ACTION", parser_class=type(p))
+    sub.required = True
+    i = _sub(
+        sub,
+        "install",
+        _("install a T or Z table (CSV or JSON) for scans from a date (centre or admin)"),
+        _reference_install,
+    )
+    i.add_argument("file", metavar="FILE", help=_("the table: '# dxa-reference-table v1' CSV"))
+    i.add_argument(
+        "--from",
+        dest="valid_from",
+        required=True,
+        metavar="DATE",
+        help=_("the first scan date it applies to (earlier scans keep their table)"),
+    )
+    i.add_argument("--reason", help=_("why (required; stored in the audit log)"))
+    i.add_argument(
+        "--dry-run",
+        action="store_true",
+        help=_("only show what would change (scanners, regions, diagnoses)"),
+    )
+    _sub(sub, "list", _("the installed reference tables"), _reference_list)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pyqtgraph as pg  # type: ignore[import-untyped]
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QGroupBox,
     QHBoxLayout,
@@ -48,7 +49,12 @@ class DecisionDialog(PasswordDialog):
     """Approve or retire a step: what would change, a reason, the password typed again."""
 
     def __init__(
-        self, step_id: int, approve: bool, impact: ChangePreview, parent: QWidget | None = None
+        self,
+        step_id: int,
+        approve: bool,
+        impact: ChangePreview,
+        parent: QWidget | None = None,
+        review: str = "",
     ) -> None:
         what = (_("Approve step {id}?") if approve else _("Retire step {id}?")).format(id=step_id)
         lines = [
@@ -70,6 +76,14 @@ class DecisionDialog(PasswordDialog):
         self.reason_edit.setPlaceholderText(_("Reason"))
         self.body.insertWidget(1, self.reason_edit)
         self.tab_order(self.reason_edit, self.password_edit)
+        #: Ticked to say a step flagged "needs review" was reviewed (shown only then).
+        self.reviewed_check = QCheckBox(_("Reviewed: {why}").format(why=review))
+        self.reviewed_check.setVisible(bool(approve and review))
+        self.body.insertWidget(2, self.reviewed_check)
+
+    def reviewed(self) -> bool:
+        """Return whether the analyst ticked that the flagged step was reviewed."""
+        return self.reviewed_check.isVisible() and self.reviewed_check.isChecked()
 
     def reason(self) -> str:
         """Return the reason typed."""
@@ -378,8 +392,11 @@ class FitsTab(Workspace):
         def preview(_progress: ProgressFn, _cancel: CancelToken) -> ChangePreview:
             return preview_decision(session, [step_id], approve=approve)
 
+        step = next((s for s in self.step_model.rows() if s.id == step_id), None)
+        review = step.needs_review if step is not None else ""
+
         def ask(impact: ChangePreview) -> None:
-            dialog = DecisionDialog(step_id, approve, impact, self)
+            dialog = DecisionDialog(step_id, approve, impact, self, review)
             dialog.submitted.connect(
                 lambda password: self._decide_confirmed(
                     step_id, approve=approve, password=password, dialog=dialog
@@ -393,11 +410,14 @@ class FitsTab(Workspace):
     def _decide_confirmed(
         self, step_id: int, *, approve: bool, password: str, dialog: DecisionDialog
     ) -> None:
-        session, reason = self.session, dialog.reason()
-        action = approve_steps if approve else retire_steps
+        session, reason, reviewed = self.session, dialog.reason(), dialog.reviewed()
 
         def work(_progress: ProgressFn, _cancel: CancelToken) -> list[Step]:
-            return action(session, [step_id], password=password, reason=reason)
+            if approve:
+                return approve_steps(
+                    session, [step_id], password=password, reason=reason, reviewed=reviewed
+                )
+            return retire_steps(session, [step_id], password=password, reason=reason)
 
         def done(steps: list[Step]) -> None:
             dialog.accept()

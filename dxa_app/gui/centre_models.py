@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from PySide6.QtGui import QBrush
 
-from dxa_app.gui.labels import qc_colour, qc_status_label
+from dxa_app.gui.labels import drift_text, qc_colour, qc_status_label, today_label
 from dxa_app.gui.table_model import Column, ObjectTableModel
 from dxa_app.i18n import _
 from dxa_app.services.calibration import Step
@@ -41,10 +41,29 @@ def _g(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
+def _drift_summary(s: ScannerOverview) -> str:
+    q = s.qc
+    if q is None:
+        return ""
+    p = q.drift_proposal()
+    parts = []
+    if p is not None:
+        parts.append(
+            _("from {start}, factor {factor:.4f}").format(start=p["start"], factor=p["factor"])
+        )
+    if q.pending_drift:
+        parts.append(
+            _("step {ids} awaits approval").format(
+                ids=", ".join(str(x["id"]) for x in q.pending_drift)
+            )
+        )
+    return "; ".join(parts)
+
+
 class ScannerTableModel(ObjectTableModel[ScannerOverview]):
     """Scanners: site, vendor, model, serial, last QC, QC status (coloured)."""
 
-    COL_SITE, COL_VENDOR, COL_MODEL, COL_SERIAL, COL_LAST_QC, COL_STATUS = range(6)
+    COL_SITE, COL_VENDOR, COL_MODEL, COL_SERIAL, COL_LAST_QC, COL_STATUS, COL_DRIFT = range(7)
 
     columns: Sequence[Column[ScannerOverview]] = (
         Column(lambda: _("Site"), lambda s: s.site),
@@ -57,11 +76,16 @@ class ScannerTableModel(ObjectTableModel[ScannerOverview]):
         Column(lambda: _("Last QC"), lambda s: s.last_qc or ""),
         Column(
             lambda: _("QC status"),
-            lambda s: scanner_qc_label(s.qc_status),
+            lambda s: today_label(s.qc) if s.qc is not None else scanner_qc_label(s.qc_status),
             decoration=lambda s: qc_colour(s.qc_status),
             background=lambda s: _tint(s.qc_status),
         ),
+        Column(lambda: _("Drift proposal"), _drift_summary),
     )
+
+    def tooltip(self, item: ScannerOverview) -> str | None:
+        """Return the drift proposal with its evidence, when there is one."""
+        return (drift_text(item.qc) or None) if item.qc is not None else None
 
 
 class StepTableModel(ObjectTableModel[Step]):
@@ -96,13 +120,26 @@ class StepTableModel(ObjectTableModel[Step]):
             lambda s: s.n or 0,
             numeric=True,
         ),
-        Column(lambda: _("Status"), lambda s: step_status_label(s.status)),
+        Column(
+            lambda: _("Status"),
+            lambda s: (
+                step_status_label(s.status)
+                + (
+                    " (" + _("needs review") + ")"
+                    if s.needs_review and s.status == "proposed"
+                    else ""
+                )
+            ),
+        ),
         Column(lambda: _("Approved by"), lambda s: s.approved_by or ""),
     )
 
     def tooltip(self, item: Step) -> str | None:
-        """Return the step's data set as its tooltip."""
-        return item.dataset or None
+        """Return the step's data set (and why it needs review) as its tooltip."""
+        parts = [item.dataset] if item.dataset else []
+        if item.needs_review:
+            parts.append(_("Needs review: {why}").format(why=item.needs_review))
+        return "\n".join(parts) or None
 
 
 class UniformityTableModel(ObjectTableModel[UniformityRow]):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from dxa_app.gui.common import read_only_table
-from dxa_app.gui.labels import qc_colour, qc_status_label
+from dxa_app.gui.labels import drift_text, qc_colour, segment_label, today_label
 from dxa_app.gui.technician_models import QcAlarmModel, ScannerQcModel
 from dxa_app.gui.workspace import Workspace
 from dxa_app.i18n import _
@@ -33,11 +33,12 @@ def _timestamp(date: str) -> float:
 
 
 class QcChart(pg.PlotWidget):  # type: ignore[misc]
-    """A control chart of one scanner's daily phantom BMD.
+    """A control chart of one scanner's daily phantom BMD, one baseline segment at a time.
 
-    Baseline mean (dashed line), the ±limit band, Westgard reject hits (red crosses),
-    warnings (orange triangles), CUSUM alarms (purple diamonds); acknowledged alarms are
-    drawn hollow and grey.
+    Each baseline segment has its own mean (dashed line) and ±limit band over its own dates,
+    and a restart (after a drift correction, a software change, a service visit or a
+    request) is a vertical line. Westgard reject hits (red crosses), warnings (orange
+    triangles), CUSUM alarms (purple diamonds); acknowledged scans are drawn hollow and grey.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -53,16 +54,6 @@ class QcChart(pg.PlotWidget):  # type: ignore[misc]
             symbolBrush="#455a64",
             symbolPen=None,
         )
-        self.mean_line = pg.InfiniteLine(
-            angle=0, pen=pg.mkPen("#1565c0", style=Qt.PenStyle.DashLine)
-        )
-        self.band = pg.LinearRegionItem(
-            values=(0.0, 0.0),
-            orientation="horizontal",
-            movable=False,
-            brush=pg.mkBrush(21, 101, 192, 30),
-            pen=pg.mkPen(None),
-        )
         self.reject_points = pg.ScatterPlotItem(
             symbol="x", size=12, pen=pg.mkPen("#c62828", width=2), brush=pg.mkBrush("#c62828")
         )
@@ -75,19 +66,38 @@ class QcChart(pg.PlotWidget):  # type: ignore[misc]
         self.ack_points = pg.ScatterPlotItem(
             symbol="o", size=13, pen=pg.mkPen("#9e9e9e", width=1.5), brush=None
         )
-        for item in (
-            self.band,
-            self.mean_line,
-            self.ack_points,
-            self.warning_points,
-            self.cusum_points,
-            self.reject_points,
-        ):
+        for item in (self.ack_points, self.warning_points, self.cusum_points, self.reject_points):
             self.addItem(item)
+        #: Per drawn baseline segment: (mean, lower, upper, first x, last x).
+        self.baselines: list[tuple[float, float, float, float, float]] = []
+        #: The x of every restart line.
+        self.restarts: list[float] = []
+        self._segment_items: list[pg.GraphicsObject] = []
         self.set_series(None, [])
 
+    def _clear_segments(self) -> None:
+        for item in self._segment_items:
+            self.removeItem(item)
+        self._segment_items = []
+        self.baselines = []
+        self.restarts = []
+
+    def _add_segment(self, mean: float, lower: float, upper: float, x0: float, x1: float) -> None:
+        x1 = max(x1, x0 + 3600.0)  # a one-scan segment still shows its band
+        low = pg.PlotDataItem([x0, x1], [lower, lower], pen=pg.mkPen(None))
+        high = pg.PlotDataItem([x0, x1], [upper, upper], pen=pg.mkPen(None))
+        band = pg.FillBetweenItem(low, high, brush=pg.mkBrush(21, 101, 192, 30))
+        line = pg.PlotDataItem(
+            [x0, x1], [mean, mean], pen=pg.mkPen("#1565c0", style=Qt.PenStyle.DashLine)
+        )
+        for item in (low, high, band, line):
+            self.addItem(item)
+            self._segment_items.append(item)
+        self.baselines.append((mean, lower, upper, x0, x1))
+
     def set_series(self, qc: ScannerQc | None, alarms: list[QcAlarm]) -> None:
-        """Draw one scanner's series and alarms (None clears the chart)."""
+        """Draw one scanner's series, its baseline segments and alarms (None clears it)."""
+        self._clear_segments()
         if qc is None or not qc.values:
             self.series.setData([], [])
             for item in (
@@ -97,34 +107,40 @@ class QcChart(pg.PlotWidget):  # type: ignore[misc]
                 self.ack_points,
             ):
                 item.setData([], [])
-            self.mean_line.setVisible(False)
-            self.band.setVisible(False)
             self.setTitle("")
             return
         xs = [_timestamp(d) for d in qc.dates]
         self.series.setData(xs, list(qc.values))
-        a = qc.analysis
-        if a is not None:
-            self.mean_line.setValue(a.baseline.mean)
-            self.band.setRegion((a.baseline.lower, a.baseline.upper))
-        self.mean_line.setVisible(a is not None)
-        self.band.setVisible(a is not None)
+        for n, seg in enumerate(qc.segments):
+            if n > 0 and seg.start < len(xs):
+                restart = pg.InfiniteLine(
+                    pos=xs[seg.start] - 43200.0,
+                    angle=90,
+                    pen=pg.mkPen("#78909c", style=Qt.PenStyle.DotLine),
+                )
+                self.addItem(restart)
+                self._segment_items.append(restart)
+                self.restarts.append(xs[seg.start] - 43200.0)
+            a = seg.analysis
+            if a is not None and seg.n:
+                b = a.baseline
+                self._add_segment(b.mean, b.lower, b.upper, xs[seg.start], xs[seg.stop - 1])
 
         def points(selected: list[QcAlarm]) -> tuple[list[float], list[float]]:
             return [xs[p.index] for p in selected], [p.value for p in selected]
 
         open_alarms = [p for p in alarms if not p.acknowledged]
         self.reject_points.setData(
-            *points([p for p in open_alarms if p.kind == "westgard" and p.severity == "reject"])
+            *points([p for p in open_alarms if p.westgard_severity == "reject"])
         )
         self.warning_points.setData(
-            *points([p for p in open_alarms if p.kind == "westgard" and p.severity != "reject"])
+            *points([p for p in open_alarms if p.westgard_severity == "warning"])
         )
-        self.cusum_points.setData(*points([p for p in open_alarms if p.kind == "cusum"]))
+        self.cusum_points.setData(*points([p for p in open_alarms if p.cusum]))
         self.ack_points.setData(*points([p for p in alarms if p.acknowledged]))
         self.setTitle(
-            f"{qc.serial} — {qc_status_label(qc.status)}",
-            color=qc_colour(qc.status).name(),
+            f"{qc.serial} — {today_label(qc)}",
+            color=qc_colour(qc.today_status).name(),
         )
 
 
@@ -148,6 +164,9 @@ class QcPanel(Workspace):
         self.alarm_view.setObjectName("qcAlarmTable")
         self.summary_label = QLabel()
         self.summary_label.setWordWrap(True)
+        self.drift_label = QLabel()
+        self.drift_label.setObjectName("qcDriftProposal")
+        self.drift_label.setWordWrap(True)
         self.comment_edit = QLineEdit()
         self.comment_edit.setObjectName("qcComment")
         self.ack_button = QPushButton()
@@ -169,6 +188,7 @@ class QcPanel(Workspace):
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.chart, 3)
         right_layout.addWidget(self.summary_label)
+        right_layout.addWidget(self.drift_label)
         right_layout.addWidget(self.alarm_view, 2)
         ack_row = QHBoxLayout()
         self.comment_label = QLabel()
@@ -240,21 +260,30 @@ class QcPanel(Workspace):
         qc = self.selected
         if qc is None:
             self.summary_label.setText(_("Select a scanner to see its control chart."))
+            self.drift_label.setText("")
             return
         n_open = sum(1 for a in self.alarms if not a.acknowledged)
         text = _("{serial}: today {status}; {n} QC scans, last {last}; {open} open alarms.").format(
             serial=qc.serial,
-            status=qc_status_label(qc.status),
+            status=today_label(qc),
             n=qc.n_scans,
             last=qc.last or "-",
             open=n_open,
         )
+        seg = qc.current
+        if seg is not None and len(qc.segments) > 1:
+            text += " " + _("Current baseline since {date} ({why}).").format(
+                date=seg.started, why=segment_label(seg.kind, seg.reason)
+            )
         if qc.analysis is not None:
             b = qc.analysis.baseline
             text += " " + _(
                 "Baseline {mean:.3f} g/cm², limits {lower:.3f}-{upper:.3f} (±{pct} %)."
             ).format(mean=b.mean, lower=b.lower, upper=b.upper, pct=b.limit_pct)
+        if qc.problem:
+            text += " " + qc.problem
         self.summary_label.setText(text)
+        self.drift_label.setText(drift_text(qc))
 
     def selected_alarms(self) -> list[QcAlarm]:
         """Return the alarms selected in the table, or the newest open ones when none is."""

@@ -161,13 +161,14 @@ class StudyPanel(Workspace):
             )
         )
         diag = s.diagnosis
-        self.diagnosis_label.setText(
-            _("Diagnosis: {category} (deciding region {region}, score {score}).").format(
-                category=str(diag.category),
-                region=diag.deciding_region or "-",
-                score="-" if diag.printed_score is None else diag.printed_score,
-            )
+        text = _("Diagnosis: {category} (deciding region {region}, score {score}).").format(
+            category=str(diag.category),
+            region=diag.deciding_region or "-",
+            score="-" if diag.printed_score is None else diag.printed_score,
         )
+        if s.near_threshold:
+            text += " " + _("Near threshold: category uncertain.")
+        self.diagnosis_label.setText(text)
         notes = list(s.notes)
         if s.exclusion_hints:
             notes.append(

@@ -11,8 +11,9 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
+from calibration.rounding import format_score
 from dxa_app.domain import ImportOutcome, ImportStatus
-from dxa_app.gui.labels import qc_colour, qc_status_label
+from dxa_app.gui.labels import qc_colour, today_label
 from dxa_app.gui.table_model import Column, ObjectTableModel
 from dxa_app.i18n import _
 from dxa_app.services.calibration import ScannerQc
@@ -64,9 +65,9 @@ class ScannerQcModel(ObjectTableModel[ScannerQc]):
     columns: Sequence[Column[ScannerQc]] = (
         Column(
             lambda: _("Status"),
-            lambda q: qc_status_label(q.status),
-            decoration=lambda q: qc_colour(q.status),
-            foreground=lambda q: qc_colour(q.status),
+            today_label,
+            decoration=lambda q: qc_colour(q.today_status),
+            foreground=lambda q: qc_colour(q.today_status),
         ),
         Column(lambda: _("Site"), lambda q: q.site),
         Column(lambda: _("Serial"), lambda q: q.serial),
@@ -77,13 +78,13 @@ class ScannerQcModel(ObjectTableModel[ScannerQc]):
 
 
 class QcAlarmModel(ObjectTableModel[QcAlarm]):
-    """A scanner's QC alarms: date, rule, severity, value, acknowledged by whom and why."""
+    """A scanner's alarmed QC scans (one row each): date, rules, severity, value, acknowledged."""
 
     COL_DATE, COL_RULE, COL_SEVERITY, COL_VALUE, COL_ACK, COL_COMMENT = range(6)
 
     columns: Sequence[Column[QcAlarm]] = (
         Column(lambda: _("Date"), lambda a: a.date),
-        Column(lambda: _("Rule"), lambda a: a.rule),
+        Column(lambda: _("Rules"), lambda a: a.rule),
         Column(
             lambda: _("Severity"),
             lambda a: _("reject") if a.severity == "reject" else _("warning"),
@@ -97,20 +98,12 @@ class QcAlarmModel(ObjectTableModel[QcAlarm]):
     )
 
 
-class RegionScoreModel(ObjectTableModel[RegionRow]):
-    """Per region: raw and harmonised BMD, T, Z, category, included in the diagnosis."""
-
-    COL_REGION, COL_RAW, COL_HARM, COL_T, COL_Z, COL_CATEGORY, COL_INCLUDED = range(7)
-
-    columns: Sequence[Column[RegionRow]] = (
-        Column(lambda: _("Region"), lambda r: r.region + (f" ({r.side})" if r.side else "")),
-        Column(lambda: _("Raw BMD"), lambda r: _bmd(r.raw_bmd), numeric=True),
-        Column(lambda: _("Harmonised BMD"), lambda r: _bmd(r.harmonised_bmd), numeric=True),
-        Column(lambda: _("T"), lambda r: r.t_printed or "", numeric=True),
-        Column(lambda: _("Z"), lambda r: r.z_printed or "", numeric=True),
-        Column(lambda: _("Category"), lambda r: r.category or ""),
-        Column(lambda: _("Included"), lambda r: _("yes") if r.included else _("no")),
-    )
+def _interval(r: RegionRow) -> str:
+    if r.t_interval is None:
+        return ""
+    low, high = (format_score(v) for v in r.t_interval)
+    text = f"{low} … {high}"
+    return text + " !" if r.near_threshold else text
 
 
 class StudyImageModel(ObjectTableModel[StudyImage]):
@@ -224,4 +217,27 @@ class PrecisionGridModel(QAbstractTableModel):
             | Qt.ItemFlag.ItemIsSelectable
             | Qt.ItemFlag.ItemIsEditable
             | Qt.ItemFlag.ItemNeverHasChildren
+        )
+
+
+class RegionScoreModel(ObjectTableModel[RegionRow]):
+    """Per region: raw and harmonised BMD, T, Z, category, included in the diagnosis."""
+
+    COL_REGION, COL_RAW, COL_HARM, COL_T, COL_Z, COL_CATEGORY, COL_INCLUDED, COL_INTERVAL = range(8)
+
+    columns: Sequence[Column[RegionRow]] = (
+        Column(lambda: _("Region"), lambda r: r.region + (f" ({r.side})" if r.side else "")),
+        Column(lambda: _("Raw BMD"), lambda r: _bmd(r.raw_bmd), numeric=True),
+        Column(lambda: _("Harmonised BMD"), lambda r: _bmd(r.harmonised_bmd), numeric=True),
+        Column(lambda: _("T"), lambda r: r.t_printed or "", numeric=True),
+        Column(lambda: _("Z"), lambda r: r.z_printed or "", numeric=True),
+        Column(lambda: _("Category"), lambda r: r.category or ""),
+        Column(lambda: _("Included"), lambda r: _("yes") if r.included else _("no")),
+        Column(lambda: _("T 95 % interval"), _interval),
+    )
+
+    def tooltip(self, item: RegionRow) -> str | None:
+        """Return the uncertainty behind the interval (calibration and precision, g/cm²)."""
+        return _("Calibration ±{cal:.3f} g/cm², precision ±{prec:.3f} g/cm² (95 %).").format(
+            cal=1.96 * item.calibration_sd, prec=1.96 * item.precision_sd
         )

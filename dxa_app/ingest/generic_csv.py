@@ -235,6 +235,10 @@ _MANUFACTURERS = vocabulary(
         "ge lunar corp": Manufacturer.GE_LUNAR,
         "lunar corporation": Manufacturer.GE_LUNAR,
         "general electric": Manufacturer.GE_LUNAR,
+        "norland medical systems": Manufacturer.NORLAND,
+        "norland corporation": Manufacturer.NORLAND,
+        "norland corp": Manufacturer.NORLAND,
+        "norland swissray": Manufacturer.NORLAND,
     },
 )
 _SEXES = vocabulary(

@@ -46,6 +46,7 @@ class Permission(StrEnum):
     VIEW = "view"  # patients, studies, scores, reports, QC, steps (identifiable data)
     IMPORT = "import"  # import files and folders, receive from scanners
     QC_ACK = "qc_ack"  # acknowledge QC alarms
+    QC_BASELINE = "qc_baseline"  # start a new QC baseline (service visit, on demand)
     VFA_ENTRY = "vfa_entry"  # enter a VFA reading
     PRECISION = "precision"  # record a precision study
     CALIBRATE = "calibrate"  # run the fits that propose calibration steps
@@ -59,6 +60,7 @@ class Permission(StrEnum):
     SETTINGS = "settings"  # site mapping, PACS address, trusted centre key
     SITE_EXCHANGE = "site_exchange"  # export the site bundle, install published corrections
     CENTRE = "centre"  # centre: register sites, import bundles, national fit, publish, stats
+    REFERENCE_INSTALL = "reference_install"  # install a versioned T or Z reference table
     BACKUP = "backup"  # copy the archive (it holds every patient: not for every role)
     RESTORE = "restore"  # replace the archive with a backup
 
@@ -71,6 +73,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW,
             Permission.IMPORT,
             Permission.QC_ACK,
+            Permission.QC_BASELINE,
             Permission.VFA_ENTRY,
             Permission.PRECISION,
             Permission.RESCORE,
@@ -93,10 +96,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CENTRE_ANALYST: frozenset(
         {
             Permission.VIEW,
+            Permission.QC_BASELINE,
             Permission.CALIBRATE,
             Permission.RESCORE,
             Permission.APPROVE,
             Permission.CENTRE,
+            Permission.REFERENCE_INSTALL,
         }
     ),
     Role.ADMIN: frozenset(
@@ -109,6 +114,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SITE_EXCHANGE,
             Permission.BACKUP,
             Permission.RESTORE,
+            Permission.REFERENCE_INSTALL,
         }
     ),
 }

@@ -34,14 +34,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlite_utils
 
+from calibration.chain import inverse_line_covariance
 from calibration.fits import LinearFit, ols
-from calibration.qc import QcAnalysis, analyse
+from calibration.qc import BaselineError, QcAnalysis, analyse
 from dxa_app.archive import get_setting, set_setting, write_transaction
-from dxa_app.archive.db import audit
+from dxa_app.archive.db import audit, now_iso
+from dxa_app.archive.qc import (
+    BaselineStart,
+    add_baseline_start,
+    baseline_starts,
+    daily_qc_rows,
+    pending_drift_steps,
+)
+from dxa_app.archive.scale import SCALES, NationalScale, add_scale, current_scale
 from dxa_app.archive.scanners import scanner_ids_by_serial
 from dxa_app.archive.steps import (
     GROUPS,
     KIND_ORDER,
+    REFERENCE_SCANNER_KEY,
     Step,
     approved_chain,
     mark_approved,
@@ -51,7 +61,7 @@ from dxa_app.archive.steps import (
     step_by_id,
     step_rows,
 )
-from dxa_app.centre.national import PairSet, fit_in_vivo_steps
+from dxa_app.centre.national import PairedPatient, PairSet, fit_in_vivo_steps
 from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
 from dxa_app.services.auth import Permission, Session, acting, confirm_password, record
@@ -62,22 +72,27 @@ if TYPE_CHECKING:
 __all__ = [
     "GROUPS",
     "KIND_ORDER",
+    "NO_QC_TODAY",
+    "REFERENCE_SCANNER_KEY",
     "CalibrationRun",
     "FitSummary",
+    "QcSegment",
     "ScannerQc",
     "Step",
     "approve_steps",
     "calibrate",
     "chain_for",
     "list_steps",
+    "national_scale",
     "preview_decision",
     "qc_status",
     "reference_serial",
     "region_group",
     "retire_steps",
+    "set_national_scale",
+    "start_new_baseline",
 ]
 
-REFERENCE_SCANNER_KEY = "national_reference_scanner"
 IN_VIVO_MAX_DAYS = 60
 EARLIEST = "1900-01-01"
 
@@ -87,10 +102,69 @@ GROUP_FIT_REGION = {"spine": "L1-L4", "total_hip": "total_hip", "femoral_neck": 
 
 # --- QC ------------------------------------------------------------------------------------
 
+#: Why a baseline segment starts: the first scans, or a restart (see archive.qc).
+SEGMENT_REASONS = ("first", "on_demand", "service", "drift_correction", "software_change")
+#: The status of a scanner whose latest QC scan is not from today.
+NO_QC_TODAY = "no QC today"
+
+
+@dataclass(frozen=True)
+class QcSegment:
+    """One baseline segment of a scanner's daily-QC series: its baseline, then control.
+
+    ``start``/``stop`` index the whole series (``stop`` exclusive); ``analysis`` is None
+    while the segment has fewer scans than the baseline needs, or when the baseline is
+    unusable (``problem`` says why).
+    """
+
+    start: int
+    stop: int
+    kind: str
+    reason: str
+    started: str
+    analysis: QcAnalysis | None
+    problem: str = ""
+    by: str = ""
+
+    @property
+    def n(self) -> int:
+        """Return the number of QC scans in the segment."""
+        return self.stop - self.start
+
+    def to_dict(self, dates: Sequence[str]) -> dict[str, Any]:
+        """Return a JSON-ready summary (dates of the first and last scans, baseline)."""
+        a = self.analysis
+        return {
+            "kind": self.kind,
+            "reason": self.reason,
+            "by": self.by,
+            "started": self.started,
+            "first": dates[self.start] if self.n else None,
+            "last": dates[self.stop - 1] if self.n else None,
+            "n_scans": self.n,
+            "baseline": None
+            if a is None
+            else {
+                "mean": a.baseline.mean,
+                "sd": a.baseline.sd,
+                "n": a.baseline.n,
+                "lower": a.baseline.lower,
+                "upper": a.baseline.upper,
+            },
+            "status": None if a is None else a.status,
+            "problem": self.problem,
+        }
+
 
 @dataclass(frozen=True)
 class ScannerQc:
-    """The daily-QC status of one scanner."""
+    """The daily-QC status of one scanner: its series, cut into baseline segments.
+
+    ``dates``, ``values`` and ``phantom_scan_ids`` hold the whole series; ``segments`` the
+    baselines (a new one after an approved drift correction, a software change, a service
+    visit or a request). The rules run in the current (last) segment only; earlier segments
+    keep their alarms as history.
+    """
 
     scanner_id: int
     serial: str
@@ -99,28 +173,81 @@ class ScannerQc:
     n_scans: int
     first: str | None
     last: str | None
-    analysis: QcAnalysis | None
+    segments: tuple[QcSegment, ...] = ()
     dates: tuple[str, ...] = ()
     values: tuple[float, ...] = ()
     phantom_scan_ids: tuple[int, ...] = ()
+    today: str = ""
+    n_baseline: int = 20
+    pending_drift: tuple[dict[str, Any], ...] = ()
+    times: tuple[str, ...] = ()
+
+    @property
+    def current(self) -> QcSegment | None:
+        """Return the current baseline segment (None without QC scans)."""
+        return self.segments[-1] if self.segments else None
+
+    @property
+    def analysis(self) -> QcAnalysis | None:
+        """Return the analysis of the current segment (None while its baseline is not ready)."""
+        seg = self.current
+        return None if seg is None else seg.analysis
+
+    @property
+    def problem(self) -> str:
+        """Return why the current baseline is unusable ("" when it is not)."""
+        seg = self.current
+        return "" if seg is None else seg.problem
 
     @property
     def status(self) -> str:
-        """Today's status: "ok", "warning", "reject", or "no baseline" (too few scans).
+        """Status of the latest QC scan in the current baseline segment.
 
         "reject" when a reject rule fired on the latest scan or the CUSUM is still in alarm;
-        "warning" when only a warning rule fired on it; earlier alarms stay in the history.
+        "warning" when only a warning rule fired on it; "ok" otherwise; earlier alarms stay in
+        the history. Without control limits: "no baseline" (too few scans so far),
+        "baseline in progress" (a new baseline after a restart, see :attr:`baseline_progress`)
+        or "baseline unusable" (e.g. all baseline scans identical, see :attr:`problem`).
         """
+        seg = self.current
         a = self.analysis
-        if a is None:
+        if seg is None or a is None:
+            if self.problem:
+                return "baseline unusable"
+            if seg is not None and seg.kind != "first":
+                return "baseline in progress"
             return "no baseline"
         last = len(self.values) - 1
         on_last = [h for h in a.hits if h.index == last]
         if any(h.severity == "reject" for h in on_last) or (
-            a.cusum.c_plus[last] > a.cusum.h or a.cusum.c_minus[last] > a.cusum.h
+            seg.n > a.baseline.n and a.in_alarm_at_end()
         ):
             return "reject"
         return "warning" if on_last else "ok"
+
+    @property
+    def days_since_last(self) -> int | None:
+        """Return the days from the latest QC scan to today (None without scans)."""
+        if not self.last or not self.today:
+            return None
+        return (dt.date.fromisoformat(self.today) - dt.date.fromisoformat(self.last)).days
+
+    @property
+    def today_status(self) -> str:
+        """Today's status: :attr:`status` if the latest QC scan is today's, else "no QC today".
+
+        "No QC today" is its own state: a result from an older day says nothing about today.
+        """
+        days = self.days_since_last
+        if days is not None and days > 0:
+            return NO_QC_TODAY
+        return self.status
+
+    @property
+    def baseline_progress(self) -> tuple[int, int]:
+        """Return (scans so far, scans needed) of the current baseline."""
+        seg = self.current
+        return (0 if seg is None else min(seg.n, self.n_baseline), self.n_baseline)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready summary: status, baseline, rules fired, CUSUM, drift proposal."""
@@ -133,7 +260,16 @@ class ScannerQc:
             "first": self.first,
             "last": self.last,
             "status": self.status,
+            "today_status": self.today_status,
+            "days_since_last_qc": self.days_since_last,
             "history_status": self.analysis.status if self.analysis is not None else None,
+            "problem": self.problem,
+            "baseline_progress": list(self.baseline_progress),
+            "segments": [s.to_dict(self.dates) for s in self.segments],
+            "pending_drift_steps": [
+                {"id": p["id"], "valid_from": p["valid_from"], "factor": p["slope"]}
+                for p in self.pending_drift
+            ],
         }
         a = self.analysis
         if a is not None:
@@ -144,6 +280,7 @@ class ScannerQc:
                 "lower": a.baseline.lower,
                 "upper": a.baseline.upper,
             }
+            hits = [h for s in self.segments if s.analysis for h in s.analysis.hits]
             out["rules_fired"] = [
                 {
                     "date": self.dates[h.index],
@@ -151,16 +288,13 @@ class ScannerQc:
                     "severity": h.severity,
                     "value": self.values[h.index],
                 }
-                for h in a.hits
+                for h in hits
             ]
-            last = len(self.values) - 1
             out["cusum"] = {
                 "k": a.cusum.k,
                 "h": a.cusum.h,
                 "alarms": [self.dates[i] for i in a.cusum.alarms],
-                "in_alarm_now": bool(
-                    a.cusum.c_plus[last] > a.cusum.h or a.cusum.c_minus[last] > a.cusum.h
-                ),
+                "in_alarm_now": a.in_alarm_at_end(),
                 "max_c_plus": max(a.cusum.c_plus, default=0.0),
                 "max_c_minus": max(a.cusum.c_minus, default=0.0),
             }
@@ -179,13 +313,132 @@ class ScannerQc:
                 entry["last"] = self.dates[h.index]
                 entry["count"] += 1
             out["rules_summary"] = list(summary.values())
-            p = a.proposal
-            out["drift_proposal"] = (
-                None
-                if p is None
-                else {"start": self.dates[p.start_index], "factor": p.factor, "n_after": p.n_after}
-            )
+            out["drift_proposal"] = self.drift_proposal()
         return out
+
+    def drift_proposal(self) -> dict[str, Any] | None:
+        """Return the current segment's drift proposal with its dates and evidence, or None.
+
+        ``model`` says which correction the data chose: ``"step"`` (a constant ``factor`` from
+        ``start``) or ``"ramp"`` (a slow drift: factor 1 on ``start``, the last day at the old
+        level, changing by ``per_day`` a day to ``ramp_end``, the last QC scan fitted, held
+        after it; ``factor`` is its value on ``ramp_end``).
+        """
+        a = self.analysis
+        p = None if a is None else a.proposal
+        if a is None or p is None:
+            return None
+        out: dict[str, Any] = {
+            "model": p.model,
+            "start": self.dates[p.start_index],
+            "factor": p.factor,
+            "per_day": p.per_day,
+            "ramp_end": None,
+            "n_after": p.n_after,
+            "baseline_mean": a.baseline.mean,
+            "qc_last": self.times[-1] if self.times else self.dates[-1],
+            "residual_sd_step": p.sd_step,
+            "residual_sd_ramp": p.sd_ramp,
+            "factor_var": p.factor_var,
+        }
+        if p.model == "ramp" and p.anchor_day is not None and p.end_day is not None:
+            start = dt.date.fromordinal(int(p.anchor_day)).isoformat()
+            end = dt.date.fromordinal(int(p.end_day)).isoformat()
+            out.update(start=start, ramp_end=end)
+            out["evidence"] = _(
+                "CUSUM still in alarm at the latest scan ({last}). A slow drift fits better than"
+                " a step (residual SD {sd_ramp:.4f} against {sd_step:.4f} g/cm²): from {start}"
+                " the values rise by {pct:+.3f} % a day, {total:+.2f} % by {end}; corrected as"
+                " a ramp, held after {end}."
+            ).format(
+                last=self.dates[-1],
+                sd_ramp=p.sd_ramp or 0.0,
+                sd_step=p.sd_step or 0.0,
+                start=start,
+                pct=-100 * p.per_day,
+                total=100 * (1 / p.factor - 1),
+                end=end,
+            )
+            return out
+        out["evidence"] = _(
+            "CUSUM still in alarm at the latest scan ({last}); the {n} scans from {start}"
+            " average {pct:+.2f} % against the baseline {mean:.4f} g/cm²."
+        ).format(
+            last=self.dates[-1],
+            n=p.n_after,
+            start=self.dates[p.start_index],
+            pct=100 * (1 / p.factor - 1),
+            mean=a.baseline.mean,
+        )
+        if p.sd_ramp is not None:
+            out["evidence"] += " " + _(
+                "A step fits better than a slow drift (residual SD {sd_step:.4f} against"
+                " {sd_ramp:.4f} g/cm²)."
+            ).format(sd_step=p.sd_step or 0.0, sd_ramp=p.sd_ramp)
+        return out
+
+
+def _segments(
+    times: Sequence[str],
+    values: Sequence[float],
+    starts: Sequence[BaselineStart],
+    *,
+    n_baseline: int,
+    k: float,
+    h: float,
+) -> tuple[QcSegment, ...]:
+    cuts: list[tuple[int, BaselineStart | None]] = [(0, None)]
+    for restart in starts:  # oldest first
+        i = next(
+            (
+                j
+                for j, t in enumerate(times)
+                if (t > restart.after if restart.strict else t >= restart.after)
+            ),
+            len(times),
+        )
+        if i == 0:
+            continue  # a restart before the first scan: the series starts fresh anyway
+        if i == cuts[-1][0]:
+            cuts[-1] = (i, restart)  # two restarts before the same scan: the later one names it
+        elif i > cuts[-1][0]:
+            cuts.append((i, restart))
+    out: list[QcSegment] = []
+    for n, (i, b) in enumerate(cuts):
+        stop = cuts[n + 1][0] if n + 1 < len(cuts) else len(times)
+        analysis = None
+        problem = ""
+        if stop - i >= n_baseline:
+            try:
+                analysis = analyse(
+                    days=[dt.date.fromisoformat(t[:10]).toordinal() for t in times[i:stop]],
+                    values=values[i:stop],
+                    n_baseline=n_baseline,
+                    k=k,
+                    h=h,
+                    allow_nonstandard=True,
+                    offset=i,
+                )
+            except BaselineError:
+                # this scanner's baseline is unusable; the other scanners are still analysed
+                problem = _(
+                    "The {n} baseline scans have no spread (SD 0): no control limits can be"
+                    " set. Check the phantom export, then take a new baseline."
+                ).format(n=n_baseline)
+        started = (b.after if b is not None else (times[0] if times else ""))[:10]
+        out.append(
+            QcSegment(
+                i,
+                stop,
+                "first" if b is None else b.kind,
+                "" if b is None else b.reason,
+                started,
+                analysis,
+                problem,
+                "" if b is None else b.by,
+            )
+        )
+    return tuple(out)
 
 
 def analyse_qc(
@@ -195,8 +448,14 @@ def analyse_qc(
     k: float = 0.5,
     h: float = 5.0,
     region: str = "total",
+    today: dt.date | None = None,
 ) -> list[ScannerQc]:
     """Analyse every scanner's daily phantom QC series (baseline, Westgard, CUSUM, drift).
+
+    Each series is cut into baseline segments (:func:`dxa_app.archive.qc.baseline_starts`):
+    the first ``n_baseline`` scans of a segment form its baseline and the rules run on the
+    scans after it only. A scanner whose baseline is unusable gets its own message; the
+    others are analysed as usual.
 
     Parameters
     ----------
@@ -208,6 +467,8 @@ def analyse_qc(
         CUSUM reference value and decision interval, in SD units.
     region : str
         The phantom region analysed (default the total).
+    today : datetime.date, optional
+        The day "today" means (default: the computer's date).
 
     Returns
     -------
@@ -228,26 +489,22 @@ def analyse_qc(
         )
     if k <= 0 or h <= 0:
         raise UsageError(_("CUSUM k and h must be positive."), "")
-    rows = db.query(
-        "SELECT sc.id AS scanner_id, sc.serial, sc.model, coalesce(si.code, '') AS site,"
-        " ps.id AS ps_id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
-        " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id"
-        " JOIN scanners sc ON sc.id = ps.scanner_id LEFT JOIN sites si ON si.id = sc.site_id"
-        " WHERE ps.purpose = 'daily_qc' AND pr.region = ?"
-        " ORDER BY si.code, sc.serial, ps.acquired_at, ps.id",
-        [region],
-    )
+    day = (today or dt.date.today()).isoformat()
     series: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
+    for r in daily_qc_rows(db, region):
         series[r["scanner_id"]].append(r)
     out: list[ScannerQc] = []
     for scanner_id, items in series.items():
         values = tuple(float(r["bmd_g_cm2"]) for r in items)
-        dates = tuple(str(r["acquired_at"])[:10] for r in items)
-        analysis = (
-            analyse(values, n_baseline=n_baseline, k=k, h=h, allow_nonstandard=True)
-            if len(values) > n_baseline
-            else None
+        times = tuple(str(r["acquired_at"]) for r in items)
+        dates = tuple(t[:10] for t in times)
+        segments = _segments(
+            times,
+            values,
+            baseline_starts(db, scanner_id),
+            n_baseline=n_baseline,
+            k=k,
+            h=h,
         )
         first = items[0]
         out.append(
@@ -259,13 +516,79 @@ def analyse_qc(
                 len(values),
                 dates[0] if dates else None,
                 dates[-1] if dates else None,
-                analysis,
+                segments,
                 dates,
                 values,
                 tuple(int(r["ps_id"]) for r in items),
+                day,
+                n_baseline,
+                tuple(pending_drift_steps(db, scanner_id)),
+                times,
             )
         )
     return out
+
+
+def start_new_baseline(
+    session: Session,
+    serial: str,
+    *,
+    reason: str,
+    starts: dt.date | None = None,
+    service_visit: bool = False,
+) -> ScannerQc:
+    """Start a new QC baseline for a scanner (technician or centre analyst); audited.
+
+    The next ``n_baseline`` QC scans from ``starts`` (default: now) form the new baseline;
+    the earlier scans stay as history. An approved drift correction and a software change
+    restart the baseline by themselves; this is for a service visit or any other reason.
+
+    Parameters
+    ----------
+    session : Session
+        The acting technician or centre analyst.
+    serial : str
+        The scanner's serial.
+    reason : str
+        Why (required; stored and audited).
+    starts : datetime.date, optional
+        The first day of the new baseline (default: from now on).
+    service_visit : bool
+        Record it as a service visit (else "on demand").
+
+    Returns
+    -------
+    ScannerQc
+        The scanner's QC afterwards.
+
+    Raises
+    ------
+    UsageError
+        Without a reason.
+    NotFoundError
+        When no scanner has that serial.
+    """
+    why = _require_reason(reason)
+    with acting(session, Permission.QC_BASELINE) as db:
+        ids = scanner_ids_by_serial(db)
+        if serial not in ids:
+            raise NotFoundError(_("No scanner with serial {serial}.").format(serial=serial), "")
+        at = starts.isoformat() if starts is not None else now_iso()
+        kind = "service" if service_visit else "on_demand"
+        with write_transaction(db):
+            row = add_baseline_start(
+                db, ids[serial], starts_at=at, kind=kind, reason=why, by=session.username
+            )
+            record(
+                db,
+                session,
+                "qc_new_baseline",
+                entity="scanner",
+                entity_id=serial,
+                details={"starts_at": at, "kind": kind, "reason": why, "row": row},
+            )
+        found = [q for q in analyse_qc(db) if q.scanner_id == ids[serial]]
+    return found[0] if found else ScannerQc(ids[serial], serial, "", "", 0, None, None)
 
 
 # --- steps ---------------------------------------------------------------------------------
@@ -404,13 +727,28 @@ def preview_decision(session: Session, step_ids: Sequence[int], *, approve: bool
 
 
 def _decide_all(
-    session: Session, step_ids: Sequence[int], *, approve: bool, password: str, reason: str
+    session: Session,
+    step_ids: Sequence[int],
+    *,
+    approve: bool,
+    password: str,
+    reason: str,
+    reviewed: bool = False,
 ) -> list[Step]:
     from dxa_app.services.impact import simulate
 
     why = _require_reason(reason)
     with acting(session, Permission.APPROVE) as db:
         confirm_password(db, session, password)
+        flagged = [step_by_id(db, i) for i in step_ids]
+        flagged = [s for s in flagged if s.needs_review]
+        if approve and flagged and not reviewed:
+            raise UsageError(
+                _("Step {ids} needs review before approval: {why}").format(
+                    ids=", ".join(str(s.id) for s in flagged), why=flagged[0].needs_review
+                ),
+                _("Look at the pairs first; then approve with --reviewed (or tick 'reviewed')."),
+            )
         impact = simulate(db, _decision_apply(step_ids, approve))
         with write_transaction(db):
             done = [decide_step(db, i, approve=approve, by=session.username) for i in step_ids]
@@ -420,13 +758,23 @@ def _decide_all(
                 "calibration_decision",
                 entity="calibration_step",
                 entity_id=",".join(str(i) for i in step_ids),
-                details={"approve": approve, "reason": why, "impact": impact.to_dict()},
+                details={
+                    "approve": approve,
+                    "reason": why,
+                    "impact": impact.to_dict(),
+                    "reviewed": [s.id for s in flagged] if approve and flagged else [],
+                },
             )
         return done
 
 
 def approve_steps(
-    session: Session, step_ids: Sequence[int], *, password: str, reason: str
+    session: Session,
+    step_ids: Sequence[int],
+    *,
+    password: str,
+    reason: str,
+    reviewed: bool = False,
 ) -> list[Step]:
     """Approve proposed steps (centre analyst; password typed again, a reason); audited.
 
@@ -444,6 +792,9 @@ def approve_steps(
         The analyst's password, typed again.
     reason : str
         Why (stored in the audit log).
+    reviewed : bool
+        The analyst has reviewed the steps flagged "needs review" (an in-vivo slope outside
+        0.85-1.15); without it such a step is refused.
 
     Returns
     -------
@@ -455,9 +806,12 @@ def approve_steps(
     PermissionDeniedError
         Unless the user is a centre analyst and the password is right.
     UsageError
-        Without a reason, or when a step is not proposed (nothing is approved then).
+        Without a reason, when a step is not proposed, or a flagged step is not reviewed
+        (nothing is approved then).
     """
-    return _decide_all(session, step_ids, approve=True, password=password, reason=reason)
+    return _decide_all(
+        session, step_ids, approve=True, password=password, reason=reason, reviewed=reviewed
+    )
 
 
 def retire_steps(
@@ -535,7 +889,9 @@ def reference_scanner(db: sqlite_utils.Database, serial: str | None = None) -> i
     return ids[str(stored)]
 
 
-def _fit_travelling(db: sqlite_utils.Database, ref_id: int, by: str) -> list[FitSummary]:
+def _fit_travelling(
+    db: sqlite_utils.Database, ref_id: int, by: str, scale: NationalScale
+) -> list[FitSummary]:
     rows = list(
         db.query(
             "SELECT ps.scanner_id, sc.serial, cr.name AS round, ps.acquired_at, ph.id AS ph_id,"
@@ -588,14 +944,41 @@ def _fit_travelling(db: sqlite_utils.Database, ref_id: int, by: str) -> list[Fit
             n=len(items),
             provenance=prov,
             by=by,
+            covariance=inverse_line_covariance(fit.intercept, fit.slope, *_ols_covariance(fit)),
         )
         out.append(FitSummary(serial, "spine", "scanner", dataset, fit, step_id))
-        if ref is not None:
+        if scale.scale == "esp":
+            # the phantom's certified scale is the national spine scale: an identity step
+            esp_prov = {
+                "national_scale": scale.to_dict(),
+                "model": "ESP-true is the national spine scale (ESP-certified scale)",
+            }
+            esp_id = propose_step(
+                db,
+                scanner_id=scanner_id,
+                region="spine",
+                kind="national",
+                intercept=0.0,
+                slope=1.0,
+                valid_from=EARLIEST,
+                method="esp-certified",
+                dataset=f"{dataset}:scale=v{scale.version}:esp",
+                n=len(items),
+                provenance=esp_prov,
+                by=by,
+                covariance=(0.0, 0.0, 0.0),
+            )
+            identity = LinearFit(
+                "identity", 0.0, 1.0, (0.0, 0.0), (1.0, 1.0), 0.0, len(items), 0.95
+            )
+            out.append(FitSummary(serial, "spine", "national", dataset, identity, esp_id))
+        elif ref is not None:
             rfit = ref[0]
             nat_prov = {
                 "reference_scanner": ref[1][0]["serial"],
                 "reference_fit": rfit.to_dict(),
                 "model": "ESP-true -> national (reference scanner) scale",
+                "national_scale": scale.to_dict(),
             }
             nat_id = propose_step(
                 db,
@@ -606,13 +989,24 @@ def _fit_travelling(db: sqlite_utils.Database, ref_id: int, by: str) -> list[Fit
                 slope=rfit.slope,
                 valid_from=EARLIEST,
                 method="esp-reference-line",
-                dataset=f"{dataset}:reference={ref[1][0]['serial']}",
+                dataset=f"{dataset}:reference={ref[1][0]['serial']}"
+                + (f":scale=v{scale.version}" if scale.version else ""),
                 n=len(ref[1]),
                 provenance=nat_prov,
                 by=by,
+                covariance=_ols_covariance(rfit),
             )
             out.append(FitSummary(serial, "spine", "national", dataset, rfit, nat_id))
     return out
+
+
+def _ols_covariance(fit: LinearFit) -> tuple[float, float, float]:
+    x = fit.extra
+    return (
+        float(x.get("intercept_se", 0.0)) ** 2,
+        float(x.get("slope_se", 0.0)) ** 2,
+        float(x.get("intercept_slope_cov", 0.0)),
+    )
 
 
 def _drift_corrected(
@@ -626,10 +1020,17 @@ def _drift_corrected(
 
 def in_vivo_pairs(
     db: sqlite_utils.Database, ref_id: int, other_id: int, region: str
-) -> list[tuple[float, float, str]]:
-    """Return (other, reference, patient) BMD pairs: same patient, region and hip side.
+) -> list[PairedPatient]:
+    """Return per patient and hip side the scans on this scanner and on the reference.
 
-    The two scans must be at most 60 days apart; values are drift-corrected.
+    Every scan of the patient's region and side on one scanner that lies within 60 days of a
+    scan on the other scanner counts, so repeated scans (with repositioning, or a second
+    visit) are averaged by the fit rather than dropped; values are drift-corrected first.
+
+    Returns
+    -------
+    list of PairedPatient
+        The patients (labelled by archive id) with both scanners' scans.
     """
     rows = db.query(
         "SELECT st.patient_id, st.study_date, s.side, s.scanner_id, rr.bmd_g_cm2"
@@ -637,7 +1038,7 @@ def in_vivo_pairs(
         " JOIN studies st ON st.id = s.study_id"
         " WHERE rr.region = ? AND rr.bmd_g_cm2 IS NOT NULL AND s.scanner_id IN (?, ?)"
         " AND NOT EXISTS (SELECT 1 FROM region_results v WHERE v.scan_id = s.id"
-        "   AND v.included = 0)",
+        "   AND v.included = 0) ORDER BY st.study_date, s.id",
         [region, ref_id, other_id],
     )
     by_patient: dict[tuple[int, str | None], dict[int, list[tuple[str, float]]]] = defaultdict(
@@ -646,37 +1047,67 @@ def in_vivo_pairs(
     for r in rows:
         value = _drift_corrected(db, r["scanner_id"], region, r["study_date"], r["bmd_g_cm2"])
         by_patient[(r["patient_id"], r["side"])][r["scanner_id"]].append((r["study_date"], value))
-    pairs: list[tuple[float, float, str]] = []
+    out: list[PairedPatient] = []
     for (patient, _side), scans in by_patient.items():
         if ref_id not in scans or other_id not in scans:
             continue
-        best: tuple[int, float, float] | None = None
-        for d_ref, v_ref in scans[ref_id]:
-            for d_other, v_other in scans[other_id]:
-                gap = abs((dt.date.fromisoformat(d_ref) - dt.date.fromisoformat(d_other)).days)
-                if gap <= IN_VIVO_MAX_DAYS and (best is None or gap < best[0]):
-                    best = (gap, v_other, v_ref)
-        if best is not None:
-            pairs.append((best[1], best[2], str(patient)))
-    return pairs
+        ref_used, other_used = paired_scans(scans[ref_id], scans[other_id], IN_VIVO_MAX_DAYS)
+        if ref_used and other_used:
+            out.append(PairedPatient(tuple(other_used), tuple(ref_used), str(patient)))
+    return out
+
+
+def paired_scans(
+    a: Sequence[tuple[str, float]], b: Sequence[tuple[str, float]], max_days: int
+) -> tuple[list[float], list[float]]:
+    """Return the values of ``a`` and of ``b`` that lie within ``max_days`` of the other.
+
+    Parameters
+    ----------
+    a, b : sequence of (ISO date, value)
+        One patient's scans of one region and side on two scanners.
+    max_days : int
+        The largest gap between the two scanners' scans.
+
+    Returns
+    -------
+    tuple of list of float
+        The values of ``a`` and of ``b`` that have a partner on the other scanner.
+    """
+
+    def near(day: str, others: Sequence[tuple[str, float]]) -> bool:
+        d = dt.date.fromisoformat(day[:10])
+        return any(abs((d - dt.date.fromisoformat(o[:10])).days) <= max_days for o, _v in others)
+
+    return [v for d, v in a if near(d, b)], [v for d, v in b if near(d, a)]
 
 
 def _fit_in_vivo(
-    db: sqlite_utils.Database, ref_id: int, by: str, *, bootstrap: int, seed: int
+    db: sqlite_utils.Database,
+    anchor_id: int,
+    by: str,
+    scale: NationalScale,
+    *,
+    bootstrap: int,
+    seed: int,
 ) -> list[FitSummary]:
     def pairs_for(other_id: int, region: str) -> PairSet:
-        return PairSet([(p[0], p[1]) for p in in_vivo_pairs(db, ref_id, other_id, region)])
+        return PairSet.of(in_vivo_pairs(db, anchor_id, other_id, region))
+
+    def pairs_between(this_id: int, via_id: int, region: str) -> PairSet:
+        return PairSet.of(in_vivo_pairs(db, via_id, this_id, region))
 
     fits = fit_in_vivo_steps(
         db,
-        ref_id=ref_id,
-        others=sorted(i for i in scanner_ids_by_serial(db).values() if i != ref_id),
+        ref_id=anchor_id,
+        others=sorted(i for i in scanner_ids_by_serial(db).values() if i != anchor_id),
         pairs_for=pairs_for,
-        dataset_prefix="in-vivo",
+        dataset_prefix="in-vivo" + (f":scale=v{scale.version}" if scale.version else ""),
         model="reference = intercept + slope * this scanner (Deming)",
         by=by,
         bootstrap=bootstrap,
         seed=seed,
+        pairs_between=pairs_between,
     )
     return [
         FitSummary(f.serial, f.group, "scanner", f.dataset, f.fit, f.step_id, dict(f.extra))
@@ -684,37 +1115,80 @@ def _fit_in_vivo(
     ]
 
 
+def hip_anchor_id(db: sqlite_utils.Database, ref_id: int) -> int:
+    """Return the scanner the hip is calibrated onto: the scale's hip anchor, else the reference.
+
+    Raises
+    ------
+    NotFoundError
+        When the ESP scale names a hip anchor this archive does not know.
+    """
+    scale = current_scale(db)
+    if scale.scale != "esp" or not scale.hip_anchor:
+        return ref_id
+    ids = scanner_ids_by_serial(db)
+    if scale.hip_anchor not in ids:
+        raise NotFoundError(
+            _("The national scale's hip anchor {serial} is not in this archive.").format(
+                serial=scale.hip_anchor
+            ),
+            _("Set the scale again with a scanner of this archive."),
+        )
+    return ids[scale.hip_anchor]
+
+
 def _propose_drift(db: sqlite_utils.Database, by: str, n_baseline: int) -> list[dict[str, Any]]:
     out = []
     for q in analyse_qc(db, n_baseline=n_baseline):
-        p = q.analysis.proposal if q.analysis is not None else None
+        p = q.drift_proposal()
         if p is None:
             continue
-        start = q.dates[p.start_index]
+        # a baseline taken after an earlier correction sits on the drifted level: the new
+        # factor multiplies the correction that applied when this segment began
+        before = [s for s in chain_for(db, q.scanner_id, "all", p["start"]) if s.kind == "drift"]
+        earlier = before[0].slope if before else 1.0
+        earlier_var = before[0].var_slope if before else 0.0
+        # var(e * f) = f^2 var(e) + e^2 var(f); a ramp's variance is the one on its end day
+        factor_var = p["factor"] ** 2 * earlier_var + earlier**2 * float(p["factor_var"] or 0.0)
         prov = {
-            "start": start,
-            "factor": p.factor,
-            "n_after": p.n_after,
-            "baseline_mean": q.analysis.baseline.mean if q.analysis else None,
-            "evidence": p.evidence,
+            **p,
+            "segment_started": q.current.started if q.current else None,
+            "segment_factor": p["factor"],
+            "earlier_correction": {"step": before[0].step_id, "factor": earlier}
+            if before
+            else None,
             "note": "applies to every region; confirm the hip in vivo or with a femur phantom",
         }
+        ramp = p["model"] == "ramp"
         step_id = propose_step(
             db,
             scanner_id=q.scanner_id,
             region="all",
             kind="drift",
             intercept=0.0,
-            slope=p.factor,
-            valid_from=start,
-            method="qc-cusum",
+            # a ramp is 1 on its start and changes by per_day; a step is the factor
+            slope=earlier * (1.0 if ramp else p["factor"]),
+            valid_from=p["start"],
+            method="qc-cusum-ramp" if ramp else "qc-cusum",
             dataset=f"daily-qc:{q.serial}",
-            n=p.n_after,
+            n=p["n_after"],
             provenance=prov,
             by=by,
+            per_day=earlier * p["per_day"] if ramp else 0.0,
+            ramp_end=p["ramp_end"] if ramp else None,
+            covariance=(0.0, factor_var, 0.0),
         )
         out.append(
-            {"serial": q.serial, "start": start, "factor": p.factor, "proposed_step": step_id}
+            {
+                "serial": q.serial,
+                "model": p["model"],
+                "start": p["start"],
+                "factor": earlier * p["factor"],
+                "per_day": earlier * p["per_day"],
+                "ramp_end": p["ramp_end"],
+                "proposed_step": step_id,
+                "evidence": p["evidence"],
+            }
         )
     return out
 
@@ -770,10 +1244,11 @@ def run_calibration(
     """
     ref_id = reference_scanner(db, reference)
     ref_serial = {v: k for k, v in scanner_ids_by_serial(db).items()}[ref_id]
+    scale = current_scale(db)
     with write_transaction(db):
         drift = _propose_drift(db, by, n_baseline)
-        fits = _fit_travelling(db, ref_id, by) + _fit_in_vivo(
-            db, ref_id, by, bootstrap=bootstrap, seed=seed
+        fits = _fit_travelling(db, ref_id, by, scale) + _fit_in_vivo(
+            db, hip_anchor_id(db, ref_id), by, scale, bootstrap=bootstrap, seed=seed
         )
         audit(
             db,
@@ -795,10 +1270,13 @@ def steps_for_display(steps: Sequence[Step]) -> list[dict[str, Any]]:
             "kind": s.kind,
             "intercept": s.intercept,
             "slope": s.slope,
+            "per_day": s.per_day,
+            "ramp_end": s.ramp_end,
             "valid_from": s.valid_from,
             "status": s.status,
             "dataset": s.dataset,
             "n": s.n,
+            "needs_review": s.needs_review,
         }
         for s in steps
     ]
@@ -887,3 +1365,97 @@ def reference_serial(session: Session) -> str | None:
     with acting(session, Permission.VIEW) as db:
         value = get_setting(db, REFERENCE_SCANNER_KEY)
     return None if value is None else str(value)
+
+
+# --- the national scale ------------------------------------------------------------------------
+
+
+def national_scale(session: Session) -> NationalScale:
+    """Return the national scale in force (see :class:`dxa_app.archive.scale.NationalScale`).
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+
+    Returns
+    -------
+    NationalScale
+        Version, scale, reference scanner and hip anchor.
+    """
+    with acting(session, Permission.VIEW) as db:
+        return current_scale(db)
+
+
+def set_national_scale(
+    session: Session,
+    scale: str,
+    *,
+    hip_anchor: str | None = None,
+    password: str,
+    reason: str,
+) -> NationalScale:
+    """Choose the national scale, a new version of the centre setting (password, reason).
+
+    ``"reference"`` keeps today's scale: the reference scanner's, for every region.
+    ``"esp"`` puts the spine on the European Spine Phantom's certified scale (every scanner
+    through its own ESP line; the next ``calibrate`` proposes identity national steps) and the
+    hip on the scale of ``hip_anchor`` (default: the reference scanner), an ESP-calibrated
+    scanner onto which every other hip is calibrated in vivo, directly or through an in-vivo
+    chain. Steps fitted for the previous version stay as they are until the new ones are
+    approved; the scale travels in the published corrections and is named in the report
+    footer.
+
+    Parameters
+    ----------
+    session : Session
+        The acting centre analyst.
+    scale : str
+        ``"reference"`` or ``"esp"``.
+    hip_anchor : str, optional
+        Serial of the hip anchor (ESP scale only).
+    password : str
+        The analyst's password, typed again.
+    reason : str
+        Why (stored with the version and audited).
+
+    Returns
+    -------
+    NationalScale
+        The scale now in force.
+
+    Raises
+    ------
+    UsageError
+        For an unknown scale, a hip anchor on the reference scale, or no reason.
+    NotFoundError
+        When the hip anchor is not a scanner of this archive.
+    """
+    why = _require_reason(reason)
+    if scale not in SCALES:
+        raise UsageError(
+            _("Unknown national scale {scale}.").format(scale=scale),
+            _("Choose 'reference' or 'esp'."),
+        )
+    if scale == "reference" and hip_anchor:
+        raise UsageError(
+            _("The reference-scanner scale has no separate hip anchor."),
+            _("Give --hip-anchor only with the ESP scale."),
+        )
+    with acting(session, Permission.CENTRE) as db:
+        confirm_password(db, session, password)
+        if hip_anchor and hip_anchor not in scanner_ids_by_serial(db):
+            raise NotFoundError(_("No scanner with serial {serial}.").format(serial=hip_anchor), "")
+        with write_transaction(db):
+            new = add_scale(
+                db, scale=scale, hip_anchor=hip_anchor or "", by=session.username, reason=why
+            )
+            record(
+                db,
+                session,
+                "national_scale",
+                entity="national_scale",
+                entity_id=new.version,
+                details=new.to_dict(),
+            )
+        return new

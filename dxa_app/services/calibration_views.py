@@ -21,6 +21,7 @@ from dxa_app.services.auth import Permission, Session, acting
 from dxa_app.services.calibration import (
     GROUP_FIT_REGION,
     REFERENCE_SCANNER_KEY,
+    ScannerQc,
     analyse_qc,
     in_vivo_pairs,
 )
@@ -42,6 +43,7 @@ class ScannerOverview:
     n_qc: int
     qc_status: str
     is_reference: bool = False
+    qc: ScannerQc | None = None
 
     @property
     def scanner(self) -> str:
@@ -60,7 +62,9 @@ def scanner_overview(session: Session) -> list[ScannerOverview]:
     Returns
     -------
     list of ScannerOverview
-        ``qc_status`` is "ok", "warning", "reject", "no baseline" or "no QC".
+        ``qc_status`` is today's QC state ("ok", "warning", "reject", "no QC today",
+        "no baseline", "baseline in progress", "baseline unusable") or "no QC"; ``qc`` the
+        scanner's QC with its drift proposal and the drift steps awaiting approval.
     """
     with acting(session, Permission.VIEW) as db:
         qc = {q.scanner_id: q for q in analyse_qc(db)}
@@ -78,8 +82,9 @@ def scanner_overview(session: Session) -> list[ScannerOverview]:
                 r.serial,
                 q.last if q else None,
                 q.n_scans if q else 0,
-                q.status if q else NO_QC,
+                q.today_status if q else NO_QC,
                 r.serial == reference,
+                q,
             )
         )
     return out
@@ -196,7 +201,8 @@ def _fit_views(db: sqlite_utils.Database) -> list[FitView]:
             if ref_serial not in ids:
                 continue
             region = GROUP_FIT_REGION.get(step.region, step.region)
-            pairs = in_vivo_pairs(db, ids[ref_serial], step.scanner_id, region)
+            patients = in_vivo_pairs(db, ids[ref_serial], step.scanner_id, region)
+            pairs = [(p.other_mean, p.reference_mean, p.label) for p in patients]
             ba: dict[str, float] = dict(step.provenance.get("bland_altman") or {})
             if not ba and len(pairs) >= 3:
                 stats = bland_altman([p[0] for p in pairs], [p[1] for p in pairs])

@@ -17,7 +17,8 @@ import sqlite_utils
 from calibration.chain import compose
 from dxa_app.archive import get_setting, write_transaction
 from dxa_app.archive.db import audit, now_iso
-from dxa_app.archive.scanners import scanner_ids_by_serial, sites_with_scanners
+from dxa_app.archive.scale import current_scale
+from dxa_app.archive.scanners import scanner_ids_by_serial, scanner_rows, sites_with_scanners
 from dxa_app.archive.steps import step_by_id
 from dxa_app.centre import corrections as corr
 from dxa_app.centre.bundle import read_bundle, write_bundle
@@ -36,7 +37,7 @@ from dxa_app.centre.stats import CentreStats, QcSeries, centre_statistics, save_
 from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
 from dxa_app.services.auth import Permission, Session, acting, confirm_password, record
-from dxa_app.services.calibration import analyse_qc, chain_for, run_calibration
+from dxa_app.services.calibration import analyse_qc, chain_for, hip_anchor_id, run_calibration
 
 if TYPE_CHECKING:
     from dxa_app.services.impact import ChangePreview
@@ -297,8 +298,17 @@ def _national_fit(
         db, reference=reference, by=by, n_baseline=n_baseline, bootstrap=bootstrap, seed=seed
     )
     ref_id = scanner_ids_by_serial(db)[run.reference_serial]
+    anchor = hip_anchor_id(db, ref_id)
     with write_transaction(db):
-        fits = fit_in_vivo(db, ref_id, _drift(db), by=by, bootstrap=bootstrap, seed=seed)
+        fits = fit_in_vivo(
+            db,
+            anchor,
+            _drift(db),
+            by=by,
+            bootstrap=bootstrap,
+            seed=seed,
+            scale_version=current_scale(db).version,
+        )
         audit(
             db,
             "centre_fit",
@@ -375,6 +385,9 @@ def _install_apply(
     def apply(db: sqlite_utils.Database) -> tuple[set[int], set[str], set[str]]:
         result = corr.install(db, payload, publication, by="preview")
         steps = [step_by_id(db, i) for i in [*result.installed, *result.retired]]
+        if result.references:  # a reference table concerns every scanner
+            every = scanner_rows(db)
+            return {s.id for s in every}, {s.serial for s in every}, {"reference"}
         return (
             {st.scanner_id for st in steps},
             {st.serial for st in steps},
@@ -496,9 +509,10 @@ def _centre_stats(
     series = []
     for q in analyse_qc(db, n_baseline=n_baseline):
         alarms: list[tuple[int, str]] = []
-        if q.analysis is not None:
-            alarms = [(h.index, h.severity) for h in q.analysis.hits]
-            alarms += [(i, "cusum") for i in q.analysis.cusum.alarms]
+        for seg in q.segments:
+            if seg.analysis is not None:
+                alarms += [(h.index, h.severity) for h in seg.analysis.hits]
+                alarms += [(i, "cusum") for i in seg.analysis.cusum.alarms]
         series.append(QcSeries(q.site, q.serial, q.dates, tuple(alarms)))
 
     def chain(scanner_id: int, region: str, on: str) -> tuple[float, float]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 import sqlite_utils
 
+from calibration.qc import RULES
 from dxa_app.archive import write_transaction
 from dxa_app.archive.db import now_iso
 from dxa_app.errors import UsageError
@@ -14,8 +15,11 @@ from dxa_app.i18n import _
 from dxa_app.services.auth import Permission, Session, acting, record
 from dxa_app.services.calibration import ScannerQc
 
-#: The rule name stored for a CUSUM alarm (Westgard hits keep their own rule names).
+#: The rule name of a CUSUM alarm (Westgard hits keep their own rule names).
 CUSUM_RULE = "CUSUM"
+#: An acknowledgement of a whole scan is stored with this prefix and the rules that fired
+#: ("scan: 1-3s, limit, CUSUM"); older rows name one rule each and stay readable.
+SCAN_RULE_PREFIX = "scan:"
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,12 @@ class QcAcknowledgement:
 
 @dataclass(frozen=True)
 class QcAlarm:
-    """One alarm point of a daily-QC series: a Westgard hit or a CUSUM alarm."""
+    """One alarmed QC scan: every rule that fired on it (Westgard and CUSUM) in one row.
+
+    ``rule`` lists the rules as shown ("1-3s, limit, CUSUM"); ``rules`` holds them one by
+    one. ``severity`` is "reject" when a reject rule fired or the CUSUM alarmed, else
+    "warning". ``kind`` is "westgard" when a Westgard rule fired, else "cusum".
+    """
 
     scanner_id: int
     serial: str
@@ -47,10 +56,13 @@ class QcAlarm:
     acknowledged_by: str = ""
     acknowledged_at: str = ""
     comment: str = ""
+    rules: tuple[str, ...] = ()
+    westgard_severity: str = ""
+    cusum: bool = False
 
     @property
     def acknowledged(self) -> bool:
-        """Whether somebody has acknowledged this alarm."""
+        """Whether somebody has acknowledged this scan's alarm."""
         return bool(self.acknowledged_by)
 
 
@@ -90,34 +102,58 @@ def list_acknowledgements(
     ]
 
 
+def _covering(rules: Sequence[str], acks: Sequence[QcAcknowledgement]) -> QcAcknowledgement | None:
+    """Return the acknowledgement that covers a scan's rules, or None.
+
+    A whole-scan one (stored since issue 14), or earlier per-rule ones that together cover
+    every rule (the latest of them).
+    """
+    whole = [k for k in acks if k.rule.startswith(SCAN_RULE_PREFIX)]
+    if whole:
+        return whole[-1]
+    per_rule = {k.rule: k for k in acks}
+    if rules and all(r in per_rule for r in rules):
+        return max((per_rule[r] for r in rules), key=lambda k: k.id)
+    return None
+
+
 def qc_alarms(qc: ScannerQc, acknowledgements: Iterable[QcAcknowledgement] = ()) -> list[QcAlarm]:
-    """Return the alarm points of one scanner's QC analysis, marked when acknowledged.
+    """Return one alarm row per alarmed QC scan of every segment, marked when acknowledged.
 
     Parameters
     ----------
     qc : ScannerQc
         One scanner's analysis from :func:`dxa_app.services.calibration.qc_status`.
     acknowledgements : iterable of QcAcknowledgement
-        The scanner's acknowledgements; an alarm is acknowledged when one matches its
-        phantom scan and rule (the latest one wins).
+        The scanner's acknowledgements. A scan is acknowledged by a whole-scan
+        acknowledgement, or (acknowledgements stored before issue 14, one per rule) when every
+        rule that fired on it was acknowledged.
 
     Returns
     -------
     list of QcAlarm
-        Westgard hits and CUSUM alarms in series order (empty without a baseline).
+        One row per alarmed scan in series order (empty without a baseline).
     """
-    a = qc.analysis
-    if a is None:
-        return []
-    acks = {
-        (k.phantom_scan_id, k.rule): k for k in acknowledgements if k.scanner_id == qc.scanner_id
-    }
-    points: list[tuple[int, str, str, str]] = [
-        (h.index, h.rule, h.severity, "westgard") for h in a.hits
-    ]
-    points += [(i, CUSUM_RULE, "reject", "cusum") for i in a.cusum.alarms]
+    acks: dict[int | None, list[QcAcknowledgement]] = {}
+    for k in acknowledgements:
+        if k.scanner_id == qc.scanner_id:
+            acks.setdefault(k.phantom_scan_id, []).append(k)
+    fired: dict[int, dict[str, str]] = {}
+    for seg in qc.segments:
+        a = seg.analysis
+        if a is None:
+            continue
+        for hit in a.hits:
+            fired.setdefault(hit.index, {})[hit.rule] = hit.severity
+        for i in a.cusum.alarms:
+            fired.setdefault(i, {})[CUSUM_RULE] = "reject"
     out: list[QcAlarm] = []
-    for index, rule, severity, kind in sorted(points, key=lambda p: (p[0], p[3], p[1])):
+    for index in sorted(fired):
+        by_rule = fired[index]
+        rules = tuple(r for r in (*RULES, CUSUM_RULE) if r in by_rule)
+        westgard = [by_rule[r] for r in rules if r != CUSUM_RULE]
+        w_sev = "reject" if "reject" in westgard else ("warning" if westgard else "")
+        has_cusum = CUSUM_RULE in by_rule
         scan_id = qc.phantom_scan_ids[index] if index < len(qc.phantom_scan_ids) else None
         alarm = QcAlarm(
             qc.scanner_id,
@@ -126,11 +162,14 @@ def qc_alarms(qc: ScannerQc, acknowledgements: Iterable[QcAcknowledgement] = ())
             qc.dates[index],
             qc.values[index],
             scan_id,
-            rule,
-            severity,
-            kind,
+            ", ".join(rules),
+            "reject" if w_sev == "reject" or has_cusum else "warning",
+            "westgard" if westgard else "cusum",
+            rules=rules,
+            westgard_severity=w_sev,
+            cusum=has_cusum,
         )
-        ack = acks.get((scan_id, rule))
+        ack = _covering(rules, acks.get(scan_id, []))
         if ack is not None:
             alarm = replace(
                 alarm, acknowledged_by=ack.username, acknowledged_at=ack.at, comment=ack.comment
@@ -159,7 +198,7 @@ def scanner_alarms(session: Session, qc: ScannerQc) -> list[QcAlarm]:
 
 
 def latest_alarms(alarms: Sequence[QcAlarm]) -> list[QcAlarm]:
-    """Return the unacknowledged alarms of the newest alarmed scan (what "today" asks for).
+    """Return the open alarm row of the newest alarmed scan (what "today" asks for).
 
     Parameters
     ----------
@@ -184,7 +223,7 @@ def acknowledge_alarms(
     *,
     comment: str,
 ) -> list[QcAcknowledgement]:
-    """Store an acknowledgement for each alarm, with one audit entry per alarm.
+    """Store an acknowledgement for each alarmed scan (all its rules), one audit entry each.
 
     Parameters
     ----------
@@ -219,10 +258,11 @@ def acknowledge_alarms(
     with acting(session, Permission.QC_ACK) as db, write_transaction(db):
         for alarm in alarms:
             at = now_iso()
+            rule = f"{SCAN_RULE_PREFIX} {alarm.rule}"
             cur = db.execute(
                 "INSERT INTO qc_acknowledgements (scanner_id, phantom_scan_id, rule, username,"
                 " at, comment) VALUES (?, ?, ?, ?, ?, ?)",
-                [alarm.scanner_id, alarm.phantom_scan_id, alarm.rule, by, at, comment.strip()],
+                [alarm.scanner_id, alarm.phantom_scan_id, rule, by, at, comment.strip()],
             )
             ack_id = int(cur.lastrowid or 0)
             record(
@@ -245,7 +285,7 @@ def acknowledge_alarms(
                     ack_id,
                     alarm.scanner_id,
                     alarm.phantom_scan_id,
-                    alarm.rule,
+                    rule,
                     by,
                     at,
                     comment.strip(),

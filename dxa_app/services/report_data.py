@@ -9,12 +9,16 @@ the BMD-for-age curve and the trend.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
 from typing import Any
 
 import sqlite_utils
 
+from calibration.rounding import round_half_away
 from dxa_app.archive.precision import latest_precision
+from dxa_app.archive.scale import current_scale
+from dxa_app.archive.steps import is_harmonised
 from dxa_app.archive.studies import (
     first_scan_text,
     latest_vfa_reading,
@@ -26,18 +30,21 @@ from dxa_app.i18n import _, translator
 from dxa_app.services.calibration import chain_for
 from dxa_app.services.scoring import (
     REFERENCE_REGION,
+    Z95,
     StudyScores,
     age_at,
     compute_study_scores,
-    reference_tables,
+    reference_sets,
     score_study,
 )
+from reports.labels import fmt_bmd, fmt_score, region_label
 from reports.model import (
     AgeCurve,
     Comparison,
     ComparisonRow,
     DiagnosisInfo,
     FooterInfo,
+    OtherSidePrior,
     PatientInfo,
     ReferencePoint,
     ReportData,
@@ -92,10 +99,21 @@ def _comparison(
     same_scanner = prior["scanner_id"] == study["scanner_id"]
     cross = False
     if not same_scanner:
-        # a scanner change is comparable only when both scanners have approved steps
+        # a scanner change is comparable only when both scanners are on the national scale
+        # (approved steps, or the scanner that defines the scale)
         cross = all(
-            chain_for(db, prior["scanner_id"], r, prior["study_date"])
-            and chain_for(db, study["scanner_id"], r, study["study_date"])
+            is_harmonised(
+                db,
+                prior["scanner_id"],
+                r,
+                chain_for(db, prior["scanner_id"], r, prior["study_date"]),
+            )
+            and is_harmonised(
+                db,
+                study["scanner_id"],
+                r,
+                chain_for(db, study["scanner_id"], r, study["study_date"]),
+            )
             for r in ("L1-L4", "total_hip")
         )
         if not cross:
@@ -110,13 +128,30 @@ def _comparison(
     cur_areas, prior_areas = region_areas(db, study["id"]), region_areas(db, prior["id"])
     prior_by_key = {(r.region, r.side): r for r in prior_scores.regions}
     rows: list[ComparisonRow] = []
+    other_side: list[OtherSidePrior] = []
     for r in current.regions:
         if r.region not in ("L1-L4", "L2-L4", "total_hip", "femoral_neck"):
             continue
         p = prior_by_key.get((r.region, r.side))
         if p is None:
+            # a hip measured on the other side is another bone: name it, never compare it
+            others = [x for x in prior_scores.regions if x.region == r.region and x.side != r.side]
+            if others and r.side and others[0].side:
+                other_side.append(
+                    OtherSidePrior(
+                        r.region,
+                        dt.date.fromisoformat(prior["study_date"]),
+                        others[0].side,
+                        r.side,
+                    )
+                )
             continue
         lsc, source = _lsc(db, study["scanner_id"], r.region, p.harmonised_bmd)
+        cross_u = 0.0
+        if not same_scanner:
+            # two chains: their calibration errors no longer cancel in the difference
+            cross_u = Z95 * math.hypot(p.calibration_sd, r.calibration_sd)
+            lsc = math.hypot(lsc, cross_u)
         rows.append(
             ComparisonRow(
                 r.region,
@@ -127,22 +162,43 @@ def _comparison(
                 source,
                 prior_areas.get(r.region),
                 cur_areas.get(r.region),
+                r.side,
+                cross_u,
             )
         )
     trend = None
     decider = current.diagnosis.deciding_region or "L1-L4"
+    cur = next((x for x in current.regions if x.region == decider), None)
+    side = cur.side if cur is not None else None
     points = []
     for s in reversed(priors):
         sc = compute_study_scores(db, s["id"])
-        v = next((x.harmonised_bmd for x in sc.regions if x.region == decider), None)
+        # the same bone only: a hip trend never mixes the left and the right hip
+        v = next(
+            (x.harmonised_bmd for x in sc.regions if x.region == decider and x.side == side),
+            None,
+        )
         if v is not None:
             points.append(TrendPoint(dt.date.fromisoformat(s["study_date"]), v))
-    cur_v = next((x.harmonised_bmd for x in current.regions if x.region == decider), None)
-    if cur_v is not None and points:
-        points.append(TrendPoint(dt.date.fromisoformat(study["study_date"]), cur_v))
+    if cur is not None and points:
+        points.append(TrendPoint(dt.date.fromisoformat(study["study_date"]), cur.harmonised_bmd))
         lsc, _src = _lsc(db, study["scanner_id"], decider, points[0].bmd)
-        trend = Trend(decider, tuple(points), lsc)
-    return Comparison(tuple(rows), cross_calibrated=cross), trend
+        trend = Trend(decider, tuple(points), lsc, side=side)
+    return Comparison(tuple(rows), cross_calibrated=cross, other_side=tuple(other_side)), trend
+
+
+def _scale_text(db: sqlite_utils.Database, translate: Any) -> str:
+    """Name the national scale of the harmonised values (and its version) for the footer."""
+    scale = current_scale(db)
+    if scale.scale == "esp":
+        text = translate(
+            "ESP-certified (spine: European Spine Phantom; hip: in vivo to {serial})"
+        ).format(serial=scale.hip_anchor or "-")
+    elif scale.reference:
+        text = translate("reference scanner {serial}").format(serial=scale.reference)
+    else:
+        return ""
+    return str(text) + ", " + str(translate("version {n}").format(n=scale.version))
 
 
 def _vfa(db: sqlite_utils.Database, study_id: int) -> VfaSection | None:
@@ -162,7 +218,7 @@ def _age_curve(db: sqlite_utils.Database, scores: StudyScores) -> AgeCurve | Non
     ref_region = REFERENCE_REGION.get(region)
     if row is None or ref_region is None or scores.age is None:
         return None
-    t_tables, z_table = reference_tables(db)
+    t_tables, z_tables = reference_sets(db, scores.study_date)
     young: tuple[float, float] | None = None
     for t in t_tables:
         try:
@@ -175,11 +231,13 @@ def _age_curve(db: sqlite_utils.Database, scores: StudyScores) -> AgeCurve | Non
     sex = scores.sex if scores.sex in ("F", "M") else "F"
     points = []
     for age in range(25, 90, 5):
-        try:
-            mean, sd = z_table.lookup(ref_region, sex, float(age))
-        except KeyError:
-            continue
-        points.append(ReferencePoint(float(age), mean, sd))
+        for z_table in z_tables:  # the first table that covers the region and age
+            try:
+                mean, sd = z_table.lookup(ref_region, sex, float(age))
+            except KeyError:
+                continue
+            points.append(ReferencePoint(float(age), mean, sd))
+            break
     return AgeCurve(region, tuple(points), scores.age, row.harmonised_bmd, young[0], young[1])
 
 
@@ -246,7 +304,12 @@ def build_report_data(
     fracture = bool(vfa and vfa.fractured)
     d = s.diagnosis
     diagnosis = DiagnosisInfo(
-        str(d.category), d.score_kind, d.deciding_region, d.printed_score, fracture
+        str(d.category),
+        d.score_kind,
+        d.deciding_region,
+        d.printed_score,
+        fracture,
+        uncertain_range=s.category_range if s.near_threshold else None,
     )
     t_min = d.printed_score if d.score_kind == "T" else None
     indication, reasons = iscd_vfa_indication(
@@ -277,6 +340,25 @@ def build_report_data(
                 "this scanner and region); raw values were used."
             )
         )
+    decider = next((r for r in s.regions if r.region == d.deciding_region), None)
+    if decider is not None and decider.harmonised:
+        interval = decider.z_interval if d.score_kind == "Z" else decider.t_interval
+        text = translate(
+            "Calibration uncertainty (stated once): the harmonised BMD of the {site} carries"
+            " ±{u} g/cm² (95 %) from this scanner's calibration; with the scanner's precision"
+            " (±{p} g/cm², {source}) its {kind}-score lies between {low} and {high} (95 %)."
+        ).format(
+            site=region_label(decider.region, translate, decider.side),
+            u=fmt_bmd(Z95 * decider.calibration_sd, lang),
+            p=fmt_bmd(Z95 * decider.precision_sd, lang),
+            source=translate("local precision study")
+            if decider.precision_source == "precision"
+            else translate("ISCD minimum"),
+            kind=d.score_kind,
+            low=fmt_score(round_half_away(interval[0], 1), lang) if interval else "-",
+            high=fmt_score(round_half_away(interval[1], 1), lang) if interval else "-",
+        )
+        notes.append(text)
     comparison, trend = _comparison(db, st, s)
     chain_ids = sorted({i for r in s.regions for i in r.chain})
     t_ref = "; ".join(sorted({r.t_reference for r in s.regions if r.t_reference}))
@@ -287,6 +369,7 @@ def build_report_data(
         translate("calibration steps {ids}").format(ids=", ".join(map(str, chain_ids)) or "-"),
         "",  # reports/ prints its translated WHO/ISCD rule statement
         translate("score run {run}").format(run=s.run or "-"),
+        scale=_scale_text(db, translate),
     )
     technologist = first_scan_text(db, study_id, "operator")
     scan_mode = first_scan_text(db, study_id, "scan_mode")

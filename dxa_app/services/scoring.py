@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -19,7 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
-from calibration.chain import ChainStep, compose
+from calibration.chain import ChainStep, compose, harmonise_with_uncertainty
 from calibration.reference import ReferenceTable, load_reference
 from calibration.rounding import format_bmd, format_score
 from calibration.scores import (
@@ -37,12 +39,16 @@ from calibration.scores import (
 from dxa_app.archive import get_setting, write_transaction
 from dxa_app.archive.db import now_iso
 from dxa_app.archive.db import short_wait as _short_wait_for_write
+from dxa_app.archive.precision import latest_precision
+from dxa_app.archive.references import installed_tables
+from dxa_app.archive.steps import is_harmonised, scale_anchor
 from dxa_app.archive.studies import has_fragility_fracture, study_id_for, study_ids
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
 from dxa_app.resources import resource_path
 from dxa_app.services.auth import Permission, Session, acting, record
 from dxa_app.services.calibration import chain_for
+from reports.labels import category_label
 
 #: Archive settings naming the reference files (in resources/reference) in use.
 T_REFERENCE_KEY = "reference.T"
@@ -71,10 +77,39 @@ def _load(name: str) -> ReferenceTable:
 
 
 def reference_tables(db: sqlite_utils.Database) -> tuple[list[ReferenceTable], ReferenceTable]:
-    """Return the T tables and the Z table in use (archive settings, else the defaults)."""
+    """Return the shipped T tables and Z table in use (archive settings, else the defaults)."""
     t_names = get_setting(db, T_REFERENCE_KEY, list(DEFAULT_T_REFERENCES))
     z_name = get_setting(db, Z_REFERENCE_KEY, DEFAULT_Z_REFERENCE)
     return [_load(n) for n in t_names], _load(z_name)
+
+
+def reference_sets(
+    db: sqlite_utils.Database, on: str
+) -> tuple[list[ReferenceTable], list[ReferenceTable]]:
+    """Return the T and the Z tables that apply to a scan date, in the order they are asked.
+
+    Tables installed by the centre or an administrator (``reference install``) that apply
+    on the date come first, newest start first; the shipped tables come last. The first
+    table that covers a region scores it, so a spine-only table replaces the provisional
+    spine reference and leaves the hip to NHANES III. A scan before a table's start date
+    keeps the table it had, so rescoring never moves an old study onto a newer table.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    on : str
+        The ISO scan date.
+
+    Returns
+    -------
+    tuple of list of ReferenceTable
+        The T tables and the Z tables.
+    """
+    shipped_t, shipped_z = reference_tables(db)
+    t = [x.table for x in installed_tables(db, "T", on)] + shipped_t
+    z = [x.table for x in installed_tables(db, "Z", on)] + [shipped_z]
+    return t, z
 
 
 def _lookup(
@@ -87,6 +122,57 @@ def _lookup(
             continue
         return mean, sd, table
     return None
+
+
+#: Two-sided 95 % coverage factor of a normal distribution.
+Z95 = 1.959963984540054
+
+
+@cache
+def _iscd_minimum_cv() -> dict[str, float]:
+    data = json.loads(
+        resource_path("calibration", "iscd_precision_minimums.json").read_text(encoding="utf-8")
+    )
+    return {str(k): float(v) for k, v in data["minimum_cv_pct"].items()}
+
+
+def _precision_sd(
+    db: sqlite_utils.Database, scanner_id: int, region: str, raw: float
+) -> tuple[float, str]:
+    """The scanner's precision (RMS-SD, g/cm2): its latest study, else the ISCD minimum."""
+    study = latest_precision(db, scanner_id, REFERENCE_REGION.get(region, region))
+    if study is None and region in REFERENCE_REGION:
+        study = latest_precision(db, scanner_id, region)
+    if study is not None and study.rms_sd_g_cm2:
+        return float(study.rms_sd_g_cm2), "precision"
+    cvs = _iscd_minimum_cv()
+    cv = cvs.get(REFERENCE_REGION.get(region, region), max(cvs.values()))
+    return cv / 100 * raw, "iscd_minimum"
+
+
+def _category_range(
+    regions: Sequence[RegionRow], *, use_z: bool, fracture: bool
+) -> tuple[str, str] | None:
+    """The diagnosis at the low and the high ends of every diagnostic score's 95 % interval."""
+    diag = [x for x in regions if x.region in ("L1-L4", "L2-L4", "total_hip", "femoral_neck")]
+    ends = []
+    for end in (0, 1):
+        scores = []
+        for x in diag:
+            interval = x.z_interval if use_z else x.t_interval
+            if interval is None:
+                continue
+            value = interval[end]
+            scores.append(
+                RegionScore(
+                    x.region, x.harmonised_bmd, None if use_z else value, value if use_z else None
+                )
+            )
+        try:
+            ends.append(str(diagnose(scores, use_z=use_z, fragility_fracture=fracture).category))
+        except ValueError:
+            return None
+    return ends[0], ends[1]
 
 
 def age_at(birth: str | None, on: str) -> float | None:
@@ -119,6 +205,21 @@ class RegionRow:
     t_reference: str
     z_reference: str
     region_result_id: int = 0
+    harmonised: bool = True
+    #: Standard uncertainty of the harmonised BMD from the chain's fits (g/cm2).
+    calibration_sd: float = 0.0
+    #: The scanner's precision in harmonised units (g/cm2) and where it came from.
+    precision_sd: float = 0.0
+    precision_source: str = ""
+    #: The 95 % interval of T (and Z) from both, and whether it crosses a threshold.
+    t_interval: tuple[float, float] | None = None
+    z_interval: tuple[float, float] | None = None
+    near_threshold: bool = False
+
+    @property
+    def total_sd(self) -> float:
+        """Return the combined standard uncertainty (calibration and precision), g/cm2."""
+        return math.hypot(self.calibration_sd, self.precision_sd)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (BMD rounded for display in ``*_printed``)."""
@@ -142,6 +243,13 @@ class RegionRow:
             "category": self.category,
             "t_reference": self.t_reference,
             "z_reference": self.z_reference,
+            "harmonised": self.harmonised,
+            "calibration_sd": self.calibration_sd,
+            "precision_sd": self.precision_sd,
+            "precision_source": self.precision_source,
+            "t_interval": None if self.t_interval is None else list(self.t_interval),
+            "z_interval": None if self.z_interval is None else list(self.z_interval),
+            "near_threshold": self.near_threshold,
         }
 
 
@@ -162,6 +270,9 @@ class StudyScores:
     exclusion_hints: tuple[str, ...] = ()
     run: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The diagnosis at the low and the high ends of the scores' 95 % intervals differs.
+    near_threshold: bool = False
+    category_range: tuple[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the documented JSON shape of ``scores --json`` (see README)."""
@@ -186,6 +297,8 @@ class StudyScores:
             "regions": [r.to_dict() for r in self.regions],
             "run": self.run,
             "notes": list(self.notes),
+            "near_threshold": self.near_threshold,
+            "category_range": None if self.category_range is None else list(self.category_range),
         }
 
 
@@ -213,7 +326,7 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
     age = age_at(st["birth_date"], st["study_date"])
     menopausal = None if st["menopausal"] is None else bool(st["menopausal"])
     use_z = uses_z_score(sex, age if age is not None else 99.0, menopausal)
-    t_tables, z_table = reference_tables(db)
+    t_tables, z_tables = reference_sets(db, st["study_date"])
     results = db.query(
         "SELECT rr.id AS rr_id, rr.region, rr.bmd_g_cm2, rr.included, s.scanner_id, s.scan_type,"
         " s.side FROM region_results rr JOIN scans s ON s.id = rr.scan_id"
@@ -226,28 +339,40 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
     for r in results:
         steps: list[ChainStep] = chain_for(db, r["scanner_id"], r["region"], st["study_date"])
         a, b = compose(steps)
-        harmonised = a + b * r["bmd_g_cm2"]
+        on_scale = is_harmonised(db, r["scanner_id"], r["region"], steps)
+        anchor = scale_anchor(db, r["region"]) == r["scanner_id"]
+        harmonised, u_cal = harmonise_with_uncertainty(r["bmd_g_cm2"], steps, identity=anchor)
+        harmonised = a + b * r["bmd_g_cm2"]  # the composed line (same value, one formula)
+        prec_raw, prec_source = _precision_sd(db, r["scanner_id"], r["region"], r["bmd_g_cm2"])
+        u_prec = b * prec_raw
+        u_tot = math.hypot(u_cal, u_prec)
         ref_region = REFERENCE_REGION.get(r["region"])
         t = z = None
+        t_int = z_int = None
         t_ref = z_ref = ""
         if ref_region is not None:
-            if not steps:
+            if not on_scale:
                 harmonised_all = False
             found = _lookup(t_tables, ref_region, "F", None)  # ISCD: female reference for all
             if found is not None:
                 mean, sd, table = found
                 t = t_score(harmonised, mean, sd)
+                t_int = (t - Z95 * u_tot / sd, t + Z95 * u_tot / sd)
                 t_ref = f"{table.name} {table.version}"
-            zf = _lookup([z_table], ref_region, sex, age)
+            zf = _lookup(z_tables, ref_region, sex, age)
             if zf is not None:
                 mean, sd, table = zf
                 z = z_score(harmonised, mean, sd)
+                z_int = (z - Z95 * u_tot / sd, z + Z95 * u_tot / sd)
                 z_ref = f"{table.name} {table.version}"
         category: str | None = None
-        if use_z and z is not None:
+        near = False
+        if use_z and z is not None and z_int is not None:
             category = str(classify_z(z))
-        elif not use_z and t is not None:
+            near = classify_z(z_int[0]) != classify_z(z_int[1])
+        elif not use_z and t is not None and t_int is not None:
             category = str(classify_t(t))
+            near = classify_t(t_int[0]) != classify_t(t_int[1])
         regions.append(
             RegionRow(
                 r["region"],
@@ -268,6 +393,13 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
                 t_ref,
                 z_ref,
                 r["rr_id"],
+                on_scale,
+                u_cal,
+                u_prec,
+                prec_source,
+                t_int,
+                z_int,
+                near,
             )
         )
     if not harmonised_all:
@@ -282,9 +414,20 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
         for x in regions
         if x.region in ("L1-L4", "L2-L4", "total_hip", "femoral_neck", "radius_33")
     ]
-    diagnosis = diagnose(
-        diag_input, use_z=use_z, fragility_fracture=has_fragility_fracture(db, study_id)
-    )
+    fracture = has_fragility_fracture(db, study_id)
+    diagnosis = diagnose(diag_input, use_z=use_z, fragility_fracture=fracture)
+    category_range = _category_range(regions, use_z=use_z, fracture=fracture)
+    near_threshold = category_range is not None and category_range[0] != category_range[1]
+    if near_threshold and category_range is not None:
+        notes.append(
+            _(
+                "Near threshold: category uncertain. With the calibration and the scanner's"
+                " precision, the category could be {low} to {high}."
+            ).format(
+                low=category_label(category_range[0], _).lower(),
+                high=category_label(category_range[1], _).lower(),
+            )
+        )
     hints = vertebra_exclusion_hints(
         {x.region: x.t for x in regions if x.region in ("L1", "L2", "L3", "L4") and x.t is not None}
     )
@@ -301,6 +444,8 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
         harmonised_all,
         tuple(hints),
         notes=tuple(notes),
+        near_threshold=near_threshold,
+        category_range=category_range,
     )
 
 

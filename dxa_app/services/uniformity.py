@@ -16,6 +16,7 @@ import sqlite_utils
 
 from calibration.chain import compose
 from dxa_app.archive.scanners import scanner_rows
+from dxa_app.archive.steps import is_harmonised
 from dxa_app.domain import scanner_label
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
@@ -157,7 +158,7 @@ def _harmonise(
 ) -> tuple[float, bool]:
     steps = chain_for(db, scanner_id, region, on)
     a, b = compose(steps)
-    return a + b * raw, any(s.kind != "drift" for s in steps)
+    return a + b * raw, is_harmonised(db, scanner_id, region, steps)
 
 
 _Key = tuple[int, str, str | None]

@@ -28,7 +28,10 @@ def test_file_has_sources_and_status(equations: list[Equation]) -> None:
     assert {"Hui 1997 spine sBMD", "Lu 2001 hip sub-region sBMD"} <= names
     assert any(e.name.startswith("ICSBM total hip") for e in equations)
     for e in equations:
-        assert "[V*]" in e.status and e.source and e.version == "2026.1"
+        assert "[V*]" in e.status and e.source and e.version in ("2026.1", "2026.2")
+        # the Norland lines were derived on a 1990s pencil-beam scanner: not verified for today's
+        if e.manufacturer == "Norland":
+            assert e.status.startswith("UNVERIFIED") and e.version == "2026.2"
 
 
 def test_known_answer_lunar_femoral_neck(equations: list[Equation]) -> None:

@@ -101,7 +101,16 @@ def test_scanners_with_status_colour(qtbot: QtBot, demo_archive: Path) -> None:
     for i, r in enumerate(rows):
         colour = model.data(model.index(i, model.COL_STATUS), Qt.ItemDataRole.DecorationRole)
         assert isinstance(colour, QColor) and colour.name() == qc_colour(r.qc_status).name()
-    assert {r.qc_status for r in rows} >= {"reject"}  # the shifted demo scanner
+    # the demo's QC is months old: today every scanner is "no QC today" (issue 14); the
+    # shifted demo scanner's last result is still a reject, and its drift proposal is shown
+    assert {r.qc_status for r in rows} == {"no QC today"}
+    shifted = next(i for i, r in enumerate(rows) if r.serial == "DSW-DEMO-202")
+    shifted_qc = rows[shifted].qc
+    assert shifted_qc is not None and shifted_qc.status == "reject"
+    drift = model.data(model.index(shifted, model.COL_DRIFT))
+    assert drift.startswith("from 2026-07-31, factor 0.97")
+    tip = model.data(model.index(shifted, model.COL_DRIFT), Qt.ItemDataRole.ToolTipRole)
+    assert "CUSUM still in alarm" in tip
 
 
 def test_fit_then_approve_as_centre_analyst(qtbot: QtBot, demo_archive: Path) -> None:
@@ -123,7 +132,10 @@ def test_fit_then_approve_as_centre_analyst(qtbot: QtBot, demo_archive: Path) ->
         {"username": "ana"}
     ]
 
-    proposed = next(s for s in fits.step_model.rows() if s.status == "proposed")
+    # (a step flagged "needs review", issue 14, asks for a tick too: tests/gui/test_review_flag)
+    proposed = next(
+        s for s in fits.step_model.rows() if s.status == "proposed" and not s.needs_review
+    )
     fits.step_view.selectRow(fits.step_model.rows().index(proposed))
     assert fits.approve_button.isEnabled()
     fits.approve_button.click()
@@ -181,7 +193,10 @@ def test_technician_approval_is_refused_by_the_service(
     _fit(analyst, qtbot)
     ws = _workspace(qtbot, session_as(demo_archive, Role.TECHNICIAN, "tech"))
     fits = ws.fits
-    proposed = next(s for s in fits.step_model.rows() if s.status == "proposed")
+    # (a step flagged "needs review", issue 14, asks for a tick too: tests/gui/test_review_flag)
+    proposed = next(
+        s for s in fits.step_model.rows() if s.status == "proposed" and not s.needs_review
+    )
     fits.step_view.selectRow(fits.step_model.rows().index(proposed))
     assert not fits.approve_button.isEnabled()  # greyed out; the service is what refuses
     fits.approve(proposed.id)

@@ -117,11 +117,16 @@ def test_qc_alarm_on_the_shifted_scanner(
     assert len(chart.series.getData()[0]) == panel.selected.n_scans
     assert chart.reject_points.data.size > 0
     assert chart.cusum_points.data.size > 0
-    assert chart.mean_line.isVisible() and chart.band.isVisible()
-    lower, upper = chart.band.getRegion()
+    # one baseline segment (the demo archive has no approved correction): its mean and band
     assert panel.selected.analysis is not None
+    [(mean, lower, upper, _x0, _x1)] = chart.baselines
+    assert mean == pytest.approx(panel.selected.analysis.baseline.mean)
     assert lower == pytest.approx(panel.selected.analysis.baseline.lower)
     assert upper == pytest.approx(panel.selected.analysis.baseline.upper)
+    assert not chart.restarts
+    # the proposed drift correction is shown where the technician looks, with its evidence
+    assert "Proposed drift correction from 2026-07-31" in panel.drift_label.text()
+    assert "CUSUM still in alarm" in panel.drift_label.text()
     assert chart.ack_points.data.size == 0
     assert panel.alarm_model.rowCount() == len(panel.alarms) > 0
     # the newest alarms come first in the table
@@ -137,11 +142,11 @@ def test_qc_alarm_on_the_shifted_scanner(
         "SELECT a.username, a.rule, a.comment, s.serial FROM qc_acknowledgements a"
         " JOIN scanners s ON s.id = a.scanner_id",
     )
-    assert len(rows) == len(today) > 0
+    assert len(rows) == len(today) == 1  # one row per scan, whatever fired on it
     assert {r["username"] for r in rows} == {"tekla"}
     assert {r["serial"] for r in rows} == {SHIFTED}
     assert rows[0]["comment"] == "Fantom genscannet, inden for grænser"
-    assert {r["rule"] for r in rows} == {a.rule for a in today}
+    assert {r["rule"] for r in rows} == {"scan: " + a.rule for a in today}
     audit = query(demo_archive, "SELECT username FROM audit_log WHERE action = 'qc_acknowledge'")
     assert len(audit) == len(rows) and audit[0]["username"] == "tekla"
     # acknowledged alarms are drawn differently and listed with the user

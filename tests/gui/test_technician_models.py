@@ -59,9 +59,15 @@ def test_qc_models_from_the_demo_archive(demo_archive: Path, qtmodeltester: Mode
     scanners.set_rows(rows)
     _check(qtmodeltester)(scanners)
     row = rows.index(shifted)
-    assert scanners.index(row, ScannerQcModel.COL_STATUS).data() == _("Reject")
+    # issue 14: the demo's last QC is months old, so today is "no QC today", naming the age
+    # and the last result (Reject), in its own colour
+    days = shifted.days_since_last
+    assert days is not None and days > 0
+    assert scanners.index(row, ScannerQcModel.COL_STATUS).data() == _(
+        "No QC today (last QC {days} days ago: {status})"
+    ).format(days=days, status=_("Reject"))
     colour = scanners.index(row, ScannerQcModel.COL_STATUS).data(Qt.ItemDataRole.DecorationRole)
-    assert colour is not None and colour.name() == "#c62828"
+    assert colour is not None and colour.name() == "#6d4c41"
 
     alarm_model = QcAlarmModel()
     _check(qtmodeltester)(alarm_model)

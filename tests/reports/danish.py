@@ -21,6 +21,20 @@ DA: dict[str, str] = {
     "No visits to show.": "Ingen undersøgelser at vise.",
     "Visit date": "Undersøgelsesdato",
     "LSC band around the baseline (± {lsc} g/cm²)": "LSC-bånd omkring baseline (± {lsc} g/cm²)",
+    "National scale: {scale}.": "National skala: {scale}.",
+    "{source}, with the cross-calibration uncertainty": "{source}, inkl. krydskalibreringens"
+    " usikkerhed",
+    "Because the prior scan was made on another scanner, the LSC includes the uncertainty of"
+    " both scanners' cross-calibration (up to {u} g/cm² at 95 %).": "Da den tidligere skanning"
+    " blev foretaget på en anden skanner, omfatter LSC usikkerheden på begge skanneres"
+    " krydskalibrering (op til {u} g/cm² ved 95 %).",
+    "Near threshold: category uncertain. Within the 95 % uncertainty of the measurement and the"
+    " calibration the category could be {low} or {high}.": "Nær grænseværdi: kategorien er"
+    " usikker. Inden for 95 %-usikkerheden på målingen og kalibreringen kan kategorien være"
+    " {low} eller {high}.",
+    "The prior scan of the {prior_site} ({date}) was of the other hip; the {site} is not"
+    " compared with it.": "Den tidligere skanning af {prior_site} ({date}) var af den anden"
+    " hofte; {site} sammenlignes ikke med den.",
     # terms
     "left": "venstre",
     "right": "højre",

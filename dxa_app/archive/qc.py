@@ -1,0 +1,193 @@
+"""The daily-QC table family: phantom series, baseline restarts and the drift steps behind them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from dxa_app.archive.db import now_iso
+
+
+@dataclass(frozen=True)
+class BaselineStart:
+    """A point after which a scanner's daily QC takes a new baseline.
+
+    ``after`` is an ISO timestamp; with ``strict`` the first QC scan strictly after it starts
+    the new baseline (a drift correction fitted on the scans up to ``after``), otherwise the
+    first scan at or after it (a service visit, a software change, a request).
+    """
+
+    after: str
+    strict: bool
+    kind: str  # on_demand, service, drift_correction, software_change
+    reason: str
+    by: str = ""
+    ref: int | None = None  # the qc_baselines row or the drift step
+
+
+def daily_qc_rows(db: sqlite_utils.Database, region: str) -> list[dict[str, Any]]:
+    """Return every daily-QC reading of one phantom region, by site, serial and time.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    region : str
+        The phantom region (``total`` by default in the QC views).
+
+    Returns
+    -------
+    list of dict
+        ``scanner_id, serial, model, site, ps_id, acquired_at, bmd_g_cm2``.
+    """
+    return list(
+        db.query(
+            "SELECT sc.id AS scanner_id, sc.serial, sc.model, coalesce(si.code, '') AS site,"
+            " ps.id AS ps_id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
+            " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id"
+            " JOIN scanners sc ON sc.id = ps.scanner_id LEFT JOIN sites si ON si.id = sc.site_id"
+            " WHERE ps.purpose = 'daily_qc' AND pr.region = ?"
+            " ORDER BY si.code, sc.serial, ps.acquired_at, ps.id",
+            [region],
+        )
+    )
+
+
+def add_baseline_start(
+    db: sqlite_utils.Database,
+    scanner_id: int,
+    *,
+    starts_at: str,
+    kind: str,
+    reason: str,
+    by: str,
+) -> int:
+    """Store that a scanner's QC takes a new baseline from ``starts_at`` (append-only).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive, inside a write transaction.
+    scanner_id : int
+        The scanner.
+    starts_at : str
+        ISO timestamp (or date) of the first scan of the new baseline.
+    kind : str
+        ``on_demand`` or ``service``.
+    reason : str
+        Why (required by the service).
+    by : str
+        Who asked.
+
+    Returns
+    -------
+    int
+        The row id.
+    """
+    cur = db.execute(
+        "INSERT INTO qc_baselines (scanner_id, starts_at, kind, reason, created_by, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [scanner_id, starts_at, kind, reason, by, now_iso()],
+    )
+    return int(cur.lastrowid or 0)
+
+
+def baseline_starts(db: sqlite_utils.Database, scanner_id: int) -> list[BaselineStart]:
+    """Return every reason this scanner's QC starts a new baseline, oldest first.
+
+    * a request (on demand, or after a service visit) from :func:`add_baseline_start`;
+    * an approved drift correction: the scans it was fitted on end at its ``qc_last``
+      (provenance), so the next scan starts the new baseline (a step approved before this
+      was recorded restarts at its approval time);
+    * a software change known from the scanner's patient scans: from the day of the first
+      scan with a new software version (phantom scans carry no version in the archive).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int
+        The scanner.
+
+    Returns
+    -------
+    list of BaselineStart
+        Sorted by time.
+    """
+    out: list[BaselineStart] = []
+    for r in db.query(
+        "SELECT id, starts_at, kind, reason, created_by FROM qc_baselines WHERE scanner_id = ?",
+        [scanner_id],
+    ):
+        out.append(
+            BaselineStart(
+                str(r["starts_at"]), False, r["kind"], r["reason"], r["created_by"], r["id"]
+            )
+        )
+    for r in db.query(
+        "SELECT id, provenance, approved_at, approved_by FROM calibration_steps"
+        " WHERE scanner_id = ? AND kind = 'drift' AND status = 'approved'",
+        [scanner_id],
+    ):
+        prov = json.loads(r["provenance"] or "{}")
+        last = prov.get("qc_last")
+        after = str(last) if last else str(r["approved_at"] or "")
+        if after:
+            out.append(
+                BaselineStart(
+                    after,
+                    bool(last),
+                    "drift_correction",
+                    f"drift correction {r['id']}",
+                    r["approved_by"] or "",
+                    int(r["id"]),
+                )
+            )
+    versions = db.execute(
+        "SELECT software_version, min(acquired_at) FROM scans WHERE scanner_id = ?"
+        " AND software_version <> '' GROUP BY software_version ORDER BY 2",
+        [scanner_id],
+    ).fetchall()
+    for (version, _first), (new_version, at) in itertools.pairwise(versions):
+        # from the day of the change: the first QC scan that day already runs the new version
+        out.append(
+            BaselineStart(
+                str(at)[:10], False, "software_change", f"{version} -> {new_version}", "", None
+            )
+        )
+    out.sort(key=lambda b: (b.after, b.kind))
+    return out
+
+
+def pending_drift_steps(db: sqlite_utils.Database, scanner_id: int) -> list[dict[str, Any]]:
+    """Return the proposed (not yet decided) drift corrections of a scanner, newest first.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int
+        The scanner.
+
+    Returns
+    -------
+    list of dict
+        ``id, valid_from, slope, provenance`` (parsed).
+    """
+    return [
+        {
+            "id": int(r["id"]),
+            "valid_from": r["valid_from"],
+            "slope": float(r["slope"]),
+            "provenance": json.loads(r["provenance"] or "{}"),
+        }
+        for r in db.query(
+            "SELECT id, valid_from, slope, provenance FROM calibration_steps"
+            " WHERE scanner_id = ? AND kind = 'drift' AND status = 'proposed' ORDER BY id DESC",
+            [scanner_id],
+        )
+    ]
