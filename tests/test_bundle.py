@@ -99,12 +99,14 @@ def test_bundle_layout(bundle: Path) -> None:
             catalogue = gettext.GNUTranslations(fh)
         with po.open("rb") as fh:
             source = read_po(fh, locale=po.stem)
-        translated = [
-            m for m in source if m.id and m.string and not m.fuzzy and isinstance(m.id, str)
-        ]
+        translated = {
+            m.id: m.string
+            for m in source
+            if isinstance(m.id, str) and m.id and m.string and not m.fuzzy
+        }
         assert translated, po
-        for message in translated[:50]:
-            assert catalogue.gettext(message.id) == message.string, message.id
+        for msgid, msgstr in list(translated.items())[:50]:
+            assert catalogue.gettext(msgid) == msgstr, msgid
 
 
 def test_frozen_cli_version(bundle: Path, tmp_path: Path) -> None:
