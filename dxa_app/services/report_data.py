@@ -18,6 +18,7 @@ import sqlite_utils
 from calibration.rounding import round_half_away
 from dxa_app.archive.precision import latest_precision
 from dxa_app.archive.scale import current_scale
+from dxa_app.archive.steps import approved_chain as chain_for
 from dxa_app.archive.steps import is_harmonised
 from dxa_app.archive.studies import (
     first_scan_text,
@@ -27,7 +28,6 @@ from dxa_app.archive.studies import (
     study_header,
 )
 from dxa_app.i18n import _, translator
-from dxa_app.services.calibration import chain_for
 from dxa_app.services.scoring import (
     REFERENCE_REGION,
     Z95,

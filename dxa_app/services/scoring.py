@@ -41,13 +41,13 @@ from dxa_app.archive.db import now_iso
 from dxa_app.archive.db import short_wait as _short_wait_for_write
 from dxa_app.archive.precision import latest_precision
 from dxa_app.archive.references import installed_tables
+from dxa_app.archive.steps import approved_chain as chain_for
 from dxa_app.archive.steps import is_harmonised, scale_anchor
 from dxa_app.archive.studies import has_fragility_fracture, study_id_for, study_ids
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
 from dxa_app.resources import resource_path
 from dxa_app.services.auth import Permission, Session, acting, record
-from dxa_app.services.calibration import chain_for
 from reports.labels import category_label
 
 #: Archive settings naming the reference files (in resources/reference) in use.

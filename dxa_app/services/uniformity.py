@@ -16,12 +16,12 @@ import sqlite_utils
 
 from calibration.chain import compose
 from dxa_app.archive.scanners import scanner_rows
-from dxa_app.archive.steps import is_harmonised
+from dxa_app.archive.steps import approved_chain as chain_for
+from dxa_app.archive.steps import is_harmonised, region_group
 from dxa_app.domain import scanner_label
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
 from dxa_app.services.auth import Permission, Session, acting
-from dxa_app.services.calibration import chain_for, region_group
 
 PHANTOM = "phantom"
 PATIENT = "patient"
