@@ -64,12 +64,20 @@ def _import(args: argparse.Namespace) -> ExitCode:
     c = summary.counts
     lines = [
         _(
-            "Imported {imported}, duplicates {duplicate}, skipped {skipped}, failed {failed}."
-        ).format(**c)
+            "Imported {imported}, imported with analysis data not understood {partial},"
+            " duplicates {duplicate}, skipped {skipped}, failed {failed}."
+        ).format(partial=c["imported_analysis_not_understood"], **c)
     ]
     for o in summary.outcomes:
         if o.status in ("failed", "skipped"):
             lines.append(f"  {o.status}: {o.path}: {o.reason}")
+        elif o.status == "imported" and o.not_understood:
+            lines.append(
+                "  "
+                + _("analysis data not understood: {path}: {what}").format(
+                    path=o.path, what="; ".join(o.not_understood)
+                )
+            )
     emit(args, summary.to_dict(), "\n".join(lines))
     return ExitCode.PARTIAL if c["failed"] else ExitCode.OK
 
@@ -149,9 +157,13 @@ def _demo(args: argparse.Namespace) -> ExitCode:
     if result.imported is not None and result.counts is not None:
         lines.append(
             _(
-                "Imported into {archive}: {imported} files, {duplicate} duplicates, "
-                "{skipped} skipped, {failed} failed."
-            ).format(archive=result.archive, **result.imported)
+                "Imported into {archive}: {imported} files, {partial} with analysis data not"
+                " understood, {duplicate} duplicates, {skipped} skipped, {failed} failed."
+            ).format(
+                archive=result.archive,
+                partial=result.imported.get("imported_analysis_not_understood", 0),
+                **result.imported,
+            )
         )
         lines.append(_counts_text(result.counts))
     if result.calibration is not None:

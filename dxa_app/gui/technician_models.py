@@ -24,7 +24,9 @@ _ANY_INDEX = QModelIndex | QPersistentModelIndex
 
 
 def import_status_label(status: str) -> str:
-    """Return the translated label of an import status."""
+    """Return the translated label of an import status (or of an import summary count)."""
+    if status == "imported_analysis_not_understood":
+        return _("imported, analysis data not understood")
     labels = {
         ImportStatus.IMPORTED: _("imported"),
         ImportStatus.DUPLICATE: _("duplicate"),
@@ -35,6 +37,18 @@ def import_status_label(status: str) -> str:
         return labels[ImportStatus(status)]
     except ValueError:
         return status
+
+
+def _outcome_status(o: ImportOutcome) -> str:
+    if o.status is ImportStatus.IMPORTED and o.not_understood:
+        return import_status_label("imported_analysis_not_understood")
+    return import_status_label(str(o.status))
+
+
+def _outcome_reason(o: ImportOutcome) -> str:
+    if o.reason:
+        return o.reason
+    return "; ".join(n.message for n in o.notes)
 
 
 def _bmd(value: float | None) -> str:
@@ -48,11 +62,8 @@ class ImportResultModel(ObjectTableModel[ImportOutcome]):
 
     columns: Sequence[Column[ImportOutcome]] = (
         Column(lambda: _("File"), lambda o: o.path),
-        Column(lambda: _("Status"), lambda o: import_status_label(str(o.status))),
-        Column(
-            lambda: _("Reason"),
-            lambda o: o.reason or "; ".join(n.message for n in o.notes),
-        ),
+        Column(lambda: _("Status"), _outcome_status),
+        Column(lambda: _("Reason"), _outcome_reason),
     )
 
 
