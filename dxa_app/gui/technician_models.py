@@ -124,17 +124,30 @@ class RegionScoreModel(ObjectTableModel[RegionRow]):
     )
 
 
+def _analysis_label(image: StudyImage) -> str:
+    labels = {
+        "read": _("results read"),
+        "none": _("image only"),
+        "not_understood": _("analysis data not understood"),
+    }
+    label = labels.get(image.analysis, "")
+    return f"{label}: {image.analysis_detail}" if image.analysis_detail else label
+
+
 class StudyImageModel(ObjectTableModel[StudyImage]):
-    """A study's images: kind, size, SOP instance UID, file."""
+    """A study's images: kind, side, size, analysis, exposure, SOP instance UID, file."""
 
     columns: Sequence[Column[StudyImage]] = (
         Column(lambda: _("Kind"), lambda i: i.kind),
+        Column(lambda: _("Side"), lambda i: i.side or ""),
         Column(
             lambda: _("Size"),
             lambda i: f"{i.columns}×{i.rows}" if i.rows and i.columns else "",
         ),
+        Column(lambda: _("Analysis"), _analysis_label),
+        Column(lambda: _("Exposure"), lambda i: ", ".join(f"{k} {v}" for k, v in i.exposure)),
         Column(lambda: _("SOP instance UID"), lambda i: i.sop_instance_uid),
-        Column(lambda: _("File"), lambda i: i.file_path or i.note),
+        Column(lambda: _("File"), lambda i: i.stored_path or i.file_path or i.note),
     )
 
 

@@ -468,7 +468,7 @@ class GeDicomReader:
             notes.append(
                 ImportNote(
                     _(
-                        "GEMS_LUNAR_RAW ({tag}): the embedded enCORE file {name!r} ({n} bytes)"
+                        "GEMS_LUNAR_RAW {tag}: the embedded enCORE file {name!r} ({n} bytes)"
                         " is kept in the stored file, not read (its format is not public)."
                     ).format(tag=_tag(blob.tag), name=name, n=len(blob.value)),
                     "info",
