@@ -253,15 +253,34 @@ def check_store(folder: Path, files: list[StoredFile]) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class StoreCopy:
+    """What :func:`copy_files` did.
+
+    The files now in the target store and their bytes, and the files that could not be
+    copied (missing or changed in the source store).
+    """
+
+    files: int
+    bytes: int
+    missing: tuple[str, ...] = ()
+
+
 def copy_files(
-    source: Path, dest: Path, files: list[StoredFile], *, link_from: Path | None = None
-) -> int:
+    source: Path,
+    dest: Path,
+    files: list[StoredFile],
+    *,
+    link_from: Path | None = None,
+    verify_links: bool = True,
+) -> StoreCopy:
     """Copy stored files from one store folder to another (e.g. into a backup's store).
 
     A file already in ``dest`` with its SHA-256 is kept. With ``link_from`` (an older
-    backup's store on the same disk), a file there of the same name is hard-linked
-    instead of copied when its SHA-256 is right: content-addressed files never change, so
-    daily backups share them.
+    backup's store, or the archive's own store, on the same disk) a file there of the same
+    name is hard-linked instead of copied (after its SHA-256 is checked, unless
+    ``verify_links`` is False): content-addressed files never change, so copies share them.
+    Every copied file is hashed while it is written and kept only when its SHA-256 is right.
 
     Parameters
     ----------
@@ -273,42 +292,49 @@ def copy_files(
         The files to copy.
     link_from : Path, optional
         A store whose files may be hard-linked.
+    verify_links : bool
+        Check a file's SHA-256 before linking it.
 
     Returns
     -------
-    int
-        The bytes of the files now in ``dest``.
+    StoreCopy
+        The files and bytes now in ``dest``, and the ones missing or changed in ``source``.
 
     Raises
     ------
     OSError
-        When a file cannot be read or written.
-    ValueError
-        When a source file is not the content its row records.
+        When ``dest`` cannot be written.
     """
     _mkdir(dest)
     total = 0
+    done = 0
+    missing: list[str] = []
     for f in files:
         target = dest / f.stored_path
-        if target.is_file() and file_digest(target)[0] == f.sha256:
+        if target.is_file() and (not verify_links or file_digest(target)[0] == f.sha256):
             total += target.stat().st_size
+            done += 1
             continue
-        origin = source / f.stored_path
         if link_from is not None:
             older = link_from / f.stored_path
-            if older.is_file() and file_digest(older)[0] == f.sha256:
+            if older.is_file() and (not verify_links or file_digest(older)[0] == f.sha256):
                 _mkdir(target.parent)
                 with contextlib.suppress(OSError):  # another disk, or no hard links there
                     os.link(older, target)
                     total += target.stat().st_size
+                    done += 1
                     continue
+        origin = source / f.stored_path
+        if not origin.is_file():
+            missing.append(f.stored_path)
+            continue
         try:
             total += _link_or_copy(origin, target, f.sha256)
-        except _Mismatch as exc:
-            raise ValueError(
-                f"{origin}: SHA-256 {str(exc)[:16]}, expected {f.sha256[:16]}"
-            ) from exc
-    return total
+        except _Mismatch:
+            missing.append(f.stored_path)
+            continue
+        done += 1
+    return StoreCopy(done, total, tuple(missing))
 
 
 def walk_store(folder: Path) -> Iterator[Path]:

@@ -377,8 +377,8 @@ def _store_identity(
             tally.notes.append(
                 ImportNote(
                     _(
-                        "Study {uid}: {elements} differ from what the study's first file sent;"
-                        " the first identity is kept and sent to PACS."
+                        "Study {uid}: this file sends other values for {elements} than the"
+                        " study's first file; the first identity is kept and sent to PACS."
                     ).format(uid=ident.study_uid, elements=", ".join(differs))
                 )
             )
