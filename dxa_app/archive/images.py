@@ -100,7 +100,14 @@ def file_digest(path: Path) -> tuple[str, int]:
 
 
 def _mkdir(folder: Path) -> None:
-    folder.mkdir(mode=_FOLDER_MODE, parents=True, exist_ok=True)
+    """Create ``folder`` and its missing parents, each owner-only (0700)."""
+    missing: list[Path] = []
+    level = folder
+    while not level.exists():
+        missing.append(level)
+        level = level.parent
+    for path in reversed(missing):
+        path.mkdir(mode=_FOLDER_MODE, exist_ok=True)
 
 
 def _copy_hashing(source: Path, tmp: Path) -> tuple[str, int]:

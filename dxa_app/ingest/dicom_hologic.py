@@ -546,7 +546,11 @@ class HologicDicomReader:
             )
         results = _results(path, analysis, scan_type, notes)
         if not results:
-            raise _NotUnderstood(_("no region in it was understood"))
+            raise _NotUnderstood(
+                _("no region in it was understood (it starts {start!r})").format(
+                    start=_start(stripped)
+                )
+            )
         if scan_type is ScanType.AP_SPINE:
             results = label_spine_total(results, _("AP spine"), notes)
 
