@@ -214,18 +214,27 @@ def send_report(session: Session, study: str | int, target: PacsTarget | None = 
     return SendResult(study_id, str(ds.SOPInstanceUID), int(status), chosen)
 
 
-#: DICOM's limit of a person name's component group (PS3.5 6.2, VR PN).
+#: DICOM's limit of a person name's component group (PS3.5 6.2, VR PN): 64 characters, which
+#: validators count in bytes of the encoding (UTF-8 here: æ, ø and å take two).
 PN_GROUP_MAX = 64
+
+
+def _cut(text: str, limit: int) -> str:
+    """Return ``text`` cut to at most ``limit`` bytes of UTF-8 (never inside a character)."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
 
 
 def _to_pn(name: str) -> str:
     """A display name ("Given Family") as a DICOM person name ("Family^Given").
 
     The program makes this name (the source gave no DICOM name), so it keeps it within
-    DICOM's 64 characters per component group: the family name first, then as much of the
-    given names as fits. A name that is already a PN (has ``^``) is only cut to the limit.
+    DICOM's 64 characters (UTF-8 bytes) per component group: the family name first, then
+    as much of the given names as fits. A name that is already a PN (has ``^``) is only cut.
     """
-    text = " ".join(name.split("=")[0].split()) if "^" not in name else name.split("=")[0]
+    text = name.split("=")[0]
     if not text.strip():
         return ""
     if "^" in text:
@@ -233,10 +242,10 @@ def _to_pn(name: str) -> str:
     else:
         parts = text.split()
         family, rest = parts[-1], " ".join(parts[:-1])
-    family = family[:PN_GROUP_MAX]
-    room = PN_GROUP_MAX - len(family) - 1
-    rest = rest[:room].rstrip("^ ") if room > 0 else ""
-    return f"{family}^{rest}" if rest else f"{family}^"
+    family = _cut(family, PN_GROUP_MAX - 1)
+    room = PN_GROUP_MAX - len(family.encode("utf-8")) - 1
+    rest = _cut(rest, room).rstrip("^ ") if room > 0 else ""
+    return f"{family}^{rest}"
 
 
 def _tm(value: str | None) -> dt.time | None:
