@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from pydicom.tag import Tag
+from pydicom.tag import BaseTag, Tag
 
 from dxa_app.archive import open_archive
 from dxa_app.archive.images import put, relative_path
@@ -223,7 +223,7 @@ def test_cli_backup_reports_images_missing_from_the_store(
 # --- analysis data not understood ----------------------------------------------------------
 
 
-def _garble(path: Path, tag: Tag, value: str) -> None:
+def _garble(path: Path, tag: BaseTag, value: str) -> None:
     ds = pydicom.dcmread(path)
     ds[tag].value = value
     ds.save_as(path, enforce_file_format=True)
