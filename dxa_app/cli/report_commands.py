@@ -203,10 +203,7 @@ def _send(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK if r.ok else ExitCode.ERROR
 
 
-@command(
-    "send",
-    "send the signed report to PACS as DICOM Encapsulated PDF (C-STORE), or write it to a file",
-)
+@command("send", "send the signed report to PACS (DICOM Encapsulated PDF), or to a file")
 @handles(_send)
 def _send_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", metavar="STUDY", help=_("study id or Study Instance UID"))
