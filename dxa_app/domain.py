@@ -226,9 +226,28 @@ class ScanRecord:
     results: tuple[RegionResult, ...] = ()
 
 
+class AnalysisStatus(StrEnum):
+    """What became of the vendor analysis data an instance carried."""
+
+    #: Results were read from it (a scan with numbers).
+    READ = "read"
+    #: The instance carries no analysis data (an image only, e.g. a VFA image).
+    NONE = "none"
+    #: Vendor analysis or private content was present in a layout the reader does not know.
+    NOT_UNDERSTOOD = "not_understood"
+
+
 @dataclass(frozen=True, slots=True)
 class ImageRecord:
-    """A DICOM image (or other instance) kept with a study."""
+    """A DICOM image (or other instance) kept with a study.
+
+    ``file_path`` is where the reader found the file; the archive copies the file into its
+    image store (content-addressed by ``sha256``). ``exposure`` holds the exposure and dose
+    attributes the modality recorded, as (DICOM keyword, value as written) pairs; values of
+    ExposureDoseSequence items are keyed ``ExposureDoseSequence[n].Keyword``.
+    ``analysis_detail`` names, when the analysis was not understood, the private creator and
+    element (or SR content) that was present.
+    """
 
     sop_instance_uid: str
     sop_class_uid: str
@@ -239,6 +258,39 @@ class ImageRecord:
     file_path: str = ""
     sha256: str = ""
     note: str = ""
+    side: Side | None = None
+    body_part: str = ""
+    protocol: str = ""
+    software_version: str = ""
+    exposure: tuple[tuple[str, str], ...] = ()
+    analysis: AnalysisStatus | None = None
+    analysis_detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceIdentity:
+    """Patient and study identity exactly as the source sent it (never normalised).
+
+    Kept per study and written unchanged into every DICOM object the program sends about the
+    study (architecture rule 11). DICOM values are the decoded element values as received
+    (dates and times as their DA/TM text, person names as their PN text with ``^``
+    components); ``character_set`` is the SpecificCharacterSet they came with. Sources that
+    are not DICOM keep what they gave (``source`` says which kind of source).
+    """
+
+    source: str
+    patient_id: str
+    study_uid: str
+    issuer_of_patient_id: str = ""
+    patient_name: str = ""
+    character_set: str = ""
+    birth_date: str = ""
+    sex: str = ""
+    accession: str = ""
+    study_id: str = ""
+    study_date: str = ""
+    study_time: str = ""
+    referring_physician: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +382,7 @@ class StudyRecord:
     study: StudyInfo
     scans: tuple[ScanRecord, ...] = ()
     images: tuple[ImageRecord, ...] = ()
+    source_identity: SourceIdentity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,7 +408,12 @@ class ParsedSource:
 
 @dataclass(frozen=True, slots=True)
 class ImportOutcome:
-    """The result of importing one source file into the archive."""
+    """The result of importing one source file into the archive.
+
+    ``not_understood`` names, for a file imported as an image whose vendor analysis data
+    (or private or SR content) was present but not understood, what was there (private
+    creator and element); such a file is counted apart from the plainly imported ones.
+    """
 
     path: str
     status: ImportStatus
@@ -363,6 +421,7 @@ class ImportOutcome:
     reason: str = ""
     rows_added: int = 0
     notes: tuple[ImportNote, ...] = ()
+    not_understood: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import NameOID
-from pydicom import Dataset
+from pydicom import Dataset, config
+from pydicom.charset import python_encoding
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import DataElement
+from pydicom.multival import MultiValue
 from pydicom.uid import EncapsulatedPDFStorage, ExplicitVRLittleEndian, generate_uid
 
 from dxa_app.dicom_net import DicomNetError, send_files
+from dxa_app.domain import SourceIdentity
 from dxa_app.errors import DxaError
+from dxa_app.fileio import create_owner_only
 from dxa_app.i18n import _
 
 if TYPE_CHECKING:  # pyHanko is imported when first used: it takes ~0.3-0.5 s
@@ -77,6 +83,64 @@ def _dt(value: dt.datetime) -> str:
     return text + value.strftime("%z")  # "" for a naive datetime
 
 
+#: The identity elements written exactly as received (architecture rule 11), with their VRs.
+_RECEIVED_ELEMENTS: tuple[tuple[str, str, str], ...] = (
+    ("patient_id", "PatientID", "LO"),
+    ("issuer_of_patient_id", "IssuerOfPatientID", "LO"),
+    ("patient_name", "PatientName", "PN"),
+    ("birth_date", "PatientBirthDate", "DA"),
+    ("sex", "PatientSex", "CS"),
+    ("accession", "AccessionNumber", "SH"),
+    ("study_id", "StudyID", "SH"),
+    ("study_date", "StudyDate", "DA"),
+    ("study_time", "StudyTime", "TM"),
+    ("referring_physician", "ReferringPhysicianName", "PN"),
+)
+_TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC"})
+
+
+def _put_received(ds: Dataset, received: SourceIdentity) -> None:
+    """Write the identity elements exactly as the modality sent them.
+
+    They are not validated here: what the modality sent is what PACS knows the patient and
+    study by.
+    """
+    for field_name, keyword, vr in _RECEIVED_ELEMENTS:
+        value = getattr(received, field_name)
+        if keyword == "IssuerOfPatientID" and not value:
+            if keyword in ds:
+                del ds[keyword]
+            continue
+        tag = tag_for_keyword(keyword)
+        assert tag is not None
+        ds[tag] = DataElement(tag, vr, value, validation_mode=config.IGNORE)
+
+
+def _single_byte_codec(character_set: str) -> str | None:
+    """Return the Python codec of a single-valued, non-ISO-2022 SpecificCharacterSet."""
+    term = character_set.strip()
+    if not term or "\\" in term or "2022" in term:
+        return None
+    codec = python_encoding.get(term)
+    return codec if isinstance(codec, str) else None
+
+
+def _charset_for(ds: Dataset, character_set: str) -> str | None:
+    """Return ``character_set`` when every text of ``ds`` can be written in it, else None."""
+    codec = _single_byte_codec(character_set)
+    if codec is None:
+        return None
+    for elem in ds.iterall():
+        if elem.VR in _TEXT_VRS and elem.value is not None:
+            values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+            for v in values:
+                try:
+                    str(v).encode(codec)
+                except UnicodeEncodeError:
+                    return None
+    return character_set.strip()
+
+
 def encapsulated_pdf(
     pdf: bytes,
     *,
@@ -99,19 +163,29 @@ def encapsulated_pdf(
     series_number: int = 900,
     instance_number: int = 1,
     content_datetime: dt.datetime,
+    study_id: str = "",
+    issuer_of_patient_id: str = "",
+    received: SourceIdentity | None = None,
 ) -> Dataset:
     """Wrap a PDF report as a DICOM Encapsulated PDF in the patient's existing DXA study.
 
-    The instance gets the study's StudyInstanceUID and a new series (modality ``DOC``),
-    UTF-8 text (``ISO_IR 192``) and the PDF padded to an even length. It passes
-    ``dciodvfy`` without errors.
+    The instance gets the study's StudyInstanceUID and a new series (modality ``DOC``,
+    ConversionType ``WSD``: made on a workstation) and the PDF padded to an even length. It
+    passes ``dciodvfy`` without errors. With ``received`` (the identity the modality sent),
+    PatientID, IssuerOfPatientID, PatientName, PatientBirthDate, PatientSex,
+    AccessionNumber, StudyID, StudyDate, StudyTime and ReferringPhysicianName are written
+    exactly as received, so PACS files the report with the images (one patient, one study);
+    the text is written in the modality's SpecificCharacterSet when every text of the
+    instance fits in it (the name's bytes are then the modality's), else in UTF-8
+    (``ISO_IR 192``), which holds every character.
 
     Parameters
     ----------
     pdf : bytes
         The PDF document.
     patient_name : str
-        DICOM person name, e.g. ``"Ærø^Søren"``.
+        DICOM person name, e.g. ``"Ærø^Søren"`` (each component group at most 64
+        characters: the caller cuts a name it makes).
     patient_id : str
         The patient ID used by the DXA study (the CPR number in Danish hospitals).
     birth_date : date or None
@@ -140,6 +214,12 @@ def encapsulated_pdf(
         Series and instance numbers.
     content_datetime : datetime
         When the report was made (ContentDate/Time and AcquisitionDateTime).
+    study_id : str
+        StudyID (SH, at most 16 characters; may be empty).
+    issuer_of_patient_id : str
+        IssuerOfPatientID (left out when empty).
+    received : SourceIdentity, optional
+        The identity exactly as the modality sent it; its elements replace the ones above.
 
     Returns
     -------
@@ -171,6 +251,7 @@ def encapsulated_pdf(
         patient_birth_date=_da(birth_date) if birth_date else None,
         patient_sex=sex or None,
         accession_number=accession,
+        study_id=study_id or None,
         study_date=study_date,
         study_time=study_time,
         referring_physician_name=referrer,
@@ -179,8 +260,12 @@ def encapsulated_pdf(
         content_time=content_datetime.time().replace(tzinfo=None),
         specific_character_set=_CHARSET,
     )
+    if "StudyID" not in ds:
+        ds.StudyID = ""  # Type 2
+    if issuer_of_patient_id:
+        ds.IssuerOfPatientID = issuer_of_patient_id
     code, scheme, meaning = DXA_REPORT_CONCEPT
-    ds.ConversionType = "SD"  # as specified; "WSD" (workstation) also fits a generated PDF
+    ds.ConversionType = "WSD"  # a workstation made the document (not a scanned one)
     ds.BurnedInAnnotation = "YES"  # the PDF shows name and CPR number
     ds.AcquisitionDateTime = _dt(content_datetime)
     ds.DocumentTitle = document_title
@@ -188,11 +273,16 @@ def encapsulated_pdf(
     ds.MIMETypeOfEncapsulatedDocument = _PDF_MIME
     ds.EncapsulatedDocument = pdf + b"\0" if len(pdf) % 2 else pdf
     ds.EncapsulatedDocumentLength = len(pdf)
+    if received is not None:
+        _put_received(ds, received)
+        charset = _charset_for(ds, received.character_set)
+        if charset is not None:
+            ds.SpecificCharacterSet = charset
     return ds
 
 
 def write_dicom(ds: Dataset, path: Path | str) -> Path:
-    """Write a dataset as a DICOM Part 10 file (through a temporary name, then renamed).
+    """Write a dataset as an owner-only DICOM Part 10 file (a temporary name, then renamed).
 
     Parameters
     ----------
@@ -209,6 +299,8 @@ def write_dicom(ds: Dataset, path: Path | str) -> Path:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.part")
     try:
+        tmp.unlink(missing_ok=True)
+        create_owner_only(tmp)  # the report holds patient data: readable by its owner only
         ds.save_as(tmp, enforce_file_format=True)
         tmp.replace(path)
     except BaseException:

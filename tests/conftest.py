@@ -168,9 +168,16 @@ def demo_archive_master(demo_files: Path, tmp_path_factory: pytest.TempPathFacto
     return build_once(tmp_path_factory, "demo-archive", build) / "demo.dxa.sqlite"
 
 
+def copy_archive(src: Path, dest: Path) -> Path:
+    """Copy an archive file and its image store beside it (the stored files hard-linked)."""
+    shutil.copy(src, dest)
+    store = src.with_name(src.name + "-images")
+    if store.is_dir():
+        shutil.copytree(store, dest.with_name(dest.name + "-images"), copy_function=os.link)
+    return dest
+
+
 @pytest.fixture
 def demo_archive(demo_archive_master: Path, tmp_path: Path) -> Iterator[Path]:
-    """A private copy of the imported demo archive."""
-    dest = tmp_path / "demo.dxa.sqlite"
-    shutil.copy(demo_archive_master, dest)
-    yield dest
+    """A private copy of the imported demo archive, with its image store."""
+    yield copy_archive(demo_archive_master, tmp_path / "demo.dxa.sqlite")

@@ -124,8 +124,19 @@ def test_folder_backups_keep_the_newest(demo_archive: Path, tmp_path: Path) -> N
     for day in range(4):
         r = backup_archive(tech, folder=folder, keep=2, now=start + dt.timedelta(days=day))
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["demo-20261103-020000.dxa.sqlite", "demo-20261104-020000.dxa.sqlite"]
+    # issue 13: each copy has its image store beside it, removed with it by the rotation
+    assert names == [
+        "demo-20261103-020000.dxa.sqlite",
+        "demo-20261103-020000.dxa.sqlite-images",
+        "demo-20261104-020000.dxa.sqlite",
+        "demo-20261104-020000.dxa.sqlite-images",
+    ]
     assert len(r.removed) == 1
+    assert r.images > 0 and not r.images_missing
+    # unchanged image files are shared between the daily copies (hard links), not copied
+    newer = sorted((folder / names[3]).glob("*/*.dcm"))
+    older = folder / names[1] / newer[0].relative_to(folder / names[3])
+    assert len(newer) == r.images and newer[0].stat().st_ino == older.stat().st_ino
     with pytest.raises(UsageError, match="never overwrites"):
         backup_archive(tech, folder / names[0])
     with pytest.raises(UsageError, match="archive itself"):

@@ -63,11 +63,13 @@ SPINE = ScanRecord(
     operator="Lise Holm",
     software_version="16.20.059",
     results=(
-        RegionResult(Region.L1, 0.951, 13.1, 13.77, -1.4, -0.6),
+        RegionResult(Region.L1, 1.31, 20.0, 15.27, 1.8, 2.6, included=False),
         RegionResult(Region.L2, 1.002, 14.9, 14.87, -1.1, -0.3),
-        RegionResult(Region.L3, 1.31, 20.0, 15.27, 1.8, 2.6, included=False),
+        RegionResult(Region.L3, 0.951, 13.1, 13.77, -1.4, -0.6),
         RegionResult(Region.L4, 1.0123456789012345, 17.2, 17.0, -0.9, 0.0),
-        RegionResult(Region.L1_L4, 0.987, 52.1, 52.8, -1.2, -0.4),
+        # L1 is excluded, so the total is L2-L4 (issue 13: an "L1-L4" total over the
+        # vertebrae included is labelled from them)
+        RegionResult(Region.L2_L4, 0.987, 52.1, 52.8, -1.2, -0.4),
     ),
 )
 LEFT_HIP = ScanRecord(

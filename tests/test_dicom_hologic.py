@@ -20,6 +20,7 @@ from dxa_app.demo.dicom_writers import (
     write_hologic_vfa_image,
 )
 from dxa_app.domain import (
+    AnalysisStatus,
     IdType,
     Manufacturer,
     ParsedSource,
@@ -74,11 +75,13 @@ SPINE = ScanRecord(
     operator="Anne Nielsen",
     software_version="13.6.0.5",
     results=(
-        RegionResult(Region.L1, 0.812, 11.2, 13.8, -1.9, -0.7),
+        RegionResult(Region.L1, 1.203, 17.1, 14.2, 1.6, 2.9, included=False),
         RegionResult(Region.L2, 0.874, 12.9, 14.76, -1.4, -0.2),
-        RegionResult(Region.L3, 1.203, 17.1, 14.2, 1.6, 2.9, included=False),
+        RegionResult(Region.L3, 0.812, 11.2, 13.8, -1.9, -0.7),
         RegionResult(Region.L4, 0.9, 15.0, 16.6666, -1.1, 0.1),
-        RegionResult(Region.L1_L4, 0.8612345678901234, 39.1, 45.2266, -1.5, -0.3),
+        # L1 is excluded, so the spine total is L2-L4 (issue 13: labelled from the vertebrae
+        # included; it used to be an "L1-L4" over L1, L2 and L4 here)
+        RegionResult(Region.L2_L4, 0.8612345678901234, 39.1, 45.2266, -1.5, -0.3),
     ),
 )
 HIP = ScanRecord(
@@ -159,7 +162,7 @@ def test_round_trip(tmp_path: Path, scan: ScanRecord, fmt: Fmt) -> None:
 
 def test_excluded_vertebra_survives(tmp_path: Path) -> None:
     (scan,) = _only_study(READER.read(_write(tmp_path, SPINE, "text")))
-    assert [r.included for r in scan.results] == [True, True, False, True, True]
+    assert [r.included for r in scan.results] == [False, True, True, True, True]
 
 
 def test_writer_shape(tmp_path: Path) -> None:
@@ -255,13 +258,13 @@ def test_vendor_results_table_is_tolerated(tmp_path: Path) -> None:
     parsed = READER.read(path)
     (scan,) = _only_study(parsed)
     assert scan.scan_type is ScanType.AP_SPINE  # from BodyPartExamined
-    assert scan.results == (
-        RegionResult(Region.L1, 0.812, 11.2, 13.8, -1.9, None),
-        RegionResult(Region.L1_L4, 0.861, 39.1, 45.23, -1.5, -0.3),
-    )
+    # the only vertebra is L1, so the total is over L1 alone: no region stands for it and it
+    # is named in a note with its numbers (issue 13: never stored as "L1-L4")
+    assert scan.results == (RegionResult(Region.L1, 0.812, 11.2, 13.8, -1.9, None),)
     messages = " | ".join(n.message for n in parsed.notes)
     assert "% Fat" in messages
     assert "T12" in messages
+    assert "BMD 0.861 g/cm², T -1.5, Z -0.3) is over L1," in messages
 
 
 @pytest.mark.parametrize(
@@ -322,13 +325,21 @@ def test_missing_required_element_raises(tmp_path: Path, keyword: str) -> None:
     assert keyword in info.value.message
 
 
-def test_garbled_analysis_raises(tmp_path: Path) -> None:
+def test_garbled_analysis_is_an_image_with_analysis_not_understood(tmp_path: Path) -> None:
+    """Issue 13: analysis data that cannot be parsed no longer fails the file."""
     path = _write(tmp_path, SPINE)
     ds = dcmread(path)
     ds[Tag(0x0021, 0x1101)].value = "<ScanAnalysis><Region name='L1'"
     ds.save_as(path, enforce_file_format=True)
-    with pytest.raises(ImportProblemError, match="analysis"):
-        READER.read(path)
+    parsed = READER.read(path)
+    (study,) = parsed.studies
+    assert study.scans == ()
+    (image,) = study.images
+    assert image.analysis is AnalysisStatus.NOT_UNDERSTOOD
+    assert image.analysis_detail.startswith("HOLOGIC (0021,1101): it cannot be parsed")
+    assert image.kind == "ap_spine_image"
+    messages = [n.message for n in parsed.notes]
+    assert any(m.startswith("Analysis data not understood: HOLOGIC (0021,1101)") for m in messages)
 
 
 def test_ge_file_is_refused(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from dxa_app.domain import (
     ScanType,
     Sex,
     Side,
+    SourceIdentity,
     StudyInfo,
     StudyRecord,
     VfaFinding,
@@ -64,14 +65,29 @@ SCANNER = ScannerIdentity(
 
 
 def _with_reader_keys(rec: StudyRecord) -> StudyRecord:
-    """Return ``rec`` with the scan source keys the reader derives."""
+    """Return ``rec`` with the scan source keys the reader derives and the identity cells.
+
+    Issue 13: the reader also keeps the identity cells exactly as the file gave them.
+    """
     scans = tuple(
         dataclasses.replace(
             s, source_key=scan_source_key(rec.study.study_uid, s.scan_type, s.side, s.acquired_at)
         )
         for s in rec.scans
     )
-    return dataclasses.replace(rec, scans=scans)
+    p, st = rec.patient, rec.study
+    identity = SourceIdentity(
+        source="csv",
+        patient_id=p.identifier,
+        study_uid=st.study_uid,
+        patient_name=p.name,
+        birth_date=p.birth_date.isoformat() if p.birth_date else "",
+        sex=str(p.sex) if p.sex else "",
+        accession=st.accession,
+        study_date=st.study_date.isoformat(),
+        referring_physician=st.referrer,
+    )
+    return dataclasses.replace(rec, scans=scans, source_identity=identity)
 
 
 def _study(uid: str = "1.2.826.0.1.3680043.2.1", cpr: str = "010150-1234") -> StudyRecord:

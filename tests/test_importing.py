@@ -65,7 +65,13 @@ def test_import_json_lists_every_problem(
     )
     assert code == ExitCode.PARTIAL
     out = json.loads(capsys.readouterr().out)
-    assert out["counts"] == {"imported": 3, "duplicate": 0, "skipped": 1, "failed": 1}
+    assert out["counts"] == {
+        "imported": 3,
+        "imported_analysis_not_understood": 0,  # issue 13: counted apart from "imported"
+        "duplicate": 0,
+        "skipped": 1,
+        "failed": 1,
+    }
     problems = {Path(p["path"]).name: p for p in out["problems"]}
     assert problems["notes.txt"]["status"] == "skipped"
     assert problems["broken.dcm"]["status"] == "failed" and problems["broken.dcm"]["reason"]

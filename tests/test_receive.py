@@ -331,7 +331,10 @@ def test_cli_receive_echo_store_and_stop(tmp_path: Path, sig: signal.Signals) ->
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    assert "Received 1 files: imported 1, duplicates 0, skipped 0, failed 0." in out, out
+    assert (
+        "Received 1 files: imported 1, imported with analysis data not understood 0,"
+        " duplicates 0, skipped 0, failed 0." in out
+    ), out
     assert (tmp_path / "cli-incoming" / "1.2.826.0.1.3680043.8.498.994.dcm").is_file()
     db = open_archive(archive)
     try:

@@ -114,7 +114,7 @@ def test_encapsulated_pdf_passes_dciodvfy_and_round_trips(pdf: bytes, tmp_path: 
     assert ds.SpecificCharacterSet == "ISO_IR 192"
     assert str(ds.PatientName) == NAME
     assert ds.DocumentTitle == TITLE
-    assert (ds.ConversionType, ds.BurnedInAnnotation) == ("SD", "YES")
+    assert (ds.ConversionType, ds.BurnedInAnnotation) == ("WSD", "YES")  # issue 13: WSD
     assert ds.MIMETypeOfEncapsulatedDocument == "application/pdf"
     assert ds.ConceptNameCodeSequence[0].CodeValue == "38269-7"
     assert ds.AcquisitionDateTime == "20261123140507"

@@ -515,6 +515,42 @@ BEGIN SELECT RAISE(ABORT, 'a national scale version cannot be changed; set a new
 CREATE TRIGGER national_scales_no_delete BEFORE DELETE ON national_scales
 BEGIN SELECT RAISE(ABORT, 'a national scale version cannot be deleted; set a new one'); END;
 """
+#: Issue 13 (DICOM side): the image store and the identity exactly as the source sent it.
+#: ``images.stored_path`` names the copy in the store beside the archive (``file_path`` stays
+#: where the file came from); per image the side, body part, protocol, software version,
+#: exposure/dose attributes (JSON list of [keyword, value]) and what became of its analysis
+#: data. ``study_identity`` holds, once per study and immutable, the identity as received.
+V11_IMAGES_IDENTITY = """
+ALTER TABLE images ADD COLUMN stored_path TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN bytes INTEGER;
+ALTER TABLE images ADD COLUMN side TEXT CHECK (side IN ('L', 'R'));
+ALTER TABLE images ADD COLUMN body_part TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN protocol TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN software_version TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN exposure TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE images ADD COLUMN analysis TEXT
+    CHECK (analysis IN ('read', 'none', 'not_understood'));
+ALTER TABLE images ADD COLUMN analysis_detail TEXT NOT NULL DEFAULT '';
+CREATE TABLE study_identity (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL UNIQUE REFERENCES studies(id),
+    source TEXT NOT NULL,
+    source_key TEXT NOT NULL DEFAULT '',
+    patient_id TEXT NOT NULL,
+    issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+    patient_name TEXT NOT NULL DEFAULT '',
+    character_set TEXT NOT NULL DEFAULT '',
+    birth_date TEXT NOT NULL DEFAULT '',
+    sex TEXT NOT NULL DEFAULT '',
+    study_uid TEXT NOT NULL,
+    accession TEXT NOT NULL DEFAULT '',
+    dicom_study_id TEXT NOT NULL DEFAULT '',
+    study_date TEXT NOT NULL DEFAULT '',
+    study_time TEXT NOT NULL DEFAULT '',
+    referring_physician TEXT NOT NULL DEFAULT '',
+    recorded_at TEXT NOT NULL
+);
+""" + _immutable("study_identity", "received identity")
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -528,4 +564,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0008_step_uncertainty", V8_STEP_UNCERTAINTY),
     Migration("0009_installed_references", V9_INSTALLED_REFERENCES),
     Migration("0010_national_scale", V10_NATIONAL_SCALE),
+    Migration("0011_images_identity", V11_IMAGES_IDENTITY),
 )

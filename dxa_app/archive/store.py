@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlite_utils
 
 from dxa_app.archive.db import get_setting, now_iso, write_transaction
+from dxa_app.archive.images import put, store_folder
 from dxa_app.cpr import check_cpr
 from dxa_app.domain import (
     IdType,
+    ImageRecord,
     ImportNote,
     ImportOutcome,
     ParsedSource,
@@ -20,6 +23,7 @@ from dxa_app.domain import (
     PhantomIdentity,
     PhantomScanRecord,
     ScannerIdentity,
+    SourceIdentity,
     StudyRecord,
     VfaReadingRecord,
 )
@@ -31,6 +35,9 @@ SITE_MAPPING_KEY = "site_mapping"
 @dataclass
 class _Tally:
     notes: list[ImportNote] = field(default_factory=list)
+    #: The image store beside the archive (None for an in-memory archive: files stay where
+    #: they are).
+    images: Path | None = None
 
 
 def _one(db: sqlite_utils.Database, sql: str, params: list[object]) -> int | None:
@@ -215,6 +222,9 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
             ],
         )
     imported = now_iso()
+    if rec.source_identity is not None:
+        _store_identity(db, study_id, rec, tally)
+    scan_ids: list[int] = []
     for scan in rec.scans:
         if _one(db, "SELECT id FROM scans WHERE source_key = ?", [scan.source_key]) is not None:
             continue
@@ -236,6 +246,7 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
                 imported,
             ],
         )
+        scan_ids.append(scan_id)
         for r in scan.results:
             db.execute(
                 "INSERT INTO region_results (scan_id, region, bmd_g_cm2, bmc_g, area_cm2,"
@@ -251,27 +262,158 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
                     int(r.included),
                 ],
             )
+    # an image that is the file of the study's only scan (a Hologic scan) points at it
+    image_scan = scan_ids[0] if len(rec.scans) == 1 and len(scan_ids) == 1 else None
     for img in rec.images:
-        if _one(db, "SELECT id FROM images WHERE sop_instance_uid = ?", [img.sop_instance_uid]):
-            continue
-        db.execute(
-            "INSERT INTO images (sop_instance_uid, study_id, sop_class_uid, kind, rows, columns,"
-            " bits_allocated, file_path, sha256, note, imported_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                img.sop_instance_uid,
-                study_id,
-                img.sop_class_uid,
-                img.kind,
-                img.rows,
-                img.columns,
-                img.bits_allocated,
-                img.file_path,
-                img.sha256,
-                img.note,
-                imported,
-            ],
+        _store_image(db, study_id, img, image_scan, imported, tally)
+
+
+def _image_columns(img: ImageRecord) -> dict[str, object]:
+    """The columns of an image row that describe the instance (besides its UIDs and file)."""
+    return {
+        "side": str(img.side) if img.side else None,
+        "body_part": img.body_part,
+        "protocol": img.protocol,
+        "software_version": img.software_version,
+        "exposure": json.dumps([list(pair) for pair in img.exposure], ensure_ascii=False),
+        "analysis": str(img.analysis) if img.analysis else None,
+        "analysis_detail": img.analysis_detail,
+    }
+
+
+def _store_image(
+    db: sqlite_utils.Database,
+    study_id: int,
+    img: ImageRecord,
+    scan_id: int | None,
+    imported: str,
+    tally: _Tally,
+) -> None:
+    """Insert an image row and copy its file into the image store (before the row commits).
+
+    An image imported before the store existed (no ``stored_path``) is copied now when the
+    same file is imported again, and its row completed.
+    """
+    rows = list(
+        db.query(
+            "SELECT id, sha256, stored_path FROM images WHERE sop_instance_uid = ?",
+            [img.sop_instance_uid],
         )
+    )
+    if rows and (rows[0]["stored_path"] or rows[0]["sha256"] != img.sha256):
+        return
+    stored, size = "", None
+    if tally.images is not None and img.file_path and img.sha256:
+        stored, size = put(tally.images, Path(img.file_path), img.sha256)
+    columns = _image_columns(img)
+    if rows:
+        if not stored:
+            return
+        sets = ", ".join(f"{k} = ?" for k in columns)
+        db.execute(
+            f"UPDATE images SET stored_path = ?, bytes = ?, {sets} WHERE id = ?",
+            [stored, size, *columns.values(), rows[0]["id"]],
+        )
+        return
+    names = ", ".join(columns)
+    marks = ", ".join("?" * len(columns))
+    db.execute(
+        "INSERT INTO images (sop_instance_uid, study_id, scan_id, sop_class_uid, kind, rows,"
+        " columns, bits_allocated, file_path, sha256, note, imported_at, stored_path, bytes,"
+        f" {names}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {marks})",
+        [
+            img.sop_instance_uid,
+            study_id,
+            scan_id,
+            img.sop_class_uid,
+            img.kind,
+            img.rows,
+            img.columns,
+            img.bits_allocated,
+            img.file_path,
+            img.sha256,
+            img.note,
+            imported,
+            stored,
+            size,
+            *columns.values(),
+        ],
+    )
+
+
+#: The received identity's fields, in the order of a note that names differences.
+_IDENTITY_FIELDS = (
+    ("patient_id", "PatientID"),
+    ("issuer_of_patient_id", "IssuerOfPatientID"),
+    ("patient_name", "PatientName"),
+    ("birth_date", "PatientBirthDate"),
+    ("sex", "PatientSex"),
+    ("accession", "AccessionNumber"),
+    ("study_id", "StudyID"),
+    ("study_date", "StudyDate"),
+    ("study_time", "StudyTime"),
+    ("referring_physician", "ReferringPhysicianName"),
+)
+
+
+def _store_identity(
+    db: sqlite_utils.Database, study_id: int, rec: StudyRecord, tally: _Tally
+) -> None:
+    """Keep the identity as the source sent it, once per study (the first file's).
+
+    A later file of the same study with another identity is imported, and a note names the
+    elements that differ: the identity first received stays the one sent to PACS.
+    """
+    ident = rec.source_identity
+    assert ident is not None
+    rows = list(db.query("SELECT * FROM study_identity WHERE study_id = ?", [study_id]))
+    if rows:
+        first = rows[0]
+        stored = {**first, "study_id": first["dicom_study_id"]}
+        differs = [
+            keyword for name, keyword in _IDENTITY_FIELDS if stored[name] != getattr(ident, name)
+        ]
+        if differs:
+            tally.notes.append(
+                ImportNote(
+                    _(
+                        "Study {uid}: this file sends other values for {elements} than the"
+                        " study's first file; the first identity is kept and sent to PACS."
+                    ).format(uid=ident.study_uid, elements=", ".join(differs))
+                )
+            )
+        return
+    key = rec.images[0].sop_instance_uid if rec.images else ""
+    _insert_identity(db, study_id, ident, key)
+
+
+def _insert_identity(
+    db: sqlite_utils.Database, study_id: int, ident: SourceIdentity, source_key: str
+) -> None:
+    db.execute(
+        "INSERT INTO study_identity (study_id, source, source_key, patient_id,"
+        " issuer_of_patient_id, patient_name, character_set, birth_date, sex, study_uid,"
+        " accession, dicom_study_id, study_date, study_time, referring_physician, recorded_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            study_id,
+            ident.source,
+            source_key,
+            ident.patient_id,
+            ident.issuer_of_patient_id,
+            ident.patient_name,
+            ident.character_set,
+            ident.birth_date,
+            ident.sex,
+            ident.study_uid,
+            ident.accession,
+            ident.study_id,
+            ident.study_date,
+            ident.study_time,
+            ident.referring_physician,
+            now_iso(),
+        ],
+    )
 
 
 def _store_phantom_scan(db: sqlite_utils.Database, rec: PhantomScanRecord, tally: _Tally) -> None:
@@ -375,9 +517,16 @@ def store_parsed(
     tuple of (int, tuple of ImportNote)
         The number of rows the source added or changed, sites, scanners and patients
         included (0 when it was already imported), and the notes raised while storing.
-        Any exception rolls the whole source back.
+        Any exception rolls the whole source back. Each image's file is copied into the
+        image store beside the archive before its row is written.
+
+    Raises
+    ------
+    ImportProblemError
+        When an image cannot be copied into the image store, or its file changed since
+        it was read.
     """
-    tally = _Tally()
+    tally = _Tally(images=store_folder(db))
     before = db.conn.total_changes
     with write_transaction(db):
         for cert in parsed.certificates:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
+from dxa_app.domain import SourceIdentity
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
 
@@ -176,7 +178,15 @@ def first_scan_text(db: sqlite_utils.Database, study_id: int, column: str) -> st
 
 @dataclass(frozen=True)
 class ImageRow:
-    """One stored image of a study."""
+    """One stored image of a study.
+
+    ``file_path`` is where the file was imported from; ``stored_path`` its copy in the image
+    store beside the archive (relative to the store; empty for an image imported before
+    the store existed). ``exposure`` holds the exposure and dose attributes as
+    ``(keyword, value)`` pairs; ``analysis`` is ``read``, ``none``, ``not_understood`` or ""
+    (imported before this was recorded), with ``analysis_detail`` naming the private
+    creator and element that was not understood.
+    """
 
     id: int
     sop_instance_uid: str
@@ -185,6 +195,23 @@ class ImageRow:
     columns: int | None
     file_path: str
     note: str
+    stored_path: str = ""
+    sha256: str = ""
+    side: str | None = None
+    body_part: str = ""
+    protocol: str = ""
+    software_version: str = ""
+    exposure: tuple[tuple[str, str], ...] = ()
+    analysis: str = ""
+    analysis_detail: str = ""
+
+
+def _exposure(text: str | None) -> tuple[tuple[str, str], ...]:
+    try:
+        pairs = json.loads(text or "[]")
+    except ValueError:
+        return ()
+    return tuple((str(k), str(v)) for k, v in pairs)
 
 
 def study_images(db: sqlite_utils.Database, study_id: int) -> list[ImageRow]:
@@ -211,9 +238,61 @@ def study_images(db: sqlite_utils.Database, study_id: int) -> list[ImageRow]:
             r["columns"],
             r["file_path"],
             r["note"],
+            r["stored_path"],
+            r["sha256"],
+            r["side"],
+            r["body_part"],
+            r["protocol"],
+            r["software_version"],
+            _exposure(r["exposure"]),
+            r["analysis"] or "",
+            r["analysis_detail"],
         )
         for r in db.query("SELECT * FROM images WHERE study_id = ? ORDER BY id", [study_id])
     ]
+
+
+def received_identity(db: sqlite_utils.Database, study_id: int) -> SourceIdentity | None:
+    """Return the identity of a study exactly as its source sent it, or None.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    study_id : int
+        The study.
+
+    Returns
+    -------
+    SourceIdentity or None
+        None for a study imported before the identity was kept, or from a source that
+        gave none.
+    """
+    rows = list(db.query("SELECT * FROM study_identity WHERE study_id = ?", [study_id]))
+    if not rows:
+        return None
+    r = rows[0]
+    return SourceIdentity(
+        source=r["source"],
+        patient_id=r["patient_id"],
+        study_uid=r["study_uid"],
+        issuer_of_patient_id=r["issuer_of_patient_id"],
+        patient_name=r["patient_name"],
+        character_set=r["character_set"],
+        birth_date=r["birth_date"],
+        sex=r["sex"],
+        accession=r["accession"],
+        study_id=r["dicom_study_id"],
+        study_date=r["study_date"],
+        study_time=r["study_time"],
+        referring_physician=r["referring_physician"],
+    )
+
+
+def first_acquisition(db: sqlite_utils.Database, study_id: int) -> str | None:
+    """Return the earliest acquisition time (ISO) of a study's scans, or None."""
+    row = db.execute("SELECT min(acquired_at) FROM scans WHERE study_id = ?", [study_id]).fetchone()
+    return str(row[0]) if row and row[0] else None
 
 
 @dataclass(frozen=True)

@@ -64,12 +64,20 @@ def _import(args: argparse.Namespace) -> ExitCode:
     c = summary.counts
     lines = [
         _(
-            "Imported {imported}, duplicates {duplicate}, skipped {skipped}, failed {failed}."
-        ).format(**c)
+            "Imported {imported}, imported with analysis data not understood {partial},"
+            " duplicates {duplicate}, skipped {skipped}, failed {failed}."
+        ).format(partial=c["imported_analysis_not_understood"], **c)
     ]
     for o in summary.outcomes:
         if o.status in ("failed", "skipped"):
             lines.append(f"  {o.status}: {o.path}: {o.reason}")
+        elif o.status == "imported" and o.not_understood:
+            lines.append(
+                "  "
+                + _("analysis data not understood: {path}: {what}").format(
+                    path=o.path, what="; ".join(o.not_understood)
+                )
+            )
     emit(args, summary.to_dict(), "\n".join(lines))
     return ExitCode.PARTIAL if c["failed"] else ExitCode.OK
 
@@ -149,9 +157,13 @@ def _demo(args: argparse.Namespace) -> ExitCode:
     if result.imported is not None and result.counts is not None:
         lines.append(
             _(
-                "Imported into {archive}: {imported} files, {duplicate} duplicates, "
-                "{skipped} skipped, {failed} failed."
-            ).format(archive=result.archive, **result.imported)
+                "Imported into {archive}: {imported} files, {partial} with analysis data not"
+                " understood, {duplicate} duplicates, {skipped} skipped, {failed} failed."
+            ).format(
+                archive=result.archive,
+                partial=result.imported.get("imported_analysis_not_understood", 0),
+                **result.imported,
+            )
         )
         lines.append(_counts_text(result.counts))
     if result.calibration is not None:
@@ -245,10 +257,18 @@ def _backup(args: argparse.Namespace) -> ExitCode:
     text = _("Backup written to {path} ({mb:.1f} MB); integrity check passed.").format(
         path=r.path, mb=r.bytes / 1e6
     )
+    text += "\n" + _("Image files: {n} ({mb:.1f} MB) in {path}.").format(
+        n=r.images, mb=r.image_bytes / 1e6, path=r.images_path
+    )
     if r.removed:
         text += "\n" + _("Removed {n} older backups.").format(n=len(r.removed))
+    if r.images_missing:
+        text += "\n" + _(
+            "{n} image files the archive names are missing from its image store, so the"
+            " backup lacks them: {files}"
+        ).format(n=len(r.images_missing), files=", ".join(r.images_missing[:5]))
     emit(args, r.to_dict(), text)
-    return ExitCode.OK
+    return ExitCode.PARTIAL if r.images_missing else ExitCode.OK
 
 
 @command("backup", "write a consistent copy of the archive, even while others use it")
@@ -270,8 +290,16 @@ def _restore(args: argparse.Namespace) -> ExitCode:
     emit(
         args,
         r,
-        _("Restored from {src}; the archive as it was is kept in {safety}.").format(
-            src=r["restored_from"], safety=r["safety_copy"]
+        _(
+            "Restored from {src} with {n} image files; the archive as it was is kept in {safety}."
+        ).format(src=r["restored_from"], n=r["images"], safety=r["safety_copy"])
+        + (
+            "\n"
+            + _("{n} image files were already missing when the backup was made.").format(
+                n=len(r["images_missing_at_backup"])
+            )
+            if r["images_missing_at_backup"]
+            else ""
         ),
     )
     return ExitCode.OK

@@ -57,12 +57,21 @@ def _outcome_printer(as_json: bool) -> Callable[[ImportOutcome], None]:
                     "reader": o.reader,
                     "reason": o.reason,
                     "rows_added": o.rows_added,
+                    "analysis_not_understood": list(o.not_understood),
                 },
                 ensure_ascii=False,
                 sort_keys=True,
             )
         else:
             line = f"{o.status}: {o.path}" + (f" ({o.reason})" if o.reason else "")
+            if o.not_understood:
+                line += (
+                    " ("
+                    + _("analysis data not understood: {what}").format(
+                        what="; ".join(o.not_understood)
+                    )
+                    + ")"
+                )
         print(line, flush=True)
 
     return show
@@ -111,9 +120,10 @@ def _receive(args: argparse.Namespace) -> ExitCode:
     else:
         print(
             _(
-                "Stopped. Received {n} files: imported {imported}, duplicates {duplicate}, "
-                "skipped {skipped}, failed {failed}."
-            ).format(n=len(summary.outcomes), **c),
+                "Stopped. Received {n} files: imported {imported}, imported with analysis data"
+                " not understood {partial}, duplicates {duplicate}, skipped {skipped},"
+                " failed {failed}."
+            ).format(n=len(summary.outcomes), partial=c["imported_analysis_not_understood"], **c),
             flush=True,
         )
     return ExitCode.OK

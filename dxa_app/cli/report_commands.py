@@ -169,10 +169,22 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
 
 
 def _send(args: argparse.Namespace) -> ExitCode:
-    from dxa_app.services.pacs import PacsTarget, send_report
+    from dxa_app.services.pacs import PacsTarget, send_report, write_report_file
 
     target = None
     given = (args.host, args.port, args.called_ae)
+    if args.to_file:
+        if any(v is not None for v in given):
+            raise UsageError(_("Give --to-file or a PACS (--host, --port, --called-ae), not both."))
+        f = write_report_file(login(args), args.study, Path(args.to_file))
+        emit(
+            args,
+            f.to_dict(),
+            _("Wrote the signed report of study {id} as DICOM to {path} ({n} bytes).").format(
+                id=f.study_id, path=f.path, n=f.bytes
+            ),
+        )
+        return ExitCode.OK
     if any(v is not None for v in given):
         if not all(v is not None for v in given):
             raise UsageError(
@@ -191,10 +203,15 @@ def _send(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK if r.ok else ExitCode.ERROR
 
 
-@command("send", "send the signed report to PACS as DICOM Encapsulated PDF (C-STORE)")
+@command("send", "send the signed report to PACS (DICOM Encapsulated PDF), or to a file")
 @handles(_send)
 def _send_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", metavar="STUDY", help=_("study id or Study Instance UID"))
+    p.add_argument(
+        "--to-file",
+        metavar="FILE",
+        help=_("write the DICOM object to FILE instead of sending it (for a manual PACS import)"),
+    )
     p.add_argument("--host", help=_("PACS host (default: the stored PACS)"))
     p.add_argument("--port", type=int, help=_("PACS DICOM port"))
     p.add_argument("--called-ae", help=_("the PACS AE title"))

@@ -136,6 +136,26 @@ _HOLOGIC_BODY_PART: dict[ScanType, str] = {
     ScanType.FOREARM: "ARM",
 }
 
+#: Invented, plausible dose-area products (dGy·cm²) of Hologic scans by type: APEX writes
+#: ImageAndFluoroscopyAreaDoseProduct (the CLSA receiver checks for it).
+_HOLOGIC_DAP: dict[ScanType, str] = {
+    ScanType.AP_SPINE: "0.12",
+    ScanType.HIP: "0.09",
+    ScanType.FOREARM: "0.03",
+    ScanType.WHOLE_BODY: "0.25",
+    ScanType.VFA: "0.2",
+}
+#: Invented, plausible entrance doses (mGy) of GE Lunar images by protocol word; enCORE
+#: writes EntranceDoseInmGy and an ExposureDoseSequence (KVP 100, tube current in µA), as
+#: the UK Biobank iDXA files show.
+_GE_ENTRANCE_DOSE: tuple[tuple[str, str], ...] = (
+    ("spine", "0.146"),
+    ("femur", "0.11"),
+    ("forearm", "0.04"),
+    ("body", "0.012"),
+    ("lva", "0.08"),
+)
+
 # Header row of the Discovery "ResultsTable" text layout.
 _RESULTS_TABLE_HEADER: tuple[str, ...] = (
     "Region",
@@ -275,8 +295,13 @@ def _put_common(
     series_uid: str,
     modality: str,
     when: dt.datetime | None,
+    study_time: dt.time | None = None,
 ) -> None:
-    """Patient, study, series and equipment attributes shared by all writers."""
+    """Patient, study, series and equipment attributes shared by all writers.
+
+    StudyTime is ``study_time`` (the same in every file of a study, as a modality writes
+    it), else the time of ``when``.
+    """
     _put(ds, "PatientName", _pn(patient.name))
     _put(ds, "PatientID", patient.identifier)
     _put(ds, "PatientBirthDate", _da(patient.birth_date))
@@ -289,7 +314,10 @@ def _put_common(
         _put(ds, "AdmittingDiagnosesDescription", study.indication)
     _put(ds, "StudyInstanceUID", study.study_uid)
     _put(ds, "StudyDate", _da(study.study_date))
-    _put(ds, "StudyTime", _tm(when) if when is not None else "")
+    if study_time is not None:
+        _put(ds, "StudyTime", _tm(dt.datetime.combine(study.study_date, study_time)))
+    else:
+        _put(ds, "StudyTime", _tm(when) if when is not None else "")
     _put(ds, "ReferringPhysicianName", _pn(study.referrer))
     _put(ds, "StudyID", "1")
     _put(ds, "AccessionNumber", study.accession)
@@ -411,6 +439,7 @@ def _hologic_common(
     study: StudyInfo,
     series_uid: str,
     when: dt.datetime,
+    study_time: dt.time | None = None,
 ) -> Dataset:
     ds = _new_dataset(SECONDARY_CAPTURE_STORAGE, sop_instance_uid)
     _put(ds, "ImageType", ["DERIVED", "SECONDARY"])
@@ -423,6 +452,7 @@ def _hologic_common(
         series_uid=series_uid,
         modality="OT",
         when=when,
+        study_time=study_time,
     )
     _put(ds, "ConversionType", "WSD")
     _put(ds, "PatientOrientation", "")
@@ -447,6 +477,7 @@ def write_hologic_scan(
     analysis_format: Literal["xml", "text"] = "xml",
     private_creator: str = HOLOGIC_CREATOR,
     private_block_slot: int = 0x11,
+    study_time: dt.time | None = None,
 ) -> Path:
     """Write one Hologic APEX scan as a Secondary Capture file with analysis results.
 
@@ -475,6 +506,8 @@ def write_hologic_scan(
     private_block_slot : int
         Private block (0x10..0xFF) of groups 0021 and 0023 used for the Hologic elements;
         the default 0x11 puts a padding creator at xx10 so readers must resolve the block.
+    study_time : datetime.time, optional
+        StudyTime (the same in every file of the study); default the acquisition time.
 
     Returns
     -------
@@ -486,10 +519,14 @@ def write_hologic_scan(
     ValueError
         If a value does not fit its DICOM VR (e.g. a station name longer than 16 chars).
     """
-    ds = _hologic_common(sop_instance_uid, scanner, patient, study, series_uid, scan.acquired_at)
+    ds = _hologic_common(
+        sop_instance_uid, scanner, patient, study, series_uid, scan.acquired_at, study_time
+    )
     _put(ds, "BodyPartExamined", _HOLOGIC_BODY_PART.get(scan.scan_type, ""))
     if scan.scan_type in (ScanType.HIP, ScanType.FOREARM):
         _put(ds, "Laterality", scan.side.value if scan.side is not None else "")
+    _put(ds, "KVP", "140")
+    _put(ds, "ImageAndFluoroscopyAreaDoseProduct", _HOLOGIC_DAP.get(scan.scan_type, "0.1"))
     if scan.operator:
         _put(ds, "OperatorsName", _pn(scan.operator))
     _put_pixels(ds, rows=64, columns=64, bits=8, rgb=True, photometric="RGB")
@@ -516,6 +553,7 @@ def write_hologic_vfa_image(
     series_uid: str,
     sop_instance_uid: str,
     acquired_at: dt.datetime,
+    study_time: dt.time | None = None,
 ) -> Path:
     """Write the 16-bit IVA/VFA "measure" image of Hologic APEX (no analysis data).
 
@@ -535,14 +573,20 @@ def write_hologic_vfa_image(
         SOP Instance UID.
     acquired_at : datetime.datetime
         Acquisition time (naive, scanner local time).
+    study_time : datetime.time, optional
+        StudyTime (the same in every file of the study); default the acquisition time.
 
     Returns
     -------
     Path
         ``path``.
     """
-    ds = _hologic_common(sop_instance_uid, scanner, patient, study, series_uid, acquired_at)
+    ds = _hologic_common(
+        sop_instance_uid, scanner, patient, study, series_uid, acquired_at, study_time
+    )
     _put(ds, "BodyPartExamined", "LSPINE")
+    _put(ds, "KVP", "140")
+    _put(ds, "ImageAndFluoroscopyAreaDoseProduct", _HOLOGIC_DAP[ScanType.VFA])
     _put_pixels(ds, rows=96, columns=48, bits=16, rgb=False, photometric="MONOCHROME2")
     _reserve_private_block(ds, 0x0023, HOLOGIC_CREATOR, 0x10)
     _put_private(ds, 0x0023, 0x10, 0x01, "LO", _p_file_name(sop_instance_uid))
@@ -655,6 +699,7 @@ def _ge_common(
     series_uid: str,
     modality: str,
     when: dt.datetime | None,
+    study_time: dt.time | None = None,
 ) -> Dataset:
     ds = _new_dataset(sop_class_uid, sop_instance_uid)
     _put_common(
@@ -666,6 +711,7 @@ def _ge_common(
         series_uid=series_uid,
         modality=modality,
         when=when,
+        study_time=study_time,
     )
     _put(ds, "StudyDescription", "DXA Exam")
     return ds
@@ -680,6 +726,7 @@ def write_ge_sr(
     *,
     series_uid: str,
     sop_instance_uid: str,
+    study_time: dt.time | None = None,
 ) -> Path:
     """Write GE Lunar enCORE results as an Enhanced SR (our shape; real codes unknown).
 
@@ -707,6 +754,8 @@ def write_ge_sr(
         Series Instance UID.
     sop_instance_uid : str
         SOP Instance UID.
+    study_time : datetime.time, optional
+        StudyTime (the same in every file of the study); default the last scan's time.
 
     Returns
     -------
@@ -715,7 +764,15 @@ def write_ge_sr(
     """
     last = max((s.acquired_at for s in scans), default=None)
     ds = _ge_common(
-        ENHANCED_SR_STORAGE, sop_instance_uid, scanner, patient, study, series_uid, "SR", last
+        ENHANCED_SR_STORAGE,
+        sop_instance_uid,
+        scanner,
+        patient,
+        study,
+        series_uid,
+        "SR",
+        last,
+        study_time,
     )
     _put(ds, "SeriesDescription", "DXA Results")
     content_when = last or dt.datetime.combine(study.study_date, dt.time())
@@ -744,6 +801,7 @@ def write_ge_image(
     acquired_at: dt.datetime,
     modality: Literal["CR", "OT"] = "CR",
     private_block_slot: int = 0x11,
+    study_time: dt.time | None = None,
 ) -> Path:
     """Write a GE Lunar image-only file: region only in ProtocolName, raw enCORE blob.
 
@@ -771,6 +829,8 @@ def write_ge_image(
         configure the modality).
     private_block_slot : int
         Block (0x10..0xFF) of group 7003 used for ``GEMS_LUNAR_RAW``.
+    study_time : datetime.time, optional
+        StudyTime (the same in every file of the study); default the acquisition time.
 
     Returns
     -------
@@ -784,7 +844,15 @@ def write_ge_image(
     else:
         raise ValueError(f"modality must be 'CR' or 'OT', got {modality!r}")
     ds = _ge_common(
-        sop_class, sop_instance_uid, scanner, patient, study, series_uid, modality, acquired_at
+        sop_class,
+        sop_instance_uid,
+        scanner,
+        patient,
+        study,
+        series_uid,
+        modality,
+        acquired_at,
+        study_time,
     )
     _put(ds, "ImageType", ["ORIGINAL", "PRIMARY"])
     _put(ds, "SeriesDescription", "DXA Images")
@@ -798,6 +866,13 @@ def write_ge_image(
     else:
         _put(ds, "ConversionType", "DI")
     _put_acquisition(ds, acquired_at)
+    words = protocol_name.lower()
+    dose = next((d for word, d in _GE_ENTRANCE_DOSE if word in words), "0.1")
+    _put(ds, "EntranceDoseInmGy", dose)
+    exposure = Dataset()
+    _put(exposure, "KVP", "100")
+    _put(exposure, "XRayTubeCurrentInuA", "2500")
+    ds.ExposureDoseSequence = DicomSequence([exposure])
     _put_pixels(ds, rows=80, columns=64, bits=8, rgb=False, photometric="MONOCHROME2")
     blob = b"LUNARRAW" + bytes.fromhex(_hash("blob", sop_instance_uid))
     _reserve_private_block(ds, 0x7003, GE_RAW_CREATOR, private_block_slot)

@@ -69,6 +69,9 @@ def write_demo(
             folder = out / "dicom" / s.site / s.identity.serial / rec.study.study_uid
             folder.mkdir(parents=True, exist_ok=True)
             uid = rec.study.study_uid
+            # one StudyTime in every file of the study, as a modality writes it
+            first = min((scan.acquired_at for scan in rec.scans), default=None)
+            study_time = first.time() if first is not None else None
 
             def sub(*parts: object, _uid: str = uid) -> str:
                 from pydicom.uid import generate_uid
@@ -88,6 +91,7 @@ def write_demo(
                             series_uid=sub("series", n),
                             sop_instance_uid=sub("sop", n),
                             analysis_format=fmt,
+                            study_time=study_time,
                         )
                     )
                 if uid in vfa_studies:
@@ -100,6 +104,7 @@ def write_demo(
                             series_uid=sub("series", 9),
                             sop_instance_uid=sub("sop", 9),
                             acquired_at=rec.scans[0].acquired_at + dt.timedelta(minutes=12),
+                            study_time=study_time,
                         )
                     )
             else:
@@ -112,6 +117,7 @@ def write_demo(
                         rec.scans,
                         series_uid=sub("series", 0),
                         sop_instance_uid=sub("sop", 0),
+                        study_time=study_time,
                     )
                 )
                 for n, scan in enumerate(rec.scans, start=1):
@@ -129,6 +135,7 @@ def write_demo(
                             series_uid=sub("series", n),
                             sop_instance_uid=sub("sop", n),
                             acquired_at=scan.acquired_at,
+                            study_time=study_time,
                         )
                     )
                 if uid in vfa_studies:
@@ -142,6 +149,7 @@ def write_demo(
                             series_uid=sub("series", 9),
                             sop_instance_uid=sub("sop", 9),
                             acquired_at=rec.scans[0].acquired_at + dt.timedelta(minutes=12),
+                            study_time=study_time,
                         )
                     )
             done += 1

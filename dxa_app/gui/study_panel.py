@@ -20,6 +20,7 @@ from dxa_app.gui.workspace import Workspace
 from dxa_app.i18n import _
 from dxa_app.services import browse
 from dxa_app.services.auth import Permission, Session
+from dxa_app.services.images import not_understood_line
 from dxa_app.services.workbench import StudyDetail, study_detail
 
 
@@ -178,6 +179,9 @@ class StudyPanel(Workspace):
             )
         if not s.harmonised:
             notes.append(_("Not every region is harmonised."))
+        not_understood = not_understood_line(d.images)
+        if not_understood is not None:
+            notes.append(not_understood)
         self.notes_label.setText(" ".join(notes))
 
     def _request_vfa(self) -> None:

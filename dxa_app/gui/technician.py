@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dxa_app.domain import ImportStatus
 from dxa_app.gui.common import read_only_table
 from dxa_app.gui.precision_wizard import PrecisionWizard
 from dxa_app.gui.qc_panel import QcPanel
@@ -170,10 +169,7 @@ class ImportPanel(Workspace):
                 self.counts_label.setText("")
             return
         self.counts_label.setText(
-            ", ".join(
-                f"{import_status_label(str(status))}: {s.counts[str(status)]}"
-                for status in ImportStatus
-            )
+            ", ".join(f"{import_status_label(key)}: {n}" for key, n in s.counts.items())
         )
 
     # -- drag and drop ------------------------------------------------------------------

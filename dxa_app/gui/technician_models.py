@@ -25,7 +25,9 @@ _ANY_INDEX = QModelIndex | QPersistentModelIndex
 
 
 def import_status_label(status: str) -> str:
-    """Return the translated label of an import status."""
+    """Return the translated label of an import status (or of an import summary count)."""
+    if status == "imported_analysis_not_understood":
+        return _("imported, analysis data not understood")
     labels = {
         ImportStatus.IMPORTED: _("imported"),
         ImportStatus.DUPLICATE: _("duplicate"),
@@ -36,6 +38,18 @@ def import_status_label(status: str) -> str:
         return labels[ImportStatus(status)]
     except ValueError:
         return status
+
+
+def _outcome_status(o: ImportOutcome) -> str:
+    if o.status is ImportStatus.IMPORTED and o.not_understood:
+        return import_status_label("imported_analysis_not_understood")
+    return import_status_label(str(o.status))
+
+
+def _outcome_reason(o: ImportOutcome) -> str:
+    if o.reason:
+        return o.reason
+    return "; ".join(n.message for n in o.notes)
 
 
 def _bmd(value: float | None) -> str:
@@ -49,11 +63,8 @@ class ImportResultModel(ObjectTableModel[ImportOutcome]):
 
     columns: Sequence[Column[ImportOutcome]] = (
         Column(lambda: _("File"), lambda o: o.path),
-        Column(lambda: _("Status"), lambda o: import_status_label(str(o.status))),
-        Column(
-            lambda: _("Reason"),
-            lambda o: o.reason or "; ".join(n.message for n in o.notes),
-        ),
+        Column(lambda: _("Status"), _outcome_status),
+        Column(lambda: _("Reason"), _outcome_reason),
     )
 
 
@@ -106,17 +117,30 @@ def _interval(r: RegionRow) -> str:
     return text + " !" if r.near_threshold else text
 
 
+def _analysis_label(image: StudyImage) -> str:
+    labels = {
+        "read": _("results read"),
+        "none": _("image only"),
+        "not_understood": _("analysis data not understood"),
+    }
+    label = labels.get(image.analysis, "")
+    return f"{label}: {image.analysis_detail}" if image.analysis_detail else label
+
+
 class StudyImageModel(ObjectTableModel[StudyImage]):
-    """A study's images: kind, size, SOP instance UID, file."""
+    """A study's images: kind, side, size, analysis, exposure, SOP instance UID, file."""
 
     columns: Sequence[Column[StudyImage]] = (
         Column(lambda: _("Kind"), lambda i: i.kind),
+        Column(lambda: _("Side"), lambda i: i.side or ""),
         Column(
             lambda: _("Size"),
             lambda i: f"{i.columns}×{i.rows}" if i.rows and i.columns else "",
         ),
+        Column(lambda: _("Analysis"), _analysis_label),
+        Column(lambda: _("Exposure"), lambda i: ", ".join(f"{k} {v}" for k, v in i.exposure)),
         Column(lambda: _("SOP instance UID"), lambda i: i.sop_instance_uid),
-        Column(lambda: _("File"), lambda i: i.file_path or i.note),
+        Column(lambda: _("File"), lambda i: i.stored_path or i.file_path or i.note),
     )
 
 

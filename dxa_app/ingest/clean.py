@@ -11,8 +11,9 @@ from dxa_app.ingest.cells import strip_controls
 
 __all__ = ["clean_source"]
 
-#: Text kept exactly: where the file is (the archive finds it by this path).
-_KEPT: Final = frozenset({"file_path"})
+#: Text kept exactly: where the file is (the archive copies it from this path), and the
+#: identity as the source sent it (stored and sent on unchanged: architecture rule 11).
+_KEPT: Final = frozenset({"file_path", "source_identity"})
 
 
 def _clean(value: Any, where: str, removed: dict[str, set[str]]) -> Any:
@@ -46,7 +47,9 @@ def clean_source(parsed: ParsedSource) -> ParsedSource:
     NUL and other C0 controls (but tab and line ends), DEL and the bidirectional
     formatting characters (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) only hide
     or reorder text on screen; they are removed from names, identifiers and every other
-    text, and a note per field names what was removed. The file path is kept as it is.
+    text, and a note per field names what was removed. The file path and the identity as
+    the source sent it (``source_identity``, written unchanged into what is sent to PACS)
+    are kept as they are.
 
     Parameters
     ----------

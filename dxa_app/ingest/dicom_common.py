@@ -6,6 +6,7 @@ their creator (never a fixed element number), and tolerant value parsing.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import math
@@ -30,15 +31,20 @@ from pydicom.tag import BaseTag, Tag
 
 from dxa_app.cpr import normalise_cpr
 from dxa_app.domain import (
+    VERTEBRAE,
+    AnalysisStatus,
     IdType,
     ImageRecord,
     ImportNote,
     Manufacturer,
     PatientIdentity,
     Region,
+    RegionResult,
     ScannerIdentity,
     ScanType,
     Sex,
+    Side,
+    SourceIdentity,
     StudyInfo,
 )
 from dxa_app.errors import ImportProblemError
@@ -889,8 +895,22 @@ def study_from(ds: Dataset, path: Path, notes: list[ImportNote]) -> StudyInfo:
     )
 
 
-def image_record(ds: Dataset, path: Path, kind: str, note: str) -> ImageRecord:
-    """Return the ImageRecord of an instance (SOP UIDs, size, file path and SHA-256).
+def image_record(
+    ds: Dataset,
+    path: Path,
+    kind: str,
+    note: str,
+    *,
+    analysis: AnalysisStatus | None = None,
+    analysis_detail: str = "",
+    side: Side | None = None,
+) -> ImageRecord:
+    """Return the ImageRecord of an instance (SOP UIDs, size, file, what the modality recorded).
+
+    Besides the SOP UIDs, size, file path and SHA-256 the record keeps the body part
+    (BodyPartExamined), the protocol (ProtocolName, else PerformedProcedureStepDescription),
+    the software version that made this instance (SoftwareVersions) and the exposure and
+    dose attributes (:func:`exposure_from`).
 
     Parameters
     ----------
@@ -902,6 +922,13 @@ def image_record(ds: Dataset, path: Path, kind: str, note: str) -> ImageRecord:
         What the instance is (``"vfa"``, ``"hip_image"``, ``"sr"``, ...).
     note : str
         A note kept with the image.
+    analysis : AnalysisStatus, optional
+        What became of the vendor analysis data the instance carried.
+    analysis_detail : str
+        When the analysis was not understood: the private creator and element present.
+    side : Side, optional
+        The side the reader found (Laterality, ImageLaterality or the protocol name);
+        by default Laterality, else ImageLaterality.
 
     Returns
     -------
@@ -923,7 +950,276 @@ def image_record(ds: Dataset, path: Path, kind: str, note: str) -> ImageRecord:
         file_path=str(path),
         sha256=file_sha256(path),
         note=note,
+        side=side if side is not None else laterality_of(ds),
+        body_part=text_value(ds, "BodyPartExamined"),
+        protocol=text_value(ds, "ProtocolName")
+        or text_value(ds, "PerformedProcedureStepDescription"),
+        software_version=text_value(ds, "SoftwareVersions"),
+        exposure=exposure_from(ds),
+        analysis=analysis,
+        analysis_detail=analysis_detail,
     )
+
+
+def laterality_of(ds: Dataset) -> Side | None:
+    """Return the side in Laterality, else ImageLaterality (``L``/``R``), or None."""
+    for keyword in ("Laterality", "ImageLaterality"):
+        value = text_value(ds, keyword).upper()
+        if value in ("L", "R"):
+            return Side(value)
+    return None
+
+
+#: Exposure and dose attributes kept per image (the EU Euratom directive 2013/59 asks for the
+#: patient exposure in the report); read at the top level and in ExposureDoseSequence items.
+EXPOSURE_KEYWORDS: Final[tuple[str, ...]] = (
+    "KVP",
+    "XRayTubeCurrent",
+    "XRayTubeCurrentInmA",
+    "XRayTubeCurrentInuA",
+    "ExposureTime",
+    "ExposureTimeInms",
+    "ExposureTimeInuS",
+    "Exposure",
+    "ExposureInmAs",
+    "ExposureInuAs",
+    "RadiationMode",
+    "FilterType",
+    "FilterMaterial",
+    "ImageAndFluoroscopyAreaDoseProduct",
+    "EntranceDose",
+    "EntranceDoseInmGy",
+    "ExposedArea",
+    "OrganDose",
+    "OrganExposed",
+    "DistanceSourceToDetector",
+    "DistanceSourceToPatient",
+    "DistanceSourceToEntrance",
+    "RelativeXRayExposure",
+    "ExposureIndex",
+    "TargetExposureIndex",
+    "DeviationIndex",
+    "TotalNumberOfExposures",
+    "CommentsOnRadiationDose",
+)
+
+
+def exposure_from(ds: Dataset) -> tuple[tuple[str, str], ...]:
+    """Return the exposure and dose attributes the modality recorded, as written.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+
+    Returns
+    -------
+    tuple of (str, str)
+        ``(keyword, value)`` pairs in :data:`EXPOSURE_KEYWORDS` order, top level first, then
+        each ExposureDoseSequence item's as ``ExposureDoseSequence[n].Keyword`` (n from 1).
+        Absent and empty attributes are left out.
+    """
+    out: list[tuple[str, str]] = []
+
+    def take(item: Dataset, prefix: str) -> None:
+        for keyword in EXPOSURE_KEYWORDS:
+            value = text_value(item, keyword)
+            if value:
+                out.append((prefix + keyword, value))
+
+    take(ds, "")
+    for n, item in enumerate(ds.get("ExposureDoseSequence") or [], start=1):
+        take(item, f"ExposureDoseSequence[{n}].")
+    return tuple(out)
+
+
+def source_identity_from(ds: Dataset) -> SourceIdentity:
+    """Return the patient and study identity of a dataset exactly as the modality sent it.
+
+    Nothing is normalised: PatientID keeps its form (``0101509990`` stays without a
+    hyphen), PatientName and ReferringPhysicianName keep their PN text (``^`` components,
+    ``=`` groups), dates and times keep their DA/TM text.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+
+    Returns
+    -------
+    SourceIdentity
+        The identity, ``source="dicom"``.
+    """
+    return SourceIdentity(
+        source="dicom",
+        patient_id=text_value(ds, "PatientID"),
+        study_uid=text_value(ds, "StudyInstanceUID"),
+        issuer_of_patient_id=text_value(ds, "IssuerOfPatientID"),
+        patient_name=text_value(ds, "PatientName"),
+        character_set=text_value(ds, "SpecificCharacterSet"),
+        birth_date=text_value(ds, "PatientBirthDate"),
+        sex=text_value(ds, "PatientSex"),
+        accession=text_value(ds, "AccessionNumber"),
+        study_id=text_value(ds, "StudyID"),
+        study_date=text_value(ds, "StudyDate"),
+        study_time=text_value(ds, "StudyTime"),
+        referring_physician=text_value(ds, "ReferringPhysicianName"),
+    )
+
+
+def tag_text(tag: int) -> str:
+    """Return a tag as ``(gggg,eeee)``."""
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateElement:
+    """A private data element found through its creator."""
+
+    creator: str
+    tag: int
+    vr: str
+    value: Any
+
+    @property
+    def offset(self) -> int:
+        """The element offset within its block (0x00..0xFF)."""
+        return self.tag & 0xFF
+
+    @property
+    def size(self) -> int:
+        """The length of the value (bytes, or characters of text)."""
+        value = self.value
+        if isinstance(value, bytes | str):
+            return len(value)
+        return len(text_of(value))
+
+    def describe(self) -> str:
+        """Return ``CREATOR (gggg,eeee)``, e.g. ``HOLOGIC (0021,1101)``."""
+        return f"{self.creator} {tag_text(self.tag)}"
+
+    def text(self) -> str:
+        """Return the value as text (bytes decoded as UTF-8, else Latin-1)."""
+        value = self.value
+        if isinstance(value, bytes):
+            try:
+                return value.decode("utf-8").strip("\0 ")
+            except UnicodeDecodeError:
+                return value.decode("latin-1").strip("\0 ")
+        return text_of(value)
+
+
+def private_elements(ds: Dataset) -> list[PrivateElement]:
+    """Return every private data element of the top level with the creator of its block.
+
+    Private creator elements themselves are left out; an element whose block has no
+    creator gets the creator ``"?"``.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+
+    Returns
+    -------
+    list of PrivateElement
+        In tag order.
+    """
+    out: list[PrivateElement] = []
+    for tag in sorted(ds.keys()):  # tags (iterating a Dataset yields elements)
+        group, elem = tag >> 16, tag & 0xFFFF
+        if group % 2 == 0 or elem < 0x1000 or group <= 0x0008:
+            continue
+        creator_tag = Tag(group, elem >> 8)
+        creator = text_of(ds[creator_tag].value) if creator_tag in ds else "?"
+        element: DataElement = ds[tag]
+        out.append(PrivateElement(creator, int(tag), str(element.VR), element.value))
+    return out
+
+
+def looks_like_results(text: str) -> bool:
+    """Return True when private text may hold analysis results (XML, tables, BMD values)."""
+    stripped = text.lstrip("\ufeff \r\n\t")
+    lower = stripped.lower()
+    return stripped.startswith("<") or "bmd" in lower or "result" in lower or len(stripped) >= 64
+
+
+def _levels(regions: Collection[Region]) -> str:
+    return ",".join(r.value for r in VERTEBRAE if r in regions) or "-"
+
+
+def label_spine_total(
+    results: Sequence[RegionResult], where: str, notes: list[ImportNote]
+) -> tuple[RegionResult, ...]:
+    """Label an AP spine total from the vertebrae actually included (as the APEX reader does).
+
+    A total over L1-L4 stays ``L1-L4``; with L1 excluded (L2, L3 and L4 included) it is
+    ``L2-L4`` (when the source also gave an ``L2-L4`` row, that row is kept and the total is
+    not stored twice); over any other set of vertebrae no region stands for it, so the
+    vertebrae are imported and the total is named in a note with its numbers, never
+    stored as ``L1-L4``. A total without vertebra rows stays ``L1-L4``.
+
+    Parameters
+    ----------
+    results : sequence of RegionResult
+        The results of one AP spine scan.
+    where : str
+        The scan, for the notes.
+    notes : list of ImportNote
+        Receives a note when the total was relabelled or left out.
+
+    Returns
+    -------
+    tuple of RegionResult
+        The results, the total relabelled or left out.
+    """
+    total = next((r for r in results if r.region is Region.L1_L4), None)
+    vertebrae = [r for r in results if r.region.is_vertebra]
+    if total is None or not vertebrae:
+        return tuple(results)
+    included = {r.region for r in vertebrae if r.included}
+    if included == set(VERTEBRAE):
+        return tuple(results)
+    others = tuple(r for r in results if r is not total)
+    if included == {Region.L2, Region.L3, Region.L4}:
+        if any(r.region is Region.L2_L4 for r in others):
+            notes.append(
+                ImportNote(
+                    _(
+                        "{where}: L1 is excluded, so the spine total is L2-L4; the L2-L4 row"
+                        " of the source was kept and the total not stored twice."
+                    ).format(where=where),
+                    "info",
+                )
+            )
+            return others
+        notes.append(
+            ImportNote(
+                _("{where}: L1 is excluded, so the spine total is labelled L2-L4.").format(
+                    where=where
+                ),
+                "info",
+            )
+        )
+        return tuple(
+            dataclasses.replace(r, region=Region.L2_L4) if r is total else r for r in results
+        )
+    bmd = "-" if total.bmd_g_cm2 is None else f"{total.bmd_g_cm2:.3f}"
+    notes.append(
+        ImportNote(
+            _(
+                "{where}: the spine total (BMD {bmd} g/cm², T {t}, Z {z}) is over {levels},"
+                " which no region stands for; only the vertebrae were imported."
+            ).format(
+                where=where,
+                bmd=bmd,
+                t="-" if total.vendor_t is None else f"{total.vendor_t:.1f}",
+                z="-" if total.vendor_z is None else f"{total.vendor_z:.1f}",
+                levels=_levels(included),
+            )
+        )
+    )
+    return others
 
 
 def parse_number(text: str) -> float | None:

@@ -15,6 +15,7 @@ from typing import Final
 from pydicom.dataset import Dataset
 
 from dxa_app.domain import (
+    AnalysisStatus,
     ImageRecord,
     ImportNote,
     Manufacturer,
@@ -37,16 +38,20 @@ from dxa_app.ingest.dicom_common import (
     image_record,
     interpret,
     is_foreign_instance,
+    label_spine_total,
     load_dataset,
+    looks_like_results,
     parse_dt,
     parse_flag,
     patient_from,
+    private_elements,
     private_slots,
     refuse_foreign,
     region_of,
     require_value,
     scanner_from,
     sniff_dataset,
+    source_identity_from,
     study_from,
     text_of,
 )
@@ -85,8 +90,14 @@ _GE_REGIONS: Final[dict[ScanType, dict[str, Region]]] = {
 }
 
 NOTE_SR: Final = "GE Lunar SR; {n} scan(s) imported"
+NOTE_SR_NOT_UNDERSTOOD: Final = "GE Lunar SR; content not understood: {detail}"
 NOTE_RAW: Final = "GEMS_LUNAR_RAW enCORE file {name!r} stored, not parsed (sha256 {sha})"
 NOTE_NO_RAW: Final = "image only; no GEMS_LUNAR_RAW data"
+NOTE_NOT_UNDERSTOOD: Final = "private data not understood: {detail}; kept as image"
+
+#: GEMS_LUNAR_RAW elements whose meaning is known (the embedded enCORE file, not read).
+_KNOWN_RAW_OFFSETS: Final = frozenset({0x01, 0x02, 0x03, 0x04})
+_TEXT_VRS: Final = frozenset({"LT", "UT", "ST", "LO", "SH", "UC", "OB", "UN"})
 
 
 def _norm(text: str) -> str:
@@ -150,8 +161,10 @@ class _Walk:
 
     path: Path
     notes: list[ImportNote] = field(default_factory=list)
+    not_understood: list[str] = field(default_factory=list)
 
     def unknown(self, where: str, what: str) -> None:
+        self.not_understood.append(f"{where}: {what}")
         self.notes.append(
             ImportNote(
                 _("Not understood in the SR, ignored: {where}: {what}").format(
@@ -283,6 +296,9 @@ def _scan(item: Dataset, key: str, fallback_when: dt.datetime, walk: _Walk) -> S
                 )
             )
         )
+    final = tuple(results)
+    if scan_type is ScanType.AP_SPINE:
+        final = label_spine_total(results, label, walk.notes)
     return ScanRecord(
         source_key=key,
         scan_type=scan_type,
@@ -291,7 +307,7 @@ def _scan(item: Dataset, key: str, fallback_when: dt.datetime, walk: _Walk) -> S
         scan_mode=texts.get("scanmode", ""),
         operator=texts.get("operator", ""),
         software_version=texts.get("softwareversion", ""),
-        results=tuple(results),
+        results=final,
     )
 
 
@@ -367,6 +383,8 @@ class GeDicomReader:
         scanner = scanner_from(ds, Manufacturer.GE_LUNAR, notes)
         patient = patient_from(ds, path, notes)
         study = study_from(ds, path, notes)
+        identity = source_identity_from(ds)
+        candidates = _unknown_private(ds, notes)
         sop_class = text_of(ds.get("SOPClassUID"))
         if sop_class in _SR_CLASSES or text_of(ds.get("Modality")) == "SR":
             walk = _Walk(path, notes)
@@ -383,23 +401,52 @@ class GeDicomReader:
                 scan = _scan(item, f"dicom:{sop_uid}:{n}", fallback, walk)
                 if scan is not None:
                     scans.append(scan)
-            if not scans:
-                notes.append(
-                    ImportNote(_("The SR holds no scan results that could be understood."))
+            if any(s.results or s.scan_type is ScanType.VFA for s in scans):
+                _note_candidates(candidates, notes)
+                image = image_record(
+                    ds, path, "sr", NOTE_SR.format(n=len(scans)), analysis=AnalysisStatus.READ
                 )
-            image = image_record(ds, path, "sr", NOTE_SR.format(n=len(scans)))
-            record = StudyRecord(scanner, patient, study, scans=tuple(scans), images=(image,))
-        else:
-            record = StudyRecord(scanner, patient, study, images=(self._image(ds, path, notes),))
-        return record
+            else:
+                what = walk.not_understood or [
+                    _("no scan container in the SR ({root})").format(root=_meaning(ds) or "-")
+                ]
+                detail = "; ".join([_("SR content") + ": " + ", ".join(what[:5]), *candidates])
+                notes.append(_not_understood_note(detail))
+                scans = []  # scans without a single result are not kept as empty scans
+                image = image_record(
+                    ds,
+                    path,
+                    "sr",
+                    NOTE_SR_NOT_UNDERSTOOD.format(detail=detail),
+                    analysis=AnalysisStatus.NOT_UNDERSTOOD,
+                    analysis_detail=detail,
+                )
+            return StudyRecord(
+                scanner,
+                patient,
+                study,
+                scans=tuple(scans),
+                images=(image,),
+                source_identity=identity,
+            )
+        return StudyRecord(
+            scanner,
+            patient,
+            study,
+            images=(self._image(ds, path, notes, candidates),),
+            source_identity=identity,
+        )
 
-    def _image(self, ds: Dataset, path: Path, notes: list[ImportNote]) -> ImageRecord:
+    def _image(
+        self, ds: Dataset, path: Path, notes: list[ImportNote], candidates: list[str]
+    ) -> ImageRecord:
         protocol = (
             text_of(ds.get("ProtocolName"))
             or text_of(ds.get("PerformedProcedureStepDescription"))
             or text_of(ds.get("SeriesDescription"))
         )
         scan = _scan_of_label(protocol)
+        side: Side | None = None
         if scan is None:
             kind = "image"
             notes.append(
@@ -412,16 +459,101 @@ class GeDicomReader:
             )
         else:
             kind = _IMAGE_KIND[scan[0]]
+            side = scan[1]
         blob = find_private(ds, 0x7003, 0x02, GE_CREATORS)
         if blob is not None and isinstance(blob.value, bytes):
             name_elem = find_private(ds, 0x7003, 0x01, GE_CREATORS)
-            note = NOTE_RAW.format(
-                name=text_of(name_elem.value) if name_elem is not None else "",
-                sha=hashlib.sha256(blob.value).hexdigest(),
+            name = text_of(name_elem.value) if name_elem is not None else ""
+            note = NOTE_RAW.format(name=name, sha=hashlib.sha256(blob.value).hexdigest())
+            notes.append(
+                ImportNote(
+                    _(
+                        "GEMS_LUNAR_RAW {tag}: the embedded enCORE file {name!r} ({n} bytes)"
+                        " is kept in the stored file, not read (its format is not public)."
+                    ).format(tag=_tag(blob.tag), name=name, n=len(blob.value)),
+                    "info",
+                )
             )
         else:
             note = NOTE_NO_RAW
-        return image_record(ds, path, kind, note)
+        if candidates:
+            detail = "; ".join(candidates)
+            notes.append(_not_understood_note(detail))
+            return image_record(
+                ds,
+                path,
+                kind,
+                NOTE_NOT_UNDERSTOOD.format(detail=detail),
+                analysis=AnalysisStatus.NOT_UNDERSTOOD,
+                analysis_detail=detail,
+                side=side,
+            )
+        return image_record(ds, path, kind, note, analysis=AnalysisStatus.NONE, side=side)
+
+
+def _tag(tag: int) -> str:
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _is_ge_creator(creator: str) -> bool:
+    c = creator.strip().lower()
+    return c.startswith(("gems", "ge ", "ge_", "gehc")) or "lunar" in c
+
+
+def _unknown_private(ds: Dataset, notes: list[ImportNote]) -> list[str]:
+    """Return the GE private elements that may hold results in a layout not known.
+
+    A GE element other than the embedded enCORE file whose value is text that may hold
+    results (XML, a table, BMD values, a long text) is a candidate; any other unknown GE
+    element is named in an info note.
+    """
+    candidates: list[str] = []
+    others: list[str] = []
+    for found in private_elements(ds):
+        if not _is_ge_creator(found.creator):
+            continue
+        known = found.creator.strip().lower() in GE_CREATORS and found.tag >> 16 == 0x7003
+        if known and found.offset in _KNOWN_RAW_OFFSETS:
+            continue
+        text = found.text() if found.vr in _TEXT_VRS else ""
+        printable = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t")
+        if text and printable >= 0.9 * len(text) and looks_like_results(text):
+            start = " ".join(text.split())[:40]
+            candidates.append(
+                _("{element} {vr}, {n} characters, starts {start!r}").format(
+                    element=found.describe(), vr=found.vr, n=len(text), start=start
+                )
+            )
+        else:
+            others.append(f"{found.describe()} {found.vr}")
+    if others:
+        notes.append(
+            ImportNote(
+                _("GE private elements not read: {elements}").format(elements=", ".join(others)),
+                "info",
+            )
+        )
+    return candidates
+
+
+def _note_candidates(candidates: list[str], notes: list[ImportNote]) -> None:
+    if candidates:
+        notes.append(
+            ImportNote(
+                _("Further GE private data not understood (ignored): {what}").format(
+                    what="; ".join(candidates)
+                )
+            )
+        )
+
+
+def _not_understood_note(detail: str) -> ImportNote:
+    return ImportNote(
+        _(
+            "Analysis data not understood: {detail}. The file was imported as an image"
+            " without results; enter or import the results another way."
+        ).format(detail=detail)
+    )
 
 
 READER: Final[Reader] = GeDicomReader()

@@ -16,6 +16,8 @@ from typing import Final, TypeVar
 from pydicom.dataset import Dataset
 
 from dxa_app.domain import (
+    AnalysisStatus,
+    ImageRecord,
     ImportNote,
     Manufacturer,
     ParsedSource,
@@ -37,18 +39,22 @@ from dxa_app.ingest.dicom_common import (
     image_record,
     interpret,
     is_foreign_instance,
+    label_spine_total,
     load_dataset,
+    looks_like_results,
     parse_da,
     parse_flag,
     parse_number,
     patient_from,
     person_name,
+    private_elements,
     private_slots,
     refuse_foreign,
     region_of,
     require_value,
     scanner_from,
     sniff_dataset,
+    source_identity_from,
     study_from,
     text_of,
     text_value,
@@ -65,6 +71,15 @@ READER_NAME: Final = "dicom_hologic"
 NOTE_NO_ANALYSIS: Final = "no analysis data; kept as image"
 NOTE_VFA: Final = "IVA/VFA image (16-bit LSPINE); kept as image"
 NOTE_ANALYSIS: Final = "analysis data imported as scan {key}"
+NOTE_NOT_UNDERSTOOD: Final = "analysis data not understood: {detail}; kept as image"
+
+#: Hologic private elements whose meaning is known: (group, element offset). (0011,xx00) is
+#: the questionnaire, (0021,xx01) the analysis, (0023,xx00-05) the encoding scheme and the
+#: embedded P and R files (Hologic's native scan and result files, not read).
+_KNOWN_HOLOGIC: Final[frozenset[tuple[int, int]]] = frozenset(
+    {(0x0011, 0x00), (0x0021, 0x01)} | {(0x0023, n) for n in range(0x00, 0x06)}
+)
+_TEXT_VRS: Final = frozenset({"LT", "UT", "ST", "LO", "SH", "UC", "OB", "UN"})
 
 
 # ======================================================================================
@@ -282,6 +297,85 @@ def _guess_scan_type(analysis: _Analysis) -> ScanType | None:
     return None
 
 
+class _NotUnderstood(Exception):
+    """The analysis data is there but its layout or content is not understood (the reason)."""
+
+
+def _start(text: str, n: int = 40) -> str:
+    first = " ".join(text.split())
+    return first[:n] + ("…" if len(first) > n else "")
+
+
+def _describe(ds: Dataset, tag: int) -> str:
+    """Return ``CREATOR (gggg,eeee)`` of a private element."""
+    for found in private_elements(ds):
+        if found.tag == tag:
+            return found.describe()
+    return f"? ({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _unknown_private(ds: Dataset, notes: list[ImportNote]) -> list[str]:
+    """Return the Hologic private elements that may hold analysis data in an unknown layout.
+
+    A Hologic element other than the known ones whose value is text that may hold results
+    (XML, a table, BMD values, or a long text) is a candidate; any other unknown Hologic
+    element is named in an info note (acquisition parameters, binary blobs).
+    """
+    candidates: list[str] = []
+    others: list[str] = []
+    for found in private_elements(ds):
+        if found.creator.strip().lower() not in HOLOGIC_CREATORS:
+            continue
+        if (found.tag >> 16, found.offset) in _KNOWN_HOLOGIC:
+            continue
+        text = found.text() if found.vr in _TEXT_VRS else ""
+        if text and _printable(text) and looks_like_results(text):
+            candidates.append(
+                _("{element} {vr}, {n} characters, starts {start!r}").format(
+                    element=found.describe(), vr=found.vr, n=len(text), start=_start(text)
+                )
+            )
+        else:
+            others.append(f"{found.describe()} {found.vr}")
+    if others:
+        notes.append(
+            ImportNote(
+                _("Hologic private elements not read: {elements}").format(
+                    elements=", ".join(others)
+                ),
+                "info",
+            )
+        )
+    return candidates
+
+
+def _printable(text: str) -> bool:
+    shown = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t")
+    return shown >= 0.9 * len(text)
+
+
+def _not_understood(
+    ds: Dataset, path: Path, kind: str, detail: str, notes: list[ImportNote]
+) -> ImageRecord:
+    """Return the image of a file whose analysis data is there but not understood."""
+    notes.append(
+        ImportNote(
+            _(
+                "Analysis data not understood: {detail}. The file was imported as an image"
+                " without results; enter or import the results another way."
+            ).format(detail=detail)
+        )
+    )
+    return image_record(
+        ds,
+        path,
+        kind,
+        NOTE_NOT_UNDERSTOOD.format(detail=detail),
+        analysis=AnalysisStatus.NOT_UNDERSTOOD,
+        analysis_detail=detail,
+    )
+
+
 class HologicDicomReader:
     """The :class:`~dxa_app.ingest.base.Reader` of Hologic APEX DICOM files."""
 
@@ -323,15 +417,19 @@ class HologicDicomReader:
         Returns
         -------
         ParsedSource
-            One study with its scan (when the file carries analysis data) and the image.
+            One study with its scan (when the file carries analysis data that is understood)
+            and the image. Analysis data in a layout the reader does not know (other XML,
+            another private element, text) does not fail the file: it is imported as an
+            image marked "analysis data not understood", naming the private creator and
+            element.
 
         Raises
         ------
         ImportProblemError
-            When the file is damaged, not Hologic, lacks required elements, its analysis
-            data cannot be parsed, or a result is NaN, infinite or outside its plausible
-            range (``resources/ingest/plausible_measurements.json``): the file fails,
-            naming the region (row) and field (column).
+            When the file is damaged, not Hologic, lacks required elements, or a result is
+            NaN, infinite or outside its plausible range
+            (``resources/ingest/plausible_measurements.json``): the file fails, naming the
+            region (row) and field (column).
         """
         path = Path(path)
         notes: list[ImportNote] = []
@@ -353,26 +451,53 @@ class HologicDicomReader:
         scanner = scanner_from(ds, Manufacturer.HOLOGIC, notes)
         patient = patient_from(ds, path, notes)
         study = study_from(ds, path, notes)
+        identity = source_identity_from(ds)
         body_part = text_value(ds, "BodyPartExamined").upper()
         bits = ds.get("BitsAllocated")
         elem = find_private(ds, 0x0021, 0x01, HOLOGIC_CREATORS)
         analysis_text = text_of(elem.value) if elem is not None else ""
+        candidates = _unknown_private(ds, notes)
+
+        def record(*images: ImageRecord, scans: tuple[ScanRecord, ...] = ()) -> StudyRecord:
+            return StudyRecord(
+                scanner, patient, study, scans=scans, images=images, source_identity=identity
+            )
 
         if body_part == "LSPINE" and bits == 16:
             if analysis_text:
                 notes.append(ImportNote(_("Analysis data on a 16-bit IVA image ignored."), "info"))
-            image = image_record(ds, path, "vfa", NOTE_VFA)
-            return StudyRecord(scanner, patient, study, images=(image,))
-        if not analysis_text:
-            kind = _BODY_PART_KIND.get(body_part, "image") if "PixelData" in ds else "instance"
-            image = image_record(ds, path, kind, NOTE_NO_ANALYSIS)
-            return StudyRecord(scanner, patient, study, images=(image,))
-
-        scan = self._scan(ds, path, sop_uid, analysis_text, body_part, notes)
-        image = image_record(
-            ds, path, f"{scan.scan_type.value}_image", NOTE_ANALYSIS.format(key=scan.source_key)
-        )
-        return StudyRecord(scanner, patient, study, scans=(scan,), images=(image,))
+            return record(image_record(ds, path, "vfa", NOTE_VFA, analysis=AnalysisStatus.NONE))
+        image_kind = _BODY_PART_KIND.get(body_part, "image") if "PixelData" in ds else "instance"
+        if not analysis_text and not candidates:
+            return record(
+                image_record(ds, path, image_kind, NOTE_NO_ANALYSIS, analysis=AnalysisStatus.NONE)
+            )
+        if analysis_text:
+            assert elem is not None
+            where = _describe(ds, elem.tag)
+            try:
+                scan = self._scan(ds, path, sop_uid, analysis_text, body_part, notes)
+            except _NotUnderstood as exc:
+                return record(_not_understood(ds, path, image_kind, f"{where}: {exc}", notes))
+            if candidates:
+                notes.append(
+                    ImportNote(
+                        _("Further Hologic private data not understood (ignored): {what}").format(
+                            what="; ".join(candidates)
+                        )
+                    )
+                )
+            image = image_record(
+                ds,
+                path,
+                f"{scan.scan_type.value}_image",
+                NOTE_ANALYSIS.format(key=scan.source_key),
+                analysis=AnalysisStatus.READ,
+                side=scan.side,
+            )
+            return record(image, scans=(scan,))
+        detail = "; ".join(candidates)
+        return record(_not_understood(ds, path, image_kind, detail, notes))
 
     def _scan(
         self,
@@ -390,12 +515,16 @@ class HologicDicomReader:
         elif "ResultsTable" in stripped:
             parse = _parse_results_table
         else:
-            raise dicom_problem(path, _("the Hologic analysis data has an unknown layout"))
+            raise _NotUnderstood(
+                _("a layout not known (it starts {start!r})").format(start=_start(stripped))
+            )
         try:
             analysis = parse(stripped)
         except (ET.ParseError, ValueError) as exc:
-            raise dicom_problem(
-                path, _("the Hologic analysis data cannot be parsed ({error})").format(error=exc)
+            raise _NotUnderstood(
+                _("it cannot be parsed ({error}; it starts {start!r})").format(
+                    error=exc, start=_start(stripped)
+                )
             ) from exc
 
         from_body = _BODY_PART_SCAN.get(body_part)
@@ -417,7 +546,13 @@ class HologicDicomReader:
             )
         results = _results(path, analysis, scan_type, notes)
         if not results:
-            raise dicom_problem(path, _("the Hologic analysis data holds no region results"))
+            raise _NotUnderstood(
+                _("no region in it was understood (it starts {start!r})").format(
+                    start=_start(stripped)
+                )
+            )
+        if scan_type is ScanType.AP_SPINE:
+            results = label_spine_total(results, _("AP spine"), notes)
 
         side: Side | None = None
         if scan_type in (ScanType.HIP, ScanType.FOREARM):

@@ -52,6 +52,7 @@ from dxa_app.domain import (
     ScanType,
     Sex,
     Side,
+    SourceIdentity,
     StudyInfo,
     StudyRecord,
     VfaFinding,
@@ -526,6 +527,21 @@ def _patient(p: CellParser, row: Row) -> PatientIdentity:
     )
 
 
+def _source_identity(p: CellParser, row: Row, study_uid: str) -> SourceIdentity:
+    """The identity cells as the file gave them (a CPR number keeps its own form)."""
+    return SourceIdentity(
+        source="csv",
+        patient_id=p.text(row, "patient_id"),
+        study_uid=study_uid,
+        patient_name=p.text(row, "patient_name"),
+        birth_date=p.text(row, "birth_date"),
+        sex=p.text(row, "sex"),
+        accession=p.text(row, "accession"),
+        study_date=p.text(row, "study_date"),
+        referring_physician=p.text(row, "referrer"),
+    )
+
+
 def _study_info(p: CellParser, row: Row, study_uid: str, study_date: dt.date) -> StudyInfo:
     return StudyInfo(
         study_uid=study_uid,
@@ -565,7 +581,10 @@ def _read_patient_results(p: CellParser, rows: Iterable[Row]) -> tuple[StudyReco
         study = studies.get(study_uid)
         if study is None:
             info = _study_info(p, row, study_uid, study_date)
-            study = _StudyAcc(StudyRecord(scanner, patient, info), row.line)
+            identity = _source_identity(p, row, study_uid)
+            study = _StudyAcc(
+                StudyRecord(scanner, patient, info, source_identity=identity), row.line
+            )
             studies[study_uid] = study
         else:
             first = study.record
@@ -636,6 +655,7 @@ def _read_patient_results(p: CellParser, rows: Iterable[Row]) -> tuple[StudyReco
                 )
                 for s in acc.scans.values()
             ),
+            source_identity=acc.record.source_identity,
         )
         for acc in studies.values()
     )

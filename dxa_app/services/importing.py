@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlite_utils
 
 from dxa_app.archive.store import log_import, store_parsed
-from dxa_app.domain import ImportOutcome, ImportStatus
+from dxa_app.domain import AnalysisStatus, ImportOutcome, ImportStatus, ParsedSource
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
 from dxa_app.ingest.files import not_regular_reason
@@ -35,6 +35,15 @@ _LOG = logging.getLogger(__name__)
 _LATE_MARKERS = (b"vfa_readings",)
 
 
+#: The count of files imported as images whose analysis data was there but not understood.
+NOT_UNDERSTOOD = "imported_analysis_not_understood"
+
+
+def analysis_not_understood(outcome: ImportOutcome) -> bool:
+    """Return whether a file was imported with its analysis data not understood."""
+    return outcome.status is ImportStatus.IMPORTED and bool(outcome.not_understood)
+
+
 @dataclass(frozen=True)
 class ImportSummary:
     """The outcome of one import batch."""
@@ -44,9 +53,22 @@ class ImportSummary:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Number of files per status (imported, duplicate, skipped, failed)."""
+        """Number of files per status.
+
+        ``imported`` counts the files imported with everything they held understood;
+        ``imported_analysis_not_understood`` those imported as images whose vendor analysis
+        data was present but not understood (never counted as ``imported``); then
+        ``duplicate``, ``skipped`` and ``failed``.
+        """
         c = Counter(str(o.status) for o in self.outcomes)
-        return {str(s): c.get(str(s), 0) for s in ImportStatus}
+        partial = sum(1 for o in self.outcomes if analysis_not_understood(o))
+        counts = {str(s): c.get(str(s), 0) for s in ImportStatus}
+        counts[str(ImportStatus.IMPORTED)] -= partial
+        return {
+            str(ImportStatus.IMPORTED): counts.pop(str(ImportStatus.IMPORTED)),
+            NOT_UNDERSTOOD: partial,
+            **counts,
+        }
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict of the batch."""
@@ -57,6 +79,11 @@ class ImportSummary:
                 {"path": o.path, "status": str(o.status), "reason": o.reason}
                 for o in self.outcomes
                 if o.status in (ImportStatus.FAILED, ImportStatus.SKIPPED)
+            ],
+            "analysis_not_understood": [
+                {"path": o.path, "what": list(o.not_understood)}
+                for o in self.outcomes
+                if analysis_not_understood(o)
             ],
             "warnings": [
                 {"path": o.path, "message": n.message}
@@ -72,6 +99,7 @@ class ImportSummary:
                     "reason": o.reason,
                     "rows_added": o.rows_added,
                     "notes": [n.message for n in o.notes],
+                    "analysis_not_understood": list(o.not_understood),
                 }
                 for o in self.outcomes
             ],
@@ -247,7 +275,24 @@ def _import_file(db: sqlite_utils.Database, path: Path) -> ImportOutcome:
             notes=all_notes,
         )
     status = ImportStatus.IMPORTED if rows > 0 else ImportStatus.DUPLICATE
-    return ImportOutcome(spath, status, reader=name, rows_added=rows, notes=all_notes)
+    return ImportOutcome(
+        spath,
+        status,
+        reader=name,
+        rows_added=rows,
+        notes=all_notes,
+        not_understood=_not_understood(parsed),
+    )
+
+
+def _not_understood(parsed: ParsedSource) -> tuple[str, ...]:
+    """What of a source's vendor analysis data was present but not understood."""
+    return tuple(
+        img.analysis_detail or img.sop_instance_uid
+        for study in parsed.studies
+        for img in study.images
+        if img.analysis is AnalysisStatus.NOT_UNDERSTOOD
+    )
 
 
 def _order_key(source: _Source) -> tuple[int, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -11,7 +12,12 @@ import sqlite_utils
 from dxa_app.archive import get_setting, set_setting, write_transaction
 from dxa_app.archive.db import now_iso
 from dxa_app.archive.reports import stored_pdf, versions
-from dxa_app.archive.studies import study_header, study_id_for
+from dxa_app.archive.studies import (
+    first_acquisition,
+    received_identity,
+    study_header,
+    study_id_for,
+)
 from dxa_app.errors import UsageError
 from dxa_app.i18n import _, translator
 from dxa_app.services.auth import Permission, Session, acting, record
@@ -208,16 +214,56 @@ def send_report(session: Session, study: str | int, target: PacsTarget | None = 
     return SendResult(study_id, str(ds.SOPInstanceUID), int(status), chosen)
 
 
+#: DICOM's limit of a person name's component group (PS3.5 6.2, VR PN): 64 characters, which
+#: validators count in bytes of the encoding (UTF-8 here: æ, ø and å take two).
+PN_GROUP_MAX = 64
+
+
+def _cut(text: str, limit: int) -> str:
+    """Return ``text`` cut to at most ``limit`` bytes of UTF-8 (never inside a character)."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
+
+
 def _to_pn(name: str) -> str:
-    """A display name ("Given Family") as a DICOM person name ("Family^Given")."""
-    if "^" in name or not name.strip():
-        return name
-    parts = name.split()
-    return f"{parts[-1]}^{' '.join(parts[:-1])}" if len(parts) > 1 else f"{parts[0]}^"
+    """A display name ("Given Family") as a DICOM person name ("Family^Given").
+
+    The program makes this name (the source gave no DICOM name), so it keeps it within
+    DICOM's 64 characters (UTF-8 bytes) per component group: the family name first, then
+    as much of the given names as fits. A name that is already a PN (has ``^``) is only cut.
+    """
+    text = name.split("=")[0]
+    if not text.strip():
+        return ""
+    if "^" in text:
+        family, _sep, rest = text.partition("^")
+    else:
+        parts = text.split()
+        family, rest = parts[-1], " ".join(parts[:-1])
+    family = _cut(family, PN_GROUP_MAX - 1)
+    room = PN_GROUP_MAX - len(family.encode("utf-8")) - 1
+    rest = _cut(rest, room).rstrip("^ ") if room > 0 else ""
+    return f"{family}^{rest}"
+
+
+def _tm(value: str | None) -> dt.time | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value).time().replace(microsecond=0, tzinfo=None)
 
 
 def dicom_for(db: sqlite_utils.Database, study_id: int) -> Any:
-    """Return the Encapsulated PDF DICOM dataset of the newest signed version."""
+    """Return the Encapsulated PDF DICOM dataset of the newest signed version.
+
+    The identity is the study's as its modality sent it (PatientID, IssuerOfPatientID,
+    PatientName, birth date, sex, StudyInstanceUID, AccessionNumber, StudyID, StudyDate,
+    StudyTime, ReferringPhysicianName: architecture rule 11), so PACS files the report with
+    the images. A study from a source that is not DICOM keeps the PatientID and accession
+    that source gave; its names are made from the display names (within DICOM's 64
+    characters), StudyTime is the first scan's time and StudyID the archive's study id.
+    """
     from dxa_app.report_out import encapsulated_pdf
 
     signed = [v for v in versions(db, study_id) if v.status != "draft"]
@@ -227,19 +273,26 @@ def dicom_for(db: sqlite_utils.Database, study_id: int) -> Any:
         )
     v = signed[-1]
     st = study_header(db, study_id)
+    received = received_identity(db, study_id)
     from pydicom.uid import generate_uid
 
+    patient_id = st["identifier"]
+    accession = st["accession"]
+    if received is not None and received.patient_id:
+        patient_id = received.patient_id
+        accession = received.accession or accession
     return encapsulated_pdf(
         stored_pdf(db, v.id),
         patient_name=_to_pn(st["name"]),
-        patient_id=st["identifier"],
+        patient_id=patient_id,
         birth_date=dt.date.fromisoformat(st["birth_date"]) if st["birth_date"] else None,
         sex=st["sex"],
         study_uid=st["study_uid"],
-        accession=st["accession"],
+        accession=accession,
         study_date=dt.date.fromisoformat(st["study_date"]),
-        study_time=None,
-        referrer=st["referrer"],
+        study_time=_tm(first_acquisition(db, study_id)),
+        study_id=str(study_id),
+        referrer=_to_pn(st["referrer"]),
         institution=st["site_name"],
         software_version=_app_version(),
         document_title=translator(v.lang)("DXA report"),
@@ -251,7 +304,74 @@ def dicom_for(db: sqlite_utils.Database, study_id: int) -> Any:
         ),
         instance_number=v.version_no,
         content_datetime=dt.datetime.fromisoformat(v.signed_at or now_iso()).replace(tzinfo=None),
+        received=received if received is not None and received.source == "dicom" else None,
     )
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The report written as a DICOM file for manual import into PACS."""
+
+    study_id: int
+    sop_instance_uid: str
+    path: str
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+
+def write_report_file(session: Session, study: str | int, path: Path) -> FileResult:
+    """Write the newest signed report of a study as a DICOM file instead of sending it.
+
+    The file is exactly what :func:`send_report` sends (the Encapsulated PDF with the
+    identity as received), for a manual import into PACS. It is owner-only and never
+    replaces a file. Audited like a send (the report leaves the program).
+
+    Parameters
+    ----------
+    session : Session
+        The acting physician.
+    study : str or int
+        The study's archive id or Study Instance UID.
+    path : Path
+        The file to write (must not exist; its folder must).
+
+    Returns
+    -------
+    FileResult
+        The file and the instance's SOP Instance UID.
+
+    Raises
+    ------
+    UsageError
+        When the file exists or its folder does not.
+    ReportError
+        When the study has no signed report.
+    """
+    from dxa_app.report_out import write_dicom
+
+    if path.exists():
+        raise UsageError(
+            _("{path} exists; the report is never written over a file.").format(path=path),
+            _("Choose a new file name."),
+        )
+    if not path.parent.is_dir():
+        raise UsageError(_("The folder {folder} does not exist.").format(folder=path.parent), "")
+    with acting(session, Permission.SEND) as db:
+        study_id = study_id_for(db, study)
+        ds = dicom_for(db, study_id)
+        write_dicom(ds, path)
+        record(
+            db,
+            session,
+            "report_write_file",
+            entity="study",
+            entity_id=study_id,
+            details={"file": str(path), "sop_instance_uid": str(ds.SOPInstanceUID)},
+        )
+    return FileResult(study_id, str(ds.SOPInstanceUID), str(path), path.stat().st_size)
 
 
 def _app_version() -> str:

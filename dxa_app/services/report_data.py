@@ -26,8 +26,10 @@ from dxa_app.archive.studies import (
     prior_studies,
     region_areas,
     study_header,
+    study_images,
 )
 from dxa_app.i18n import _, translator
+from dxa_app.services.images import exposure_line, exposures_of
 from dxa_app.services.scoring import (
     REFERENCE_REGION,
     Z95,
@@ -359,6 +361,9 @@ def build_report_data(
             high=fmt_score(round_half_away(interval[1], 1), lang) if interval else "-",
         )
         notes.append(text)
+    exposure = exposure_line(exposures_of(study_images(db, study_id)), translate)
+    if exposure is not None:  # Euratom 2013/59: the patient exposure belongs in the report
+        notes.append(exposure)
     comparison, trend = _comparison(db, st, s)
     chain_ids = sorted({i for r in s.regions for i in r.chain})
     t_ref = "; ".join(sorted({r.t_reference for r in s.regions if r.t_reference}))
