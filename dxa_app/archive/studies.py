@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlite_utils
 
+from dxa_app.archive.patients import person_members
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
 
@@ -98,14 +99,18 @@ def study_header(db: sqlite_utils.Database, study_id: int) -> dict[str, Any]:
 
 
 def prior_studies(db: sqlite_utils.Database, patient_id: int, before: str) -> list[dict[str, Any]]:
-    """Return a patient's studies before a date, newest first (id, study_date, scanner_id).
+    """Return one person's studies before a date, newest first (id, study_date, scanner_id).
+
+    The person is the patient row and the rows an administrator merged with it (see
+    :mod:`dxa_app.archive.patients`), never another patient that only shares an identifier,
+    so a comparison or a trend stays within one person.
 
     Parameters
     ----------
     db : sqlite_utils.Database
         The open archive.
     patient_id : int
-        The patient.
+        The patient row of the study being reported.
     before : str
         ISO date; studies strictly before it.
 
@@ -114,11 +119,13 @@ def prior_studies(db: sqlite_utils.Database, patient_id: int, before: str) -> li
     list of dict
         The prior studies.
     """
+    members = person_members(db, patient_id)
+    marks = ",".join("?" * len(members))
     return list(
         db.query(
-            "SELECT id, study_date, scanner_id FROM studies WHERE patient_id = ? AND study_date < ?"
-            " ORDER BY study_date DESC, id DESC",
-            [patient_id, before],
+            f"SELECT id, study_date, scanner_id FROM studies WHERE patient_id IN ({marks})"
+            " AND study_date < ? ORDER BY study_date DESC, id DESC",
+            [*members, before],
         )
     )
 
