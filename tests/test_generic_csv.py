@@ -64,14 +64,17 @@ SCANNER = ScannerIdentity(
 
 
 def _with_reader_keys(rec: StudyRecord) -> StudyRecord:
-    """Return ``rec`` with the scan source keys the reader derives."""
+    """Return ``rec`` with the scan source keys and the patient scope the reader derives."""
     scans = tuple(
         dataclasses.replace(
             s, source_key=scan_source_key(rec.study.study_uid, s.scan_type, s.side, s.acquired_at)
         )
         for s in rec.scans
     )
-    return dataclasses.replace(rec, scans=scans)
+    scope = "" if rec.patient.id_type is IdType.CPR else f"csv:{rec.scanner.institution_name}"
+    return dataclasses.replace(
+        rec, scans=scans, patient=dataclasses.replace(rec.patient, scope=scope)
+    )
 
 
 def _study(uid: str = "1.2.826.0.1.3680043.2.1", cpr: str = "010150-1234") -> StudyRecord:
