@@ -541,8 +541,7 @@ BEGIN SELECT RAISE(ABORT, 'a patient merge can only be un-merged, once'); END;
 #: structure, body composition, lateral spine; immutable like region results), and the
 #: software versions seen on each scanner with when each was first and last seen (a new
 #: version on a scanner is the event that QC and calibration watch).
-V11_SCAN_DETAILS = (
-    """
+V11_SCAN_DETAILS = """
 ALTER TABLE scans ADD COLUMN height_cm REAL;
 ALTER TABLE scans ADD COLUMN weight_kg REAL;
 ALTER TABLE phantom_scans ADD COLUMN software_version TEXT NOT NULL DEFAULT '';
@@ -571,9 +570,7 @@ INSERT INTO scanner_software_versions (scanner_id, software_version, first_seen,
 SELECT scanner_id, software_version, min(acquired_at), max(acquired_at), source_key,
        strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
 FROM scans WHERE software_version <> '' GROUP BY scanner_id, software_version;
-"""
-    + _immutable("additional_measurements", "raw measurement")
-)
+""" + _immutable("additional_measurements", "raw measurement")
 
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -183,7 +183,7 @@ def _refusal_notes(tally: _Tally) -> None:
                     "{n} scans name the {manufacturer} scanner serial '{serial}', which names no"
                     " particular scanner; they were not imported (no scanner is invented for"
                     " them). An administrator gives the real serial of that scanner for this"
-                    " source: serial-map \"{scope}\" \"{serial}\" SERIAL, then import again."
+                    ' source: serial-map "{scope}" "{serial}" SERIAL, then import again.'
                 ).format(n=n, manufacturer=manufacturer, serial=serial, scope=scope),
                 "error",
             )
@@ -221,9 +221,7 @@ def _seen_version(
             [at, source_key, row[0]],
         )
     if at > row[2]:
-        db.execute(
-            "UPDATE scanner_software_versions SET last_seen = ? WHERE id = ?", [at, row[0]]
-        )
+        db.execute("UPDATE scanner_software_versions SET last_seen = ? WHERE id = ?", [at, row[0]])
 
 
 def _version_notes(db: sqlite_utils.Database, tally: _Tally) -> None:
@@ -502,9 +500,7 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
                 scan.weight_kg,
             ],
         )
-        _seen_version(
-            db, scanner_id, version, scan.acquired_at.isoformat(), scan.source_key, tally
-        )
+        _seen_version(db, scanner_id, version, scan.acquired_at.isoformat(), scan.source_key, tally)
         for m in scan.measurements:
             db.execute(
                 "INSERT INTO additional_measurements (scan_id, source_table, name, label, value,"
