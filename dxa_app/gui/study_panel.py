@@ -177,6 +177,17 @@ class StudyPanel(Workspace):
             )
         if not s.harmonised:
             notes.append(_("Not every region is harmonised."))
+        if d.measurements:  # hip structure, body composition...: shown, never diagnostic
+            shown = "; ".join(
+                f"{m.source_table} {m.label} {m.name} {m.value:g} {m.unit}".replace("  ", " ")
+                for m in d.measurements[:12]
+            )
+            more = " …" if len(d.measurements) > 12 else ""
+            notes.append(
+                _("Further measurements (not used for the diagnosis): {values}.").format(
+                    values=shown.strip() + more
+                )
+            )
         self.notes_label.setText(" ".join(notes))
 
     def _request_vfa(self) -> None:

@@ -61,6 +61,7 @@ class Permission(StrEnum):
     CENTRE = "centre"  # centre: register sites, import bundles, national fit, publish, stats
     BACKUP = "backup"  # copy the archive (it holds every patient: not for every role)
     RESTORE = "restore"  # replace the archive with a backup
+    PATIENT_MERGE = "patient_merge"  # merge and un-merge patients (one person), audited
 
 
 #: The one role table: which role may do what. Administrators manage users and settings but
@@ -109,6 +110,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SITE_EXCHANGE,
             Permission.BACKUP,
             Permission.RESTORE,
+            Permission.PATIENT_MERGE,
         }
     ),
 }
