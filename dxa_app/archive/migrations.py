@@ -579,6 +579,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0003_report_signatures", V3_REPORT_SIGNATURES),
     Migration("0004_centre_exchange", V4_CENTRE_EXCHANGE),
     Migration("0005_seal", V5_SEAL),
-    Migration("0010_patient_identity", V10_PATIENT_IDENTITY, rebuilds_tables=True),
-    Migration("0011_apex_scan_details", V11_SCAN_DETAILS),
+    Migration("0012_patient_identity", V10_PATIENT_IDENTITY, rebuilds_tables=True),
+    Migration("0013_apex_scan_details", V11_SCAN_DETAILS),
 )
