@@ -8,6 +8,7 @@ acquisition times ``datetime.datetime`` (naive, scanner local time).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -71,7 +72,27 @@ class Region(StrEnum):
     RADIUS_33 = "radius_33"
     RADIUS_UD = "radius_ud"
     RADIUS_TOTAL = "radius_total"
+    RADIUS_MID = "radius_mid"
+    ULNA_33 = "ulna_33"
+    ULNA_MID = "ulna_mid"
+    ULNA_UD = "ulna_ud"
+    ULNA_TOTAL = "ulna_total"
+    RADIUS_ULNA_33 = "radius_ulna_33"
+    RADIUS_ULNA_MID = "radius_ulna_mid"
+    RADIUS_ULNA_UD = "radius_ulna_ud"
+    RADIUS_ULNA_TOTAL = "radius_ulna_total"
     WHOLE_BODY = "whole_body"
+    WB_SUBTOTAL = "wb_subtotal"
+    WB_HEAD = "wb_head"
+    WB_LEFT_ARM = "wb_left_arm"
+    WB_RIGHT_ARM = "wb_right_arm"
+    WB_LEFT_RIBS = "wb_left_ribs"
+    WB_RIGHT_RIBS = "wb_right_ribs"
+    WB_THORACIC_SPINE = "wb_thoracic_spine"
+    WB_LUMBAR_SPINE = "wb_lumbar_spine"
+    WB_PELVIS = "wb_pelvis"
+    WB_LEFT_LEG = "wb_left_leg"
+    WB_RIGHT_LEG = "wb_right_leg"
 
     @property
     def is_vertebra(self) -> bool:
@@ -172,13 +193,51 @@ class ScannerIdentity:
 
 @dataclass(frozen=True, slots=True)
 class PatientIdentity:
-    """A patient as the source names them."""
+    """A patient as the source names them.
+
+    ``scope`` says where an identifier that is not a CPR number is valid: the same
+    ``identifier`` in another scope is another person. Readers set it: ``apex:<database>``
+    (PATIENT_KEY of one APEX database), ``dicom:<IssuerOfPatientID>``, ``csv:<site>``. A CPR
+    number is national and needs no scope (see :func:`patient_identity_key`).
+    """
 
     identifier: str
     id_type: IdType
     name: str
     birth_date: dt.date | None
     sex: Sex | None
+    scope: str = ""
+
+
+def patient_identity_key(patient: PatientIdentity, default_scope: str = "") -> str:
+    """Return the key under which the archive looks a source's patient up.
+
+    A CPR number is one national key (``cpr:DDMMYY-SSSS``); any other identifier only counts
+    within its scope (``id:<scope>|<identifier>``), so two sources' ``"1"`` never meet. The
+    archive still joins two records of one key only when their birth date and sex agree.
+
+    Parameters
+    ----------
+    patient : PatientIdentity
+        The patient as the source names them.
+    default_scope : str, optional
+        The scope of an identifier whose source set none (e.g. ``reader:<name>``).
+
+    Returns
+    -------
+    str
+        The identity key.
+
+    Examples
+    --------
+    >>> patient_identity_key(PatientIdentity("010150-9912", IdType.CPR, "", None, None, "x"))
+    'cpr:010150-9912'
+    >>> patient_identity_key(PatientIdentity("17", IdType.OTHER, "", None, None, "apex:ab12"))
+    'id:apex:ab12|17'
+    """
+    if patient.id_type is IdType.CPR:
+        return f"cpr:{patient.identifier}"
+    return f"id:{patient.scope or default_scope}|{patient.identifier}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,11 +268,28 @@ class RegionResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Measurement:
+    """A further value the scanner computed (hip structure, body composition, lateral spine).
+
+    Stored raw beside the scan and shown in the study view; never used for a diagnosis.
+    ``table`` and ``name`` are the vendor's own (e.g. ``HipHSA``, ``NN_CSA``); ``label`` is a
+    name the vendor gave a user-defined sub-region, when it did.
+    """
+
+    table: str
+    name: str
+    value: float
+    unit: str = ""
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ScanRecord:
     """One acquisition with its raw results.
 
     ``source_key`` identifies where it came from (``dicom:<SOP Instance UID>`` or
-    ``csv:<file kind>:<row key>``); importing the same key twice is a no-op.
+    ``csv:<file kind>:<row key>``); importing the same key twice is a no-op. Height and
+    weight are the patient's at this scan, when the source records them per scan.
     """
 
     source_key: str
@@ -224,6 +300,9 @@ class ScanRecord:
     operator: str = ""
     software_version: str = ""
     results: tuple[RegionResult, ...] = ()
+    height_cm: float | None = None
+    weight_kg: float | None = None
+    measurements: tuple[Measurement, ...] = ()
 
 
 class AnalysisStatus(StrEnum):
@@ -404,6 +483,9 @@ class ParsedSource:
     certificates: tuple[PhantomCertificate, ...] = ()
     vfa_readings: tuple[VfaReadingRecord, ...] = ()
     notes: tuple[ImportNote, ...] = field(default_factory=tuple)
+    scope: str = ""
+    """Where the source's scanner names are valid (an APEX database: ``apex:<database>``);
+    a placeholder serial is looked up in the serial mapping under it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,6 +550,51 @@ class ArchiveCounts:
     phantom_scans: int
     vfa_readings: int
     images: int
+
+
+#: Serials that name no scanner: software names, "unknown" words (compared without spaces,
+#: dots, slashes, hyphens and underscores, in upper case); all zeros and all X count too.
+PLACEHOLDER_SERIALS: frozenset[str] = frozenset(
+    {
+        "APEX",
+        "QDR",
+        "HOLOGIC",
+        "LUNAR",
+        "GE",
+        "GELUNAR",
+        "ENCORE",
+        "NONE",
+        "NULL",
+        "NA",
+        "NIL",
+        "UNKNOWN",
+        "UNKNOWNSERIAL",
+        "SERIAL",
+        "SERIALNUMBER",
+        "SN",
+        "NOTSET",
+        "DEFAULT",
+    }
+)
+
+
+def is_placeholder_serial(serial: str) -> bool:
+    """Return whether a serial number names no particular scanner.
+
+    Empty, only zeros (``000``), only X, only punctuation, or a word in
+    :data:`PLACEHOLDER_SERIALS` (``APEX``, ``N/A``, ``unknown``...).
+
+    Examples
+    --------
+    >>> [is_placeholder_serial(s) for s in ("", " APEX ", "000", "n/a", "x-x", "301234")]
+    [True, True, True, True, True, False]
+    >>> is_placeholder_serial("HZA-DEMO-101"), is_placeholder_serial("0001")
+    (False, False)
+    """
+    folded = re.sub(r"[\s._/\-]+", "", serial.upper())
+    if not folded or not any(c.isalnum() for c in folded):
+        return True
+    return set(folded) <= {"0"} or set(folded) <= {"X"} or folded in PLACEHOLDER_SERIALS
 
 
 def scanner_label(manufacturer: str, model: str) -> str:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages the project needs (Qt runtime, Xvfb, poppler, dicom3tools, mdbtools, Orthanc).
+# Install the Debian packages the project needs (Qt runtime, Xvfb, poppler, dicom3tools, mdbtools,
+# unixODBC with the SQLite ODBC driver, Orthanc).
 # Idempotent: does nothing when every package is already installed. Needs root (or sudo).
 set -euo pipefail
 PKGS=(
@@ -13,8 +14,9 @@ PKGS=(
   poppler-utils
   # DICOM validation (dciodvfy) and a reference toolkit (dcmtk)
   dicom3tools dcmtk
-  # Hologic APEX database (mdb-export)
-  mdbtools
+  # Hologic APEX database (mdb-export); ODBC (the Windows path of the APEX reader, tested
+  # through the SQLite ODBC driver)
+  mdbtools unixodbc libsqliteodbc
   # PACS peer for integration tests
   orthanc
 )

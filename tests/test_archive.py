@@ -81,8 +81,9 @@ def test_store_is_idempotent_and_counts(tmp_path: Path) -> None:
     db = open_archive(tmp_path / "a.sqlite")
     src = parsed(study_record(1), study_record(2))
     rows, notes = store_parsed(db, src)
-    # site + scanner, then per study: patient + study + scan + 5 region results
-    assert rows == 2 + 2 * (1 + 1 + 1 + 5)
+    # site + scanner + its software version (first seen, then last seen moved by the second
+    # study), then per study: patient + study + scan + 5 region results
+    assert rows == 3 + 2 * (1 + 1 + 1 + 5) + 1
     assert notes == ()
     before = counts(db)
     assert (before.sites, before.scanners, before.patients, before.studies) == (1, 1, 2, 2)
@@ -116,7 +117,7 @@ def test_failed_source_leaves_no_half_written_rows(tmp_path: Path) -> None:
     c = counts(db)
     assert (c.sites, c.patients, c.studies, c.scans, c.region_results) == (0, 0, 0, 0, 0)
     rows, _ = store_parsed(db, parsed(good))
-    assert rows == 2 + 8
+    assert rows == 3 + 8  # site, scanner, its software version; the study's 8 rows
 
 
 def test_patient_with_other_birth_date_is_not_merged_silently(tmp_path: Path) -> None:
@@ -126,8 +127,14 @@ def test_patient_with_other_birth_date_is_not_merged_silently(tmp_path: Path) ->
     other = p.__class__(p.identifier, p.id_type, p.name, dt.date(1951, 2, 2), Sex.MALE)
     _, notes = store_parsed(db, parsed(study_record(2, pat=other)))
     assert any("another birth date or sex" in n.message for n in notes)
-    stored = list_patients(db)
-    assert len(stored) == 1 and stored[0].birth_date == p.birth_date
+    # issue 13: the record is a separate patient, flagged as a possible duplicate of the first
+    stored = sorted(list_patients(db), key=lambda x: x.id)
+    assert [(x.birth_date, x.sex) for x in stored] == [
+        (p.birth_date, p.sex),
+        (dt.date(1951, 2, 2), Sex.MALE),
+    ]
+    flags = db.execute("SELECT id, duplicate_of FROM patients ORDER BY id").fetchall()
+    assert [tuple(f) for f in flags] == [(stored[0].id, None), (stored[1].id, stored[0].id)]
 
 
 def test_study_of_another_patient_is_not_merged(tmp_path: Path) -> None:

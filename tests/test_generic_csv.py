@@ -65,7 +65,7 @@ SCANNER = ScannerIdentity(
 
 
 def _with_reader_keys(rec: StudyRecord) -> StudyRecord:
-    """Return ``rec`` with the scan source keys the reader derives and the identity cells.
+    """Return ``rec`` with the scan source keys, the patient scope and the identity cells.
 
     Issue 13: the reader also keeps the identity cells exactly as the file gave them.
     """
@@ -87,7 +87,13 @@ def _with_reader_keys(rec: StudyRecord) -> StudyRecord:
         study_date=st.study_date.isoformat(),
         referring_physician=st.referrer,
     )
-    return dataclasses.replace(rec, scans=scans, source_identity=identity)
+    scope = "" if rec.patient.id_type is IdType.CPR else f"csv:{rec.scanner.institution_name}"
+    return dataclasses.replace(
+        rec,
+        scans=scans,
+        patient=dataclasses.replace(rec.patient, scope=scope),
+        source_identity=identity,
+    )
 
 
 def _study(uid: str = "1.2.826.0.1.3680043.2.1", cpr: str = "010150-1234") -> StudyRecord:

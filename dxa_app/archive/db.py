@@ -126,6 +126,19 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     done_now: list[str] = []
     if applied_migrations(db) == known:  # up to date: no write lock (a reader never waits)
         return done_now
+    rebuild = any(m.rebuilds_tables for m in MIGRATIONS if m.name not in applied_migrations(db))
+    if rebuild:  # SQLite's table rebuild: foreign keys off (outside the transaction), checked
+        db.conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        return _migrate(db, known, done_now, check_keys=rebuild)
+    finally:
+        if rebuild:
+            db.conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _migrate(
+    db: sqlite_utils.Database, known: list[str], done_now: list[str], *, check_keys: bool
+) -> list[str]:
     with write_transaction(db):
         db.execute(
             "CREATE TABLE IF NOT EXISTS migrations ("
@@ -147,6 +160,11 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
                 "INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [m.name, now_iso()]
             )
             done_now.append(m.name)
+        if check_keys and db.execute("PRAGMA foreign_key_check").fetchone() is not None:
+            raise ArchiveError(
+                _("The archive's rows do not refer to each other as they should."),
+                _("Restore a backup, or ask for help with the archive file."),
+            )
     return done_now
 
 

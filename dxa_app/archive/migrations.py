@@ -7,10 +7,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """One named schema change, applied once in a transaction."""
+    """One named schema change, applied once in a transaction.
+
+    ``rebuilds_tables`` is set by a migration that rebuilds a table other tables refer to
+    (create, copy, drop, rename: SQLite's way to change a constraint); foreign keys are then
+    off while it runs and checked before its transaction commits.
+    """
 
     name: str
     sql: str
+    rebuilds_tables: bool = False
 
 
 _RAW_TABLES = ("scans", "region_results", "phantom_scans", "phantom_results")
@@ -551,6 +557,114 @@ CREATE TABLE study_identity (
     recorded_at TEXT NOT NULL
 );
 """ + _immutable("study_identity", "received identity")
+#: One person per person (issue 13): a patient is found by an identity key, a CPR number
+#: nationally, any other identifier only within its scope (the APEX database, the DICOM issuer,
+#: the CSV site); the same key with another birth date or sex is a separate patient flagged as
+#: a possible duplicate of the first; an administrator's merges and un-merges are rows of their
+#: own, never a rewrite of a patient or a study. Existing non-CPR patients get the scope of the
+#: source their studies came from (every study from DICOM: ``dicom:``; from the CSV of one site:
+#: ``csv:<site>``), else ``legacy`` (an APEX database cannot be told from the rows).
+V10_PATIENT_IDENTITY = """
+CREATE TABLE patients_v10 (
+    id INTEGER PRIMARY KEY,
+    id_type TEXT NOT NULL CHECK (id_type IN ('cpr', 'other')),
+    identifier TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    birth_date TEXT,
+    sex TEXT CHECK (sex IN ('F', 'M', 'O')),
+    created_at TEXT NOT NULL,
+    scope TEXT NOT NULL DEFAULT '',
+    identity_key TEXT NOT NULL,
+    duplicate_of INTEGER REFERENCES patients(id),
+    CHECK (duplicate_of IS NULL OR duplicate_of <> id)
+);
+INSERT INTO patients_v10 (id, id_type, identifier, name, birth_date, sex, created_at, scope,
+                          identity_key)
+SELECT id, id_type, identifier, name, birth_date, sex, created_at, scope,
+       CASE WHEN id_type = 'cpr' THEN 'cpr:' || identifier
+            ELSE 'id:' || scope || '|' || identifier END
+FROM (
+    SELECT p.*,
+           CASE WHEN p.id_type = 'cpr' THEN ''
+                ELSE coalesce((
+                    SELECT CASE WHEN count(DISTINCT src) = 1 THEN max(src) END FROM (
+                        SELECT CASE WHEN s.source_key LIKE 'dicom:%' THEN 'dicom:'
+                                    WHEN s.source_key LIKE 'csv:%'
+                                        THEN 'csv:' || sc.institution_name
+                                    ELSE 'legacy' END AS src
+                        FROM studies st JOIN scans s ON s.study_id = st.id
+                        JOIN scanners sc ON sc.id = st.scanner_id
+                        WHERE st.patient_id = p.id
+                        UNION ALL
+                        SELECT 'dicom:' FROM studies st JOIN images i ON i.study_id = st.id
+                        WHERE st.patient_id = p.id
+                    )
+                ), 'legacy') END AS scope
+    FROM patients p
+);
+DROP TABLE patients;
+ALTER TABLE patients_v10 RENAME TO patients;
+CREATE INDEX patients_identity ON patients(identity_key);
+CREATE UNIQUE INDEX patients_first_of_key ON patients(identity_key) WHERE duplicate_of IS NULL;
+CREATE TABLE patient_merges (
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patients(id),
+    into_patient_id INTEGER NOT NULL REFERENCES patients(id),
+    reason TEXT NOT NULL,
+    merged_at TEXT NOT NULL,
+    merged_by TEXT NOT NULL,
+    unmerged_at TEXT,
+    unmerged_by TEXT,
+    unmerge_reason TEXT NOT NULL DEFAULT '',
+    CHECK (patient_id <> into_patient_id)
+);
+CREATE UNIQUE INDEX patient_merges_active ON patient_merges(patient_id) WHERE unmerged_at IS NULL;
+CREATE TRIGGER patient_merges_no_delete BEFORE DELETE ON patient_merges
+BEGIN SELECT RAISE(ABORT, 'a patient merge cannot be deleted; un-merge it instead'); END;
+CREATE TRIGGER patient_merges_unmerge_once BEFORE UPDATE ON patient_merges
+WHEN OLD.unmerged_at IS NOT NULL OR NEW.patient_id IS NOT OLD.patient_id
+    OR NEW.into_patient_id IS NOT OLD.into_patient_id OR NEW.reason IS NOT OLD.reason
+    OR NEW.merged_at IS NOT OLD.merged_at OR NEW.merged_by IS NOT OLD.merged_by
+    OR NEW.unmerged_at IS NULL
+BEGIN SELECT RAISE(ABORT, 'a patient merge can only be un-merged, once'); END;
+"""
+
+
+#: What APEX records per scan and beside its BMD (issue 13): height, weight and software
+#: version per scan (phantom scans too, for QC), further measurements stored raw (hip
+#: structure, body composition, lateral spine; immutable like region results), and the
+#: software versions seen on each scanner with when each was first and last seen (a new
+#: version on a scanner is the event that QC and calibration watch).
+V11_SCAN_DETAILS = """
+ALTER TABLE scans ADD COLUMN height_cm REAL;
+ALTER TABLE scans ADD COLUMN weight_kg REAL;
+ALTER TABLE phantom_scans ADD COLUMN software_version TEXT NOT NULL DEFAULT '';
+CREATE TABLE additional_measurements (
+    id INTEGER PRIMARY KEY,
+    scan_id INTEGER NOT NULL REFERENCES scans(id),
+    source_table TEXT NOT NULL,
+    name TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    value REAL NOT NULL,
+    unit TEXT NOT NULL DEFAULT '',
+    UNIQUE (scan_id, source_table, name)
+);
+CREATE TABLE scanner_software_versions (
+    id INTEGER PRIMARY KEY,
+    scanner_id INTEGER NOT NULL REFERENCES scanners(id),
+    software_version TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    first_source_key TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    UNIQUE (scanner_id, software_version)
+);
+INSERT INTO scanner_software_versions (scanner_id, software_version, first_seen, last_seen,
+                                       first_source_key, recorded_at)
+SELECT scanner_id, software_version, min(acquired_at), max(acquired_at), source_key,
+       strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+FROM scans WHERE software_version <> '' GROUP BY scanner_id, software_version;
+""" + _immutable("additional_measurements", "raw measurement")
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -565,4 +679,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0009_installed_references", V9_INSTALLED_REFERENCES),
     Migration("0010_national_scale", V10_NATIONAL_SCALE),
     Migration("0011_images_identity", V11_IMAGES_IDENTITY),
+    Migration("0012_patient_identity", V10_PATIENT_IDENTITY, rebuilds_tables=True),
+    Migration("0013_apex_scan_details", V11_SCAN_DETAILS),
 )

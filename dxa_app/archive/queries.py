@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from dxa_app.archive.patients import PERSON_CTE, person_members
 from dxa_app.archive.store import parse_date
 from dxa_app.domain import ArchiveCounts, PatientSummary, Sex, StudySummary
 
@@ -28,11 +29,19 @@ def counts(db: sqlite_utils.Database) -> ArchiveCounts:
 
 
 def list_patients(db: sqlite_utils.Database) -> list[PatientSummary]:
-    """Return every patient with the number of studies and the latest study date."""
-    sql = """
+    """Return every person (a patient row and the rows merged into it) with their studies.
+
+    A patient merged into another is not listed on its own: its studies count for the
+    patient it was merged into.
+    """
+    sql = f"""
+        {PERSON_CTE}
         SELECT p.id, p.identifier, p.name, p.birth_date, p.sex,
                count(s.id) AS n_studies, max(s.study_date) AS last_study
-        FROM patients p LEFT JOIN studies s ON s.patient_id = p.id
+        FROM patients p
+        JOIN person pe ON pe.rid = p.id
+        LEFT JOIN studies s ON s.patient_id = pe.pid
+        WHERE p.id NOT IN (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)
         GROUP BY p.id ORDER BY p.name, p.identifier
     """
     return [
@@ -50,9 +59,12 @@ def list_patients(db: sqlite_utils.Database) -> list[PatientSummary]:
 
 
 def list_studies(db: sqlite_utils.Database, patient_id: int | None = None) -> list[StudySummary]:
-    """Return the studies of one patient, or of everyone, newest first."""
-    where = "WHERE st.patient_id = ?" if patient_id is not None else ""
-    params: list[object] = [patient_id] if patient_id is not None else []
+    """Return the studies of one person (all their merged patient rows), or of everyone."""
+    params: list[object] = []
+    where = ""
+    if patient_id is not None:
+        params = list(person_members(db, patient_id))
+        where = f"WHERE st.patient_id IN ({','.join('?' * len(params))})"
     sql = f"""
         SELECT st.id, st.study_uid, st.patient_id, p.identifier, p.name, st.study_date,
                coalesce(si.code, '') AS site, sc.manufacturer, sc.model, sc.serial,

@@ -232,3 +232,81 @@ def move_scanners_to_site(db: sqlite_utils.Database, key: str, site_id: int) -> 
         [site_id, key, key, key],
     )
     return int(cur.rowcount)
+
+
+@dataclass(frozen=True)
+class SoftwareVersionRow:
+    """A software version seen on a scanner: when it was first and last seen, what it followed.
+
+    A row whose ``previous`` is not empty is a software change on that scanner: the event
+    QC and calibration look at (a vendor's software change can move BMD).
+    """
+
+    scanner_id: int
+    serial: str
+    software_version: str
+    previous: str
+    first_seen: str
+    last_seen: str
+    first_source_key: str
+    recorded_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "scanner_id": self.scanner_id,
+            "serial": self.serial,
+            "software_version": self.software_version,
+            "previous": self.previous,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "first_source_key": self.first_source_key,
+            "recorded_at": self.recorded_at,
+        }
+
+
+def software_versions(
+    db: sqlite_utils.Database, scanner_id: int | None = None
+) -> list[SoftwareVersionRow]:
+    """Return the software versions of each scanner in the order they were first seen.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int, optional
+        Only this scanner.
+
+    Returns
+    -------
+    list of SoftwareVersionRow
+        By scanner, then by the first scan with each version; ``previous`` is the version
+        seen before on the same scanner (empty for its first).
+    """
+    where, params = ("WHERE v.scanner_id = ?", [scanner_id]) if scanner_id is not None else ("", [])
+    rows = list(
+        db.query(
+            "SELECT v.*, sc.serial FROM scanner_software_versions v"
+            f" JOIN scanners sc ON sc.id = v.scanner_id {where}"
+            " ORDER BY v.scanner_id, v.first_seen, v.id",
+            params,
+        )
+    )
+    out: list[SoftwareVersionRow] = []
+    previous: dict[int, str] = {}
+    for r in rows:
+        sid = int(r["scanner_id"])
+        out.append(
+            SoftwareVersionRow(
+                sid,
+                str(r["serial"]),
+                str(r["software_version"]),
+                previous.get(sid, ""),
+                str(r["first_seen"]),
+                str(r["last_seen"]),
+                str(r["first_source_key"]),
+                str(r["recorded_at"]),
+            )
+        )
+        previous[sid] = str(r["software_version"])
+    return out

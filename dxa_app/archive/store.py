@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import sqlite_utils
 
 from dxa_app.archive.db import get_setting, now_iso, write_transaction
 from dxa_app.archive.images import put, store_folder
+from dxa_app.archive.patients import person_of
 from dxa_app.cpr import check_cpr
 from dxa_app.domain import (
     IdType,
@@ -26,10 +29,16 @@ from dxa_app.domain import (
     SourceIdentity,
     StudyRecord,
     VfaReadingRecord,
+    is_placeholder_serial,
+    patient_identity_key,
 )
 from dxa_app.i18n import _
 
 SITE_MAPPING_KEY = "site_mapping"
+LEGACY_SCOPE = "legacy"
+"""The scope migration 0010 gave non-CPR patients whose source it could not tell."""
+SERIAL_MAPPING_KEY = "serial_mapping"
+"""Archive setting: ``"<source scope>|<placeholder serial>"`` -> the scanner's real serial."""
 
 
 @dataclass
@@ -38,6 +47,10 @@ class _Tally:
     #: The image store beside the archive (None for an in-memory archive: files stay where
     #: they are).
     images: Path | None = None
+    scope: str = ""  # where the source's scanner names are valid (serial mapping)
+    patient_scope: str = ""  # the scope of a patient identifier whose reader set none
+    refused: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    new_versions: list[tuple[int, str, str, str]] = field(default_factory=list)
 
 
 def _one(db: sqlite_utils.Database, sql: str, params: list[object]) -> int | None:
@@ -105,46 +118,272 @@ def ensure_scanner(db: sqlite_utils.Database, scanner: ScannerIdentity) -> int:
     )
 
 
-def ensure_patient(
-    db: sqlite_utils.Database, patient: PatientIdentity, tally: _Tally | None = None
-) -> int:
-    """Return the id of a patient by (id type, identifier), creating them when new.
+def scanner_scope(scanner: ScannerIdentity, source_scope: str = "") -> str:
+    """Return where a scanner's serial is valid, for the serial mapping of a placeholder.
 
-    A known identifier with a different birth date or sex is never merged silently:
-    the stored person is kept and a warning goes to the import notes.
+    Parameters
+    ----------
+    scanner : ScannerIdentity
+        The scanner as the source names it.
+    source_scope : str, optional
+        The source's own scope (an APEX database: ``apex:<database>``), used when given.
+
+    Returns
+    -------
+    str
+        ``source_scope``, else ``station:<station name>``, ``institution:<name>`` or
+        ``manufacturer:<manufacturer> <model>``.
     """
+    if source_scope:
+        return source_scope
+    if scanner.station_name:
+        return f"station:{scanner.station_name}"
+    if scanner.institution_name:
+        return f"institution:{scanner.institution_name}"
+    return f"manufacturer:{scanner.manufacturer} {scanner.model}".strip()
+
+
+def mapped_serial(db: sqlite_utils.Database, scope: str, placeholder: str) -> str | None:
+    """Return the real serial an administrator gave for a placeholder serial of a source.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scope : str
+        The source scope (see :func:`scanner_scope`).
+    placeholder : str
+        The serial as the source gives it (``APEX``, ``000``, empty).
+
+    Returns
+    -------
+    str or None
+        The serial, or None when none was given.
+    """
+    mapping: dict[str, str] = get_setting(db, SERIAL_MAPPING_KEY, {}) or {}
+    return mapping.get(f"{scope}|{placeholder.strip()}")
+
+
+def _real_scanner(
+    db: sqlite_utils.Database, scanner: ScannerIdentity, tally: _Tally, n_scans: int
+) -> ScannerIdentity | None:
+    """Return the scanner with a real serial; None (and a count for the note) for a placeholder.
+
+    A placeholder serial (``APEX``, ``000``, empty...) names no particular scanner, so no
+    scanner is invented for it: the serial mapping of the source must name the real one.
+    """
+    if not is_placeholder_serial(scanner.serial):
+        return scanner
+    scope = scanner_scope(scanner, tally.scope)
+    real = mapped_serial(db, scope, scanner.serial)
+    if real is None:
+        tally.refused[(scope, scanner.serial.strip(), str(scanner.manufacturer))] += n_scans
+        return None
+    return dataclasses.replace(scanner, serial=real)
+
+
+def _refusal_notes(tally: _Tally) -> None:
+    for (scope, serial, manufacturer), n in sorted(tally.refused.items()):
+        tally.notes.append(
+            ImportNote(
+                _(
+                    "{n} scans name the {manufacturer} scanner serial '{serial}', which names no"
+                    " particular scanner; they were not imported (no scanner is invented for"
+                    " them). An administrator gives the real serial of that scanner for this"
+                    ' source: serial-map "{scope}" "{serial}" SERIAL, then import again.'
+                ).format(n=n, manufacturer=manufacturer, serial=serial, scope=scope),
+                "error",
+            )
+        )
+
+
+def _seen_version(
+    db: sqlite_utils.Database, scanner_id: int, version: str, at: str, source_key: str, t: _Tally
+) -> None:
+    """Record a software version seen on a scanner at ``at`` (first and last time seen)."""
+    version = version.strip()
+    if not version:
+        return
+    row = db.execute(
+        "SELECT id, first_seen, last_seen FROM scanner_software_versions"
+        " WHERE scanner_id = ? AND software_version = ?",
+        [scanner_id, version],
+    ).fetchone()
+    if row is None:
+        others = db.execute(
+            "SELECT count(*) FROM scanner_software_versions WHERE scanner_id = ?", [scanner_id]
+        ).fetchone()[0]
+        db.execute(
+            "INSERT INTO scanner_software_versions (scanner_id, software_version, first_seen,"
+            " last_seen, first_source_key, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [scanner_id, version, at, at, source_key, now_iso()],
+        )
+        if others:
+            t.new_versions.append((scanner_id, version, at, source_key))
+        return
+    if at < row[1]:
+        db.execute(
+            "UPDATE scanner_software_versions SET first_seen = ?, first_source_key = ?"
+            " WHERE id = ?",
+            [at, source_key, row[0]],
+        )
+    if at > row[2]:
+        db.execute("UPDATE scanner_software_versions SET last_seen = ? WHERE id = ?", [at, row[0]])
+
+
+def _version_notes(db: sqlite_utils.Database, tally: _Tally) -> None:
+    """Name each new software version of a known scanner; set each scanner's newest version."""
+    for scanner_id in sorted({v[0] for v in tally.new_versions}):
+        rows = list(
+            db.query(
+                "SELECT software_version, first_seen FROM scanner_software_versions"
+                " WHERE scanner_id = ? ORDER BY first_seen, id",
+                [scanner_id],
+            )
+        )
+        serial = db.execute("SELECT serial FROM scanners WHERE id = ?", [scanner_id]).fetchone()
+        new = {v[1] for v in tally.new_versions if v[0] == scanner_id}
+        for i, r in enumerate(rows):
+            if r["software_version"] not in new or i == 0:
+                continue
+            tally.notes.append(
+                ImportNote(
+                    _(
+                        "Scanner {serial}: software version {version} from {date} (before:"
+                        " {previous}). A software change can move BMD: QC and calibration"
+                        " should check this scanner."
+                    ).format(
+                        serial=serial[0],
+                        version=r["software_version"],
+                        date=str(r["first_seen"])[:10],
+                        previous=rows[i - 1]["software_version"],
+                    )
+                )
+            )
+    touched = {v[0] for v in tally.new_versions}
+    for scanner_id in touched:
+        db.execute(
+            "UPDATE scanners SET software_version = (SELECT software_version FROM"
+            " scanner_software_versions WHERE scanner_id = ? ORDER BY last_seen DESC, id DESC"
+            " LIMIT 1) WHERE id = ?",
+            [scanner_id, scanner_id],
+        )
+
+
+def _agrees(row: dict[str, object], birth: str | None, sex: str | None) -> bool:
+    """Whether a stored patient and a source record agree on birth date and sex (unknown agrees)."""
+    return not (
+        (birth and row["birth_date"] and birth != row["birth_date"])
+        or (sex and row["sex"] and sex != row["sex"])
+    )
+
+
+def find_patient(
+    db: sqlite_utils.Database, patient: PatientIdentity, default_scope: str = ""
+) -> tuple[str, int | None, int | None]:
+    """Return a source record's identity key, its patient (if stored) and a conflicting first.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    patient : PatientIdentity
+        The patient as the source names them.
+    default_scope : str, optional
+        The scope of a non-CPR identifier whose reader set none.
+
+    Returns
+    -------
+    tuple of (str, int or None, int or None)
+        The identity key; the stored patient of that key whose birth date and sex agree
+        (None when there is none); the first patient of the key when one exists but none
+        agrees (the record is then a possible duplicate of it).
+    """
+    key = patient_identity_key(patient, default_scope)
     rows = list(
         db.query(
-            "SELECT id, birth_date, sex, name FROM patients WHERE id_type = ? AND identifier = ?",
-            [str(patient.id_type), patient.identifier],
+            "SELECT id, birth_date, sex, duplicate_of FROM patients WHERE identity_key = ?"
+            " ORDER BY id",
+            [key],
         )
     )
     birth = patient.birth_date.isoformat() if patient.birth_date else None
     sex = str(patient.sex) if patient.sex else None
+    for r in rows:
+        if _agrees(r, birth, sex):
+            return key, int(r["id"]), None
+    first = next((int(r["id"]) for r in rows if r["duplicate_of"] is None), None)
+    return key, None, first
+
+
+def ensure_patient(
+    db: sqlite_utils.Database,
+    patient: PatientIdentity,
+    tally: _Tally | None = None,
+    default_scope: str = "",
+) -> int:
+    """Return the id of the patient a source record names, creating the patient when new.
+
+    Two records are one patient only when their identity key matches (a CPR number
+    nationally; any other identifier within its scope, see
+    :func:`dxa_app.domain.patient_identity_key`) **and** their birth date and sex agree
+    (an unknown value agrees). A record whose key is known but whose birth date or sex
+    disagrees becomes a separate patient flagged as a possible duplicate of the first
+    patient of that key, with a warning in the import notes; an administrator may merge them.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    patient : PatientIdentity
+        The patient as the source names them.
+    tally : _Tally, optional
+        Receives the notes (CPR checks, possible duplicates).
+    default_scope : str, optional
+        The scope of a non-CPR identifier whose reader set none.
+
+    Returns
+    -------
+    int
+        The patient row.
+    """
     if tally is not None and patient.id_type is IdType.CPR:
         for problem in check_cpr(patient.identifier, patient.birth_date, patient.sex):
             tally.notes.append(ImportNote(problem))
-    if rows:
-        r = rows[0]
-        if tally is not None and (
-            (birth and r["birth_date"] and birth != r["birth_date"])
-            or (sex and r["sex"] and sex != r["sex"])
-        ):
-            tally.notes.append(
-                ImportNote(
-                    _(
-                        "Patient {id} is already in the archive with another birth date or sex;"
-                        " the stored person was kept."
-                    ).format(id=patient.identifier)
-                )
-            )
-        return int(r["id"])
-    return _insert(
+    key, found, first = find_patient(db, patient, default_scope)
+    if found is not None:
+        return found
+    birth = patient.birth_date.isoformat() if patient.birth_date else None
+    sex = str(patient.sex) if patient.sex else None
+    scope = "" if patient.id_type is IdType.CPR else patient.scope or default_scope
+    new_id = _insert(
         db,
-        "INSERT INTO patients (id_type, identifier, name, birth_date, sex, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [str(patient.id_type), patient.identifier, patient.name, birth, sex, now_iso()],
+        "INSERT INTO patients (id_type, identifier, name, birth_date, sex, created_at, scope,"
+        " identity_key, duplicate_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            str(patient.id_type),
+            patient.identifier,
+            patient.name,
+            birth,
+            sex,
+            now_iso(),
+            scope,
+            key,
+            first,
+        ],
     )
+    if first is not None and tally is not None:
+        tally.notes.append(
+            ImportNote(
+                _(
+                    "Patient {id} is already in the archive (patient {first}) with another"
+                    " birth date or sex; this record was kept apart as patient {new}, flagged as"
+                    " a possible duplicate (see 'patients --duplicates'; an administrator can"
+                    " merge them)."
+                ).format(id=patient.identifier, first=first, new=new_id)
+            )
+        )
+    return new_id
 
 
 def ensure_phantom(db: sqlite_utils.Database, phantom: PhantomIdentity) -> int:
@@ -174,31 +413,53 @@ def _ensure_round(db: sqlite_utils.Database, name: str, kind: str, phantom_id: i
     )
 
 
+def _scope_of(db: sqlite_utils.Database, patient_id: int) -> str:
+    row = db.execute("SELECT scope FROM patients WHERE id = ?", [patient_id]).fetchone()
+    return "" if row is None else str(row[0])
+
+
+def _all_stored(db: sqlite_utils.Database, rec: StudyRecord) -> bool:
+    """Whether every scan and image of a study record is in the archive already."""
+    return all(
+        _one(db, "SELECT id FROM scans WHERE source_key = ?", [scan.source_key]) is not None
+        for scan in rec.scans
+    ) and all(
+        _one(db, "SELECT id FROM images WHERE sop_instance_uid = ?", [i.sop_instance_uid])
+        is not None
+        for i in rec.images
+    )
+
+
 def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> None:
     s = rec.study
     existing = list(
-        db.query(
-            "SELECT st.id, p.id_type, p.identifier FROM studies st"
-            " JOIN patients p ON p.id = st.patient_id WHERE st.study_uid = ?",
-            [s.study_uid],
-        )
+        db.query("SELECT id, patient_id FROM studies WHERE study_uid = ?", [s.study_uid])
     )
-    if existing and (existing[0]["id_type"], existing[0]["identifier"]) != (
-        str(rec.patient.id_type),
-        rec.patient.identifier,
-    ):
+    if existing:
         # checked before anything is written, so a refused study leaves no rows behind
-        tally.notes.append(
-            ImportNote(
-                _("Study {uid} belongs to another patient in the archive; not merged.").format(
-                    uid=s.study_uid
-                ),
-                "error",
+        stored_patient = int(existing[0]["patient_id"])
+        _key, found, _first = find_patient(db, rec.patient, tally.patient_scope)
+        if found is None or person_of(db, found) != person_of(db, stored_patient):
+            if _all_stored(db, rec) and _scope_of(db, stored_patient) == LEGACY_SCOPE:
+                return  # stored before patients had scopes; nothing new to add
+            tally.notes.append(
+                ImportNote(
+                    _("Study {uid} belongs to another patient in the archive; not merged.").format(
+                        uid=s.study_uid
+                    ),
+                    "error",
+                )
             )
-        )
+            return
+    scanner = _real_scanner(db, rec.scanner, tally, len(rec.scans) or 1)
+    if scanner is None:
         return
-    scanner_id = ensure_scanner(db, rec.scanner)
-    patient_id = ensure_patient(db, rec.patient, tally)
+    scanner_id = ensure_scanner(db, scanner)
+    patient_id = (
+        int(existing[0]["patient_id"])
+        if existing
+        else ensure_patient(db, rec.patient, tally, tally.patient_scope)
+    )
     if existing:
         study_id = int(existing[0]["id"])
     else:
@@ -228,11 +489,12 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
     for scan in rec.scans:
         if _one(db, "SELECT id FROM scans WHERE source_key = ?", [scan.source_key]) is not None:
             continue
+        version = scan.software_version or scanner.software_version
         scan_id = _insert(
             db,
             "INSERT INTO scans (source_key, study_id, scanner_id, scan_type, side, acquired_at,"
-            " scan_mode, operator, software_version, imported_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " scan_mode, operator, software_version, imported_at, height_cm, weight_kg)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 scan.source_key,
                 study_id,
@@ -242,11 +504,20 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
                 scan.acquired_at.isoformat(),
                 scan.scan_mode,
                 scan.operator,
-                scan.software_version or rec.scanner.software_version,
+                version,
                 imported,
+                scan.height_cm,
+                scan.weight_kg,
             ],
         )
         scan_ids.append(scan_id)
+        _seen_version(db, scanner_id, version, scan.acquired_at.isoformat(), scan.source_key, tally)
+        for m in scan.measurements:
+            db.execute(
+                "INSERT INTO additional_measurements (scan_id, source_table, name, label, value,"
+                " unit) VALUES (?, ?, ?, ?, ?, ?)",
+                [scan_id, m.table, m.name, m.label, m.value, m.unit],
+            )
         for r in scan.results:
             db.execute(
                 "INSERT INTO region_results (scan_id, region, bmd_g_cm2, bmc_g, area_cm2,"
@@ -419,7 +690,10 @@ def _insert_identity(
 def _store_phantom_scan(db: sqlite_utils.Database, rec: PhantomScanRecord, tally: _Tally) -> None:
     if _one(db, "SELECT id FROM phantom_scans WHERE source_key = ?", [rec.source_key]) is not None:
         return
-    scanner_id = ensure_scanner(db, rec.scanner)
+    scanner = _real_scanner(db, rec.scanner, tally, 1)
+    if scanner is None:
+        return
+    scanner_id = ensure_scanner(db, scanner)
     phantom_id = ensure_phantom(db, rec.phantom)
     round_id = None
     if rec.round_name:
@@ -428,7 +702,8 @@ def _store_phantom_scan(db: sqlite_utils.Database, rec: PhantomScanRecord, tally
     scan_id = _insert(
         db,
         "INSERT INTO phantom_scans (source_key, phantom_id, scanner_id, acquired_at, purpose,"
-        " round_id, operator, repositioned, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " round_id, operator, repositioned, imported_at, software_version)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             rec.source_key,
             phantom_id,
@@ -439,7 +714,16 @@ def _store_phantom_scan(db: sqlite_utils.Database, rec: PhantomScanRecord, tally
             rec.operator,
             int(rec.repositioned),
             now_iso(),
+            scanner.software_version,
         ],
+    )
+    _seen_version(
+        db,
+        scanner_id,
+        scanner.software_version,
+        rec.acquired_at.isoformat(),
+        rec.source_key,
+        tally,
     )
     for r in rec.results:
         db.execute(
@@ -526,7 +810,9 @@ def store_parsed(
         When an image cannot be copied into the image store, or its file changed since
         it was read.
     """
-    tally = _Tally(images=store_folder(db))
+    tally = _Tally(
+        images=store_folder(db), scope=parsed.scope, patient_scope=f"reader:{parsed.reader}"
+    )
     before = db.conn.total_changes
     with write_transaction(db):
         for cert in parsed.certificates:
@@ -537,6 +823,8 @@ def store_parsed(
             _store_phantom_scan(db, ps, tally)
         for vfa in parsed.vfa_readings:
             _store_vfa(db, vfa, tally)
+        _version_notes(db, tally)
+    _refusal_notes(tally)
     return db.conn.total_changes - before, tuple(tally.notes)
 
 

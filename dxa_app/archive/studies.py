@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlite_utils
 
+from dxa_app.archive.patients import person_members
 from dxa_app.domain import SourceIdentity
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
@@ -100,14 +101,18 @@ def study_header(db: sqlite_utils.Database, study_id: int) -> dict[str, Any]:
 
 
 def prior_studies(db: sqlite_utils.Database, patient_id: int, before: str) -> list[dict[str, Any]]:
-    """Return a patient's studies before a date, newest first (id, study_date, scanner_id).
+    """Return one person's studies before a date, newest first (id, study_date, scanner_id).
+
+    The person is the patient row and the rows an administrator merged with it (see
+    :mod:`dxa_app.archive.patients`), never another patient that only shares an identifier,
+    so a comparison or a trend stays within one person.
 
     Parameters
     ----------
     db : sqlite_utils.Database
         The open archive.
     patient_id : int
-        The patient.
+        The patient row of the study being reported.
     before : str
         ISO date; studies strictly before it.
 
@@ -116,11 +121,13 @@ def prior_studies(db: sqlite_utils.Database, patient_id: int, before: str) -> li
     list of dict
         The prior studies.
     """
+    members = person_members(db, patient_id)
+    marks = ",".join("?" * len(members))
     return list(
         db.query(
-            "SELECT id, study_date, scanner_id FROM studies WHERE patient_id = ? AND study_date < ?"
-            " ORDER BY study_date DESC, id DESC",
-            [patient_id, before],
+            f"SELECT id, study_date, scanner_id FROM studies WHERE patient_id IN ({marks})"
+            " AND study_date < ? ORDER BY study_date DESC, id DESC",
+            [*members, before],
         )
     )
 
@@ -409,3 +416,110 @@ def stored_categories(db: sqlite_utils.Database, study_ids: list[int]) -> dict[i
         if int(sid) in wanted:
             out[int(sid)] = str(category)
     return out
+
+
+@dataclass(frozen=True)
+class ScanRow:
+    """One scan of a study: type, side, time, the patient's height and weight, software."""
+
+    id: int
+    scan_type: str
+    side: str | None
+    acquired_at: str
+    height_cm: float | None
+    weight_kg: float | None
+    software_version: str
+
+
+def study_scans(db: sqlite_utils.Database, study_id: int) -> list[ScanRow]:
+    """Return the scans of a study in acquisition order.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    study_id : int
+        The study.
+
+    Returns
+    -------
+    list of ScanRow
+        The scans.
+    """
+    return [
+        ScanRow(
+            int(r["id"]),
+            str(r["scan_type"]),
+            r["side"],
+            str(r["acquired_at"]),
+            r["height_cm"],
+            r["weight_kg"],
+            str(r["software_version"]),
+        )
+        for r in db.query(
+            "SELECT id, scan_type, side, acquired_at, height_cm, weight_kg, software_version"
+            " FROM scans WHERE study_id = ? ORDER BY acquired_at, id",
+            [study_id],
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class MeasurementRow:
+    """A further measurement of a scan, stored raw (never used for a diagnosis)."""
+
+    scan_id: int
+    scan_type: str
+    side: str | None
+    source_table: str
+    name: str
+    label: str
+    value: float
+    unit: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "scan_id": self.scan_id,
+            "scan_type": self.scan_type,
+            "side": self.side,
+            "table": self.source_table,
+            "name": self.name,
+            "label": self.label,
+            "value": self.value,
+            "unit": self.unit,
+        }
+
+
+def study_measurements(db: sqlite_utils.Database, study_id: int) -> list[MeasurementRow]:
+    """Return the additional measurements of a study's scans (hip structure, body composition).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    study_id : int
+        The study.
+
+    Returns
+    -------
+    list of MeasurementRow
+        By scan, then as stored.
+    """
+    return [
+        MeasurementRow(
+            int(r["scan_id"]),
+            str(r["scan_type"]),
+            r["side"],
+            str(r["source_table"]),
+            str(r["name"]),
+            str(r["label"]),
+            float(r["value"]),
+            str(r["unit"]),
+        )
+        for r in db.query(
+            "SELECT m.*, s.scan_type, s.side FROM additional_measurements m"
+            " JOIN scans s ON s.id = m.scan_id WHERE s.study_id = ? ORDER BY s.id, m.id",
+            [study_id],
+        )
+    ]

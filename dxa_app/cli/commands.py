@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from dxa_app.cli import ExitCode, archive_path, command, emit, handles, login, user_data_dir
 from dxa_app.domain import scanner_label
+from dxa_app.errors import UsageError
 from dxa_app.i18n import _
 
 
@@ -93,6 +95,10 @@ def _import_args(p: argparse.ArgumentParser) -> None:
 
 
 def _patients(args: argparse.Namespace) -> ExitCode:
+    if args.duplicates:
+        return _duplicates(args)
+    if args.merges:
+        return _merges(args)
     from dxa_app.services.browse import patients
 
     rows = patients(login(args))
@@ -105,10 +111,128 @@ def _patients(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def _duplicates(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.patients import duplicates
+
+    rows = duplicates(login(args), include_merged=args.all)
+
+    def line(r: Any) -> str:
+        what = ", ".join(
+            {"birth_date": _("birth date"), "sex": _("sex")}.get(d, d) for d in r.differs
+        )
+        p, f = r.patient, r.first
+        state = _("merged") if r.merged else _("possible duplicate")
+        return _(
+            "{state}: patient {id} ({identifier}, {name}, {birth}, {sex}) and patient {first}"
+            " ({birth_first}, {sex_first}) differ in {what}"
+        ).format(
+            state=state,
+            id=p.id,
+            identifier=p.identifier,
+            name=p.name,
+            birth=p.birth_date or "-",
+            sex=p.sex or "-",
+            first=f.id,
+            birth_first=f.birth_date or "-",
+            sex_first=f.sex or "-",
+            what=what or "-",
+        )
+
+    emit(
+        args,
+        [r.to_dict() for r in rows],
+        "\n".join(line(r) for r in rows) or _("No possible duplicates."),
+    )
+    return ExitCode.OK
+
+
+def _merges(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.patients import merge_history
+
+    rows = merge_history(login(args))
+    text = "\n".join(
+        _("merge {id}: patient {patient} into {into} by {by} at {at} ({reason})").format(
+            id=m.id,
+            patient=m.patient_id,
+            into=m.into_patient_id,
+            by=m.merged_by,
+            at=m.merged_at,
+            reason=m.reason,
+        )
+        + (
+            "; "
+            + _("un-merged by {by} at {at} ({reason})").format(
+                by=m.unmerged_by, at=m.unmerged_at, reason=m.unmerge_reason
+            )
+            if m.unmerged_at
+            else ""
+        )
+        for m in rows
+    )
+    emit(args, rows, text or _("No merges."))
+    return ExitCode.OK
+
+
 @command("patients", "list the patients in the archive")
 @handles(_patients)
 def _patients_args(p: argparse.ArgumentParser) -> None:
-    pass
+    p.add_argument(
+        "--duplicates",
+        action="store_true",
+        help=_(
+            "list the patients kept apart as possible duplicates (same CPR number, another"
+            " birth date or sex)"
+        ),
+    )
+    p.add_argument(
+        "--all", action="store_true", help=_("with --duplicates: also those already merged")
+    )
+    p.add_argument("--merges", action="store_true", help=_("list the merges and un-merges"))
+
+
+def _merge(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.patients import merge
+
+    merge_id = merge(login(args), args.patient, args.into, args.reason)
+    emit(
+        args,
+        {"merge": merge_id, "patient": args.patient, "into": args.into},
+        _("Patient {patient} is now one person with patient {into} (merge {id}).").format(
+            patient=args.patient, into=args.into, id=merge_id
+        ),
+    )
+    return ExitCode.OK
+
+
+@command("merge", "merge a patient into another as one person (administrator, reversible)")
+@handles(_merge)
+def _merge_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("patient", type=int, metavar="PATIENT", help=_("the patient to merge (id)"))
+    p.add_argument(
+        "--into", type=int, required=True, metavar="ID", help=_("the patient it is one person with")
+    )
+    p.add_argument("--reason", required=True, help=_("why they are one person (audited)"))
+
+
+def _unmerge(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.patients import unmerge
+
+    merge_id = unmerge(login(args), args.patient, args.reason)
+    emit(
+        args,
+        {"merge": merge_id, "patient": args.patient},
+        _("Patient {patient} is its own person again (merge {id} ended).").format(
+            patient=args.patient, id=merge_id
+        ),
+    )
+    return ExitCode.OK
+
+
+@command("unmerge", "undo the merge of a patient (administrator)")
+@handles(_unmerge)
+def _unmerge_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("patient", type=int, metavar="PATIENT", help=_("the merged patient (id)"))
+    p.add_argument("--reason", required=True, help=_("why (audited)"))
 
 
 def _studies(args: argparse.Namespace) -> ExitCode:
@@ -202,6 +326,8 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
 
 
 def _sites(args: argparse.Namespace) -> ExitCode:
+    if args.software:
+        return _software(args)
     from dxa_app.services.sites import list_scanners
 
     rows = list_scanners(login(args))
@@ -214,10 +340,65 @@ def _sites(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def _software(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.sites import software_history
+
+    rows = software_history(login(args))
+    text = "\n".join(
+        f"{r.serial:<16} {r.software_version:<12} {r.first_seen[:10]} .. {r.last_seen[:10]}"
+        + (" " + _("(changed from {previous})").format(previous=r.previous) if r.previous else "")
+        for r in rows
+    )
+    emit(args, [r.to_dict() for r in rows], text or _("No software versions recorded."))
+    return ExitCode.OK
+
+
 @command("sites", "list the scanners of each site")
 @handles(_sites)
 def _sites_args(p: argparse.ArgumentParser) -> None:
-    pass
+    p.add_argument(
+        "--software",
+        action="store_true",
+        help=_("list each scanner's software versions and when they changed"),
+    )
+
+
+def _serial_map(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.sites import map_serial, serial_mappings
+
+    session = login(args)
+    if args.source is None:
+        rows = serial_mappings(session)
+        text = "\n".join(f"{m.scope}  '{m.placeholder}' -> {m.serial}" for m in rows)
+        emit(args, rows, text or _("No placeholder serials mapped."))
+        return ExitCode.OK
+    if args.placeholder is None or args.serial is None:
+        raise UsageError(
+            _("Give the source, the placeholder serial and the real serial."),
+            _("see 'dxa serial-map --help'"),
+        )
+    map_serial(session, args.source, args.placeholder, args.serial)
+    emit(
+        args,
+        {"scope": args.source, "placeholder": args.placeholder, "serial": args.serial},
+        _(
+            "Scans of {source} with serial '{placeholder}' will be imported as scanner {serial}."
+        ).format(source=args.source, placeholder=args.placeholder, serial=args.serial),
+    )
+    return ExitCode.OK
+
+
+@command(
+    "serial-map",
+    "name the real serial of a scanner that a source gives only a placeholder serial (APEX, 000)",
+)
+@handles(_serial_map)
+def _serial_map_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "source", nargs="?", help=_("the source as the import names it, e.g. apex:1a2b3c4d5e6f")
+    )
+    p.add_argument("placeholder", nargs="?", help=_("the placeholder serial, e.g. APEX or 000"))
+    p.add_argument("serial", nargs="?", help=_("the scanner's real serial number"))
 
 
 def _site_map(args: argparse.Namespace) -> ExitCode:

@@ -1,4 +1,4 @@
-"""Writer of synthetic APEX tables (one CSV per table, in mdb-export's default shape).
+"""Writer of synthetic APEX tables (one CSV per table, in mdb-export's shape).
 
 What :func:`write_apex_folder` writes is what :mod:`dxa_app.ingest.apex_mdb` reads as a
 folder source. Reading a written folder gives back equal objects except for:
@@ -7,15 +7,22 @@ folder source. Reading a written folder gives back equal objects except for:
 * the scanner: always the ``scanner`` argument (manufacturer Hologic, its model and
   institution from the SystemId table, station name lost, software version = the scan's
   ``SW_VERSION``, written as the scan's version or else the scanner's);
+* the patient: a CPR number stays; any other identifier becomes the written PATIENT_KEY,
+  scoped by the database (``apex:<database>``);
 * the study: date = date of its first scan; referrer, indication and menopausal status are
-  lost; height and weight are per patient in APEX (those of the patient's first study);
-* results that APEX's tables do not hold (L2-L4 next to L1-L4, whole body, VFA, scans of
-  type ``other``), vendor T/Z other than L1-L4, L2-L4, total hip, neck, 1/3 and total radius;
+  lost; height and weight are written per scan (the scan's, else the study's) and read back
+  per scan and, for the study, from its first scan that has them;
+* results that APEX's tables do not hold (L2-L4 next to L1-L4, scans of type ``other``),
+  vendor T/Z other than L1-L4, L2-L4, total hip, neck, 1/3 and total radius; scans without
+  any result (VFA, for one) are not read back (APEX has no analysis for them);
 * the order of region results (the reader's fixed order per table); images;
 * hip and forearm scans without a side are written as left;
 * patient names: split into FIRST_NAME (all but the last word) and LAST_NAME;
 * phantom scans: purpose becomes daily QC, round, operator and description are lost, and
   every phantom kind other than ``Other`` is written as a Hologic spine phantom (type 1).
+
+:func:`write_apex_tables` writes any rows as given, for sources in APEX's real shape
+(sentinel dates as mdbtools prints them, placeholder serials, scans without results).
 
 (The module is in ``dxa_app.demo``, which must not import ``dxa_app.ingest``.)
 """
@@ -30,6 +37,8 @@ from typing import Final
 
 from dxa_app.csv_safety import escape_cell
 from dxa_app.domain import (
+    IdType,
+    Measurement,
     PatientIdentity,
     PhantomIdentity,
     PhantomKind,
@@ -44,7 +53,14 @@ from dxa_app.domain import (
     StudyRecord,
 )
 
-__all__ = ["APEX_TABLE_COLUMNS", "write_apex_folder"]
+__all__ = [
+    "APEX_TABLE_COLUMNS",
+    "ApexCell",
+    "Raw",
+    "Text",
+    "write_apex_folder",
+    "write_apex_tables",
+]
 
 _AAB: Final = ("AREA", "BMC", "BMD")
 _HIP: Final[tuple[tuple[str, Region], ...]] = (
@@ -56,8 +72,31 @@ _HIP: Final[tuple[tuple[str, Region], ...]] = (
 )
 _FOREARM: Final[tuple[tuple[str, Region], ...]] = (
     ("R_13", Region.RADIUS_33),
+    ("R_MID", Region.RADIUS_MID),
     ("R_UD", Region.RADIUS_UD),
     ("RTOT", Region.RADIUS_TOTAL),
+    ("U_13", Region.ULNA_33),
+    ("U_MID", Region.ULNA_MID),
+    ("U_UD", Region.ULNA_UD),
+    ("UTOT", Region.ULNA_TOTAL),
+    ("RU13TOT", Region.RADIUS_ULNA_33),
+    ("RUMIDTOT", Region.RADIUS_ULNA_MID),
+    ("RUUDTOT", Region.RADIUS_ULNA_UD),
+    ("RUTOT", Region.RADIUS_ULNA_TOTAL),
+)
+_WBODY: Final[tuple[tuple[str, Region], ...]] = (
+    ("WBTOT", Region.WHOLE_BODY),
+    ("SUBTOT", Region.WB_SUBTOTAL),
+    ("HEAD", Region.WB_HEAD),
+    ("LARM", Region.WB_LEFT_ARM),
+    ("RARM", Region.WB_RIGHT_ARM),
+    ("LRIB", Region.WB_LEFT_RIBS),
+    ("RRIB", Region.WB_RIGHT_RIBS),
+    ("T_S", Region.WB_THORACIC_SPINE),
+    ("L_S", Region.WB_LUMBAR_SPINE),
+    ("PELV", Region.WB_PELVIS),
+    ("LLEG", Region.WB_LEFT_LEG),
+    ("RLEG", Region.WB_RIGHT_LEG),
 )
 _REFERENCE: Final[Mapping[Region, tuple[str, str]]] = {
     Region.L1_L4: ("S", "1234"),
@@ -93,6 +132,8 @@ APEX_TABLE_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
         "QC_SCAN",
         "ACCESSION_NO",
         "WL_STUDY_INST_UID",
+        "HEIGHT",
+        "WEIGHT",
     ),
     "Spine": (
         "PATIENT_KEY",
@@ -103,6 +144,7 @@ APEX_TABLE_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
     ),
     "Hip": ("PATIENT_KEY", "SCANID", *(f"{p}_{x}" for p, _r in _HIP for x in _AAB)),
     "Forearm": ("PATIENT_KEY", "SCANID", *(f"{p}_{x}" for p, _r in _FOREARM for x in _AAB)),
+    "Wbody": ("PATIENT_KEY", "SCANID", *(f"{p}_{x}" for p, _r in _WBODY for x in _AAB)),
     "ReferenceResults": ("PATIENT_KEY", "SCANID", "REF_TYPE", "BONERANGE", "T_SCORE", "Z_SCORE"),
     "SystemId": ("SERIAL_NUMBER", "MODEL", "INSTITUTION"),
 }
@@ -110,34 +152,97 @@ APEX_TABLE_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class _Text:
+class Text:
     """A text value: mdb-export wraps it in double quotes (quotes inside are doubled)."""
 
     value: str
 
 
-_Cell = _Text | float | int | bool | dt.datetime | dt.date | None
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A cell written exactly as given (e.g. ``"1900-01-00 00:00:00"`` as mdbtools prints it)."""
+
+    text: str
 
 
-def _cell(value: _Cell) -> str:
+_Text = Text
+ApexCell = Text | Raw | float | int | bool | dt.datetime | dt.date | None
+_Cell = ApexCell
+
+
+def _cell(value: _Cell, iso_dates: bool = False) -> str:
     if value is None:
         return ""  # NULL
-    if isinstance(value, _Text):
+    if isinstance(value, Raw):
+        return value.text
+    if isinstance(value, Text):
         return '"' + str(escape_cell(value.value)).replace('"', '""') + '"'
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, dt.datetime):
+        if iso_dates:  # mdb-export -D/-T '%Y-%m-%d %H:%M:%S'
+            return f'"{value:%Y-%m-%d %H:%M:%S}"'
         return f'"{value:%m/%d/%y %H:%M:%S}"'  # mdb-export's default: %x %X in the C locale
     if isinstance(value, dt.date):
-        return f'"{value:%m/%d/%y} 00:00:00"'
+        day = f"{value:%Y-%m-%d}" if iso_dates else f"{value:%m/%d/%y}"
+        return f'"{day} 00:00:00"'
     return repr(value) if isinstance(value, float) else str(value)
 
 
 def _write(folder: Path, table: str, rows: Sequence[Mapping[str, _Cell]]) -> None:
-    columns = APEX_TABLE_COLUMNS[table]
-    lines = [",".join(columns)]
-    lines.extend(",".join(_cell(row.get(c)) for c in columns) for row in rows)
-    (folder / f"{table}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_apex_tables(folder, {table: rows}, {table: APEX_TABLE_COLUMNS[table]})
+
+
+def write_apex_tables(
+    folder: Path,
+    tables: Mapping[str, Sequence[Mapping[str, ApexCell]]],
+    columns: Mapping[str, Sequence[str]] | None = None,
+    *,
+    iso_dates: bool = False,
+) -> Path:
+    """Write tables as mdb-export prints them, one ``<TABLE>.csv`` each, rows as given.
+
+    Parameters
+    ----------
+    folder : Path
+        Where to write (created when missing; existing table files are replaced).
+    tables : Mapping[str, sequence of mapping]
+        Table name -> rows (column -> value; a missing column is NULL).
+    columns : Mapping[str, sequence of str], optional
+        The columns of each table, in order; by default those the rows name, in the order
+        they first appear.
+    iso_dates : bool, optional
+        Dates as ``mdb-export -D '%Y-%m-%d %H:%M:%S'`` prints them (as the importer runs
+        it) instead of mdb-export's default ``MM/DD/YY HH:MM:SS``.
+
+    Returns
+    -------
+    Path
+        ``folder``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, rows in tables.items():
+        names = list((columns or {}).get(table, ()))
+        if not names:
+            names = list(dict.fromkeys(c for row in rows for c in row))
+        lines = [",".join(names)]
+        lines.extend(",".join(_cell(row.get(c), iso_dates) for c in names) for row in rows)
+        (folder / f"{table}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def _measurement_rows(
+    rows: dict[str, list[dict[str, _Cell]]], ids: Mapping[str, _Cell], items: Sequence[Measurement]
+) -> None:
+    """Add a scan's measurements to the rows of their tables (a label to REGn_NAME)."""
+    by_table: dict[str, dict[str, _Cell]] = {}
+    for m in items:
+        row = by_table.setdefault(m.table, dict(ids))
+        row[m.name] = m.value
+        if m.label and m.name.startswith("REG"):
+            row[m.name.split("_", 1)[0] + "_NAME"] = Text(m.label)
+    for table, row in by_table.items():
+        rows.setdefault(table, []).append(row)
 
 
 def _by_region(results: Sequence[RegionResult]) -> dict[Region, RegionResult]:
@@ -206,8 +311,9 @@ def write_apex_folder(
 ) -> Path:
     """Write synthetic APEX tables as mdb-export would print them, one ``<TABLE>.csv`` each.
 
-    Writes PATIENT, ScanAnalysis, Spine, Hip, Forearm, ReferenceResults and SystemId.
-    Dates are ``MM/DD/YY HH:MM:SS`` in double quotes, NULL is an empty cell, yes/no is 1/0.
+    Writes PATIENT, ScanAnalysis, Spine, Hip, Forearm, Wbody, ReferenceResults and SystemId,
+    and a table for each table named by a scan's measurements (e.g. HipHSA). Dates are
+    ``MM/DD/YY HH:MM:SS`` in double quotes, NULL is an empty cell, yes/no is 1/0.
 
     Parameters
     ----------
@@ -228,6 +334,8 @@ def write_apex_folder(
         ``folder``.
     """
     folder.mkdir(parents=True, exist_ok=True)
+    further: dict[str, list[dict[str, _Cell]]] = {}
+    wbody: list[dict[str, _Cell]] = []
     patients: list[dict[str, _Cell]] = []
     patient_keys: dict[tuple[str, str], str] = {}
     scans: list[dict[str, _Cell]] = []
@@ -271,7 +379,7 @@ def write_apex_folder(
             patients.append(
                 {
                     "PATIENT_KEY": _Text(key),
-                    "IDENTIFIER1": _Text(p.identifier),
+                    "IDENTIFIER1": _Text(p.identifier if p.id_type is IdType.CPR else ""),
                     "LAST_NAME": _Text(last_name),
                     "FIRST_NAME": _Text(first_name),
                     "BIRTHDATE": p.birth_date,
@@ -298,6 +406,8 @@ def write_apex_folder(
                 QC_SCAN=False,
                 ACCESSION_NO=_Text(study.study.accession),
                 WL_STUDY_INST_UID=_Text(study.study.study_uid),
+                HEIGHT=scan.height_cm if scan.height_cm is not None else study.study.height_cm,
+                WEIGHT=scan.weight_kg if scan.weight_kg is not None else study.study.weight_kg,
             )
             ids: dict[str, _Cell] = {"PATIENT_KEY": _Text(key), "SCANID": _Text(scan_id)}
             results = _by_region(scan.results)
@@ -307,6 +417,9 @@ def write_apex_folder(
                 hip.append({**ids, **_regions_row(_HIP, results)})
             elif scan.scan_type is ScanType.FOREARM:
                 forearm.append({**ids, **_regions_row(_FOREARM, results)})
+            elif scan.scan_type is ScanType.WHOLE_BODY:
+                wbody.append({**ids, **_regions_row(_WBODY, results)})
+            _measurement_rows(further, ids, scan.measurements)
             for region, (ref_type, bone_range) in _REFERENCE.items():
                 result = results.get(region)
                 if result is None or (result.vendor_t is None and result.vendor_z is None):
@@ -365,6 +478,8 @@ def write_apex_folder(
     _write(folder, "Spine", spine)
     _write(folder, "Hip", hip)
     _write(folder, "Forearm", forearm)
+    _write(folder, "Wbody", wbody)
+    write_apex_tables(folder, further)
     _write(folder, "ReferenceResults", reference)
     _write(
         folder,

@@ -182,6 +182,17 @@ class StudyPanel(Workspace):
         not_understood = not_understood_line(d.images)
         if not_understood is not None:
             notes.append(not_understood)
+        if d.measurements:  # hip structure, body composition...: shown, never diagnostic
+            shown = "; ".join(
+                f"{m.source_table} {m.label} {m.name} {m.value:g} {m.unit}".replace("  ", " ")
+                for m in d.measurements[:12]
+            )
+            more = " …" if len(d.measurements) > 12 else ""
+            notes.append(
+                _("Further measurements (not used for the diagnosis): {values}.").format(
+                    values=shown.strip() + more
+                )
+            )
         self.notes_label.setText(" ".join(notes))
 
     def _request_vfa(self) -> None:

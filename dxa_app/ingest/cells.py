@@ -773,7 +773,12 @@ class CsvReader:
         self._removed.clear()
 
     def iter_rows(
-        self, header: Sequence[str], *, keep: Container[str] | None, width_remedy: str
+        self,
+        header: Sequence[str],
+        *,
+        keep: Container[str] | None,
+        width_remedy: str,
+        row_problems: dict[int, str] | None = None,
     ) -> Iterator[Row]:
         """Yield the data rows after the header, one at a time; blank lines are skipped.
 
@@ -785,6 +790,10 @@ class CsvReader:
             The columns to keep in each row; None keeps every named column.
         width_remedy : str
             The remedy, translated, when a row has more values than the header has columns.
+        row_problems : dict of int to str, optional
+            When given, a row with more values than the header has columns does not stop
+            the reading: it is yielded all the same and its problem is put here under its
+            line (the caller fails that row); without it the row raises.
 
         Yields
         ------
@@ -798,15 +807,13 @@ class CsvReader:
                 if not any(c.strip() for c in cells):
                     continue
                 if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
-                    raise ImportProblemError(
-                        _(
-                            "{file}, line {line}: the row has {found} values but the header has"
-                            " {expected} columns."
-                        ).format(
-                            file=self.label, line=line, found=len(cells), expected=len(header)
-                        ),
-                        width_remedy,
-                    )
+                    problem = _(
+                        "{file}, line {line}: the row has {found} values but the header has"
+                        " {expected} columns."
+                    ).format(file=self.label, line=line, found=len(cells), expected=len(header))
+                    if row_problems is None:
+                        raise ImportProblemError(problem, width_remedy)
+                    row_problems[line] = problem
                 yield Row(
                     line,
                     {
@@ -818,7 +825,12 @@ class CsvReader:
         self._removed_notes()
 
     def rows(
-        self, header: Sequence[str], *, keep: Container[str] | None, width_remedy: str
+        self,
+        header: Sequence[str],
+        *,
+        keep: Container[str] | None,
+        width_remedy: str,
+        row_problems: dict[int, str] | None = None,
     ) -> tuple[Row, ...]:
         """Return the data rows after the header; blank lines are skipped.
 
@@ -830,10 +842,14 @@ class CsvReader:
             The columns to keep in each row; None keeps every named column.
         width_remedy : str
             The remedy, translated, when a row has more values than the header has columns.
+        row_problems : dict of int to str, optional
+            As for :meth:`iter_rows`.
 
         Returns
         -------
         tuple of Row
             Each row with its values by column name and the file line it starts on.
         """
-        return tuple(self.iter_rows(header, keep=keep, width_remedy=width_remedy))
+        return tuple(
+            self.iter_rows(header, keep=keep, width_remedy=width_remedy, row_problems=row_problems)
+        )

@@ -821,6 +821,8 @@ def patient_from(ds: Dataset, path: Path, notes: list[ImportNote]) -> PatientIde
         name=person_name(ds.get("PatientName")),
         birth_date=birth,
         sex=sex,
+        # a PatientID that is not a CPR number is only valid for its issuer (issue 13)
+        scope="" if cpr else f"dicom:{text_value(ds, 'IssuerOfPatientID')}",
     )
 
 

@@ -524,6 +524,8 @@ def _patient(p: CellParser, row: Row) -> PatientIdentity:
         name=p.text(row, "patient_name"),
         birth_date=p.date(row, "birth_date", _DATE),
         sex=p.choice(row, "sex", _SEXES),
+        # a patient_id that is not a CPR number is only valid at its site (issue 13)
+        scope="" if id_type is IdType.CPR else f"csv:{p.text(row, 'site')}",
     )
 
 

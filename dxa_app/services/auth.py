@@ -63,6 +63,7 @@ class Permission(StrEnum):
     REFERENCE_INSTALL = "reference_install"  # install a versioned T or Z reference table
     BACKUP = "backup"  # copy the archive (it holds every patient: not for every role)
     RESTORE = "restore"  # replace the archive with a backup
+    PATIENT_MERGE = "patient_merge"  # merge and un-merge patients (one person), audited
 
 
 #: The one role table: which role may do what. Administrators manage users and settings but
@@ -115,6 +116,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.BACKUP,
             Permission.RESTORE,
             Permission.REFERENCE_INSTALL,
+            Permission.PATIENT_MERGE,
         }
     ),
 }

@@ -5,13 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dxa_app.archive.scanners import scanner_rows
-from dxa_app.archive.studies import ImageRow, study_id_for, study_images
+from dxa_app.archive.studies import (
+    ImageRow,
+    MeasurementRow,
+    ScanRow,
+    study_id_for,
+    study_images,
+    study_measurements,
+    study_scans,
+)
 from dxa_app.services.auth import Permission, Session, acting, record
 from dxa_app.services.scoring import StudyScores, compute_study_scores
 from dxa_app.services.vfa import VfaIndication, indication_of
 
 #: One stored image of a study (id, SOP Instance UID, kind, size, file, note).
 StudyImage = ImageRow
+#: A further measurement of a scan (hip structure, body composition...): shown, never diagnostic.
+StudyMeasurement = MeasurementRow
+#: One scan of a study with the patient's height and weight then, and its software version.
+StudyScan = ScanRow
 
 
 @dataclass(frozen=True)
@@ -27,11 +39,17 @@ class ScannerChoice:
 
 @dataclass(frozen=True)
 class StudyDetail:
-    """What the study view shows: the scores per region, the images, the VFA indication."""
+    """What the study view shows: scores per region, images, VFA indication, scans, measurements.
+
+    ``measurements`` are the scanner's further values (hip structure analysis, body
+    composition, lateral spine) stored raw; they are shown, never used for a diagnosis.
+    """
 
     scores: StudyScores
     images: tuple[StudyImage, ...]
     indication: VfaIndication
+    scans: tuple[StudyScan, ...] = ()
+    measurements: tuple[StudyMeasurement, ...] = ()
 
 
 def scanner_choices(session: Session) -> list[ScannerChoice]:
@@ -55,7 +73,7 @@ def scanner_choices(session: Session) -> list[ScannerChoice]:
 
 
 def study_detail(session: Session, study: str | int) -> StudyDetail:
-    """Return a study's scores, images and VFA indication; the access is audited.
+    """Return a study's scores, images, VFA indication, scans and measurements (audited access).
 
     Parameters
     ----------
@@ -77,7 +95,13 @@ def study_detail(session: Session, study: str | int) -> StudyDetail:
     with acting(session, Permission.VIEW) as db:
         study_id = study_id_for(db, study)
         scores = compute_study_scores(db, study_id)
-        detail = StudyDetail(scores, tuple(study_images(db, study_id)), indication_of(db, study_id))
+        detail = StudyDetail(
+            scores,
+            tuple(study_images(db, study_id)),
+            indication_of(db, study_id),
+            tuple(study_scans(db, study_id)),
+            tuple(study_measurements(db, study_id)),
+        )
         record(db, session, "study_open", entity="study", entity_id=study_id, wait=False)
     return detail
 
