@@ -395,21 +395,28 @@ def _set_apex_cell(path: Path, column: str, value: str) -> int:
     return 2
 
 
-def test_implausible_apex_bmd_fails_the_source_and_minus_one_stays_missing(
+def test_implausible_apex_bmd_fails_that_scan_and_minus_one_stays_missing(
     data: DemoDataset, tmp_path: Path
 ) -> None:
+    """Issue 13: a bad cell fails its scan with a note naming where and why, never the source."""
     folder = _apex_folder(tmp_path / "apex", data)
     line = _set_apex_cell(folder / "Spine.csv", "L1_BMD", "-1")
     parsed = read_folder(folder)
     l1 = [r for rec in parsed.studies for s in rec.scans for r in s.results if r.region == "L1"]
     assert any(r.bmd_g_cm2 is None for r in l1)  # APEX's -1 is "no value"
+    scans_before = sum(len(rec.scans) for rec in parsed.studies)
     for value, problem in (("99", "is outside"), ("-5", "is outside"), ("NaN", "is not a")):
         _set_apex_cell(folder / "Spine.csv", "L1_BMD", value)
-        with pytest.raises(ImportProblemError) as err:
-            read_folder(folder)
+        parsed = read_folder(folder)
         shown = f"'{value}'" if value == "NaN" else value
-        where = f"Spine.csv, line {line}, column 'L1_BMD': "
-        assert err.value.message.startswith(f"{where}{shown} {problem}"), err.value.message
+        where = f"Spine.csv, line {line}, column 'L1_BMD': {shown} {problem}"
+        notes = [n.message for n in parsed.notes if where in n.message]
+        assert len(notes) == 1, [n.message for n in parsed.notes]
+        assert "was not imported" in notes[0]
+        # that one scan is left out; every other scan of the source still imports
+        assert sum(len(rec.scans) for rec in parsed.studies) == scans_before - 1
+        values = [r.bmd_g_cm2 for rec in parsed.studies for s in rec.scans for r in s.results]
+        assert all(v is None or 0.05 <= v <= 3.0 for v in values)
 
 
 def _hologic_with(

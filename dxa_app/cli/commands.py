@@ -390,7 +390,7 @@ def _serial_map(args: argparse.Namespace) -> ExitCode:
 
 @command(
     "serial-map",
-    "name the real serial of a scanner that a source gives only a placeholder serial (APEX, 000)",
+    "name the real serial of a scanner whose source gives a placeholder (APEX, 000)",
 )
 @handles(_serial_map)
 def _serial_map_args(p: argparse.ArgumentParser) -> None:
