@@ -2,7 +2,8 @@
 
 Users: list, add, deactivate or reactivate, reset a password, change the role. Settings: the
 PACS for signed reports, the scanners the DICOM receiver accepts, the physicians' certificates
-trusted for PAdES signatures, and the idle time after which every workstation locks.
+trusted for PAdES signatures, and the idle time after which every workstation locks. Reference
+tables: the installed T and Z tables, and installing a new one from a scan date.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from dxa_app.domain import Role
 from dxa_app.errors import UsageError
+from dxa_app.gui.centre_references import ReferencesPanel
 from dxa_app.gui.common import FormDialog, read_only_table, set_form_labels
 from dxa_app.gui.dialogs import describe
 from dxa_app.gui.labels import role_label
@@ -275,6 +277,10 @@ class AdminWorkspace(Workspace):
         lock_layout.addLayout(lock_row)
         lock_layout.addWidget(self.lock_note)
 
+        self.references = ReferencesPanel(session)
+        self.add_part(self.references)
+        self.references.setVisible(session.may(Permission.REFERENCE_INSTALL))
+
         may_settings = session.may(Permission.SETTINGS)
         self.users_box.setVisible(session.may(Permission.USERS))
         for box in (self.pacs_box, self.callers_box, self.signers_box, self.lock_box):
@@ -290,6 +296,7 @@ class AdminWorkspace(Workspace):
         layout = QVBoxLayout(self)
         layout.addWidget(self.users_box, 1)
         layout.addLayout(settings_row)
+        layout.addWidget(self.references)
         layout.addWidget(self.status_label)
         self.retranslate()
         self.update_actions()
@@ -336,6 +343,7 @@ class AdminWorkspace(Workspace):
         )
         self.save_lock_button.setText(_("Save"))
         self.user_model.retranslate()
+        self.references.retranslate()
         self.update_actions()
 
     def selected_user(self) -> User | None:
@@ -385,6 +393,8 @@ class AdminWorkspace(Workspace):
             )
 
         self.run(work, self._loaded)
+        if session.may(Permission.REFERENCE_INSTALL):
+            self.references.refresh()
 
     def _loaded(self, result: _Loaded) -> None:
         selected = self.selected_user()

@@ -7,12 +7,10 @@ from dataclasses import dataclass
 import pyqtgraph as pg  # type: ignore[import-untyped]
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -25,7 +23,7 @@ from dxa_app.domain import scanner_label
 from dxa_app.errors import DxaError
 from dxa_app.gui.centre_models import StepTableModel
 from dxa_app.gui.common import read_only_table
-from dxa_app.gui.physician import PasswordDialog
+from dxa_app.gui.decision import DecisionDialog
 from dxa_app.gui.workspace import ProgressFn, Workspace
 from dxa_app.i18n import _
 from dxa_app.progress import CancelToken
@@ -43,51 +41,6 @@ from dxa_app.services.calibration import (
 from dxa_app.services.calibration_views import FitView, fit_views
 from dxa_app.services.impact import ChangePreview
 from dxa_app.services.workbench import ScannerChoice, scanner_choices
-
-
-class DecisionDialog(PasswordDialog):
-    """Approve or retire a step: what would change, a reason, the password typed again."""
-
-    def __init__(
-        self,
-        step_id: int,
-        approve: bool,
-        impact: ChangePreview,
-        parent: QWidget | None = None,
-        review: str = "",
-    ) -> None:
-        what = (_("Approve step {id}?") if approve else _("Retire step {id}?")).format(id=step_id)
-        lines = [
-            what,
-            _("Scanners {scanners}; regions {regions}; {studies} studies.").format(
-                scanners=", ".join(impact.scanners) or "-",
-                regions=", ".join(impact.regions) or "-",
-                studies=impact.studies,
-            ),
-            _("{n} stored diagnoses would change category on rescore.").format(
-                n=impact.category_changes
-            ),
-            *(f"  {change}: {n}" for change, n in impact.transitions.items()),
-            _("Give the reason and re-enter your password."),
-        ]
-        super().__init__("\n".join(lines), parent)
-        self.setWindowTitle(_("Approve step") if approve else _("Retire step"))
-        self.reason_edit = QLineEdit()
-        self.reason_edit.setPlaceholderText(_("Reason"))
-        self.body.insertWidget(1, self.reason_edit)
-        self.tab_order(self.reason_edit, self.password_edit)
-        #: Ticked to say a step flagged "needs review" was reviewed (shown only then).
-        self.reviewed_check = QCheckBox(_("Reviewed: {why}").format(why=review))
-        self.reviewed_check.setVisible(bool(approve and review))
-        self.body.insertWidget(2, self.reviewed_check)
-
-    def reviewed(self) -> bool:
-        """Return whether the analyst ticked that the flagged step was reviewed."""
-        return self.reviewed_check.isVisible() and self.reviewed_check.isChecked()
-
-    def reason(self) -> str:
-        """Return the reason typed."""
-        return self.reason_edit.text()
 
 
 @dataclass(frozen=True)
@@ -396,7 +349,7 @@ class FitsTab(Workspace):
         review = step.needs_review if step is not None else ""
 
         def ask(impact: ChangePreview) -> None:
-            dialog = DecisionDialog(step_id, approve, impact, self, review)
+            dialog = DecisionDialog.for_step(step_id, approve, impact, self, review)
             dialog.submitted.connect(
                 lambda password: self._decide_confirmed(
                     step_id, approve=approve, password=password, dialog=dialog

@@ -7,7 +7,7 @@ so a physician reads the vertebrae of the study they report on.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QItemSelection, QSize, Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QItemSelection, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dxa_app.gui.common import FormDialog, read_only_table
+from dxa_app.gui.common import PasswordDialog, read_only_table
 from dxa_app.gui.dialogs import describe
 from dxa_app.gui.labels import format_date
 from dxa_app.gui.pacs_form import PacsForm
@@ -52,51 +52,6 @@ from dxa_app.services.reporting import (
 )
 from dxa_app.services.workbench import study_detail
 from dxa_app.services.worklist import PendingReport, pending_reports
-
-
-class PasswordDialog(FormDialog):
-    """Re-enter the password to sign; stays open (and usable) until the service agrees.
-
-    OK emits :attr:`submitted` instead of closing: the workspace closes the dialog when the
-    signature is stored, or shows the service's refusal (e.g. "Wrong password.") inside it.
-    Shown with ``open()``; tests type the password and click :attr:`ok_button`.
-    """
-
-    #: Emitted with the password when OK is pressed.
-    submitted = Signal(str)
-
-    def __init__(self, prompt: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(_("Sign report"))
-        self.prompt_label = QLabel(prompt)
-        self.prompt_label.setWordWrap(True)
-        self.body.addWidget(self.prompt_label)
-        self.password_edit = QLineEdit()
-        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password_edit.setPlaceholderText(_("Password"))
-        self.body.addWidget(self.password_edit)
-        self.tab_order(self.password_edit)
-
-    def password(self) -> str:
-        """Return the password typed."""
-        return self.password_edit.text()
-
-    def submit(self) -> None:
-        """Hand the password to the workspace and wait for the service's answer."""
-        self.error_label.setVisible(False)
-        self.set_waiting(True)
-        self.submitted.emit(self.password())
-
-    def set_waiting(self, waiting: bool) -> None:
-        """Grey out OK while the service checks the password and signs."""
-        self.ok_button.setEnabled(not waiting)
-
-    def show_problem(self, message: str) -> None:
-        """Show why the service refused, clear the password and let the user try again."""
-        super().show_problem(message)
-        self.password_edit.clear()
-        self.password_edit.setFocus()
-        self.set_waiting(False)
 
 
 class AmendDialog(PasswordDialog):

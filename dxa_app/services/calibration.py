@@ -76,6 +76,7 @@ __all__ = [
     "REFERENCE_SCANNER_KEY",
     "CalibrationRun",
     "FitSummary",
+    "NationalScale",
     "QcSegment",
     "ScannerQc",
     "Step",
