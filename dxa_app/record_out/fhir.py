@@ -192,11 +192,7 @@ def bundle(record: ReportRecord) -> dict[str, Any]:
         "identifier": identifiers,
         "status": status,
         "category": [
-            {
-                "coding": [
-                    {"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}
-                ]
-            }
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}
         ],
         "code": {"coding": [_coding(report_code)], "text": record.title},
         "subject": {"reference": _urn(record, "patient")},

@@ -171,7 +171,9 @@ def oru_r01(
             if value is None:
                 continue
             set_id += 1
-            obx = _obx(order, set_id, "NM", codes.region_code(r.region, r.side, kind, r.label), status)
+            obx = _obx(
+                order, set_id, "NM", codes.region_code(r.region, r.side, kind, r.label), status
+            )
             obx.obx_4 = str(index)
             obx.obx_5 = value
             _text(obx.obx_6.ce_1, unit[0])

@@ -69,7 +69,9 @@ def exchange(
             while not data.endswith(END):
                 chunk = sock.recv(65536)
                 if not chunk:
-                    raise MllpError("dropped", "the receiver closed the connection without an answer")
+                    raise MllpError(
+                        "dropped", "the receiver closed the connection without an answer"
+                    )
                 data += chunk
                 if len(data) > MAX_ANSWER:
                     raise MllpError("garbled", "the answer is too long")
