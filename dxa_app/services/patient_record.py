@@ -62,6 +62,21 @@ from dxa_app.services.auth import Permission, Session, acting, record
 from dxa_app.services.report_data import REPORT_REGIONS
 from dxa_app.services.reporting import ReportError
 
+__all__ = [
+    "DeliveryReport",
+    "ExportResult",
+    "Hl7Receiver",
+    "OutboxRow",
+    "deliver_outbox",
+    "export_record",
+    "hl7_outbox",
+    "hl7_receiver",
+    "report_record",
+    "retry_hl7",
+    "send_hl7",
+    "set_hl7_receiver",
+]
+
 #: The archive setting that holds the HL7 receiver.
 RECEIVER_KEY = "hl7_receiver"
 #: Back-off after a failed attempt: 30 s, doubled per attempt, at most an hour.
