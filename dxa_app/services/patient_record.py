@@ -304,7 +304,7 @@ def report_record(db: sqlite_utils.Database, study_id: int, v: ReportVersion) ->
         patient=PatientOut(
             identifier=identifier,
             issuer=issuer,
-            cpr=st["identifier"] if id_type == "cpr" else None,
+            cpr=st["identifier"].replace("-", "") if id_type == "cpr" else None,
             family=family,
             given=given,
             middle=middle,
