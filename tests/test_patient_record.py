@@ -173,9 +173,7 @@ def test_oru_parses_back_with_identity_codes_numbers_and_the_pdf(
     assert base64.b64decode(data) == _pdf(archive)
 
 
-def test_text_with_hl7_separators_is_escaped_by_the_library(
-    archive: Path, tmp_path: Path
-) -> None:
+def test_text_with_hl7_separators_is_escaped_by_the_library(archive: Path, tmp_path: Path) -> None:
     doc = doctor(archive)
     text = "T-score | lav ^ & ~ \\ slut"
     reporting.amend_report(
