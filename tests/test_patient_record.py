@@ -235,7 +235,7 @@ def test_fhir_bundle_validates_and_carries_patient_report_observations(
     assert spine_t["status"] == "final"
     device = resources[spine_t["device"]["reference"]]
     assert (device["resourceType"], device["serialNumber"]) == ("Device", "301313")
-    assert "no approved calibration" in spine_t["method"]["text"]
+    assert spine_t["method"]["text"] == "rå scanner-BMD (ingen godkendt kalibrering)"  # da report
 
 
 # --- delivery -------------------------------------------------------------------------------
