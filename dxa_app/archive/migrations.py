@@ -667,6 +667,45 @@ FROM scans WHERE software_version <> '' GROUP BY scanner_id, software_version;
 """ + _immutable("additional_measurements", "raw measurement")
 
 
+#: Issue 17: the HL7 outbox. One row per signed report version queued for the patient record;
+#: the message is built once and kept byte for byte with its control id (MSH-10), so a resend
+#: after a failure or a restart sends the same message and the receiver can recognise it.
+#: ``next_attempt_at`` is both the back-off and the lease of a delivery in progress; a
+#: delivered row is final.
+V16_HL7_OUTBOX = """
+CREATE TABLE hl7_outbox (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    report_version_id INTEGER NOT NULL UNIQUE REFERENCES report_versions(id),
+    control_id TEXT NOT NULL UNIQUE,
+    result_status TEXT NOT NULL CHECK (result_status IN ('F', 'C')),
+    message TEXT NOT NULL,
+    message_sha256 TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_attempt_at TEXT,
+    last_error TEXT NOT NULL DEFAULT '',
+    ack_code TEXT NOT NULL DEFAULT '',
+    ack_text TEXT NOT NULL DEFAULT '',
+    delivered_to TEXT NOT NULL DEFAULT '',
+    delivered_at TEXT,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX hl7_outbox_due ON hl7_outbox(state, next_attempt_at);
+CREATE TRIGGER hl7_outbox_message_fixed BEFORE UPDATE ON hl7_outbox
+WHEN NEW.message IS NOT OLD.message OR NEW.control_id IS NOT OLD.control_id
+    OR NEW.report_version_id IS NOT OLD.report_version_id OR NEW.study_id IS NOT OLD.study_id
+BEGIN SELECT RAISE(ABORT, 'an outbox message is sent as it was queued'); END;
+CREATE TRIGGER hl7_outbox_delivered_final BEFORE UPDATE ON hl7_outbox
+WHEN OLD.state = 'delivered'
+BEGIN SELECT RAISE(ABORT, 'a delivered outbox message cannot be changed'); END;
+CREATE TRIGGER hl7_outbox_no_delete BEFORE DELETE ON hl7_outbox
+BEGIN SELECT RAISE(ABORT, 'outbox messages are kept'); END;
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
     Migration("0002_scores", V2_SCORES),
@@ -681,4 +720,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0011_images_identity", V11_IMAGES_IDENTITY),
     Migration("0012_patient_identity", V10_PATIENT_IDENTITY, rebuilds_tables=True),
     Migration("0013_apex_scan_details", V11_SCAN_DETAILS),
+    Migration("0016_hl7_outbox", V16_HL7_OUTBOX),
 )

@@ -111,6 +111,7 @@ def _load_commands() -> None:
         calibration_commands,  # noqa: F401  (the calibration engine)
         centre_commands,  # noqa: F401  (the knowledge-centre exchange)
         net_commands,  # noqa: F401  (the DICOM network commands)
+        record_commands,  # noqa: F401  (HL7 v2 / FHIR into the patient record)
         report_commands,  # noqa: F401  (the report)
     )
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from dxa_app.gui.common import PasswordDialog, read_only_table
 from dxa_app.gui.dialogs import describe
 from dxa_app.gui.labels import format_date
+from dxa_app.gui.outbox_panel import OutboxPanel
 from dxa_app.gui.pacs_form import PacsForm
 from dxa_app.gui.physician_models import WorklistModel
 from dxa_app.gui.vfa_panel import VfaPanel
@@ -43,6 +44,7 @@ from dxa_app.services.pacs import (
     pacs_target,
     send_report,
 )
+from dxa_app.services.patient_record import OutboxRow, send_hl7
 from dxa_app.services.reporting import (
     ReportVersion,
     amend_report,
@@ -142,8 +144,12 @@ class PhysicianWorkspace(Workspace):
         self.pacs_box = PacsForm()
         self.send_button = QPushButton()
         self.send_button.clicked.connect(self.send_to_pacs)
+        self.record_button = QPushButton()
+        self.record_button.setObjectName("sendToRecord")
+        self.record_button.clicked.connect(self.send_to_record)
         pacs_buttons = QHBoxLayout()
         pacs_buttons.addWidget(self.send_button)
+        pacs_buttons.addWidget(self.record_button)
         self.pacs_box.add_row(pacs_buttons)
 
         self.status_label = self.make_status_label()
@@ -204,6 +210,11 @@ class PhysicianWorkspace(Workspace):
         self.middle_tabs.setObjectName("physicianStudyTabs")
         self.middle_tabs.addTab(self.report_page, "")
         self.middle_tabs.addTab(self.vfa_scroll, "")
+        #: The HL7 outbox: what went to the patient record, and its state per message.
+        self.outbox_panel = OutboxPanel(session)
+        self.outbox_panel.setObjectName("physicianOutbox")
+        self.add_part(self.outbox_panel)
+        self.middle_tabs.addTab(self.outbox_panel, "")
         self.middle_tabs.currentChanged.connect(lambda _i: self._follow_study_in_vfa())
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -239,6 +250,7 @@ class PhysicianWorkspace(Workspace):
         self.sign_button.setEnabled(shown and may_sign and not signed)
         self.amend_button.setEnabled(shown and may_sign and signed)
         self.send_button.setEnabled(shown and signed and self.session.may(Permission.SEND))
+        self.record_button.setEnabled(shown and signed and self.session.may(Permission.SEND))
         self.conclusion_edit.setReadOnly(not (may_edit or may_sign))
         self.recommendation_edit.setReadOnly(not (may_edit or may_sign))
 
@@ -269,6 +281,9 @@ class PhysicianWorkspace(Workspace):
         self.send_button.setText(_("Send signed report"))
         self.middle_tabs.setTabText(0, _("Report"))
         self.middle_tabs.setTabText(1, _("VFA"))
+        self.middle_tabs.setTabText(2, _("Patient record (HL7)"))
+        self.record_button.setText(_("Send to patient record"))
+        self.outbox_panel.retranslate()
         self.vfa_panel.retranslate()
         self.model.retranslate()
 
@@ -283,6 +298,7 @@ class PhysicianWorkspace(Workspace):
             return pending_reports(session, include_signed=include_signed), pacs_target(session)
 
         self.run(work, self._worklist_loaded)
+        self.outbox_panel.refresh()
 
     def _worklist_loaded(self, result: tuple[list[PendingReport], PacsTarget | None]) -> None:
         rows, target = result
@@ -537,7 +553,10 @@ class PhysicianWorkspace(Workspace):
         def done(version: ReportVersion) -> None:
             if dialog is not None:
                 dialog.accept()
-            self.set_status(done_text.format(v=version.version_no, id=version.study_id))
+            text = done_text.format(v=version.version_no, id=version.study_id)
+            if self.session.may(Permission.SEND):  # offered at once: one click sends it
+                text += " " + _("Send it to the patient record with 'Send to patient record'.")
+            self.set_status(text)
             self.load_preview()
             self.refresh()
 
@@ -551,6 +570,36 @@ class PhysicianWorkspace(Workspace):
         self.report_error(exc, dialog=False)
         message, remedy = describe(exc)
         dialog.show_problem(f"{message} {remedy}".strip())
+
+    def send_to_record(self) -> None:
+        """Queue the signed report for the patient record (HL7 v2) and deliver it now."""
+        study = self.current_study
+        if study is None:
+            return
+        session = self.session
+
+        def work(_progress: ProgressFn, _cancel: CancelToken) -> list[OutboxRow]:
+            return send_hl7(session, study)
+
+        def done(rows: list[OutboxRow]) -> None:
+            newest = rows[0] if rows else None
+            if newest is not None and newest.state == "delivered":
+                self.set_status(
+                    _("The report of study {id} was delivered to the patient record.").format(
+                        id=study
+                    )
+                )
+            else:
+                self.set_status(
+                    _(
+                        "The report of study {id} is in the HL7 outbox; it is sent again"
+                        " after its back-off (see the Patient record tab)."
+                    ).format(id=study)
+                )
+            self.outbox_panel.refresh()
+
+        self.set_status(_("Sending to the patient record…"))
+        self.run(work, done)
 
     def pacs_target(self) -> PacsTarget:
         """Return the PACS address in the form."""
