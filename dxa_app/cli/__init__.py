@@ -112,6 +112,7 @@ def _load_commands() -> None:
         centre_commands,  # noqa: F401  (the knowledge-centre exchange)
         net_commands,  # noqa: F401  (the DICOM network commands)
         report_commands,  # noqa: F401  (the report)
+        risk_commands,  # noqa: F401  (risk factors, FRAX, suggestions, recall)
     )
 
 

@@ -154,6 +154,16 @@ class RiskView:
         }
 
 
+def risk_lines(view: RiskView) -> tuple[str, ...]:
+    """Return the questionnaire's answers as lines in the current language (empty: none)."""
+    from dxa_app.i18n import current_language
+    from reports.risk import questionnaire_lines
+
+    if view.risk is None:
+        return ()
+    return questionnaire_lines(view.risk, _, lang=current_language())
+
+
 def _risk_of(db: sqlite_utils.Database, study_id: int) -> tuple[RiskRow | None, RiskFactors | None]:
     row = latest_risk(db, study_id)
     return row, (None if row is None else RiskFactors.from_mapping(row.answers))
