@@ -273,7 +273,7 @@ def test_generic_csv_risk_columns_odd_cell_is_a_note(archive: Path, tmp_path: Pa
     )
     path = write_patient_results(tmp_path / "p.csv", "OUH", [rec], danish_excel=True)
     # spoil one cell: a note, never a refused file
-    text = path.read_text(encoding="utf-8-sig").replace(";3,5;", ";lots;", 1)
+    text = path.read_text(encoding="utf-8-sig").replace(";3,5;", ";lots;")
     path.write_text(text, encoding="utf-8-sig")
     got = generic_csv.read(path)
     assert dict(got.studies[0].risk_factors) == {"current_smoking": True, "falls_last_year": 1}
