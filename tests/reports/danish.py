@@ -26,7 +26,8 @@ DA: dict[str, str] = {
     "Femoral neck T-score": "T-score lårbenshals",
     "Glucocorticoids": "Glukokortikoid",
     "Glucocorticoids: no.": "Glukokortikoid: nej.",
-    "Glucocorticoids: yes (dose and duration not given).": "Glukokortikoid: ja (dosis og varighed ikke angivet).",
+    "Glucocorticoids: yes (dose and duration not given).": "Glukokortikoid: ja (dosis og"
+    " varighed ikke angivet).",
     "Glucocorticoids: yes ({details}).": "Glukokortikoid: ja ({details}).",
     "Height (cm)": "Højde (cm)",
     "Height loss: {cm} cm.": "Højdetab: {cm} cm.",
