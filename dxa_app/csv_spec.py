@@ -23,6 +23,26 @@ KINDS: Final[tuple[str, ...]] = (
     KIND_VFA_READINGS,
 )
 
+RISK_FACTOR_COLUMNS: Final[tuple[str, ...]] = (
+    "prior_fracture",
+    "prior_fracture_site",
+    "prior_fracture_date",
+    "parent_hip_fracture",
+    "current_smoking",
+    "glucocorticoids",
+    "glucocorticoid_dose_mg",
+    "glucocorticoid_months",
+    "rheumatoid_arthritis",
+    "secondary_osteoporosis",
+    "alcohol_3_units",
+    "height_loss_cm",
+    "falls_last_year",
+    "current_treatment",
+)
+"""Optional risk-factor questionnaire columns of ``patient_results`` (docs/risk-factors.md);
+the same names as the questionnaire's questions (``reports.risk.RISK_FIELDS``). An unreadable
+cell is an import note, never a refused file."""
+
 PATIENT_RESULTS_COLUMNS: Final[tuple[str, ...]] = (
     "site",
     "manufacturer",
@@ -55,6 +75,7 @@ PATIENT_RESULTS_COLUMNS: Final[tuple[str, ...]] = (
     "vendor_t",
     "vendor_z",
     "included",
+    *RISK_FACTOR_COLUMNS,
 )
 """Columns of a ``patient_results`` file in the order the writers put them."""
 

@@ -462,6 +462,8 @@ class StudyRecord:
     scans: tuple[ScanRecord, ...] = ()
     images: tuple[ImageRecord, ...] = ()
     source_identity: SourceIdentity | None = None
+    #: The risk-factor questionnaire the source gave (question, JSON-ready answer), if any.
+    risk_factors: tuple[tuple[str, str | float | int | bool], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

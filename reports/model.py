@@ -429,6 +429,12 @@ class ReportData:
     age_curve: AgeCurve | None = None
     trend: Trend | None = None
     image_png: bytes | None = None
+    #: The rule-made suggestions the physician kept (reimbursement, specialist drugs), with
+    #: the rule set's name, version and status in ``suggestion_source``.
+    suggestions: tuple[str, ...] = ()
+    suggestion_source: str = ""
+    #: Who entered the questionnaire and when (printed under the risk factors).
+    risk_factors_source: str = ""
 
     def __post_init__(self) -> None:
         if self.lang not in ("da", "en"):

@@ -732,6 +732,8 @@ def _level_b(data: ReportData, translate: Translate) -> list[Flowable]:
     out.append(_heading(_("Risk factors (questionnaire)")))
     if data.risk_factors:
         out += _bullets(data.risk_factors)
+        if data.risk_factors_source:
+            out.append(_p(data.risk_factors_source, "muted"))
     else:
         out.append(_p(_("None reported.")))
     out.append(_heading(_("Further work-up and follow-up")))
@@ -751,6 +753,11 @@ def _level_b(data: ReportData, translate: Translate) -> list[Flowable]:
             )
         )
     out += _bullets(items) if items else [_p(_("None."))]
+    if data.suggestions:
+        out.append(_heading(_("Suggestions kept by the physician")))
+        out += _bullets(data.suggestions)
+        if data.suggestion_source:
+            out.append(_p(data.suggestion_source, "muted"))
     drawings: list[Flowable] = []
     half = (CONTENT_WIDTH - 6 * mm) / 2
     if data.age_curve is not None:

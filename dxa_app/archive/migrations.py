@@ -704,6 +704,43 @@ BEGIN SELECT RAISE(ABORT, 'a delivered outbox message cannot be changed'); END;
 CREATE TRIGGER hl7_outbox_no_delete BEFORE DELETE ON hl7_outbox
 BEGIN SELECT RAISE(ABORT, 'outbox messages are kept'); END;
 """
+#: Risk factors entered once (issue 17): the questionnaire of a study as versioned rows (a
+#: correction is a new version; who and when on every row; an import's key makes re-import a
+#: no-op), and FRAX as the external calculator gave it, with its inputs and the calculator's
+#: version. Both are immutable.
+V17_RISK_FACTORS = (
+    """
+CREATE TABLE risk_factor_versions (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    version_no INTEGER NOT NULL CHECK (version_no >= 1),
+    answers TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('entered', 'import')),
+    source_key TEXT UNIQUE,
+    entered_by TEXT NOT NULL,
+    entered_at TEXT NOT NULL,
+    notes TEXT NOT NULL DEFAULT '',
+    UNIQUE (study_id, version_no)
+);
+CREATE TABLE frax_results (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    version_no INTEGER NOT NULL CHECK (version_no >= 1),
+    major_osteoporotic_pct REAL NOT NULL
+        CHECK (major_osteoporotic_pct >= 0 AND major_osteoporotic_pct <= 100),
+    hip_pct REAL NOT NULL CHECK (hip_pct >= 0 AND hip_pct <= major_osteoporotic_pct),
+    model TEXT NOT NULL,
+    calculator_version TEXT NOT NULL CHECK (length(trim(calculator_version)) > 0),
+    inputs TEXT NOT NULL DEFAULT '[]',
+    risk_factor_version_id INTEGER REFERENCES risk_factor_versions(id),
+    entered_by TEXT NOT NULL,
+    entered_at TEXT NOT NULL,
+    UNIQUE (study_id, version_no)
+);
+"""
+    + _immutable("risk_factor_versions", "risk-factor")
+    + _immutable("frax_results", "FRAX")
+)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -721,4 +758,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0012_patient_identity", V10_PATIENT_IDENTITY, rebuilds_tables=True),
     Migration("0013_apex_scan_details", V11_SCAN_DETAILS),
     Migration("0016_hl7_outbox", V16_HL7_OUTBOX),
+    Migration("0017_risk_factors", V17_RISK_FACTORS),
 )

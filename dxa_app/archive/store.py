@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -533,10 +534,34 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
                     int(r.included),
                 ],
             )
+    if rec.risk_factors:
+        _store_risk(db, study_id, rec, tally)
     # an image that is the file of the study's only scan (a Hologic scan) points at it
     image_scan = scan_ids[0] if len(rec.scans) == 1 and len(scan_ids) == 1 else None
     for img in rec.images:
         _store_image(db, study_id, img, image_scan, imported, tally)
+
+
+def _store_risk(db: sqlite_utils.Database, study_id: int, rec: StudyRecord, tally: _Tally) -> None:
+    """Store the questionnaire a source gave as a new version, unless these answers are in.
+
+    The key is the study and the answers, so importing the same file again adds nothing and
+    a later file with changed answers adds a version (the older one stays).
+    """
+    from dxa_app.archive.risk import insert_risk_version
+
+    answers = dict(rec.risk_factors)
+    text = json.dumps(answers, sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    source = rec.source_identity.source if rec.source_identity is not None else "import"
+    insert_risk_version(
+        db,
+        study_id,
+        answers,
+        source="import",
+        by=f"import:{source}",
+        source_key=f"{source}:risk_factors:{rec.study.study_uid}:{digest}",
+    )
 
 
 def _image_columns(img: ImageRecord) -> dict[str, object]:

@@ -113,6 +113,7 @@ def _load_commands() -> None:
         net_commands,  # noqa: F401  (the DICOM network commands)
         record_commands,  # noqa: F401  (HL7 v2 / FHIR into the patient record)
         report_commands,  # noqa: F401  (the report)
+        risk_commands,  # noqa: F401  (risk factors, FRAX, suggestions, recall)
     )
 
 

@@ -34,6 +34,7 @@ from dxa_app.csv_spec import (
     PATIENT_RESULTS_COLUMNS,
     PHANTOM_CERTIFICATES_COLUMNS,
     PHANTOM_SCANS_COLUMNS,
+    RISK_FACTOR_COLUMNS,
     VFA_READINGS_COLUMNS,
 )
 from dxa_app.domain import (
@@ -136,6 +137,8 @@ def write_patient_results(
     rows: list[list[_Cell]] = []
     for rec in records:
         sc, pt, st = rec.scanner, rec.patient, rec.study
+        answers = dict(rec.risk_factors)
+        risk: list[_Cell] = [answers.get(c) for c in RISK_FACTOR_COLUMNS]
         for scan in rec.scans:
             for r in scan.results:
                 rows.append(
@@ -171,6 +174,7 @@ def write_patient_results(
                         r.vendor_t,
                         r.vendor_z,
                         r.included,
+                        *risk,
                     ]
                 )
     return _write(path, "patient_results", PATIENT_RESULTS_COLUMNS, rows, danish_excel)

@@ -510,6 +510,7 @@ def generate(seed: int = DEFAULT_SEED) -> DemoDataset:
             patients.append(p)
         in_vivo_sets.append({"reference": ref_key, "other": other_key, "patients": ids})
 
+    questionnaires = demo_questionnaires(seed, patients)
     studies: dict[str, list[StudyRecord]] = {s.key: [] for s in scanners}
     vfa: list[VfaReadingRecord] = []
     for p in patients:
@@ -540,7 +541,15 @@ def generate(seed: int = DEFAULT_SEED) -> DemoDataset:
                 side,
                 f"demo:{visit.study_uid}:hip",
             )
-            studies[s.key].append(StudyRecord(s.identity, p.identity, info, (spine, hip)))
+            studies[s.key].append(
+                StudyRecord(
+                    s.identity,
+                    p.identity,
+                    info,
+                    (spine, hip),
+                    risk_factors=questionnaires.get(visit.study_uid, ()),
+                )
+            )
             if visit.vfa:
                 vfa.append(_vfa_reading(visit, p, rng, at + dt.timedelta(days=1)))
 
@@ -554,6 +563,61 @@ def generate(seed: int = DEFAULT_SEED) -> DemoDataset:
     ]
     truth = _truth(seed, scanners, patients, in_vivo_sets, qc_end)
     return DemoDataset(seed, scanners, studies, phantom_scans, certificates, vfa, patients, truth)
+
+
+def demo_questionnaires(
+    seed: int, patients: list[DemoPatient]
+) -> dict[str, tuple[tuple[str, str | float | int | bool], ...]]:
+    """Return risk-factor questionnaires for the newest visit of about half the regular patients.
+
+    Drawn from their own random stream (the rest of the demo data does not change with it):
+    prior fractures (about a quarter, with site and date), parent hip fracture, smoking,
+    glucocorticoids with dose and duration (about one in six), rheumatoid arthritis, secondary
+    osteoporosis, alcohol, height loss, falls and current treatment.
+
+    Parameters
+    ----------
+    seed : int
+        The demo's seed.
+    patients : list of DemoPatient
+        The patients; in-vivo calibration patients get none.
+
+    Returns
+    -------
+    dict
+        Study UID to (question, answer) pairs, as the generic CSV columns carry them.
+    """
+    rng = np.random.default_rng([seed, 17])
+    out: dict[str, tuple[tuple[str, str | float | int | bool], ...]] = {}
+    sites = ("wrist", "vertebra", "hip", "humerus", "other")
+    treatments = ("alendronat", "zoledronsyre", "denosumab")
+    for p in patients:
+        if not p.visits or p.visits[-1].in_vivo or rng.random() >= 0.5:
+            continue
+        visit = p.visits[-1]
+        a: dict[str, str | float | int | bool] = {}
+        fracture = bool(rng.random() < 0.25)
+        a["prior_fracture"] = fracture
+        if fracture:
+            a["prior_fracture_site"] = sites[int(rng.integers(0, len(sites)))]
+            back = int(rng.integers(90, 3650))
+            a["prior_fracture_date"] = (visit.date - dt.timedelta(days=back)).isoformat()
+        a["parent_hip_fracture"] = bool(rng.random() < 0.15)
+        a["current_smoking"] = bool(rng.random() < 0.2)
+        steroids = bool(rng.random() < 0.17)
+        a["glucocorticoids"] = steroids
+        if steroids:
+            a["glucocorticoid_dose_mg"] = float(rng.choice([2.5, 5.0, 7.5, 10.0, 20.0]))
+            a["glucocorticoid_months"] = float(int(rng.integers(1, 60)))
+        a["rheumatoid_arthritis"] = bool(rng.random() < 0.08)
+        a["secondary_osteoporosis"] = bool(rng.random() < 0.1)
+        a["alcohol_3_units"] = bool(rng.random() < 0.07)
+        a["height_loss_cm"] = round(float(abs(rng.normal(2.0, 2.2))), 1)
+        a["falls_last_year"] = int(rng.poisson(0.4))
+        if rng.random() < 0.2:
+            a["current_treatment"] = treatments[int(rng.integers(0, len(treatments)))]
+        out[visit.study_uid] = tuple(a.items())
+    return out
 
 
 def _vfa_reading(

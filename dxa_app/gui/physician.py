@@ -33,6 +33,7 @@ from dxa_app.gui.labels import format_date
 from dxa_app.gui.outbox_panel import OutboxPanel
 from dxa_app.gui.pacs_form import PacsForm
 from dxa_app.gui.physician_models import WorklistModel
+from dxa_app.gui.risk_panel import RecallPanel, RiskPanel
 from dxa_app.gui.vfa_panel import VfaPanel
 from dxa_app.gui.workspace import Job, ProgressFn, Workspace
 from dxa_app.i18n import _, current_language
@@ -210,12 +211,26 @@ class PhysicianWorkspace(Workspace):
         self.middle_tabs.setObjectName("physicianStudyTabs")
         self.middle_tabs.addTab(self.report_page, "")
         self.middle_tabs.addTab(self.vfa_scroll, "")
+        #: The study's questionnaire, FRAX and the suggestions to keep or drop.
+        self.risk_panel = RiskPanel(session)
+        self.add_part(self.risk_panel)
+        self.risk_panel.saved.connect(self._risk_saved)
+        self.risk_scroll = QScrollArea()
+        self.risk_scroll.setWidgetResizable(True)
+        self.risk_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.risk_scroll.setWidget(self.risk_panel)
+        self.middle_tabs.addTab(self.risk_scroll, "")
+        #: Patients due for DXA within a chosen period.
+        self.recall_panel = RecallPanel(session)
+        self.add_part(self.recall_panel)
+        self.middle_tabs.addTab(self.recall_panel, "")
         #: The HL7 outbox: what went to the patient record, and its state per message.
         self.outbox_panel = OutboxPanel(session)
         self.outbox_panel.setObjectName("physicianOutbox")
         self.add_part(self.outbox_panel)
         self.middle_tabs.addTab(self.outbox_panel, "")
         self.middle_tabs.currentChanged.connect(lambda _i: self._follow_study_in_vfa())
+        self.middle_tabs.currentChanged.connect(lambda _i: self._follow_study_in_risk())
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -281,10 +296,14 @@ class PhysicianWorkspace(Workspace):
         self.send_button.setText(_("Send signed report"))
         self.middle_tabs.setTabText(0, _("Report"))
         self.middle_tabs.setTabText(1, _("VFA"))
-        self.middle_tabs.setTabText(2, _("Patient record (HL7)"))
+        self.middle_tabs.setTabText(2, _("Risk factors and suggestions"))
+        self.middle_tabs.setTabText(3, _("Recall list"))
+        self.middle_tabs.setTabText(4, _("Patient record (HL7)"))
         self.record_button.setText(_("Send to patient record"))
         self.outbox_panel.retranslate()
         self.vfa_panel.retranslate()
+        self.risk_panel.retranslate()
+        self.recall_panel.retranslate()
         self.model.retranslate()
 
     # -- worklist -------------------------------------------------------------------------
@@ -328,6 +347,7 @@ class PhysicianWorkspace(Workspace):
         self.update_actions()
         self.load_preview()
         self._follow_study_in_vfa()
+        self._follow_study_in_risk()
 
     # -- VFA ------------------------------------------------------------------------------
     def show_vfa(self) -> None:
@@ -360,6 +380,27 @@ class PhysicianWorkspace(Workspace):
             self.vfa_panel.set_study(
                 study, scores.study_uid, f"{scores.study_date} — {scores.patient}"
             )
+
+    def show_risk(self) -> None:
+        """Show the selected study's risk factors, FRAX and suggestions."""
+        self.middle_tabs.setCurrentWidget(self.risk_scroll)
+        self._follow_study_in_risk()
+
+    def _follow_study_in_risk(self) -> None:
+        """Load the selected study into the risk tab when it is shown and shows another one."""
+        study = self.current_study
+        if (
+            self.middle_tabs.currentWidget() is not self.risk_scroll
+            or study is None
+            or self.risk_panel.study_id == study
+        ):
+            return
+        self.risk_panel.set_study(study)
+
+    def _risk_saved(self) -> None:
+        """The questionnaire, FRAX or decisions changed: the draft report shows them."""
+        if not self._is_signed():
+            self.load_preview()
 
     def _vfa_saved(self, reading_id: int) -> None:
         """A VFA reading was stored: the draft report shows it."""

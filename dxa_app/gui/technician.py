@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from dxa_app.gui.common import read_only_table
 from dxa_app.gui.precision_wizard import PrecisionWizard
 from dxa_app.gui.qc_panel import QcPanel
+from dxa_app.gui.risk_panel import RiskPanel
 from dxa_app.gui.study_panel import StudyPanel
 from dxa_app.gui.tasks import TaskHandle
 from dxa_app.gui.technician_models import ImportResultModel, import_status_label
@@ -213,7 +214,14 @@ class TechnicianWorkspace(Workspace):
         self.qc_panel = QcPanel(session)
         self.study_panel = StudyPanel(session)
         self.vfa_panel = VfaPanel(session)
-        for part in (self.import_panel, self.qc_panel, self.study_panel, self.vfa_panel):
+        self.risk_panel = RiskPanel(session)
+        for part in (
+            self.import_panel,
+            self.qc_panel,
+            self.study_panel,
+            self.vfa_panel,
+            self.risk_panel,
+        ):
             self.add_part(part)
         self.precision_page = QWidget()
         self.precision_label = QLabel()
@@ -233,6 +241,7 @@ class TechnicianWorkspace(Workspace):
             self.qc_panel,
             self.study_panel,
             self.vfa_panel,
+            self.risk_panel,
             self.precision_page,
         ):
             self.tabs.addTab(page, "")
@@ -245,12 +254,20 @@ class TechnicianWorkspace(Workspace):
         self.import_panel.finished.connect(self._after_import)
         self.study_panel.vfa_requested.connect(self.enter_vfa)
         self.vfa_panel.saved.connect(lambda _id: self.archive_changed.emit())
+        self.vfa_panel.saved.connect(lambda _id: self.risk_panel.load())  # the VFA indication
         self.retranslate()
 
     def retranslate(self) -> None:
         """Re-set the texts of every panel in the current language."""
         for i, text in enumerate(
-            (_("Import"), _("Today's QC"), _("Study"), _("VFA"), _("Precision study"))
+            (
+                _("Import"),
+                _("Today's QC"),
+                _("Study"),
+                _("VFA"),
+                _("Risk factors"),
+                _("Precision study"),
+            )
         ):
             self.tabs.setTabText(i, text)
         self.precision_label.setText(
@@ -264,6 +281,7 @@ class TechnicianWorkspace(Workspace):
         self.qc_panel.retranslate()
         self.study_panel.retranslate()
         self.vfa_panel.retranslate()
+        self.risk_panel.retranslate()
         if self.wizard is not None:
             self.wizard.retranslate()
 
@@ -286,6 +304,7 @@ class TechnicianWorkspace(Workspace):
     def enter_vfa(self, study_id: int, study_uid: str, description: str) -> None:
         """Start a VFA reading of a study in the VFA tab, with the level column focused."""
         self.vfa_panel.set_study(study_id, study_uid, description)
+        self.risk_panel.set_study(study_id, description)
         self.tabs.setCurrentWidget(self.vfa_panel)
         self.vfa_panel.level_list.setFocus()
 

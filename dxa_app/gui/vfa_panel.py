@@ -67,6 +67,10 @@ def indication_text(ind: VfaIndication) -> str:
         verdict = _("ISCD VFA indication: indicated ({reasons}).").format(
             reasons="; ".join(ind.reasons)
         )
+    elif ind.questionnaire:
+        verdict = _(
+            "ISCD VFA indication: not indicated (age, sex and the risk-factor questionnaire)."
+        )
     else:
         verdict = _(
             "ISCD VFA indication: not indicated by age and sex; ask about height loss over"

@@ -28,6 +28,7 @@ from dxa_app.csv_spec import (
     PHANTOM_CERTIFICATES_COLUMNS,
     PHANTOM_SCANS_COLUMNS,
     REQUIRED_COLUMNS,
+    RISK_FACTOR_COLUMNS,
     VFA_READINGS_COLUMNS,
 )
 from dxa_app.domain import (
@@ -73,6 +74,7 @@ from dxa_app.ingest.cells import (
     vocabulary,
 )
 from dxa_app.ingest.files import binary_lines, check_size, open_regular
+from reports.risk import AnswerError, parse_answer
 
 __all__ = [
     "FORMAT_VERSION",
@@ -568,9 +570,51 @@ class _StudyAcc:
     record: StudyRecord
     line: int
     scans: dict[str, _ScanAcc] = field(default_factory=dict)
+    risk: dict[str, str | float | int | bool] = field(default_factory=dict)
 
 
-def _read_patient_results(p: CellParser, rows: Iterable[Row]) -> tuple[StudyRecord, ...]:
+def _expected(kind: str) -> str:
+    return {
+        "yes/no": _("1 or 0"),
+        "number": _("a number"),
+        "whole number": _("a whole number"),
+        "date": _("a date YYYY-MM-DD"),
+        "site": _("hip, vertebra, wrist, humerus, pelvis or other"),
+        "range": _("within the plausible range"),
+    }.get(kind, kind)
+
+
+def _risk_cells(p: CellParser, row: Row, study: _StudyAcc, notes: list[ImportNote]) -> None:
+    """Read the optional questionnaire cells of a row; an odd cell is a note, never a refusal."""
+    for column in RISK_FACTOR_COLUMNS:
+        text = p.text(row, column)
+        if not text or column in study.risk:
+            continue
+        try:
+            value = parse_answer(column, text)
+        except AnswerError as exc:
+            notes.append(
+                ImportNote(
+                    _(
+                        "{file}, line {line}, column '{column}': '{value}' is not {expected};"
+                        " the answer was left out."
+                    ).format(
+                        file=p.label,
+                        line=row.line,
+                        column=column,
+                        value=text,
+                        expected=_expected(exc.kind),
+                    )
+                )
+            )
+            continue
+        if value is not None:
+            study.risk[column] = value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _read_patient_results(
+    p: CellParser, rows: Iterable[Row], notes: list[ImportNote]
+) -> tuple[StudyRecord, ...]:
     studies: dict[str, _StudyAcc] = {}
     for row in rows:
         scanner = _scanner(p, row)
@@ -603,6 +647,7 @@ def _read_patient_results(p: CellParser, rows: Iterable[Row]) -> tuple[StudyReco
                             value=this, first=study.line, uid=study_uid
                         ),
                     )
+        _risk_cells(p, row, study, notes)
         scan_type = p.required_choice(row, "scan_type", _SCAN_TYPES)
         side = p.choice(row, "side", _SIDES)
         acquired_at = p.datetime(row, "acquired_at", _DATETIME)
@@ -658,6 +703,7 @@ def _read_patient_results(p: CellParser, rows: Iterable[Row]) -> tuple[StudyReco
                 for s in acc.scans.values()
             ),
             source_identity=acc.record.source_identity,
+            risk_factors=tuple((c, acc.risk[c]) for c in RISK_FACTOR_COLUMNS if c in acc.risk),
         )
         for acc in studies.values()
     )
@@ -836,7 +882,7 @@ def read(path: Path) -> ParsedSource:
         certificates: tuple[PhantomCertificate, ...] = ()
         vfa_readings: tuple[VfaReadingRecord, ...] = ()
         if file.kind == KIND_PATIENT_RESULTS:
-            studies = _read_patient_results(p, seen)
+            studies = _read_patient_results(p, seen, file.notes)
         elif file.kind == KIND_PHANTOM_SCANS:
             phantom_scans = _read_phantom_scans(p, seen)
         elif file.kind == KIND_PHANTOM_CERTIFICATES:

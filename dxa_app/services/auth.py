@@ -48,6 +48,7 @@ class Permission(StrEnum):
     QC_ACK = "qc_ack"  # acknowledge QC alarms
     QC_BASELINE = "qc_baseline"  # start a new QC baseline (service visit, on demand)
     VFA_ENTRY = "vfa_entry"  # enter a VFA reading
+    RISK_ENTRY = "risk_entry"  # enter the risk-factor questionnaire and an external FRAX
     PRECISION = "precision"  # record a precision study
     CALIBRATE = "calibrate"  # run the fits that propose calibration steps
     RESCORE = "rescore"  # re-express studies on the current calibration
@@ -76,6 +77,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.QC_ACK,
             Permission.QC_BASELINE,
             Permission.VFA_ENTRY,
+            Permission.RISK_ENTRY,
             Permission.PRECISION,
             Permission.RESCORE,
             Permission.DRAFT,
@@ -87,6 +89,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {
             Permission.VIEW,
             Permission.VFA_ENTRY,
+            Permission.RISK_ENTRY,
             Permission.RESCORE,
             Permission.DRAFT,
             Permission.DRAFT_EDIT,

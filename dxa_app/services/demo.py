@@ -12,6 +12,7 @@ from dxa_app.archive.db import audit
 from dxa_app.archive.queries import counts
 from dxa_app.archive.steps import step_rows
 from dxa_app.archive.users import count_users, insert_user, user_row
+from dxa_app.demo.generate import DemoDataset
 from dxa_app.demo.write import write_demo
 from dxa_app.domain import Role
 from dxa_app.errors import UsageError
@@ -27,6 +28,8 @@ DEMO_USERS: tuple[tuple[str, Role, str, str], ...] = (
     ("center", Role.CENTRE_ANALYST, "demo-center", "Demo Videnscenter"),
     ("admin", Role.ADMIN, "demo-admin", "Demo Admin"),
 )
+#: Who entered the demo questionnaires of the DICOM studies (the demo technician).
+DEMO_TECHNICIAN = "tekniker"
 #: The archive setting that marks a synthetic demo archive.
 DEMO_ARCHIVE_KEY = "demo_archive"
 #: The audit name of the demo pipeline's own writes.
@@ -103,7 +106,7 @@ def run_demo(
     if archive is not None:
         with opened(archive, create=True) as db:
             _claim(db, archive)
-    _, files = write_demo(out, seed, progress=progress, cancel=cancel)
+    data, files = write_demo(out, seed, progress=progress, cancel=cancel)
     truth = out / "truth.json"
     if archive is None:
         return DemoResult(out, truth, len(files))
@@ -118,9 +121,47 @@ def run_demo(
             entity_id=summary.batch,
             details={"paths": [str(p) for p in sources], "counts": summary.counts},
         )
+        _enter_questionnaires(db, data)
         cal = _calibrate_demo(db) if calibrate_demo else None
         c = asdict(counts(db))
     return DemoResult(out, truth, len(files), archive, summary.counts, c, cal)
+
+
+def _enter_questionnaires(db: sqlite_utils.Database, data: DemoDataset) -> int:
+    """Enter the demo questionnaires the scanner files do not carry (idempotent).
+
+    The generic CSV carries its studies' questionnaires (imported with them); the studies
+    that arrive as DICOM get theirs here, as the demo technician would type them.
+    """
+    from dxa_app.archive.risk import insert_risk_version, latest_risk
+    from dxa_app.archive.studies import study_id_for
+    from dxa_app.errors import NotFoundError
+
+    added = 0
+    with write_transaction(db):
+        for records in data.studies.values():
+            for rec in records:
+                if not rec.risk_factors:
+                    continue
+                try:
+                    study_id = study_id_for(db, rec.study.study_uid)
+                except NotFoundError:
+                    continue
+                if latest_risk(db, study_id) is not None:
+                    continue
+                new_id = insert_risk_version(
+                    db, study_id, dict(rec.risk_factors), source="entered", by=DEMO_TECHNICIAN
+                )
+                audit(
+                    db,
+                    "risk_factors_save",
+                    username=DEMO_PIPELINE,
+                    entity="risk_factor_version",
+                    entity_id=new_id or "",
+                    details={"study_id": study_id, "demo": True},
+                )
+                added += 1
+    return added
 
 
 def _claim(db: sqlite_utils.Database, archive: Path) -> None:

@@ -30,6 +30,7 @@ from dxa_app.archive.studies import (
 )
 from dxa_app.i18n import _, translator
 from dxa_app.services.images import exposure_line, exposures_of
+from dxa_app.services.risk import StudyRisk, study_risk_from_scores
 from dxa_app.services.scoring import (
     REFERENCE_REGION,
     Z95,
@@ -46,6 +47,7 @@ from reports.model import (
     ComparisonRow,
     DiagnosisInfo,
     FooterInfo,
+    FraxInfo,
     OtherSidePrior,
     PatientInfo,
     ReferencePoint,
@@ -253,6 +255,7 @@ def build_report_data(
     recommendation: str | None = None,
     sign_off: SignOff | None = None,
     scores: StudyScores | None = None,
+    decisions: dict[str, str] | None = None,
 ) -> ReportData:
     """Assemble everything a report shows from the archive, on the current chain.
 
@@ -270,6 +273,10 @@ def build_report_data(
         The sign-off block (draft when None).
     scores : StudyScores, optional
         The scores to show (default: score the study on the current chain and store them).
+    decisions : dict of str to str, optional
+        The physician's keep/drop decisions on the rule-made suggestions (stored with the
+        draft): kept reimbursement suggestions are shown at level B; a dropped rescan
+        interval leaves the follow-up out.
     """
     from reports.rules import draft_conclusion, draft_recommendation
     from reports.vfa import iscd_vfa_indication
@@ -314,8 +321,16 @@ def build_report_data(
         uncertain_range=s.category_range if s.near_threshold else None,
     )
     t_min = d.printed_score if d.score_kind == "T" else None
+    sr = study_risk_from_scores(db, study_id, s, lang=lang)
+    rf = sr.risk
     indication, reasons = iscd_vfa_indication(
-        t_min, st["sex"] or "", age if age is not None else 0.0, None, False, False
+        t_min,
+        st["sex"] or "",
+        age if age is not None else 0.0,
+        None if rf is None else rf.height_loss_cm,
+        bool(rf and rf.self_reported_vertebral_fracture),
+        bool(rf and rf.glucocorticoids_significant),
+        translate=translate,
     )
     if vfa is not None:
         vfa = VfaSection(vfa.levels, vfa.reader, indication, tuple(reasons))
@@ -402,14 +417,86 @@ def build_report_data(
         recommendation="",
         sign_off=sign_off or SignOff("draft", 1),
         footer=footer,
-        fls_referral=fracture,
+        fls_referral=fracture or bool(rf and rf.prior_fracture),
         age_curve=_age_curve(db, s) if level == "B" else None,
         trend=trend if level == "B" else None,
-        follow_up_years=2.0,
+        **_risk_content(sr, decisions or {}, lang, level, translate),
     )
     return _with_text(
-        base, conclusion, recommendation, draft_conclusion, draft_recommendation, translate
+        base,
+        conclusion,
+        recommendation,
+        draft_conclusion,
+        draft_recommendation,
+        translate,
+        vfa_indicated=indication if vfa is None else None,
+        vfa_reasons=tuple(reasons),
     )
+
+
+def _frax_value(value: str, lang: str, translate: Any) -> str:
+    """A FRAX input as the report prints it: words translated, decimals localised."""
+    words = {
+        "yes": translate("yes"),
+        "no": translate("no"),
+        "female": translate("female"),
+        "male": translate("male"),
+    }
+    if not value:
+        return "-"
+    if value in words:
+        return str(words[value])
+    try:
+        float(value)
+    except ValueError:
+        return value
+    return value.replace(".", ",") if lang == "da" else value
+
+
+def _risk_content(
+    sr: StudyRisk, decisions: dict[str, str], lang: str, level: str, translate: Any
+) -> dict[str, Any]:
+    """The report fields from the questionnaire, FRAX and the physician's kept suggestions."""
+    from reports.risk import frax_input_label, questionnaire_lines
+
+    out: dict[str, Any] = {}
+    rescan = sr.rescan
+    dropped = rescan is not None and decisions.get(rescan.id) == "dropped"
+    out["follow_up_years"] = None if rescan is None or dropped else rescan.years
+    if level != "B":
+        return out
+    if sr.risk is not None and sr.risk_row is not None:
+        out["risk_factors"] = questionnaire_lines(sr.risk, translate, lang=lang)
+        out["risk_factors_source"] = translate(
+            "Questionnaire version {v}, entered by {who} on {when}."
+        ).format(
+            v=sr.risk_row.version_no,
+            who=sr.risk_row.entered_by,
+            when=sr.risk_row.entered_at[:10],
+        )
+    if sr.frax_row is not None:
+        fx = sr.frax_row
+        out["frax"] = FraxInfo(
+            fx.major_osteoporotic_pct,
+            fx.hip_pct,
+            translate("FRAX, {model} model, {version}").format(
+                model=fx.model, version=fx.calculator_version
+            ),
+            {frax_input_label(k, translate): _frax_value(v, lang, translate) for k, v in fx.inputs},
+        )
+    kept = [x for x in sr.suggestions if decisions.get(x.id) == "kept"]
+    if kept:
+        out["suggestions"] = tuple(x.text for x in kept)
+        first = kept[0]
+        status = (
+            translate("confirmed by the knowledge centre")
+            if first.verified
+            else translate("UNVERIFIED: not yet confirmed by the knowledge centre")
+        )
+        out["suggestion_source"] = translate(
+            "Suggested by the rule set {name}, version {version} ({status}); kept by the physician."
+        ).format(name=first.rule_set, version=first.rule_set_version, status=status)
+    return out
 
 
 def _with_text(
@@ -419,11 +506,20 @@ def _with_text(
     draft_conclusion: Any,
     draft_recommendation: Any,
     translate: Any,
+    *,
+    vfa_indicated: bool | None = None,
+    vfa_reasons: tuple[str, ...] = (),
 ) -> ReportData:
     from dataclasses import replace
 
     c = conclusion if conclusion is not None else draft_conclusion(base, translate)
-    r = recommendation if recommendation is not None else draft_recommendation(base, translate)
+    r = (
+        recommendation
+        if recommendation is not None
+        else draft_recommendation(
+            base, translate, vfa_indicated=vfa_indicated, vfa_reasons=vfa_reasons
+        )
+    )
     return replace(base, conclusion=c, recommendation=r)
 
 

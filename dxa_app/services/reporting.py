@@ -98,11 +98,13 @@ def save_draft(
     conclusion: str | None = None,
     recommendation: str | None = None,
     by: str = "",
+    suggestions: dict[str, str] | None = None,
 ) -> tuple[ReportVersion, bytes]:
     """Create or update the study's draft and return it with its rendered PDF (no audit).
 
-    The physician's earlier text is kept unless new text is given. When the newest version
-    is signed, no draft is made here (amend instead).
+    The physician's earlier text and keep/drop decisions on the suggestions are kept unless
+    new ones are given. When the newest version is signed, no draft is made here (amend
+    instead).
 
     Parameters
     ----------
@@ -116,6 +118,9 @@ def save_draft(
         New physician text; None keeps the stored text (or the drafted one).
     by : str
         Who makes the draft (stored with a new draft).
+    suggestions : dict of str to str, optional
+        The physician's decisions on the suggestions (id to ``kept``/``dropped``); None
+        keeps the stored ones.
 
     Returns
     -------
@@ -137,14 +142,23 @@ def save_draft(
     prev = latest.content if latest is not None else {}
     conclusion = conclusion if conclusion is not None else prev.get("conclusion")
     recommendation = recommendation if recommendation is not None else prev.get("recommendation")
+    decisions = suggestions if suggestions is not None else prev.get("suggestions")
     data = build_report_data(
-        db, study_id, lang=lang, level=level, conclusion=conclusion, recommendation=recommendation
+        db,
+        study_id,
+        lang=lang,
+        level=level,
+        conclusion=conclusion,
+        recommendation=recommendation,
+        decisions=decisions,
     )
-    content = {
+    content: dict[str, Any] = {
         "conclusion": data.conclusion,
         "recommendation": data.recommendation,
         "edited": conclusion is not None or recommendation is not None,
     }
+    if decisions:
+        content["suggestions"] = dict(sorted(decisions.items()))
     with write_transaction(db):
         if latest is None:
             version_id = insert_first_draft(
@@ -229,6 +243,7 @@ def sign_version(
         conclusion=version.content.get("conclusion"),
         recommendation=version.content.get("recommendation"),
         sign_off=sign_off,
+        decisions=version.content.get("suggestions"),
     )
     pdf = _sign_pdf(
         render(data),
@@ -571,7 +586,10 @@ def patient_summary(session: Session, study: str | int, *, lang: str, level: str
 
     _check_lang_level(lang, level)
     with acting(session, Permission.VIEW) as db:
-        data = build_report_data(db, study_id_for(db, study), lang=lang, level=level)
+        study_id = study_id_for(db, study)
+        latest = latest_version(db, study_id)
+        decisions = latest.content.get("suggestions") if latest is not None else None
+        data = build_report_data(db, study_id, lang=lang, level=level, decisions=decisions)
     return render_patient_summary(data, translator(lang))
 
 

@@ -55,6 +55,9 @@ class VfaIndication:
     t_min: Decimal | None
     sex: str | None
     age: float | None
+    #: Whether a risk-factor questionnaire was checked too (height loss, glucocorticoids,
+    #: self-reported vertebral fracture); without one only age and sex were.
+    questionnaire: bool = False
 
 
 def findings_from_entries(entries: Mapping[VfaLevel, LevelEntry]) -> tuple[VfaFinding, ...]:
@@ -201,8 +204,10 @@ def latest_reading(session: Session, study_id: int) -> dict[VfaLevel, LevelEntry
 def indication_of(db: sqlite_utils.Database, study_id: int) -> VfaIndication:
     """Check the ISCD VFA indication with the study's lowest printed T-score, sex and age.
 
-    Height loss, self-reported fractures and glucocorticoids are not in the archive; the
-    check uses only the age/sex criterion, so "not indicated" may change with the history.
+    Height loss, a self-reported vertebral fracture and glucocorticoids (5 mg prednisolone a
+    day or more for 3 months or more) come from the study's newest risk-factor questionnaire;
+    without one only the age/sex criterion is checked (``questionnaire`` is then False), so
+    "not indicated" may change with the history.
 
     Parameters
     ----------
@@ -221,6 +226,9 @@ def indication_of(db: sqlite_utils.Database, study_id: int) -> VfaIndication:
     NotFoundError
         When the study does not exist.
     """
+    from dxa_app.archive.risk import latest_risk
+    from reports.risk import RiskFactors
+
     scores = compute_study_scores(db, study_id)
     t_values: list[Decimal] = []
     for r in scores.regions:
@@ -231,10 +239,18 @@ def indication_of(db: sqlite_utils.Database, study_id: int) -> VfaIndication:
         except InvalidOperation:
             continue
     t_min = min(t_values) if t_values else None
+    row = latest_risk(db, study_id)
+    rf = None if row is None else RiskFactors.from_mapping(row.answers)
     indicated, reasons = iscd_vfa_indication(
-        t_min, scores.sex, scores.age, None, False, False, translate=_
+        t_min,
+        scores.sex,
+        scores.age,
+        None if rf is None else rf.height_loss_cm,
+        bool(rf and rf.self_reported_vertebral_fracture),
+        bool(rf and rf.glucocorticoids_significant),
+        translate=_,
     )
-    return VfaIndication(indicated, tuple(reasons), t_min, scores.sex, scores.age)
+    return VfaIndication(indicated, tuple(reasons), t_min, scores.sex, scores.age, rf is not None)
 
 
 def vfa_indication(session: Session, study_id: int) -> VfaIndication:
