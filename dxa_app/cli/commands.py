@@ -104,7 +104,7 @@ def _patients(args: argparse.Namespace) -> ExitCode:
     rows = patients(login(args))
     text = "\n".join(
         f"{p.id:>5}  {p.identifier:<12} {p.name:<28} {p.birth_date or '':<10} {p.sex or '-'} "
-        f"{p.n_studies:>3}"
+        f"{p.n_studies:>3}" + (f"  ({_('possible duplicate')})" if p.possible_duplicate else "")
         for p in rows
     )
     emit(args, rows, text or _("No patients."))
