@@ -388,10 +388,7 @@ def _serial_map(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
-@command(
-    "serial-map",
-    "name the real serial of a scanner that a source gives only a placeholder serial (APEX, 000)",
-)
+@command("serial-map", "give the real serial behind a placeholder serial (APEX, 000)")
 @handles(_serial_map)
 def _serial_map_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
