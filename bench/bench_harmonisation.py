@@ -53,7 +53,7 @@ def _own_readings(db: sqlite_utils.Database, truth: dict[str, Any]) -> tuple[int
             if v["in_vivo"]:
                 continue
             s = compute_study_scores(db, ids[v["study_uid"]])
-            if s.score_kind != "T":
+            if s.score_kind != "T" or s.diagnosis is None:
                 continue
             true = {r: t_score(v["true"][r], *sim._reference(db, r)) for r in sim.REGIONS}
             harmonised = str(s.diagnosis.category).replace("severe_osteoporosis", "osteoporosis")

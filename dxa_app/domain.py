@@ -510,7 +510,11 @@ class ImportOutcome:
 
 @dataclass(frozen=True, slots=True)
 class PatientSummary:
-    """One row of the patient list."""
+    """One row of the patient list.
+
+    ``possible_duplicate``: this record shares its identifier with an earlier patient but
+    not the birth date or sex, so it was kept apart until an administrator decides (merge).
+    """
 
     id: int
     identifier: str
@@ -519,6 +523,7 @@ class PatientSummary:
     sex: Sex | None
     n_studies: int
     last_study: dt.date | None
+    possible_duplicate: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from dxa_app.archive.patients import PERSON_CTE, person_members
+from dxa_app.archive.patients import PERSON_CTE, person_members, possible_duplicates
 from dxa_app.archive.store import parse_date
 from dxa_app.domain import ArchiveCounts, PatientSummary, Sex, StudySummary
 
@@ -32,8 +32,10 @@ def list_patients(db: sqlite_utils.Database) -> list[PatientSummary]:
     """Return every person (a patient row and the rows merged into it) with their studies.
 
     A patient merged into another is not listed on its own: its studies count for the
-    patient it was merged into.
+    patient it was merged into. A patient kept apart as a possible duplicate (and not merged)
+    is flagged.
     """
+    flagged = {d.patient.id for d in possible_duplicates(db)}
     sql = f"""
         {PERSON_CTE}
         SELECT p.id, p.identifier, p.name, p.birth_date, p.sex,
@@ -53,6 +55,7 @@ def list_patients(db: sqlite_utils.Database) -> list[PatientSummary]:
             sex=Sex(r["sex"]) if r["sex"] else None,
             n_studies=r["n_studies"],
             last_study=parse_date(r["last_study"]),
+            possible_duplicate=int(r["id"]) in flagged,
         )
         for r in db.query(sql)
     ]

@@ -377,14 +377,17 @@ def _scores(args: argparse.Namespace) -> ExitCode:
             f"{','.join(map(str, r.chain)) or '-'}"
         )
     diag = d["diagnosis"]
-    lines.append(
-        _("Diagnosis: {category} ({kind} {score} at {region})").format(
-            category=diag["category"],
-            kind=diag["score_kind"],
-            score=diag["printed_score"],
-            region=diag["deciding_region"],
+    if diag is None:  # no diagnostic region has a score (the notes say why)
+        lines.append(_("No diagnosis: no diagnostic region has a score."))
+    else:
+        lines.append(
+            _("Diagnosis: {category} ({kind} {score} at {region})").format(
+                category=diag["category"],
+                kind=diag["score_kind"],
+                score=diag["printed_score"],
+                region=diag["deciding_region"],
+            )
         )
-    )
     lines.extend(f"  ! {n}" for n in s.notes)
     if s.exclusion_hints:
         lines.append(_("Consider excluding: {v}").format(v=", ".join(s.exclusion_hints)))

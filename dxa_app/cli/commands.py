@@ -104,7 +104,7 @@ def _patients(args: argparse.Namespace) -> ExitCode:
     rows = patients(login(args))
     text = "\n".join(
         f"{p.id:>5}  {p.identifier:<12} {p.name:<28} {p.birth_date or '':<10} {p.sex or '-'} "
-        f"{p.n_studies:>3}"
+        f"{p.n_studies:>3}" + (f"  ({_('possible duplicate')})" if p.possible_duplicate else "")
         for p in rows
     )
     emit(args, rows, text or _("No patients."))
@@ -388,10 +388,7 @@ def _serial_map(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
-@command(
-    "serial-map",
-    "name the real serial of a scanner whose source gives a placeholder (APEX, 000)",
-)
+@command("serial-map", "give the real serial behind a placeholder serial (APEX, 000)")
 @handles(_serial_map)
 def _serial_map_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(

@@ -18,9 +18,9 @@ __all__ = ["ObjectRole", "PatientTableModel", "SortRole", "StudyTableModel"]
 
 
 class PatientTableModel(ObjectTableModel[PatientSummary]):
-    """Patients: CPR/ID, name, birth date, sex, number of studies, last study."""
+    """Patients: CPR/ID, name, birth date, sex, number of studies, last study, identity flag."""
 
-    COL_IDENTIFIER, COL_NAME, COL_BIRTH, COL_SEX, COL_N_STUDIES, COL_LAST = range(6)
+    COL_IDENTIFIER, COL_NAME, COL_BIRTH, COL_SEX, COL_N_STUDIES, COL_LAST, COL_IDENTITY = range(7)
 
     columns: Sequence[Column[PatientSummary]] = (
         Column(lambda: _("CPR/ID"), lambda p: p.identifier),
@@ -31,6 +31,12 @@ class PatientTableModel(ObjectTableModel[PatientSummary]):
             lambda: _("Studies"), lambda p: str(p.n_studies), lambda p: p.n_studies, numeric=True
         ),
         Column(lambda: _("Last study"), lambda p: format_date(p.last_study)),
+        # a record kept apart (same identifier, other birth date or sex): an administrator
+        # decides whether it is the same person ('patients --duplicates', 'merge')
+        Column(
+            lambda: _("Identity"),
+            lambda p: _("possible duplicate") if p.possible_duplicate else "",
+        ),
     )
 
 

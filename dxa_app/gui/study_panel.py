@@ -162,11 +162,14 @@ class StudyPanel(Workspace):
             )
         )
         diag = s.diagnosis
-        text = _("Diagnosis: {category} (deciding region {region}, score {score}).").format(
-            category=str(diag.category),
-            region=diag.deciding_region or "-",
-            score="-" if diag.printed_score is None else diag.printed_score,
-        )
+        if diag is None:  # e.g. a whole-body study: values shown, no diagnosis (see notes)
+            text = _("No diagnosis: no diagnostic region has a score.")
+        else:
+            text = _("Diagnosis: {category} (deciding region {region}, score {score}).").format(
+                category=str(diag.category),
+                region=diag.deciding_region or "-",
+                score="-" if diag.printed_score is None else diag.printed_score,
+            )
         if s.near_threshold:
             text += " " + _("Near threshold: category uncertain.")
         self.diagnosis_label.setText(text)

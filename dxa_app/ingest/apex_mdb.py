@@ -281,7 +281,13 @@ def mdb_backend() -> str:
     return "odbc" if apex_odbc.access_driver() is not None else "mdbtools"
 
 
-def read_mdb(path: Path, *, institution_name: str = "", backend: str | None = None) -> ParsedSource:
+def read_mdb(
+    path: Path,
+    *,
+    institution_name: str = "",
+    backend: str | None = None,
+    odbc_driver: str | None = None,
+) -> ParsedSource:
     """Read an APEX ``PatScan.mdb`` (mdbtools on Linux, ODBC on Windows).
 
     With mdbtools each needed table is exported with ``mdb-export -D/-T``
@@ -300,6 +306,9 @@ def read_mdb(path: Path, *, institution_name: str = "", backend: str | None = No
         As for :func:`read_folder`.
     backend : str, optional
         ``"mdbtools"`` or ``"odbc"``; by default :func:`mdb_backend`.
+    odbc_driver : str, optional
+        With ``"odbc"``: the ODBC driver, by default the installed Access driver (see
+        :func:`dxa_app.ingest.apex_odbc.connect`).
 
     Returns
     -------
@@ -319,7 +328,7 @@ def read_mdb(path: Path, *, institution_name: str = "", backend: str | None = No
     except OSError as exc:
         raise _unreadable(path, exc) from exc
     if (backend or mdb_backend()) == "odbc":
-        return _read_odbc(path, institution_name)
+        return _read_odbc(path, institution_name, odbc_driver)
     tables_exe, export_exe = _mdbtools()
     try:
         listing = _run([tables_exe, "-1", str(path)])
@@ -364,9 +373,9 @@ def _wanted(names: Iterable[str]) -> tuple[dict[str, str], list[str]]:
     return wanted, others
 
 
-def _read_odbc(path: Path, institution_name: str) -> ParsedSource:
+def _read_odbc(path: Path, institution_name: str, driver: str | None) -> ParsedSource:
     """Read the database through ODBC (see :mod:`dxa_app.ingest.apex_odbc`)."""
-    with apex_odbc.connect(path) as database:
+    with apex_odbc.connect(path, driver) as database:
         wanted, others = _wanted(database.table_names())
         sources: dict[str, tuple[str, Iterable[bytes]]] = {}
         for canonical, actual in wanted.items():

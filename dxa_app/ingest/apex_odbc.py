@@ -84,16 +84,19 @@ def connection_string(path: Path, driver: str) -> str:
     Parameters
     ----------
     path : Path
-        The ``.mdb`` file.
+        The database file.
     driver : str
-        An Access ODBC driver (see :func:`access_driver`).
+        An Access ODBC driver (see :func:`access_driver`), or another file-database driver
+        (the tests read an SQLite copy of the tables through the SQLite ODBC driver).
 
     Returns
     -------
     str
-        ``DRIVER={...};DBQ=<path>;ReadOnly=1``.
+        ``DRIVER={...};DBQ=<path>;ReadOnly=1`` for an Access driver (``Database=<path>``
+        for any other).
     """
-    return f"DRIVER={{{driver}}};DBQ={path.resolve()};ReadOnly=1"
+    key = "DBQ" if driver in ACCESS_DRIVERS else "Database"
+    return f"DRIVER={{{driver}}};{key}={path.resolve()};ReadOnly=1"
 
 
 def _text(value: object) -> str:
@@ -213,13 +216,17 @@ def _rows_as_lines(header: str, fetch: Callable[[int], Sequence[Sequence[Any]]])
             yield ",".join(_text(v) for v in row)
 
 
-def connect(path: Path) -> AccessDatabase:
+def connect(path: Path, driver: str | None = None) -> AccessDatabase:
     """Open an Access database read-only through ODBC.
 
     Parameters
     ----------
     path : Path
         The ``.mdb`` file.
+    driver : str, optional
+        The ODBC driver; by default the installed Access driver (:func:`access_driver`).
+        Another driver is for tests (an SQLite copy of the tables through the SQLite ODBC
+        driver runs every line of this module except Microsoft's driver itself).
 
     Returns
     -------
@@ -233,7 +240,7 @@ def connect(path: Path) -> AccessDatabase:
         Access Database Engine), or the file cannot be opened.
     """
     pyodbc = _pyodbc()
-    driver = access_driver()
+    driver = driver or access_driver()
     if pyodbc is None or driver is None:
         raise ImportProblemError(
             _(

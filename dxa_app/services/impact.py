@@ -74,7 +74,8 @@ def simulate(db: sqlite_utils.Database, apply: Apply) -> ChangePreview:
             missing = [i for i in ids if i not in before]
             after: dict[int, str] = {}
             for sid in before:  # a study never scored has no diagnosis to change
-                after[sid] = str(compute_study_scores(db, sid).diagnosis.category)
+                diagnosis = compute_study_scores(db, sid).diagnosis
+                after[sid] = "none" if diagnosis is None else str(diagnosis.category)
             found.append(_preview(serials, regions, ids, before, after, missing))
             raise _Rollback
     except _Rollback:

@@ -28,6 +28,7 @@ from dxa_app.archive.studies import (
     study_header,
     study_images,
 )
+from dxa_app.errors import UsageError
 from dxa_app.i18n import _, translator
 from dxa_app.services.images import exposure_line, exposures_of
 from dxa_app.services.risk import StudyRisk, study_risk_from_scores
@@ -171,7 +172,7 @@ def _comparison(
             )
         )
     trend = None
-    decider = current.diagnosis.deciding_region or "L1-L4"
+    decider = (current.diagnosis and current.diagnosis.deciding_region) or "L1-L4"
     cur = next((x for x in current.regions if x.region == decider), None)
     side = cur.side if cur is not None else None
     points = []
@@ -217,7 +218,7 @@ def _vfa(db: sqlite_utils.Database, study_id: int) -> VfaSection | None:
 
 
 def _age_curve(db: sqlite_utils.Database, scores: StudyScores) -> AgeCurve | None:
-    region = scores.diagnosis.deciding_region or "femoral_neck"
+    region = (scores.diagnosis and scores.diagnosis.deciding_region) or "femoral_neck"
     row = next((r for r in scores.regions if r.region == region), None)
     ref_region = REFERENCE_REGION.get(region)
     if row is None or ref_region is None or scores.age is None:
@@ -284,6 +285,19 @@ def build_report_data(
     translate = translator(lang)
     st = study_header(db, study_id)
     s = scores or score_study(db, study_id)
+    d = s.diagnosis
+    if d is None:
+        raise UsageError(
+            _(
+                "Study {uid} has no diagnostic region with a {kind}-score (lumbar spine, total"
+                " hip, femoral neck, radius 33%); a report with a diagnosis cannot be drafted"
+                " from it."
+            ).format(uid=st["study_uid"], kind=s.score_kind),
+            _(
+                "Its values are shown in the study view. Report the patient's study with a"
+                " spine, hip or forearm scan."
+            ),
+        )
     age = age_at(st["birth_date"], st["study_date"])
     patient = PatientInfo(
         st["name"],
@@ -311,7 +325,6 @@ def build_report_data(
     )
     vfa = _vfa(db, study_id)
     fracture = bool(vfa and vfa.fractured)
-    d = s.diagnosis
     diagnosis = DiagnosisInfo(
         str(d.category),
         d.score_kind,

@@ -27,6 +27,7 @@ from calibration.rounding import format_bmd, format_score
 from calibration.scores import (
     Category,
     Diagnosis,
+    NoDiagnosticRegionError,
     RegionScore,
     classify_t,
     classify_z,
@@ -255,7 +256,12 @@ class RegionRow:
 
 @dataclass(frozen=True)
 class StudyScores:
-    """All scores of one study and its WHO/ISCD diagnosis."""
+    """All scores of one study and its WHO/ISCD diagnosis.
+
+    ``diagnosis`` is None when no diagnostic region (lumbar range, total hip, femoral neck,
+    radius 33 %) has the score needed, e.g. a whole-body or lateral-spine study: its values
+    are shown, and a note says why there is no diagnosis.
+    """
 
     study_id: int
     study_uid: str
@@ -265,7 +271,7 @@ class StudyScores:
     age: float | None
     score_kind: str
     regions: tuple[RegionRow, ...]
-    diagnosis: Diagnosis
+    diagnosis: Diagnosis | None
     harmonised: bool
     exclusion_hints: tuple[str, ...] = ()
     run: str = ""
@@ -286,7 +292,9 @@ class StudyScores:
             "age": self.age,
             "score_kind": self.score_kind,
             "harmonised": self.harmonised,
-            "diagnosis": {
+            "diagnosis": None
+            if d is None
+            else {
                 "category": str(d.category),
                 "score_kind": d.score_kind,
                 "deciding_region": d.deciding_region,
@@ -415,7 +423,17 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
         if x.region in ("L1-L4", "L2-L4", "total_hip", "femoral_neck", "radius_33")
     ]
     fracture = has_fragility_fracture(db, study_id)
-    diagnosis = diagnose(diag_input, use_z=use_z, fragility_fracture=fracture)
+    diagnosis: Diagnosis | None
+    try:
+        diagnosis = diagnose(diag_input, use_z=use_z, fragility_fracture=fracture)
+    except NoDiagnosticRegionError:
+        diagnosis = None
+        notes.append(
+            _(
+                "No diagnosis: no diagnostic region (lumbar spine, total hip, femoral neck,"
+                " radius 33%) has a {kind}-score in this study."
+            ).format(kind="Z" if use_z else "T")
+        )
     category_range = _category_range(regions, use_z=use_z, fracture=fracture)
     near_threshold = category_range is not None and category_range[0] != category_range[1]
     if near_threshold and category_range is not None:
@@ -491,6 +509,8 @@ def store_scores(
                 ],
             )
         d = scores.diagnosis
+        if d is None:  # nothing to diagnose from (a whole-body study): no diagnosis row
+            return StudyScores(**{**scores.__dict__, "run": run_id})
         db.execute(
             "INSERT INTO diagnoses (study_id, score_kind, category, deciding_region,"
             " printed_score, note, harmonised, computed_at, run)"

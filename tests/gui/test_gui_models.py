@@ -28,6 +28,7 @@ PATIENT_ROWS = [
         1, "010150-9990", "Søren Ærøskøbing", dt.date(1950, 1, 1), Sex.MALE, 2, dt.date(2023, 3, 9)
     ),
     PatientSummary(2, "120465-9992", "Åse Møller", None, None, 0, None),
+    PatientSummary(3, "120465-9992", "Åse Møller", dt.date(1965, 4, 12), Sex.FEMALE, 1, None, True),
 ]
 STUDY_ROWS = [
     StudySummary(
@@ -92,8 +93,8 @@ def test_study_model_passes_modeltester(qtmodeltester: ModelTester, force_py: bo
 
 def test_patient_model_cells() -> None:
     model = PatientTableModel(PATIENT_ROWS)
-    assert model.rowCount() == 2
-    assert model.columnCount() == 6
+    assert model.rowCount() == 3
+    assert model.columnCount() == 7
 
     def cell(row: int, col: int, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         return model.data(model.index(row, col), role)
@@ -109,6 +110,9 @@ def test_patient_model_cells() -> None:
     assert cell(1, PatientTableModel.COL_SEX) == ""
     assert cell(1, 0, ObjectRole) is PATIENT_ROWS[1]
     assert model.headerData(1, Qt.Orientation.Horizontal) == _("Name")
+    # issue 13: a record kept apart as a possible duplicate says so
+    assert cell(1, PatientTableModel.COL_IDENTITY) == ""
+    assert cell(2, PatientTableModel.COL_IDENTITY) == _("possible duplicate")
 
 
 def test_study_model_cells() -> None:
