@@ -366,7 +366,9 @@ def _bmd_garbage(cells: list[str]) -> list[str]:
 
 
 def _extra_value(cells: list[str]) -> list[str]:
-    return [*cells[:3], "extra", *cells[3:]]
+    # one value more than the header has columns; the trailing optional columns (risk factors,
+    # issue 17) are often blank, so the extra value is put after the last one
+    return [*cells, "extra"]
 
 
 def _open_quote(cells: list[str]) -> list[str]:
@@ -455,7 +457,7 @@ BAD_INPUT: dict[str, tuple[frozenset[ImportStatus], tuple[str, ...]]] = {
         frozenset({ImportStatus.FAILED}),
         ("line 5", "bmd_g_cm2", "'0.9.1' is not a number"),
     ),
-    "csv_extra_value": (frozenset({ImportStatus.FAILED}), ("line 5", "32 values", "31 columns")),
+    "csv_extra_value": (frozenset({ImportStatus.FAILED}), ("line 5", "values but the header has")),
     "csv_open_quote": (frozenset({ImportStatus.FAILED}), ("line 5", "not valid CSV")),
 }
 
