@@ -39,6 +39,7 @@ def default_incoming(archive: Path) -> Path:
 
     return incoming(archive)
 
+
 DEFAULT_PORT = 11112
 DEFAULT_AE_TITLE = "DXA"
 DEFAULT_HOST = "127.0.0.1"
