@@ -166,8 +166,8 @@ def lists(session: Session, path: Path) -> None:
 
 def gui(session: Session) -> None:
     """Print the time from a new main window to its first rows, and the rows it holds."""
-    from PySide6.QtWidgets import QApplication, QMainWindow, QTableView
     from PySide6.QtGui import QStandardItem, QStandardItemModel
+    from PySide6.QtWidgets import QApplication, QMainWindow, QTableView
 
     from dxa_app.gui.main_window import MainWindow
 
