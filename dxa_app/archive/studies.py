@@ -366,6 +366,26 @@ def has_fragility_fracture(db: sqlite_utils.Database, study_id: int) -> bool:
     return bool(row[0])
 
 
+def unscored_study_ids(db: sqlite_utils.Database) -> list[int]:
+    """Return the studies that have no stored score run yet, in order.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+
+    Returns
+    -------
+    list of int
+        The study ids.
+    """
+    sql = (
+        "SELECT id FROM studies st WHERE NOT EXISTS"
+        " (SELECT 1 FROM diagnoses d WHERE d.study_id = st.id) ORDER BY id"
+    )
+    return [int(r[0]) for r in db.execute(sql).fetchall()]
+
+
 def study_ids_on_scanners(db: sqlite_utils.Database, scanner_ids: set[int]) -> list[int]:
     """Return the studies made on any of ``scanner_ids`` (a study's scans share one scanner).
 

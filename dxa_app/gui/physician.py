@@ -7,6 +7,8 @@ so a physician reads the vertebrae of the study they report on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QItemSelection, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtPdf import QPdfDocument
@@ -34,6 +36,7 @@ from dxa_app.gui.outbox_panel import OutboxPanel
 from dxa_app.gui.pacs_form import PacsForm
 from dxa_app.gui.physician_models import WorklistModel
 from dxa_app.gui.risk_panel import RecallPanel, RiskPanel
+from dxa_app.gui.table_model import PageFetch
 from dxa_app.gui.vfa_panel import VfaPanel
 from dxa_app.gui.workspace import Job, ProgressFn, Workspace
 from dxa_app.i18n import _, current_language
@@ -54,7 +57,16 @@ from dxa_app.services.reporting import (
     sign_report,
 )
 from dxa_app.services.workbench import study_detail
-from dxa_app.services.worklist import PendingReport, pending_reports
+from dxa_app.services.worklist import PendingReport, count_pending_reports, pending_reports
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    """The worklist as a background task found it: its page fetch, first page and size."""
+
+    fetch: PageFetch[PendingReport]
+    first: list[PendingReport]
+    total: int
 
 
 class AmendDialog(PasswordDialog):
@@ -308,20 +320,34 @@ class PhysicianWorkspace(Workspace):
 
     # -- worklist -------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Reload the worklist and the stored PACS address."""
+        """Reload the worklist (its first page and how many wait) and the stored PACS address."""
         session, include_signed = self.session, self.include_signed.isChecked()
+        key, descending = self.model.sort_key()
+        page = self.model.page_size
+
+        def fetch(offset: int, limit: int, key: str, descending: bool) -> list[PendingReport]:
+            return pending_reports(
+                session,
+                include_signed=include_signed,
+                sort=key or "date",
+                descending=descending,
+                offset=offset,
+                limit=limit,
+            )
 
         def work(
             _progress: ProgressFn, _cancel: CancelToken
-        ) -> tuple[list[PendingReport], PacsTarget | None]:
-            return pending_reports(session, include_signed=include_signed), pacs_target(session)
+        ) -> tuple[WorklistPage, PacsTarget | None]:
+            first = fetch(0, page, key, descending)
+            n = count_pending_reports(session, include_signed=include_signed)
+            return WorklistPage(fetch, first, n), pacs_target(session)
 
         self.run(work, self._worklist_loaded)
         self.outbox_panel.refresh()
 
-    def _worklist_loaded(self, result: tuple[list[PendingReport], PacsTarget | None]) -> None:
-        rows, target = result
-        self.model.set_rows(rows)
+    def _worklist_loaded(self, result: tuple[WorklistPage, PacsTarget | None]) -> None:
+        loaded, target = result
+        self.model.set_source(loaded.fetch, loaded.first)
         if target is not None and not self.pacs_box.host.text():
             self.pacs_box.show_target(target)
         if self.current_study is not None:
@@ -330,7 +356,7 @@ class PhysicianWorkspace(Workspace):
                 self.table.blockSignals(True)
                 self.table.selectRow(row)
                 self.table.blockSignals(False)
-        self.set_status(_("{n} studies on the worklist.").format(n=len(rows)))
+        self.set_status(_("{n} studies on the worklist.").format(n=loaded.total))
 
     def _selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
         rows = self.table.selectionModel().selectedRows()

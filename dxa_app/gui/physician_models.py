@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dxa_app.gui.labels import format_date
-from dxa_app.gui.table_model import Column, ObjectTableModel
+from dxa_app.gui.table_model import Column, PagedTableModel
 from dxa_app.i18n import _
 from dxa_app.services.worklist import AMENDED, DRAFT, NO_DRAFT, SIGNED, PendingReport
 
@@ -21,8 +21,11 @@ def report_status_label(status: str) -> str:
     return labels.get(status, status)
 
 
-class WorklistModel(ObjectTableModel[PendingReport]):
-    """Studies waiting for a report: date, days waiting, patient, site, scanner, state."""
+class WorklistModel(PagedTableModel[PendingReport]):
+    """Studies waiting for a report: date, days waiting, patient, site, scanner, state.
+
+    The rows are paged from the archive (oldest first), never all held at once.
+    """
 
     (
         COL_DATE,
@@ -35,6 +38,18 @@ class WorklistModel(ObjectTableModel[PendingReport]):
         COL_STATUS,
         COL_STUDY,
     ) = range(9)
+
+    sort_keys = (
+        "date",
+        None,
+        "patient_identifier",
+        "patient_name",
+        "site",
+        "scanner",
+        "serial",
+        "status",
+        "study",
+    )
 
     columns: Sequence[Column[PendingReport]] = (
         Column(lambda: _("Date"), lambda r: format_date(r.study_date)),
@@ -58,5 +73,5 @@ class WorklistModel(ObjectTableModel[PendingReport]):
         return _("Study UID: {uid}").format(uid=item.study_uid)
 
     def row_of_study(self, study_id: int) -> int | None:
-        """Return the row of a study, or None when it is not listed."""
+        """Return the row of a study among the rows fetched, or None when it is not there."""
         return self.find_row(lambda r: r.study_id == study_id)
