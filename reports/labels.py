@@ -377,3 +377,225 @@ def join_words(items: list[str], translate: Translate) -> str:
     if len(items) <= 1:
         return "".join(items)
     return _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
+
+
+# -- the codes of calibration, QC and workflow: one table for the screens and the reports ----
+
+
+def step_kind_label(kind: str, translate: Translate) -> str:
+    """Return the translated kind of a calibration step (drift, scanner, national).
+
+    Parameters
+    ----------
+    kind : str
+        ``drift``, ``scanner`` or ``national``; others as given.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The words, capitalised.
+    """
+    _ = translate
+    labels = {
+        "drift": _("Drift correction"),
+        "scanner": _("Scanner correction"),
+        "national": _("National equation"),
+    }
+    return labels.get(kind, kind)
+
+
+def step_status_label(status: str, translate: Translate) -> str:
+    """Return the translated status of a calibration step (proposed, approved, retired).
+
+    Parameters
+    ----------
+    status : str
+        The status code.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The word, capitalised.
+    """
+    _ = translate
+    labels = {"proposed": _("Proposed"), "approved": _("Approved"), "retired": _("Retired")}
+    return labels.get(status, status)
+
+
+def method_label(method: str, translate: Translate) -> str:
+    """Return how a calibration step was fitted, in words.
+
+    Parameters
+    ----------
+    method : str
+        ``qc-cusum``, ``qc-cusum-ramp``, ``ols-esp``, ``esp-certified``,
+        ``esp-reference-line``, ``deming-in-vivo``, ``deming``, ``ols``; others as given.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The words, capitalised.
+    """
+    _ = translate
+    labels = {
+        "qc-cusum": _("Daily QC (CUSUM shift)"),
+        "qc-cusum-ramp": _("Daily QC (slow drift)"),
+        "ols-esp": _("Travelling phantom, least squares"),
+        "esp-certified": _("Phantom certificate"),
+        "esp-reference-line": _("Reference scanner's phantom line"),
+        "deming-in-vivo": _("Patients on both scanners, Deming regression"),
+        "deming": _("Deming regression"),
+        "ols": _("Least squares"),
+    }
+    return labels.get(method, method)
+
+
+def dataset_label(dataset: str, translate: Translate) -> str:
+    """Return the data a calibration step was fitted on, in words.
+
+    Parameters
+    ----------
+    dataset : str
+        ``travelling:<round>[:reference=<serial>]``, ``in-vivo:<reference>~<serial>``,
+        ``daily-qc:<serial>``; others as given.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        For example "travelling phantom round ESP-2026-R1" or "patients scanned on
+        HZA-1 and PRO-2".
+    """
+    _ = translate
+    kind, _sep, rest = dataset.partition(":")
+    if not rest:
+        return dataset
+    if kind == "travelling":
+        name, _sep2, extra = rest.partition(":reference=")
+        text = _("travelling phantom round {round}").format(round=name)
+        if extra:
+            text += ", " + _("reference scanner {serial}").format(serial=extra)
+        return text
+    if kind == "in-vivo":
+        reference, _sep2, serial = rest.partition("~")
+        if serial:
+            return _("patients scanned on {reference} and {serial}").format(
+                reference=reference, serial=serial
+            )
+        return _("patients scanned on {reference}").format(reference=reference)
+    if kind == "daily-qc":
+        return _("daily QC of {serial}").format(serial=rest)
+    return dataset
+
+
+def qc_rule_label(rules: str, translate: Translate) -> str:
+    """Return QC rule names as a user reads them (Westgard names as written, others in words).
+
+    Parameters
+    ----------
+    rules : str
+        One rule or several separated by commas (``"1-3s, limit, CUSUM"``), possibly with a
+        ``scan:`` prefix.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        E.g. "1-3s, outside the ±limit, CUSUM".
+    """
+    _ = translate
+    words = {
+        "limit": _("outside the limit"),
+        "cusum": _("CUSUM"),
+        "scan": _("whole scan"),
+    }
+    prefix = ""
+    text = rules.strip()
+    if text.lower().startswith("scan:"):
+        prefix, text = words["scan"] + ": ", text[5:].strip()
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    return prefix + ", ".join(words.get(p.lower(), p) for p in parts)
+
+
+def report_status_label(status: str, translate: Translate) -> str:
+    """Return the translated state of a report (not started, draft, signed, amended).
+
+    Parameters
+    ----------
+    status : str
+        ``none``, ``draft``, ``signed`` or ``amended``; others as given.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The word, capitalised.
+    """
+    _ = translate
+    labels = {
+        "none": _("Not started"),
+        "draft": _("Draft"),
+        "signed": _("Signed"),
+        "amended": _("Amended"),
+    }
+    return labels.get(status, status)
+
+
+def image_kind_label(kind: str, translate: Translate) -> str:
+    """Return what a stored image is, in words (``hip_image`` -> "Hip image").
+
+    Parameters
+    ----------
+    kind : str
+        The image kind code of the readers.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The words, capitalised.
+    """
+    _ = translate
+    labels = {
+        "ap_spine_image": _("AP spine image"),
+        "hip_image": _("Hip image"),
+        "forearm_image": _("Forearm image"),
+        "whole_body_image": _("Whole body image"),
+        "vfa": _("VFA image"),
+        "sr": _("Structured report"),
+        "image": _("Image"),
+        "report": _("Scanner report"),
+    }
+    return labels.get(kind, capitalise(kind.replace("_", " ")))
+
+
+def diagnostic_region(code: str) -> bool:
+    """Return whether a region is one the WHO/ISCD category is given for.
+
+    The diagnostic regions are the lumbar spine as a range (``L1-L4`` or the included
+    vertebrae), total hip, femoral neck and one-third radius; single vertebrae and the
+    trochanter get scores but no category of their own.
+
+    Parameters
+    ----------
+    code : str
+        The region code.
+
+    Returns
+    -------
+    bool
+        True for a diagnostic region.
+    """
+    return code in ("total_hip", "femoral_neck", "radius_33") or (
+        _SPINE.match(code) is not None and "-" in code
+    )

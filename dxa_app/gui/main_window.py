@@ -52,6 +52,7 @@ from dxa_app.gui.dialogs import show_error
 from dxa_app.gui.idle import MINUTE_MS, IdleWatcher
 from dxa_app.gui.labels import role_label
 from dxa_app.gui.models import ObjectRole, PatientTableModel, SortRole, StudyTableModel
+from dxa_app.gui.qt_locale import install_qt_language
 from dxa_app.i18n import LANGUAGES, _, current_language, set_language
 
 if TYPE_CHECKING:  # the services are imported when first used: the window shows first
@@ -387,6 +388,7 @@ class MainWindow(QMainWindow):
     def set_language(self, lang: str) -> None:
         """Switch the language of the whole application, remember it, retranslate."""
         set_language(lang)
+        install_qt_language(lang)
         self.settings.setValue(ui_settings.KEY_LANGUAGE, lang)
         self.retranslate()
 

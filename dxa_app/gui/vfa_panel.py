@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from dxa_app.domain import Morphology, VfaLevel
+from dxa_app.gui.labels import number, sex_code_text
 from dxa_app.gui.workspace import Workspace
 from dxa_app.i18n import _
 from dxa_app.services import vfa
@@ -57,8 +58,8 @@ def reason_label(code: str) -> str:
 def indication_text(ind: VfaIndication) -> str:
     """Return the sentence the VFA panel shows about the ISCD indication."""
     facts = _("lowest T {t}, sex {sex}, age {age}").format(
-        t="-" if ind.t_min is None else ind.t_min,
-        sex=ind.sex or "-",
+        t="-" if ind.t_min is None else number(float(ind.t_min), 1),
+        sex=sex_code_text(ind.sex) or "-",
         age="-" if ind.age is None else f"{ind.age:.0f}",
     )
     if ind.indicated is None:
