@@ -599,3 +599,129 @@ def diagnostic_region(code: str) -> bool:
     return code in ("total_hip", "femoral_neck", "radius_33") or (
         _SPINE.match(code) is not None and "-" in code
     )
+
+
+def scanner_parts(manufacturer: str, model: str) -> tuple[str, str]:
+    """Return manufacturer and model without the word the model repeats.
+
+    Parameters
+    ----------
+    manufacturer : str
+        E.g. ``"GE Lunar"``.
+    model : str
+        E.g. ``"Lunar Prodigy"``.
+
+    Returns
+    -------
+    tuple of (str, str)
+        The manufacturer without its last words when the model starts with them, and the
+        model: printed together they read "GE Lunar Prodigy", never "GE Lunar Lunar Prodigy".
+
+    Examples
+    --------
+    >>> scanner_parts("GE Lunar", "Lunar Prodigy")
+    ('GE', 'Lunar Prodigy')
+    >>> scanner_parts("Hologic", "Horizon A")
+    ('Hologic', 'Horizon A')
+    """
+    words = manufacturer.split()
+    model = model.strip()
+    for n in range(len(words), 0, -1):
+        tail = " ".join(words[-n:]).lower()
+        if model.lower().startswith(tail + " ") or model.lower() == tail:
+            return " ".join(words[:-n]), model
+    return manufacturer.strip(), model
+
+
+def scanner_name(manufacturer: str, model: str) -> str:
+    """Return "manufacturer model" without repetition ("GE Lunar Prodigy").
+
+    Parameters
+    ----------
+    manufacturer, model : str
+        As the scanner reports them.
+
+    Returns
+    -------
+    str
+        The name.
+
+    Examples
+    --------
+    >>> scanner_name("GE Lunar", "Lunar iDXA")
+    'GE Lunar iDXA'
+    """
+    return " ".join(p for p in scanner_parts(manufacturer, model) if p)
+
+
+def person_name(name: str | None) -> str:
+    """Return a person's name as written ("Prefix Given Middle Family Suffix").
+
+    A DICOM PN ``Family^Given^Middle^Prefix^Suffix`` is turned around; other names are
+    returned as given.
+
+    Parameters
+    ----------
+    name : str or None
+        The name as stored.
+
+    Returns
+    -------
+    str
+        The name to print (empty when none).
+
+    Examples
+    --------
+    >>> person_name("Demo^Praksislæge")
+    'Praksislæge Demo'
+    >>> person_name("Holm^Ida^^Dr.")
+    'Dr. Ida Holm'
+    """
+    if not name:
+        return ""
+    text = name.split("=")[0]  # the alphabetic group of a PN with ideographic parts
+    if "^" not in text:
+        return text.strip()
+    parts = [p.strip() for p in text.split("^")] + [""] * 5
+    family, given, middle, prefix, suffix = parts[:5]
+    return " ".join(p for p in (prefix, given, middle, family, suffix) if p)
+
+
+def reference_label(text: str, translate: Translate) -> str:
+    """Return the names of reference tables (each maybe followed by its version) translated.
+
+    The reference tables that ship with the tool have translated names; a table installed
+    from elsewhere keeps its own name.
+
+    Parameters
+    ----------
+    text : str
+        One name or several separated by ``"; "``, each maybe followed by a version.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The names in the report language.
+    """
+    _ = translate
+    names = {
+        "NHANES III femur, non-Hispanic white women 20-29": _(
+            "NHANES III femur, non-Hispanic white women 20-29"
+        ),
+        "PROVISIONAL national lumbar spine T reference (women 20-29)": _(
+            "PROVISIONAL national lumbar spine T reference (women 20-29)"
+        ),
+        "PROVISIONAL Z-score age/sex bands (constructed, not published data)": _(
+            "PROVISIONAL Z-score age/sex bands (constructed, not published data)"
+        ),
+    }
+    out = []
+    for item in text.split("; "):
+        for english, local in names.items():
+            if item.startswith(english):
+                item = local + item[len(english) :]
+                break
+        out.append(item)
+    return "; ".join(out)

@@ -184,6 +184,13 @@ class StudyPanel(Workspace):
                     hints=", ".join(s.exclusion_hints)
                 )
             )
+        if s.fractured_vertebrae:
+            notes.append(
+                _(
+                    "Vertebral fracture of grade 2-3 on the VFA reading at {levels}: consider"
+                    " excluding {levels} from the lumbar spine BMD."
+                ).format(levels=", ".join(s.fractured_vertebrae))
+            )
         if not s.harmonised:
             notes.append(_("Not every region is harmonised."))
         not_understood = not_understood_line(d.images)

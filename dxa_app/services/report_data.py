@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +29,7 @@ from dxa_app.archive.studies import (
     study_header,
     study_images,
 )
-from dxa_app.i18n import _, translator
+from dxa_app.i18n import translator
 from dxa_app.services.images import exposure_line, exposures_of
 from dxa_app.services.scoring import (
     REFERENCE_REGION,
@@ -39,7 +40,7 @@ from dxa_app.services.scoring import (
     reference_sets,
     score_study,
 )
-from reports.labels import fmt_bmd, fmt_score, region_label
+from reports.labels import fmt_bmd, fmt_score, reference_label, region_label
 from reports.model import (
     AgeCurve,
     Comparison,
@@ -91,7 +92,10 @@ def _lsc(db: sqlite_utils.Database, scanner_id: int, region: str, bmd: float) ->
 
 
 def _comparison(
-    db: sqlite_utils.Database, study: dict[str, Any], current: StudyScores
+    db: sqlite_utils.Database,
+    study: dict[str, Any],
+    current: StudyScores,
+    translate: Callable[[str], str],
 ) -> tuple[Comparison | None, Trend | None]:
     priors = prior_studies(db, study["patient_id"], study["study_date"])
     if not priors:
@@ -122,7 +126,7 @@ def _comparison(
             return Comparison(
                 (),
                 new_baseline=True,
-                new_baseline_reason=_(
+                new_baseline_reason=translate(
                     "The scanner changed without a cross-calibration, so this"
                     " scan is a new baseline."
                 ),
@@ -298,6 +302,7 @@ def build_report_data(
             _printed(r.z_printed),
             r.included,
             r.category,
+            r.harmonised,
         )
         for r in s.regions
         if r.region in REPORT_REGIONS
@@ -315,7 +320,13 @@ def build_report_data(
     )
     t_min = d.printed_score if d.score_kind == "T" else None
     indication, reasons = iscd_vfa_indication(
-        t_min, st["sex"] or "", age if age is not None else 0.0, None, False, False
+        t_min,
+        st["sex"] or "",
+        age if age is not None else 0.0,
+        None,
+        False,
+        False,
+        translate=translate,
     )
     if vfa is not None:
         vfa = VfaSection(vfa.levels, vfa.reader, indication, tuple(reasons))
@@ -328,6 +339,13 @@ def build_report_data(
             translate("Vertebrae excluded by the scan analysis: {levels}.").format(
                 levels=", ".join(excluded)
             )
+        )
+    if s.fractured_vertebrae:
+        notes.append(
+            translate(
+                "Vertebral fracture of grade 2-3 on the VFA reading at {levels}: consider"
+                " excluding {levels} from the lumbar spine BMD."
+            ).format(levels=", ".join(s.fractured_vertebrae))
         )
     if s.exclusion_hints:
         notes.append(
@@ -364,10 +382,14 @@ def build_report_data(
     exposure = exposure_line(exposures_of(study_images(db, study_id)), translate)
     if exposure is not None:  # Euratom 2013/59: the patient exposure belongs in the report
         notes.append(exposure)
-    comparison, trend = _comparison(db, st, s)
+    comparison, trend = _comparison(db, st, s, translate)
     chain_ids = sorted({i for r in s.regions for i in r.chain})
-    t_ref = "; ".join(sorted({r.t_reference for r in s.regions if r.t_reference}))
-    z_ref = "; ".join(sorted({r.z_reference for r in s.regions if r.z_reference}))
+    t_ref = reference_label(
+        "; ".join(sorted({r.t_reference for r in s.regions if r.t_reference})), translate
+    )
+    z_ref = reference_label(
+        "; ".join(sorted({r.z_reference for r in s.regions if r.z_reference})), translate
+    )
     footer = FooterInfo(
         t_ref,
         z_ref,
