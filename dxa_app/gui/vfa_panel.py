@@ -92,6 +92,8 @@ class VfaPanel(Workspace):
         self.study_text: str = ""
         self.indication: VfaIndication | None = None
         self.entries: dict[VfaLevel, LevelEntry] = {}
+        #: The newest stored reading of the study (saving the same again stores nothing).
+        self.stored_entries: dict[VfaLevel, LevelEntry] = {}
         self.last_saved_id: int | None = None
 
         self.study_label = QLabel()
@@ -237,13 +239,23 @@ class VfaPanel(Workspace):
 
     # -- study --------------------------------------------------------------------------
     def set_study(self, study_id: int, study_uid: str, description: str) -> None:
-        """Start a new reading of a study and show its ISCD VFA indication."""
+        """Show a study's newest VFA reading (empty when none) and its ISCD VFA indication.
+
+        Saving after a change stores a new version of the reading (the newest one counts);
+        saving without a change stores nothing.
+        """
         self.study_id = study_id
         self.study_uid = study_uid
         self.study_text = description
-        self.entries = {}
+        stored = self.call(lambda session: vfa.latest_reading(session, study_id))
+        self.stored_entries = dict(stored or {})
+        self.entries = dict(self.stored_entries)
         self.indication = self.call(lambda session: vfa.vfa_indication(session, study_id))
-        self.status_label.setText("")
+        self.status_label.setText(
+            _("The newest stored reading is shown; saving a change stores a new version.")
+            if self.stored_entries
+            else ""
+        )
         self.level_list.setCurrentRow(0)
         self.retranslate()
 
@@ -344,12 +356,23 @@ class VfaPanel(Workspace):
         """Store the reading with the logged-in user as reader (audited)."""
         if self.study_id is None:
             return False
+        if self.stored_entries and self.entries == self.stored_entries:
+            self.status_label.setText(_("Nothing changed since the stored reading."))
+            return False
         uid, entries = self.study_uid, dict(self.entries)
         reading_id = self.call(lambda session: vfa.save_vfa_reading(session, uid, entries))
         if reading_id is None:
             self.status_label.setText(self.status_text)
             return False
         self.last_saved_id = reading_id
-        self.status_label.setText(_("Saved as reading {id}.").format(id=reading_id))
+        amended = bool(self.stored_entries)
+        self.stored_entries = entries
+        self.status_label.setText(
+            (
+                _("Saved as reading {id}, a new version of the earlier reading.")
+                if amended
+                else _("Saved as reading {id}.")
+            ).format(id=reading_id)
+        )
         self.saved.emit(reading_id)
         return True
