@@ -34,9 +34,10 @@ from dxa_app.i18n import translator
 #: Internal codes that must never reach a user's eyes (data values and identifiers aside).
 CODE_TOKENS = re.compile(
     r"\b(?:[a-z]+_[a-z0-9_]+|deming(?:-in-vivo)?|ols-esp|esp-certified|esp-reference-line"
-    r"|qc-cusum(?:-ramp)?|travelling:|in-vivo:|daily-qc:|national_scale|proposed|approved"
-    r"|retired)\b"
+    r"|qc-cusum(?:-ramp)?|travelling:|in-vivo:|daily-qc:|national_scale)\b"
 )
+#: Status codes that are English words: codes only on a Danish screen.
+DANISH_CODE_TOKENS = re.compile(r"\b(?:proposed|approved|retired|limit|all)\b")
 #: Texts that look like codes but are data (file names, paths) are skipped.
 _PATHLIKE = re.compile(r"[/\\]|\.(?:dcm|csv|sqlite|mdb|pdf|png|json)\b", re.IGNORECASE)
 ROWS_READ = 40
@@ -94,14 +95,17 @@ def visible_texts(root: QWidget) -> list[str]:
     return [t for t in texts if t and t.strip()]
 
 
-def code_like(texts: Iterable[str]) -> list[str]:
-    """Return the texts that show an internal code (``low_bone_mass``, ``deming`` ...)."""
+def code_like(texts: Iterable[str], lang: str = "en") -> list[str]:
+    """Return the texts that show an internal code (``low_bone_mass``, ``deming`` ...).
+
+    On a Danish screen (``lang="da"``) the English status words ("approved") count too.
+    """
     found = []
     for text in texts:
         for line in text.splitlines():
             if _PATHLIKE.search(line):
                 continue
-            if CODE_TOKENS.search(line):
+            if CODE_TOKENS.search(line) or (lang == "da" and DANISH_CODE_TOKENS.search(line)):
                 found.append(line)
     return found
 
