@@ -93,6 +93,17 @@ def workspace_permissions() -> dict[str, tuple[Permission, ...]]:
     }
 
 
+#: The suffix of a new archive file.
+ARCHIVE_SUFFIX = ".dxa.sqlite"
+
+
+def archive_path(path: Path) -> Path:
+    """Return ``path`` with the archive suffix when it has no ``.sqlite`` ending."""
+    if path.name.lower().endswith(".sqlite"):
+        return path
+    return path.with_name(path.name + ARCHIVE_SUFFIX)
+
+
 def workspace_title(key: str) -> str:
     """Return the translated tab title of a workspace."""
     titles = {
@@ -891,8 +902,12 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def create_archive(self, path: Path) -> bool:
-        """Open a new archive at ``path``; the first-run dialog creates it and its administrator."""
-        return self.open_archive(path, create=True)
+        """Open a new archive at ``path``; the first-run dialog creates it and its administrator.
+
+        A name typed without the archive suffix gets ``.dxa.sqlite`` (the open dialog's filter
+        would hide the file otherwise).
+        """
+        return self.open_archive(archive_path(path), create=True)
 
     def reload_studies(self) -> None:
         """Reload the study table for the selected patient (or all studies)."""

@@ -123,3 +123,11 @@ def test_vfa_shows_the_newest_reading_and_saving_again_amends_it(
     assert panel.save()
     assert count() == 2  # a new version; the newest counts
     assert "new version" in panel.status_label.text()
+
+
+def test_a_new_archive_gets_the_archive_suffix(tmp_path: Path) -> None:
+    from dxa_app.gui.main_window import archive_path
+
+    assert archive_path(tmp_path / "afdeling") == tmp_path / "afdeling.dxa.sqlite"
+    assert archive_path(tmp_path / "x.dxa.sqlite") == tmp_path / "x.dxa.sqlite"
+    assert archive_path(tmp_path / "old.sqlite") == tmp_path / "old.sqlite"
