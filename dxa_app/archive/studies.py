@@ -312,6 +312,25 @@ class VfaReadingRow:
     findings: tuple[dict[str, Any], ...]
 
 
+def count_vfa_readings(db: sqlite_utils.Database, study_id: int) -> int:
+    """Return how many VFA readings (versions) a study has.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    study_id : int
+        The study.
+
+    Returns
+    -------
+    int
+        The number of stored readings.
+    """
+    row = db.execute("SELECT count(*) FROM vfa_readings WHERE study_id = ?", [study_id]).fetchone()
+    return int(row[0])
+
+
 def latest_vfa_reading(db: sqlite_utils.Database, study_id: int) -> VfaReadingRow | None:
     """Return the newest VFA reading of a study (by reading time, then id), or None.
 

@@ -53,6 +53,7 @@ from dxa_app.gui.dialogs import show_error
 from dxa_app.gui.idle import MINUTE_MS, IdleWatcher
 from dxa_app.gui.labels import role_label
 from dxa_app.gui.models import ObjectRole, PatientTableModel, StudyTableModel
+from dxa_app.gui.qt_locale import install_qt_language
 from dxa_app.gui.table_model import PageFetch
 from dxa_app.i18n import LANGUAGES, _, current_language, set_language
 
@@ -94,6 +95,17 @@ def workspace_permissions() -> dict[str, tuple[Permission, ...]]:
         "centre": (Permission.APPROVE, Permission.CENTRE),
         "admin": (Permission.USERS, Permission.SETTINGS),
     }
+
+
+#: The suffix of a new archive file.
+ARCHIVE_SUFFIX = ".dxa.sqlite"
+
+
+def archive_path(path: Path) -> Path:
+    """Return ``path`` with the archive suffix when it has no ``.sqlite`` ending."""
+    if path.name.lower().endswith(".sqlite"):
+        return path
+    return path.with_name(path.name + ARCHIVE_SUFFIX)
 
 
 def workspace_title(key: str) -> str:
@@ -393,6 +405,7 @@ class MainWindow(QMainWindow):
     def set_language(self, lang: str) -> None:
         """Switch the language of the whole application, remember it, retranslate."""
         set_language(lang)
+        install_qt_language(lang)
         self.settings.setValue(ui_settings.KEY_LANGUAGE, lang)
         self.retranslate()
 
@@ -966,8 +979,12 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def create_archive(self, path: Path) -> bool:
-        """Open a new archive at ``path``; the first-run dialog creates it and its administrator."""
-        return self.open_archive(path, create=True)
+        """Open a new archive at ``path``; the first-run dialog creates it and its administrator.
+
+        A name typed without the archive suffix gets ``.dxa.sqlite`` (the open dialog's filter
+        would hide the file otherwise).
+        """
+        return self.open_archive(archive_path(path), create=True)
 
     def reload_studies(self) -> None:
         """Reload the study table for the selected patient (or all studies)."""

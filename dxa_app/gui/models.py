@@ -30,12 +30,20 @@ class PatientTableModel(PagedTableModel[PatientSummary]):
     columns: Sequence[Column[PatientSummary]] = (
         Column(lambda: _("CPR/ID"), lambda p: p.identifier),
         Column(lambda: _("Name"), lambda p: p.name),
-        Column(lambda: _("Birth date"), lambda p: format_date(p.birth_date)),
+        Column(
+            lambda: _("Birth date"),
+            lambda p: format_date(p.birth_date),
+            lambda p: p.birth_date.isoformat() if p.birth_date else "",
+        ),
         Column(lambda: _("Sex"), lambda p: sex_label(p.sex)),
         Column(
             lambda: _("Studies"), lambda p: str(p.n_studies), lambda p: p.n_studies, numeric=True
         ),
-        Column(lambda: _("Last study"), lambda p: format_date(p.last_study)),
+        Column(
+            lambda: _("Last study"),
+            lambda p: format_date(p.last_study),
+            lambda p: p.last_study.isoformat() if p.last_study else "",
+        ),
         # a record kept apart (same identifier, other birth date or sex): an administrator
         # decides whether it is the same person ('patients --duplicates', 'merge')
         Column(
@@ -72,7 +80,11 @@ class StudyTableModel(PagedTableModel[StudySummary]):
     default_sort = (COL_DATE, Qt.SortOrder.DescendingOrder)
 
     columns: Sequence[Column[StudySummary]] = (
-        Column(lambda: _("Date"), lambda s: format_date(s.study_date)),
+        Column(
+            lambda: _("Date"),
+            lambda s: format_date(s.study_date),
+            lambda s: s.study_date.isoformat() if s.study_date else "",
+        ),
         Column(lambda: _("Patient ID"), lambda s: s.patient_identifier),
         Column(lambda: _("Patient name"), lambda s: s.patient_name),
         Column(lambda: _("Site"), lambda s: s.site),

@@ -7,18 +7,13 @@ from collections.abc import Sequence
 from dxa_app.gui.labels import format_date
 from dxa_app.gui.table_model import Column, PagedTableModel
 from dxa_app.i18n import _
-from dxa_app.services.worklist import AMENDED, DRAFT, NO_DRAFT, SIGNED, PendingReport
+from dxa_app.services.worklist import PendingReport
+from reports import labels as terms
 
 
 def report_status_label(status: str) -> str:
     """Return the translated label of a worklist report state."""
-    labels = {
-        NO_DRAFT: _("Not started"),
-        DRAFT: _("Draft"),
-        SIGNED: _("Signed"),
-        AMENDED: _("Amended"),
-    }
-    return labels.get(status, status)
+    return terms.report_status_label(status, _)
 
 
 class WorklistModel(PagedTableModel[PendingReport]):
@@ -52,7 +47,11 @@ class WorklistModel(PagedTableModel[PendingReport]):
     )
 
     columns: Sequence[Column[PendingReport]] = (
-        Column(lambda: _("Date"), lambda r: format_date(r.study_date)),
+        Column(
+            lambda: _("Date"),
+            lambda r: format_date(r.study_date),
+            lambda r: r.study_date.isoformat() if r.study_date else "",
+        ),
         Column(
             lambda: _("Days waiting"),
             lambda r: str(r.days_waiting),

@@ -47,6 +47,7 @@ from dxa_app.archive.steps import approved_chain as chain_for
 from dxa_app.archive.steps import is_harmonised, scale_anchor, scoring_fingerprints
 from dxa_app.archive.studies import (
     has_fragility_fracture,
+    latest_vfa_reading,
     study_id_for,
     study_ids,
     study_ids_on_scanners,
@@ -286,6 +287,9 @@ class StudyScores:
     #: The diagnosis at the low and the high ends of the scores' 95 % intervals differs.
     near_threshold: bool = False
     category_range: tuple[str, str] | None = None
+    #: Lumbar vertebrae with a grade 2-3 fracture on the newest VFA reading: suggested for
+    #: exclusion from the lumbar spine BMD (a fracture raises the vertebra's BMD).
+    fractured_vertebrae: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the documented JSON shape of ``scores --json`` (see README)."""
@@ -309,6 +313,7 @@ class StudyScores:
                 "note": d.note,
             },
             "vertebra_exclusion_hints": list(self.exclusion_hints),
+            "fractured_vertebrae": list(self.fractured_vertebrae),
             "regions": [r.to_dict() for r in self.regions],
             "run": self.run,
             "notes": list(self.notes),
@@ -471,6 +476,19 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
         notes=tuple(notes),
         near_threshold=near_threshold,
         category_range=category_range,
+        fractured_vertebrae=_fractured_vertebrae(db, study_id),
+    )
+
+
+def _fractured_vertebrae(db: sqlite_utils.Database, study_id: int) -> tuple[str, ...]:
+    """Return the lumbar vertebrae with a grade 2-3 fracture on the study's newest VFA reading."""
+    reading = latest_vfa_reading(db, study_id)
+    if reading is None:
+        return ()
+    return tuple(
+        str(f["level"])
+        for f in reading.findings
+        if f["level"] in ("L1", "L2", "L3", "L4") and (f["grade"] or 0) >= 2
     )
 
 
