@@ -614,10 +614,6 @@ def scanner_label(manufacturer: str, model: str) -> str:
     >>> scanner_label("Hologic", "Horizon A")
     'Hologic Horizon A'
     """
-    words = manufacturer.split()
-    model = model.strip()
-    for n in range(len(words), 0, -1):
-        tail = " ".join(words[-n:])
-        if model.lower().startswith(tail.lower() + " ") or model.lower() == tail.lower():
-            return " ".join([*words[:-n], model]).strip()
-    return f"{manufacturer} {model}".strip()
+    from reports.labels import scanner_name  # the one rule, shared with the reports
+
+    return scanner_name(manufacturer, model)

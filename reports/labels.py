@@ -377,3 +377,351 @@ def join_words(items: list[str], translate: Translate) -> str:
     if len(items) <= 1:
         return "".join(items)
     return _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
+
+
+# -- the codes of calibration, QC and workflow: one table for the screens and the reports ----
+
+
+def step_kind_label(kind: str, translate: Translate) -> str:
+    """Return the translated kind of a calibration step (drift, scanner, national).
+
+    Parameters
+    ----------
+    kind : str
+        ``drift``, ``scanner`` or ``national``; others as given.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The words, capitalised.
+    """
+    _ = translate
+    labels = {
+        "drift": _("Drift correction"),
+        "scanner": _("Scanner correction"),
+        "national": _("National equation"),
+    }
+    return labels.get(kind, kind)
+
+
+def step_status_label(status: str, translate: Translate) -> str:
+    """Return the translated status of a calibration step (proposed, approved, retired).
+
+    Parameters
+    ----------
+    status : str
+        The status code.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The word, capitalised.
+    """
+    _ = translate
+    labels = {"proposed": _("Proposed"), "approved": _("Approved"), "retired": _("Retired")}
+    return labels.get(status, status)
+
+
+def method_label(method: str, translate: Translate) -> str:
+    """Return how a calibration step was fitted, in words.
+
+    Parameters
+    ----------
+    method : str
+        ``qc-cusum``, ``qc-cusum-ramp``, ``ols-esp``, ``esp-certified``,
+        ``esp-reference-line``, ``deming-in-vivo``, ``deming``, ``ols``; others as given.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The words, capitalised.
+    """
+    _ = translate
+    labels = {
+        "qc-cusum": _("Daily QC (CUSUM shift)"),
+        "qc-cusum-ramp": _("Daily QC (slow drift)"),
+        "ols-esp": _("Travelling phantom, least squares"),
+        "esp-certified": _("Phantom certificate"),
+        "esp-reference-line": _("Reference scanner's phantom line"),
+        "deming-in-vivo": _("Patients on both scanners, Deming regression"),
+        "deming": _("Deming regression"),
+        "ols": _("Least squares"),
+    }
+    return labels.get(method, method)
+
+
+def dataset_label(dataset: str, translate: Translate) -> str:
+    """Return the data a calibration step was fitted on, in words.
+
+    Parameters
+    ----------
+    dataset : str
+        ``travelling:<round>[:reference=<serial>]``, ``in-vivo:<reference>~<serial>``,
+        ``daily-qc:<serial>``; others as given.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        For example "travelling phantom round ESP-2026-R1" or "patients scanned on
+        HZA-1 and PRO-2".
+    """
+    _ = translate
+    kind, _sep, rest = dataset.partition(":")
+    if not rest:
+        return dataset
+    if kind == "travelling":
+        name, _sep2, extra = rest.partition(":reference=")
+        text = _("travelling phantom round {round}").format(round=name)
+        if extra:
+            text += ", " + _("reference scanner {serial}").format(serial=extra)
+        return text
+    if kind == "in-vivo":
+        reference, _sep2, serial = rest.partition("~")
+        if serial:
+            return _("patients scanned on {reference} and {serial}").format(
+                reference=reference, serial=serial
+            )
+        return _("patients scanned on {reference}").format(reference=reference)
+    if kind == "daily-qc":
+        return _("daily QC of {serial}").format(serial=rest)
+    return dataset
+
+
+def qc_rule_label(rules: str, translate: Translate) -> str:
+    """Return QC rule names as a user reads them (Westgard names as written, others in words).
+
+    Parameters
+    ----------
+    rules : str
+        One rule or several separated by commas (``"1-3s, limit, CUSUM"``), possibly with a
+        ``scan:`` prefix.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        E.g. "1-3s, outside the ±limit, CUSUM".
+    """
+    _ = translate
+    words = {
+        "limit": _("outside the limit"),
+        "cusum": _("CUSUM"),
+        "scan": _("whole scan"),
+    }
+    prefix = ""
+    text = rules.strip()
+    if text.lower().startswith("scan:"):
+        prefix, text = words["scan"] + ": ", text[5:].strip()
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    return prefix + ", ".join(words.get(p.lower(), p) for p in parts)
+
+
+def report_status_label(status: str, translate: Translate) -> str:
+    """Return the translated state of a report (not started, draft, signed, amended).
+
+    Parameters
+    ----------
+    status : str
+        ``none``, ``draft``, ``signed`` or ``amended``; others as given.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The word, capitalised.
+    """
+    _ = translate
+    labels = {
+        "none": _("Not started"),
+        "draft": _("Draft"),
+        "signed": _("Signed"),
+        "amended": _("Amended"),
+    }
+    return labels.get(status, status)
+
+
+def image_kind_label(kind: str, translate: Translate) -> str:
+    """Return what a stored image is, in words (``hip_image`` -> "Hip image").
+
+    Parameters
+    ----------
+    kind : str
+        The image kind code of the readers.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The words, capitalised.
+    """
+    _ = translate
+    labels = {
+        "ap_spine_image": _("AP spine image"),
+        "hip_image": _("Hip image"),
+        "forearm_image": _("Forearm image"),
+        "whole_body_image": _("Whole body image"),
+        "vfa": _("VFA image"),
+        "sr": _("Structured report"),
+        "image": _("Image"),
+        "report": _("Scanner report"),
+    }
+    return labels.get(kind, capitalise(kind.replace("_", " ")))
+
+
+def diagnostic_region(code: str) -> bool:
+    """Return whether a region is one the WHO/ISCD category is given for.
+
+    The diagnostic regions are the lumbar spine as a range (``L1-L4`` or the included
+    vertebrae), total hip, femoral neck and one-third radius; single vertebrae and the
+    trochanter get scores but no category of their own.
+
+    Parameters
+    ----------
+    code : str
+        The region code.
+
+    Returns
+    -------
+    bool
+        True for a diagnostic region.
+    """
+    return code in ("total_hip", "femoral_neck", "radius_33") or (
+        _SPINE.match(code) is not None and "-" in code
+    )
+
+
+def scanner_parts(manufacturer: str, model: str) -> tuple[str, str]:
+    """Return manufacturer and model without the word the model repeats.
+
+    Parameters
+    ----------
+    manufacturer : str
+        E.g. ``"GE Lunar"``.
+    model : str
+        E.g. ``"Lunar Prodigy"``.
+
+    Returns
+    -------
+    tuple of (str, str)
+        The manufacturer without its last words when the model starts with them, and the
+        model: printed together they read "GE Lunar Prodigy", never "GE Lunar Lunar Prodigy".
+
+    Examples
+    --------
+    >>> scanner_parts("GE Lunar", "Lunar Prodigy")
+    ('GE', 'Lunar Prodigy')
+    >>> scanner_parts("Hologic", "Horizon A")
+    ('Hologic', 'Horizon A')
+    """
+    words = manufacturer.split()
+    model = model.strip()
+    for n in range(len(words), 0, -1):
+        tail = " ".join(words[-n:]).lower()
+        if model.lower().startswith(tail + " ") or model.lower() == tail:
+            return " ".join(words[:-n]), model
+    return manufacturer.strip(), model
+
+
+def scanner_name(manufacturer: str, model: str) -> str:
+    """Return "manufacturer model" without repetition ("GE Lunar Prodigy").
+
+    Parameters
+    ----------
+    manufacturer, model : str
+        As the scanner reports them.
+
+    Returns
+    -------
+    str
+        The name.
+
+    Examples
+    --------
+    >>> scanner_name("GE Lunar", "Lunar iDXA")
+    'GE Lunar iDXA'
+    """
+    return " ".join(p for p in scanner_parts(manufacturer, model) if p)
+
+
+def person_name(name: str | None) -> str:
+    """Return a person's name as written ("Prefix Given Middle Family Suffix").
+
+    A DICOM PN ``Family^Given^Middle^Prefix^Suffix`` is turned around; other names are
+    returned as given.
+
+    Parameters
+    ----------
+    name : str or None
+        The name as stored.
+
+    Returns
+    -------
+    str
+        The name to print (empty when none).
+
+    Examples
+    --------
+    >>> person_name("Demo^Praksislæge")
+    'Praksislæge Demo'
+    >>> person_name("Holm^Ida^^Dr.")
+    'Dr. Ida Holm'
+    """
+    if not name:
+        return ""
+    text = name.split("=")[0]  # the alphabetic group of a PN with ideographic parts
+    if "^" not in text:
+        return text.strip()
+    parts = [p.strip() for p in text.split("^")] + [""] * 5
+    family, given, middle, prefix, suffix = parts[:5]
+    return " ".join(p for p in (prefix, given, middle, family, suffix) if p)
+
+
+def reference_label(text: str, translate: Translate) -> str:
+    """Return the names of reference tables (each maybe followed by its version) translated.
+
+    The reference tables that ship with the tool have translated names; a table installed
+    from elsewhere keeps its own name.
+
+    Parameters
+    ----------
+    text : str
+        One name or several separated by ``"; "``, each maybe followed by a version.
+    translate : Translate
+        The message translator.
+
+    Returns
+    -------
+    str
+        The names in the report language.
+    """
+    _ = translate
+    names = {
+        "NHANES III femur, non-Hispanic white women 20-29": _(
+            "NHANES III femur, non-Hispanic white women 20-29"
+        ),
+        "PROVISIONAL national lumbar spine T reference (women 20-29)": _(
+            "PROVISIONAL national lumbar spine T reference (women 20-29)"
+        ),
+        "PROVISIONAL Z-score age/sex bands (constructed, not published data)": _(
+            "PROVISIONAL Z-score age/sex bands (constructed, not published data)"
+        ),
+    }
+    out = []
+    for item in text.split("; "):
+        for english, local in names.items():
+            if item.startswith(english):
+                item = local + item[len(english) :]
+                break
+        out.append(item)
+    return "; ".join(out)

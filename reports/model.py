@@ -143,6 +143,9 @@ class ResultRow:
     z: Decimal | None
     included: bool = True
     category: str | None = None
+    #: False when no approved calibration applies: ``bmd`` is then the raw value and is
+    #: printed as "not harmonised", never silently in the harmonised column.
+    harmonised: bool = True
 
 
 @dataclass(frozen=True)

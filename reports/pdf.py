@@ -33,6 +33,7 @@ from reports.labels import (
     Translate,
     capitalise,
     category_label,
+    diagnostic_region,
     fmt_bmd,
     fmt_date,
     fmt_datetime,
@@ -42,7 +43,9 @@ from reports.labels import (
     grade_word,
     join_words,
     morphology_word,
+    person_name,
     region_label,
+    scanner_parts,
     sex_label,
 )
 from reports.model import VFA_LEVELS, ReportData, ResultRow
@@ -72,15 +75,16 @@ _STATUS_COLOURS = {
 def _styles() -> dict[str, ParagraphStyle]:
     register_fonts()
     body = ParagraphStyle("body", fontName=REGULAR, fontSize=9, leading=11.5, textColor=_INK)
+    cell = ParagraphStyle("cell", parent=body, fontSize=8, leading=10)
     return {
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
-        "cell": ParagraphStyle("cell", parent=body, fontSize=8, leading=10),
-        "cellb": ParagraphStyle("cellb", parent=body, fontName=BOLD, fontSize=8, leading=10),
+        "cell": cell,
+        "cellb": ParagraphStyle("cellb", parent=cell, fontName=BOLD),
         "headsmall": ParagraphStyle(
-            "headsmall", parent=body, fontName=BOLD, fontSize=7, leading=8.5
+            "headsmall", parent=cell, fontName=BOLD, fontSize=7, leading=8.5
         ),
-        "muted": ParagraphStyle("muted", parent=body, fontSize=8, leading=10, textColor=_MUTED),
+        "muted": ParagraphStyle("muted", parent=cell, textColor=_MUTED),
         "h1": ParagraphStyle("h1", parent=body, fontName=BOLD, fontSize=17, leading=21),
         "site": ParagraphStyle("site", parent=body, fontName=BOLD, fontSize=11, leading=14),
         "h2": ParagraphStyle(
@@ -435,7 +439,7 @@ def _patient(data: ReportData, translate: Translate) -> list[Flowable]:
 def _referral(data: ReportData, translate: Translate) -> list[Flowable]:
     _ = translate
     pairs = [
-        (_("Referring physician"), data.referrer or DASH),
+        (_("Referring physician"), person_name(data.referrer) or DASH),
         (_("Indication"), data.indication or DASH),
     ]
     return [_heading(_("Referral")), _key_values(pairs, columns=1)]
@@ -475,9 +479,13 @@ def _examination(data: ReportData, translate: Translate) -> list[Flowable]:
         (_("Scan date"), fmt_date(data.scan_date, data.lang)),
         (
             _("Scanner"),
-            _("{manufacturer} {model}, serial number {serial}").format(
-                manufacturer=sc.manufacturer, model=sc.model, serial=sc.serial
-            ),
+            _("{manufacturer} {model}, serial number {serial}")
+            .format(
+                manufacturer=scanner_parts(sc.manufacturer, sc.model)[0],
+                model=sc.model,
+                serial=sc.serial,
+            )
+            .strip(),
         ),
         (_("Software version"), sc.software_version or DASH),
         (_("Technologist"), data.technologist or DASH),
@@ -502,7 +510,7 @@ def _technical(data: ReportData, translate: Translate) -> list[Flowable]:
 def _results(data: ReportData, translate: Translate) -> list[Flowable]:
     _ = translate
     lang = data.lang
-    with_category = any(r.category for r in data.results)
+    with_category = any(r.category and diagnostic_region(r.region) for r in data.results)
     head = [
         _("Region"),
         _("BMD (g/cm²)"),
@@ -528,12 +536,14 @@ def _results(data: ReportData, translate: Translate) -> list[Flowable]:
             style = "muted"
         row: list[Any] = [
             _p(label, style),
-            fmt_bmd(r.bmd, lang),
+            fmt_bmd(r.bmd, lang) if r.harmonised else _p(_("not harmonised"), "muted"),
             fmt_score(r.t, lang),
             fmt_score(r.z, lang),
         ]
         if with_category:
-            row.append(_p(category_label(r.category, translate) if r.category else DASH, style))
+            # the category belongs to the diagnostic regions only, never to one vertebra
+            shown = r.category if r.category and diagnostic_region(r.region) else None
+            row.append(_p(category_label(shown, translate) if shown else "", style))
         row.append(fmt_bmd(r.bmd_raw, lang))
         rows.append(row)
     extra += [
@@ -573,7 +583,7 @@ def _vfa(data: ReportData, translate: Translate) -> list[Flowable]:
         return []
     by_level = {lv.level: lv for lv in section.levels}
     halves = (VFA_LEVELS[:7], VFA_LEVELS[7:])
-    widths = [12 * mm, 12 * mm, 43 * mm, 19 * mm]
+    widths = [11 * mm, 11 * mm, 40 * mm, 24 * mm]
     tables: list[Table] = []
     for names in halves:
         rows: list[list[Any]] = [
@@ -863,6 +873,9 @@ def render_pdf(data: ReportData, translate: Translate) -> bytes:
     if data.level == "B":
         story += _level_b(data, translate)
     story += _image(data, translate)
+    # the sign-off never stands alone on a page: it keeps the flowable before it
+    if story:
+        story[-1].keepWithNext = True
     story += _sign_off(data, translate)
     buf = io.BytesIO()
     title = _("DXA report {report_id}").format(report_id=data.report_id)
@@ -990,7 +1003,7 @@ def render_patient_summary(data: ReportData, translate: Translate) -> bytes:
             _(
                 "Your doctor ({referrer}) receives the full report and will contact you about "
                 "what the result means for you."
-            ).format(referrer=data.referrer or DASH)
+            ).format(referrer=person_name(data.referrer) or DASH)
         ),
     ]
     if data.fls_referral:

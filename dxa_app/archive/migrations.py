@@ -741,6 +741,45 @@ CREATE TABLE frax_results (
     + _immutable("risk_factor_versions", "risk-factor")
     + _immutable("frax_results", "FRAX")
 )
+#: Lists at a department's real size (issue 15): the indexes the list queries ask for (studies
+#: newest first, patients by name, one patient's history, the score runs of a study) and the
+#: worklist's stored pending state. ``studies.has_results`` (the study has measured results) and
+#: ``studies.report_signed`` (a version of its report is signed) are kept by triggers when
+#: results are stored and reports are signed, and backfilled here; the worklist is then a walk
+#: of one index instead of a scan of every study and report.
+V15_LIST_INDEXES = """
+ALTER TABLE studies ADD COLUMN has_results INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE studies ADD COLUMN report_signed INTEGER NOT NULL DEFAULT 0;
+UPDATE studies SET has_results = 1 WHERE id IN (
+    SELECT s.study_id FROM scans s WHERE EXISTS (
+        SELECT 1 FROM region_results rr WHERE rr.scan_id = s.id));
+UPDATE studies SET report_signed = 1 WHERE id IN (
+    SELECT r.study_id FROM reports r JOIN report_versions v ON v.report_id = r.id
+    WHERE v.status <> 'draft');
+CREATE TRIGGER region_results_study_has_results AFTER INSERT ON region_results
+BEGIN
+    UPDATE studies SET has_results = 1
+    WHERE id = (SELECT study_id FROM scans WHERE id = NEW.scan_id) AND has_results = 0;
+END;
+CREATE TRIGGER report_versions_study_signed_insert AFTER INSERT ON report_versions
+WHEN NEW.status <> 'draft'
+BEGIN
+    UPDATE studies SET report_signed = 1
+    WHERE id = (SELECT study_id FROM reports WHERE id = NEW.report_id) AND report_signed = 0;
+END;
+CREATE TRIGGER report_versions_study_signed_update AFTER UPDATE OF status ON report_versions
+WHEN NEW.status <> 'draft'
+BEGIN
+    UPDATE studies SET report_signed = 1
+    WHERE id = (SELECT study_id FROM reports WHERE id = NEW.report_id) AND report_signed = 0;
+END;
+CREATE INDEX studies_date ON studies(study_date, id);
+CREATE INDEX studies_worklist ON studies(has_results, report_signed, study_date, id);
+CREATE INDEX patients_name ON patients(name COLLATE NOCASE, identifier);
+CREATE INDEX patients_identifier ON patients(identifier);
+CREATE INDEX patient_merges_into ON patient_merges(into_patient_id) WHERE unmerged_at IS NULL;
+CREATE INDEX report_versions_report_status ON report_versions(report_id, status);
+"""
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -759,4 +798,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0013_apex_scan_details", V11_SCAN_DETAILS),
     Migration("0016_hl7_outbox", V16_HL7_OUTBOX),
     Migration("0017_risk_factors", V17_RISK_FACTORS),
+    Migration("0015_list_indexes", V15_LIST_INDEXES),
 )

@@ -87,7 +87,19 @@ def person_members(db: sqlite_utils.Database, patient_id: int) -> list[int]:
         The rows whose person is the same, ``patient_id`` first, then by id.
     """
     root = person_of(db, patient_id)
-    rows = db.execute(f"{PERSON_CTE} SELECT pid FROM person WHERE rid = ? ORDER BY pid", [root])
+    # down from the person's row along active merges (not the whole archive's persons)
+    rows = db.execute(
+        """
+        WITH RECURSIVE member(pid) AS (
+            SELECT ?
+            UNION
+            SELECT m.patient_id FROM member
+            JOIN patient_merges m ON m.into_patient_id = member.pid AND m.unmerged_at IS NULL
+        )
+        SELECT pid FROM member ORDER BY pid
+        """,
+        [root],
+    )
     members = [int(r[0]) for r in rows.fetchall()]
     return [patient_id, *(m for m in members if m != patient_id)]
 

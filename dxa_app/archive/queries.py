@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlite_utils
 
-from dxa_app.archive.patients import PERSON_CTE, person_members, possible_duplicates
+from dxa_app.archive.patients import PERSON_CTE, person_members, person_of
 from dxa_app.archive.store import parse_date
 from dxa_app.domain import ArchiveCounts, PatientSummary, Sex, StudySummary
 
@@ -28,46 +30,236 @@ def counts(db: sqlite_utils.Database) -> ArchiveCounts:
     )
 
 
-def list_patients(db: sqlite_utils.Database) -> list[PatientSummary]:
-    """Return every person (a patient row and the rows merged into it) with their studies.
+#: What the patient list can be sorted by: a key and the SQL it orders by.
+PATIENT_SORTS: dict[str, str | tuple[str, ...]] = {
+    "identifier": "p.identifier",
+    "name": ("p.name COLLATE NOCASE", "p.identifier"),
+    "birth_date": "p.birth_date",
+    "sex": "p.sex",
+    "n_studies": "n_studies",
+    "last_study": "last_study",
+}
+#: Patient sorts that need every person's studies counted first (no index can give them).
+_AGGREGATE_SORTS = frozenset({"n_studies", "last_study"})
+
+#: What the study list can be sorted by.
+STUDY_SORTS: dict[str, str | tuple[str, ...]] = {
+    "date": "st.study_date",
+    "patient_identifier": "p.identifier",
+    "patient_name": "p.name COLLATE NOCASE",
+    "site": "site",
+    "scanner": "sc.manufacturer || ' ' || sc.model",
+    "serial": "sc.serial",
+    "scan_types": "scan_types",
+    "n_results": "n_results",
+}
+
+#: What the physician's worklist can be sorted by.
+WORKLIST_SORTS: dict[str, str | tuple[str, ...]] = {
+    "date": "st.study_date",
+    "patient_identifier": "p.identifier",
+    "patient_name": "p.name COLLATE NOCASE",
+    "site": "site",
+    "scanner": "sc.manufacturer || ' ' || sc.model",
+    "serial": "sc.serial",
+    "status": "status",
+    "study": "st.id",
+}
+
+
+def _order(sorts: dict[str, str | tuple[str, ...]], key: str, descending: bool, tie: str) -> str:
+    """Return an ORDER BY clause for a sort key, with a unique tie-breaker in the same direction."""
+    if key not in sorts:
+        raise ValueError(f"cannot sort by {key!r}; known: {', '.join(sorts)}")
+    terms = sorts[key]
+    way = " DESC" if descending else ""
+    columns = (terms,) if isinstance(terms, str) else terms
+    return "ORDER BY " + ", ".join(f"{t}{way}" for t in (*columns, tie))
+
+
+def _paging(limit: int | None, offset: int) -> tuple[str, list[object]]:
+    if limit is None:
+        return ("LIMIT -1 OFFSET ?", [max(offset, 0)]) if offset else ("", [])
+    return "LIMIT ? OFFSET ?", [max(limit, 0), max(offset, 0)]
+
+
+def _like(text: str) -> str:
+    """Return ``text`` with LIKE's wildcards escaped (the escape character is a backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search(search: str, alias: str = "p") -> tuple[str, list[object]]:
+    """Return a condition (and its parameters) matching a CPR/ID prefix or a part of the name.
+
+    A search of digits (with or without the CPR's dash) matches identifiers that begin with
+    those digits; any search matches a name containing it (case-insensitive for A-Z).
+    """
+    text = " ".join(search.split())
+    if not text:
+        return "", []
+    compact = text.replace("-", "").replace(" ", "")
+    # a CPR number is stored DDMMYY-SSSS: digits typed without the dash match it too
+    dashed = f"{compact[:6]}-{compact[6:]}" if compact.isdigit() and len(compact) > 6 else compact
+    ids = list(dict.fromkeys((text, compact, dashed)))
+    conds = [f"{alias}.identifier LIKE ? ESCAPE '\\'" for _ in ids]
+    conds.append(f"{alias}.name LIKE ? ESCAPE '\\'")
+    return (
+        "(" + " OR ".join(conds) + ")",
+        [*(_like(i) + "%" for i in ids), "%" + _like(text) + "%"],
+    )
+
+
+def _patient_summary(db: sqlite_utils.Database, r: dict[str, object]) -> PatientSummary:
+    first = r.get("duplicate_of")
+    flagged = first is not None and person_of(db, int(str(r["id"]))) != person_of(
+        db, int(str(first))
+    )
+    return PatientSummary(
+        id=int(str(r["id"])),
+        identifier=str(r["identifier"]),
+        name=str(r["name"]),
+        birth_date=parse_date(r["birth_date"]),  # type: ignore[arg-type]
+        sex=Sex(str(r["sex"])) if r["sex"] else None,
+        n_studies=int(str(r["n_studies"])),
+        last_study=parse_date(r["last_study"]),  # type: ignore[arg-type]
+        possible_duplicate=flagged,
+    )
+
+
+def list_patients(
+    db: sqlite_utils.Database,
+    *,
+    search: str = "",
+    sort: str = "name",
+    descending: bool = False,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[PatientSummary]:
+    """Return people (a patient row and the rows merged into it) with their studies, one page.
 
     A patient merged into another is not listed on its own: its studies count for the
-    patient it was merged into. A patient kept apart as a possible duplicate (and not merged)
-    is flagged.
+    patient it was merged into. Sorting by name, identifier, birth date or sex walks an index
+    and counts the studies of the page's people only; sorting by the number of studies or the
+    last study counts everyone's first.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    search : str
+        Only people whose CPR/ID begins with it (the CPR's dash may be left out) or whose name
+        contains it; empty: everyone.
+    sort : str
+        A key of :data:`PATIENT_SORTS` (default: by name, case-insensitive).
+    descending : bool
+        Reverse the order.
+    offset, limit : int
+        The page: skip ``offset`` people, return at most ``limit`` (None: all).
+
+    Returns
+    -------
+    list of PatientSummary
+        The page, in order.
     """
-    flagged = {d.patient.id for d in possible_duplicates(db)}
+    order = _order(PATIENT_SORTS, sort, descending, "p.id")
+    cond, params = _search(search)
+    where = "p.id NOT IN (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)"
+    if cond:
+        where += f" AND {cond}"
+    page, page_params = _paging(limit, offset)
+    if sort in _AGGREGATE_SORTS:
+        sql = f"""
+            {PERSON_CTE}
+            SELECT p.id, p.identifier, p.name, p.birth_date, p.sex, p.duplicate_of,
+                   count(s.id) AS n_studies, max(s.study_date) AS last_study
+            FROM patients p
+            JOIN person pe ON pe.rid = p.id
+            LEFT JOIN studies s ON s.patient_id = pe.pid
+            WHERE {where}
+            GROUP BY p.id {order} {page}
+        """
+        return [_patient_summary(db, r) for r in db.query(sql, params + page_params)]
     sql = f"""
-        {PERSON_CTE}
-        SELECT p.id, p.identifier, p.name, p.birth_date, p.sex,
-               count(s.id) AS n_studies, max(s.study_date) AS last_study
-        FROM patients p
-        JOIN person pe ON pe.rid = p.id
-        LEFT JOIN studies s ON s.patient_id = pe.pid
-        WHERE p.id NOT IN (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)
-        GROUP BY p.id ORDER BY p.name, p.identifier
-    """
-    return [
-        PatientSummary(
-            id=r["id"],
-            identifier=r["identifier"],
-            name=r["name"],
-            birth_date=parse_date(r["birth_date"]),
-            sex=Sex(r["sex"]) if r["sex"] else None,
-            n_studies=r["n_studies"],
-            last_study=parse_date(r["last_study"]),
-            possible_duplicate=int(r["id"]) in flagged,
+        WITH RECURSIVE page AS (
+            SELECT p.id FROM patients p WHERE {where} {order} {page}
+        ),
+        member(rid, pid) AS (
+            SELECT id, id FROM page
+            UNION
+            SELECT member.rid, m.patient_id FROM member
+            JOIN patient_merges m ON m.into_patient_id = member.pid AND m.unmerged_at IS NULL
         )
-        for r in db.query(sql)
-    ]
+        SELECT p.id, p.identifier, p.name, p.birth_date, p.sex, p.duplicate_of,
+               (SELECT count(*) FROM member JOIN studies s ON s.patient_id = member.pid
+                WHERE member.rid = p.id) AS n_studies,
+               (SELECT max(s.study_date) FROM member JOIN studies s ON s.patient_id = member.pid
+                WHERE member.rid = p.id) AS last_study
+        FROM page JOIN patients p ON p.id = page.id
+        {order}
+    """
+    return [_patient_summary(db, r) for r in db.query(sql, params + page_params)]
 
 
-def list_studies(db: sqlite_utils.Database, patient_id: int | None = None) -> list[StudySummary]:
-    """Return the studies of one person (all their merged patient rows), or of everyone."""
+def count_patients(db: sqlite_utils.Database, *, search: str = "") -> int:
+    """Return how many people :func:`list_patients` lists for a search (all pages)."""
+    cond, params = _search(search)
+    where = "p.id NOT IN (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)"
+    if cond:
+        where += f" AND {cond}"
+    return int(db.execute(f"SELECT count(*) FROM patients p WHERE {where}", params).fetchone()[0])
+
+
+def _study_where(
+    db: sqlite_utils.Database, patient_id: int | None, search: str
+) -> tuple[str, list[object]]:
+    conds: list[str] = []
     params: list[object] = []
-    where = ""
     if patient_id is not None:
-        params = list(person_members(db, patient_id))
-        where = f"WHERE st.patient_id IN ({','.join('?' * len(params))})"
+        members = list(person_members(db, patient_id))
+        conds.append(f"st.patient_id IN ({','.join('?' * len(members))})")
+        params.extend(members)
+    cond, search_params = _search(search)
+    if cond:
+        conds.append(cond)
+        params.extend(search_params)
+    return ("WHERE " + " AND ".join(conds) if conds else ""), params
+
+
+def list_studies(
+    db: sqlite_utils.Database,
+    patient_id: int | None = None,
+    *,
+    search: str = "",
+    sort: str = "date",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[StudySummary]:
+    """Return the studies of one person (all their merged patient rows), or of everyone.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    patient_id : int, optional
+        The person (default: every study).
+    search : str
+        Only studies of patients whose CPR/ID begins with it or whose name contains it.
+    sort : str
+        A key of :data:`STUDY_SORTS` (default: by date).
+    descending : bool
+        Newest (largest) first (the default).
+    offset, limit : int
+        The page: skip ``offset`` studies, return at most ``limit`` (None: all).
+
+    Returns
+    -------
+    list of StudySummary
+        The page, in order (ties by study id in the same direction).
+    """
+    order = _order(STUDY_SORTS, sort, descending, "st.id")
+    where, params = _study_where(db, patient_id, search)
+    page, page_params = _paging(limit, offset)
     sql = f"""
         SELECT st.id, st.study_uid, st.patient_id, p.identifier, p.name, st.study_date,
                coalesce(si.code, '') AS site, sc.manufacturer, sc.model, sc.serial,
@@ -80,10 +272,10 @@ def list_studies(db: sqlite_utils.Database, patient_id: int | None = None) -> li
         JOIN scanners sc ON sc.id = st.scanner_id
         LEFT JOIN sites si ON si.id = sc.site_id
         {where}
-        ORDER BY st.study_date DESC, st.id DESC
+        {order} {page}
     """
     out: list[StudySummary] = []
-    for r in db.query(sql, params):
+    for r in db.query(sql, params + page_params):
         date = parse_date(r["study_date"])
         assert date is not None
         out.append(
@@ -105,3 +297,76 @@ def list_studies(db: sqlite_utils.Database, patient_id: int | None = None) -> li
             )
         )
     return out
+
+
+def count_studies(
+    db: sqlite_utils.Database, patient_id: int | None = None, *, search: str = ""
+) -> int:
+    """Return how many studies :func:`list_studies` lists (all pages)."""
+    where, params = _study_where(db, patient_id, search)
+    join = "JOIN patients p ON p.id = st.patient_id" if search.strip() else ""
+    sql = f"SELECT count(*) FROM studies st {join} {where}"
+    return int(db.execute(sql, params).fetchone()[0])
+
+
+def pending_studies(
+    db: sqlite_utils.Database,
+    *,
+    include_signed: bool = False,
+    sort: str = "date",
+    descending: bool = False,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Return the physician's worklist: studies with results whose report is not signed.
+
+    The stored state ``studies.has_results`` / ``studies.report_signed`` (kept by triggers)
+    makes the default order, oldest first, one walk of an index.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    include_signed : bool
+        Also list studies whose report is signed.
+    sort : str
+        A key of :data:`WORKLIST_SORTS` (default: by study date).
+    descending : bool
+        Newest first.
+    offset, limit : int
+        The page (limit None: all).
+
+    Returns
+    -------
+    list of dict
+        Rows with the study, patient, site and scanner columns and ``n_signed`` (0/1),
+        ``version_no`` and ``status`` of the newest report version (None without a report).
+    """
+    order = _order(WORKLIST_SORTS, sort, descending, "st.id")
+    signed = "" if include_signed else "AND st.report_signed = 0"
+    page, page_params = _paging(limit, offset)
+    sql = f"""
+        SELECT st.id, st.study_uid, st.study_date, st.patient_id, p.identifier, p.name,
+               coalesce(si.code, '') AS site, sc.manufacturer, sc.model, sc.serial,
+               st.report_signed AS n_signed,
+               (SELECT max(v.version_no) FROM reports r
+                JOIN report_versions v ON v.report_id = r.id WHERE r.study_id = st.id)
+                   AS version_no,
+               (SELECT v.status FROM reports r
+                JOIN report_versions v ON v.report_id = r.id WHERE r.study_id = st.id
+                ORDER BY v.version_no DESC LIMIT 1) AS status
+        FROM studies st
+        JOIN patients p ON p.id = st.patient_id
+        JOIN scanners sc ON sc.id = st.scanner_id
+        LEFT JOIN sites si ON si.id = sc.site_id
+        WHERE st.has_results = 1 {signed}
+        {order} {page}
+    """
+    return list(db.query(sql, page_params))
+
+
+def count_pending(db: sqlite_utils.Database, *, include_signed: bool = False) -> int:
+    """Return how many studies :func:`pending_studies` lists (all pages)."""
+    signed = "" if include_signed else "AND report_signed = 0"
+    sql = f"SELECT count(*) FROM studies WHERE has_results = 1 {signed}"
+    return int(db.execute(sql).fetchone()[0])

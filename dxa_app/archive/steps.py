@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -439,3 +440,37 @@ def is_harmonised(
     if any(s.kind != "drift" for s in steps):
         return True
     return scale_anchor(db, region) == scanner_id
+
+
+def scoring_fingerprints(db: sqlite_utils.Database, context: str) -> dict[int, str]:
+    """Return, per scanner, a hash of everything its studies' chains and references come from.
+
+    A scanner's hash covers its own calibration steps (every column: status, validity,
+    approval) and what all scanners share: the national scales, the installed reference
+    tables and ``context`` (the caller's reference settings and program version). Two equal
+    hashes mean the scanner's studies would get the same chain and references as before.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    context : str
+        What else the scores depend on, as text.
+
+    Returns
+    -------
+    dict
+        ``{scanner_id: sha256 hex}`` for every scanner.
+    """
+    shared = hashlib.sha256(context.encode("utf-8"))
+    for table in ("national_scales", "reference_tables"):
+        for row in db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall():
+            shared.update(repr(tuple(row)).encode("utf-8"))
+    own: dict[int, Any] = {
+        int(r[0]): shared.copy() for r in db.execute("SELECT id FROM scanners").fetchall()
+    }
+    for row in db.execute("SELECT scanner_id, * FROM calibration_steps ORDER BY id").fetchall():
+        h = own.get(int(row[0]))
+        if h is not None:
+            h.update(repr(tuple(row)).encode("utf-8"))
+    return {scanner: h.hexdigest() for scanner, h in own.items()}

@@ -464,11 +464,18 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
     if existing:
         study_id = int(existing[0]["id"])
     else:
+        # the worklist's stored state, set here so that storing the results (whose trigger
+        # keeps it for any other writer) does not change the study row a second time
+        has_results = any(
+            scan.results
+            and _one(db, "SELECT id FROM scans WHERE source_key = ?", [scan.source_key]) is None
+            for scan in rec.scans
+        )
         study_id = _insert(
             db,
             "INSERT INTO studies (study_uid, patient_id, scanner_id, study_date, accession,"
-            " referrer, indication, height_cm, weight_kg, menopausal, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " referrer, indication, height_cm, weight_kg, menopausal, created_at, has_results)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 s.study_uid,
                 patient_id,
@@ -481,6 +488,7 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
                 s.weight_kg,
                 None if s.menopausal is None else int(s.menopausal),
                 now_iso(),
+                int(has_results),
             ],
         )
     imported = now_iso()

@@ -312,6 +312,25 @@ class VfaReadingRow:
     findings: tuple[dict[str, Any], ...]
 
 
+def count_vfa_readings(db: sqlite_utils.Database, study_id: int) -> int:
+    """Return how many VFA readings (versions) a study has.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    study_id : int
+        The study.
+
+    Returns
+    -------
+    int
+        The number of stored readings.
+    """
+    row = db.execute("SELECT count(*) FROM vfa_readings WHERE study_id = ?", [study_id]).fetchone()
+    return int(row[0])
+
+
 def latest_vfa_reading(db: sqlite_utils.Database, study_id: int) -> VfaReadingRow | None:
     """Return the newest VFA reading of a study (by reading time, then id), or None.
 
@@ -364,6 +383,26 @@ def has_fragility_fracture(db: sqlite_utils.Database, study_id: int) -> bool:
         [study_id],
     ).fetchone()
     return bool(row[0])
+
+
+def unscored_study_ids(db: sqlite_utils.Database) -> list[int]:
+    """Return the studies that have no stored score run yet, in order.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+
+    Returns
+    -------
+    list of int
+        The study ids.
+    """
+    sql = (
+        "SELECT id FROM studies st WHERE NOT EXISTS"
+        " (SELECT 1 FROM diagnoses d WHERE d.study_id = st.id) ORDER BY id"
+    )
+    return [int(r[0]) for r in db.execute(sql).fetchall()]
 
 
 def study_ids_on_scanners(db: sqlite_utils.Database, scanner_ids: set[int]) -> list[int]:

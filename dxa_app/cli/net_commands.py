@@ -17,9 +17,28 @@ from dxa_app.cli import ExitCode, archive_path, command, emit, handles, login
 from dxa_app.domain import ImportOutcome
 from dxa_app.i18n import _
 from dxa_app.progress import CancelToken
-from dxa_app.services.receiving import default_incoming
 
 __all__ = ["default_incoming"]
+
+
+def default_incoming(archive: Path) -> Path:
+    """Return the folder received files are kept in beside ``archive`` (see the service).
+
+    Parameters
+    ----------
+    archive : Path
+        The archive file.
+
+    Returns
+    -------
+    Path
+        The incoming folder.
+    """
+    # deferred: the receiving service loads pynetdicom and pydicom, which other commands skip
+    from dxa_app.services.receiving import default_incoming as incoming
+
+    return incoming(archive)
+
 
 DEFAULT_PORT = 11112
 DEFAULT_AE_TITLE = "DXA"

@@ -23,7 +23,8 @@ from dxa_app.errors import DxaError
 from dxa_app.gui import settings as ui_settings
 from dxa_app.gui.dialogs import set_dialogs_enabled, show_error
 from dxa_app.gui.main_window import MainWindow, app_version
-from dxa_app.i18n import LANGUAGES, _, set_language
+from dxa_app.gui.qt_locale import install_qt_language
+from dxa_app.i18n import LANGUAGES, _, current_language, set_language
 
 if TYPE_CHECKING:
     from dxa_app.services.auth import Session
@@ -128,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         lang = args.lang or ui_settings.read_str(settings, ui_settings.KEY_LANGUAGE)
         if lang in LANGUAGES:
             set_language(lang)
+        install_qt_language(current_language())
         # a smoke run never waits for a log-in (and so shows no patient data)
         window = MainWindow(settings, login=None if args.screenshot is not None else login_dialog)
         archive = _initial_archive(

@@ -24,6 +24,7 @@ from dxa_app.errors import DxaError
 from dxa_app.gui.centre_models import StepTableModel
 from dxa_app.gui.common import read_only_table
 from dxa_app.gui.decision import DecisionDialog
+from dxa_app.gui.labels import dataset_text, localised, region_text, step_status_text
 from dxa_app.gui.workspace import ProgressFn, Workspace
 from dxa_app.i18n import _
 from dxa_app.progress import CancelToken
@@ -56,9 +57,11 @@ class FitsData:
 def fit_title(f: FitView) -> str:
     """Return the name of a fit in the fit chooser."""
     if f.kind == "travelling":
-        return _("Phantom {serial}: {dataset}").format(serial=f.serial, dataset=f.dataset)
+        return _("Phantom {serial}: {dataset}").format(
+            serial=f.serial, dataset=dataset_text(f.dataset)
+        )
     return _("In vivo {serial}, {group}: {dataset}").format(
-        serial=f.serial, group=f.group, dataset=f.dataset
+        serial=f.serial, group=region_text(f.group), dataset=dataset_text(f.dataset)
     )
 
 
@@ -288,15 +291,14 @@ class FitsTab(Workspace):
         self.residual_plot.addLine(y=0, pen=pen)
         self.residual_plot.setLabel("bottom", x_label)
         self.residual_plot.setLabel("left", _("Residual (g/cm²)"))
-        info = _(
-            "{model}: intercept {a:.4f}, slope {b:.4f}, n = {n}, step {id} ({status})."
-        ).format(
+        info = localised(
+            _("{model}: intercept {a:.4f}, slope {b:.4f}, n = {n}, step {id} ({status})."),
             model=_("Phantom fit") if f.kind == "travelling" else _("Deming fit"),
             a=f.intercept,
             b=f.slope,
             n=len(f.x),
             id=f.step_id,
-            status=f.step_status,
+            status=step_status_text(f.step_status).lower(),
         )
         ba = f.bland_altman
         if f.kind == "in-vivo" and f.x:
@@ -311,8 +313,11 @@ class FitsTab(Workspace):
             self.ba_plot.setLabel("bottom", _("Mean of the two scanners (g/cm²)"))
             self.ba_plot.setLabel("left", _("Reference − this scanner (g/cm²)"))
             if {"bias", "lower", "upper"} <= set(ba):
-                info += " " + _("Bland-Altman bias {bias:+.4f} ({lo:+.4f} to {hi:+.4f}).").format(
-                    bias=ba["bias"], lo=ba["lower"], hi=ba["upper"]
+                info += " " + localised(
+                    _("Bland-Altman bias {bias:+.4f} ({lo:+.4f} to {hi:+.4f})."),
+                    bias=ba["bias"],
+                    lo=ba["lower"],
+                    hi=ba["upper"],
                 )
         self.plot_tabs.setTabEnabled(2, f.kind == "in-vivo")
         self.fit_info.setText(info)

@@ -6,7 +6,19 @@ from collections.abc import Sequence
 
 from PySide6.QtGui import QBrush
 
-from dxa_app.gui.labels import drift_text, qc_colour, qc_status_label, today_label
+from dxa_app.gui.labels import (
+    dataset_text,
+    drift_text,
+    localised,
+    method_text,
+    number,
+    qc_colour,
+    qc_status_label,
+    region_text,
+    step_kind_text,
+    step_status_text,
+    today_label,
+)
 from dxa_app.gui.table_model import Column, ObjectTableModel
 from dxa_app.i18n import _
 from dxa_app.services.calibration import Step
@@ -25,20 +37,13 @@ def _tint(status: str) -> QBrush:
     return QBrush(colour)
 
 
-def step_status_label(status: str) -> str:
-    """Return the translated label of a calibration step's status."""
-    labels = {"proposed": _("Proposed"), "approved": _("Approved"), "retired": _("Retired")}
-    return labels.get(status, status)
-
-
-def step_kind_label(kind: str) -> str:
-    """Return the translated label of a calibration step's kind."""
-    labels = {"drift": _("Drift"), "scanner": _("Scanner"), "national": _("National")}
-    return labels.get(kind, kind)
+#: The labels of a step's status and kind (kept under their old names for the workspaces).
+step_status_label = step_status_text
+step_kind_label = step_kind_text
 
 
 def _g(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
+    return number(value, 3)
 
 
 def _drift_summary(s: ScannerOverview) -> str:
@@ -49,7 +54,7 @@ def _drift_summary(s: ScannerOverview) -> str:
     parts = []
     if p is not None:
         parts.append(
-            _("from {start}, factor {factor:.4f}").format(start=p["start"], factor=p["factor"])
+            localised(_("from {start}, factor {factor:.4f}"), start=p["start"], factor=p["factor"])
         )
     if q.pending_drift:
         parts.append(
@@ -108,11 +113,13 @@ class StepTableModel(ObjectTableModel[Step]):
     columns: Sequence[Column[Step]] = (
         Column(lambda: _("Step"), lambda s: str(s.id), lambda s: s.id, numeric=True),
         Column(lambda: _("Serial"), lambda s: s.serial),
-        Column(lambda: _("Region"), lambda s: s.region),
+        Column(lambda: _("Region"), lambda s: region_text(s.region)),
         Column(lambda: _("Kind"), lambda s: step_kind_label(s.kind)),
-        Column(lambda: _("Method"), lambda s: s.method),
-        Column(lambda: _("Intercept"), lambda s: f"{s.intercept:.4f}", numeric=True),
-        Column(lambda: _("Slope"), lambda s: f"{s.slope:.4f}", numeric=True),
+        Column(lambda: _("Method"), lambda s: method_text(s.method)),
+        Column(
+            lambda: _("Intercept"), lambda s: number(s.intercept, 4), lambda s: s.intercept, True
+        ),
+        Column(lambda: _("Slope"), lambda s: number(s.slope, 4), lambda s: s.slope, True),
         Column(lambda: _("Valid from"), lambda s: s.valid_from),
         Column(
             lambda: _("n"),
@@ -136,7 +143,7 @@ class StepTableModel(ObjectTableModel[Step]):
 
     def tooltip(self, item: Step) -> str | None:
         """Return the step's data set (and why it needs review) as its tooltip."""
-        parts = [item.dataset] if item.dataset else []
+        parts = [dataset_text(item.dataset)] if item.dataset else []
         if item.needs_review:
             parts.append(_("Needs review: {why}").format(why=item.needs_review))
         return "\n".join(parts) or None
@@ -158,7 +165,7 @@ class UniformityTableModel(ObjectTableModel[UniformityRow]):
     ) = range(9)
 
     columns: Sequence[Column[UniformityRow]] = (
-        Column(lambda: _("Region"), lambda r: r.region_key),
+        Column(lambda: _("Region"), lambda r: region_text(r.region_key)),
         Column(lambda: _("Site"), lambda r: r.site),
         Column(lambda: _("Scanner"), lambda r: r.scanner),
         Column(lambda: _("Serial"), lambda r: r.serial),
@@ -169,7 +176,11 @@ class UniformityTableModel(ObjectTableModel[UniformityRow]):
             lambda r: _g(r.harmonised) + ("" if r.calibrated else " *"),
             numeric=True,
         ),
-        Column(lambda: _("Change"), lambda r: f"{r.harmonised - r.raw:+.3f}", numeric=True),
+        Column(
+            lambda: _("Change"),
+            lambda r: number(r.harmonised - r.raw, 3, signed=True),
+            numeric=True,
+        ),
         Column(lambda: _("Certified"), lambda r: _g(r.certified), numeric=True),
     )
 

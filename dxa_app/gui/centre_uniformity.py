@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 
 from dxa_app.gui.centre_models import UniformityTableModel
 from dxa_app.gui.common import read_only_table
+from dxa_app.gui.labels import localised, region_text
 from dxa_app.gui.workspace import ProgressFn, Workspace
 from dxa_app.i18n import _
 from dxa_app.progress import CancelToken
@@ -175,8 +176,9 @@ class UniformityTab(Workspace):
             if certified is not None:
                 plot.addLine(y=certified, pen=pg.mkPen(colour, style=Qt.PenStyle.DotLine))
             lines.append(
-                _("{region}: spread raw {raw:.3f}, harmonised {harmonised:.3f} g/cm²").format(
-                    region=key,
+                localised(
+                    _("{region}: spread raw {raw:.3f}, harmonised {harmonised:.3f} g/cm²"),
+                    region=region_text(key),
                     raw=result.spread(key, harmonised=False),
                     harmonised=result.spread(key, harmonised=True),
                 )

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -138,12 +139,21 @@ class PasswordDialog(FormDialog):
     #: Emitted with the password when OK is pressed.
     submitted = Signal(str)
 
-    def __init__(self, prompt: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, prompt: str, parent: QWidget | None = None, *, signed_text: str = ""
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("Sign report"))
         self.prompt_label = QLabel(prompt)
         self.prompt_label.setWordWrap(True)
         self.body.addWidget(self.prompt_label)
+        #: What will be signed (the conclusion and recommendation), read-only.
+        self.signed_view = QPlainTextEdit(signed_text)
+        self.signed_view.setObjectName("signedText")
+        self.signed_view.setReadOnly(True)
+        self.signed_view.setMinimumSize(420, 140)
+        self.signed_view.setVisible(bool(signed_text))
+        self.body.addWidget(self.signed_view)
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setPlaceholderText(_("Password"))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QCheckBox, QLineEdit, QWidget
 
 from dxa_app.gui.common import PasswordDialog
+from dxa_app.gui.labels import region_text
 from dxa_app.i18n import _
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class DecisionDialog(PasswordDialog):
             lines += [
                 _("Scanners {scanners}; regions {regions}; {studies} studies.").format(
                     scanners=", ".join(impact.scanners) or "-",
-                    regions=", ".join(impact.regions) or "-",
+                    regions=", ".join(region_text(r) for r in impact.regions) or "-",
                     studies=impact.studies,
                 ),
                 _("{n} stored diagnoses would change category on rescore.").format(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import string
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QColor
 
 from dxa_app.domain import Role, ScanType, Sex
-from dxa_app.i18n import _
+from dxa_app.i18n import _, current_language
+from reports import labels as terms
 
 if TYPE_CHECKING:
     from dxa_app.services.calibration import ScannerQc
@@ -28,8 +31,124 @@ NO_QC_COLOUR = "#bdbdbd"
 
 
 def format_date(value: dt.date | None) -> str:
-    """Return a date as ISO ``YYYY-MM-DD`` (empty when unknown)."""
-    return value.isoformat() if value is not None else ""
+    """Return a date as the reports print it: ``dd-mm-yyyy`` in Danish, ISO in English."""
+    return terms.fmt_date(value, current_language()) if value is not None else ""
+
+
+def format_iso_date(value: str | None) -> str:
+    """Return a stored ISO date (``YYYY-MM-DD``, maybe with a time) in the screen's format."""
+    if not value:
+        return ""
+    try:
+        if len(value) > 10:
+            moment = dt.datetime.fromisoformat(value)
+            return terms.fmt_datetime(moment, current_language())
+        return format_date(dt.date.fromisoformat(value))
+    except ValueError:
+        return value
+
+
+def number(value: float | Decimal | None, places: int, *, signed: bool = False) -> str:
+    """Return a number with fixed decimals in the screen's language (decimal comma in Danish).
+
+    Parameters
+    ----------
+    value : float, Decimal or None
+        The number (empty text when None).
+    places : int
+        Decimals (BMD 3, T/Z 1).
+    signed : bool
+        Print a ``+`` before positive values.
+
+    Returns
+    -------
+    str
+        The formatted number, rounded half away from zero as in the reports.
+    """
+    if value is None:
+        return ""
+    return terms.fmt_decimal(value, places, current_language(), signed=signed)
+
+
+class _LocalFormatter(string.Formatter):
+    """``str.format`` that writes numbers with the decimal comma in Danish."""
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        text = str(super().format_field(value, format_spec))
+        if isinstance(value, float | Decimal) and current_language() == "da":
+            return text.replace(".", ",")
+        return text
+
+
+_FORMATTER = _LocalFormatter()
+
+
+def localised(template: str, /, **values: object) -> str:
+    """Fill a translated message like ``str.format`` with numbers in the screen's language.
+
+    Parameters
+    ----------
+    template : str
+        The translated message, e.g. ``_("factor {factor:.4f}")``.
+    **values
+        The values; floats and Decimals get the decimal comma in Danish.
+
+    Returns
+    -------
+    str
+        The message.
+    """
+    return _FORMATTER.format(template, **values)
+
+
+def region_text(code: str, side: str | None = None) -> str:
+    """Return a region in words with its side (``femoral_neck``, L -> "Femoral neck, left")."""
+    return terms.capitalise(terms.region_label(code, _, side))
+
+
+def category_text(category: str | None, *, fracture: bool = False) -> str:
+    """Return a WHO/ISCD category in words (empty when there is none)."""
+    return terms.category_label(category, _, fracture=fracture) if category else ""
+
+
+def step_kind_text(kind: str) -> str:
+    """Return the kind of a calibration step in words."""
+    return terms.step_kind_label(kind, _)
+
+
+def step_status_text(status: str) -> str:
+    """Return the status of a calibration step in words."""
+    return terms.step_status_label(status, _)
+
+
+def method_text(method: str) -> str:
+    """Return how a calibration step was fitted, in words."""
+    return terms.method_label(method, _)
+
+
+def dataset_text(dataset: str) -> str:
+    """Return the data a calibration step was fitted on, in words."""
+    return terms.dataset_label(dataset, _)
+
+
+def qc_rule_text(rules: str) -> str:
+    """Return the QC rules that fired, as a user reads them."""
+    return terms.qc_rule_label(rules, _)
+
+
+def image_kind_text(kind: str) -> str:
+    """Return what a stored image is, in words."""
+    return terms.image_kind_label(kind, _)
+
+
+def side_text(side: str | None) -> str:
+    """Return a side in words (empty when none)."""
+    return terms.side_label(side, _)
+
+
+def sex_code_text(sex: str | None) -> str:
+    """Return a stored sex code (``F``, ``M``) in words (empty when unknown)."""
+    return terms.sex_label(sex, _) if sex else ""
 
 
 def sex_label(sex: Sex | None) -> str:

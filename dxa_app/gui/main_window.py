@@ -17,16 +17,16 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import (
     QByteArray,
     QItemSelection,
     QSettings,
-    QSortFilterProxyModel,
     Qt,
+    QTimer,
 )
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -51,7 +52,9 @@ from dxa_app.gui.common import read_only_table
 from dxa_app.gui.dialogs import show_error
 from dxa_app.gui.idle import MINUTE_MS, IdleWatcher
 from dxa_app.gui.labels import role_label
-from dxa_app.gui.models import ObjectRole, PatientTableModel, SortRole, StudyTableModel
+from dxa_app.gui.models import ObjectRole, PatientTableModel, StudyTableModel
+from dxa_app.gui.qt_locale import install_qt_language
+from dxa_app.gui.table_model import PageFetch
 from dxa_app.i18n import LANGUAGES, _, current_language, set_language
 
 if TYPE_CHECKING:  # the services are imported when first used: the window shows first
@@ -64,6 +67,8 @@ log = logging.getLogger(__name__)
 
 #: Asks who logs in to an archive (a modal dialog in the application); None: cancelled.
 LoginFunction = Callable[[Path, QWidget], "Session | None"]
+
+Row = TypeVar("Row")
 
 #: Where each workspace class lives (imported lazily: pyqtgraph and QtPdf are heavy).
 WORKSPACE_CLASSES: dict[str, tuple[str, str]] = {
@@ -90,6 +95,17 @@ def workspace_permissions() -> dict[str, tuple[Permission, ...]]:
         "centre": (Permission.APPROVE, Permission.CENTRE),
         "admin": (Permission.USERS, Permission.SETTINGS),
     }
+
+
+#: The suffix of a new archive file.
+ARCHIVE_SUFFIX = ".dxa.sqlite"
+
+
+def archive_path(path: Path) -> Path:
+    """Return ``path`` with the archive suffix when it has no ``.sqlite`` ending."""
+    if path.name.lower().endswith(".sqlite"):
+        return path
+    return path.with_name(path.name + ARCHIVE_SUFFIX)
 
 
 def workspace_title(key: str) -> str:
@@ -142,15 +158,6 @@ LANGUAGE_NAMES: dict[str, str] = {"da": "Dansk", "en": "English"}
 def app_version() -> str:
     """Return the installed version of the application."""
     return str(dxa_app.__version__)
-
-
-def _proxy(source: PatientTableModel | StudyTableModel) -> QSortFilterProxyModel:
-    proxy = QSortFilterProxyModel()
-    proxy.setSourceModel(source)
-    proxy.setSortRole(SortRole)
-    proxy.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-    proxy.setSortLocaleAware(True)
-    return proxy
 
 
 class MainWindow(QMainWindow):
@@ -207,17 +214,26 @@ class MainWindow(QMainWindow):
 
         self.patient_model = PatientTableModel(parent=self)
         self.study_model = StudyTableModel(parent=self)
-        self.patient_proxy = _proxy(self.patient_model)
-        self.patient_proxy.setParent(self)
-        self.study_proxy = _proxy(self.study_model)
-        self.study_proxy.setParent(self)
+        #: The patient search (CPR/ID prefix or part of a name), applied in the archive.
+        self.patient_search = ""
 
-        self.patient_view = read_only_table(self.patient_proxy, sortable=True)
+        self.patient_view = read_only_table(self.patient_model, sortable=True)
         self.patient_view.setObjectName("patientTable")
-        self.study_view = read_only_table(self.study_proxy, sortable=True)
+        self.study_view = read_only_table(self.study_model, sortable=True)
         self.study_view.setObjectName("studyTable")
         self.patient_view.sortByColumn(PatientTableModel.COL_NAME, Qt.SortOrder.AscendingOrder)
         self.study_view.sortByColumn(StudyTableModel.COL_DATE, Qt.SortOrder.DescendingOrder)
+        self.search_edit = QLineEdit()
+        self.search_edit.setObjectName("patientSearch")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_timer = QTimer(self)
+        self.search_timer.setSingleShot(True)
+        self.search_timer.setInterval(250)
+        self.search_timer.timeout.connect(lambda: self.set_patient_search(self.search_edit.text()))
+        self.search_edit.textChanged.connect(lambda _text: self.search_timer.start())
+        self.search_edit.returnPressed.connect(
+            lambda: self.set_patient_search(self.search_edit.text())
+        )
         self.patient_view.selectionModel().selectionChanged.connect(self._on_patient_selection)
 
         self.patients_title = QLabel()
@@ -226,6 +242,7 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.patients_title)
+        left_layout.addWidget(self.search_edit)
         left_layout.addWidget(self.patient_view)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -354,6 +371,7 @@ class MainWindow(QMainWindow):
         if lang in self.language_actions:
             self.language_actions[lang].setChecked(True)
         self.patients_title.setText(_("Patients"))
+        self.search_edit.setPlaceholderText(_("Search CPR or name"))
         self._update_studies_title()
         self._update_status()
         self.patient_model.retranslate()
@@ -387,6 +405,7 @@ class MainWindow(QMainWindow):
     def set_language(self, lang: str) -> None:
         """Switch the language of the whole application, remember it, retranslate."""
         set_language(lang)
+        install_qt_language(lang)
         self.settings.setValue(ui_settings.KEY_LANGUAGE, lang)
         self.retranslate()
 
@@ -482,28 +501,99 @@ class MainWindow(QMainWindow):
             return False
 
     def _load_lists(self, session: Session) -> bool:
+        """Count the archive and show the first page of patients and of studies."""
         try:
             from dxa_app.services import browse  # deferred: keeps the first window fast
 
             counts = browse.archive_counts(session)
-            patients = browse.patients(session)
-            studies = browse.studies(session)
+            self.patient_model.set_source(self._patient_fetch(session))
+            self.study_model.set_source(self._study_fetch(session, None))
         except DxaError as exc:
             show_error(exc, self)
             return False
         self._n_patients = counts.patients
         self._n_studies = counts.studies
-        self.patient_model.set_rows(patients)
-        self.study_model.set_rows(studies)
         self.patient_view.resizeColumnsToContents()
         self.study_view.resizeColumnsToContents()
         return True
 
+    def _patient_fetch(self, session: Session) -> PageFetch[PatientSummary]:
+        """Return the patient list's page fetch (for the current search)."""
+        from dxa_app.services import browse
+
+        search = self.patient_search
+
+        def fetch(offset: int, limit: int, key: str, descending: bool) -> list[PatientSummary]:
+            return browse.patients(
+                session,
+                search=search,
+                sort=key or "name",
+                descending=descending,
+                offset=offset,
+                limit=limit,
+            )
+
+        return self._shown_errors(fetch)
+
+    def _study_fetch(self, session: Session, patient_id: int | None) -> PageFetch[StudySummary]:
+        """Return the study list's page fetch (one patient's, or every study)."""
+        from dxa_app.services import browse
+
+        def fetch(offset: int, limit: int, key: str, descending: bool) -> list[StudySummary]:
+            return browse.studies(
+                session,
+                patient_id,
+                sort=key or "date",
+                descending=descending,
+                offset=offset,
+                limit=limit,
+            )
+
+        return self._shown_errors(fetch)
+
+    def _shown_errors(self, fetch: PageFetch[Row]) -> PageFetch[Row]:
+        """Wrap a page fetch so that a later page's error is shown (and no rows come)."""
+        first = True
+
+        def guarded(offset: int, limit: int, key: str, descending: bool) -> Sequence[Row]:
+            nonlocal first
+            if first:  # the first page's error goes to the caller (it keeps the old lists)
+                first = False
+                return fetch(offset, limit, key, descending)
+            try:
+                return fetch(offset, limit, key, descending)
+            except DxaError as exc:
+                show_error(exc, self)
+                return []
+
+        return guarded
+
+    def set_patient_search(self, text: str) -> None:
+        """List only the patients whose CPR/ID begins with ``text`` or whose name contains it.
+
+        Parameters
+        ----------
+        text : str
+            The search; empty lists every patient.
+        """
+        self.search_timer.stop()
+        if self.search_edit.text() != text:
+            self.search_edit.blockSignals(True)
+            self.search_edit.setText(text)
+            self.search_edit.blockSignals(False)
+        self.patient_search = text.strip()
+        if self.session is None:
+            return
+        try:
+            self.patient_model.set_source(self._patient_fetch(self.session))
+        except DxaError as exc:
+            show_error(exc, self)
+
     def _clear_lists(self) -> None:
         self._n_patients = self._n_studies = 0
         self.selected_patient = None
-        self.patient_model.set_rows([])
-        self.study_model.set_rows([])
+        self.patient_model.set_source(None)
+        self.study_model.set_source(None)
 
     def reload_archive(self) -> None:
         """Re-read the patients and studies of the open archive (after an import)."""
@@ -719,7 +809,7 @@ class MainWindow(QMainWindow):
         rows = self.study_view.selectionModel().selectedRows()
         if not rows:
             return False
-        study = self.study_proxy.data(rows[0], ObjectRole)
+        study = self.study_model.data(rows[0], ObjectRole)
         if not isinstance(study, StudySummary):
             return False
         return self.open_study(study.id)
@@ -889,23 +979,23 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def create_archive(self, path: Path) -> bool:
-        """Open a new archive at ``path``; the first-run dialog creates it and its administrator."""
-        return self.open_archive(path, create=True)
+        """Open a new archive at ``path``; the first-run dialog creates it and its administrator.
+
+        A name typed without the archive suffix gets ``.dxa.sqlite`` (the open dialog's filter
+        would hide the file otherwise).
+        """
+        return self.open_archive(archive_path(path), create=True)
 
     def reload_studies(self) -> None:
         """Reload the study table for the selected patient (or all studies)."""
         if self.session is None:
-            self.study_model.set_rows([])
+            self.study_model.set_source(None)
             return
         patient_id = self.selected_patient.id if self.selected_patient else None
         try:
-            from dxa_app.services import browse
-
-            rows = browse.studies(self.session, patient_id)
+            self.study_model.set_source(self._study_fetch(self.session, patient_id))
         except DxaError as exc:
             show_error(exc, self)
-            return
-        self.study_model.set_rows(rows)
 
     def show_all_studies(self) -> None:
         """Clear the patient selection and list every study in the archive."""
@@ -918,17 +1008,15 @@ class MainWindow(QMainWindow):
         if patient_id is None:
             self.show_all_studies()
             return
-        for row in range(self.patient_model.rowCount()):
-            if self.patient_model.row_at(row).id == patient_id:
-                index = self.patient_proxy.mapFromSource(self.patient_model.index(row, 0))
-                self.patient_view.selectRow(index.row())
-                return
+        row = self.patient_model.fetch_until(lambda p: p.id == patient_id)
+        if row is not None:
+            self.patient_view.selectRow(row)
 
     def _on_patient_selection(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
         rows = self.patient_view.selectionModel().selectedRows()
         patient: PatientSummary | None = None
         if rows:
-            value = self.patient_proxy.data(rows[0], ObjectRole)
+            value = self.patient_model.data(rows[0], ObjectRole)
             patient = value if isinstance(value, PatientSummary) else None
         self._select_patient(patient)
 

@@ -7,6 +7,9 @@ so a physician reads the vertebrae of the study they report on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QItemSelection, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtPdf import QPdfDocument
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -34,6 +38,7 @@ from dxa_app.gui.outbox_panel import OutboxPanel
 from dxa_app.gui.pacs_form import PacsForm
 from dxa_app.gui.physician_models import WorklistModel
 from dxa_app.gui.risk_panel import RecallPanel, RiskPanel
+from dxa_app.gui.table_model import PageFetch
 from dxa_app.gui.vfa_panel import VfaPanel
 from dxa_app.gui.workspace import Job, ProgressFn, Workspace
 from dxa_app.i18n import _, current_language
@@ -54,7 +59,16 @@ from dxa_app.services.reporting import (
     sign_report,
 )
 from dxa_app.services.workbench import study_detail
-from dxa_app.services.worklist import PendingReport, pending_reports
+from dxa_app.services.worklist import PendingReport, count_pending_reports, pending_reports
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    """The worklist as a background task found it: its page fetch, first page and size."""
+
+    fetch: PageFetch[PendingReport]
+    first: list[PendingReport]
+    total: int
 
 
 class AmendDialog(PasswordDialog):
@@ -100,6 +114,7 @@ class PhysicianWorkspace(Workspace):
         self.current_version: ReportVersion | None = None
         self.sign_dialog: PasswordDialog | None = None
         self.amend_dialog: AmendDialog | None = None
+        self.discard_box: QMessageBox | None = None
         self._preview_generation = 0
         self._pdf_buffer: QBuffer | None = None
 
@@ -136,7 +151,7 @@ class PhysicianWorkspace(Workspace):
         self.conclusion_label = QLabel()
         self.recommendation_label = QLabel()
         self.save_button = QPushButton()
-        self.save_button.clicked.connect(self.save_draft)
+        self.save_button.clicked.connect(lambda _checked=False: self.save_draft())
         self.sign_button = QPushButton()
         self.sign_button.clicked.connect(self.ask_sign)
         self.amend_button = QPushButton()
@@ -308,20 +323,34 @@ class PhysicianWorkspace(Workspace):
 
     # -- worklist -------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Reload the worklist and the stored PACS address."""
+        """Reload the worklist (its first page and how many wait) and the stored PACS address."""
         session, include_signed = self.session, self.include_signed.isChecked()
+        key, descending = self.model.sort_key()
+        page = self.model.page_size
+
+        def fetch(offset: int, limit: int, key: str, descending: bool) -> list[PendingReport]:
+            return pending_reports(
+                session,
+                include_signed=include_signed,
+                sort=key or "date",
+                descending=descending,
+                offset=offset,
+                limit=limit,
+            )
 
         def work(
             _progress: ProgressFn, _cancel: CancelToken
-        ) -> tuple[list[PendingReport], PacsTarget | None]:
-            return pending_reports(session, include_signed=include_signed), pacs_target(session)
+        ) -> tuple[WorklistPage, PacsTarget | None]:
+            first = fetch(0, page, key, descending)
+            n = count_pending_reports(session, include_signed=include_signed)
+            return WorklistPage(fetch, first, n), pacs_target(session)
 
         self.run(work, self._worklist_loaded)
         self.outbox_panel.refresh()
 
-    def _worklist_loaded(self, result: tuple[list[PendingReport], PacsTarget | None]) -> None:
-        rows, target = result
-        self.model.set_rows(rows)
+    def _worklist_loaded(self, result: tuple[WorklistPage, PacsTarget | None]) -> None:
+        loaded, target = result
+        self.model.set_source(loaded.fetch, loaded.first)
         if target is not None and not self.pacs_box.host.text():
             self.pacs_box.show_target(target)
         if self.current_study is not None:
@@ -330,15 +359,75 @@ class PhysicianWorkspace(Workspace):
                 self.table.blockSignals(True)
                 self.table.selectRow(row)
                 self.table.blockSignals(False)
-        self.set_status(_("{n} studies on the worklist.").format(n=len(rows)))
+        self.set_status(_("{n} studies on the worklist.").format(n=loaded.total))
 
     def _selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return
         study = self.model.row_at(rows[0].row()).study_id
-        if study != self.current_study:
-            self.select_study(study)
+        if study == self.current_study:
+            return
+        if self.has_unsaved_text():
+            self.ask_discard(study)
+            return
+        self.select_study(study)
+
+    def has_unsaved_text(self) -> bool:
+        """Return whether the editor holds a conclusion or recommendation not yet saved."""
+        v = self.current_version
+        if v is None or v.status != "draft":
+            return False
+        return (
+            self._edited("conclusion", self.conclusion_edit.toPlainText()) is not None
+            or self._edited("recommendation", self.recommendation_edit.toPlainText()) is not None
+        )
+
+    def ask_discard(self, next_study: int) -> QMessageBox:
+        """Ask what becomes of unsaved text before another study is shown (non-blocking).
+
+        Save stores the draft first, Discard drops the text, Cancel stays on the study.
+        """
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(_("Unsaved conclusion"))
+        box.setText(
+            _(
+                "The conclusion or recommendation of study {id} has changes that are not saved."
+            ).format(id=self.current_study)
+        )
+        box.setInformativeText(_("Save them in the draft before showing the next study?"))
+        box.setStandardButtons(
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        self.discard_box = box
+
+        def answered(result: int) -> None:
+            self.discard_box = None
+            if result == int(QMessageBox.StandardButton.Save):
+                self.save_draft(then=lambda: self.select_study(next_study))
+            elif result == int(QMessageBox.StandardButton.Discard):
+                self.select_study(next_study)
+            else:
+                self._reselect(self.current_study)
+
+        box.finished.connect(answered)
+        box.open()
+        return box
+
+    def _reselect(self, study_id: int | None) -> None:
+        """Select the row of ``study_id`` again without reacting to the change."""
+        for row in range(self.model.rowCount()):
+            if self.model.row_at(row).study_id == study_id:
+                self.table.blockSignals(True)
+                self.table.selectionModel().blockSignals(True)
+                self.table.selectRow(row)
+                self.table.selectionModel().blockSignals(False)
+                self.table.blockSignals(False)
+                return
 
     def select_study(self, study_id: int) -> None:
         """Show a study's report: the draft (made from the rules when new) or the signed PDF."""
@@ -481,8 +570,11 @@ class PhysicianWorkspace(Workspace):
         v = self.current_version
         return None if v is not None and str(v.content.get(key, "")) == text else text
 
-    def save_draft(self) -> None:
-        """Store the edited conclusion and recommendation in the draft and re-render it."""
+    def save_draft(self, then: Callable[[], None] | None = None) -> None:
+        """Store the edited conclusion and recommendation in the draft and re-render it.
+
+        ``then`` runs once the draft is saved (e.g. showing the next study).
+        """
         study = self.current_study
         if study is None:
             return
@@ -505,16 +597,32 @@ class PhysicianWorkspace(Workspace):
             self._show_report(*result)
             self.set_status(_("Draft saved."))
             self.refresh()
+            if then is not None:
+                then()
 
         self.run(work, done)
 
+    def signed_text(self) -> str:
+        """Return what a signature would sign: the conclusion and recommendation in the editor."""
+        return "\n\n".join(
+            f"{title}\n{text.strip() or '-'}"
+            for title, text in (
+                (_("Conclusion"), self.conclusion_edit.toPlainText()),
+                (_("Recommendation"), self.recommendation_edit.toPlainText()),
+            )
+        )
+
     def ask_sign(self) -> PasswordDialog:
-        """Ask for the password (non-blocking dialog); OK signs, a refusal shows inside it."""
+        """Ask for the password (non-blocking dialog); OK signs, a refusal shows inside it.
+
+        The dialog shows the conclusion and recommendation that will be signed.
+        """
         dialog = PasswordDialog(
             _("Re-enter the password of {name} to sign the report.").format(
                 name=self.session.display_name
             ),
             self,
+            signed_text=self.signed_text(),
         )
         dialog.submitted.connect(lambda password: self.sign(password, dialog))
         self.sign_dialog = dialog

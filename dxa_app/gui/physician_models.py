@@ -5,24 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dxa_app.gui.labels import format_date
-from dxa_app.gui.table_model import Column, ObjectTableModel
+from dxa_app.gui.table_model import Column, PagedTableModel
 from dxa_app.i18n import _
-from dxa_app.services.worklist import AMENDED, DRAFT, NO_DRAFT, SIGNED, PendingReport
+from dxa_app.services.worklist import PendingReport
+from reports import labels as terms
 
 
 def report_status_label(status: str) -> str:
     """Return the translated label of a worklist report state."""
-    labels = {
-        NO_DRAFT: _("Not started"),
-        DRAFT: _("Draft"),
-        SIGNED: _("Signed"),
-        AMENDED: _("Amended"),
-    }
-    return labels.get(status, status)
+    return terms.report_status_label(status, _)
 
 
-class WorklistModel(ObjectTableModel[PendingReport]):
-    """Studies waiting for a report: date, days waiting, patient, site, scanner, state."""
+class WorklistModel(PagedTableModel[PendingReport]):
+    """Studies waiting for a report: date, days waiting, patient, site, scanner, state.
+
+    The rows are paged from the archive (oldest first), never all held at once.
+    """
 
     (
         COL_DATE,
@@ -36,8 +34,24 @@ class WorklistModel(ObjectTableModel[PendingReport]):
         COL_STUDY,
     ) = range(9)
 
+    sort_keys = (
+        "date",
+        None,
+        "patient_identifier",
+        "patient_name",
+        "site",
+        "scanner",
+        "serial",
+        "status",
+        "study",
+    )
+
     columns: Sequence[Column[PendingReport]] = (
-        Column(lambda: _("Date"), lambda r: format_date(r.study_date)),
+        Column(
+            lambda: _("Date"),
+            lambda r: format_date(r.study_date),
+            lambda r: r.study_date.isoformat() if r.study_date else "",
+        ),
         Column(
             lambda: _("Days waiting"),
             lambda r: str(r.days_waiting),
@@ -58,5 +72,5 @@ class WorklistModel(ObjectTableModel[PendingReport]):
         return _("Study UID: {uid}").format(uid=item.study_uid)
 
     def row_of_study(self, study_id: int) -> int | None:
-        """Return the row of a study, or None when it is not listed."""
+        """Return the row of a study among the rows fetched, or None when it is not there."""
         return self.find_row(lambda r: r.study_id == study_id)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from dxa_app.errors import DxaError
+from dxa_app.gui.labels import localised, region_text
 from dxa_app.gui.technician_models import PrecisionGridModel
 from dxa_app.gui.workspace import Workspace
 from dxa_app.i18n import _
@@ -181,7 +182,9 @@ class ResultPage(QWizardPage):
             return
         p = r.precision
         if r.meets_minimum is None:
-            verdict = _("No ISCD minimum is known for {region}.").format(region=r.region)
+            verdict = _("No ISCD minimum is known for {region}.").format(
+                region=region_text(r.region)
+            )
         elif r.meets_minimum:
             verdict = _("Meets the ISCD minimum (%CV ≤ {minimum} %).").format(
                 minimum=r.minimum_cv_pct
@@ -193,15 +196,15 @@ class ResultPage(QWizardPage):
         design = precision.design_of(self._wizard.measurements())
         lines = [
             _("Scanner {serial}, region {region}, technologist {tech}.").format(
-                serial=r.serial, region=r.region, tech=r.technologist
+                serial=r.serial, region=region_text(r.region), tech=r.technologist
             ),
             _("{subjects} subjects, {scans} scans, design {design}.").format(
                 subjects=p.n_subjects, scans=p.n_scans, design=design or p.design
             ),
-            _("RMS-SD: {sd:.4f} g/cm²").format(sd=p.rms_sd),
-            _("%CV: {cv:.2f} %").format(cv=p.rms_cv_pct),
+            localised(_("RMS-SD: {sd:.4f} g/cm²"), sd=p.rms_sd),
+            localised(_("%CV: {cv:.2f} %"), cv=p.rms_cv_pct),
             _("Degrees of freedom: {df}").format(df=p.df),
-            _("LSC (95 %): {lsc:.3f} g/cm² ({pct:.1f} %)").format(lsc=p.lsc, pct=p.lsc_pct),
+            localised(_("LSC (95 %): {lsc:.3f} g/cm² ({pct:.1f} %)"), lsc=p.lsc, pct=p.lsc_pct),
             verdict,
         ]
         if design is None:

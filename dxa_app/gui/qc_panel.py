@@ -17,7 +17,14 @@ from PySide6.QtWidgets import (
 )
 
 from dxa_app.gui.common import read_only_table
-from dxa_app.gui.labels import drift_text, qc_colour, segment_label, today_label
+from dxa_app.gui.labels import (
+    drift_text,
+    localised,
+    number,
+    qc_colour,
+    segment_label,
+    today_label,
+)
 from dxa_app.gui.technician_models import QcAlarmModel, ScannerQcModel
 from dxa_app.gui.workspace import Workspace
 from dxa_app.i18n import _
@@ -277,9 +284,13 @@ class QcPanel(Workspace):
             )
         if qc.analysis is not None:
             b = qc.analysis.baseline
-            text += " " + _(
-                "Baseline {mean:.3f} g/cm², limits {lower:.3f}-{upper:.3f} (±{pct} %)."
-            ).format(mean=b.mean, lower=b.lower, upper=b.upper, pct=b.limit_pct)
+            text += " " + localised(
+                _("Baseline {mean:.3f} g/cm², limits {lower:.3f}-{upper:.3f} (±{pct} %)."),
+                mean=b.mean,
+                lower=b.lower,
+                upper=b.upper,
+                pct=number(b.limit_pct, 1),
+            )
         if qc.problem:
             text += " " + qc.problem
         self.summary_label.setText(text)

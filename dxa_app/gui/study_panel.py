@@ -14,7 +14,14 @@ from PySide6.QtWidgets import (
 
 from dxa_app.domain import StudySummary
 from dxa_app.gui.common import read_only_table
-from dxa_app.gui.labels import format_date
+from dxa_app.gui.labels import (
+    category_text,
+    format_date,
+    format_iso_date,
+    number,
+    region_text,
+    sex_code_text,
+)
 from dxa_app.gui.technician_models import RegionScoreModel, StudyImageModel
 from dxa_app.gui.workspace import Workspace
 from dxa_app.i18n import _
@@ -154,9 +161,9 @@ class StudyPanel(Workspace):
         s = d.scores
         self.title_label.setText(
             _("Study of {date}: patient {patient}, {sex}, age {age}; {kind}-scores.").format(
-                date=s.study_date,
+                date=format_iso_date(s.study_date),
                 patient=s.patient,
-                sex=s.sex or "-",
+                sex=sex_code_text(s.sex) or "-",
                 age="-" if s.age is None else f"{s.age:.0f}",
                 kind=s.score_kind,
             )
@@ -166,9 +173,9 @@ class StudyPanel(Workspace):
             text = _("No diagnosis: no diagnostic region has a score.")
         else:
             text = _("Diagnosis: {category} (deciding region {region}, score {score}).").format(
-                category=str(diag.category),
-                region=diag.deciding_region or "-",
-                score="-" if diag.printed_score is None else diag.printed_score,
+                category=category_text(str(diag.category)),
+                region=region_text(diag.deciding_region) if diag.deciding_region else "-",
+                score="-" if diag.printed_score is None else number(diag.printed_score, 1),
             )
         if s.near_threshold:
             text += " " + _("Near threshold: category uncertain.")
@@ -179,6 +186,13 @@ class StudyPanel(Workspace):
                 _("Vertebrae to consider excluding: {hints}.").format(
                     hints=", ".join(s.exclusion_hints)
                 )
+            )
+        if s.fractured_vertebrae:
+            notes.append(
+                _(
+                    "Vertebral fracture of grade 2-3 on the VFA reading at {levels}: consider"
+                    " excluding {levels} from the lumbar spine BMD."
+                ).format(levels=", ".join(s.fractured_vertebrae))
             )
         if not s.harmonised:
             notes.append(_("Not every region is harmonised."))

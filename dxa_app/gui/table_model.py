@@ -26,7 +26,8 @@ T = TypeVar("T")
 
 #: Role that returns the row's object (e.g. a PatientSummary).
 ObjectRole = int(Qt.ItemDataRole.UserRole) + 1
-#: Role that returns a value to sort by (str or number), used by a QSortFilterProxyModel.
+#: Role that returns a value to sort by (str or number), for a QSortFilterProxyModel over a
+#: small table (the big lists sort in the archive: :class:`PagedTableModel`).
 SortRole = int(Qt.ItemDataRole.UserRole) + 2
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -173,3 +174,117 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
             | Qt.ItemFlag.ItemIsSelectable
             | Qt.ItemFlag.ItemNeverHasChildren
         )
+
+
+#: ``fetch(offset, limit, sort_key, descending) -> rows``: one page of a list, sorted by a key
+#: the service knows (the sorting happens in the archive's SQL, never over all rows here).
+PageFetch = Callable[[int, int, str, bool], Sequence[T]]
+
+
+class PagedTableModel(ObjectTableModel[T]):
+    """An :class:`ObjectTableModel` that holds only the pages a view has asked for.
+
+    The rows come from a fetch function, a page at a time: the first page when the source is
+    set or the sort order changes, the next one when the view scrolls near the end
+    (``canFetchMore`` / ``fetchMore``). A click on a sortable column asks the fetch function
+    for the first page in the new order; nothing is sorted in Python. Rows given with
+    :meth:`set_rows` are shown as they are, without fetching.
+
+    Parameters
+    ----------
+    rows : sequence, optional
+        Fixed first rows (as :meth:`set_rows`).
+    parent : QObject, optional
+        The owner.
+    """
+
+    #: How many rows one fetch asks for.
+    page_size: int = 200
+    #: Per column: the sort key the fetch function understands, or None (not sortable).
+    sort_keys: Sequence[str | None] = ()
+    #: The order before a column is clicked: (column, order).
+    default_sort: tuple[int, Qt.SortOrder] = (0, Qt.SortOrder.AscendingOrder)
+
+    def __init__(self, rows: Sequence[T] = (), parent: QObject | None = None) -> None:
+        super().__init__(rows, parent)
+        self._fetch: PageFetch[T] | None = None
+        self._more = False
+        self._sort_column, self._sort_order = self.default_sort
+
+    # -- public API ---------------------------------------------------------------------
+    def set_source(self, fetch: PageFetch[T] | None, first: Sequence[T] | None = None) -> None:
+        """Show the list ``fetch`` pages through, from its first page (a model reset).
+
+        Parameters
+        ----------
+        fetch : callable or None
+            ``fetch(offset, limit, sort_key, descending)``; None shows no rows.
+        first : sequence, optional
+            The first page in the current order, when already fetched (by a background task).
+        """
+        self._fetch = fetch
+        self.beginResetModel()
+        if fetch is None:
+            self._rows, self._more = [], False
+        else:
+            rows = list(first) if first is not None else list(self._page(0))
+            self._rows, self._more = rows, len(rows) >= self.page_size
+        self.endResetModel()
+
+    def set_rows(self, rows: Sequence[T]) -> None:
+        """Show fixed rows (no fetching) with a model reset."""
+        self._fetch, self._more = None, False
+        super().set_rows(rows)
+
+    def reload(self) -> None:
+        """Fetch the first page again (after the list changed in the archive)."""
+        if self._fetch is not None:
+            self.set_source(self._fetch)
+
+    def sort_key(self) -> tuple[str, bool]:
+        """Return the current sort key and whether it is descending."""
+        key = self.sort_keys[self._sort_column] if self._sort_column < len(self.sort_keys) else None
+        return key or "", self._sort_order == Qt.SortOrder.DescendingOrder
+
+    def fetch_until(self, predicate: Callable[[T], bool]) -> int | None:
+        """Return the row of the first object satisfying ``predicate``, fetching pages as needed."""
+        row = self.find_row(predicate)
+        while row is None and self._more:
+            start = len(self._rows)
+            self.fetchMore(QModelIndex())
+            row = next((i for i in range(start, len(self._rows)) if predicate(self._rows[i])), None)
+        return row
+
+    def _page(self, offset: int) -> Sequence[T]:
+        if self._fetch is None:
+            return []
+        key, descending = self.sort_key()
+        return self._fetch(offset, self.page_size, key, descending)
+
+    # -- QAbstractTableModel ------------------------------------------------------------
+    def canFetchMore(self, parent: AnyIndex) -> bool:
+        """Return whether another page may follow the rows fetched so far."""
+        return not parent.isValid() and self._more
+
+    def fetchMore(self, parent: AnyIndex) -> None:
+        """Fetch the next page and append it."""
+        if parent.isValid() or not self._more:
+            return
+        self._more = False  # no second fetch from a slot while this one inserts its rows
+        rows = list(self._page(len(self._rows)))
+        if rows:
+            start = len(self._rows)
+            self.beginInsertRows(QModelIndex(), start, start + len(rows) - 1)
+            self._rows.extend(rows)
+            self.endInsertRows()
+        self._more = len(rows) >= self.page_size
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort by a column in the archive: fetch the first page in the new order."""
+        if not (0 <= column < len(self.sort_keys)) or self.sort_keys[column] is None:
+            return
+        if (column, order) == (self._sort_column, self._sort_order):
+            return
+        self._sort_column, self._sort_order = column, order
+        if self._fetch is not None:
+            self.set_source(self._fetch)

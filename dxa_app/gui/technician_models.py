@@ -13,13 +13,25 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 
 from calibration.rounding import format_score
 from dxa_app.domain import ImportOutcome, ImportStatus
-from dxa_app.gui.labels import qc_colour, today_label
+from dxa_app.gui.labels import (
+    category_text,
+    format_iso_date,
+    image_kind_text,
+    localised,
+    number,
+    qc_colour,
+    qc_rule_text,
+    region_text,
+    side_text,
+    today_label,
+)
 from dxa_app.gui.table_model import Column, ObjectTableModel
-from dxa_app.i18n import _
+from dxa_app.i18n import _, current_language
 from dxa_app.services.calibration import ScannerQc
 from dxa_app.services.qc_ack import QcAlarm
 from dxa_app.services.scoring import RegionRow
 from dxa_app.services.workbench import StudyImage
+from reports.labels import diagnostic_region
 
 _ANY_INDEX = QModelIndex | QPersistentModelIndex
 
@@ -53,7 +65,7 @@ def _outcome_reason(o: ImportOutcome) -> str:
 
 
 def _bmd(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
+    return number(value, 3)
 
 
 class ImportResultModel(ObjectTableModel[ImportOutcome]):
@@ -84,7 +96,7 @@ class ScannerQcModel(ObjectTableModel[ScannerQc]):
         Column(lambda: _("Serial"), lambda q: q.serial),
         Column(lambda: _("Model"), lambda q: q.model),
         Column(lambda: _("QC scans"), lambda q: str(q.n_scans), lambda q: q.n_scans, True),
-        Column(lambda: _("Last QC"), lambda q: q.last or ""),
+        Column(lambda: _("Last QC"), lambda q: format_iso_date(q.last), lambda q: q.last or ""),
     )
 
 
@@ -94,8 +106,8 @@ class QcAlarmModel(ObjectTableModel[QcAlarm]):
     COL_DATE, COL_RULE, COL_SEVERITY, COL_VALUE, COL_ACK, COL_COMMENT = range(6)
 
     columns: Sequence[Column[QcAlarm]] = (
-        Column(lambda: _("Date"), lambda a: a.date),
-        Column(lambda: _("Rules"), lambda a: a.rule),
+        Column(lambda: _("Date"), lambda a: format_iso_date(a.date), lambda a: a.date),
+        Column(lambda: _("Rules"), lambda a: qc_rule_text(a.rule)),
         Column(
             lambda: _("Severity"),
             lambda a: _("reject") if a.severity == "reject" else _("warning"),
@@ -103,16 +115,41 @@ class QcAlarmModel(ObjectTableModel[QcAlarm]):
         Column(lambda: _("BMD"), lambda a: _bmd(a.value), numeric=True),
         Column(
             lambda: _("Acknowledged"),
-            lambda a: f"{a.acknowledged_by} {a.acknowledged_at[:16]}" if a.acknowledged else "",
+            lambda a: (
+                f"{a.acknowledged_by} {format_iso_date(a.acknowledged_at[:16])}"
+                if a.acknowledged
+                else ""
+            ),
         ),
         Column(lambda: _("Comment"), lambda a: a.comment),
     )
 
 
+def _printed(value: str | None) -> str:
+    """A printed score ("-1.6") in the screen's language ("-1,6" in Danish)."""
+    if not value:
+        return ""
+    return value.replace(".", ",") if current_language() == "da" else value
+
+
+def _harmonised(r: RegionRow) -> str:
+    """The harmonised BMD, or "not harmonised" (never the raw value in its place)."""
+    if not r.harmonised:
+        return _("not harmonised")
+    return _bmd(r.harmonised_bmd)
+
+
+def _category(r: RegionRow) -> str:
+    """The WHO/ISCD category, for the diagnostic regions only (not per vertebra)."""
+    if not r.category or not diagnostic_region(r.region):
+        return ""
+    return category_text(r.category)
+
+
 def _interval(r: RegionRow) -> str:
     if r.t_interval is None:
         return ""
-    low, high = (format_score(v) for v in r.t_interval)
+    low, high = (_printed(format_score(v)) for v in r.t_interval)
     text = f"{low} … {high}"
     return text + " !" if r.near_threshold else text
 
@@ -131,8 +168,8 @@ class StudyImageModel(ObjectTableModel[StudyImage]):
     """A study's images: kind, side, size, analysis, exposure, SOP instance UID, file."""
 
     columns: Sequence[Column[StudyImage]] = (
-        Column(lambda: _("Kind"), lambda i: i.kind),
-        Column(lambda: _("Side"), lambda i: i.side or ""),
+        Column(lambda: _("Kind"), lambda i: image_kind_text(i.kind)),
+        Column(lambda: _("Side"), lambda i: side_text(i.side)),
         Column(
             lambda: _("Size"),
             lambda i: f"{i.columns}×{i.rows}" if i.rows and i.columns else "",
@@ -250,18 +287,20 @@ class RegionScoreModel(ObjectTableModel[RegionRow]):
     COL_REGION, COL_RAW, COL_HARM, COL_T, COL_Z, COL_CATEGORY, COL_INCLUDED, COL_INTERVAL = range(8)
 
     columns: Sequence[Column[RegionRow]] = (
-        Column(lambda: _("Region"), lambda r: r.region + (f" ({r.side})" if r.side else "")),
+        Column(lambda: _("Region"), lambda r: region_text(r.region, r.side)),
         Column(lambda: _("Raw BMD"), lambda r: _bmd(r.raw_bmd), numeric=True),
-        Column(lambda: _("Harmonised BMD"), lambda r: _bmd(r.harmonised_bmd), numeric=True),
-        Column(lambda: _("T"), lambda r: r.t_printed or "", numeric=True),
-        Column(lambda: _("Z"), lambda r: r.z_printed or "", numeric=True),
-        Column(lambda: _("Category"), lambda r: r.category or ""),
+        Column(lambda: _("Harmonised BMD"), _harmonised, numeric=True),
+        Column(lambda: _("T"), lambda r: _printed(r.t_printed), numeric=True),
+        Column(lambda: _("Z"), lambda r: _printed(r.z_printed), numeric=True),
+        Column(lambda: _("Category"), _category),
         Column(lambda: _("Included"), lambda r: _("yes") if r.included else _("no")),
         Column(lambda: _("T 95 % interval"), _interval),
     )
 
     def tooltip(self, item: RegionRow) -> str | None:
         """Return the uncertainty behind the interval (calibration and precision, g/cm²)."""
-        return _("Calibration ±{cal:.3f} g/cm², precision ±{prec:.3f} g/cm² (95 %).").format(
-            cal=1.96 * item.calibration_sd, prec=1.96 * item.precision_sd
+        return localised(
+            _("Calibration ±{cal:.3f} g/cm², precision ±{prec:.3f} g/cm² (95 %)."),
+            cal=1.96 * item.calibration_sd,
+            prec=1.96 * item.precision_sd,
         )

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from dxa_app.domain import Morphology, VfaLevel
+from dxa_app.gui.labels import number, sex_code_text
 from dxa_app.gui.workspace import Workspace
 from dxa_app.i18n import _
 from dxa_app.services import vfa
@@ -57,8 +58,8 @@ def reason_label(code: str) -> str:
 def indication_text(ind: VfaIndication) -> str:
     """Return the sentence the VFA panel shows about the ISCD indication."""
     facts = _("lowest T {t}, sex {sex}, age {age}").format(
-        t="-" if ind.t_min is None else ind.t_min,
-        sex=ind.sex or "-",
+        t="-" if ind.t_min is None else number(float(ind.t_min), 1),
+        sex=sex_code_text(ind.sex) or "-",
         age="-" if ind.age is None else f"{ind.age:.0f}",
     )
     if ind.indicated is None:
@@ -95,6 +96,8 @@ class VfaPanel(Workspace):
         self.study_text: str = ""
         self.indication: VfaIndication | None = None
         self.entries: dict[VfaLevel, LevelEntry] = {}
+        #: The newest stored reading of the study (saving the same again stores nothing).
+        self.stored_entries: dict[VfaLevel, LevelEntry] = {}
         self.last_saved_id: int | None = None
 
         self.study_label = QLabel()
@@ -240,13 +243,23 @@ class VfaPanel(Workspace):
 
     # -- study --------------------------------------------------------------------------
     def set_study(self, study_id: int, study_uid: str, description: str) -> None:
-        """Start a new reading of a study and show its ISCD VFA indication."""
+        """Show a study's newest VFA reading (empty when none) and its ISCD VFA indication.
+
+        Saving after a change stores a new version of the reading (the newest one counts);
+        saving without a change stores nothing.
+        """
         self.study_id = study_id
         self.study_uid = study_uid
         self.study_text = description
-        self.entries = {}
+        stored = self.call(lambda session: vfa.latest_reading(session, study_id))
+        self.stored_entries = dict(stored or {})
+        self.entries = dict(self.stored_entries)
         self.indication = self.call(lambda session: vfa.vfa_indication(session, study_id))
-        self.status_label.setText("")
+        self.status_label.setText(
+            _("The newest stored reading is shown; saving a change stores a new version.")
+            if self.stored_entries
+            else ""
+        )
         self.level_list.setCurrentRow(0)
         self.retranslate()
 
@@ -347,12 +360,23 @@ class VfaPanel(Workspace):
         """Store the reading with the logged-in user as reader (audited)."""
         if self.study_id is None:
             return False
+        if self.stored_entries and self.entries == self.stored_entries:
+            self.status_label.setText(_("Nothing changed since the stored reading."))
+            return False
         uid, entries = self.study_uid, dict(self.entries)
         reading_id = self.call(lambda session: vfa.save_vfa_reading(session, uid, entries))
         if reading_id is None:
             self.status_label.setText(self.status_text)
             return False
         self.last_saved_id = reading_id
-        self.status_label.setText(_("Saved as reading {id}.").format(id=reading_id))
+        amended = bool(self.stored_entries)
+        self.stored_entries = entries
+        self.status_label.setText(
+            (
+                _("Saved as reading {id}, a new version of the earlier reading.")
+                if amended
+                else _("Saved as reading {id}.")
+            ).format(id=reading_id)
+        )
         self.saved.emit(reading_id)
         return True

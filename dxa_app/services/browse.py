@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dxa_app.archive import queries
 from dxa_app.archive.queries import counts, list_patients, list_studies
 from dxa_app.domain import ArchiveCounts, PatientSummary, StudySummary
 from dxa_app.services.auth import Permission, Session, acting
@@ -24,25 +25,72 @@ def archive_counts(session: Session) -> ArchiveCounts:
         return counts(db)
 
 
-def patients(session: Session) -> list[PatientSummary]:
-    """Return the patient list.
+def patients(
+    session: Session,
+    *,
+    search: str = "",
+    sort: str = "name",
+    descending: bool = False,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[PatientSummary]:
+    """Return the patient list, or one page of it (sorted and searched in the archive).
 
     Parameters
     ----------
     session : Session
         The logged-in user.
+    search : str
+        Only people whose CPR/ID begins with it (dash optional) or whose name contains it.
+    sort : str
+        ``name`` (the default), ``identifier``, ``birth_date``, ``sex``, ``n_studies`` or
+        ``last_study``.
+    descending : bool
+        Reverse the order.
+    offset, limit : int
+        The page: skip ``offset`` people, return at most ``limit`` (None: all).
 
     Returns
     -------
     list of PatientSummary
-        Every patient, by name.
+        The people, by name unless another order is asked for.
     """
     with acting(session, Permission.VIEW) as db:
-        return list_patients(db)
+        return list_patients(
+            db, search=search, sort=sort, descending=descending, offset=offset, limit=limit
+        )
 
 
-def studies(session: Session, patient_id: int | None = None) -> list[StudySummary]:
-    """Return the study list of one patient, or of everyone, newest first.
+def count_patients(session: Session, *, search: str = "") -> int:
+    """Return how many people the patient list holds for a search (all pages).
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+    search : str
+        As for :func:`patients`.
+
+    Returns
+    -------
+    int
+        The number of people.
+    """
+    with acting(session, Permission.VIEW) as db:
+        return queries.count_patients(db, search=search)
+
+
+def studies(
+    session: Session,
+    patient_id: int | None = None,
+    *,
+    search: str = "",
+    sort: str = "date",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[StudySummary]:
+    """Return the study list of one patient, or of everyone, newest first (or one page).
 
     Parameters
     ----------
@@ -50,6 +98,15 @@ def studies(session: Session, patient_id: int | None = None) -> list[StudySummar
         The logged-in user.
     patient_id : int, optional
         The patient (default: all studies).
+    search : str
+        Only studies of patients whose CPR/ID begins with it or whose name contains it.
+    sort : str
+        ``date`` (the default), ``patient_identifier``, ``patient_name``, ``site``,
+        ``scanner``, ``serial``, ``scan_types`` or ``n_results``.
+    descending : bool
+        Newest (largest) first (the default).
+    offset, limit : int
+        The page: skip ``offset`` studies, return at most ``limit`` (None: all).
 
     Returns
     -------
@@ -57,4 +114,12 @@ def studies(session: Session, patient_id: int | None = None) -> list[StudySummar
         The studies.
     """
     with acting(session, Permission.VIEW) as db:
-        return list_studies(db, patient_id)
+        return list_studies(
+            db,
+            patient_id,
+            search=search,
+            sort=sort,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -41,7 +42,7 @@ from dxa_app.services.scoring import (
     reference_sets,
     score_study,
 )
-from reports.labels import fmt_bmd, fmt_score, region_label
+from reports.labels import fmt_bmd, fmt_score, reference_label, region_label
 from reports.model import (
     AgeCurve,
     Comparison,
@@ -94,7 +95,10 @@ def _lsc(db: sqlite_utils.Database, scanner_id: int, region: str, bmd: float) ->
 
 
 def _comparison(
-    db: sqlite_utils.Database, study: dict[str, Any], current: StudyScores
+    db: sqlite_utils.Database,
+    study: dict[str, Any],
+    current: StudyScores,
+    translate: Callable[[str], str],
 ) -> tuple[Comparison | None, Trend | None]:
     priors = prior_studies(db, study["patient_id"], study["study_date"])
     if not priors:
@@ -125,7 +129,7 @@ def _comparison(
             return Comparison(
                 (),
                 new_baseline=True,
-                new_baseline_reason=_(
+                new_baseline_reason=translate(
                     "The scanner changed without a cross-calibration, so this"
                     " scan is a new baseline."
                 ),
@@ -319,6 +323,7 @@ def build_report_data(
             _printed(r.z_printed),
             r.included,
             r.category,
+            r.harmonised,
         )
         for r in s.regions
         if r.region in REPORT_REGIONS
@@ -357,6 +362,13 @@ def build_report_data(
                 levels=", ".join(excluded)
             )
         )
+    if s.fractured_vertebrae:
+        notes.append(
+            translate(
+                "Vertebral fracture of grade 2-3 on the VFA reading at {levels}: consider"
+                " excluding {levels} from the lumbar spine BMD."
+            ).format(levels=", ".join(s.fractured_vertebrae))
+        )
     if s.exclusion_hints:
         notes.append(
             translate(
@@ -392,10 +404,14 @@ def build_report_data(
     exposure = exposure_line(exposures_of(study_images(db, study_id)), translate)
     if exposure is not None:  # Euratom 2013/59: the patient exposure belongs in the report
         notes.append(exposure)
-    comparison, trend = _comparison(db, st, s)
+    comparison, trend = _comparison(db, st, s, translate)
     chain_ids = sorted({i for r in s.regions for i in r.chain})
-    t_ref = "; ".join(sorted({r.t_reference for r in s.regions if r.t_reference}))
-    z_ref = "; ".join(sorted({r.z_reference for r in s.regions if r.z_reference}))
+    t_ref = reference_label(
+        "; ".join(sorted({r.t_reference for r in s.regions if r.t_reference})), translate
+    )
+    z_ref = reference_label(
+        "; ".join(sorted({r.z_reference for r in s.regions if r.z_reference})), translate
+    )
     footer = FooterInfo(
         t_ref,
         z_ref,

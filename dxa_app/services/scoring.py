@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
+import dxa_app
 from calibration.chain import ChainStep, compose, harmonise_with_uncertainty
 from calibration.reference import ReferenceTable, load_reference
 from calibration.rounding import format_bmd, format_score
@@ -37,14 +38,21 @@ from calibration.scores import (
     vertebra_exclusion_hints,
     z_score,
 )
-from dxa_app.archive import get_setting, write_transaction
+from dxa_app.archive import get_setting, set_setting, write_transaction
 from dxa_app.archive.db import now_iso
 from dxa_app.archive.db import short_wait as _short_wait_for_write
 from dxa_app.archive.precision import latest_precision
 from dxa_app.archive.references import installed_tables
 from dxa_app.archive.steps import approved_chain as chain_for
-from dxa_app.archive.steps import is_harmonised, scale_anchor
-from dxa_app.archive.studies import has_fragility_fracture, study_id_for, study_ids
+from dxa_app.archive.steps import is_harmonised, scale_anchor, scoring_fingerprints
+from dxa_app.archive.studies import (
+    has_fragility_fracture,
+    latest_vfa_reading,
+    study_id_for,
+    study_ids,
+    study_ids_on_scanners,
+    unscored_study_ids,
+)
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
 from dxa_app.resources import resource_path
@@ -279,6 +287,9 @@ class StudyScores:
     #: The diagnosis at the low and the high ends of the scores' 95 % intervals differs.
     near_threshold: bool = False
     category_range: tuple[str, str] | None = None
+    #: Lumbar vertebrae with a grade 2-3 fracture on the newest VFA reading: suggested for
+    #: exclusion from the lumbar spine BMD (a fracture raises the vertebra's BMD).
+    fractured_vertebrae: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the documented JSON shape of ``scores --json`` (see README)."""
@@ -302,6 +313,7 @@ class StudyScores:
                 "note": d.note,
             },
             "vertebra_exclusion_hints": list(self.exclusion_hints),
+            "fractured_vertebrae": list(self.fractured_vertebrae),
             "regions": [r.to_dict() for r in self.regions],
             "run": self.run,
             "notes": list(self.notes),
@@ -464,6 +476,19 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
         notes=tuple(notes),
         near_threshold=near_threshold,
         category_range=category_range,
+        fractured_vertebrae=_fractured_vertebrae(db, study_id),
+    )
+
+
+def _fractured_vertebrae(db: sqlite_utils.Database, study_id: int) -> tuple[str, ...]:
+    """Return the lumbar vertebrae with a grade 2-3 fracture on the study's newest VFA reading."""
+    reading = latest_vfa_reading(db, study_id)
+    if reading is None:
+        return ()
+    return tuple(
+        str(f["level"])
+        for f in reading.findings
+        if f["level"] in ("L1", "L2", "L3", "L4") and (f["grade"] or 0) >= 2
     )
 
 
@@ -567,21 +592,54 @@ def score_study(db: sqlite_utils.Database, study_id: int, *, by: str = "") -> St
     return store_scores(db, fresh, by=by)
 
 
+#: The archive setting that keeps, per scanner, the fingerprint of the last rescore.
+RESCORED_KEY = "rescore.fingerprints"
+
+
+def _fingerprints(db: sqlite_utils.Database) -> dict[str, str]:
+    """Return per scanner (as text) the fingerprint of what its scores depend on now."""
+    context = json.dumps(
+        [
+            dxa_app.__version__,
+            get_setting(db, T_REFERENCE_KEY, list(DEFAULT_T_REFERENCES)),
+            get_setting(db, Z_REFERENCE_KEY, DEFAULT_Z_REFERENCE),
+        ],
+        sort_keys=True,
+    )
+    return {str(k): v for k, v in scoring_fingerprints(db, context).items()}
+
+
 def rescore(db: sqlite_utils.Database, *, by: str = "") -> dict[str, int]:
-    """Re-express every study on the current chain; old scores are kept, new runs added.
+    """Re-express on the current chain the studies whose chain or references may have changed.
+
+    Only studies on a scanner whose calibration steps (or the shared national scale,
+    reference tables and reference settings) changed since the last rescore are computed
+    again, and studies never scored; each stores a new run only when its chain or
+    references differ from its last run. Old scores are kept.
 
     Returns
     -------
     dict
-        ``{"studies": n, "new_runs": m, "unchanged": k}``.
+        ``{"studies": n, "new_runs": m, "unchanged": k, "recomputed": r}``: every study,
+        the runs stored, the studies left as they were and the studies computed again.
     """
     ids = study_ids(db)
+    now = _fingerprints(db)
+    before = get_setting(db, RESCORED_KEY, {}) or {}
+    changed = {int(s) for s, fp in now.items() if before.get(s) != fp}
+    todo = sorted(set(study_ids_on_scanners(db, changed)) | set(unscored_study_ids(db)))
     new = 0
-    for sid in ids:
-        before = latest_run(db, sid)
+    for sid in todo:
+        last = latest_run(db, sid)
         after = score_study(db, sid, by=by).run
-        new += int(after != before)
-    return {"studies": len(ids), "new_runs": new, "unchanged": len(ids) - new}
+        new += int(after != last)
+    set_setting(db, RESCORED_KEY, now)
+    return {
+        "studies": len(ids),
+        "new_runs": new,
+        "unchanged": len(ids) - new,
+        "recomputed": len(todo),
+    }
 
 
 def category_of_printed(value: Decimal, use_z: bool) -> Category:

@@ -11,7 +11,7 @@ import sqlite_utils
 
 from dxa_app.archive import write_transaction
 from dxa_app.archive.store import store_parsed
-from dxa_app.archive.studies import latest_vfa_reading, study_id_for
+from dxa_app.archive.studies import count_vfa_readings, latest_vfa_reading, study_id_for
 from dxa_app.domain import (
     Morphology,
     ParsedSource,
@@ -143,10 +143,12 @@ def save_vfa_reading(
     reader = session.username
     when = read_at or dt.datetime.now(dt.UTC).replace(microsecond=0)
     stamp = when.strftime("%Y%m%dT%H%M%S")
-    key = f"gui-vfa:{study_uid}:{reader}:{stamp}"
-    record_ = VfaReadingRecord(key, study_uid, reader, when, findings)
     with acting(session, Permission.VFA_ENTRY) as db, write_transaction(db):
-        study_id_for(db, study_uid)  # NotFoundError for an unknown study
+        study_id = study_id_for(db, study_uid)  # NotFoundError for an unknown study
+        # each save is a new version of the study's reading, even twice in one second
+        version = 1 + count_vfa_readings(db, study_id)
+        key = f"gui-vfa:{study_uid}:{reader}:{stamp}:v{version}"
+        record_ = VfaReadingRecord(key, study_uid, reader, when, findings)
         store_parsed(db, ParsedSource(path=key, reader="gui-vfa", vfa_readings=(record_,)))
         rows = list(db.query("SELECT id FROM vfa_readings WHERE source_key = ?", [key]))
         if not rows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from dxa_app.archive.queries import count_pending, pending_studies
 from dxa_app.domain import scanner_label
 from dxa_app.services.auth import Permission, Session, acting
 
@@ -49,8 +50,12 @@ def pending_reports(
     *,
     today: dt.date | None = None,
     include_signed: bool = False,
+    sort: str = "date",
+    descending: bool = False,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[PendingReport]:
-    """Return the studies that wait for a report, oldest first.
+    """Return the studies that wait for a report, oldest first, or one page of them.
 
     A study waits while no version of its report is signed. Only studies with measured
     results are listed (a report needs results).
@@ -63,42 +68,30 @@ def pending_reports(
         The day the waiting time is counted to (default: today).
     include_signed : bool
         Also list studies whose report is signed (to read or amend them).
+    sort : str
+        What to sort by: ``date`` (the default), ``patient_identifier``, ``patient_name``,
+        ``site``, ``scanner``, ``serial``, ``status`` or ``study``.
+    descending : bool
+        Reverse the order (newest first).
+    offset, limit : int
+        The page: skip ``offset`` studies, return at most ``limit`` (None: all).
 
     Returns
     -------
     list of PendingReport
-        Oldest study first (then by study id).
+        Oldest study first (then by study id), unless another order is asked for.
     """
     today = today or dt.date.today()
-    where = [
-        "EXISTS (SELECT 1 FROM region_results rr JOIN scans s ON s.id = rr.scan_id"
-        " WHERE s.study_id = st.id)"
-    ]
-    if not include_signed:
-        where.append("coalesce(rv.n_signed, 0) = 0")
-    sql = f"""
-        SELECT st.id, st.study_uid, st.study_date, st.patient_id, p.identifier, p.name,
-               coalesce(si.code, '') AS site, sc.manufacturer, sc.model, sc.serial,
-               rv.n_signed, rv.version_no, rv.status
-        FROM studies st
-        JOIN patients p ON p.id = st.patient_id
-        JOIN scanners sc ON sc.id = st.scanner_id
-        LEFT JOIN sites si ON si.id = sc.site_id
-        LEFT JOIN (
-            SELECT r.study_id,
-                   sum(v.status <> 'draft') AS n_signed,
-                   max(v.version_no) AS version_no,
-                   (SELECT v2.status FROM report_versions v2 WHERE v2.report_id = r.id
-                    ORDER BY v2.version_no DESC LIMIT 1) AS status
-            FROM reports r JOIN report_versions v ON v.report_id = r.id
-            GROUP BY r.id
-        ) rv ON rv.study_id = st.id
-        WHERE {" AND ".join(where)}
-        ORDER BY st.study_date, st.id
-    """
-    out: list[PendingReport] = []
     with acting(session, Permission.VIEW) as db:
-        rows = list(db.query(sql))
+        rows = pending_studies(
+            db,
+            include_signed=include_signed,
+            sort=sort,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+        )
+    out: list[PendingReport] = []
     for r in rows:
         date = dt.date.fromisoformat(str(r["study_date"])[:10])
         out.append(
@@ -119,3 +112,22 @@ def pending_reports(
             )
         )
     return out
+
+
+def count_pending_reports(session: Session, *, include_signed: bool = False) -> int:
+    """Return how many studies :func:`pending_reports` lists (all pages).
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+    include_signed : bool
+        Also count studies whose report is signed.
+
+    Returns
+    -------
+    int
+        The number of studies on the worklist.
+    """
+    with acting(session, Permission.VIEW) as db:
+        return count_pending(db, include_signed=include_signed)

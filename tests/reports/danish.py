@@ -384,6 +384,53 @@ DA: dict[str, str] = {
     "glucocorticoids equivalent to 5 mg prednisolone a day or more for 3 months or more": (
         "glukokortikoid svarende til 5 mg prednisolon dagligt eller mere i 3 måneder eller mere"
     ),
+    # labels of codes (issue 16)
+    "AP spine image": "Billede af lænderyg (AP)",
+    "Amended": "Rettet",
+    "Approved": "Godkendt",
+    "CUSUM": "CUSUM",
+    "Daily QC (CUSUM shift)": "Daglig QC (CUSUM-skift)",
+    "Daily QC (slow drift)": "Daglig QC (langsom drift)",
+    "Deming regression": "Deming-regression",
+    "Draft": "Udkast",
+    "Drift correction": "Driftkorrektion",
+    "Forearm image": "Underarmsbillede",
+    "Hip image": "Hoftebillede",
+    "Image": "Billede",
+    "Least squares": "Mindste kvadraters metode",
+    "NHANES III femur, non-Hispanic white women 20-29": (
+        "NHANES III lårben, ikke-latinamerikanske hvide kvinder 20-29 år"
+    ),
+    "National equation": "National ligning",
+    "Not started": "Ikke påbegyndt",
+    "PROVISIONAL Z-score age/sex bands (constructed, not published data)": (
+        "FORELØBIGE Z-score-intervaller for alder og køn (konstruerede, ikke publicerede data)"
+    ),
+    "PROVISIONAL national lumbar spine T reference (women 20-29)": (
+        "FORELØBIG national T-reference for lænderyg (kvinder 20-29 år)"
+    ),
+    "Patients on both scanners, Deming regression": (
+        "Patienter skannet på begge skannere, Deming-regression"
+    ),
+    "Phantom certificate": "Fantomcertifikat",
+    "Proposed": "Foreslået",
+    "Reference scanner's phantom line": "Referenceskannerens fantomlinje",
+    "Retired": "Udfaset",
+    "Scanner correction": "Skannerkorrektion",
+    "Scanner report": "Skannerens rapport",
+    "Signed": "Underskrevet",
+    "Structured report": "Struktureret rapport",
+    "Travelling phantom, least squares": "Rejsefantom, mindste kvadraters metode",
+    "VFA image": "VFA-billede",
+    "Whole body image": "Helkropsbillede",
+    "daily QC of {serial}": "daglig QC af {serial}",
+    "not harmonised": "ikke harmoniseret",
+    "outside the limit": "uden for grænsen",
+    "patients scanned on {reference}": "patienter skannet på {reference}",
+    "patients scanned on {reference} and {serial}": "patienter skannet på {reference} og {serial}",
+    "reference scanner {serial}": "referenceskanner {serial}",
+    "travelling phantom round {round}": "rejsefantomrunde {round}",
+    "whole scan": "hele skanningen",
 }
 
 

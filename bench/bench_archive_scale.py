@@ -1,0 +1,250 @@
+"""Print list, GUI and rescore figures on an archive of N studies (default 100,000).
+
+The archive is built through the product's own store (``store_parsed``, 500 studies per
+source), with 2.5 studies per patient on four scanners, one AP spine scan of five regions per
+study. For each list a user opens, the product's first page (200 rows, through the services)
+is timed against a yardstick, a bare ``sqlite3`` read of 200 study rows by rowid; the whole
+list as the product loaded it before paging is printed beside it. The GUI figure is the main
+window opened on the archive until its first rows show, against a bare QMainWindow with a
+200-row table. Then ``rescore`` twice: the first run scores every study, the second changes
+nothing; the archive's growth is printed for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("DXA_NO_DIALOGS", "1")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dxa_app.archive import open_archive
+from dxa_app.archive.store import store_parsed
+from dxa_app.domain import (
+    IdType,
+    Manufacturer,
+    ParsedSource,
+    PatientIdentity,
+    Region,
+    RegionResult,
+    Role,
+    ScannerIdentity,
+    ScanRecord,
+    ScanType,
+    Sex,
+    StudyInfo,
+    StudyRecord,
+)
+from dxa_app.services import browse, worklist
+from dxa_app.services.auth import Session
+from tests.sessions import session_as
+
+PAGE = 200
+SCANNERS = [
+    ScannerIdentity(Manufacturer.HOLOGIC, "Horizon A", f"B-{i}", "Apex 5.6", f"ST{i}", "Bench")
+    for i in range(2)
+] + [
+    ScannerIdentity(Manufacturer.GE_LUNAR, "iDXA", f"B-{i}", "enCORE 18", f"ST{i}", "Bench")
+    for i in range(2, 4)
+]
+NAMES = ["Hansen", "Jensen", "Nielsen", "Pedersen", "Andersen", "Christensen", "Larsen", "Sørensen"]
+FIRST = ["Anne", "Bente", "Else", "Grethe", "Inge", "Karen", "Lise", "Åse", "Søren", "Jørgen"]
+
+
+def _patient(i: int) -> PatientIdentity:
+    birth = dt.date(1930, 1, 1) + dt.timedelta(days=(i * 37) % 20000)
+    sex = Sex.MALE if i % 5 == 0 else Sex.FEMALE
+    serial = 1000 + i % 9000
+    name = f"{FIRST[i % len(FIRST)]} {NAMES[(i // 10) % len(NAMES)]} {i}"
+    cpr = f"{birth:%d%m%y}-{serial:04d}"
+    return PatientIdentity(cpr, IdType.OTHER, name, birth, sex, scope=f"bench:{i}")
+
+
+def _study(n: int) -> StudyRecord:
+    pat = _patient(n * 2 // 5)
+    day = dt.date(2014, 1, 1) + dt.timedelta(days=(n * 7919) % 4000)
+    uid = f"1.2.826.0.1.3680043.8.498.9{n}"
+    results = tuple(
+        RegionResult(r, 0.8 + (n % 50) / 200 + i * 0.01, 10.0, 14.0 + i, -1.5, -0.5, True)
+        for i, r in enumerate((Region.L1, Region.L2, Region.L3, Region.L4, Region.L1_L4))
+    )
+    scan = ScanRecord(
+        f"bench:{uid}:spine",
+        ScanType.AP_SPINE,
+        dt.datetime(day.year, day.month, day.day, 9, n % 60),
+        results=results,
+    )
+    return StudyRecord(SCANNERS[n % 4], pat, StudyInfo(uid, day), (scan,))
+
+
+def build(path: Path, n: int) -> float:
+    """Store ``n`` studies through the product's store; return the seconds it took."""
+    db = open_archive(path)
+    t0 = time.perf_counter()
+    for start in range(0, n, 500):
+        studies = tuple(_study(k) for k in range(start, min(n, start + 500)))
+        store_parsed(db, ParsedSource(f"bench{start}.csv", "bench", studies=studies))
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return time.perf_counter() - t0
+
+
+def median_ms(fn: Callable[[], object], repeat: int = 7) -> float:
+    """Return the median wall time of ``fn`` in milliseconds (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def yardstick(path: Path) -> Callable[[], object]:
+    """A bare sqlite3 read of one page of study rows by rowid (a fresh connection each time)."""
+
+    def read() -> object:
+        con = sqlite3.connect(path)
+        try:
+            return con.execute(f"SELECT * FROM studies ORDER BY id LIMIT {PAGE}").fetchall()
+        finally:
+            con.close()
+
+    return read
+
+
+def lists(session: Session, path: Path) -> None:
+    """Print each list's first page against the yardstick, and the whole list beside it."""
+    yard = median_ms(yardstick(path))
+    some = browse.patients(session, limit=1, offset=PAGE)[0]
+    cases: list[tuple[str, Callable[[], object], Callable[[], object] | None]] = [
+        (
+            "patients by name",
+            lambda: browse.patients(session, limit=PAGE),
+            lambda: browse.patients(session),
+        ),
+        (
+            "studies newest first",
+            lambda: browse.studies(session, limit=PAGE),
+            lambda: browse.studies(session),
+        ),
+        ("one patient's history", lambda: browse.studies(session, some.id, limit=PAGE), None),
+        (
+            "physician worklist",
+            lambda: worklist.pending_reports(session, limit=PAGE),
+            lambda: worklist.pending_reports(session),
+        ),
+        ("search by CPR", lambda: browse.patients(session, search=some.identifier), None),
+        (
+            "search by name",
+            lambda: browse.patients(session, search=some.name.split()[-1], limit=PAGE),
+            None,
+        ),
+        (
+            "studies by patient name",
+            lambda: browse.studies(session, sort="patient_name", descending=False, limit=PAGE),
+            None,
+        ),
+    ]
+    print(f"yardstick (bare sqlite3, {PAGE} study rows): {yard:.2f} ms")
+    print(f"{'list (first page of 200)':<28}{'product':>10}{'ratio':>9}{'whole list':>13}")
+    for name, page, whole in cases:
+        ms = median_ms(page)
+        all_ms = f"{median_ms(whole, 3):.0f} ms" if whole is not None else "-"
+        print(f"{name:<28}{ms:>8.1f} ms{ms / yard:>8.1f}x{all_ms:>13}")
+
+
+def gui(session: Session) -> None:
+    """Print the time from a new main window to its first rows, and the rows it holds."""
+    from PySide6.QtGui import QStandardItem, QStandardItemModel
+    from PySide6.QtWidgets import QApplication, QMainWindow, QTableView
+
+    from dxa_app.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+
+    def product() -> MainWindow:
+        win = MainWindow(session=session)
+        win.show()
+        app.processEvents()
+        win.close()
+        return win
+
+    def bare() -> QMainWindow:
+        win = QMainWindow()
+        model = QStandardItemModel(PAGE, 6)
+        for r in range(PAGE):
+            for c in range(6):
+                model.setItem(r, c, QStandardItem(f"{r}:{c}"))
+        view = QTableView()
+        view.setModel(model)
+        win.setCentralWidget(view)
+        win.show()
+        app.processEvents()
+        win.close()
+        return win
+
+    ms, yard = median_ms(product, 3), median_ms(bare, 3)
+    win = MainWindow(session=session)
+    held = (win.patient_model.rowCount(), win.study_model.rowCount())
+    print(
+        f"GUI main window to first rows: {ms:.0f} ms; bare QMainWindow + {PAGE}-row table "
+        f"{yard:.0f} ms; ratio {ms / yard:.1f}x; rows held: {held[0]} patients, "
+        f"{held[1]} studies"
+    )
+
+
+def rescore(session: Session, path: Path) -> None:
+    """Print the first rescore, a no-change rescore, and the archive's growth for each."""
+    from dxa_app.services.scoring import rescore_all
+
+    def size() -> int:
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+    for label in ("first rescore (scores every study)", "rescore, nothing changed"):
+        before = size()
+        t0 = time.perf_counter()
+        result = rescore_all(session)
+        seconds = time.perf_counter() - t0
+        growth = (size() - before) / before * 100
+        print(
+            f"{label}: {seconds:.1f} s, {result['new_runs']} new runs, archive "
+            f"{before / 1e6:.0f} MB -> {size() / 1e6:.0f} MB (+{growth:.0f} %)"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build (or reuse) an archive of N studies and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--studies", type=int, default=100_000)
+    parser.add_argument("--archive", type=Path, help="reuse or keep the archive here")
+    parser.add_argument("--no-rescore", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.archive or Path(tmp) / "scale.dxa.sqlite"
+        if not path.exists():
+            seconds = build(path, args.studies)
+            print(
+                f"built {args.studies:,} studies in {seconds:.0f} s "
+                f"({args.studies / seconds:.0f} studies/s), {path.stat().st_size / 1e6:.0f} MB"
+            )
+        session = session_as(path, Role.PHYSICIAN, "bench")
+        lists(session, path)
+        gui(session)
+        if not args.no_rescore:
+            rescore(session_as(path, Role.ADMIN, "admin"), path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

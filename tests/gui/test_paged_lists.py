@@ -1,0 +1,118 @@
+"""The big tables page from the archive: first rows only, sorting and searching in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QModelIndex, QSettings, Qt
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from dxa_app.archive import open_archive
+from dxa_app.archive.store import store_parsed
+from dxa_app.domain import IdType, PatientIdentity, Role, Sex, StudyInfo, StudySummary
+from dxa_app.gui.main_window import MainWindow
+from dxa_app.gui.models import ObjectRole, PatientTableModel, StudyTableModel
+from dxa_app.gui.physician_models import WorklistModel
+from dxa_app.services import browse, worklist
+from tests.factories import parsed, study_record
+from tests.sessions import session_as
+
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints"),
+]
+
+N_PATIENTS = 230  # more than one page (200) of patients
+N_STUDIES = 2 * N_PATIENTS
+
+
+def _person(i: int) -> PatientIdentity:
+    birth = dt.date(1940, 1, 1) + dt.timedelta(days=i)
+    # every other name in lower case: the list sorts them case-insensitively
+    name = f"{'person' if i % 2 else 'Person'} {i:04d}"
+    return PatientIdentity(f"{birth:%d%m%y}-{1000 + i}", IdType.CPR, name, birth, Sex.FEMALE)
+
+
+@pytest.fixture(scope="module")
+def big_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("paged") / "big.dxa.sqlite"
+    records = []
+    for n in range(N_STUDIES):
+        rec = study_record(n + 1, pat=_person(n % N_PATIENTS))
+        day = dt.date(2020, 1, 1) + dt.timedelta(days=n)
+        records.append(replace(rec, study=StudyInfo(rec.study.study_uid, day)))
+    db = open_archive(path)
+    store_parsed(db, parsed(*records))
+    db.close()
+    return path
+
+
+@pytest.fixture
+def window(qtbot: QtBot, settings: QSettings, big_archive: Path) -> MainWindow:
+    session = session_as(big_archive, Role.TECHNICIAN, "tekla")
+    win = MainWindow(settings, session=session)
+    qtbot.addWidget(win)
+    return win
+
+
+def _names(model: PatientTableModel, n: int) -> list[str]:
+    return [model.row_at(r).name for r in range(n)]
+
+
+def test_the_tables_hold_the_first_page_not_the_archive(window: MainWindow) -> None:
+    patients, studies = window.patient_model, window.study_model
+    assert patients.rowCount() == 200 and patients.canFetchMore(QModelIndex())
+    assert studies.rowCount() == 200 and studies.canFetchMore(QModelIndex())
+    assert _names(patients, 3) == ["Person 0000", "person 0001", "Person 0002"]
+    newest = studies.row_at(0)
+    assert newest.study_date == dt.date(2020, 1, 1) + dt.timedelta(days=N_STUDIES - 1)
+    assert "230 patients, 460 studies" in window.status_label.text()
+    patients.fetchMore(QModelIndex())
+    assert patients.rowCount() == N_PATIENTS and not patients.canFetchMore(QModelIndex())
+    assert patients.row_at(N_PATIENTS - 1).name == "person 0229"
+
+
+def test_a_header_click_sorts_in_the_archive(window: MainWindow) -> None:
+    window.patient_view.sortByColumn(PatientTableModel.COL_NAME, Qt.SortOrder.DescendingOrder)
+    assert window.patient_model.rowCount() == 200
+    assert _names(window.patient_model, 2) == ["person 0229", "Person 0228"]
+    window.study_view.sortByColumn(StudyTableModel.COL_DATE, Qt.SortOrder.AscendingOrder)
+    oldest: StudySummary = window.study_model.data(window.study_model.index(0, 0), ObjectRole)
+    assert oldest.study_date == dt.date(2020, 1, 1)
+    window.study_view.sortByColumn(StudyTableModel.COL_PATIENT_NAME, Qt.SortOrder.AscendingOrder)
+    first_two = [window.study_model.row_at(r) for r in range(2)]
+    assert [s.patient_name for s in first_two] == ["Person 0000", "Person 0000"]
+    assert window.study_model.rowCount() == 200
+
+
+def test_search_by_cpr_or_name_and_select_beyond_the_first_page(window: MainWindow) -> None:
+    window.set_patient_search("person 01")
+    assert window.patient_model.rowCount() == 100
+    cpr = _person(7).identifier
+    window.set_patient_search(cpr.replace("-", ""))
+    assert _names(window.patient_model, window.patient_model.rowCount()) == ["person 0007"]
+    window.set_patient_search("")
+    assert window.patient_model.rowCount() == 200
+    last = browse.patients(window.session, search="0229")[0]  # type: ignore[arg-type]
+    window.select_patient(last.id)
+    assert window.selected_patient == last
+    assert window.study_model.rowCount() == 2
+
+
+def test_paged_models_pass_the_model_tester(qtmodeltester: ModelTester, big_archive: Path) -> None:
+    session = session_as(big_archive, Role.PHYSICIAN, "doc")
+    model = WorklistModel()
+    model.page_size = 7
+    model.set_source(
+        lambda offset, limit, _key, _desc: worklist.pending_reports(
+            session, offset=offset, limit=limit
+        )
+    )
+    assert model.rowCount() == 7 and model.canFetchMore(QModelIndex())
+    qtmodeltester.check(model, force_py=True)  # type: ignore[no-untyped-call]
+    model.fetchMore(QModelIndex())
+    assert [model.row_at(r).study_date.day for r in (0, 13)] == [1, 14]

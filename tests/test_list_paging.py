@@ -1,0 +1,223 @@
+"""Lists at archive scale: paging, sorting and searching in SQL, the indexes, the worklist state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dxa_app.archive import open_archive
+from dxa_app.archive.queries import list_patients, list_studies, pending_studies
+from dxa_app.archive.store import store_parsed
+from dxa_app.domain import IdType, PatientIdentity, Role, Sex, StudyInfo, StudyRecord
+from dxa_app.services import browse, worklist
+from dxa_app.services.auth import Session
+from dxa_app.services.patients import merge
+from tests.factories import parsed, study_record
+from tests.sessions import session_as
+
+#: Names stored in mixed case: the list sorts them case-insensitively.
+NAMES = ["delta Dam", "Alfa And", "charlie Cox", "Bravo Bo", "echo Eg"]
+
+
+def _person(i: int) -> PatientIdentity:
+    birth = dt.date(1950, 1, i + 1)
+    return PatientIdentity(f"{birth:%d%m%y}-99{i % 10}0", IdType.CPR, NAMES[i], birth, Sex.FEMALE)
+
+
+def _study(n: int, pat: PatientIdentity, day: int, *, results: bool = True) -> StudyRecord:
+    rec = study_record(n, pat=pat)
+    info = StudyInfo(rec.study.study_uid, dt.date(2026, 1, day))
+    scans = rec.scans if results else tuple(replace(s, results=()) for s in rec.scans)
+    return replace(rec, study=info, scans=scans)
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Iterator[Path]:
+    """Five patients; patient i has i + 1 studies on days 1..15, one study without results."""
+    path = tmp_path / "lists.sqlite"
+    db = open_archive(path)
+    n = 0
+    for i in range(5):
+        for _k in range(i + 1):
+            n += 1
+            store_parsed(db, parsed(_study(n, _person(i), n)))
+    n += 1
+    store_parsed(db, parsed(_study(n, _person(0), 28, results=False)))
+    db.close()
+    yield path
+
+
+@pytest.fixture
+def doc(archive: Path) -> Session:
+    return session_as(archive, Role.PHYSICIAN, "doc")
+
+
+def test_patients_sorted_case_insensitively_and_paged(doc: Session) -> None:
+    first = browse.patients(doc, limit=2)
+    second = browse.patients(doc, limit=2, offset=2)
+    rest = browse.patients(doc, limit=2, offset=4)
+    assert [p.name for p in first] == ["Alfa And", "Bravo Bo"]
+    assert [p.name for p in second] == ["charlie Cox", "delta Dam"]
+    assert [p.name for p in rest] == ["echo Eg"]
+    assert [p.n_studies for p in first + second + rest] == [2, 4, 3, 2, 5]
+    backwards = browse.patients(doc, descending=True, limit=3)
+    assert [p.name for p in backwards] == ["echo Eg", "delta Dam", "charlie Cox"]
+    by_count = browse.patients(doc, sort="n_studies", descending=True, limit=2)
+    assert [(p.name, p.n_studies) for p in by_count] == [("echo Eg", 5), ("Bravo Bo", 4)]
+    assert browse.patients(doc) == first + second + rest
+    assert browse.count_patients(doc) == 5
+
+
+def test_patients_searched_by_cpr_with_or_without_dash_and_by_name(doc: Session) -> None:
+    cpr = browse.patients(doc, search="030150-9920")
+    assert [p.name for p in cpr] == ["charlie Cox"]
+    assert [p.name for p in browse.patients(doc, search="0301509920")] == ["charlie Cox"]
+    assert [p.name for p in browse.patients(doc, search="0201")] == ["Alfa And"]
+    assert [p.name for p in browse.patients(doc, search="DAM")] == ["delta Dam"]
+    assert [p.name for p in browse.patients(doc, search="o")] == [
+        "Bravo Bo",
+        "charlie Cox",
+        "echo Eg",
+    ]
+    assert browse.patients(doc, search="%") == []  # a wildcard is a plain character
+    assert browse.count_patients(doc, search="o") == 3
+
+
+def test_studies_newest_first_paged_and_sorted_by_name(doc: Session) -> None:
+    first = browse.studies(doc, limit=4)
+    assert [s.study_date.day for s in first] == [28, 15, 14, 13]
+    assert first[0].n_results == 0 and first[1].n_results == 5
+    nxt = browse.studies(doc, limit=4, offset=4)
+    assert [s.study_date.day for s in nxt] == [12, 11, 10, 9]
+    oldest = browse.studies(doc, descending=False, limit=2)
+    assert [s.study_date.day for s in oldest] == [1, 2]
+    by_name = browse.studies(doc, sort="patient_name", descending=False, limit=3)
+    assert [s.patient_name for s in by_name] == ["Alfa And", "Alfa And", "Bravo Bo"]
+    assert [s.study_date.day for s in by_name] == [2, 3, 7]  # ties by study id
+    ece = browse.studies(doc, search="echo")
+    assert len(ece) == 5 and {s.patient_name for s in ece} == {"echo Eg"}
+    assert len(browse.studies(doc)) == 16
+
+
+def test_one_patients_history_includes_merged_rows(archive: Path, doc: Session) -> None:
+    admin = session_as(archive, Role.ADMIN, "admin")
+    by_name = {p.name: p for p in browse.patients(doc)}
+    merge(admin, by_name["Bravo Bo"].id, by_name["Alfa And"].id, "one person")
+    listed = browse.patients(doc, limit=1)
+    assert [(p.name, p.n_studies) for p in listed] == [("Alfa And", 6)]
+    assert browse.count_patients(doc) == 4
+    history = browse.studies(doc, by_name["Alfa And"].id, limit=3)
+    assert [s.study_date.day for s in history] == [10, 9, 8]
+    assert {s.patient_name for s in history} == {"Bravo Bo"}
+
+
+def test_worklist_uses_the_stored_state_and_pages(archive: Path, doc: Session) -> None:
+    today = dt.date(2026, 2, 1)
+    rows = worklist.pending_reports(doc, today=today, limit=3)
+    assert [r.study_date.day for r in rows] == [1, 2, 3]
+    assert rows[0].days_waiting == 31
+    nxt = worklist.pending_reports(doc, today=today, limit=3, offset=3)
+    assert [r.study_date.day for r in nxt] == [4, 5, 6]
+    newest = worklist.pending_reports(doc, descending=True, limit=1)
+    assert newest[0].study_date.day == 15  # the study on day 28 has no results
+    assert worklist.count_pending_reports(doc) == 15
+    db = open_archive(archive)
+    try:
+        # a signed version (any writer) takes the study off the worklist through the trigger
+        sid = rows[0].study_id
+        db.execute("INSERT INTO reports (study_id, created_at) VALUES (?, 'now')", [sid])
+        rid = db.execute("SELECT id FROM reports WHERE study_id = ?", [sid]).fetchone()[0]
+        db.execute(
+            "INSERT INTO report_versions (report_id, version_no, status, lang, level, content,"
+            " created_at) VALUES (?, 1, 'draft', 'da', 'A', '{}', 'now')",
+            [rid],
+        )
+        db.conn.commit()
+        assert [r["status"] for r in pending_studies(db, limit=1)] == ["draft"]
+        db.execute("UPDATE report_versions SET status = 'signed' WHERE report_id = ?", [rid])
+        db.conn.commit()
+        assert pending_studies(db, limit=1)[0]["id"] != sid
+        signed = pending_studies(db, include_signed=True, limit=1)[0]
+        assert (signed["id"], signed["status"], signed["n_signed"]) == (sid, "signed", 1)
+    finally:
+        db.close()
+    assert worklist.count_pending_reports(doc) == 14
+    assert worklist.count_pending_reports(doc, include_signed=True) == 15
+
+
+def test_unknown_sort_key_is_refused(archive: Path) -> None:
+    db = open_archive(archive)
+    try:
+        with pytest.raises(ValueError, match="cannot sort"):
+            list_studies(db, sort="id; DROP TABLE studies")
+    finally:
+        db.close()
+
+
+def _plan(db: Any, sql: str, params: list[object]) -> str:
+    rows = db.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+    return " | ".join(str(r[-1]) for r in rows)
+
+
+def test_list_queries_walk_an_index_without_sorting(archive: Path) -> None:
+    db = open_archive(archive)
+    try:
+        studies = _plan(
+            db,
+            "SELECT st.id FROM studies st JOIN patients p ON p.id = st.patient_id"
+            " ORDER BY st.study_date DESC, st.id DESC LIMIT 200",
+            [],
+        )
+        assert "studies_date" in studies and "TEMP B-TREE" not in studies
+        patients = _plan(
+            db,
+            "SELECT p.id FROM patients p WHERE p.id NOT IN"
+            " (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)"
+            " ORDER BY p.name COLLATE NOCASE, p.identifier, p.id LIMIT 200",
+            [],
+        )
+        assert "patients_name" in patients and "TEMP B-TREE" not in patients
+        pending = _plan(
+            db,
+            "SELECT st.id FROM studies st WHERE st.has_results = 1 AND st.report_signed = 0"
+            " ORDER BY st.study_date, st.id LIMIT 200",
+            [],
+        )
+        assert "studies_worklist" in pending and "TEMP B-TREE" not in pending
+    finally:
+        db.close()
+
+
+def test_migration_backfills_the_worklist_state(tmp_path: Path) -> None:
+    """An archive from before 0015 gets its state computed from its studies and reports."""
+    path = tmp_path / "old.sqlite"
+    db = open_archive(path)
+    store_parsed(db, parsed(_study(1, _person(0), 1), _study(2, _person(1), 2, results=False)))
+    db.close()
+    con = sqlite3.connect(path)
+    con.executescript(
+        "UPDATE studies SET has_results = 0, report_signed = 0;"
+        " DELETE FROM migrations WHERE name = '0015_list_indexes';"
+        " DROP TRIGGER region_results_study_has_results;"
+        " DROP TRIGGER report_versions_study_signed_insert;"
+        " DROP TRIGGER report_versions_study_signed_update;"
+        " DROP INDEX studies_date; DROP INDEX studies_worklist; DROP INDEX patients_name;"
+        " DROP INDEX patients_identifier; DROP INDEX patient_merges_into;"
+        " DROP INDEX report_versions_report_status;"
+        " ALTER TABLE studies DROP COLUMN has_results;"
+        " ALTER TABLE studies DROP COLUMN report_signed;"
+    )
+    con.close()
+    db = open_archive(path)
+    try:
+        state = db.execute("SELECT study_uid, has_results FROM studies ORDER BY id").fetchall()
+        assert [r[1] for r in state] == [1, 0]
+        assert len(list_patients(db, limit=10)) == 2
+    finally:
+        db.close()
