@@ -87,7 +87,7 @@ class FormDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         #: Where a subclass puts its fields, above the problem line and the buttons.
         self.body = QVBoxLayout()
         layout.addLayout(self.body)
@@ -106,6 +106,8 @@ class FormDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        # Wide enough for a sentence per line: a refusal wraps over a few lines, not ten.
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 55)
 
     def tab_order(self, *fields: QWidget) -> None:
         """Set the tab order: ``fields`` from the top, then OK, then Cancel; focus the first."""
@@ -115,9 +117,17 @@ class FormDialog(QDialog):
         fields[0].setFocus()
 
     def show_problem(self, message: str) -> None:
-        """Show a problem inside the dialog (never a second modal box)."""
+        """Show a problem inside the dialog (never a second modal box), never clipped.
+
+        The dialog grows to the height the wrapped text needs at its width (a top-level
+        window does not do that by itself for a word-wrapped label shown later).
+        """
         self.error_label.setText(message)
         self.error_label.setVisible(True)
+        self._layout.activate()
+        needed = self._layout.totalHeightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
     def submit(self) -> object:
         """Act on OK (a subclass overrides it)."""
