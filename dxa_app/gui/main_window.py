@@ -47,7 +47,7 @@ import dxa_app
 from dxa_app.domain import PatientSummary, StudySummary
 from dxa_app.errors import DxaError
 from dxa_app.gui import settings as ui_settings
-from dxa_app.gui.common import read_only_table
+from dxa_app.gui.common import EmptyHint, read_only_table
 from dxa_app.gui.dialogs import show_error
 from dxa_app.gui.idle import MINUTE_MS, IdleWatcher
 from dxa_app.gui.labels import role_label
@@ -232,6 +232,8 @@ class MainWindow(QMainWindow):
         self.study_view.sortByColumn(StudyTableModel.COL_DATE, Qt.SortOrder.DescendingOrder)
         self.patient_view.selectionModel().selectionChanged.connect(self._on_patient_selection)
 
+        self.patient_hint = EmptyHint(self.patient_view)
+        self.study_hint = EmptyHint(self.study_view)
         self.patients_title = QLabel()
         self.studies_title = QLabel()
         left = QWidget()
@@ -367,6 +369,7 @@ class MainWindow(QMainWindow):
             self.language_actions[lang].setChecked(True)
         self.patients_title.setText(_("Patients"))
         self._update_studies_title()
+        self._update_hints()
         self._update_status()
         self.patient_model.retranslate()
         self.study_model.retranslate()
@@ -402,6 +405,33 @@ class MainWindow(QMainWindow):
         install_qt_language(lang)
         self.settings.setValue(ui_settings.KEY_LANGUAGE, lang)
         self.retranslate()
+
+    def _update_hints(self) -> None:
+        """Say on the empty lists what to do first (open an archive, import scans)."""
+        session = self.session
+        if session is None:
+            first = _(
+                "No archive is open. Open the department's archive with File > Open archive,"
+                " or make a new one with File > New archive."
+            )
+        else:
+            from dxa_app.services.auth import Permission
+
+            if session.may(Permission.IMPORT):
+                first = _(
+                    "No patients yet. Import the scanners' export files on the Technician tab,"
+                    " under Import (drop files or folders there)."
+                )
+            else:
+                first = _(
+                    "No patients yet. A technician imports the scanners' export files;"
+                    " the patients and their studies appear here."
+                )
+        self.patient_hint.set_text(first)
+        if self.selected_patient is not None:
+            self.study_hint.set_text(_("This patient has no studies."))
+        else:
+            self.study_hint.set_text("" if session is None else first)
 
     def _update_studies_title(self) -> None:
         p = self.selected_patient
@@ -953,15 +983,37 @@ class MainWindow(QMainWindow):
         self.selected_patient = patient
         self.reload_studies()
         self._update_studies_title()
+        self._update_hints()
 
     # -- help ---------------------------------------------------------------------------
     def about_text(self) -> str:
-        """Return the text of the About box."""
-        return "<p><b>{name}</b> {version}</p><p>{rule}</p>".format(
-            name=self.base_title(),
-            version=app_version(),
-            rule=_("WHO/ISCD categories, classified on the printed one-decimal T-score."),
+        """Return the text of the About box: version, manufacturer, intended use, licences."""
+        from html import escape
+
+        from dxa_app.about import product_facts
+
+        facts = product_facts()
+        parts = ", ".join(
+            escape(
+                f"{c.name} {c.version} ({c.licence})" if c.version else f"{c.name} ({c.licence})"
+            )
+            for c in facts.components
         )
+        rows = [
+            f"<p><b>{escape(facts.name)}</b> "
+            + escape(_("version {version}").format(version=facts.version))
+            + "</p>",
+            f"<p><b>{escape(_('Manufacturer'))}:</b> {escape(facts.manufacturer)}</p>",
+            f"<p><b>{escape(_('Intended use'))}:</b> {escape(facts.intended_use)}"
+            f" {escape(facts.limits)}</p>",
+            "<p>"
+            + escape(_("WHO/ISCD categories, classified on the printed one-decimal T-score."))
+            + "</p>",
+            f"<p><b>{escape(_('Licences'))}:</b> {escape(facts.licence)} "
+            + escape(_("Open-source parts:"))
+            + f" <small>{parts}</small></p>",
+        ]
+        return "".join(rows)
 
     def make_about_box(self) -> QMessageBox:
         """Build the About box (not shown; :meth:`show_about` runs it modally)."""
