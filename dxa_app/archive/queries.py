@@ -28,12 +28,64 @@ def counts(db: sqlite_utils.Database) -> ArchiveCounts:
     )
 
 
-def list_patients(db: sqlite_utils.Database) -> list[PatientSummary]:
+def _fold(text: str | None) -> str | None:
+    """Case-fold for searching (SQLite's own lower() leaves æ, ø, å as they are)."""
+    return text.casefold() if text is not None else None
+
+
+def _like(term: str) -> str:
+    """Return ``%term%`` with the LIKE wildcards in ``term`` escaped (escape character ``\\``)."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _patient_filter(search: str) -> tuple[str, list[object]]:
+    """Return the SQL condition (on a patient row ``q``) and parameters for a search text.
+
+    Digits (with or without the CPR hyphen, at least four) search the identifier; anything
+    else must match every word in the name or the identifier, case-insensitively.
+    """
+    text = " ".join(search.split())
+    digits = text.replace("-", "").replace(" ", "")
+    if len(digits) >= 4 and digits.isdigit():
+        return (
+            "replace(replace(q.identifier, '-', ''), ' ', '') LIKE ? ESCAPE '\\'",
+            [_like(digits)],
+        )
+    conditions: list[str] = []
+    params: list[object] = []
+    for word in text.replace("^", " ").split():
+        conditions.append(
+            "(dxa_fold(replace(q.name, '^', ' ')) LIKE ? ESCAPE '\\'"
+            " OR dxa_fold(q.identifier) LIKE ? ESCAPE '\\')"
+        )
+        folded = _like(word.casefold())
+        params += [folded, folded]
+    return " AND ".join(conditions) or "1", params
+
+
+def list_patients(db: sqlite_utils.Database, search: str = "") -> list[PatientSummary]:
     """Return every person (a patient row and the rows merged into it) with their studies.
 
     A patient merged into another is not listed on its own: its studies count for the
     patient it was merged into.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The archive.
+    search : str
+        Only the persons whose CPR number (digits, with or without the hyphen) or name
+        (every word, any case) matches, in any of their merged rows; empty: everyone.
     """
+    params: list[object] = []
+    matching = ""
+    if search.strip():
+        condition, params = _patient_filter(search)
+        db.conn.create_function("dxa_fold", 1, _fold, deterministic=True)
+        matching = f"""AND EXISTS (
+            SELECT 1 FROM person m JOIN patients q ON q.id = m.pid
+            WHERE m.rid = p.id AND {condition})"""
     sql = f"""
         {PERSON_CTE}
         SELECT p.id, p.identifier, p.name, p.birth_date, p.sex,
@@ -42,6 +94,7 @@ def list_patients(db: sqlite_utils.Database) -> list[PatientSummary]:
         JOIN person pe ON pe.rid = p.id
         LEFT JOIN studies s ON s.patient_id = pe.pid
         WHERE p.id NOT IN (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)
+        {matching}
         GROUP BY p.id ORDER BY p.name, p.identifier
     """
     return [
@@ -54,7 +107,7 @@ def list_patients(db: sqlite_utils.Database) -> list[PatientSummary]:
             n_studies=r["n_studies"],
             last_study=parse_date(r["last_study"]),
         )
-        for r in db.query(sql)
+        for r in db.query(sql, params)
     ]
 
 

@@ -27,6 +27,7 @@ from PySide6.QtCore import (
     QSettings,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
 )
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -44,7 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 import dxa_app
-from dxa_app.domain import PatientSummary, StudySummary
+from dxa_app.domain import PatientSummary, Role, StudySummary
 from dxa_app.errors import DxaError
 from dxa_app.gui import settings as ui_settings
 from dxa_app.gui.common import EmptyHint, read_only_table
@@ -125,6 +127,23 @@ def allowed_workspaces(session: Session | None) -> list[str]:
         for key, needs in workspace_permissions().items()
         if any(session.may(permission) for permission in needs)
     ]
+
+
+#: The workspace each role opens on after the log-in (the Patients tab when it has none).
+HOME_WORKSPACE: dict[Role, str] = {
+    Role.TECHNICIAN: "technician",
+    Role.PHYSICIAN: "physician",
+    Role.CENTRE_ANALYST: "centre",
+    Role.ADMIN: "admin",
+}
+
+
+def home_workspace(session: Session | None) -> str:
+    """Return the key of the workspace a user starts on: their role's own, else "patients"."""
+    if session is None:
+        return "patients"
+    key = HOME_WORKSPACE.get(session.role, "patients")
+    return key if key in allowed_workspaces(session) else "patients"
 
 
 def make_workspace(key: str, session: Session) -> QWidget:
@@ -236,10 +255,20 @@ class MainWindow(QMainWindow):
         self.study_hint = EmptyHint(self.study_view)
         self.patients_title = QLabel()
         self.studies_title = QLabel()
+        self.patient_search = QLineEdit()
+        self.patient_search.setObjectName("patientSearch")
+        self.patient_search.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(250)  # search once typing pauses
+        self._search_timer.timeout.connect(self.search_patients)
+        self.patient_search.textChanged.connect(lambda _text: self._search_timer.start())
+        self.patient_search.returnPressed.connect(self.search_patients)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.patients_title)
+        left_layout.addWidget(self.patient_search)
         left_layout.addWidget(self.patient_view)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -368,6 +397,7 @@ class MainWindow(QMainWindow):
         if lang in self.language_actions:
             self.language_actions[lang].setChecked(True)
         self.patients_title.setText(_("Patients"))
+        self.patient_search.setPlaceholderText(_("Search: CPR number or name"))
         self._update_studies_title()
         self._update_hints()
         self._update_status()
@@ -427,11 +457,35 @@ class MainWindow(QMainWindow):
                     "No patients yet. A technician imports the scanners' export files;"
                     " the patients and their studies appear here."
                 )
+        if session is not None and self.patient_search.text().strip():
+            first = _("No patient matches “{text}”. Check the CPR number or the spelling.").format(
+                text=self.patient_search.text().strip()
+            )
         self.patient_hint.set_text(first)
         if self.selected_patient is not None:
             self.study_hint.set_text(_("This patient has no studies."))
         else:
             self.study_hint.set_text("" if session is None else first)
+
+    def search_patients(self) -> None:
+        """Show the patients whose CPR number or name matches the search box (all: empty)."""
+        self._search_timer.stop()
+        session = self.session
+        if session is None:
+            return
+        try:
+            from dxa_app.services import browse
+
+            patients = browse.patients(session, self.patient_search.text())
+        except DxaError as exc:
+            show_error(exc, self)
+            return
+        self.patient_model.set_rows(patients)  # a reset: the old selection is gone
+        if len(patients) == 1:  # found: show their studies at once
+            self.select_patient(patients[0].id)
+        elif self.selected_patient is not None:
+            self._select_patient(None)
+        self._update_hints()
 
     def _update_studies_title(self) -> None:
         p = self.selected_patient
@@ -529,7 +583,7 @@ class MainWindow(QMainWindow):
             from dxa_app.services import browse  # deferred: keeps the first window fast
 
             counts = browse.archive_counts(session)
-            patients = browse.patients(session)
+            patients = browse.patients(session, self.patient_search.text())
             studies = browse.studies(session)
         except DxaError as exc:
             show_error(exc, self)
@@ -570,6 +624,11 @@ class MainWindow(QMainWindow):
         self.workspaces = {}
         self._set_archive_tasks(session)
         self.session = session
+        if self.patient_search.text():  # a new user (or archive) starts with every patient
+            self.patient_search.blockSignals(True)
+            self.patient_search.clear()
+            self.patient_search.blockSignals(False)
+            self.search_patients()
         if session is None:
             self._clear_lists()
         else:
@@ -587,6 +646,8 @@ class MainWindow(QMainWindow):
                 refresh = getattr(widget, "refresh", None)
                 if callable(refresh):
                     refresh()
+            home = self.workspaces.get(home_workspace(session))
+            self.tabs.setCurrentWidget(home if home is not None else self.splitter)
             self.lock_timeout_ms = self._read_lock_timeout(session)
             self.idle_watcher.start(self.lock_timeout_ms)
         self.retranslate()

@@ -24,21 +24,24 @@ def archive_counts(session: Session) -> ArchiveCounts:
         return counts(db)
 
 
-def patients(session: Session) -> list[PatientSummary]:
-    """Return the patient list.
+def patients(session: Session, search: str = "") -> list[PatientSummary]:
+    """Return the patient list, or the patients a search finds.
 
     Parameters
     ----------
     session : Session
         The logged-in user.
+    search : str
+        A CPR number (or at least four of its digits, hyphen optional) or words of the name,
+        in any case; empty: every patient.
 
     Returns
     -------
     list of PatientSummary
-        Every patient, by name.
+        The patients, by name.
     """
     with acting(session, Permission.VIEW) as db:
-        return list_patients(db)
+        return list_patients(db, search)
 
 
 def studies(session: Session, patient_id: int | None = None) -> list[StudySummary]:
