@@ -52,6 +52,8 @@ def read_only_table(
     view.verticalHeader().setVisible(False)
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     view.horizontalHeader().setStretchLastSection(True)
+    # A bold header over the selected row's columns is wider than the width fitted to it.
+    view.horizontalHeader().setHighlightSections(False)
     return view
 
 

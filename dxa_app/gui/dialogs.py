@@ -163,7 +163,7 @@ class ErrorDialog(QDialog):
         self.details_view.setObjectName("errorDetails")
         self.details_view.setReadOnly(True)
         self.details_view.setVisible(bool(details) and show_details)
-        layout.addWidget(self.details_view)
+        layout.addWidget(self.details_view, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         # The technical text is folded away: support asks for it, a user rarely needs it.
         self.details_button = QPushButton(_("Details for support"))
@@ -178,17 +178,22 @@ class ErrorDialog(QDialog):
         self.copy_button.clicked.connect(self.copy_details)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(560, 360 if self.details_view.isVisibleTo(self) else 180)
-        layout.activate()
-        needed = layout.totalHeightForWidth(self.width())  # a long message is never clipped
-        if needed > self.height():
-            self.resize(self.width(), needed)
+        self._layout = layout
+        self.resize(560, 360)
+        self._fit()
+
+    def _fit(self) -> None:
+        """As tall as the text needs (never clipped); taller with the details unfolded."""
+        self._layout.activate()
+        needed = self._layout.totalHeightForWidth(self.width())
+        self.resize(
+            self.width(), max(needed, 360) if self.details_view.isVisibleTo(self) else needed
+        )
 
     def set_details_shown(self, shown: bool) -> None:
         """Unfold (or fold away) the technical details."""
         self.details_view.setVisible(shown)
-        if shown and self.height() < 360:
-            self.resize(max(self.width(), 560), 360)
+        self._fit()
 
     def copy_details(self) -> None:
         """Put the message, remedy and traceback on the clipboard."""
