@@ -88,11 +88,23 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _search(search: str, alias: str = "p") -> tuple[str, list[object]]:
-    """Return a condition (and its parameters) matching a CPR/ID prefix or a part of the name.
+def _fold(text: str | None) -> str | None:
+    """Case-fold for searching (SQLite's own lower() and NOCASE leave æ, ø, å as they are)."""
+    return text.casefold() if text is not None else None
 
-    A search of digits (with or without the CPR's dash) matches identifiers that begin with
-    those digits; any search matches a name containing it (case-insensitive for A-Z).
+
+def _searchable(db: sqlite_utils.Database) -> None:
+    """Register ``dxa_fold`` (the search's case folding) on this connection."""
+    db.conn.create_function("dxa_fold", 1, _fold, deterministic=True)
+
+
+def _search(search: str, alias: str = "p") -> tuple[str, list[object]]:
+    """Return a condition (and its parameters) matching a CPR/ID or every word of the name.
+
+    Digits (with or without the CPR's dash) match identifiers that begin with them (an index
+    walk) or, from four digits, hold them anywhere (e.g. the last four of a CPR number); any
+    search matches a person whose name (or identifier) holds every word, in any case, æ, ø and
+    å included. The connection needs :func:`_searchable`.
     """
     text = " ".join(search.split())
     if not text:
@@ -102,11 +114,24 @@ def _search(search: str, alias: str = "p") -> tuple[str, list[object]]:
     dashed = f"{compact[:6]}-{compact[6:]}" if compact.isdigit() and len(compact) > 6 else compact
     ids = list(dict.fromkeys((text, compact, dashed)))
     conds = [f"{alias}.identifier LIKE ? ESCAPE '\\'" for _ in ids]
-    conds.append(f"{alias}.name LIKE ? ESCAPE '\\'")
-    return (
-        "(" + " OR ".join(conds) + ")",
-        [*(_like(i) + "%" for i in ids), "%" + _like(text) + "%"],
+    params: list[object] = [_like(i) + "%" for i in ids]
+    if compact.isdigit() and len(compact) >= 4:
+        conds.append(f"replace({alias}.identifier, '-', '') LIKE ? ESCAPE '\\'")
+        params.append("%" + _like(compact) + "%")
+    words = text.replace("^", " ").split()
+    conds.append(
+        "("
+        + " AND ".join(
+            f"(dxa_fold(replace({alias}.name, '^', ' ')) LIKE ? ESCAPE '\\'"
+            f" OR dxa_fold({alias}.identifier) LIKE ? ESCAPE '\\')"
+            for _ in words
+        )
+        + ")"
     )
+    for word in words:
+        folded = "%" + _like(word.casefold()) + "%"
+        params += [folded, folded]
+    return "(" + " OR ".join(conds) + ")", params
 
 
 def _patient_summary(db: sqlite_utils.Database, r: dict[str, object]) -> PatientSummary:
@@ -162,6 +187,7 @@ def list_patients(
         The page, in order.
     """
     order = _order(PATIENT_SORTS, sort, descending, "p.id")
+    _searchable(db)
     cond, params = _search(search)
     where = "p.id NOT IN (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)"
     if cond:
@@ -202,6 +228,7 @@ def list_patients(
 
 def count_patients(db: sqlite_utils.Database, *, search: str = "") -> int:
     """Return how many people :func:`list_patients` lists for a search (all pages)."""
+    _searchable(db)
     cond, params = _search(search)
     where = "p.id NOT IN (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)"
     if cond:
@@ -218,6 +245,7 @@ def _study_where(
         members = list(person_members(db, patient_id))
         conds.append(f"st.patient_id IN ({','.join('?' * len(members))})")
         params.extend(members)
+    _searchable(db)
     cond, search_params = _search(search)
     if cond:
         conds.append(cond)
