@@ -103,8 +103,9 @@ def _search(search: str, alias: str = "p") -> tuple[str, list[object]]:
 
     Digits (with or without the CPR's dash) match identifiers that begin with them (an index
     walk) or, from four digits, hold them anywhere (e.g. the last four of a CPR number); any
-    search matches a person whose name (or identifier) holds every word, in any case, æ, ø and
-    å included. The connection needs :func:`_searchable`.
+    search matches a name in which every word typed begins a word of the name ("han mett"
+    finds "Mette Hansen"), in any case, æ, ø and å included. The connection needs
+    :func:`_searchable`.
     """
     text = " ".join(search.split())
     if not text:
@@ -118,20 +119,37 @@ def _search(search: str, alias: str = "p") -> tuple[str, list[object]]:
     if compact.isdigit() and len(compact) >= 4:
         conds.append(f"replace({alias}.identifier, '-', '') LIKE ? ESCAPE '\\'")
         params.append("%" + _like(compact) + "%")
-    words = text.replace("^", " ").split()
+    words = text.replace("^", " ").replace("-", " ").split()
     conds.append(
         "("
         + " AND ".join(
-            f"(dxa_fold(replace({alias}.name, '^', ' ')) LIKE ? ESCAPE '\\'"
-            f" OR dxa_fold({alias}.identifier) LIKE ? ESCAPE '\\')"
+            f"(' ' || dxa_fold(replace(replace({alias}.name, '^', ' '), '-', ' ')))"
+            " LIKE ? ESCAPE '\\'"
             for _ in words
         )
         + ")"
     )
-    for word in words:
-        folded = "%" + _like(word.casefold()) + "%"
-        params += [folded, folded]
+    params += ["% " + _like(word.casefold()) + "%" for word in words]
     return "(" + " OR ".join(conds) + ")", params
+
+
+def _person_where(search: str) -> tuple[str, list[object]]:
+    """Return the patient list's WHERE (on ``p``) and parameters: people, searched.
+
+    A patient merged into another is not listed; a search also finds a person by a record
+    merged into them (its CPR number or name).
+    """
+    where = "p.id NOT IN (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)"
+    cond, params = _search(search)
+    if not cond:
+        return where, []
+    merged, merged_params = _search(search, alias="q")
+    where += (
+        f" AND ({cond} OR EXISTS (SELECT 1 FROM patient_merges m"
+        " JOIN patients q ON q.id = m.patient_id"
+        f" WHERE m.into_patient_id = p.id AND m.unmerged_at IS NULL AND {merged}))"
+    )
+    return where, params + merged_params
 
 
 def _patient_summary(db: sqlite_utils.Database, r: dict[str, object]) -> PatientSummary:
@@ -188,10 +206,7 @@ def list_patients(
     """
     order = _order(PATIENT_SORTS, sort, descending, "p.id")
     _searchable(db)
-    cond, params = _search(search)
-    where = "p.id NOT IN (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)"
-    if cond:
-        where += f" AND {cond}"
+    where, params = _person_where(search)
     page, page_params = _paging(limit, offset)
     if sort in _AGGREGATE_SORTS:
         sql = f"""
@@ -229,10 +244,7 @@ def list_patients(
 def count_patients(db: sqlite_utils.Database, *, search: str = "") -> int:
     """Return how many people :func:`list_patients` lists for a search (all pages)."""
     _searchable(db)
-    cond, params = _search(search)
-    where = "p.id NOT IN (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)"
-    if cond:
-        where += f" AND {cond}"
+    where, params = _person_where(search)
     return int(db.execute(f"SELECT count(*) FROM patients p WHERE {where}", params).fetchone()[0])
 
 
