@@ -12,14 +12,18 @@ class DxaError(Exception):
         What went wrong, in one line, already translated.
     remedy : str
         What the user can do about it, already translated (may be empty).
+    screen_remedy : str
+        What the user can do in the desktop application, when that differs from the
+        command-line remedy (e.g. a menu instead of a command); empty: same as ``remedy``.
     """
 
     exit_code: int = 1
 
-    def __init__(self, message: str, remedy: str = "") -> None:
+    def __init__(self, message: str, remedy: str = "", *, screen_remedy: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.remedy = remedy
+        self.screen_remedy = screen_remedy or remedy
 
     def __str__(self) -> str:
         return f"{self.message} ({self.remedy})" if self.remedy else self.message

@@ -68,6 +68,10 @@ def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Datab
         raise ArchiveError(
             _("No archive at {path}.").format(path=p),
             _("Run 'demo' or 'import' to create one, or check the path."),
+            screen_remedy=_(
+                "Choose the department's archive with File > Open archive, or make a new one"
+                " with File > New archive. Ask your administrator where the archive is kept."
+            ),
         )
     try:
         if not p.exists():

@@ -88,11 +88,24 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _search(search: str, alias: str = "p") -> tuple[str, list[object]]:
-    """Return a condition (and its parameters) matching a CPR/ID prefix or a part of the name.
+def _fold(text: str | None) -> str | None:
+    """Case-fold for searching (SQLite's own lower() and NOCASE leave æ, ø, å as they are)."""
+    return text.casefold() if text is not None else None
 
-    A search of digits (with or without the CPR's dash) matches identifiers that begin with
-    those digits; any search matches a name containing it (case-insensitive for A-Z).
+
+def _searchable(db: sqlite_utils.Database) -> None:
+    """Register ``dxa_fold`` (the search's case folding) on this connection."""
+    db.conn.create_function("dxa_fold", 1, _fold, deterministic=True)
+
+
+def _search(search: str, alias: str = "p") -> tuple[str, list[object]]:
+    """Return a condition (and its parameters) matching a CPR/ID or every word of the name.
+
+    Digits (with or without the CPR's dash) match identifiers that begin with them (an index
+    walk) or, from four digits, hold them anywhere (e.g. the last four of a CPR number); any
+    search matches a name in which every word typed begins a word of the name ("han mett"
+    finds "Mette Hansen"), in any case, æ, ø and å included. The connection needs
+    :func:`_searchable`.
     """
     text = " ".join(search.split())
     if not text:
@@ -102,11 +115,41 @@ def _search(search: str, alias: str = "p") -> tuple[str, list[object]]:
     dashed = f"{compact[:6]}-{compact[6:]}" if compact.isdigit() and len(compact) > 6 else compact
     ids = list(dict.fromkeys((text, compact, dashed)))
     conds = [f"{alias}.identifier LIKE ? ESCAPE '\\'" for _ in ids]
-    conds.append(f"{alias}.name LIKE ? ESCAPE '\\'")
-    return (
-        "(" + " OR ".join(conds) + ")",
-        [*(_like(i) + "%" for i in ids), "%" + _like(text) + "%"],
+    params: list[object] = [_like(i) + "%" for i in ids]
+    if compact.isdigit() and len(compact) >= 4:
+        conds.append(f"replace({alias}.identifier, '-', '') LIKE ? ESCAPE '\\'")
+        params.append("%" + _like(compact) + "%")
+    words = text.replace("^", " ").replace("-", " ").split()
+    conds.append(
+        "("
+        + " AND ".join(
+            f"(' ' || dxa_fold(replace(replace({alias}.name, '^', ' '), '-', ' ')))"
+            " LIKE ? ESCAPE '\\'"
+            for _ in words
+        )
+        + ")"
     )
+    params += ["% " + _like(word.casefold()) + "%" for word in words]
+    return "(" + " OR ".join(conds) + ")", params
+
+
+def _person_where(search: str) -> tuple[str, list[object]]:
+    """Return the patient list's WHERE (on ``p``) and parameters: people, searched.
+
+    A patient merged into another is not listed; a search also finds a person by a record
+    merged into them (its CPR number or name).
+    """
+    where = "p.id NOT IN (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)"
+    cond, params = _search(search)
+    if not cond:
+        return where, []
+    merged, merged_params = _search(search, alias="q")
+    where += (
+        f" AND ({cond} OR EXISTS (SELECT 1 FROM patient_merges m"
+        " JOIN patients q ON q.id = m.patient_id"
+        f" WHERE m.into_patient_id = p.id AND m.unmerged_at IS NULL AND {merged}))"
+    )
+    return where, params + merged_params
 
 
 def _patient_summary(db: sqlite_utils.Database, r: dict[str, object]) -> PatientSummary:
@@ -162,10 +205,8 @@ def list_patients(
         The page, in order.
     """
     order = _order(PATIENT_SORTS, sort, descending, "p.id")
-    cond, params = _search(search)
-    where = "p.id NOT IN (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)"
-    if cond:
-        where += f" AND {cond}"
+    _searchable(db)
+    where, params = _person_where(search)
     page, page_params = _paging(limit, offset)
     if sort in _AGGREGATE_SORTS:
         sql = f"""
@@ -202,10 +243,8 @@ def list_patients(
 
 def count_patients(db: sqlite_utils.Database, *, search: str = "") -> int:
     """Return how many people :func:`list_patients` lists for a search (all pages)."""
-    cond, params = _search(search)
-    where = "p.id NOT IN (SELECT patient_id FROM patient_merges WHERE unmerged_at IS NULL)"
-    if cond:
-        where += f" AND {cond}"
+    _searchable(db)
+    where, params = _person_where(search)
     return int(db.execute(f"SELECT count(*) FROM patients p WHERE {where}", params).fetchone()[0])
 
 
@@ -218,6 +257,7 @@ def _study_where(
         members = list(person_members(db, patient_id))
         conds.append(f"st.patient_id IN ({','.join('?' * len(members))})")
         params.extend(members)
+    _searchable(db)
     cond, search_params = _search(search)
     if cond:
         conds.append(cond)

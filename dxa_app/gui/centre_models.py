@@ -9,6 +9,7 @@ from PySide6.QtGui import QBrush
 from dxa_app.gui.labels import (
     dataset_text,
     drift_text,
+    format_iso_date,
     localised,
     method_text,
     number,
@@ -78,7 +79,9 @@ class ScannerTableModel(ObjectTableModel[ScannerOverview]):
             lambda: _("Serial"),
             lambda s: s.serial + (" " + _("(reference)") if s.is_reference else ""),
         ),
-        Column(lambda: _("Last QC"), lambda s: s.last_qc or ""),
+        Column(
+            lambda: _("Last QC"), lambda s: format_iso_date(s.last_qc), lambda s: s.last_qc or ""
+        ),
         Column(
             lambda: _("QC status"),
             lambda s: today_label(s.qc) if s.qc is not None else scanner_qc_label(s.qc_status),
@@ -120,7 +123,9 @@ class StepTableModel(ObjectTableModel[Step]):
             lambda: _("Intercept"), lambda s: number(s.intercept, 4), lambda s: s.intercept, True
         ),
         Column(lambda: _("Slope"), lambda s: number(s.slope, 4), lambda s: s.slope, True),
-        Column(lambda: _("Valid from"), lambda s: s.valid_from),
+        Column(
+            lambda: _("Valid from"), lambda s: format_iso_date(s.valid_from), lambda s: s.valid_from
+        ),
         Column(
             lambda: _("n"),
             lambda s: "" if s.n is None else str(s.n),

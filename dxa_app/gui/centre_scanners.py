@@ -5,9 +5,10 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from dxa_app.gui.centre_models import ScannerTableModel
-from dxa_app.gui.common import read_only_table
+from dxa_app.gui.common import EmptyHint, read_only_table
 from dxa_app.gui.labels import qc_legend
 from dxa_app.gui.workspace import ProgressFn, Workspace
+from dxa_app.i18n import _
 from dxa_app.progress import CancelToken
 from dxa_app.services.auth import Session
 from dxa_app.services.calibration_views import ScannerOverview, scanner_overview
@@ -25,6 +26,7 @@ class ScannersTab(Workspace):
         self.scanner_model = ScannerTableModel(parent=self)
         self.scanner_view = read_only_table(self.scanner_model)
         self.scanner_view.setObjectName("centreScannerTable")
+        self.scanner_hint = EmptyHint(self.scanner_view)
         self.legend_label = QLabel()
         layout = QVBoxLayout(self)
         layout.addWidget(self.scanner_view, 1)
@@ -34,6 +36,9 @@ class ScannersTab(Workspace):
     def retranslate(self) -> None:
         """Set every visible text in the current language."""
         self.legend_label.setText(qc_legend())
+        self.scanner_hint.set_text(
+            _("No scanners yet. They appear when a technician imports the first scans.")
+        )
         self.scanner_model.retranslate()
 
     def refresh(self) -> None:

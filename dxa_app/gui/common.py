@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from PySide6.QtCore import QAbstractItemModel, Signal
+from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -56,7 +56,68 @@ def read_only_table(
     view.verticalHeader().setVisible(False)
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     view.horizontalHeader().setStretchLastSection(True)
+    # A bold header over the selected row's columns is wider than the width fitted to it.
+    view.horizontalHeader().setHighlightSections(False)
     return view
+
+
+class EmptyHint(QObject):
+    """A centred, grey hint over an empty table saying what to do first.
+
+    It shows while the view's model has no rows and hides as soon as one arrives (it follows
+    the model's signals); the text is set (and re-set after a language switch) by the owner.
+
+    Parameters
+    ----------
+    view : QAbstractItemView
+        The table (its model must be set).
+    text : str
+        The hint, translated.
+    """
+
+    def __init__(self, view: QAbstractItemView, text: str = "") -> None:
+        super().__init__(view)
+        self.view = view
+        self.label = QLabel(text, view.viewport())
+        self.label.setObjectName("emptyHint")
+        self.label.setWordWrap(True)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label.setStyleSheet("QLabel#emptyHint { color: #607d8b; padding: 16px; }")
+        self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        view.viewport().installEventFilter(self)
+        model = view.model()
+        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved):
+            signal.connect(self._changed)
+        model.layoutChanged.connect(self._changed)
+        self.refresh()
+
+    def set_text(self, text: str) -> None:
+        """Set the hint (translated)."""
+        self.label.setText(text)
+        self.refresh()
+
+    def text(self) -> str:
+        """Return the hint."""
+        return self.label.text()
+
+    def shown(self) -> bool:
+        """Return whether the hint is showing (the table is empty and there is a hint)."""
+        return not self.label.isHidden()
+
+    def _changed(self, *_args: object) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Show the hint when the model is empty, hide it otherwise; fit it to the view."""
+        empty = self.view.model().rowCount() == 0
+        self.label.setVisible(empty and bool(self.label.text()))
+        self.label.setGeometry(self.view.viewport().rect())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Keep the hint as large as the view's visible area."""
+        if event.type() == QEvent.Type.Resize:
+            self.label.setGeometry(self.view.viewport().rect())
+        return False
 
 
 def set_form_labels(form: QFormLayout, texts: Sequence[str]) -> None:
@@ -91,7 +152,7 @@ class FormDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         #: Where a subclass puts its fields, above the problem line and the buttons.
         self.body = QVBoxLayout()
         layout.addLayout(self.body)
@@ -110,6 +171,8 @@ class FormDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        # Wide enough for a sentence per line: a refusal wraps over a few lines, not ten.
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 55)
 
     def tab_order(self, *fields: QWidget) -> None:
         """Set the tab order: ``fields`` from the top, then OK, then Cancel; focus the first."""
@@ -119,9 +182,17 @@ class FormDialog(QDialog):
         fields[0].setFocus()
 
     def show_problem(self, message: str) -> None:
-        """Show a problem inside the dialog (never a second modal box)."""
+        """Show a problem inside the dialog (never a second modal box), never clipped.
+
+        The dialog grows to the height the wrapped text needs at its width (a top-level
+        window does not do that by itself for a word-wrapped label shown later).
+        """
         self.error_label.setText(message)
         self.error_label.setVisible(True)
+        self._layout.activate()
+        needed = self._layout.totalHeightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
     def submit(self) -> object:
         """Act on OK (a subclass overrides it)."""

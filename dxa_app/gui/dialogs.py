@@ -7,7 +7,9 @@ errors are written to stderr instead.
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import sys
 import traceback
 from types import TracebackType
@@ -46,15 +48,66 @@ def dialogs_enabled() -> bool:
 def describe(exc: BaseException) -> tuple[str, str]:
     """Return the (message, remedy) to show a user for an exception.
 
-    A :class:`DxaError` carries its own translated message and remedy; anything else is
-    an unexpected error whose technical text goes into the details.
+    A :class:`DxaError` carries its own translated message and remedy (the one for the
+    screen when it differs from the command line's). Ordinary mishaps outside our code (a
+    file that is gone, a folder one may not write, a PACS that does not answer) get a plain
+    explanation; anything else is an unexpected error whose technical text goes into the
+    details.
     """
     if isinstance(exc, DxaError):
-        return exc.message, exc.remedy
+        return exc.message, exc.screen_remedy
+    explained = _explain_os_error(exc)
+    if explained is not None:
+        return explained
     return (
         _("An unexpected error occurred."),
         _('Use "Copy details" and send the text to your DXA support contact.'),
     )
+
+
+def is_expected(exc: BaseException) -> bool:
+    """Return whether ``exc`` is an ordinary refusal or mishap (not a fault in the program)."""
+    return isinstance(exc, DxaError) or _explain_os_error(exc) is not None
+
+
+def _explain_os_error(exc: BaseException) -> tuple[str, str] | None:
+    """Return (message, remedy) for the operating-system errors a user can put right."""
+    name = str(getattr(exc, "filename", None) or "")
+    if isinstance(exc, FileNotFoundError):
+        return (
+            _("The file {path} does not exist.").format(path=name)
+            if name
+            else _("A file the program needs does not exist."),
+            _("Check the name and the folder, or choose the file again."),
+        )
+    if isinstance(exc, PermissionError):
+        return (
+            _("You may not read or write {path}.").format(path=name)
+            if name
+            else _("You may not read or write a file the program needs."),
+            _("Choose a folder you may write to, or ask your IT department for access."),
+        )
+    if isinstance(exc, IsADirectoryError):
+        return (
+            _("{path} is a folder, not a file.").format(path=name or "?"),
+            _("Choose a file inside the folder."),
+        )
+    if isinstance(exc, socket.gaierror):
+        return (
+            _("The computer name could not be found on the network."),
+            _("Check the host name, or ask your IT department for the right address."),
+        )
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return (
+            _("The other computer did not answer."),
+            _("Check the host and port, and that the other system is running; then try again."),
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return (
+            _("The disk is full."),
+            _("Free some space or choose another disk, then try again."),
+        )
+    return None
 
 
 def format_details(
@@ -79,8 +132,8 @@ class ErrorDialog(QDialog):
     parent : QWidget, optional
         The owner window.
     show_details : bool
-        Show the traceback in the dialog too (an expected refusal, e.g. a wrong password,
-        is only a message: its details stay behind "Copy details").
+        Open with the traceback unfolded. By default it is folded away behind "Details for
+        support" (and always on the clipboard with "Copy details").
     """
 
     def __init__(
@@ -90,7 +143,7 @@ class ErrorDialog(QDialog):
         details: str,
         parent: QWidget | None = None,
         *,
-        show_details: bool = True,
+        show_details: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("Error"))
@@ -107,17 +160,40 @@ class ErrorDialog(QDialog):
         self.remedy_label.setVisible(bool(remedy))
         layout.addWidget(self.remedy_label)
         self.details_view = QPlainTextEdit(details)
+        self.details_view.setObjectName("errorDetails")
         self.details_view.setReadOnly(True)
         self.details_view.setVisible(bool(details) and show_details)
-        layout.addWidget(self.details_view)
+        layout.addWidget(self.details_view, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        # The technical text is folded away: support asks for it, a user rarely needs it.
+        self.details_button = QPushButton(_("Details for support"))
+        self.details_button.setCheckable(True)
+        self.details_button.setChecked(self.details_view.isVisibleTo(self))
+        self.details_button.setEnabled(bool(details))
+        self.details_button.toggled.connect(self.set_details_shown)
+        buttons.addButton(self.details_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.copy_button = QPushButton(_("Copy details"))
         buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
         # An ActionRole button must not close the dialog: handle it ourselves.
         self.copy_button.clicked.connect(self.copy_details)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(560, 360 if self.details_view.isVisibleTo(self) else 160)
+        self._layout = layout
+        self.resize(560, 360)
+        self._fit()
+
+    def _fit(self) -> None:
+        """As tall as the text needs (never clipped); taller with the details unfolded."""
+        self._layout.activate()
+        needed = self._layout.totalHeightForWidth(self.width())
+        self.resize(
+            self.width(), max(needed, 360) if self.details_view.isVisibleTo(self) else needed
+        )
+
+    def set_details_shown(self, shown: bool) -> None:
+        """Unfold (or fold away) the technical details."""
+        self.details_view.setVisible(shown)
+        self._fit()
 
     def copy_details(self) -> None:
         """Put the message, remedy and traceback on the clipboard."""
@@ -151,10 +227,9 @@ def show_error(
         lines = [_("Error: {message}").format(message=message)]
         if remedy:
             lines.append(remedy)
-        if not isinstance(exc, DxaError):
+        if not is_expected(exc):
             lines.append(details.rstrip())
         sys.stderr.write("\n".join(lines) + "\n")
         sys.stderr.flush()
         return
-    expected = isinstance(exc, DxaError)  # a message and a remedy, never a traceback
-    ErrorDialog(message, remedy, details, parent, show_details=not expected).exec()
+    ErrorDialog(message, remedy, details, parent).exec()  # the traceback folded away

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from PySide6.QtCore import (
     QByteArray,
     QItemSelection,
+    QModelIndex,
     QSettings,
     Qt,
     QTimer,
@@ -45,10 +46,10 @@ from PySide6.QtWidgets import (
 )
 
 import dxa_app
-from dxa_app.domain import PatientSummary, StudySummary
+from dxa_app.domain import PatientSummary, Role, StudySummary
 from dxa_app.errors import DxaError
 from dxa_app.gui import settings as ui_settings
-from dxa_app.gui.common import read_only_table
+from dxa_app.gui.common import EmptyHint, read_only_table
 from dxa_app.gui.dialogs import show_error
 from dxa_app.gui.idle import MINUTE_MS, IdleWatcher
 from dxa_app.gui.labels import role_label
@@ -129,6 +130,23 @@ def allowed_workspaces(session: Session | None) -> list[str]:
         for key, needs in workspace_permissions().items()
         if any(session.may(permission) for permission in needs)
     ]
+
+
+#: The workspace each role opens on after the log-in (the Patients tab when it has none).
+HOME_WORKSPACE: dict[Role, str] = {
+    Role.TECHNICIAN: "technician",
+    Role.PHYSICIAN: "physician",
+    Role.CENTRE_ANALYST: "centre",
+    Role.ADMIN: "admin",
+}
+
+
+def home_workspace(session: Session | None) -> str:
+    """Return the key of the workspace a user starts on: their role's own, else "patients"."""
+    if session is None:
+        return "patients"
+    key = HOME_WORKSPACE.get(session.role, "patients")
+    return key if key in allowed_workspaces(session) else "patients"
 
 
 def make_workspace(key: str, session: Session) -> QWidget:
@@ -214,8 +232,8 @@ class MainWindow(QMainWindow):
 
         self.patient_model = PatientTableModel(parent=self)
         self.study_model = StudyTableModel(parent=self)
-        #: The patient search (CPR/ID prefix or part of a name), applied in the archive.
-        self.patient_search = ""
+        #: The patient search in force (CPR/ID or words of the name), applied in the archive.
+        self._search_text = ""
 
         self.patient_view = read_only_table(self.patient_model, sortable=True)
         self.patient_view.setObjectName("patientTable")
@@ -223,26 +241,26 @@ class MainWindow(QMainWindow):
         self.study_view.setObjectName("studyTable")
         self.patient_view.sortByColumn(PatientTableModel.COL_NAME, Qt.SortOrder.AscendingOrder)
         self.study_view.sortByColumn(StudyTableModel.COL_DATE, Qt.SortOrder.DescendingOrder)
-        self.search_edit = QLineEdit()
-        self.search_edit.setObjectName("patientSearch")
-        self.search_edit.setClearButtonEnabled(True)
-        self.search_timer = QTimer(self)
-        self.search_timer.setSingleShot(True)
-        self.search_timer.setInterval(250)
-        self.search_timer.timeout.connect(lambda: self.set_patient_search(self.search_edit.text()))
-        self.search_edit.textChanged.connect(lambda _text: self.search_timer.start())
-        self.search_edit.returnPressed.connect(
-            lambda: self.set_patient_search(self.search_edit.text())
-        )
         self.patient_view.selectionModel().selectionChanged.connect(self._on_patient_selection)
 
+        self.patient_hint = EmptyHint(self.patient_view)
+        self.study_hint = EmptyHint(self.study_view)
         self.patients_title = QLabel()
         self.studies_title = QLabel()
+        self.patient_search = QLineEdit()
+        self.patient_search.setObjectName("patientSearch")
+        self.patient_search.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(250)  # search once typing pauses
+        self._search_timer.timeout.connect(self.search_patients)
+        self.patient_search.textChanged.connect(lambda _text: self._search_timer.start())
+        self.patient_search.returnPressed.connect(self.search_patients)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.patients_title)
-        left_layout.addWidget(self.search_edit)
+        left_layout.addWidget(self.patient_search)
         left_layout.addWidget(self.patient_view)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -371,8 +389,9 @@ class MainWindow(QMainWindow):
         if lang in self.language_actions:
             self.language_actions[lang].setChecked(True)
         self.patients_title.setText(_("Patients"))
-        self.search_edit.setPlaceholderText(_("Search CPR or name"))
+        self.patient_search.setPlaceholderText(_("Search: CPR number or name"))
         self._update_studies_title()
+        self._update_hints()
         self._update_status()
         self.patient_model.retranslate()
         self.study_model.retranslate()
@@ -408,6 +427,41 @@ class MainWindow(QMainWindow):
         install_qt_language(lang)
         self.settings.setValue(ui_settings.KEY_LANGUAGE, lang)
         self.retranslate()
+
+    def _update_hints(self) -> None:
+        """Say on the empty lists what to do first (open an archive, import scans)."""
+        session = self.session
+        if session is None:
+            first = _(
+                "No archive is open. Open the department's archive with File > Open archive,"
+                " or make a new one with File > New archive."
+            )
+        else:
+            from dxa_app.services.auth import Permission
+
+            if session.may(Permission.IMPORT):
+                first = _(
+                    "No patients yet. Import the scanners' export files on the Technician tab,"
+                    " under Import (drop files or folders there)."
+                )
+            else:
+                first = _(
+                    "No patients yet. A technician imports the scanners' export files;"
+                    " the patients and their studies appear here."
+                )
+        if session is not None and self.patient_search.text().strip():
+            first = _("No patient matches “{text}”. Check the CPR number or the spelling.").format(
+                text=self.patient_search.text().strip()
+            )
+        self.patient_hint.set_text(first)
+        if self.selected_patient is not None:
+            self.study_hint.set_text(_("This patient has no studies."))
+        else:
+            self.study_hint.set_text("" if session is None else first)
+
+    def search_patients(self) -> None:
+        """Show the patients whose CPR number or name matches the search box (all: empty)."""
+        self.set_patient_search(self.patient_search.text())
 
     def _update_studies_title(self) -> None:
         p = self.selected_patient
@@ -521,7 +575,7 @@ class MainWindow(QMainWindow):
         """Return the patient list's page fetch (for the current search)."""
         from dxa_app.services import browse
 
-        search = self.patient_search
+        search = self._search_text
 
         def fetch(offset: int, limit: int, key: str, descending: bool) -> list[PatientSummary]:
             return browse.patients(
@@ -569,25 +623,32 @@ class MainWindow(QMainWindow):
         return guarded
 
     def set_patient_search(self, text: str) -> None:
-        """List only the patients whose CPR/ID begins with ``text`` or whose name contains it.
+        """List only the patients whose CPR/ID or name matches ``text``; one match is selected.
 
         Parameters
         ----------
         text : str
             The search; empty lists every patient.
         """
-        self.search_timer.stop()
-        if self.search_edit.text() != text:
-            self.search_edit.blockSignals(True)
-            self.search_edit.setText(text)
-            self.search_edit.blockSignals(False)
-        self.patient_search = text.strip()
+        self._search_timer.stop()
+        if self.patient_search.text() != text:
+            self.patient_search.blockSignals(True)
+            self.patient_search.setText(text)
+            self.patient_search.blockSignals(False)
+        self._search_text = text.strip()
         if self.session is None:
             return
         try:
             self.patient_model.set_source(self._patient_fetch(self.session))
         except DxaError as exc:
             show_error(exc, self)
+            return
+        rows = self.patient_model.rowCount()
+        if self._search_text and rows == 1 and not self.patient_model.canFetchMore(QModelIndex()):
+            self.select_patient(self.patient_model.row_at(0).id)  # found: show their studies
+        elif self.selected_patient is not None:
+            self._select_patient(None)
+        self._update_hints()
 
     def _clear_lists(self) -> None:
         self._n_patients = self._n_studies = 0
@@ -617,6 +678,11 @@ class MainWindow(QMainWindow):
         self.workspaces = {}
         self._set_archive_tasks(session)
         self.session = session
+        if self.patient_search.text() or self._search_text:  # a new user starts with everyone
+            self.patient_search.blockSignals(True)
+            self.patient_search.clear()
+            self.patient_search.blockSignals(False)
+            self._search_text = ""
         if session is None:
             self._clear_lists()
         else:
@@ -634,6 +700,8 @@ class MainWindow(QMainWindow):
                 refresh = getattr(widget, "refresh", None)
                 if callable(refresh):
                     refresh()
+            home = self.workspaces.get(home_workspace(session))
+            self.tabs.setCurrentWidget(home if home is not None else self.splitter)
             self.lock_timeout_ms = self._read_lock_timeout(session)
             self.idle_watcher.start(self.lock_timeout_ms)
         self.retranslate()
@@ -1024,15 +1092,37 @@ class MainWindow(QMainWindow):
         self.selected_patient = patient
         self.reload_studies()
         self._update_studies_title()
+        self._update_hints()
 
     # -- help ---------------------------------------------------------------------------
     def about_text(self) -> str:
-        """Return the text of the About box."""
-        return "<p><b>{name}</b> {version}</p><p>{rule}</p>".format(
-            name=self.base_title(),
-            version=app_version(),
-            rule=_("WHO/ISCD categories, classified on the printed one-decimal T-score."),
+        """Return the text of the About box: version, manufacturer, intended use, licences."""
+        from html import escape
+
+        from dxa_app.about import product_facts
+
+        facts = product_facts()
+        parts = ", ".join(
+            escape(
+                f"{c.name} {c.version} ({c.licence})" if c.version else f"{c.name} ({c.licence})"
+            )
+            for c in facts.components
         )
+        rows = [
+            f"<p><b>{escape(facts.name)}</b> "
+            + escape(_("version {version}").format(version=facts.version))
+            + "</p>",
+            f"<p><b>{escape(_('Manufacturer'))}:</b> {escape(facts.manufacturer)}</p>",
+            f"<p><b>{escape(_('Intended use'))}:</b> {escape(facts.intended_use)}"
+            f" {escape(facts.limits)}</p>",
+            "<p>"
+            + escape(_("WHO/ISCD categories, classified on the printed one-decimal T-score."))
+            + "</p>",
+            f"<p><b>{escape(_('Licences'))}:</b> {escape(facts.licence)} "
+            + escape(_("Open-source parts:"))
+            + f" <small>{parts}</small></p>",
+        ]
+        return "".join(rows)
 
     def make_about_box(self) -> QMessageBox:
         """Build the About box (not shown; :meth:`show_about` runs it modally)."""

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dxa_app.gui.common import PasswordDialog, read_only_table
+from dxa_app.gui.common import EmptyHint, PasswordDialog, read_only_table
 from dxa_app.gui.dialogs import describe
 from dxa_app.gui.labels import format_date
 from dxa_app.gui.outbox_panel import OutboxPanel
@@ -121,6 +121,7 @@ class PhysicianWorkspace(Workspace):
         self.model = WorklistModel(parent=self)
         self.table = read_only_table(self.model)
         self.table.setObjectName("worklistTable")
+        self.worklist_hint = EmptyHint(self.table)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.include_signed = QCheckBox()
         self.include_signed.toggled.connect(lambda _checked: self.refresh())
@@ -289,6 +290,12 @@ class PhysicianWorkspace(Workspace):
         """Set every visible text in the current language."""
         self.worklist_label.setText(_("Studies waiting for a report (oldest first)"))
         self.include_signed.setText(_("Include signed"))
+        self.worklist_hint.set_text(
+            _(
+                "No studies wait for a report. New studies appear here after a technician"
+                " imports them; tick Include signed to see the signed reports."
+            )
+        )
         self.refresh_button.setText(_("Refresh"))
         self.lang_label.setText(_("Report language:"))
         self.lang_combo.setItemText(0, _("Danish"))

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dxa_app.gui.common import read_only_table
+from dxa_app.gui.common import EmptyHint, read_only_table
 from dxa_app.gui.labels import (
     drift_text,
     localised,
@@ -164,6 +164,7 @@ class QcPanel(Workspace):
         self.scanner_model = ScannerQcModel(parent=self)
         self.scanner_view = read_only_table(self.scanner_model)
         self.scanner_view.setObjectName("qcScannerTable")
+        self.scanner_hint = EmptyHint(self.scanner_view)
         self.scanner_view.selectionModel().selectionChanged.connect(self._on_selection)
         self.chart = QcChart()
         self.alarm_model = QcAlarmModel(parent=self)
@@ -215,6 +216,9 @@ class QcPanel(Workspace):
     def retranslate(self) -> None:
         """Re-set the texts in the current language."""
         self.scanners_title.setText(_("Today's QC per scanner"))
+        self.scanner_hint.set_text(
+            _("No scanners yet. Import the daily phantom (QC) scans on the Import tab.")
+        )
         self.refresh_button.setText(_("Refresh"))
         self.comment_label.setText(_("Comment"))
         self.comment_edit.setPlaceholderText(_("What was checked or done"))

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dxa_app.gui.common import read_only_table
+from dxa_app.gui.common import EmptyHint, read_only_table
 from dxa_app.gui.precision_wizard import PrecisionWizard
 from dxa_app.gui.qc_panel import QcPanel
 from dxa_app.gui.risk_panel import RiskPanel
@@ -66,6 +66,7 @@ class ImportPanel(Workspace):
         self.result_view = read_only_table(self.result_model)
         self.result_view.setObjectName("importResults")
         self.result_view.setSortingEnabled(False)
+        self.result_hint = EmptyHint(self.result_view)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.folder_button)
@@ -89,6 +90,9 @@ class ImportPanel(Workspace):
         self.folder_button.setText(_("Import folder..."))
         self.files_button.setText(_("Import files..."))
         self.cancel_button.setText(_("Cancel"))
+        self.result_hint.set_text(
+            _("After an import, each file and what became of it is listed here.")
+        )
         self.result_model.retranslate()
         self._show_counts()
 

@@ -186,6 +186,10 @@ def send_report(session: Session, study: str | int, target: PacsTarget | None = 
             raise UsageError(
                 _("No PACS address is set."),
                 _("Give --host, --port and --called-ae, or ask an administrator to store one."),
+                screen_remedy=_(
+                    "Fill in the PACS host, port and AE title, or ask an administrator to"
+                    " store the address in the settings."
+                ),
             )
         chosen = _checked(chosen)
         study_id = study_id_for(db, study)

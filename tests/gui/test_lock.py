@@ -44,6 +44,7 @@ def _window(
 ) -> MainWindow:
     win = MainWindow(settings, session=session, lock_after_ms=lock_after_ms, login=login)
     qtbot.addWidget(win)
+    win.tabs.setCurrentWidget(win.splitter)  # the user opens the Patients tab (data on screen)
     win.show()
     qtbot.waitExposed(win)
     return win
