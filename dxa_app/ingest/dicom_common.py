@@ -625,7 +625,7 @@ def _sniff_values_decode(ds: Dataset, groups: tuple[int, ...]) -> bool:
             for tag in ds.keys():  # noqa: SIM118 (tags, not elements)
                 group, elem = tag >> 16, tag & 0xFFFF
                 if tag in wanted or (group in groups and 0x10 <= elem <= 0xFF):
-                    ds[tag]  # noqa: B018 (decodes the raw element in place)
+                    ds[tag]  # decodes the raw element in place
     except Exception:  # sniffing never raises
         return False
     return True
