@@ -24,7 +24,7 @@ from stat import S_ISREG
 from typing import Any, Final, TypeVar
 
 from pydicom import dcmread
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -698,9 +698,47 @@ def text_of(value: Any) -> str:
     return str(value).strip()
 
 
+@cache
+def _keyword_tag(keyword: str) -> int | None:
+    return tag_for_keyword(keyword)
+
+
+def value_of(ds: Dataset, keyword: str, default: Any = None) -> Any:
+    """Return the value of element ``keyword`` of ``ds`` (``default`` when absent).
+
+    What ``ds.get(keyword, default)`` returns, found by tag without pydicom's attribute
+    machinery (an import reads some hundred elements per file); the element is decoded
+    on this first use.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset or sequence item.
+    keyword : str
+        A DICOM keyword, e.g. ``"PatientID"``.
+    default : Any
+        Returned when the element is absent.
+
+    Returns
+    -------
+    Any
+        The element's value.
+    """
+    tag = _keyword_tag(keyword)
+    if tag is None:
+        return ds.get(keyword, default)
+    elements = ds._dict  # the elements by tag (pydicom keeps raw ones until first use)
+    elem = elements.get(tag)  # type: ignore[call-overload]
+    if elem is None:
+        return default
+    if not isinstance(elem, DataElement):
+        elem = ds[tag]
+    return elem.value
+
+
 def text_value(ds: Dataset, keyword: str) -> str:
     """Return the text of element ``keyword`` of ``ds`` ("" when absent)."""
-    return text_of(ds.get(keyword))
+    return text_of(value_of(ds, keyword))
 
 
 def private_slots(ds: Dataset, group: int, creators: Collection[str]) -> list[int]:

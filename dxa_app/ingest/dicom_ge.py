@@ -54,6 +54,7 @@ from dxa_app.ingest.dicom_common import (
     source_identity_from,
     study_from,
     text_of,
+    value_of,
 )
 from dxa_app.ingest.plausibility import Quantity, measurement_problem
 
@@ -132,15 +133,15 @@ _IMAGE_KIND: Final[dict[ScanType, str]] = {
 
 
 def _meaning(item: Dataset) -> str:
-    seq = item.get("ConceptNameCodeSequence")
+    seq = value_of(item, "ConceptNameCodeSequence")
     if not seq:
         return ""
-    return text_of(seq[0].get("CodeMeaning")) or text_of(seq[0].get("CodeValue"))
+    return text_of(value_of(seq[0], "CodeMeaning")) or text_of(value_of(seq[0], "CodeValue"))
 
 
 def _unit(measured: Dataset) -> str:
-    seq = measured.get("MeasurementUnitsCodeSequence")
-    return text_of(seq[0].get("CodeValue")) if seq else ""
+    seq = value_of(measured, "MeasurementUnitsCodeSequence")
+    return text_of(value_of(seq[0], "CodeValue")) if seq else ""
 
 
 #: NUM concept (normalised meaning) -> (field, {accepted unit: factor to our unit}).
@@ -175,14 +176,14 @@ class _Walk:
 
 
 def _num_value(item: Dataset) -> tuple[float | None, str]:
-    seq = item.get("MeasuredValueSequence")
+    seq = value_of(item, "MeasuredValueSequence")
     if not seq:
         return None, ""
     measured = seq[0]
-    fp = measured.get("FloatingPointValue")
+    fp = value_of(measured, "FloatingPointValue")
     if fp is not None:
         return float(fp), _unit(measured)
-    numeric = measured.get("NumericValue")
+    numeric = value_of(measured, "NumericValue")
     return (float(numeric) if numeric is not None and text_of(numeric) else None), _unit(measured)
 
 
@@ -219,8 +220,8 @@ def _region_result(
     where = f"{where} / {name}"
     values: dict[str, float | None] = {}
     included: bool | None = None
-    for child in item.get("ContentSequence", []):
-        value_type = text_of(child.get("ValueType"))
+    for child in value_of(item, "ContentSequence", []):
+        value_type = text_of(value_of(child, "ValueType"))
         meaning = _meaning(child)
         key = _norm(meaning)
         if value_type == "NUM" and key in _NUM_FIELDS:
@@ -237,11 +238,13 @@ def _region_result(
                 _check(walk, where, meaning, target, values[target])
         elif key == "included" and value_type in ("CODE", "TEXT"):
             if value_type == "CODE":
-                seq = child.get("ConceptCodeSequence")
+                seq = value_of(child, "ConceptCodeSequence")
                 code = seq[0] if seq else Dataset()
-                text = text_of(code.get("CodeMeaning")) or text_of(code.get("CodeValue"))
+                text = text_of(value_of(code, "CodeMeaning")) or text_of(
+                    value_of(code, "CodeValue")
+                )
             else:
-                text = text_of(child.get("TextValue"))
+                text = text_of(value_of(child, "TextValue"))
             included = parse_flag(text)
             if included is None:
                 walk.unknown(where, _("Included = '{value}'").format(value=text))
@@ -268,8 +271,8 @@ def _scan(item: Dataset, key: str, fallback_when: dt.datetime, walk: _Walk) -> S
     acquired: dt.datetime | None = None
     texts: dict[str, str] = {}
     results: list[RegionResult] = []
-    for child in item.get("ContentSequence", []):
-        value_type = text_of(child.get("ValueType"))
+    for child in value_of(item, "ContentSequence", []):
+        value_type = text_of(value_of(child, "ValueType"))
         meaning = _meaning(child)
         norm = _norm(meaning)
         if value_type == "CONTAINER":
@@ -277,13 +280,14 @@ def _scan(item: Dataset, key: str, fallback_when: dt.datetime, walk: _Walk) -> S
             if result is not None:
                 results.append(result)
         elif value_type == "DATETIME" and acquired is None and "datetime" in norm:
-            acquired = parse_dt(text_of(child.get("DateTime")))
+            acquired = parse_dt(text_of(value_of(child, "DateTime")))
         elif value_type in ("TEXT", "PNAME") and norm in (
             "scanmode",
             "operator",
             "softwareversion",
         ):
-            raw = child.get("TextValue") if value_type == "TEXT" else child.get("PersonName")
+            keyword = "TextValue" if value_type == "TEXT" else "PersonName"
+            raw = value_of(child, keyword)
             texts[norm] = text_of(raw)
         else:
             walk.unknown(label, f"{value_type} '{meaning}'")
@@ -315,7 +319,7 @@ def _is_ge(ds: Dataset) -> bool:
     """GEMS_LUNAR_RAW data, or a GE maker on a DXA-shaped instance (GE also makes CT, MR...)."""
     if private_slots(ds, 0x0021, HOLOGIC_CREATORS):
         return False
-    manufacturer = text_of(ds.get("Manufacturer"))
+    manufacturer = text_of(value_of(ds, "Manufacturer"))
     if manufacturer and "HOLOGIC" in manufacturer.upper():
         return False
     if private_slots(ds, 0x7003, GE_CREATORS):
@@ -385,15 +389,15 @@ class GeDicomReader:
         study = study_from(ds, path, notes)
         identity = source_identity_from(ds)
         candidates = _unknown_private(ds, notes)
-        sop_class = text_of(ds.get("SOPClassUID"))
-        if sop_class in _SR_CLASSES or text_of(ds.get("Modality")) == "SR":
+        sop_class = text_of(value_of(ds, "SOPClassUID"))
+        if sop_class in _SR_CLASSES or text_of(value_of(ds, "Modality")) == "SR":
             walk = _Walk(path, notes)
             fallback = acquisition_datetime(ds, []) or dt.datetime.combine(
                 study.study_date, dt.time()
             )
             scans: list[ScanRecord] = []
-            for n, item in enumerate(ds.get("ContentSequence", []), start=1):
-                if text_of(item.get("ValueType")) != "CONTAINER":
+            for n, item in enumerate(value_of(ds, "ContentSequence", []), start=1):
+                if text_of(value_of(item, "ValueType")) != "CONTAINER":
                     walk.unknown(
                         _("report"), f"{text_of(item.get('ValueType'))} '{_meaning(item)}'"
                     )
@@ -441,9 +445,9 @@ class GeDicomReader:
         self, ds: Dataset, path: Path, notes: list[ImportNote], candidates: list[str]
     ) -> ImageRecord:
         protocol = (
-            text_of(ds.get("ProtocolName"))
-            or text_of(ds.get("PerformedProcedureStepDescription"))
-            or text_of(ds.get("SeriesDescription"))
+            text_of(value_of(ds, "ProtocolName"))
+            or text_of(value_of(ds, "PerformedProcedureStepDescription"))
+            or text_of(value_of(ds, "SeriesDescription"))
         )
         scan = _scan_of_label(protocol)
         side: Side | None = None
