@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import multiprocessing
@@ -14,7 +15,7 @@ import threading
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,14 +257,27 @@ def read_source(path: Path, store: Path | None) -> SourceRead:
     SourceRead
         The final outcome (skipped/failed), or the parsed source to store.
     """
+    read, images = _read_one(path)
+    if store is None or not images:
+        return read
+    try:
+        stored = {sha: put for sha, data in images if (put := put_new_bytes(store, data, sha))}
+    except ImportProblemError as exc:
+        return _failed(path, read.reader, exc.message)
+    return dataclasses.replace(read, stored=stored)
+
+
+def _read_one(path: Path) -> tuple[SourceRead, list[tuple[str, bytes]]]:
+    """Sniff and read one source; return it with its image files' (SHA-256, bytes) to store."""
     spath = str(path)
     try:
         mode = path.stat().st_mode  # of the link's target for a link
     except OSError as exc:
-        return SourceRead(spath, _cannot_read(path, exc))
+        return SourceRead(spath, _cannot_read(path, exc)), []
     special = not_regular_reason(path, mode)
     if special is not None:  # a FIFO would block the import, a device never end
-        return SourceRead(spath, ImportOutcome(spath, ImportStatus.SKIPPED, reason=special))
+        outcome = ImportOutcome(spath, ImportStatus.SKIPPED, reason=special)
+        return SourceRead(spath, outcome), []
     name = ""
     try:
         head = b"" if stat.S_ISDIR(mode) else read_head(path)
@@ -271,50 +285,44 @@ def read_source(path: Path, store: Path | None) -> SourceRead:
         if reader is None:
             damaged, why = describe_unclaimed(path, head)
             status = ImportStatus.FAILED if damaged else ImportStatus.SKIPPED
-            return SourceRead(spath, ImportOutcome(spath, status, reason=why))
+            return SourceRead(spath, ImportOutcome(spath, status, reason=why)), []
         name = reader.name
         parsed = reader.read(path)
-        stored = _put_images(parsed, store)
+        images = _image_bytes(parsed)
     except OSError as exc:
-        return SourceRead(spath, _cannot_read(path, exc), name)
+        return SourceRead(spath, _cannot_read(path, exc), name), []
     except ImportProblemError as exc:
-        return _failed(path, name, exc.message)
+        return _failed(path, name, exc.message), []
     except ValueError as exc:  # e.g. a record the domain types refuse
-        return _failed(path, name, _("inconsistent data: {e}").format(e=exc))
+        return _failed(path, name, _("inconsistent data: {e}").format(e=exc)), []
     except RecursionError:
-        return _failed(
-            path, name, _("the file is nested too deeply to be read (damaged or hostile).")
-        )
+        reason = _("the file is nested too deeply to be read (damaged or hostile).")
+        return _failed(path, name, reason), []
     except Exception as exc:  # a reader's bug must not stop the batch: this file fails
         _LOG.exception("reading %s failed", spath)
-        return _failed(
-            path,
-            name,
-            _("the file could not be read ({error}: {detail}).").format(
-                error=type(exc).__name__, detail=exc
-            ),
+        reason = _("the file could not be read ({error}: {detail}).").format(
+            error=type(exc).__name__, detail=exc
         )
-    return SourceRead(spath, reader=name, parsed=parsed, stored=stored)
+        return _failed(path, name, reason), []
+    return SourceRead(spath, reader=name, parsed=parsed), images
 
 
-def _put_images(parsed: ParsedSource, store: Path | None) -> dict[str, tuple[str, int]]:
-    """Write the image files of a source into the store from the bytes that were parsed."""
-    stored: dict[str, tuple[str, int]] = {}
-    if store is None:
-        return stored
+def _image_bytes(parsed: ParsedSource) -> list[tuple[str, bytes]]:
+    """The (SHA-256, bytes) of a source's image files, as they were parsed and still held.
+
+    An image whose bytes are no longer held is left out: the writer copies it from its
+    file, as :func:`~dxa_app.archive.images.put` always did.
+    """
     from dxa_app.ingest.dicom_common import loaded_bytes  # pydicom: loaded when first needed
 
+    out: dict[str, bytes] = {}
     for study in parsed.studies:
         for img in study.images:
-            if not img.file_path or not img.sha256 or img.sha256 in stored:
-                continue
-            data = loaded_bytes(Path(img.file_path), img.sha256)
-            if data is None:
-                continue  # the writer copies it from the file, as before
-            put = put_new_bytes(store, data, img.sha256)
-            if put is not None:
-                stored[img.sha256] = put
-    return stored
+            if img.file_path and img.sha256 and img.sha256 not in out:
+                data = loaded_bytes(Path(img.file_path), img.sha256)
+                if data is not None:
+                    out[img.sha256] = data
+    return list(out.items())
 
 
 def _store_read(db: sqlite_utils.Database, read: SourceRead) -> ImportOutcome:
@@ -397,9 +405,30 @@ def default_workers(n_sources: int) -> int:
 
 
 def _read_chunk(paths: list[str], store: str | None) -> list[SourceRead]:
-    """Read a chunk of sources (runs in a reading process)."""
-    folder = Path(store) if store else None
-    return [read_source(Path(p), folder) for p in paths]
+    """Read a chunk of sources (runs in a reading process).
+
+    The image files are written into the store (each fsynced) on two threads while the
+    next files are parsed; the chunk is returned once every write has ended, and a source
+    whose write failed fails with the reason.
+    """
+    if store is None:
+        return [_read_one(Path(p))[0] for p in paths]
+    folder = Path(store)
+    with ThreadPoolExecutor(max_workers=2) as writes:
+        pending: list[tuple[SourceRead, list[tuple[str, Future[tuple[str, int] | None]]]]] = []
+        for p in paths:
+            read, images = _read_one(Path(p))
+            puts = [(sha, writes.submit(put_new_bytes, folder, data, sha)) for sha, data in images]
+            pending.append((read, puts))
+        out: list[SourceRead] = []
+        for read, puts in pending:
+            try:
+                stored = {sha: put for sha, future in puts if (put := future.result())}
+            except ImportProblemError as exc:
+                out.append(_failed(Path(read.path), read.reader, exc.message))
+                continue
+            out.append(dataclasses.replace(read, stored=stored) if stored else read)
+    return out
 
 
 def _skipped(source: _Source) -> SourceRead:
