@@ -139,3 +139,28 @@ def test_a_pooled_reimport_changes_nothing(demo_files: Path, tmp_path: Path) -> 
 def test_small_batches_are_read_in_the_importing_process() -> None:
     assert importing.default_workers(importing.POOL_THRESHOLD - 1) == 1
     assert importing.default_workers(10_000) >= 1
+
+
+def test_the_sr_fast_path_reads_what_pydicom_reads(
+    demo_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pydicom import dcmread
+
+    from dxa_app.ingest import sr_fast
+    from dxa_app.ingest.dicom_ge import READER
+
+    reports = [
+        p
+        for p in sorted((demo_files / "dicom").rglob("*.dcm"))
+        if dcmread(p, stop_before_pixels=True).get("Modality") == "SR"
+    ][:12]
+    assert reports
+    for path in reports:
+        assert sr_fast.fast_sequence(dcmread(path), 0x0040A730)  # the fast path reads it
+        dicom_common._last_load = None
+        fast = READER.read(path)
+        monkeypatch.setattr(dicom_common, "fast_sequence", lambda ds, tag: None)
+        dicom_common._last_load = None
+        slow = READER.read(path)
+        monkeypatch.undo()
+        assert fast == slow and fast.studies[0].scans

@@ -52,6 +52,7 @@ from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
 from dxa_app.ingest.base import file_sha256, is_dicom_head
 from dxa_app.ingest.files import max_bytes, max_sequence_depth, open_regular, read_bounded
+from dxa_app.ingest.sr_fast import SrItem, fast_sequence
 
 _T = TypeVar("_T")
 
@@ -703,7 +704,7 @@ def _keyword_tag(keyword: str) -> int | None:
     return tag_for_keyword(keyword)
 
 
-def value_of(ds: Dataset, keyword: str, default: Any = None) -> Any:
+def value_of(ds: Dataset | SrItem, keyword: str, default: Any = None) -> Any:
     """Return the value of element ``keyword`` of ``ds`` (``default`` when absent).
 
     What ``ds.get(keyword, default)`` returns, found by tag without pydicom's attribute
@@ -712,8 +713,8 @@ def value_of(ds: Dataset, keyword: str, default: Any = None) -> Any:
 
     Parameters
     ----------
-    ds : Dataset
-        The dataset or sequence item.
+    ds : Dataset or SrItem
+        The dataset or sequence item (also one read by :func:`content_items`).
     keyword : str
         A DICOM keyword, e.g. ``"PatientID"``.
     default : Any
@@ -725,6 +726,8 @@ def value_of(ds: Dataset, keyword: str, default: Any = None) -> Any:
         The element's value.
     """
     tag = _keyword_tag(keyword)
+    if isinstance(ds, SrItem):
+        return default if tag is None else ds.values.get(tag, default)
     if tag is None:
         return ds.get(keyword, default)
     elements = ds._dict  # the elements by tag (pydicom keeps raw ones until first use)
@@ -736,7 +739,31 @@ def value_of(ds: Dataset, keyword: str, default: Any = None) -> Any:
     return elem.value
 
 
-def text_value(ds: Dataset, keyword: str) -> str:
+def content_items(ds: Dataset) -> Sequence[Dataset | SrItem]:
+    """Return the ContentSequence items of a structured report, read by the fast path if it can.
+
+    The items are read with :func:`dxa_app.ingest.sr_fast.fast_sequence` (values decoded
+    at once, far cheaper than pydicom's objects); when it cannot read them (another value
+    representation, implicit VR, a multi-byte character set, damaged bytes) they come from
+    pydicom as before. Read their values with :func:`value_of` and :func:`text_of`.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The structured report.
+
+    Returns
+    -------
+    sequence of Dataset or SrItem
+        The items (empty when there is no content).
+    """
+    fast = fast_sequence(ds, 0x0040A730)
+    if fast is not None:
+        return fast
+    return list(value_of(ds, "ContentSequence", []))
+
+
+def text_value(ds: Dataset | SrItem, keyword: str) -> str:
     """Return the text of element ``keyword`` of ``ds`` ("" when absent)."""
     return text_of(value_of(ds, keyword))
 

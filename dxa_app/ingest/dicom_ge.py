@@ -33,6 +33,7 @@ from dxa_app.ingest.clean import clean_source
 from dxa_app.ingest.dicom_common import (
     HOLOGIC_CREATORS,
     acquisition_datetime,
+    content_items,
     dicom_problem,
     find_private,
     image_record,
@@ -57,6 +58,7 @@ from dxa_app.ingest.dicom_common import (
     value_of,
 )
 from dxa_app.ingest.plausibility import Quantity, measurement_problem
+from dxa_app.ingest.sr_fast import SrItem
 
 __all__ = ["GE_CREATORS", "READER", "READER_NAME", "GeDicomReader"]
 
@@ -89,6 +91,9 @@ _GE_REGIONS: Final[dict[ScanType, dict[str, Region]]] = {
     },
     ScanType.WHOLE_BODY: {"total": Region.WHOLE_BODY},
 }
+
+#: A data set or sequence item, or an SR content item read by the fast path.
+_Item = Dataset | SrItem
 
 NOTE_SR: Final = "GE Lunar SR; {n} scan(s) imported"
 NOTE_SR_NOT_UNDERSTOOD: Final = "GE Lunar SR; content not understood: {detail}"
@@ -132,14 +137,14 @@ _IMAGE_KIND: Final[dict[ScanType, str]] = {
 }
 
 
-def _meaning(item: Dataset) -> str:
+def _meaning(item: _Item) -> str:
     seq = value_of(item, "ConceptNameCodeSequence")
     if not seq:
         return ""
     return text_of(value_of(seq[0], "CodeMeaning")) or text_of(value_of(seq[0], "CodeValue"))
 
 
-def _unit(measured: Dataset) -> str:
+def _unit(measured: _Item) -> str:
     seq = value_of(measured, "MeasurementUnitsCodeSequence")
     return text_of(value_of(seq[0], "CodeValue")) if seq else ""
 
@@ -175,7 +180,7 @@ class _Walk:
         )
 
 
-def _num_value(item: Dataset) -> tuple[float | None, str]:
+def _num_value(item: _Item) -> tuple[float | None, str]:
     seq = value_of(item, "MeasuredValueSequence")
     if not seq:
         return None, ""
@@ -210,7 +215,7 @@ def _check(walk: _Walk, where: str, meaning: str, target: str, value: float | No
 
 
 def _region_result(
-    item: Dataset, scan_type: ScanType, where: str, walk: _Walk
+    item: _Item, scan_type: ScanType, where: str, walk: _Walk
 ) -> RegionResult | None:
     name = _meaning(item)
     region = region_of(name, scan_type, _GE_REGIONS)
@@ -261,7 +266,7 @@ def _region_result(
     )
 
 
-def _scan(item: Dataset, key: str, fallback_when: dt.datetime, walk: _Walk) -> ScanRecord | None:
+def _scan(item: _Item, key: str, fallback_when: dt.datetime, walk: _Walk) -> ScanRecord | None:
     label = _meaning(item)
     scan = _scan_of_label(label)
     if scan is None:
@@ -396,10 +401,10 @@ class GeDicomReader:
                 study.study_date, dt.time()
             )
             scans: list[ScanRecord] = []
-            for n, item in enumerate(value_of(ds, "ContentSequence", []), start=1):
+            for n, item in enumerate(content_items(ds), start=1):
                 if text_of(value_of(item, "ValueType")) != "CONTAINER":
                     walk.unknown(
-                        _("report"), f"{text_of(item.get('ValueType'))} '{_meaning(item)}'"
+                        _("report"), f"{text_of(value_of(item, 'ValueType'))} '{_meaning(item)}'"
                     )
                     continue
                 scan = _scan(item, f"dicom:{sop_uid}:{n}", fallback, walk)
