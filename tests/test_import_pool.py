@@ -164,3 +164,31 @@ def test_the_sr_fast_path_reads_what_pydicom_reads(
         slow = READER.read(path)
         monkeypatch.undo()
         assert fast == slow and fast.studies[0].scans
+
+
+def test_a_reading_process_that_dies_leaves_the_rest_to_this_process(
+    demo_files: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import multiprocessing
+    import os
+
+    files = _copy_dicom(demo_files, tmp_path / "in", 40)
+    real = importing._read_one
+    parent = os.getpid()
+
+    def dying(path: Path) -> tuple[importing.SourceRead, list[tuple[str, bytes]]]:
+        if path == files[5] and os.getpid() != parent:
+            os._exit(3)  # a reading process crashes
+        return real(path)
+
+    monkeypatch.setattr(importing, "_read_one", dying)  # forked with the reading processes
+    monkeypatch.setattr(importing, "_pool_context", lambda: multiprocessing.get_context("fork"))
+    summary = _import(tmp_path / "a.dxa.sqlite", tmp_path / "in", workers=2)
+    assert "a reading process stopped" in caplog.text
+    assert len(summary.outcomes) == 40
+    assert summary.counts["failed"] == 0 and summary.counts["imported"] > 0, summary.to_dict()
+    _import(tmp_path / "b.dxa.sqlite", tmp_path / "in", workers=1)
+    assert _rows(tmp_path / "a.dxa.sqlite") == _rows(tmp_path / "b.dxa.sqlite")
