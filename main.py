@@ -31,4 +31,9 @@ def run(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    import multiprocessing
+
+    # a bundled executable started as an import's reading process (spawn or fork server)
+    # runs that process's work here and never reaches the app or the CLI
+    multiprocessing.freeze_support()
     raise SystemExit(run(sys.argv[1:]))

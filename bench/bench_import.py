@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import os
 import resource
 import sys
 import tempfile
@@ -108,66 +109,101 @@ def _maxrss_mb() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
-def bare_loop(files: Sequence[Path]) -> float:
-    """Seconds for ``dcmread(p, stop_before_pixels=True)`` over every file."""
-    t0 = time.perf_counter()
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its ended children (the reading processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def bare_loop(files: Sequence[Path]) -> tuple[float, float]:
+    """Wall and CPU seconds for ``dcmread(p, stop_before_pixels=True)`` over every file."""
+    c0, t0 = _cpu_seconds(), time.perf_counter()
     for p in files:
         dcmread(p, stop_before_pixels=True)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, _cpu_seconds() - c0
 
 
-def our_import(folder: Path, archive: Path, *, trace: bool) -> tuple[float, dict[str, int], int]:
-    """Seconds, status counts and tracemalloc peak (bytes; 0 when not traced) of import_into."""
+def our_import(
+    folder: Path, archive: Path, *, trace: bool, workers: int | None = None
+) -> tuple[float, float, dict[str, int], int]:
+    """Wall and CPU seconds, status counts and tracemalloc peak (bytes; 0 untraced)."""
     db = open_archive(archive)
     if trace:
         tracemalloc.start()
-    t0 = time.perf_counter()
-    summary = import_into(db, [folder])
-    seconds = time.perf_counter() - t0
+    c0, t0 = _cpu_seconds(), time.perf_counter()
+    summary = import_into(db, [folder], workers=workers)
+    seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
     peak = 0
     if trace:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     db.close()
-    return seconds, summary.counts, peak
+    return seconds, cpu, summary.counts, peak
+
+
+def _one_size(tmp: Path, n_files: int, workers: int | None) -> None:
+    """Write ``n_files``, time the bare loop and our import side by side, print the ratios."""
+    folder = tmp / f"files-{n_files}"
+    t0 = time.perf_counter()
+    files = write_files(folder, n_files)
+    size_mb = sum(p.stat().st_size for p in files) / 1e6
+    print(f"\n{len(files)} files ({size_mb:.1f} MB) written in {time.perf_counter() - t0:.1f} s")
+    bare, bare_cpu = bare_loop(files)
+    ours, ours_cpu, counts, _ = our_import(
+        folder, tmp / f"bench-{n_files}.sqlite", trace=False, workers=workers
+    )
+    again, _, again_counts, _ = our_import(
+        folder, tmp / f"bench-{n_files}.sqlite", trace=False, workers=workers
+    )
+    n = len(files)
+    print(f"  yardstick, bare dcmread loop : {bare:7.2f} s  {n / bare:7.0f} files/s")
+    print(f"  product, import_into         : {ours:7.2f} s  {n / ours:7.0f} files/s  {counts}")
+    print(f"  ratio (goal >= 0.5x)         : {bare / ours:7.3f}x")
+    print(
+        f"  per core (CPU s)             : yardstick {bare_cpu:.2f}, product {ours_cpu:.2f}"
+        f" -> {bare_cpu / ours_cpu:.3f}x per core; {ours_cpu / n * 1000:.1f} ms CPU per file"
+    )
+    print(
+        f"  re-import (no-op)            : {again:7.2f} s  "
+        f"duplicate {again_counts.get('duplicate', 0)}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Write the files, run both loops and print the figures."""
+    """Write the files, run both loops at each size and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--files", type=int, default=20_000, help="number of files (20000)")
     parser.add_argument(
-        "--no-trace",
-        action="store_true",
-        help="skip the second, tracemalloc-traced import (it runs about 2x slower)",
+        "--files",
+        type=int,
+        nargs="+",
+        default=[1_000, 4_000],
+        help="numbers of files (default: 1000 4000)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="reading processes (default: one per core)"
+    )
+    parser.add_argument(
+        "--trace",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also import N files traced by tracemalloc for the peak memory (slow)",
     )
     args = parser.parse_args(argv)
+    print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="dxa-bench-") as tmp:
-        folder = Path(tmp) / "files"
-        t0 = time.perf_counter()
-        files = write_files(folder, args.files)
-        size_mb = sum(p.stat().st_size for p in files) / 1e6
-        print(f"wrote {len(files)} files ({size_mb:.1f} MB) in {time.perf_counter() - t0:.1f} s")
-        rss_start = _maxrss_mb()
-
-        bare = bare_loop(files)
-        rss_bare = _maxrss_mb()
-        ours, counts, _ = our_import(folder, Path(tmp) / "bench.sqlite", trace=False)
-        rss_ours = _maxrss_mb()
-
-        bare_rate = len(files) / bare
-        our_rate = len(files) / ours
-        print(f"bare dcmread loop : {bare:8.2f} s  {bare_rate:8.0f} files/s")
-        print(f"our import_into  : {ours:8.2f} s  {our_rate:8.0f} files/s  {counts}")
-        print(f"ratio ours/bare   : {our_rate / bare_rate:8.3f}  (target >= 0.8)")
-        print(
-            f"peak RSS (ru_maxrss): after writing {rss_start:.0f} MB, after bare loop "
-            f"{rss_bare:.0f} MB, after our import {rss_ours:.0f} MB"
-        )
-        if not args.no_trace:
-            traced, _, peak = our_import(folder, Path(tmp) / "traced.sqlite", trace=True)
+        for n_files in args.files:
+            _one_size(Path(tmp), n_files, args.workers)
+        print(f"peak RSS (ru_maxrss) of the importing process: {_maxrss_mb():.0f} MB")
+        if args.trace:
+            folder = Path(tmp) / "traced"
+            write_files(folder, args.trace)
+            traced, _, _, peak = our_import(
+                folder, Path(tmp) / "traced.sqlite", trace=True, workers=args.workers
+            )
             print(
-                f"tracemalloc peak of our import: {peak / 1e6:.1f} MB "
+                f"tracemalloc peak of importing {args.trace} files: {peak / 1e6:.1f} MB "
                 f"(traced run {traced:.1f} s, into a fresh archive)"
             )
 

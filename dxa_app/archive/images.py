@@ -196,6 +196,60 @@ def put(folder: Path, source: Path, sha256: str) -> tuple[str, int]:
         ) from exc
 
 
+def put_new_bytes(folder: Path, data: bytes, sha256: str) -> tuple[str, int] | None:
+    """Write content that was read and parsed into the store, when it is not there yet.
+
+    Used by the import's readers, so that a file is read once: the bytes that were parsed
+    are what is stored (fsynced, through a temporary name, owner-only). Nothing is
+    written when the store holds the name already; the import's writer then checks that
+    copy as :func:`put` does.
+
+    Parameters
+    ----------
+    folder : Path
+        The store folder (created when missing).
+    data : bytes
+        The file's content.
+    sha256 : str
+        Its SHA-256 (hex), computed from ``data`` by the reader.
+
+    Returns
+    -------
+    tuple of (str, int) or None
+        The path relative to the store and the size, or None when the store held it.
+
+    Raises
+    ------
+    ImportProblemError
+        When it cannot be written (disk full, no permission).
+    """
+    rel = relative_path(sha256)
+    dest = folder / rel
+    try:
+        if dest.exists():
+            return None
+        _mkdir(dest.parent)
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            tmp.replace(dest)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+    except OSError as exc:
+        raise ImportProblemError(
+            _("{path} could not be copied into the image store {store}: {error}").format(
+                path=rel, store=folder, error=exc.strerror or exc
+            ),
+            _("Check the free space and the permissions of the archive's folder."),
+        ) from exc
+    return rel, len(data)
+
+
 @dataclass(frozen=True)
 class StoredFile:
     """One file an archive's image rows name: where, and the SHA-256 it must have."""

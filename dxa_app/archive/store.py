@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,8 @@ class _Tally:
     scope: str = ""  # where the source's scanner names are valid (serial mapping)
     patient_scope: str = ""  # the scope of a patient identifier whose reader set none
     refused: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    #: Files the reading step already wrote into the image store: SHA-256 -> (path, size).
+    stored: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     new_versions: list[tuple[int, str, str, str]] = field(default_factory=list)
 
 
@@ -608,7 +611,8 @@ def _store_image(
         return
     stored, size = "", None
     if tally.images is not None and img.file_path and img.sha256:
-        stored, size = put(tally.images, Path(img.file_path), img.sha256)
+        already = tally.stored.get(img.sha256)
+        stored, size = already or put(tally.images, Path(img.file_path), img.sha256)
     columns = _image_columns(img)
     if rows:
         if not stored:
@@ -818,7 +822,9 @@ def _store_vfa(db: sqlite_utils.Database, rec: VfaReadingRecord, tally: _Tally) 
 
 
 def store_parsed(
-    db: sqlite_utils.Database, parsed: ParsedSource
+    db: sqlite_utils.Database,
+    parsed: ParsedSource,
+    stored: Mapping[str, tuple[str, int]] | None = None,
 ) -> tuple[int, tuple[ImportNote, ...]]:
     """Store everything one source yielded, in one transaction.
 
@@ -828,6 +834,10 @@ def store_parsed(
         The open archive.
     parsed : ParsedSource
         What a reader made of one file.
+    stored : mapping, optional
+        Image files the reading step wrote into the image store itself
+        (:func:`~dxa_app.archive.images.put_new_bytes`): SHA-256 -> (path, size); they are
+        not copied again.
 
     Returns
     -------
@@ -844,7 +854,10 @@ def store_parsed(
         it was read.
     """
     tally = _Tally(
-        images=store_folder(db), scope=parsed.scope, patient_scope=f"reader:{parsed.reader}"
+        images=store_folder(db),
+        scope=parsed.scope,
+        patient_scope=f"reader:{parsed.reader}",
+        stored=stored or {},
     )
     before = db.conn.total_changes
     with write_transaction(db):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import io
 import math
 import re
@@ -23,7 +24,7 @@ from stat import S_ISREG
 from typing import Any, Final, TypeVar
 
 from pydicom import dcmread
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -51,6 +52,7 @@ from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
 from dxa_app.ingest.base import file_sha256, is_dicom_head
 from dxa_app.ingest.files import max_bytes, max_sequence_depth, open_regular, read_bounded
+from dxa_app.ingest.sr_fast import SrItem, fast_sequence
 
 _T = TypeVar("_T")
 
@@ -329,8 +331,158 @@ def _too_deep(depth: int) -> str:
     ).format(depth=depth)
 
 
+@dataclass(slots=True)
+class _Loaded:
+    """One DICOM file read once: its bytes, its dataset (parsed, values decoded on use) or why not.
+
+    ``key`` identifies the file's version (path, device, inode, size, modification time);
+    ``warnings`` are pydicom's complaints while parsing, turned into notes on each load.
+    """
+
+    key: tuple[str, int, int, int, int]
+    data: bytes = b""
+    dataset: Dataset | None = None
+    error: ImportProblemError | None = None
+    warnings: tuple[str, ...] = ()
+    _sha256: str = ""
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 (hex) of the bytes that were parsed."""
+        if not self._sha256:
+            self._sha256 = hashlib.sha256(self.data).hexdigest()
+        return self._sha256
+
+
+#: The file read last (each process holds one): the sniff, the reader and the image store
+#: all use it, so a file is read and parsed once however many steps look at it.
+_last_load: _Loaded | None = None
+
+
+def _file_key(path: Path) -> tuple[str, int, int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _cached(path: Path) -> _Loaded | None:
+    """Return the file read last when it is ``path`` and unchanged since, else None."""
+    last = _last_load
+    if last is None or last.key[0] != str(path):
+        return None
+    return last if _file_key(path) == last.key else None
+
+
+def _parse(path: Path) -> _Loaded:
+    """Read ``path`` once, check its structure without recursion, and parse it (not decode it)."""
+    key = _file_key(path) or (str(path), 0, 0, 0, 0)
+    try:
+        data = read_bounded(path, "dicom", path.name)
+    except OSError as exc:
+        reason = _("the file cannot be read ({error})").format(error=exc)
+        return _Loaded(key, error=dicom_problem(path, reason))
+    except ImportProblemError as exc:
+        return _Loaded(key, error=dicom_problem(path, exc.message))
+    loaded = _Loaded(key, data)
+    if not is_dicom_head(data):
+        reason = _("not a DICOM Part 10 file (no 'DICM' after the preamble)")
+        loaded.error = dicom_problem(path, reason)
+        return loaded
+    depth = max_sequence_depth()
+    reason = ""
+    try:
+        _check_complete(data, depth, max_bytes("dicom"))
+    except _Truncated:
+        reason = _("the file is truncated (it ends inside an element)")
+    except (_Malformed, struct.error) as exc:
+        reason = _("the file is damaged ({error})").format(error=exc)
+    except _TooDeep:
+        reason = _too_deep(depth)
+    except _TooLarge:
+        reason = _("the deflated data set inflates to more than {limit} MiB").format(
+            limit=max_bytes("dicom") >> 20
+        )
+    if reason:
+        loaded.error = dicom_problem(path, reason)
+        return loaded
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = dcmread(io.BytesIO(data))
+            _decode_meta(ds)
+    except RecursionError:  # the walk above should have refused it
+        loaded.error = dicom_problem(path, _too_deep(depth))
+        return loaded
+    except Exception as exc:  # pydicom raises many kinds of errors on damaged input
+        loaded.error = dicom_problem(path, _("the file is damaged ({error})").format(error=exc))
+        return loaded
+    loaded.warnings = tuple(str(w.message) for w in caught)
+    if "Rows" in ds and "PixelData" not in ds and "FloatPixelData" not in ds:
+        reason = _("the image has no pixel data (the file may be truncated)")
+        loaded.error = dicom_problem(path, reason)
+        return loaded
+    loaded.dataset = ds
+    return loaded
+
+
+def _decode_meta(ds: Dataset) -> None:
+    """Decode the file meta (a few elements, read by every step); the data set stays raw."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        for _elem in meta.iterall():
+            pass
+
+
+def _load(path: Path) -> _Loaded:
+    """Return ``path`` read and parsed, from the last read when the file is unchanged."""
+    global _last_load
+    found = _cached(path)
+    if found is None:
+        found = _parse(path)
+        _last_load = found
+    return found
+
+
+def loaded_bytes(path: Path, sha256: str) -> bytes | None:
+    """Return the bytes of ``path`` as they were parsed, when they are still held, else None.
+
+    Parameters
+    ----------
+    path : Path
+        A DICOM file read by :func:`load_dataset`.
+    sha256 : str
+        The SHA-256 its image record names; the bytes are returned only when they match.
+
+    Returns
+    -------
+    bytes or None
+        The content that was parsed (so the image store keeps exactly what was read), or
+        None when another file was read since.
+    """
+    last = _last_load
+    if last is None or last.key[0] != str(path) or last.dataset is None:
+        return None
+    return last.data if last.sha256 == sha256 else None
+
+
+def parsed_sha256(path: Path) -> str:
+    """Return the SHA-256 of the bytes of ``path`` that were parsed (the file is read if not)."""
+    last = _last_load
+    if last is not None and last.key[0] == str(path) and last.dataset is not None:
+        return last.sha256
+    return file_sha256(path)
+
+
 def load_dataset(path: Path, notes: list[ImportNote]) -> Dataset:
-    """Read a whole DICOM Part 10 file, refusing damaged or truncated files.
+    """Read a whole DICOM Part 10 file once, refusing damaged or truncated files.
+
+    The file is read and parsed once however many steps ask for it (the sniff of each
+    reader, the reader, the image store): the last file is kept while it is unchanged.
+    Its structure is checked whole, without recursion, before pydicom parses it; a
+    value is decoded when a reader uses it (a value that cannot be decoded then fails
+    the file in :func:`interpret`).
 
     Parameters
     ----------
@@ -342,7 +494,7 @@ def load_dataset(path: Path, notes: list[ImportNote]) -> Dataset:
     Returns
     -------
     Dataset
-        The dataset with every element already decoded.
+        The dataset (shared: do not change it).
 
     Raises
     ------
@@ -352,41 +504,15 @@ def load_dataset(path: Path, notes: list[ImportNote]) -> Dataset:
         sequences deeper than the limit (checked without recursion before pydicom parses
         the file) or lacks pixel data.
     """
-    try:
-        data = read_bounded(path, "dicom", path.name)
-    except OSError as exc:
-        raise dicom_problem(path, _("the file cannot be read ({error})").format(error=exc)) from exc
-    except ImportProblemError as exc:
-        raise dicom_problem(path, exc.message) from exc
-    if not is_dicom_head(data):
-        raise dicom_problem(path, _("not a DICOM Part 10 file (no 'DICM' after the preamble)"))
-    depth = max_sequence_depth()
-    try:
-        _check_complete(data, depth, max_bytes("dicom"))
-    except _Truncated as exc:
-        raise dicom_problem(path, _("the file is truncated (it ends inside an element)")) from exc
-    except (_Malformed, struct.error) as exc:
-        raise dicom_problem(path, _("the file is damaged ({error})").format(error=exc)) from exc
-    except _TooDeep as exc:
-        raise dicom_problem(path, _too_deep(depth)) from exc
-    except _TooLarge as exc:
-        raise dicom_problem(
-            path,
-            _("the deflated data set inflates to more than {limit} MiB").format(
-                limit=max_bytes("dicom") >> 20
-            ),
-        ) from exc
-    try:
-        with _captured_warnings(notes):
-            ds = dcmread(io.BytesIO(data))
-            _decode_all(ds)  # so errors surface here and not later
-    except RecursionError as exc:  # the walk above should have refused it
-        raise dicom_problem(path, _too_deep(depth)) from exc
-    except Exception as exc:  # pydicom raises many kinds of errors on damaged input
-        raise dicom_problem(path, _("the file is damaged ({error})").format(error=exc)) from exc
-    if "Rows" in ds and "PixelData" not in ds and "FloatPixelData" not in ds:
-        raise dicom_problem(path, _("the image has no pixel data (the file may be truncated)"))
-    return ds
+    loaded = _load(path)
+    if loaded.error is not None:
+        raise loaded.error
+    assert loaded.dataset is not None
+    for message in dict.fromkeys(m.split("\n")[0] for m in loaded.warnings):
+        notes.append(
+            ImportNote(_("DICOM value not valid, read anyway: {detail}").format(detail=message))
+        )
+    return loaded.dataset
 
 
 def interpret(path: Path, notes: list[ImportNote], build: Callable[[], _T]) -> _T:
@@ -412,10 +538,16 @@ def interpret(path: Path, notes: list[ImportNote], build: Callable[[], _T]) -> _
     try:
         with _captured_warnings(notes):
             return build()
+    except ImportProblemError:
+        raise
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
         raise dicom_problem(
             path, _("the content is not understood ({error})").format(error=exc)
         ) from exc
+    except RecursionError as exc:
+        raise dicom_problem(path, _too_deep(max_sequence_depth())) from exc
+    except Exception as exc:  # a value decoded on use that pydicom cannot decode
+        raise dicom_problem(path, _("the file is damaged ({error})").format(error=exc)) from exc
 
 
 #: Private groups every sniff reads, so that one read serves both vendor readers.
@@ -452,8 +584,9 @@ def sniff_dataset(path: Path, head: bytes, private_groups: Sequence[int]) -> Dat
     Returns
     -------
     Dataset or None
-        A partial dataset (all values already decoded; do not change it), or None when
-        the file is not readable DICOM.
+        The dataset :func:`load_dataset` returns (these values already decoded; do not
+        change it), else a partial dataset of these values when the file cannot be parsed
+        whole, or None when the file is not readable DICOM.
     """
     global _last_sniff
     if not is_dicom_head(head):
@@ -465,6 +598,10 @@ def sniff_dataset(path: Path, head: bytes, private_groups: Sequence[int]) -> Dat
         return None
     if not S_ISREG(stat.st_mode) or stat.st_size > max_bytes("dicom"):
         return None  # load_dataset says why
+    loaded = _load(path)  # the file is read and parsed once, for the sniffs and the reader
+    if loaded.dataset is not None and _sniff_values_decode(loaded.dataset, groups):
+        return loaded.dataset
+    # a file pydicom cannot parse whole: its header may still say which reader refuses it
     key: _SniffKey = (str(path), stat.st_mtime_ns, stat.st_size, head, groups)
     last = _last_sniff
     if last is not None and last[0] == key:
@@ -479,6 +616,20 @@ def sniff_dataset(path: Path, head: bytes, private_groups: Sequence[int]) -> Dat
         ds = None
     _last_sniff = (key, ds)
     return ds
+
+
+def _sniff_values_decode(ds: Dataset, groups: tuple[int, ...]) -> bool:
+    """Decode the elements a sniff reads (maker, class, modality, creators); False if one fails."""
+    wanted = {0x00080070, 0x00080016, 0x00080060}
+    try:
+        with _captured_warnings(None):
+            for tag in ds.keys():  # noqa: SIM118 (tags, not elements)
+                group, elem = tag >> 16, tag & 0xFFFF
+                if tag in wanted or (group in groups and 0x10 <= elem <= 0xFF):
+                    ds[tag]  # decodes the raw element in place
+    except Exception:  # sniffing never raises
+        return False
+    return True
 
 
 def is_foreign_instance(ds: Dataset) -> bool:
@@ -548,9 +699,73 @@ def text_of(value: Any) -> str:
     return str(value).strip()
 
 
-def text_value(ds: Dataset, keyword: str) -> str:
+@cache
+def _keyword_tag(keyword: str) -> int | None:
+    return tag_for_keyword(keyword)
+
+
+def value_of(ds: Dataset | SrItem, keyword: str, default: Any = None) -> Any:
+    """Return the value of element ``keyword`` of ``ds`` (``default`` when absent).
+
+    What ``ds.get(keyword, default)`` returns, found by tag without pydicom's attribute
+    machinery (an import reads some hundred elements per file); the element is decoded
+    on this first use.
+
+    Parameters
+    ----------
+    ds : Dataset or SrItem
+        The dataset or sequence item (also one read by :func:`content_items`).
+    keyword : str
+        A DICOM keyword, e.g. ``"PatientID"``.
+    default : Any
+        Returned when the element is absent.
+
+    Returns
+    -------
+    Any
+        The element's value.
+    """
+    tag = _keyword_tag(keyword)
+    if isinstance(ds, SrItem):
+        return default if tag is None else ds.values.get(tag, default)
+    if tag is None:
+        return ds.get(keyword, default)
+    elements = ds._dict  # the elements by tag (pydicom keeps raw ones until first use)
+    elem = elements.get(tag)  # type: ignore[call-overload]
+    if elem is None:
+        return default
+    if not isinstance(elem, DataElement):
+        elem = ds[tag]
+    return elem.value
+
+
+def content_items(ds: Dataset) -> Sequence[Dataset | SrItem]:
+    """Return the ContentSequence items of a structured report, read by the fast path if it can.
+
+    The items are read with :func:`dxa_app.ingest.sr_fast.fast_sequence` (values decoded
+    at once, far cheaper than pydicom's objects); when it cannot read them (another value
+    representation, implicit VR, a multi-byte character set, damaged bytes) they come from
+    pydicom as before. Read their values with :func:`value_of` and :func:`text_of`.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The structured report.
+
+    Returns
+    -------
+    sequence of Dataset or SrItem
+        The items (empty when there is no content).
+    """
+    fast = fast_sequence(ds, 0x0040A730)
+    if fast is not None:
+        return fast
+    return list(value_of(ds, "ContentSequence", []))
+
+
+def text_value(ds: Dataset | SrItem, keyword: str) -> str:
     """Return the text of element ``keyword`` of ``ds`` ("" when absent)."""
-    return text_of(ds.get(keyword))
+    return text_of(value_of(ds, keyword))
 
 
 def private_slots(ds: Dataset, group: int, creators: Collection[str]) -> list[int]:
@@ -950,7 +1165,7 @@ def image_record(
         columns=_int("Columns"),
         bits_allocated=_int("BitsAllocated"),
         file_path=str(path),
-        sha256=file_sha256(path),
+        sha256=parsed_sha256(path),
         note=note,
         side=side if side is not None else laterality_of(ds),
         body_part=text_value(ds, "BodyPartExamined"),

@@ -33,6 +33,7 @@ from dxa_app.ingest.clean import clean_source
 from dxa_app.ingest.dicom_common import (
     HOLOGIC_CREATORS,
     acquisition_datetime,
+    content_items,
     dicom_problem,
     find_private,
     image_record,
@@ -54,8 +55,10 @@ from dxa_app.ingest.dicom_common import (
     source_identity_from,
     study_from,
     text_of,
+    value_of,
 )
 from dxa_app.ingest.plausibility import Quantity, measurement_problem
+from dxa_app.ingest.sr_fast import SrItem
 
 __all__ = ["GE_CREATORS", "READER", "READER_NAME", "GeDicomReader"]
 
@@ -88,6 +91,9 @@ _GE_REGIONS: Final[dict[ScanType, dict[str, Region]]] = {
     },
     ScanType.WHOLE_BODY: {"total": Region.WHOLE_BODY},
 }
+
+#: A data set or sequence item, or an SR content item read by the fast path.
+_Item = Dataset | SrItem
 
 NOTE_SR: Final = "GE Lunar SR; {n} scan(s) imported"
 NOTE_SR_NOT_UNDERSTOOD: Final = "GE Lunar SR; content not understood: {detail}"
@@ -131,16 +137,16 @@ _IMAGE_KIND: Final[dict[ScanType, str]] = {
 }
 
 
-def _meaning(item: Dataset) -> str:
-    seq = item.get("ConceptNameCodeSequence")
+def _meaning(item: _Item) -> str:
+    seq = value_of(item, "ConceptNameCodeSequence")
     if not seq:
         return ""
-    return text_of(seq[0].get("CodeMeaning")) or text_of(seq[0].get("CodeValue"))
+    return text_of(value_of(seq[0], "CodeMeaning")) or text_of(value_of(seq[0], "CodeValue"))
 
 
-def _unit(measured: Dataset) -> str:
-    seq = measured.get("MeasurementUnitsCodeSequence")
-    return text_of(seq[0].get("CodeValue")) if seq else ""
+def _unit(measured: _Item) -> str:
+    seq = value_of(measured, "MeasurementUnitsCodeSequence")
+    return text_of(value_of(seq[0], "CodeValue")) if seq else ""
 
 
 #: NUM concept (normalised meaning) -> (field, {accepted unit: factor to our unit}).
@@ -174,15 +180,15 @@ class _Walk:
         )
 
 
-def _num_value(item: Dataset) -> tuple[float | None, str]:
-    seq = item.get("MeasuredValueSequence")
+def _num_value(item: _Item) -> tuple[float | None, str]:
+    seq = value_of(item, "MeasuredValueSequence")
     if not seq:
         return None, ""
     measured = seq[0]
-    fp = measured.get("FloatingPointValue")
+    fp = value_of(measured, "FloatingPointValue")
     if fp is not None:
         return float(fp), _unit(measured)
-    numeric = measured.get("NumericValue")
+    numeric = value_of(measured, "NumericValue")
     return (float(numeric) if numeric is not None and text_of(numeric) else None), _unit(measured)
 
 
@@ -209,7 +215,7 @@ def _check(walk: _Walk, where: str, meaning: str, target: str, value: float | No
 
 
 def _region_result(
-    item: Dataset, scan_type: ScanType, where: str, walk: _Walk
+    item: _Item, scan_type: ScanType, where: str, walk: _Walk
 ) -> RegionResult | None:
     name = _meaning(item)
     region = region_of(name, scan_type, _GE_REGIONS)
@@ -219,8 +225,8 @@ def _region_result(
     where = f"{where} / {name}"
     values: dict[str, float | None] = {}
     included: bool | None = None
-    for child in item.get("ContentSequence", []):
-        value_type = text_of(child.get("ValueType"))
+    for child in value_of(item, "ContentSequence", []):
+        value_type = text_of(value_of(child, "ValueType"))
         meaning = _meaning(child)
         key = _norm(meaning)
         if value_type == "NUM" and key in _NUM_FIELDS:
@@ -237,11 +243,13 @@ def _region_result(
                 _check(walk, where, meaning, target, values[target])
         elif key == "included" and value_type in ("CODE", "TEXT"):
             if value_type == "CODE":
-                seq = child.get("ConceptCodeSequence")
+                seq = value_of(child, "ConceptCodeSequence")
                 code = seq[0] if seq else Dataset()
-                text = text_of(code.get("CodeMeaning")) or text_of(code.get("CodeValue"))
+                text = text_of(value_of(code, "CodeMeaning")) or text_of(
+                    value_of(code, "CodeValue")
+                )
             else:
-                text = text_of(child.get("TextValue"))
+                text = text_of(value_of(child, "TextValue"))
             included = parse_flag(text)
             if included is None:
                 walk.unknown(where, _("Included = '{value}'").format(value=text))
@@ -258,7 +266,7 @@ def _region_result(
     )
 
 
-def _scan(item: Dataset, key: str, fallback_when: dt.datetime, walk: _Walk) -> ScanRecord | None:
+def _scan(item: _Item, key: str, fallback_when: dt.datetime, walk: _Walk) -> ScanRecord | None:
     label = _meaning(item)
     scan = _scan_of_label(label)
     if scan is None:
@@ -268,8 +276,8 @@ def _scan(item: Dataset, key: str, fallback_when: dt.datetime, walk: _Walk) -> S
     acquired: dt.datetime | None = None
     texts: dict[str, str] = {}
     results: list[RegionResult] = []
-    for child in item.get("ContentSequence", []):
-        value_type = text_of(child.get("ValueType"))
+    for child in value_of(item, "ContentSequence", []):
+        value_type = text_of(value_of(child, "ValueType"))
         meaning = _meaning(child)
         norm = _norm(meaning)
         if value_type == "CONTAINER":
@@ -277,13 +285,14 @@ def _scan(item: Dataset, key: str, fallback_when: dt.datetime, walk: _Walk) -> S
             if result is not None:
                 results.append(result)
         elif value_type == "DATETIME" and acquired is None and "datetime" in norm:
-            acquired = parse_dt(text_of(child.get("DateTime")))
+            acquired = parse_dt(text_of(value_of(child, "DateTime")))
         elif value_type in ("TEXT", "PNAME") and norm in (
             "scanmode",
             "operator",
             "softwareversion",
         ):
-            raw = child.get("TextValue") if value_type == "TEXT" else child.get("PersonName")
+            keyword = "TextValue" if value_type == "TEXT" else "PersonName"
+            raw = value_of(child, keyword)
             texts[norm] = text_of(raw)
         else:
             walk.unknown(label, f"{value_type} '{meaning}'")
@@ -315,7 +324,7 @@ def _is_ge(ds: Dataset) -> bool:
     """GEMS_LUNAR_RAW data, or a GE maker on a DXA-shaped instance (GE also makes CT, MR...)."""
     if private_slots(ds, 0x0021, HOLOGIC_CREATORS):
         return False
-    manufacturer = text_of(ds.get("Manufacturer"))
+    manufacturer = text_of(value_of(ds, "Manufacturer"))
     if manufacturer and "HOLOGIC" in manufacturer.upper():
         return False
     if private_slots(ds, 0x7003, GE_CREATORS):
@@ -385,17 +394,17 @@ class GeDicomReader:
         study = study_from(ds, path, notes)
         identity = source_identity_from(ds)
         candidates = _unknown_private(ds, notes)
-        sop_class = text_of(ds.get("SOPClassUID"))
-        if sop_class in _SR_CLASSES or text_of(ds.get("Modality")) == "SR":
+        sop_class = text_of(value_of(ds, "SOPClassUID"))
+        if sop_class in _SR_CLASSES or text_of(value_of(ds, "Modality")) == "SR":
             walk = _Walk(path, notes)
             fallback = acquisition_datetime(ds, []) or dt.datetime.combine(
                 study.study_date, dt.time()
             )
             scans: list[ScanRecord] = []
-            for n, item in enumerate(ds.get("ContentSequence", []), start=1):
-                if text_of(item.get("ValueType")) != "CONTAINER":
+            for n, item in enumerate(content_items(ds), start=1):
+                if text_of(value_of(item, "ValueType")) != "CONTAINER":
                     walk.unknown(
-                        _("report"), f"{text_of(item.get('ValueType'))} '{_meaning(item)}'"
+                        _("report"), f"{text_of(value_of(item, 'ValueType'))} '{_meaning(item)}'"
                     )
                     continue
                 scan = _scan(item, f"dicom:{sop_uid}:{n}", fallback, walk)
@@ -441,9 +450,9 @@ class GeDicomReader:
         self, ds: Dataset, path: Path, notes: list[ImportNote], candidates: list[str]
     ) -> ImageRecord:
         protocol = (
-            text_of(ds.get("ProtocolName"))
-            or text_of(ds.get("PerformedProcedureStepDescription"))
-            or text_of(ds.get("SeriesDescription"))
+            text_of(value_of(ds, "ProtocolName"))
+            or text_of(value_of(ds, "PerformedProcedureStepDescription"))
+            or text_of(value_of(ds, "SeriesDescription"))
         )
         scan = _scan_of_label(protocol)
         side: Side | None = None

@@ -58,6 +58,7 @@ from dxa_app.ingest.dicom_common import (
     study_from,
     text_of,
     text_value,
+    value_of,
 )
 from dxa_app.ingest.plausibility import Quantity, measurement_problem
 
@@ -453,7 +454,7 @@ class HologicDicomReader:
         study = study_from(ds, path, notes)
         identity = source_identity_from(ds)
         body_part = text_value(ds, "BodyPartExamined").upper()
-        bits = ds.get("BitsAllocated")
+        bits = value_of(ds, "BitsAllocated")
         elem = find_private(ds, 0x0021, 0x01, HOLOGIC_CREATORS)
         analysis_text = text_of(elem.value) if elem is not None else ""
         candidates = _unknown_private(ds, notes)
@@ -571,7 +572,7 @@ class HologicDicomReader:
             acquired_at=acquired,
             side=side,
             scan_mode=analysis.scan_mode or "",
-            operator=person_name(ds.get("OperatorsName")),
+            operator=person_name(value_of(ds, "OperatorsName")),
             software_version=(
                 analysis.software_version
                 if analysis.software_version is not None

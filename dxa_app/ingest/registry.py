@@ -114,6 +114,8 @@ def describe_unclaimed(path: Path, head: bytes) -> tuple[bool, str]:
         maker = str(ds.get("Manufacturer", "") or "?")
     except ImportProblemError as exc:
         return True, exc.message
+    except Exception as exc:  # a header value pydicom cannot decode
+        return True, _("the file is damaged ({error})").format(error=exc)
     return False, _("DICOM {modality} from {manufacturer}, not a DXA export").format(
         modality=modality, manufacturer=maker
     )

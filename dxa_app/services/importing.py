@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+import multiprocessing
+import multiprocessing.context
 import os
 import sqlite3
 import stat
+import sys
+import threading
 import uuid
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 import sqlite_utils
 
+from dxa_app.archive.images import put_new_bytes, store_folder
 from dxa_app.archive.store import log_import, store_parsed
 from dxa_app.domain import AnalysisStatus, ImportOutcome, ImportStatus, ParsedSource
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
 from dxa_app.ingest.files import not_regular_reason
 from dxa_app.ingest.registry import (
+    READER_MODULES,
     describe_unclaimed,
     folder_reader_for,
     read_head,
@@ -190,7 +200,7 @@ def import_file(db: sqlite_utils.Database, path: Path, batch: str) -> ImportOutc
         imported / duplicate (nothing new) / skipped (not a DXA export, or not a regular
         file: never opened) / failed (with reason).
     """
-    outcome = _import_file(db, path)
+    outcome = _store_read(db, read_source(path, store_folder(db)))
     log_import(db, batch, outcome)
     return outcome
 
@@ -206,15 +216,68 @@ def _cannot_read(path: Path, exc: OSError) -> ImportOutcome:
     return ImportOutcome(str(path), ImportStatus.FAILED, reason=reason)
 
 
-def _import_file(db: sqlite_utils.Database, path: Path) -> ImportOutcome:
+@dataclass(frozen=True, slots=True)
+class SourceRead:
+    """What reading one source gave, before anything is stored.
+
+    Either ``outcome`` is final (skipped, or failed with its reason), or ``parsed`` holds
+    what the reader made of the source; ``stored`` names the image files the reading step
+    already wrote into the image store (SHA-256 -> (path in the store, size)).
+    """
+
+    path: str
+    outcome: ImportOutcome | None = None
+    reader: str = ""
+    parsed: ParsedSource | None = None
+    stored: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+def _failed(path: Path, name: str, reason: str) -> SourceRead:
+    outcome = ImportOutcome(str(path), ImportStatus.FAILED, reader=name, reason=reason)
+    return SourceRead(str(path), outcome, name)
+
+
+def read_source(path: Path, store: Path | None) -> SourceRead:
+    """Sniff and read one source, and put its image files into the image store; no SQL.
+
+    This is the part of an import that runs in the reading processes of a pooled import
+    (see :func:`import_into`); it never raises for a bad file. A DICOM file is read from
+    disk once: the sniffs, the reader, the SHA-256 and the copy in the image store all
+    use the same bytes.
+
+    Parameters
+    ----------
+    path : Path
+        The file or folder source.
+    store : Path or None
+        The archive's image store folder (None: image files are left where they are).
+
+    Returns
+    -------
+    SourceRead
+        The final outcome (skipped/failed), or the parsed source to store.
+    """
+    read, images = _read_one(path)
+    if store is None or not images:
+        return read
+    try:
+        stored = {sha: put for sha, data in images if (put := put_new_bytes(store, data, sha))}
+    except ImportProblemError as exc:
+        return _failed(path, read.reader, exc.message)
+    return dataclasses.replace(read, stored=stored)
+
+
+def _read_one(path: Path) -> tuple[SourceRead, list[tuple[str, bytes]]]:
+    """Sniff and read one source; return it with its image files' (SHA-256, bytes) to store."""
     spath = str(path)
     try:
         mode = path.stat().st_mode  # of the link's target for a link
     except OSError as exc:
-        return _cannot_read(path, exc)
+        return SourceRead(spath, _cannot_read(path, exc)), []
     special = not_regular_reason(path, mode)
     if special is not None:  # a FIFO would block the import, a device never end
-        return ImportOutcome(spath, ImportStatus.SKIPPED, reason=special)
+        outcome = ImportOutcome(spath, ImportStatus.SKIPPED, reason=special)
+        return SourceRead(spath, outcome), []
     name = ""
     try:
         head = b"" if stat.S_ISDIR(mode) else read_head(path)
@@ -222,39 +285,54 @@ def _import_file(db: sqlite_utils.Database, path: Path) -> ImportOutcome:
         if reader is None:
             damaged, why = describe_unclaimed(path, head)
             status = ImportStatus.FAILED if damaged else ImportStatus.SKIPPED
-            return ImportOutcome(spath, status, reason=why)
+            return SourceRead(spath, ImportOutcome(spath, status, reason=why)), []
         name = reader.name
         parsed = reader.read(path)
+        images = _image_bytes(parsed)
     except OSError as exc:
-        return _cannot_read(path, exc)
+        return SourceRead(spath, _cannot_read(path, exc), name), []
     except ImportProblemError as exc:
-        return ImportOutcome(spath, ImportStatus.FAILED, reader=name, reason=exc.message)
+        return _failed(path, name, exc.message), []
     except ValueError as exc:  # e.g. a record the domain types refuse
-        return ImportOutcome(
-            spath,
-            ImportStatus.FAILED,
-            reader=name,
-            reason=_("inconsistent data: {e}").format(e=exc),
-        )
+        return _failed(path, name, _("inconsistent data: {e}").format(e=exc)), []
     except RecursionError:
-        return ImportOutcome(
-            spath,
-            ImportStatus.FAILED,
-            reader=name,
-            reason=_("the file is nested too deeply to be read (damaged or hostile)."),
-        )
+        reason = _("the file is nested too deeply to be read (damaged or hostile).")
+        return _failed(path, name, reason), []
     except Exception as exc:  # a reader's bug must not stop the batch: this file fails
         _LOG.exception("reading %s failed", spath)
-        return ImportOutcome(
-            spath,
-            ImportStatus.FAILED,
-            reader=name,
-            reason=_("the file could not be read ({error}: {detail}).").format(
-                error=type(exc).__name__, detail=exc
-            ),
+        reason = _("the file could not be read ({error}: {detail}).").format(
+            error=type(exc).__name__, detail=exc
         )
+        return _failed(path, name, reason), []
+    return SourceRead(spath, reader=name, parsed=parsed), images
+
+
+def _image_bytes(parsed: ParsedSource) -> list[tuple[str, bytes]]:
+    """The (SHA-256, bytes) of a source's image files, as they were parsed and still held.
+
+    An image whose bytes are no longer held is left out: the writer copies it from its
+    file, as :func:`~dxa_app.archive.images.put` always did.
+    """
+    from dxa_app.ingest.dicom_common import loaded_bytes  # pydicom: loaded when first needed
+
+    out: dict[str, bytes] = {}
+    for study in parsed.studies:
+        for img in study.images:
+            if img.file_path and img.sha256 and img.sha256 not in out:
+                data = loaded_bytes(Path(img.file_path), img.sha256)
+                if data is not None:
+                    out[img.sha256] = data
+    return list(out.items())
+
+
+def _store_read(db: sqlite_utils.Database, read: SourceRead) -> ImportOutcome:
+    """Store a source that was read (one transaction); return its outcome."""
+    if read.outcome is not None:
+        return read.outcome
+    assert read.parsed is not None
+    spath, name, parsed = read.path, read.reader, read.parsed
     try:
-        rows, notes = store_parsed(db, parsed)
+        rows, notes = store_parsed(db, parsed, read.stored)
     except ImportProblemError as exc:
         return ImportOutcome(spath, ImportStatus.FAILED, reader=name, reason=exc.message)
     except (sqlite3.IntegrityError, ValueError) as exc:
@@ -308,12 +386,125 @@ def _order_key(source: _Source) -> tuple[int, str]:
     return (1 if late else 0, str(path))
 
 
+#: Below this many sources an import reads them in its own process (a pool costs a start).
+POOL_THRESHOLD: Final = 64
+#: Sources per task sent to a reading process, and tasks in flight per process (so memory
+#: stays flat however many files a batch holds).
+_CHUNK: Final = 16
+_IN_FLIGHT: Final = 4
+
+
+def default_workers(n_sources: int) -> int:
+    """Return how many reading processes an import of ``n_sources`` uses (1: none).
+
+    One per core, at most 4, and none for a small batch.
+    """
+    if n_sources < POOL_THRESHOLD:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def _read_chunk(paths: list[str], store: str | None) -> list[SourceRead]:
+    """Read a chunk of sources (runs in a reading process).
+
+    The image files are written into the store (each fsynced) on two threads while the
+    next files are parsed; the chunk is returned once every write has ended, and a source
+    whose write failed fails with the reason.
+    """
+    if store is None:
+        return [_read_one(Path(p))[0] for p in paths]
+    folder = Path(store)
+    with ThreadPoolExecutor(max_workers=2) as writes:
+        pending: list[tuple[SourceRead, list[tuple[str, Future[tuple[str, int] | None]]]]] = []
+        for p in paths:
+            read, images = _read_one(Path(p))
+            puts = [(sha, writes.submit(put_new_bytes, folder, data, sha)) for sha, data in images]
+            pending.append((read, puts))
+        out: list[SourceRead] = []
+        for read, puts in pending:
+            try:
+                stored = {sha: put for sha, future in puts if (put := future.result())}
+            except ImportProblemError as exc:
+                out.append(_failed(Path(read.path), read.reader, exc.message))
+                continue
+            out.append(dataclasses.replace(read, stored=stored) if stored else read)
+    return out
+
+
+def _skipped(source: _Source) -> SourceRead:
+    outcome = ImportOutcome(str(source.path), ImportStatus.SKIPPED, reason=source.skip or "")
+    return SourceRead(str(source.path), outcome)
+
+
+def _serial_reads(sources: Sequence[_Source], store: Path | None) -> Iterator[SourceRead]:
+    for source in sources:
+        yield _skipped(source) if source.skip is not None else read_source(source.path, store)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """How reading processes start: fork a process of one thread, else a fork server or spawn.
+
+    A process with threads (the GUI runs an import on a worker thread beside Qt's) is
+    never forked: its reading processes come from a fork server that imported the readers
+    once (or are spawned where there is none, on Windows and macOS).
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1 and "PySide6" not in sys.modules:
+        return multiprocessing.get_context("fork")
+    if "forkserver" not in methods:
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # the server imports the readers once; each reading process is forked from it ready
+    context.set_forkserver_preload([__name__, *READER_MODULES])
+    return context
+
+
+def _pooled_reads(
+    sources: Sequence[_Source], store: Path | None, workers: int
+) -> Iterator[SourceRead]:
+    """Read the sources in ``workers`` processes; yield in the sources' order.
+
+    At most ``workers * _IN_FLIGHT`` chunks are read ahead of the writer. When the pool
+    cannot start or a reading process dies, the sources not yet read are read here.
+    """
+    chunks = [list(sources[i : i + _CHUNK]) for i in range(0, len(sources), _CHUNK)]
+    folder = str(store) if store is not None else None
+    done = 0  # chunks yielded
+    try:
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+    except (OSError, ValueError) as exc:
+        _LOG.warning("no reading processes (%s); reading in this process", exc)
+        yield from _serial_reads(sources, store)
+        return
+    with executor:
+        pending: deque[Future[list[SourceRead]]] = deque()
+        submitted = 0
+        try:
+            while done < len(chunks):
+                while submitted < len(chunks) and len(pending) < workers * _IN_FLIGHT:
+                    paths = [str(s.path) for s in chunks[submitted] if s.skip is None]
+                    pending.append(executor.submit(_read_chunk, paths, folder))
+                    submitted += 1
+                reads = iter(pending.popleft().result())
+                for source in chunks[done]:
+                    yield _skipped(source) if source.skip is not None else next(reads)
+                done += 1
+        except BrokenProcessPool:
+            _LOG.warning("a reading process stopped; reading the rest in this process")
+        finally:
+            for future in pending:
+                future.cancel()
+    for chunk in chunks[done:]:
+        yield from _serial_reads(chunk, store)
+
+
 def import_into(
     db: sqlite_utils.Database,
     paths: Sequence[str | Path],
     *,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
+    workers: int | None = None,
 ) -> ImportSummary:
     """Import files and folders into an open archive, one transaction per file (no audit).
 
@@ -322,6 +513,10 @@ def import_into(
     and reason and the rest of the batch still imports (a file whose reading fails in any
     unexpected way, a ``RecursionError`` included, fails alone); special files are
     skipped unopened; see :func:`expand_paths` for links. Re-importing changes nothing.
+
+    Files are read (sniffed, parsed, their images put into the image store) in reading
+    processes when the batch is large, and stored by this process alone, the one writer,
+    in the batch's order: the archive ends up the same as with a serial import.
 
     Parameters
     ----------
@@ -333,6 +528,9 @@ def import_into(
         Called after each file with (done, total, path).
     cancel : CancelToken, optional
         Checked between files; files already imported stay imported.
+    workers : int, optional
+        Reading processes; 1 reads in this process; by default
+        :func:`default_workers`.
 
     Returns
     -------
@@ -344,16 +542,23 @@ def import_into(
     batch = f"{stamp}-{uuid.uuid4().hex[:8]}"
     outcomes: list[ImportOutcome] = []
     total = len(sources)
-    for i, source in enumerate(sources):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        if source.skip is None:
-            outcome = import_file(db, source.path, batch)
-        else:
-            outcome = ImportOutcome(str(source.path), ImportStatus.SKIPPED, reason=source.skip)
+    store = store_folder(db)
+    n_workers = default_workers(total) if workers is None else max(1, workers)
+    reads = (
+        _pooled_reads(sources, store, n_workers) if n_workers > 1 else _serial_reads(sources, store)
+    )
+    try:
+        for i, read in enumerate(reads):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            outcome = _store_read(db, read)
             log_import(db, batch, outcome)
-        outcomes.append(outcome)
-        progress(i + 1, total, str(source.path))
+            outcomes.append(outcome)
+            progress(i + 1, total, read.path)
+    finally:
+        close = getattr(reads, "close", None)
+        if close is not None:
+            close()
     return ImportSummary(batch, tuple(outcomes))
 
 
