@@ -18,6 +18,7 @@ from dxa_app.archive.images import put, relative_path
 from dxa_app.cli import ExitCode, main
 from dxa_app.domain import Role
 from dxa_app.errors import ArchiveError, ImportProblemError
+from dxa_app.i18n import translator
 from dxa_app.services.backup import backup_archive, restore_archive
 from dxa_app.services.images import exposure_line, stored_images, study_exposure
 from dxa_app.services.importing import import_paths
@@ -85,8 +86,13 @@ def test_exposure_is_kept_per_image_and_printed_in_the_report(
     assert dict(spine.attributes) == {"KVP": "140", "ImageAndFluoroscopyAreaDoseProduct": "0.12"}
     line = exposure_line(list(exposures.values()), lambda s: s)
     assert line is not None
-    assert "LSPINE: ImageAndFluoroscopyAreaDoseProduct 0.12 dGy·cm²" in line
-    assert "HIP L: ImageAndFluoroscopyAreaDoseProduct 0.09 dGy·cm²" in line
+    assert "lumbar spine: dose-area product 0.12 dGy·cm²" in line
+    assert "hip, left: dose-area product 0.09 dGy·cm²" in line
+    # in words and numbers of the report's language, never DICOM keywords
+    danish = exposure_line(list(exposures.values()), translator("da"), "da")
+    assert danish is not None
+    assert "columna lumbalis: dosis-areal-produkt 0,12 dGy·cm²" in danish
+    assert "Area" not in danish and "LSPINE" not in danish
 
 
 def test_a_file_that_changed_since_it_was_read_is_not_stored(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ class PacsForm(QGroupBox):
         for field in (self.host, self.port, self.called_ae, self.calling_ae):
             self.form.addRow(QLabel(), field)  # texts set in retranslate()
         self.form.addRow(self.note)
+        self._fields_shown = True
         self.retranslate()
 
     def add_row(self, row: QLayout) -> None:
@@ -42,7 +43,20 @@ class PacsForm(QGroupBox):
     def set_note(self, text: str) -> None:
         """Show a note below the fields (empty: none)."""
         self.note.setText(text)
-        self.note.setVisible(bool(text))
+        self.note.setVisible(bool(text) and self._fields_shown)
+
+    def show_fields(self, shown: bool) -> None:
+        """Show or fold away the address fields and their note (the rows added stay).
+
+        Parameters
+        ----------
+        shown : bool
+            False keeps only the added rows (e.g. the send buttons) in view.
+        """
+        self._fields_shown = shown
+        for row in range(4):
+            self.form.setRowVisible(row, shown)
+        self.note.setVisible(shown and bool(self.note.text()))
 
     def retranslate(self) -> None:
         """Set the title and the field labels in the current language."""

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -164,10 +165,17 @@ class PhysicianWorkspace(Workspace):
         self.record_button = QPushButton()
         self.record_button.setObjectName("sendToRecord")
         self.record_button.clicked.connect(self.send_to_record)
+        #: The stored PACS address is used; the fields unfold only to send elsewhere once.
+        self.address_toggle = QToolButton()
+        self.address_toggle.setObjectName("pacsAddressToggle")
+        self.address_toggle.setCheckable(True)
+        self.address_toggle.toggled.connect(self.pacs_box.show_fields)
         pacs_buttons = QHBoxLayout()
         pacs_buttons.addWidget(self.send_button)
         pacs_buttons.addWidget(self.record_button)
+        pacs_buttons.addWidget(self.address_toggle)
         self.pacs_box.add_row(pacs_buttons)
+        self.pacs_box.show_fields(False)
 
         self.status_label = self.make_status_label()
 
@@ -316,6 +324,8 @@ class PhysicianWorkspace(Workspace):
             )
         )
         self.send_button.setText(_("Send signed report"))
+        self.address_toggle.setText(_("Address…"))
+        self.address_toggle.setToolTip(_("Show the PACS address (to send elsewhere this once)"))
         self.middle_tabs.setTabText(0, _("Report"))
         self.middle_tabs.setTabText(1, _("VFA"))
         self.middle_tabs.setTabText(2, _("Risk factors and suggestions"))

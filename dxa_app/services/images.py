@@ -17,6 +17,7 @@ from dxa_app.archive.images import store_folder
 from dxa_app.archive.studies import ImageRow, study_id_for, study_images
 from dxa_app.i18n import _
 from dxa_app.services.auth import Permission, Session, acting
+from reports.labels import side_label
 
 #: Dose attributes printed in the report, with their units (in this order; the first found
 #: per image is printed, with the technique factors only when no dose attribute exists).
@@ -114,14 +115,58 @@ def _value(attributes: dict[str, str], keyword: str) -> str | None:
     return None
 
 
+def _quantity(keyword: str, translate: Callable[[str], str]) -> str:
+    """Return a dose or technique attribute's name in words (the keyword when unknown)."""
+    words = {
+        "ImageAndFluoroscopyAreaDoseProduct": translate("dose-area product"),
+        "EntranceDoseInmGy": translate("entrance dose"),
+        "EntranceDose": translate("entrance dose"),
+        "OrganDose": translate("organ dose"),
+        "KVP": translate("tube voltage"),
+        "XRayTubeCurrentInuA": translate("tube current"),
+        "XRayTubeCurrent": translate("tube current"),
+        "ExposureTime": translate("exposure time"),
+    }
+    return words.get(keyword, keyword)
+
+
+def _where(e: ImageExposure, translate: Callable[[str], str]) -> str:
+    """Return what an image shows in words: its body part (and side), else its protocol."""
+    parts = {
+        "LSPINE": translate("lumbar spine"),
+        "SPINE": translate("spine"),
+        "TSPINE": translate("thoracic spine"),
+        "HIP": translate("hip"),
+        "FOREARM": translate("forearm"),
+        "ARM": translate("forearm"),
+        "WHOLEBODY": translate("whole body"),
+    }
+    part = parts.get((e.body_part or "").upper().replace(" ", ""))
+    if part is None:
+        return e.protocol or e.body_part or e.kind
+    side = side_label(e.side, translate) if e.side else ""
+    return f"{part}, {side}" if side else part
+
+
+def _figure(value: str, lang: str) -> str:
+    """Return a recorded number as written, with a decimal comma in Danish."""
+    text = value.strip()
+    try:
+        float(text)
+    except ValueError:
+        return text
+    return text.replace(".", ",") if lang == "da" else text
+
+
 def exposure_line(
-    exposures: Sequence[ImageExposure], translate: Callable[[str], str]
+    exposures: Sequence[ImageExposure], translate: Callable[[str], str], lang: str = "en"
 ) -> str | None:
     """Return the report's line on the patient exposure the scanner recorded, or None.
 
-    Per image: its protocol or body part and side, then its dose (dose-area product,
-    entrance dose or organ dose as recorded, with the unit), or when it recorded no dose
-    its technique factors (kV, tube current, exposure time).
+    Per image: its body part and side (else its protocol), then its dose (dose-area
+    product, entrance dose or organ dose as recorded, with the unit), or when it recorded no
+    dose its technique factors (tube voltage, tube current, exposure time), in words in the
+    report's language.
 
     Parameters
     ----------
@@ -129,6 +174,8 @@ def exposure_line(
         What :func:`study_exposure` returned.
     translate : Callable[[str], str]
         The report language's translator.
+    lang : str
+        The report's language (``da`` writes a decimal comma).
 
     Returns
     -------
@@ -139,20 +186,17 @@ def exposure_line(
     for e in exposures:
         attributes = dict(e.attributes)
         found = [
-            f"{keyword} {value} {unit}"
+            f"{_quantity(keyword, translate)} {_figure(value, lang)} {unit}"
             for keyword, unit in _DOSE_UNITS
             if (value := _value(attributes, keyword)) is not None
         ][:1] or [
-            f"{keyword} {value} {unit}"
+            f"{_quantity(keyword, translate)} {_figure(value, lang)} {unit}"
             for keyword, unit in _TECHNIQUE_UNITS
             if (value := _value(attributes, keyword)) is not None
         ]
         if not found:
             continue
-        where = e.protocol or e.body_part or e.kind
-        if e.side and not e.protocol:
-            where += f" {e.side}"
-        items.append(f"{where}: {', '.join(found)}")
+        items.append(f"{_where(e, translate)}: {', '.join(found)}")
     if not items:
         return None
     return translate("Patient exposure recorded by the scanner: {items}.").format(

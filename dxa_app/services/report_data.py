@@ -401,7 +401,7 @@ def build_report_data(
             high=fmt_score(round_half_away(interval[1], 1), lang) if interval else "-",
         )
         notes.append(text)
-    exposure = exposure_line(exposures_of(study_images(db, study_id)), translate)
+    exposure = exposure_line(exposures_of(study_images(db, study_id)), translate, lang)
     if exposure is not None:  # Euratom 2013/59: the patient exposure belongs in the report
         notes.append(exposure)
     comparison, trend = _comparison(db, st, s, translate)
