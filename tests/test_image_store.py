@@ -20,7 +20,7 @@ from dxa_app.domain import Role
 from dxa_app.errors import ArchiveError, ImportProblemError
 from dxa_app.i18n import translator
 from dxa_app.services.backup import backup_archive, restore_archive
-from dxa_app.services.images import exposure_line, stored_images, study_exposure
+from dxa_app.services.images import exposure_line, exposure_text, stored_images, study_exposure
 from dxa_app.services.importing import import_paths
 from dxa_app.services.workbench import study_detail
 from tests.dicom_study import STUDY_UID, write_study
@@ -93,6 +93,12 @@ def test_exposure_is_kept_per_image_and_printed_in_the_report(
     assert danish is not None
     assert "columna lumbalis: dosis-areal-produkt 0,12 dGy·cm²" in danish
     assert "Area" not in danish and "LSPINE" not in danish
+    # the study view's column: every attribute in words, the dose first, sequence items too
+    ge = (("ExposureDoseSequence[1].KVP", "100"), ("EntranceDoseInmGy", "0.146"))
+    assert exposure_text(ge, translator("da"), "da") == (
+        "indgangsdosis 0,146 mGy, rørspænding 100 kV"
+    )
+    assert exposure_text((("CTDIvol", "1.5"),), lambda m: m) == "CTDIvol 1.5"  # kept, named
 
 
 def test_a_file_that_changed_since_it_was_read_is_not_stored(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from dxa_app.gui.labels import (
 from dxa_app.gui.table_model import Column, ObjectTableModel
 from dxa_app.i18n import _, current_language
 from dxa_app.services.calibration import ScannerQc
+from dxa_app.services.images import exposure_text
 from dxa_app.services.qc_ack import QcAlarm
 from dxa_app.services.scoring import RegionRow
 from dxa_app.services.workbench import StudyImage
@@ -175,7 +176,10 @@ class StudyImageModel(ObjectTableModel[StudyImage]):
             lambda i: f"{i.columns}×{i.rows}" if i.rows and i.columns else "",
         ),
         Column(lambda: _("Analysis"), _analysis_label),
-        Column(lambda: _("Exposure"), lambda i: ", ".join(f"{k} {v}" for k, v in i.exposure)),
+        Column(
+            lambda: _("Exposure"),
+            lambda i: exposure_text(i.exposure, _, current_language()),
+        ),
         Column(lambda: _("SOP instance UID"), lambda i: i.sop_instance_uid),
         Column(lambda: _("File"), lambda i: i.stored_path or i.file_path or i.note),
     )

@@ -158,6 +158,39 @@ def _figure(value: str, lang: str) -> str:
     return text.replace(".", ",") if lang == "da" else text
 
 
+def exposure_text(
+    attributes: Sequence[tuple[str, str]], translate: Callable[[str], str], lang: str = "en"
+) -> str:
+    """Return one image's recorded exposure in words, e.g. "entrance dose 0,146 mGy, ...".
+
+    Parameters
+    ----------
+    attributes : sequence of (str, str)
+        ``(DICOM keyword, value)`` pairs as stored; an item of a sequence is named
+        ``Sequence[1].Keyword``.
+    translate : Callable[[str], str]
+        The translator of the language shown.
+    lang : str
+        That language (``da`` writes a decimal comma).
+
+    Returns
+    -------
+    str
+        The quantities with their units, the dose first; unknown attributes keep their
+        keyword (never dropped).
+    """
+    units = dict(_DOSE_UNITS + _TECHNIQUE_UNITS)
+    order = [k for k, _unit in _DOSE_UNITS + _TECHNIQUE_UNITS]
+    shown: list[tuple[int, str]] = []
+    for keyword, value in attributes:
+        plain = keyword.rsplit(".", 1)[-1]
+        rank = order.index(plain) if plain in order else len(order)
+        unit = units.get(plain, "")
+        text = f"{_quantity(plain, translate)} {_figure(value, lang)} {unit}".strip()
+        shown.append((rank, text))
+    return ", ".join(text for _rank, text in sorted(shown, key=lambda item: item[0]))
+
+
 def exposure_line(
     exposures: Sequence[ImageExposure], translate: Callable[[str], str], lang: str = "en"
 ) -> str | None:
