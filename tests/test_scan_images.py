@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pydicom
@@ -17,43 +16,27 @@ from dxa_app.domain import Manufacturer, Role
 from dxa_app.services.images import gray_png, read_pixels, study_image_pixels, window
 from dxa_app.services.importing import import_paths
 from dxa_app.services.reporting import open_report
-from tests.dicom_study import HIP, PATIENT, SCANNER, SPINE, STUDY, STUDY_UID, write_study
+from tests.dicom_study import (
+    COLUMNS,
+    HIP,
+    PATIENT,
+    ROWS,
+    SCANNER,
+    SPINE,
+    STUDY,
+    STUDY_UID,
+    put_gradient,
+    stored_gradient,
+    write_study,
+)
 from tests.sessions import session_as
-
-#: The known spine gradient: stored value 2 * column + row (rows 0..39, columns 0..99; 8 bits
-#: as Hologic writes), shown through RescaleSlope 2, RescaleIntercept -100, in the window
-#: 150 / 300 (0 to 300).
-ROWS, COLUMNS = 40, 100
-
-
-def _stored_gradient() -> np.ndarray[Any, np.dtype[np.uint8]]:
-    r, c = np.mgrid[0:ROWS, 0:COLUMNS]
-    return np.asarray(2 * c + r, dtype=np.uint8)
-
-
-def _put_gradient(path: Path) -> None:
-    """Replace a written file's pixels by the known 8-bit grey gradient."""
-    ds = pydicom.dcmread(path)
-    for keyword in ("PlanarConfiguration",):
-        if keyword in ds:
-            delattr(ds, keyword)
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = ROWS, COLUMNS
-    ds.BitsAllocated = ds.BitsStored = 8
-    ds.HighBit = 7
-    ds.PixelRepresentation = 0
-    ds.RescaleSlope, ds.RescaleIntercept = "2", "-100"
-    ds.WindowCenter, ds.WindowWidth = "150", "300"
-    ds.PixelData = _stored_gradient().tobytes()
-    ds.save_as(path, enforce_file_format=True)
 
 
 @pytest.fixture
 def archive(tmp_path: Path) -> Path:
     """A Hologic study whose spine image is the known gradient, imported."""
     written = write_study(tmp_path / "in")
-    _put_gradient(written.files[0])
+    put_gradient(written.files[0])
     archive = tmp_path / "a.dxa.sqlite"
     summary = import_paths(session_as(archive, Role.TECHNICIAN, "tech"), [tmp_path / "in"])
     assert summary.counts["imported"] == 3, summary.to_dict()
@@ -67,7 +50,7 @@ def test_the_stored_spine_image_comes_back_with_its_values_and_window(archive: P
     assert spine.problem == "" and spine.values is not None
     assert spine.shape == (ROWS, COLUMNS)
     # the modality LUT is applied: 2 * stored - 100
-    assert np.array_equal(spine.values, 2.0 * _stored_gradient() - 100.0)
+    assert np.array_equal(spine.values, 2.0 * stored_gradient() - 100.0)
     assert (spine.center, spine.width) == (150.0, 300.0)
     grey = window(spine.values, spine.center, spine.width)
     assert grey.dtype == np.uint8 and grey.shape == (ROWS, COLUMNS)
@@ -172,5 +155,5 @@ def test_the_level_b_report_prints_the_spine_and_hip_images(archive: Path, tmp_p
 
     shown = [np.asarray(Image.open(p)) for p in sorted(tmp_path.glob("img-*.png"))]
     spine = next(a for a in shown if a.shape == (ROWS, COLUMNS))
-    expected = window(2.0 * _stored_gradient() - 100.0, 150, 300)
+    expected = window(2.0 * stored_gradient() - 100.0, 150, 300)
     assert np.array_equal(spine, expected)
