@@ -368,6 +368,19 @@ class Trend:
 
 
 @dataclass(frozen=True)
+class ScanImage:
+    """One scanner image printed in the level-B report: a grey PNG and what it shows.
+
+    ``kind`` is the reader's image kind (``ap_spine_image``, ``hip_image``) and ``side`` the
+    side (``L``/``R``) or None; the caption is made from them in the report's language.
+    """
+
+    kind: str
+    png: bytes
+    side: str | None = None
+
+
+@dataclass(frozen=True)
 class SignOff:
     """Signature status; amendments are (version, reason, time)."""
 
@@ -432,6 +445,8 @@ class ReportData:
     age_curve: AgeCurve | None = None
     trend: Trend | None = None
     image_png: bytes | None = None
+    #: The spine and hip images printed at level B (from the scanner's stored files).
+    scan_images: tuple[ScanImage, ...] = ()
     #: The rule-made suggestions the physician kept (reimbursement, specialist drugs), with
     #: the rule set's name, version and status in ``suggestion_source``.
     suggestions: tuple[str, ...] = ()

@@ -41,12 +41,14 @@ from reports.labels import (
     fmt_score,
     fmt_years,
     grade_word,
+    image_kind_label,
     join_words,
     morphology_word,
     person_name,
     region_label,
     scanner_parts,
     sex_label,
+    side_label,
 )
 from reports.model import VFA_LEVELS, ReportData, ResultRow
 from reports.rules import comparison_sentences, diagnosis_sentence, uncertainty_sentence
@@ -791,6 +793,37 @@ def _image(data: ReportData, translate: Translate) -> list[Flowable]:
     return [KeepTogether([_heading(_("Scan image")), img])]
 
 
+def _scan_images(data: ReportData, translate: Translate) -> list[Flowable]:
+    """The level-B spine and hip images side by side (three to a row), each with a caption."""
+    _ = translate
+    if not data.scan_images:
+        return []
+    per_row = min(3, len(data.scan_images))
+    gap = 4 * mm
+    cell = (CONTENT_WIDTH - gap * (per_row - 1)) / per_row
+    cells: list[list[Flowable]] = []
+    for image in data.scan_images:
+        caption = image_kind_label(image.kind, translate)
+        if image.side:
+            caption += f", {side_label(image.side, translate)}"
+        cells.append([scan_image(image.png, cell, 75 * mm), _p(caption, "muted")])
+    rows: list[list[Any]] = [
+        cells[i : i + per_row] + [[]] * (per_row - len(cells[i : i + per_row]))
+        for i in range(0, len(cells), per_row)
+    ]
+    table = _Table(rows, colWidths=[cell + gap] * per_row, hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), gap),
+                ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+            ]
+        )
+    )
+    return [KeepTogether([_heading(_("Scan images")), table])]
+
+
 def _sign_off(data: ReportData, translate: Translate) -> list[Flowable]:
     _ = translate
     so = data.sign_off
@@ -872,6 +905,7 @@ def render_pdf(data: ReportData, translate: Translate) -> bytes:
     story += _free_text(_("Recommendation"), data.recommendation, translate)
     if data.level == "B":
         story += _level_b(data, translate)
+        story += _scan_images(data, translate)
     story += _image(data, translate)
     # the sign-off never stands alone on a page: it keeps the flowable before it
     if story:

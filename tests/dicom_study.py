@@ -9,6 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
 
 from dxa_app.demo.dicom_writers import write_hologic_scan, write_hologic_vfa_image
 from dxa_app.domain import (
@@ -134,3 +138,33 @@ def write_study(
     )
     uids.append(sop)
     return WrittenStudy(tuple(files), tuple(uids))
+
+
+#: The known spine gradient: stored value 2 * column + row (rows 0..39, columns 0..99; 8 bits
+#: as Hologic writes), shown through RescaleSlope 2, RescaleIntercept -100, in the window
+#: 150 / 300 (0 to 300).
+ROWS, COLUMNS = 40, 100
+
+
+def stored_gradient() -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """The known gradient's stored values (rows x columns)."""
+    r, c = np.mgrid[0:ROWS, 0:COLUMNS]
+    return np.asarray(2 * c + r, dtype=np.uint8)
+
+
+def put_gradient(path: Path) -> None:
+    """Replace a written file's pixels by the known 8-bit grey gradient."""
+    ds = pydicom.dcmread(path)
+    for keyword in ("PlanarConfiguration",):
+        if keyword in ds:
+            delattr(ds, keyword)
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = ROWS, COLUMNS
+    ds.BitsAllocated = ds.BitsStored = 8
+    ds.HighBit = 7
+    ds.PixelRepresentation = 0
+    ds.RescaleSlope, ds.RescaleIntercept = "2", "-100"
+    ds.WindowCenter, ds.WindowWidth = "150", "300"
+    ds.PixelData = stored_gradient().tobytes()
+    ds.save_as(path, enforce_file_format=True)

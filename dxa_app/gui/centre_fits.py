@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyqtgraph as pg  # type: ignore[import-untyped]
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 from dxa_app.domain import scanner_label
 from dxa_app.errors import DxaError
 from dxa_app.gui.centre_models import StepTableModel
+from dxa_app.gui.charts import Chart, line_style, point_style
 from dxa_app.gui.common import read_only_table
 from dxa_app.gui.decision import DecisionDialog
 from dxa_app.gui.labels import dataset_text, localised, region_text, step_status_text
@@ -42,6 +42,12 @@ from dxa_app.services.calibration import (
 from dxa_app.services.calibration_views import FitView, fit_views
 from dxa_app.services.impact import ChangePreview
 from dxa_app.services.workbench import ScannerChoice, scanner_choices
+
+#: Colours of the fit plots: measurements, the fitted line, the identity line, the limits.
+_POINTS = "#424242"
+_FIT = "#1565c0"
+_IDENTITY = "#9e9e9e"
+_LIMITS = "#c62828"
 
 
 @dataclass(frozen=True)
@@ -96,9 +102,9 @@ class FitsTab(Workspace):
         self.fit_label = QLabel()
         self.fit_info = QLabel()
         self.fit_info.setWordWrap(True)
-        self.scatter_plot = pg.PlotWidget()
-        self.residual_plot = pg.PlotWidget()
-        self.ba_plot = pg.PlotWidget()
+        self.scatter_plot = Chart()
+        self.residual_plot = Chart()
+        self.ba_plot = Chart()
         self.plot_tabs = QTabWidget()
         self.plot_tabs.addTab(self.scatter_plot, "")
         self.plot_tabs.addTab(self.residual_plot, "")
@@ -264,33 +270,40 @@ class FitsTab(Workspace):
         return next((f for f in self.data.fits if f.step_id == step_id), None)
 
     def _plot_fit(self) -> None:
-        for plot in (self.scatter_plot, self.residual_plot, self.ba_plot):
-            plot.clear()
         f = self.current_fit()
         if f is None:
             self.fit_info.setText(_("No fits yet: press Fit."))
+            for plot in (self.scatter_plot, self.residual_plot, self.ba_plot):
+                plot.show_empty(_("No fits yet: press Fit."))
             return
-        pen = pg.mkPen("#1565c0", width=2)
-        points = {"pen": None, "symbol": "o", "symbolSize": 6, "symbolBrush": "#424242"}
+        for plot in (self.scatter_plot, self.residual_plot, self.ba_plot):
+            plot.clear_chart()
+        fit_line = line_style(_FIT)
+        identity = line_style(_IDENTITY, dashed=True, width=1)
+        points = point_style(_POINTS)
         lo, hi = min(f.x), max(f.x)
         if f.kind == "travelling":
             x_label, y_label = _("Certified BMD (g/cm²)"), _("Measured BMD (g/cm²)")
+            point_name = _("Phantom measurement")
         else:
             x_label = _("BMD on {serial} (g/cm²)").format(serial=f.serial)
             y_label = _("BMD on the reference scanner (g/cm²)")
-        self.scatter_plot.plot(list(f.x), list(f.y), **points)
-        self.scatter_plot.plot(
-            [lo, hi], [f.intercept + f.slope * lo, f.intercept + f.slope * hi], pen=pen
+            point_name = _("Patient scanned on both")
+        scatter = self.scatter_plot
+        scatter.add_legend(scatter.plot(list(f.x), list(f.y), **points), point_name)
+        scatter.add_legend(
+            scatter.plot(
+                [lo, hi], [f.intercept + f.slope * lo, f.intercept + f.slope * hi], **fit_line
+            ),
+            _("Fitted line"),
         )
-        self.scatter_plot.plot(
-            [lo, hi], [lo, hi], pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DashLine)
-        )
-        self.scatter_plot.setLabel("bottom", x_label)
-        self.scatter_plot.setLabel("left", y_label)
-        self.residual_plot.plot(list(f.x), list(f.residuals), **points)
-        self.residual_plot.addLine(y=0, pen=pen)
-        self.residual_plot.setLabel("bottom", x_label)
-        self.residual_plot.setLabel("left", _("Residual (g/cm²)"))
+        scatter.add_legend(scatter.plot([lo, hi], [lo, hi], **identity), _("Line of identity"))
+        scatter.set_titles(x_label, y_label)
+        residual = self.residual_plot
+        residual.add_legend(residual.plot(list(f.x), list(f.residuals), **points), _("Residual"))
+        residual.addLine(y=0, pen=fit_line["pen"])
+        residual.add_legend_line(_("Zero (on the fitted line)"), **fit_line)
+        residual.set_titles(x_label, _("Residual (g/cm²)"))
         info = localised(
             _("{model}: intercept {a:.4f}, slope {b:.4f}, n = {n}, step {id} ({status})."),
             model=_("Phantom fit") if f.kind == "travelling" else _("Deming fit"),
@@ -302,16 +315,21 @@ class FitsTab(Workspace):
         )
         ba = f.bland_altman
         if f.kind == "in-vivo" and f.x:
-            self.ba_plot.plot(list(f.means), list(f.differences), **points)
-            for key, style in (
-                ("bias", Qt.PenStyle.SolidLine),
-                ("lower", Qt.PenStyle.DashLine),
-                ("upper", Qt.PenStyle.DashLine),
+            plot = self.ba_plot
+            plot.add_legend(plot.plot(list(f.means), list(f.differences), **points), point_name)
+            for key, dashed, name in (
+                ("bias", False, _("Mean difference (bias)")),
+                ("lower", True, _("Limits of agreement (95 %)")),
+                ("upper", True, ""),
             ):
                 if key in ba:
-                    self.ba_plot.addLine(y=ba[key], pen=pg.mkPen("#c62828", style=style))
-            self.ba_plot.setLabel("bottom", _("Mean of the two scanners (g/cm²)"))
-            self.ba_plot.setLabel("left", _("Reference − this scanner (g/cm²)"))
+                    style = line_style(_LIMITS, dashed=dashed, width=1.5)
+                    plot.addLine(y=ba[key], pen=style["pen"])
+                    if name:
+                        plot.add_legend_line(name, **style)
+            plot.set_titles(
+                _("Mean of the two scanners (g/cm²)"), _("Reference − this scanner (g/cm²)")
+            )
             if {"bias", "lower", "upper"} <= set(ba):
                 info += " " + localised(
                     _("Bland-Altman bias {bias:+.4f} ({lo:+.4f} to {hi:+.4f})."),
@@ -319,6 +337,8 @@ class FitsTab(Workspace):
                     lo=ba["lower"],
                     hi=ba["upper"],
                 )
+        else:
+            self.ba_plot.show_empty(_("Bland-Altman is drawn for in-vivo fits only."))
         self.plot_tabs.setTabEnabled(2, f.kind == "in-vivo")
         self.fit_info.setText(info)
 

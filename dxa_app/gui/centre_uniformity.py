@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from dxa_app.gui.centre_models import UniformityTableModel
+from dxa_app.gui.charts import INK, Chart
 from dxa_app.gui.common import read_only_table
 from dxa_app.gui.labels import localised, region_text
 from dxa_app.gui.workspace import ProgressFn, Workspace
@@ -54,7 +55,7 @@ class UniformityTab(Workspace):
         self.uniformity_model = UniformityTableModel(parent=self)
         self.uniformity_view = read_only_table(self.uniformity_model)
         self.uniformity_view.setObjectName("uniformityTable")
-        self.uniformity_plot = pg.PlotWidget()
+        self.uniformity_plot = Chart(legend_columns=2)
         self.spread_label = QLabel()
         self.spread_label.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -143,16 +144,17 @@ class UniformityTab(Workspace):
 
     def _plot_uniformity(self) -> None:
         plot = self.uniformity_plot
-        plot.clear()
         result = self.uniformity
         if result is None or not result.rows:
             self.spread_label.setText("")
+            plot.show_empty(_("Choose a phantom or a patient measured on several scanners."))
             return
-        plot.addLegend()
+        plot.clear_chart()
         serials = result.scanners()
         axis = plot.getAxis("bottom")
         axis.setTicks([list(enumerate(serials))])
-        plot.setLabel("left", _("BMD (g/cm²)"))
+        plot.set_titles(_("Scanner (serial number)"), _("BMD (g/cm²)"))
+        certified_shown = False
         lines = []
         for i, key in enumerate(result.regions()):
             colour = _REGION_COLOURS[i % len(_REGION_COLOURS)]
@@ -162,7 +164,7 @@ class UniformityTab(Workspace):
                 (-0.1, [r.raw for r in rows], "o", None, _("{region} raw")),
                 (0.1, [r.harmonised for r in rows], "s", colour, _("{region} harmonised")),
             ):
-                plot.plot(
+                drawn = plot.plot(
                     [serials.index(r.serial) + offset for r in rows],
                     values,
                     pen=None,
@@ -170,11 +172,15 @@ class UniformityTab(Workspace):
                     symbolSize=9,
                     symbolPen=colour,
                     symbolBrush=brush,
-                    name=name.format(region=key),
                 )
+                plot.add_legend(drawn, name.format(region=region_text(key)))
             certified = rows[0].certified if rows else None
             if certified is not None:
-                plot.addLine(y=certified, pen=pg.mkPen(colour, style=Qt.PenStyle.DotLine))
+                pen = pg.mkPen(colour, style=Qt.PenStyle.DotLine)
+                plot.addLine(y=certified, pen=pen)
+                if not certified_shown:
+                    plot.add_legend_line(_("Certified value"), pen=pg.mkPen(INK, style=pen.style()))
+                    certified_shown = True
             lines.append(
                 localised(
                     _("{region}: spread raw {raw:.3f}, harmonised {harmonised:.3f} g/cm²"),

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dxa_app.gui.charts import Chart
 from dxa_app.gui.common import EmptyHint, read_only_table
 from dxa_app.gui.labels import (
     drift_text,
@@ -39,99 +40,127 @@ def _timestamp(date: str) -> float:
     return dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
 
 
-class QcChart(pg.PlotWidget):  # type: ignore[misc]
+#: Colours of the control chart's marks.
+_SERIES = "#455a64"
+_MEAN = "#1565c0"
+_BAND = (21, 101, 192, 30)
+_REJECT = "#c62828"
+_WARNING = "#f9a825"
+_CUSUM = "#6a1b9a"
+_ACK = "#9e9e9e"
+_RESTART = "#78909c"
+
+
+class QcChart(Chart):
     """A control chart of one scanner's daily phantom BMD, one baseline segment at a time.
 
     Each baseline segment has its own mean (dashed line) and ±limit band over its own dates,
     and a restart (after a drift correction, a software change, a service visit or a
     request) is a vertical line. Westgard reject hits (red crosses), warnings (orange
     triangles), CUSUM alarms (purple diamonds); acknowledged scans are drawn hollow and grey.
+    The legend under the chart names each of them; the x axis is the scan date.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent=parent, axisItems={"bottom": pg.DateAxisItem()})
-        self.setBackground("w")
-        self.showGrid(x=True, y=True, alpha=0.2)
-        self.series = self.plot(
+        super().__init__(parent, dates=True, legend_columns=4)
+        self.series = pg.PlotDataItem(
             [],
             [],
-            pen=pg.mkPen("#455a64", width=1),
+            pen=pg.mkPen(_SERIES, width=1),
             symbol="o",
             symbolSize=4,
-            symbolBrush="#455a64",
+            symbolBrush=_SERIES,
             symbolPen=None,
         )
         self.reject_points = pg.ScatterPlotItem(
-            symbol="x", size=12, pen=pg.mkPen("#c62828", width=2), brush=pg.mkBrush("#c62828")
+            symbol="x", size=12, pen=pg.mkPen(_REJECT, width=2), brush=pg.mkBrush(_REJECT)
         )
         self.warning_points = pg.ScatterPlotItem(
-            symbol="t", size=10, pen=pg.mkPen("#f9a825"), brush=pg.mkBrush("#f9a825")
+            symbol="t", size=10, pen=pg.mkPen(_WARNING), brush=pg.mkBrush(_WARNING)
         )
         self.cusum_points = pg.ScatterPlotItem(
-            symbol="d", size=11, pen=pg.mkPen("#6a1b9a"), brush=pg.mkBrush("#6a1b9a")
+            symbol="d", size=11, pen=pg.mkPen(_CUSUM), brush=pg.mkBrush(_CUSUM)
         )
         self.ack_points = pg.ScatterPlotItem(
-            symbol="o", size=13, pen=pg.mkPen("#9e9e9e", width=1.5), brush=None
+            symbol="o", size=13, pen=pg.mkPen(_ACK, width=1.5), brush=None
         )
-        for item in (self.ack_points, self.warning_points, self.cusum_points, self.reject_points):
-            self.addItem(item)
         #: Per drawn baseline segment: (mean, lower, upper, first x, last x).
         self.baselines: list[tuple[float, float, float, float, float]] = []
         #: The x of every restart line.
         self.restarts: list[float] = []
-        self._segment_items: list[pg.GraphicsObject] = []
+        self._shown: tuple[ScannerQc | None, list[QcAlarm]] = (None, [])
         self.set_series(None, [])
 
-    def _clear_segments(self) -> None:
-        for item in self._segment_items:
-            self.removeItem(item)
-        self._segment_items = []
-        self.baselines = []
-        self.restarts = []
+    def retranslate(self) -> None:
+        """Redraw the shown series with the titles and legend in the current language."""
+        self.set_series(*self._shown)
 
     def _add_segment(self, mean: float, lower: float, upper: float, x0: float, x1: float) -> None:
         x1 = max(x1, x0 + 3600.0)  # a one-scan segment still shows its band
         low = pg.PlotDataItem([x0, x1], [lower, lower], pen=pg.mkPen(None))
         high = pg.PlotDataItem([x0, x1], [upper, upper], pen=pg.mkPen(None))
-        band = pg.FillBetweenItem(low, high, brush=pg.mkBrush(21, 101, 192, 30))
+        band = pg.FillBetweenItem(low, high, brush=pg.mkBrush(*_BAND))
         line = pg.PlotDataItem(
-            [x0, x1], [mean, mean], pen=pg.mkPen("#1565c0", style=Qt.PenStyle.DashLine)
+            [x0, x1], [mean, mean], pen=pg.mkPen(_MEAN, style=Qt.PenStyle.DashLine)
         )
         for item in (low, high, band, line):
             self.addItem(item)
-            self._segment_items.append(item)
         self.baselines.append((mean, lower, upper, x0, x1))
+
+    def _legend(self, qc: ScannerQc, alarms: list[QcAlarm]) -> None:
+        self.add_legend(self.series, _("Daily phantom BMD"))
+        if self.baselines:
+            self.add_legend_line(
+                _("Baseline mean and control limits"),
+                pen=pg.mkPen(_MEAN, style=Qt.PenStyle.DashLine),
+                fillLevel=0,
+                fillBrush=pg.mkBrush(*_BAND),
+            )
+        if self.restarts:
+            self.add_legend_line(
+                _("New baseline"), pen=pg.mkPen(_RESTART, style=Qt.PenStyle.DotLine)
+            )
+        self.add_legend(self.reject_points, _("Westgard rejection"))
+        self.add_legend(self.warning_points, _("Westgard warning"))
+        self.add_legend(self.cusum_points, _("CUSUM alarm"))
+        self.add_legend(self.ack_points, _("Acknowledged"))
 
     def set_series(self, qc: ScannerQc | None, alarms: list[QcAlarm]) -> None:
         """Draw one scanner's series, its baseline segments and alarms (None clears it)."""
-        self._clear_segments()
+        self._shown = (qc, list(alarms))
+        self.baselines = []
+        self.restarts = []
+        for item in (self.reject_points, self.warning_points, self.cusum_points, self.ack_points):
+            item.setData([], [])
+        self.series.setData([], [])
         if qc is None or not qc.values:
-            self.series.setData([], [])
-            for item in (
-                self.reject_points,
-                self.warning_points,
-                self.cusum_points,
-                self.ack_points,
-            ):
-                item.setData([], [])
             self.setTitle("")
+            self.show_empty(
+                _("Select a scanner to see its control chart.")
+                if qc is None
+                else _("No QC scans of this scanner yet.")
+            )
             return
+        self.clear_chart()
+        self.set_titles(_("Scan date"), _("Phantom BMD (g/cm²)"))
         xs = [_timestamp(d) for d in qc.dates]
+        self.addItem(self.series)
         self.series.setData(xs, list(qc.values))
         for n, seg in enumerate(qc.segments):
             if n > 0 and seg.start < len(xs):
                 restart = pg.InfiniteLine(
                     pos=xs[seg.start] - 43200.0,
                     angle=90,
-                    pen=pg.mkPen("#78909c", style=Qt.PenStyle.DotLine),
+                    pen=pg.mkPen(_RESTART, style=Qt.PenStyle.DotLine),
                 )
                 self.addItem(restart)
-                self._segment_items.append(restart)
                 self.restarts.append(xs[seg.start] - 43200.0)
             a = seg.analysis
             if a is not None and seg.n:
                 b = a.baseline
                 self._add_segment(b.mean, b.lower, b.upper, xs[seg.start], xs[seg.stop - 1])
+        for item in (self.ack_points, self.warning_points, self.cusum_points, self.reject_points):
+            self.addItem(item)
 
         def points(selected: list[QcAlarm]) -> tuple[list[float], list[float]]:
             return [xs[p.index] for p in selected], [p.value for p in selected]
@@ -145,6 +174,7 @@ class QcChart(pg.PlotWidget):  # type: ignore[misc]
         )
         self.cusum_points.setData(*points([p for p in open_alarms if p.cusum]))
         self.ack_points.setData(*points([p for p in alarms if p.acknowledged]))
+        self._legend(qc, alarms)
         self.setTitle(
             f"{qc.serial} — {today_label(qc)}",
             color=qc_colour(qc.today_status).name(),
@@ -228,6 +258,7 @@ class QcPanel(Workspace):
         )
         self.scanner_model.retranslate()
         self.alarm_model.retranslate()
+        self.chart.retranslate()
         self._update_summary()
 
     def refresh(self) -> None:

@@ -1,19 +1,25 @@
-"""Study view: per region raw and harmonised BMD, T, Z, category, inclusion; the study's images."""
+"""Study view: per region raw and harmonised BMD, T, Z, category, inclusion; the study's images.
+
+The results (regions, notes, the image list) are on the left, the scan image viewer (zoom,
+window/level) beside them on the right; choosing a row of the image list shows that image.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QItemSelection, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from dxa_app.domain import StudySummary
 from dxa_app.gui.common import read_only_table
+from dxa_app.gui.image_viewer import ScanImageViewer
 from dxa_app.gui.labels import (
     category_text,
     format_date,
@@ -27,7 +33,7 @@ from dxa_app.gui.workspace import Workspace
 from dxa_app.i18n import _
 from dxa_app.services import browse
 from dxa_app.services.auth import Permission, Session
-from dxa_app.services.images import not_understood_line
+from dxa_app.services.images import not_understood_line, study_image_pixels
 from dxa_app.services.workbench import StudyDetail, study_detail
 
 
@@ -68,6 +74,9 @@ class StudyPanel(Workspace):
         self.image_model = StudyImageModel(parent=self)
         self.image_view = read_only_table(self.image_model)
         self.image_view.setObjectName("imageTable")
+        self.image_view.selectionModel().selectionChanged.connect(self._on_image_row)
+        self.viewer = ScanImageViewer()
+        self.viewer.setObjectName("scanImageViewer")
         self.vfa_button = QPushButton()
         self.vfa_button.setEnabled(False)
         self.vfa_button.clicked.connect(self._request_vfa)
@@ -80,10 +89,19 @@ class StudyPanel(Workspace):
         layout.addLayout(top)
         layout.addWidget(self.title_label)
         layout.addWidget(self.diagnosis_label)
-        layout.addWidget(self.region_view, 3)
-        layout.addWidget(self.notes_label)
-        layout.addWidget(self.images_title)
-        layout.addWidget(self.image_view, 1)
+        results = QWidget()
+        left = QVBoxLayout(results)
+        left.setContentsMargins(0, 0, 0, 0)
+        left.addWidget(self.region_view, 3)
+        left.addWidget(self.notes_label)
+        left.addWidget(self.images_title)
+        left.addWidget(self.image_view, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(results)
+        self.splitter.addWidget(self.viewer)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout.addWidget(self.splitter, 1)
         self.retranslate()
 
     def retranslate(self) -> None:
@@ -93,6 +111,7 @@ class StudyPanel(Workspace):
         self.images_title.setText(_("Images"))
         self.region_model.retranslate()
         self.image_model.retranslate()
+        self.viewer.retranslate()
         self._show_detail()
 
     def refresh(self) -> None:
@@ -130,11 +149,21 @@ class StudyPanel(Workspace):
             self.picker.setCurrentIndex(index)
         self.region_model.set_rows(detail.scores.regions)
         self.image_model.set_rows(detail.images)
+        pixels = self.call(lambda session: study_image_pixels(session, study_id))
+        self.viewer.set_images(pixels or [])
         self.region_view.resizeColumnsToContents()
         self.image_view.resizeColumnsToContents()
         self.vfa_button.setEnabled(self.session.may(Permission.VFA_ENTRY))
         self._show_detail()
         return True
+
+    def _on_image_row(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        """Show the image of the chosen row of the image list in the viewer."""
+        indexes = selected.indexes()
+        if self.detail is not None and indexes:
+            row = indexes[0].row()
+            if 0 <= row < len(self.detail.images):
+                self.viewer.select(self.detail.images[row].sop_instance_uid)
 
     def refresh_list_only(self) -> None:
         """Reload the picker's list without re-showing the current study."""

@@ -4,14 +4,25 @@ The EU Euratom directive 2013/59 asks that the report give information on the pa
 exposure; the scanner records it per image (kV, tube current, exposure time, entrance dose,
 dose-area product). :func:`study_exposure` returns what each image recorded and
 :func:`exposure_line` makes the report's one-line summary of it.
+
+:func:`study_image_pixels` reads each stored image's pixels (pydicom, the modality LUT applied)
+for the study view's viewer, :func:`window` maps them to 8-bit grey for a window/level, and
+:func:`gray_png` encodes that grey image for the level-B report.
 """
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+import numpy as np
+import pydicom
+import pydicom.errors
+from pydicom.multival import MultiValue
 
 from dxa_app.archive.images import store_folder
 from dxa_app.archive.studies import ImageRow, study_id_for, study_images
@@ -288,4 +299,232 @@ def not_understood_line(rows: Sequence[ImageRow]) -> str | None:
         return None
     return _("Analysis data not understood (kept as images without results): {what}.").format(
         what="; ".join(details)
+    )
+
+
+#: Image kinds the level-B report prints, in this order (spine first, then the hips).
+REPORT_IMAGE_KINDS: Final[tuple[str, ...]] = ("ap_spine_image", "hip_image")
+
+
+@dataclass(frozen=True, eq=False)
+class ImagePixels:
+    """The pixels of one stored image, ready to be windowed for display.
+
+    ``values`` is a 2-D float array (rows x columns) with the modality LUT applied
+    (RescaleSlope/Intercept), a colour image reduced to its luminance, a MONOCHROME1 image
+    inverted so that bright is always dense, and only the first frame of a multi-frame image.
+    ``center`` and ``width`` are the default window: the file's first WindowCenter and
+    WindowWidth, else the range of the values. ``problem`` says why an image cannot be
+    shown (``values`` is then None).
+    """
+
+    sop_instance_uid: str
+    kind: str
+    side: str | None
+    values: np.ndarray[Any, np.dtype[np.float64]] | None
+    center: float
+    width: float
+    problem: str = ""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns), (0, 0) when there are no values."""
+        if self.values is None:
+            return (0, 0)
+        rows, columns = self.values.shape
+        return (int(rows), int(columns))
+
+
+def window(
+    values: np.ndarray[Any, np.dtype[Any]], center: float, width: float
+) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """Map values to 8-bit grey through a linear window (level ``center``, ``width``).
+
+    ``center - width / 2`` and below is black (0), ``center + width / 2`` and above white
+    (255), linear and rounded to the nearest grey level in between.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The pixel values.
+    center, width : float
+        The window's centre (level) and width; a width below 1 is taken as 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        The grey levels, uint8, the shape of ``values``.
+    """
+    width = max(float(width), 1.0)
+    low = float(center) - width / 2.0
+    scaled = (np.asarray(values, dtype=np.float64) - low) / width
+    return np.rint(np.clip(scaled, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _first_number(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value[0] if isinstance(value, (list, tuple, MultiValue)) else value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def read_pixels(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float64]], float, float] | None:
+    """Read the first frame of a DICOM file's pixel data as display values.
+
+    Parameters
+    ----------
+    path : Path
+        The DICOM file.
+
+    Returns
+    -------
+    tuple or None
+        ``(values, center, width)`` as described in :class:`ImagePixels`, or None when the
+        file has no pixel data.
+
+    Raises
+    ------
+    ValueError
+        When the pixel data cannot be decoded (e.g. a compression no installed decoder reads).
+    """
+    from pydicom.pixels.processing import apply_modality_lut
+
+    ds = pydicom.dcmread(path)
+    if "PixelData" not in ds:
+        return None
+    try:
+        arr = np.asarray(ds.pixel_array)
+    except Exception as exc:  # pydicom raises several types for pixel data it cannot decode
+        raise ValueError(str(exc)) from exc
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    if frames > 1:
+        arr = arr[0]
+    if samples == 3:
+        if str(ds.get("PhotometricInterpretation", "")).startswith("YBR"):
+            from pydicom.pixels.processing import convert_color_space
+
+            arr = convert_color_space(arr, str(ds.PhotometricInterpretation), "RGB")
+        rgb = arr.astype(np.float64)
+        values = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    else:
+        values = np.asarray(apply_modality_lut(arr, ds), dtype=np.float64)
+        if str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1":
+            values = values.max() + values.min() - values
+    if values.ndim != 2 or values.size == 0:
+        raise ValueError(f"pixel data of shape {values.shape} is not one 2-D image")
+    center = _first_number(ds.get("WindowCenter"))
+    width = _first_number(ds.get("WindowWidth"))
+    if center is None or width is None or width <= 0 or samples == 3:
+        low, high = float(values.min()), float(values.max())
+        center, width = (low + high) / 2.0, max(high - low, 1.0)
+    return values, center, width
+
+
+def _pixels_of(folder: Path | None, row: ImageRow) -> ImagePixels | None:
+    def problem(text: str) -> ImagePixels:
+        return ImagePixels(row.sop_instance_uid, row.kind, row.side, None, 0.0, 1.0, text)
+
+    if folder is None or not row.stored_path:
+        return problem(_("Not in the image store: import its file again to see it."))
+    path = folder / row.stored_path
+    if not path.is_file():
+        return problem(
+            _("The stored file is missing ({path}): restore the image store from a backup.").format(
+                path=path
+            )
+        )
+    try:
+        read = read_pixels(path)
+    except (OSError, ValueError, pydicom.errors.InvalidDicomError) as exc:
+        return problem(_("The image cannot be shown: {error}").format(error=exc))
+    if read is None:
+        return None
+    values, center, width = read
+    return ImagePixels(row.sop_instance_uid, row.kind, row.side, values, center, width)
+
+
+def pixels_of_rows(
+    folder: Path | None, rows: Sequence[ImageRow], kinds: Sequence[str] | None = None
+) -> list[ImagePixels]:
+    """Return the pixels of the image rows that have any (no archive access).
+
+    Parameters
+    ----------
+    folder : Path or None
+        The image store folder.
+    rows : sequence of ImageRow
+        The study's image rows.
+    kinds : sequence of str, optional
+        Only images of these kinds, in this order of kinds (default: every image, in
+        import order).
+
+    Returns
+    -------
+    list of ImagePixels
+        Files without pixel data (structured reports, PDFs) are left out; a missing or
+        unreadable file is kept with its ``problem``.
+    """
+    chosen = list(rows)
+    if kinds is not None:
+        chosen = [r for kind in kinds for r in rows if r.kind == kind]
+    out = [_pixels_of(folder, r) for r in chosen]
+    return [p for p in out if p is not None]
+
+
+def study_image_pixels(session: Session, study: str | int) -> list[ImagePixels]:
+    """Return the pixels of each stored image of a study, for the study view's viewer.
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+    study : str or int
+        The study's archive id or Study Instance UID.
+
+    Returns
+    -------
+    list of ImagePixels
+        In import order; images without pixel data are left out, a missing or unreadable
+        file is kept with the ``problem`` to show instead.
+
+    Raises
+    ------
+    NotFoundError
+        When the study does not exist.
+    """
+    with acting(session, Permission.VIEW) as db:
+        folder = store_folder(db)
+        rows = study_images(db, study_id_for(db, study))
+    return pixels_of_rows(folder, rows)
+
+
+def gray_png(grey: np.ndarray[Any, np.dtype[np.uint8]]) -> bytes:
+    """Encode an 8-bit grey image as a PNG file (deterministic bytes, no metadata).
+
+    Parameters
+    ----------
+    grey : numpy.ndarray
+        2-D uint8 array (rows x columns).
+
+    Returns
+    -------
+    bytes
+        The PNG file content.
+    """
+    rows, columns = grey.shape
+    raw = b"".join(b"\x00" + bytes(grey[r].tobytes()) for r in range(rows))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", columns, rows, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
     )

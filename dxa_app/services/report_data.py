@@ -3,25 +3,27 @@
 Patient and scanner from the study; results, T/Z and the diagnosis from the scores on today's
 chain; VFA from the newest reading; the comparison with the prior study (re-expressed on
 today's chain, LSC from the scanner's latest precision study or the ISCD minimum); for level B
-the BMD-for-age curve and the trend.
+the BMD-for-age curve, the trend and the spine and hip images from the image store.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 import sqlite_utils
 
 from calibration.rounding import round_half_away
+from dxa_app.archive.images import store_folder
 from dxa_app.archive.precision import latest_precision
 from dxa_app.archive.scale import current_scale
 from dxa_app.archive.steps import approved_chain as chain_for
 from dxa_app.archive.steps import is_harmonised
 from dxa_app.archive.studies import (
+    ImageRow,
     first_scan_text,
     latest_vfa_reading,
     prior_studies,
@@ -31,7 +33,14 @@ from dxa_app.archive.studies import (
 )
 from dxa_app.errors import UsageError
 from dxa_app.i18n import _, translator
-from dxa_app.services.images import exposure_line, exposures_of
+from dxa_app.services.images import (
+    REPORT_IMAGE_KINDS,
+    exposure_line,
+    exposures_of,
+    gray_png,
+    pixels_of_rows,
+    window,
+)
 from dxa_app.services.risk import StudyRisk, study_risk_from_scores
 from dxa_app.services.scoring import (
     REFERENCE_REGION,
@@ -55,6 +64,7 @@ from reports.model import (
     ReferencePoint,
     ReportData,
     ResultRow,
+    ScanImage,
     ScannerInfo,
     SignOff,
     Trend,
@@ -250,6 +260,24 @@ def _age_curve(db: sqlite_utils.Database, scores: StudyScores) -> AgeCurve | Non
     return AgeCurve(region, tuple(points), scores.age, row.harmonised_bmd, young[0], young[1])
 
 
+#: At most this many scanner images are printed (spine first, then hips).
+MAX_REPORT_IMAGES = 3
+
+
+def _scan_images(db: sqlite_utils.Database, rows: Sequence[ImageRow]) -> tuple[ScanImage, ...]:
+    """The spine and hip images from the image store, in their default window, as grey PNGs.
+
+    A file missing from the store is left out here (the study view names it).
+    """
+    found = pixels_of_rows(store_folder(db), rows, REPORT_IMAGE_KINDS)
+    shown = [p for p in found if p.values is not None]
+    return tuple(
+        ScanImage(p.kind, gray_png(window(p.values, p.center, p.width)), p.side)
+        for p in shown[:MAX_REPORT_IMAGES]
+        if p.values is not None
+    )
+
+
 def build_report_data(
     db: sqlite_utils.Database,
     study_id: int,
@@ -401,7 +429,8 @@ def build_report_data(
             high=fmt_score(round_half_away(interval[1], 1), lang) if interval else "-",
         )
         notes.append(text)
-    exposure = exposure_line(exposures_of(study_images(db, study_id)), translate, lang)
+    image_rows = study_images(db, study_id)
+    exposure = exposure_line(exposures_of(image_rows), translate, lang)
     if exposure is not None:  # Euratom 2013/59: the patient exposure belongs in the report
         notes.append(exposure)
     comparison, trend = _comparison(db, st, s, translate)
@@ -449,6 +478,7 @@ def build_report_data(
         fls_referral=fracture or bool(rf and rf.prior_fracture),
         age_curve=_age_curve(db, s) if level == "B" else None,
         trend=trend if level == "B" else None,
+        scan_images=_scan_images(db, image_rows) if level == "B" else (),
         **_risk_content(sr, decisions or {}, lang, level, translate),
     )
     return _with_text(

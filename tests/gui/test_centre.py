@@ -128,6 +128,24 @@ def test_fit_then_approve_as_centre_analyst(qtbot: QtBot, demo_archive: Path) ->
     assert "Bland-Altman" in fits.fit_info.text()
     assert fits.ba_plot.getPlotItem().listDataItems()
     assert fits.scatter_plot.getPlotItem().listDataItems()
+    # every plot reads alone: axis titles with units (no SI prefix), a legend (issue 16)
+    assert fits.ba_plot.axis_text("left") == "Reference − this scanner (g/cm²)"
+    assert fits.ba_plot.axis_text("bottom") == "Mean of the two scanners (g/cm²)"
+    assert fits.ba_plot.legend_names == [
+        "Patient scanned on both",
+        "Mean difference (bias)",
+        "Limits of agreement (95 %)",
+    ]
+    assert fits.residual_plot.axis_text("left") == "Residual (g/cm²)"
+    assert fits.scatter_plot.axis_text("left") == "BMD on the reference scanner (g/cm²)"
+    assert "Fitted line" in fits.scatter_plot.legend_names
+    for plot in (fits.scatter_plot, fits.residual_plot, fits.ba_plot):
+        for side in ("left", "bottom"):
+            assert "x0.0" not in plot.axis_text(side) and not plot.is_empty()
+    travelling = next(i for i, f in enumerate(fits.data.fits) if f.kind == "travelling")
+    fits.fit_combo.setCurrentIndex(travelling)
+    assert fits.scatter_plot.titles() == ("Certified BMD (g/cm²)", "Measured BMD (g/cm²)")
+    assert fits.ba_plot.is_empty()  # Bland-Altman only for in-vivo: said, not blank axes
     assert query(demo_archive, "SELECT username FROM audit_log WHERE action = 'calibrate'") == [
         {"username": "ana"}
     ]

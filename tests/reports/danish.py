@@ -215,6 +215,7 @@ DA: dict[str, str] = {
     "Next DXA: follow-up scan in {years} years.": "Næste DXA: kontrolskanning om {years} år.",
     "Charts": "Grafer",
     "Scan image": "Skanningsbillede",
+    "Scan images": "Skanningsbilleder",
     # sign-off
     "Sign-off": "Godkendelse",
     "Draft, not signed: the report is not valid until a physician has signed it.": "Udkast, "
