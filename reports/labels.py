@@ -206,6 +206,11 @@ def region_label(code: str, translate: Translate, side: str | None = None) -> st
         "femoral_neck": _("femoral neck"),
         "trochanter": _("trochanter"),
         "radius_33": _("one-third radius"),
+        "intertrochanter": _("intertrochanteric region"),
+        "wards": _("Ward's triangle"),
+        # calibration step groups
+        "spine": _("lumbar spine"),
+        "all": _("all regions"),
     }
     if code in names:
         label = names[code]
