@@ -122,9 +122,13 @@ def run_task(
     @Slot(int, int, str)
     def progressed(done: int, total: int, message: str) -> None:
         if progress_bar is not None:
-            progress_bar.setMaximum(max(total, 1))
-            progress_bar.setValue(done)
-            progress_bar.setFormat(f"%v / %m  {message[-60:]}")
+            if total > 0:
+                progress_bar.setRange(0, total)
+                progress_bar.setValue(done)
+                progress_bar.setFormat(f"%v / %m  {message[-60:]}")
+            else:  # a step of unknown length: the bar keeps moving (busy)
+                progress_bar.setRange(0, 0)
+                progress_bar.setFormat(message[-60:])
         if on_progress is not None:
             on_progress(done, total, message)
 
@@ -157,7 +161,9 @@ def run_task(
     signals.cancelled.connect(cancelled)
     handle._keep.extend([progressed, done, failed, cancelled])
     if progress_bar is not None:
-        progress_bar.setValue(0)
+        # busy (a moving bar) until the work says how much there is: a job that never
+        # reports progress never looks stuck at 0 %
+        progress_bar.setRange(0, 0)
         progress_bar.setVisible(True)
     if cancel_button is not None:
         cancel_button.setEnabled(True)

@@ -75,3 +75,44 @@ def test_cancel_button_stops_the_work(qtbot: QtBot) -> None:
     button.click()
     qtbot.waitUntil(lambda: handle.finished, timeout=5000)
     assert cancelled == [True] and not button.isEnabled()
+
+
+def test_a_job_that_reports_no_progress_shows_a_moving_bar(qtbot: QtBot) -> None:
+    """Issue 16: a fit that reports nothing must not sit at 0 %: the bar is busy (0..0)."""
+    start = threading.Event()
+    finish = threading.Event()
+    bar = QProgressBar()
+    qtbot.addWidget(bar)
+
+    def work(progress: Any, cancel: CancelToken) -> None:
+        assert start.wait(5)
+        progress(1, 4, "step 1")
+        assert finish.wait(5)
+
+    handle = run_task(work, on_done=lambda r: None, progress_bar=bar)
+    # before any report: a busy indicator, never a bar standing at 0 of 1
+    assert (bar.minimum(), bar.maximum()) == (0, 0)
+    start.set()
+    qtbot.waitUntil(lambda: bar.maximum() == 4, timeout=5000)  # now it says how far
+    assert bar.value() == 1
+    finish.set()
+    qtbot.waitUntil(lambda: handle.finished, timeout=5000)
+    assert not bar.isVisible()
+
+
+def test_a_report_of_unknown_length_keeps_the_bar_busy(qtbot: QtBot) -> None:
+    bar = QProgressBar()
+    qtbot.addWidget(bar)
+    ranges: list[tuple[int, int]] = []
+
+    def work(progress: Any, cancel: CancelToken) -> None:
+        progress(0, 0, "fitting")
+
+    handle = run_task(
+        work,
+        on_done=lambda r: None,
+        on_progress=lambda d, t, m: ranges.append((bar.minimum(), bar.maximum())),
+        progress_bar=bar,
+    )
+    qtbot.waitUntil(lambda: handle.finished, timeout=5000)
+    assert ranges == [(0, 0)]
