@@ -141,8 +141,10 @@ class ScanImageViewer(QWidget):
         self.picker.blockSignals(False)
         self.picker.setEnabled(len(self.images) > 1)
         if self.images:
-            self.picker.setCurrentIndex(0)
-            self.show_image(0)
+            # the first image that can be shown (a structured report has no pixels)
+            first = next((i for i, im in enumerate(self.images) if im.values is not None), 0)
+            self.picker.setCurrentIndex(first)
+            self.show_image(first)
         else:
             self.current = None
             self.item.clear()

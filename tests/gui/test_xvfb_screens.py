@@ -20,6 +20,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from dxa_app.services.demo import DEMO_USERS
+from tests.conftest import copy_archive
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,8 +59,7 @@ def xvfb() -> Iterator[str]:
 def demo_with_users(demo_calibrated_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the session's calibrated demo archive (demo users, steps, scores)."""
     path = tmp_path_factory.mktemp("xvfb") / "demo.sqlite"
-    shutil.copy(demo_calibrated_master, path)
-    return path
+    return copy_archive(demo_calibrated_master, path)  # with its image store
 
 
 @pytest.fixture(scope="module")
