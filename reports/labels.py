@@ -57,6 +57,25 @@ def fmt_decimal(value: Decimal | float, places: int, lang: str, *, signed: bool 
     return _localise(text, lang)
 
 
+def recorded_number(value: str, lang: str) -> str:
+    """Return a number as a device or a form recorded it, with the language's decimal sign.
+
+    The digits are kept as recorded (no rounding); text that is not a number is returned as
+    given.
+
+    Examples
+    --------
+    >>> recorded_number("0.146", "da"), recorded_number("0.146", "en"), recorded_number("n/a", "da")
+    ('0,146', '0.146', 'n/a')
+    """
+    text = value.strip()
+    try:
+        float(text)
+    except ValueError:
+        return text
+    return _localise(text, lang)
+
+
 def fmt_bmd(value: float, lang: str, *, signed: bool = False) -> str:
     """Format a BMD in g/cm2 with three decimals (the printed value of :func:`printed_bmd`).
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
-from reports.labels import Translate, fmt_date, fmt_decimal
+from reports.labels import Translate, fmt_date, fmt_decimal, recorded_number
 
 #: Fracture sites of the questionnaire's prior fragility fracture.
 FRACTURE_SITES: tuple[str, ...] = ("hip", "vertebra", "wrist", "humerus", "pelvis", "other")
@@ -376,6 +376,21 @@ def frax_input_label(key: str, translate: Translate) -> str:
         "femoral_neck_t": _("Femoral neck T-score"),
     }
     return labels.get(key, key)
+
+
+def frax_input_text(value: str, lang: str, translate: Translate) -> str:
+    """Return a FRAX input's value in words and the language's decimal sign ("-" when empty).
+
+    Examples
+    --------
+    >>> frax_input_text("female", "en", lambda m: m), frax_input_text("0.623", "da", str)
+    ('female', '0,623')
+    """
+    _ = translate
+    words = {"yes": _("yes"), "no": _("no"), "female": _("female"), "male": _("male")}
+    if not value:
+        return "-"
+    return words.get(value) or recorded_number(value, lang)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
 )
 
 from dxa_app.gui.common import read_only_table
-from dxa_app.gui.labels import number, sex_code_text
 from dxa_app.gui.table_model import Column, ObjectTableModel
 from dxa_app.gui.workspace import ProgressFn, Workspace
 from dxa_app.i18n import _, current_language
@@ -41,7 +40,7 @@ from dxa_app.progress import CancelToken
 from dxa_app.services import risk
 from dxa_app.services.auth import Permission, Session
 from dxa_app.services.risk import RecallEntry, SuggestionList
-from reports.risk import frax_input_label
+from reports.risk import frax_input_label, frax_input_text
 
 #: The yes/no questions, in form order.
 BOOL_FIELDS = (
@@ -252,7 +251,8 @@ class RiskPanel(Workspace):
             )
         if form is not None:
             shown = ", ".join(
-                f"{frax_input_label(k, _)}: {_frax_value(k, v)}" for k, v in form.inputs.items()
+                f"{frax_input_label(k, _)}: {frax_input_text(v, current_language(), _)}"
+                for k, v in form.inputs.items()
             )
             text = _("Type into the calculator: {inputs}").format(inputs=shown)
             if form.latest is not None:
@@ -472,19 +472,3 @@ class RecallPanel(Workspace):
             return risk.write_recall_csv(self.session, entries, path)
 
         self.run(work, lambda p: self.set_status(_("Written to {path}.").format(path=p)))
-
-
-def _frax_value(key: str, value: object) -> str:
-    """Return a FRAX input's value as the screen shows it (sex in words, decimal comma)."""
-    if value in (None, ""):
-        return "-"
-    if key == "sex":
-        return sex_code_text({"female": "F", "male": "M"}.get(str(value), str(value)))
-    if value in ("yes", "no"):
-        return _("yes") if value == "yes" else _("no")
-    try:
-        figure = float(str(value))
-    except ValueError:
-        return str(value)
-    places = 3 if key == "femoral_neck_bmd" else (0 if figure.is_integer() else 1)
-    return number(figure, places)

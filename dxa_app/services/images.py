@@ -28,7 +28,7 @@ from dxa_app.archive.images import store_folder
 from dxa_app.archive.studies import ImageRow, study_id_for, study_images
 from dxa_app.i18n import _
 from dxa_app.services.auth import Permission, Session, acting
-from reports.labels import side_label
+from reports.labels import recorded_number, side_label
 
 #: Dose attributes printed in the report, with their units (in this order; the first found
 #: per image is printed, with the technique factors only when no dose attribute exists).
@@ -159,16 +159,6 @@ def _where(e: ImageExposure, translate: Callable[[str], str]) -> str:
     return f"{part}, {side}" if side else part
 
 
-def _figure(value: str, lang: str) -> str:
-    """Return a recorded number as written, with a decimal comma in Danish."""
-    text = value.strip()
-    try:
-        float(text)
-    except ValueError:
-        return text
-    return text.replace(".", ",") if lang == "da" else text
-
-
 def exposure_text(
     attributes: Sequence[tuple[str, str]], translate: Callable[[str], str], lang: str = "en"
 ) -> str:
@@ -197,7 +187,7 @@ def exposure_text(
         plain = keyword.rsplit(".", 1)[-1]
         rank = order.index(plain) if plain in order else len(order)
         unit = units.get(plain, "")
-        text = f"{_quantity(plain, translate)} {_figure(value, lang)} {unit}".strip()
+        text = f"{_quantity(plain, translate)} {recorded_number(value, lang)} {unit}".strip()
         shown.append((rank, text))
     return ", ".join(text for _rank, text in sorted(shown, key=lambda item: item[0]))
 
@@ -230,11 +220,11 @@ def exposure_line(
     for e in exposures:
         attributes = dict(e.attributes)
         found = [
-            f"{_quantity(keyword, translate)} {_figure(value, lang)} {unit}"
+            f"{_quantity(keyword, translate)} {recorded_number(value, lang)} {unit}"
             for keyword, unit in _DOSE_UNITS
             if (value := _value(attributes, keyword)) is not None
         ][:1] or [
-            f"{_quantity(keyword, translate)} {_figure(value, lang)} {unit}"
+            f"{_quantity(keyword, translate)} {recorded_number(value, lang)} {unit}"
             for keyword, unit in _TECHNIQUE_UNITS
             if (value := _value(attributes, keyword)) is not None
         ]

@@ -493,30 +493,11 @@ def build_report_data(
     )
 
 
-def _frax_value(value: str, lang: str, translate: Any) -> str:
-    """A FRAX input as the report prints it: words translated, decimals localised."""
-    words = {
-        "yes": translate("yes"),
-        "no": translate("no"),
-        "female": translate("female"),
-        "male": translate("male"),
-    }
-    if not value:
-        return "-"
-    if value in words:
-        return str(words[value])
-    try:
-        float(value)
-    except ValueError:
-        return value
-    return value.replace(".", ",") if lang == "da" else value
-
-
 def _risk_content(
     sr: StudyRisk, decisions: dict[str, str], lang: str, level: str, translate: Any
 ) -> dict[str, Any]:
     """The report fields from the questionnaire, FRAX and the physician's kept suggestions."""
-    from reports.risk import frax_input_label, questionnaire_lines
+    from reports.risk import frax_input_label, frax_input_text, questionnaire_lines
 
     out: dict[str, Any] = {}
     rescan = sr.rescan
@@ -541,7 +522,10 @@ def _risk_content(
             translate("FRAX, {model} model, {version}").format(
                 model=fx.model, version=fx.calculator_version
             ),
-            {frax_input_label(k, translate): _frax_value(v, lang, translate) for k, v in fx.inputs},
+            {
+                frax_input_label(k, translate): frax_input_text(v, lang, translate)
+                for k, v in fx.inputs
+            },
         )
     kept = [x for x in sr.suggestions if decisions.get(x.id) == "kept"]
     if kept:

@@ -103,6 +103,8 @@ DA: dict[str, str] = {
     "biconcave": "bikonkav",
     "crush": "kompression",
     "female": "kvinde",
+    "yes": "ja",
+    "no": "nej",
     "male": "mand",
     "{items} and {last}": "{items} og {last}",
     "CPR": "CPR",

@@ -197,3 +197,20 @@ def test_add_years_clamps_month_ends() -> None:
     assert add_years(dt.date(2026, 7, 25), 1) == dt.date(2027, 7, 25)
     assert add_years(dt.date(2024, 2, 29), 1) == dt.date(2025, 2, 28)
     assert add_years(dt.date(2026, 8, 31), 0.5) == dt.date(2027, 2, 28)
+
+
+def test_frax_inputs_print_in_words_and_the_reports_decimal_sign() -> None:
+    from reports.labels import recorded_number
+    from reports.risk import frax_input_text
+
+    da = {"yes": "ja", "no": "nej", "female": "kvinde", "male": "mand"}
+    assert [frax_input_text(v, "da", lambda m: da.get(m, m)) for v in ("yes", "female", "")] == [
+        "ja",
+        "kvinde",
+        "-",
+    ]
+    assert frax_input_text("0.623", "da", str) == "0,623"
+    assert frax_input_text("52.8", "en", str) == "52.8"
+    assert recorded_number(" 0.146 ", "da") == "0,146"  # digits as recorded, never rounded
+    assert recorded_number("2500", "da") == "2500"
+    assert recorded_number("n/a", "da") == "n/a"
