@@ -402,6 +402,10 @@ def bland_altman(x: npt.ArrayLike, y: npt.ArrayLike) -> BlandAltman:
 #: steeper or flatter line more likely means mixed-up regions, sides or patients.
 PLAUSIBLE_SLOPE = (0.85, 1.15)
 
+#: The longest gap, in days, between a patient's scans on two scanners that still count as an
+#: in-vivo pair (bone does not change measurably in two months; ISCD cross-calibration).
+IN_VIVO_MAX_DAYS = 60
+
 
 @dataclass(frozen=True)
 class LeaveOneOut:

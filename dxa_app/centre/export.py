@@ -10,13 +10,13 @@ from typing import Any
 
 import sqlite_utils
 
+from calibration.fits import IN_VIVO_MAX_DAYS
 from dxa_app.archive.scanners import scanner_by_id, scanner_rows
 from dxa_app.centre.bundle import csv_bytes, json_bytes
 from dxa_app.centre.keys import pseudonym
 
-#: In-vivo pairs: the region fitted per group and the largest gap between the two scans.
+#: In-vivo pairs: the region fitted per group (the largest gap: calibration.fits.IN_VIVO_MAX_DAYS).
 IN_VIVO_REGIONS = ("L1-L4", "total_hip", "femoral_neck")
-IN_VIVO_MAX_DAYS = 60
 
 PHANTOM_SCAN_COLUMNS = (
     "key",

@@ -35,7 +35,7 @@ import numpy as np
 import sqlite_utils
 
 from calibration.chain import inverse_line_covariance
-from calibration.fits import LinearFit, ols
+from calibration.fits import IN_VIVO_MAX_DAYS, LinearFit, ols
 from calibration.qc import BaselineError, QcAnalysis, analyse
 from dxa_app.archive import get_setting, set_setting, write_transaction
 from dxa_app.archive.db import audit, now_iso
@@ -94,7 +94,6 @@ __all__ = [
     "start_new_baseline",
 ]
 
-IN_VIVO_MAX_DAYS = 60
 EARLIEST = "1900-01-01"
 
 #: The region whose in-vivo pairs fit each group.
