@@ -23,12 +23,14 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any, Final, TypeVar
 
+from pydicom import config as pydicom_config
 from pydicom import dcmread
 from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
+from pydicom.valuerep import validate_value
 
 from dxa_app.cpr import normalise_cpr
 from dxa_app.domain import (
@@ -763,8 +765,68 @@ def content_items(ds: Dataset) -> Sequence[Dataset | SrItem]:
     return list(value_of(ds, "ContentSequence", []))
 
 
+#: Value representations whose text :func:`text_value` reads from the raw bytes itself:
+#: pydicom splits them on backslashes and right-strips padding; "text" ones are validated
+#: per value (as pydicom does on reading), "single" ones are one value, validated whole.
+_STRING_VRS: Final = frozenset({"AS", "CS", "DA", "DT", "TM"})
+_TEXT_VRS: Final = frozenset({"SH", "LO", "UC"})
+_SINGLE_VRS: Final = frozenset({"LT", "ST", "UT"})
+_FAST_VRS: Final = _STRING_VRS | _TEXT_VRS | _SINGLE_VRS | {"AE", "UI"}
+
+
+def _raw_text(elem: RawDataElement) -> str | None:
+    """The text :func:`text_of` gives for pydicom's value of a raw element, or None.
+
+    Decoding a raw element through pydicom (hooks, converters, a new element object) costs
+    five times what the import then does with the value; for plain ASCII of the string
+    value representations the result is the same string, and pydicom's validation (its
+    warnings become import notes) runs as on reading. None when the fast way does not
+    apply (another VR, implicit VR, an empty value, non-ASCII bytes, ISO 2022 escapes, a
+    callback set): the caller then asks pydicom. Each branch does what pydicom's converter
+    of that VR does (``pydicom.values``), validation included; a test compares the two.
+    """
+    vr, raw = elem.VR, elem.value
+    if (
+        vr not in _FAST_VRS
+        or not isinstance(raw, bytes)
+        or not raw.isascii()
+        or b"\x1b" in raw
+        or pydicom_config.data_element_callback is not None
+        or (vr in ("DA", "DT", "TM") and pydicom_config.datetime_conversion)
+    ):
+        return None
+    if not raw:
+        return None  # pydicom's empty value (it may be None by configuration)
+    text = raw.decode("ascii")
+    mode = pydicom_config.settings.reading_validation_mode
+    if vr in _STRING_VRS:  # convert_string: right-strip the whole, split
+        values = text.rstrip(" \0").split("\\")
+    elif vr == "UI":  # convert_UI: right-strip, split, each UID validated
+        values = text.rstrip("\0 ").split("\\")
+        for v in values:
+            validate_value(vr, v, mode)
+    elif vr == "AE":  # convert_AE_string: strip each value
+        values = [v.strip() for v in text.split("\\")]
+    elif vr in _SINGLE_VRS:  # convert_single_string: validated whole, then right-stripped
+        validate_value(vr, text, mode)
+        values = [text.rstrip("\0 ")]
+    else:  # convert_text: split, each validated and right-stripped
+        values = text.split("\\")
+        for v in values:
+            validate_value(vr, v, mode)
+        values = [v.rstrip("\0 ") for v in values]
+    return "\\".join(v.strip() for v in values)  # as text_of joins and strips
+
+
 def text_value(ds: Dataset | SrItem, keyword: str) -> str:
     """Return the text of element ``keyword`` of ``ds`` ("" when absent)."""
+    if isinstance(ds, Dataset):
+        tag = _keyword_tag(keyword)
+        elem = ds._dict.get(tag) if tag is not None else None  # type: ignore[call-overload]
+        if isinstance(elem, RawDataElement):
+            fast = _raw_text(elem)
+            if fast is not None:
+                return fast
     return text_of(value_of(ds, keyword))
 
 
@@ -788,7 +850,7 @@ def private_slots(ds: Dataset, group: int, creators: Collection[str]) -> list[in
     first, last = (group << 16) | 0x10, (group << 16) | 0xFF
     found = []
     # ds.keys(): iterating a Dataset itself yields (decoded) elements, not tags
-    for tag in sorted(t for t in ds.keys() if first <= t <= last):  # noqa: SIM118
+    for tag in sorted(t for t in map(int, ds.keys()) if first <= t <= last):
         if text_of(ds[tag].value).lower() in creators:
             found.append(tag & 0xFF)
     return found
@@ -1343,7 +1405,8 @@ def private_elements(ds: Dataset) -> list[PrivateElement]:
         In tag order.
     """
     out: list[PrivateElement] = []
-    for tag in sorted(ds.keys()):  # tags (iterating a Dataset yields elements)
+    # tags as ints (iterating a Dataset yields elements; BaseTag compares in Python)
+    for tag in sorted(map(int, ds.keys())):
         group, elem = tag >> 16, tag & 0xFFFF
         if group % 2 == 0 or elem < 0x1000 or group <= 0x0008:
             continue
