@@ -781,6 +781,11 @@ CREATE INDEX patient_merges_into ON patient_merges(into_patient_id) WHERE unmerg
 CREATE INDEX report_versions_report_status ON report_versions(report_id, status);
 """
 
+#: Re-importing a file already in the archive is found by its SHA-256, not by reading it.
+V21_IMAGES_SHA256 = """
+CREATE INDEX images_sha256 ON images(sha256);
+"""
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
@@ -799,4 +804,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0016_hl7_outbox", V16_HL7_OUTBOX),
     Migration("0017_risk_factors", V17_RISK_FACTORS),
     Migration("0015_list_indexes", V15_LIST_INDEXES),
+    Migration("0021_images_sha256", V21_IMAGES_SHA256),
 )
