@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 
 import sqlite_utils
 
@@ -278,7 +278,6 @@ def store_run(
             [study_id, run, at, by, diag_id, len(changed)],
         )
         for s in changed:
-            values = astuple(s)
             db.execute(
                 "INSERT INTO scores (region_result_id, region, raw_bmd_g_cm2,"
                 " harmonised_bmd_g_cm2, chain, chain_intercept, chain_slope, t_reference,"
@@ -286,9 +285,20 @@ def store_run(
                 " computed_at, computed_by, run)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    *values[:4],
+                    s.region_result_id,
+                    s.region,
+                    s.raw_bmd,
+                    s.harmonised_bmd,
                     json.dumps(list(s.chain)),
-                    *values[5:],
+                    s.chain_intercept,
+                    s.chain_slope,
+                    s.t_reference,
+                    s.z_reference,
+                    s.t_score,
+                    s.z_score,
+                    s.t_printed,
+                    s.z_printed,
+                    s.age_years,
                     study_id,
                     at,
                     by,
