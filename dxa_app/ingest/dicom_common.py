@@ -625,10 +625,10 @@ def _sniff_values_decode(ds: Dataset, groups: tuple[int, ...]) -> bool:
     wanted = {0x00080070, 0x00080016, 0x00080060}
     try:
         with _captured_warnings(None):
-            for tag in ds.keys():  # noqa: SIM118 (tags, not elements)
+            for tag in map(int, ds.keys()):
                 group, elem = tag >> 16, tag & 0xFFFF
                 if tag in wanted or (group in groups and 0x10 <= elem <= 0xFF):
-                    ds[tag]  # decodes the raw element in place
+                    ds[tag]  # decodes the raw element in place (its warnings are the sniff's)
     except Exception:  # sniffing never raises
         return False
     return True
@@ -774,6 +774,30 @@ _SINGLE_VRS: Final = frozenset({"LT", "ST", "UT"})
 _FAST_VRS: Final = _STRING_VRS | _TEXT_VRS | _SINGLE_VRS | {"AE", "UI"}
 
 
+def _fast_text(elem: RawDataElement) -> bool:
+    """Return whether :func:`_raw_text` reads this raw element (else pydicom decodes it)."""
+    raw = elem.value
+    return (
+        elem.VR in _FAST_VRS
+        and isinstance(raw, bytes)
+        and bool(raw)
+        and raw.isascii()
+        and b"\x1b" not in raw
+        and pydicom_config.data_element_callback is None
+        and not (elem.VR in ("DA", "DT", "TM") and pydicom_config.datetime_conversion)
+    )
+
+
+def _element_text(ds: Dataset, tag: int) -> str:
+    """The text of the element ``tag`` of ``ds`` (present), from its raw bytes when it can."""
+    raw = ds._dict.get(tag)  # type: ignore[call-overload]
+    if isinstance(raw, RawDataElement):
+        fast = _raw_text(raw)
+        if fast is not None:
+            return fast
+    return text_of(ds[tag].value)
+
+
 def _raw_text(elem: RawDataElement) -> str | None:
     """The text :func:`text_of` gives for pydicom's value of a raw element, or None.
 
@@ -785,19 +809,10 @@ def _raw_text(elem: RawDataElement) -> str | None:
     callback set): the caller then asks pydicom. Each branch does what pydicom's converter
     of that VR does (``pydicom.values``), validation included; a test compares the two.
     """
-    vr, raw = elem.VR, elem.value
-    if (
-        vr not in _FAST_VRS
-        or not isinstance(raw, bytes)
-        or not raw.isascii()
-        or b"\x1b" in raw
-        or pydicom_config.data_element_callback is not None
-        or (vr in ("DA", "DT", "TM") and pydicom_config.datetime_conversion)
-    ):
+    if not _fast_text(elem):  # an empty value: pydicom's empty value (None by configuration)
         return None
-    if not raw:
-        return None  # pydicom's empty value (it may be None by configuration)
-    text = raw.decode("ascii")
+    vr = str(elem.VR)
+    text = bytes(elem.value or b"").decode("ascii")
     mode = pydicom_config.settings.reading_validation_mode
     if vr in _STRING_VRS:  # convert_string: right-strip the whole, split
         values = text.rstrip(" \0").split("\\")
@@ -851,7 +866,7 @@ def private_slots(ds: Dataset, group: int, creators: Collection[str]) -> list[in
     found = []
     # ds.keys(): iterating a Dataset itself yields (decoded) elements, not tags
     for tag in sorted(t for t in map(int, ds.keys()) if first <= t <= last):
-        if text_of(ds[tag].value).lower() in creators:
+        if _element_text(ds, tag).lower() in creators:
             found.append(tag & 0xFF)
     return found
 
@@ -1410,8 +1425,8 @@ def private_elements(ds: Dataset) -> list[PrivateElement]:
         group, elem = tag >> 16, tag & 0xFFFF
         if group % 2 == 0 or elem < 0x1000 or group <= 0x0008:
             continue
-        creator_tag = Tag(group, elem >> 8)
-        creator = text_of(ds[creator_tag].value) if creator_tag in ds else "?"
+        creator_tag = (group << 16) | (elem >> 8)
+        creator = _element_text(ds, creator_tag) if creator_tag in ds._dict else "?"
         element: DataElement = ds[tag]
         out.append(PrivateElement(creator, int(tag), str(element.VR), element.value))
     return out
