@@ -386,7 +386,7 @@ def test_study_picker_lists_one_page_and_narrows_as_one_types(
         " ON p.id = s.patient_id GROUP BY p.id ORDER BY n DESC, p.id LIMIT 1",
     )[0]
     cpr, n = str(row["cpr"]), int(str(row["n"]))
-    qtbot.keyClicks(panel.search, cpr)
+    cast(Callable[[QWidget, str], None], qtbot.keyClicks)(panel.search, cpr)  # untyped
     qtbot.waitUntil(lambda: panel.picker.count() == n)
     assert {s.patient_identifier for s in panel.studies} == {cpr}
     assert panel.match_label.text()
