@@ -131,12 +131,6 @@ class _TooLarge(Exception):
     """A deflated data set inflates to more than the size limit."""
 
 
-_ITEM: Final = (0xFFFE, 0xE000)
-_ITEM_END: Final = (0xFFFE, 0xE00D)
-_SEQUENCE_END: Final = (0xFFFE, 0xE0DD)
-_PIXEL_DATA: Final = (0x7FE0, 0x0010)
-
-
 @dataclass(slots=True)
 class _Frame:
     """Where the walk is: in the elements of a data set or item, or in a sequence's items.
@@ -161,6 +155,28 @@ def _implicit_is_sequence(group: int, elem: int) -> bool:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class _Packs:
+    """The compiled readers of one byte order (a format string is parsed on every call)."""
+
+    hhi: Callable[[bytes, int], tuple[int, int, int]]
+    hh: Callable[[bytes, int], tuple[int, int]]
+    i: Callable[[bytes, int], tuple[int]]
+    h: Callable[[bytes, int], tuple[int]]
+
+
+def _packs(endian: str) -> _Packs:
+    return _Packs(
+        struct.Struct(endian + "HHI").unpack_from,
+        struct.Struct(endian + "HH").unpack_from,
+        struct.Struct(endian + "I").unpack_from,
+        struct.Struct(endian + "H").unpack_from,
+    )
+
+
+_PACKS: Final = {"<": _packs("<"), ">": _packs(">")}
+
+
 def _walk(data: bytes, pos: int, implicit: bool, endian: str, max_depth: int) -> int:
     """Walk the data elements from ``pos`` without recursion; sequences nest at most ``max_depth``.
 
@@ -173,7 +189,8 @@ def _walk(data: bytes, pos: int, implicit: bool, endian: str, max_depth: int) ->
     _Truncated, _Malformed, _TooDeep
         When the data ends inside an element, is not well-formed, or nests too deeply.
     """
-    stack = [_Frame(items=False, end=len(data), implicit=implicit, endian=endian)]
+    size = len(data)
+    stack = [_Frame(items=False, end=size, implicit=implicit, endian=endian)]
     depth = 0  # sequences (and encapsulated pixel data) on the stack
 
     def enter(frame: _Frame) -> None:
@@ -196,54 +213,55 @@ def _walk(data: bytes, pos: int, implicit: bool, endian: str, max_depth: int) ->
                 raise _Malformed("an element runs past the end of its item or sequence")
             leave()
             continue
-        if pos + 8 > len(data):
+        if pos + 8 > size:
             raise _Truncated
+        packs = _PACKS[frame.endian]
         if frame.items:
-            group, elem, length = struct.unpack_from(frame.endian + "HHI", data, pos)
+            group, elem, length = packs.hhi(data, pos)
             pos += 8
-            if (group, elem) == _SEQUENCE_END:
+            if group == 0xFFFE and elem == 0xE0DD:  # sequence delimiter
                 leave()
-            elif (group, elem) != _ITEM:
+            elif group != 0xFFFE or elem != 0xE000:  # not an item
                 raise _Malformed(f"({group:04X},{elem:04X}) where a sequence item was expected")
             elif length == _UNDEFINED:
                 if not frame.datasets:
                     raise _Malformed("a pixel data fragment of undefined length")
                 enter(_Frame(False, None, frame.implicit, frame.endian))
-            elif pos + length > len(data):
+            elif pos + length > size:
                 raise _Truncated
             elif frame.datasets:
                 enter(_Frame(False, pos + length, frame.implicit, frame.endian))
             else:
                 pos += length  # a pixel data fragment
             continue
-        group, elem = struct.unpack_from(frame.endian + "HH", data, pos)
-        if (group, elem) == _ITEM_END:
+        group, elem = packs.hh(data, pos)
+        if group == 0xFFFE and elem == 0xE00D:  # item delimiter
             pos += 8
             leave()
             continue
         vr = b""
         if frame.implicit or group == 0xFFFE:
-            (length,) = struct.unpack_from(frame.endian + "I", data, pos + 4)
+            (length,) = packs.i(data, pos + 4)
             pos += 8
         else:
             vr = data[pos + 4 : pos + 6]
             if vr in _LONG_VRS:
-                if pos + 12 > len(data):
+                if pos + 12 > size:
                     raise _Truncated
-                (length,) = struct.unpack_from(frame.endian + "I", data, pos + 8)
+                (length,) = packs.i(data, pos + 8)
                 pos += 12
             else:
-                (length,) = struct.unpack_from(frame.endian + "H", data, pos + 6)
+                (length,) = packs.h(data, pos + 6)
                 pos += 8
         if length == _UNDEFINED:
             # an undefined-length UN holds an implicit VR little endian sequence; an
             # undefined-length OB/OW is encapsulated pixel data (fragments, no data sets)
-            fragments = vr in (b"OB", b"OW") or (group, elem) == _PIXEL_DATA
+            fragments = vr in (b"OB", b"OW") or (group == 0x7FE0 and elem == 0x0010)
             if vr == b"UN":
                 enter(_Frame(True, None, True, "<"))
             else:
                 enter(_Frame(True, None, frame.implicit, frame.endian, datasets=not fragments))
-        elif pos + length > len(data):
+        elif pos + length > size:
             raise _Truncated
         elif vr == b"SQ" or (frame.implicit and _implicit_is_sequence(group, elem)):
             enter(_Frame(True, pos + length, frame.implicit, frame.endian))
