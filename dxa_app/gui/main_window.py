@@ -1163,9 +1163,16 @@ class MainWindow(QMainWindow):
             f"<p><b>{escape(facts.name)}</b> "
             + escape(_("version {version}").format(version=facts.version))
             + "</p>",
-            f"<p><b>{escape(_('Manufacturer'))}:</b> {escape(facts.manufacturer)}</p>",
+            f"<p><b>{escape(_('Manufacturer'))}:</b> {escape(facts.manufacturer)}"
+            + (f"<br>{escape(facts.manufacturer_address)}" if facts.manufacturer_address else "")
+            + f"<br>{escape(facts.status)}</p>",
             f"<p><b>{escape(_('Intended use'))}:</b> {escape(facts.intended_use)}"
             f" {escape(facts.limits)}</p>",
+            *(
+                f"<p><small><i>{escape(LANGUAGE_NAMES.get(code, code))}:</i>"
+                f" {escape(text)}</small></p>"
+                for code, text in facts.other_uses
+            ),
             "<p>"
             + escape(_("WHO/ISCD categories, classified on the printed one-decimal T-score."))
             + "</p>",
