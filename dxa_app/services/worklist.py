@@ -79,6 +79,7 @@ class ScannerChoice:
 
     id: int
     site: str
+    serial: str
     label: str
 
 
@@ -108,7 +109,10 @@ def worklist_choices(session: Session) -> WorklistChoices:
     sites = tuple(sorted({r.site_code for r in rows if r.site_code}))
     scanners = tuple(
         ScannerChoice(
-            r.id, r.site_code, f"{scanner_label(r.manufacturer, r.model)} ({r.serial})".strip()
+            r.id,
+            r.site_code,
+            r.serial,
+            f"{scanner_label(r.manufacturer, r.model)} ({r.serial})".strip(),
         )
         for r in rows
     )
