@@ -471,6 +471,10 @@ class MainWindow(QMainWindow):
 
     def _settings_closed(self, _result: int) -> None:
         self.settings_dialog = None
+        admin = self.workspaces.get("admin")  # it shows the same settings: show what is stored
+        refresh = getattr(admin, "refresh", None)
+        if callable(refresh) and not self.locked:
+            refresh()
 
     def set_language(self, lang: str) -> None:
         """Switch the language of the whole application, remember it, retranslate."""

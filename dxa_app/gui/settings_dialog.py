@@ -242,7 +242,7 @@ class BackupPage(Workspace):
 
     def retranslate(self) -> None:
         """Set every visible text in the current language."""
-        self.box.setTitle(_("Backup"))
+        self.box.setTitle(_("Backup to a folder"))
         self.note.setText(
             _(
                 "A backup is a checked copy of the archive and its image store. Backups to a"
