@@ -229,6 +229,13 @@ def test_list_queries_walk_an_index_without_sorting(archive: Path) -> None:
             ["2026-01-08"],
         )
         assert "studies_worklist" in period and "TEMP B-TREE" not in period
+        one_scanner = _plan(
+            db,
+            "SELECT count(*) FROM studies st WHERE st.has_results = 1 AND st.report_signed = 0"
+            " AND st.scanner_id = ?",
+            [1],
+        )
+        assert "COVERING INDEX studies_worklist_scanner" in one_scanner
     finally:
         db.close()
 
@@ -242,7 +249,8 @@ def test_migration_backfills_the_worklist_state(tmp_path: Path) -> None:
     con = sqlite3.connect(path)
     con.executescript(
         "UPDATE studies SET has_results = 0, report_signed = 0;"
-        " DELETE FROM migrations WHERE name = '0015_list_indexes';"
+        " DELETE FROM migrations WHERE name IN ('0015_list_indexes', '0020_settings');"
+        " DROP INDEX studies_worklist_scanner;"
         " DROP TRIGGER region_results_study_has_results;"
         " DROP TRIGGER report_versions_study_signed_insert;"
         " DROP TRIGGER report_versions_study_signed_update;"

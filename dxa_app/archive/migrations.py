@@ -781,6 +781,16 @@ CREATE INDEX patient_merges_into ON patient_merges(into_patient_id) WHERE unmerg
 CREATE INDEX report_versions_report_status ON report_versions(report_id, status);
 """
 
+#: The worklist's site and scanner filters (the first-day issue): with the scanner after the
+#: stored state, counting one scanner's or one site's waiting studies (the status line of a
+#: filtered worklist) is a range of one covering index instead of a lookup of every waiting
+#: study; the page in date order still walks ``studies_worklist``. (Named ``0020_settings``
+#: as assigned to the branch that added the settings dialog and these filters.)
+V20_WORKLIST_FILTERS = """
+CREATE INDEX studies_worklist_scanner
+    ON studies(has_results, report_signed, scanner_id, study_date, id);
+"""
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
@@ -799,4 +809,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0016_hl7_outbox", V16_HL7_OUTBOX),
     Migration("0017_risk_factors", V17_RISK_FACTORS),
     Migration("0015_list_indexes", V15_LIST_INDEXES),
+    Migration("0020_settings", V20_WORKLIST_FILTERS),
 )
