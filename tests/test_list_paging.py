@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from dxa_app.archive import db as archive_db
 from dxa_app.archive import open_archive
+from dxa_app.archive.migrations import MIGRATIONS
 from dxa_app.archive.queries import list_patients, list_studies, pending_studies
 from dxa_app.archive.store import store_parsed
 from dxa_app.domain import IdType, PatientIdentity, Role, Sex, StudyInfo, StudyRecord
@@ -240,9 +242,15 @@ def test_list_queries_walk_an_index_without_sorting(archive: Path) -> None:
         db.close()
 
 
-def test_migration_backfills_the_worklist_state(tmp_path: Path) -> None:
+def test_migration_backfills_the_worklist_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An archive from before 0015 gets its state computed from its studies and reports."""
     path = tmp_path / "old.sqlite"
+    names = [m.name for m in MIGRATIONS]  # written by the version that ended with 0015
+    monkeypatch.setattr(
+        archive_db, "MIGRATIONS", MIGRATIONS[: names.index("0015_list_indexes") + 1]
+    )
     db = open_archive(path)
     store_parsed(db, parsed(_study(1, _person(0), 1), _study(2, _person(1), 2, results=False)))
     db.close()
@@ -261,6 +269,7 @@ def test_migration_backfills_the_worklist_state(tmp_path: Path) -> None:
         " ALTER TABLE studies DROP COLUMN report_signed;"
     )
     con.close()
+    monkeypatch.undo()
     db = open_archive(path)
     try:
         state = db.execute("SELECT study_uid, has_results FROM studies ORDER BY id").fetchall()

@@ -249,10 +249,13 @@ def count_patients(db: sqlite_utils.Database, *, search: str = "") -> int:
 
 
 def _study_where(
-    db: sqlite_utils.Database, patient_id: int | None, search: str
+    db: sqlite_utils.Database, patient_id: int | None, search: str, study_id: int | None = None
 ) -> tuple[str, list[object]]:
     conds: list[str] = []
     params: list[object] = []
+    if study_id is not None:
+        conds.append("st.id = ?")
+        params.append(study_id)
     if patient_id is not None:
         members = list(person_members(db, patient_id))
         conds.append(f"st.patient_id IN ({','.join('?' * len(members))})")
@@ -274,6 +277,7 @@ def list_studies(
     descending: bool = True,
     offset: int = 0,
     limit: int | None = None,
+    study_id: int | None = None,
 ) -> list[StudySummary]:
     """Return the studies of one person (all their merged patient rows), or of everyone.
 
@@ -291,6 +295,8 @@ def list_studies(
         Newest (largest) first (the default).
     offset, limit : int
         The page: skip ``offset`` studies, return at most ``limit`` (None: all).
+    study_id : int, optional
+        Only this study (the row of one study a picker shows).
 
     Returns
     -------
@@ -298,7 +304,7 @@ def list_studies(
         The page, in order (ties by study id in the same direction).
     """
     order = _order(STUDY_SORTS, sort, descending, "st.id")
-    where, params = _study_where(db, patient_id, search)
+    where, params = _study_where(db, patient_id, search, study_id)
     page, page_params = _paging(limit, offset)
     sql = f"""
         SELECT st.id, st.study_uid, st.patient_id, p.identifier, p.name, st.study_date,
