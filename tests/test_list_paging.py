@@ -257,8 +257,7 @@ def test_migration_backfills_the_worklist_state(
     con = sqlite3.connect(path)
     con.executescript(
         "UPDATE studies SET has_results = 0, report_signed = 0;"
-        " DELETE FROM migrations WHERE name IN ('0015_list_indexes', '0020_settings');"
-        " DROP INDEX studies_worklist_scanner;"
+        " DELETE FROM migrations WHERE name = '0015_list_indexes';"
         " DROP TRIGGER region_results_study_has_results;"
         " DROP TRIGGER report_versions_study_signed_insert;"
         " DROP TRIGGER report_versions_study_signed_update;"
