@@ -51,6 +51,11 @@ from dxa_app.services.auth import Session
 from tests.sessions import session_as
 
 PAGE = 200
+#: The newest study date the bench archive holds (its studies span 2014 to 2024): the 30-day
+#: worklist is counted back from it; counted from today the 30 days are empty.
+NEWEST = dt.date(2024, 12, 13)
+LAST_30 = worklist.WorklistFilter(days=30)
+ONE_SITE = worklist.WorklistFilter(site="Bench")
 SCANNERS = [
     ScannerIdentity(Manufacturer.HOLOGIC, "Horizon A", f"B-{i}", "Apex 5.6", f"ST{i}", "Bench")
     for i in range(2)
@@ -128,6 +133,8 @@ def lists(session: Session, path: Path) -> None:
     """Print each list's first page against the yardstick, and the whole list beside it."""
     yard = median_ms(yardstick(path))
     some = browse.patients(session, limit=1, offset=PAGE)[0]
+    last_scanner = worklist.worklist_choices(session).scanners[-1].id
+    scanner = worklist.WorklistFilter(scanner_id=last_scanner)
     cases: list[tuple[str, Callable[[], object], Callable[[], object] | None]] = [
         (
             "patients by name",
@@ -145,6 +152,26 @@ def lists(session: Session, path: Path) -> None:
             lambda: worklist.pending_reports(session, limit=PAGE),
             lambda: worklist.pending_reports(session),
         ),
+        (
+            "worklist, last 30 days",
+            lambda: worklist.pending_reports(session, today=NEWEST, where=LAST_30, limit=PAGE),
+            lambda: worklist.count_pending_reports(session, where=LAST_30, today=NEWEST),
+        ),
+        (
+            "worklist, one site",
+            lambda: worklist.pending_reports(session, where=ONE_SITE, limit=PAGE),
+            lambda: worklist.count_pending_reports(session, where=ONE_SITE),
+        ),
+        (
+            "worklist, one scanner",
+            lambda: worklist.pending_reports(session, where=scanner, limit=PAGE),
+            lambda: worklist.count_pending_reports(session, where=scanner),
+        ),
+        (
+            "worklist, 30 days empty",
+            lambda: worklist.pending_reports(session, where=LAST_30, limit=PAGE),
+            lambda: worklist.count_older_pending(session, LAST_30),
+        ),
         ("search by CPR", lambda: browse.patients(session, search=some.identifier), None),
         (
             "search by name",
@@ -158,7 +185,7 @@ def lists(session: Session, path: Path) -> None:
         ),
     ]
     print(f"yardstick (bare sqlite3, {PAGE} study rows): {yard:.2f} ms")
-    print(f"{'list (first page of 200)':<28}{'product':>10}{'ratio':>9}{'whole list':>13}")
+    print(f"{'list (first page of 200)':<28}{'product':>10}{'ratio':>9}{'whole/count':>13}")
     for name, page, whole in cases:
         ms = median_ms(page)
         all_ms = f"{median_ms(whole, 3):.0f} ms" if whole is not None else "-"

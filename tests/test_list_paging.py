@@ -20,7 +20,9 @@ from dxa_app.domain import IdType, PatientIdentity, Role, Sex, StudyInfo, StudyR
 from dxa_app.services import browse, worklist
 from dxa_app.services.auth import Session
 from dxa_app.services.patients import merge
-from tests.factories import parsed, study_record
+from dxa_app.services.sites import map_site
+from dxa_app.services.worklist import WorklistFilter
+from tests.factories import SCANNER, parsed, study_record
 from tests.sessions import session_as
 
 #: Names stored in mixed case: the list sorts them case-insensitively.
@@ -153,6 +155,36 @@ def test_worklist_uses_the_stored_state_and_pages(archive: Path, doc: Session) -
     assert worklist.count_pending_reports(doc, include_signed=True) == 15
 
 
+def test_worklist_filters_by_period_site_and_scanner(archive: Path, doc: Session) -> None:
+    """The period, site and scanner are applied in the query; the older ones are counted."""
+    db = open_archive(archive)
+    other = replace(SCANNER, serial="TEST-002", station_name="ST2", institution_name="Andet")
+    store_parsed(db, parsed(replace(_study(99, _person(1), 20), scanner=other)))
+    db.close()
+    map_site(session_as(archive, Role.ADMIN, "admin"), "TEST-001", "OUH", "Odense")
+    today = dt.date(2026, 1, 22)
+    last_week = WorklistFilter(days=7)  # 2026-01-15 onwards
+    rows = worklist.pending_reports(doc, today=today, where=last_week)
+    assert [r.study_date.day for r in rows] == [15, 20]
+    assert worklist.count_pending_reports(doc, where=last_week, today=today) == 2
+    assert worklist.count_older_pending(doc, last_week, today=today) == 14
+    choices = worklist.worklist_choices(doc)
+    assert choices.sites == ("Andet", "OUH")  # the new scanner's site is its institution
+    second = next(c for c in choices.scanners if "TEST-002" in c.label)
+    assert second.site == "Andet" and second.label == "Hologic Horizon A (TEST-002)"
+    on_second = worklist.pending_reports(doc, where=WorklistFilter(scanner_id=second.id))
+    assert [r.study_date.day for r in on_second] == [20]
+    at_ouh = WorklistFilter(days=7, site="OUH")
+    assert [r.study_date.day for r in worklist.pending_reports(doc, today=today, where=at_ouh)] == [
+        15
+    ]
+    assert worklist.count_older_pending(doc, at_ouh, today=today) == 14
+    assert worklist.count_pending_reports(doc, where=WorklistFilter(site="OUH")) == 15
+    assert worklist.count_older_pending(doc, WorklistFilter(), today=today) == 0  # no period
+    assert worklist.count_pending_reports(doc, where=WorklistFilter(site="Andet")) == 1
+    assert worklist.count_pending_reports(doc, where=WorklistFilter(site="NONE")) == 0
+
+
 def test_unknown_sort_key_is_refused(archive: Path) -> None:
     db = open_archive(archive)
     try:
@@ -192,6 +224,20 @@ def test_list_queries_walk_an_index_without_sorting(archive: Path) -> None:
             [],
         )
         assert "studies_worklist" in pending and "TEMP B-TREE" not in pending
+        period = _plan(
+            db,
+            "SELECT st.id FROM studies st WHERE st.has_results = 1 AND st.report_signed = 0"
+            " AND st.study_date >= ? ORDER BY st.study_date, st.id LIMIT 200",
+            ["2026-01-08"],
+        )
+        assert "studies_worklist" in period and "TEMP B-TREE" not in period
+        one_scanner = _plan(
+            db,
+            "SELECT count(*) FROM studies st WHERE st.has_results = 1 AND st.report_signed = 0"
+            " AND st.scanner_id = ?",
+            [1],
+        )
+        assert "COVERING INDEX studies_worklist_scanner" in one_scanner
     finally:
         db.close()
 

@@ -811,6 +811,16 @@ CREATE UNIQUE INDEX score_runs_study_run ON score_runs(study_id, run);
 CREATE INDEX score_runs_study ON score_runs(study_id);
 """ + _immutable("score_runs", "score run")
 
+#: The worklist's site and scanner filters (the first-day issue): with the scanner after the
+#: stored state, counting one scanner's or one site's waiting studies (the status line of a
+#: filtered worklist) is a range of one covering index instead of a lookup of every waiting
+#: study; the page in date order still walks ``studies_worklist``. (Named ``0020_settings``
+#: as assigned to the branch that added the settings dialog and these filters.)
+V20_WORKLIST_FILTERS = """
+CREATE INDEX studies_worklist_scanner
+    ON studies(has_results, report_signed, scanner_id, study_date, id);
+"""
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
@@ -831,4 +841,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0015_list_indexes", V15_LIST_INDEXES),
     Migration("0019_score_runs_delta", V19_SCORE_RUNS_DELTA),
     Migration("0021_images_sha256", V21_IMAGES_SHA256),
+    Migration("0020_settings", V20_WORKLIST_FILTERS),
 )
