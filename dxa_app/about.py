@@ -45,6 +45,20 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
 _DISTRIBUTIONS = {"PySide6 (Qt)": "PySide6-Essentials"}
 
 
+def component_distributions() -> list[str]:
+    """Return the installed distributions whose metadata the About box reads.
+
+    The bundle build copies their metadata (``pyinstaller.spec``), so a frozen application
+    shows the licences the packages declare, not the fallback table.
+
+    Returns
+    -------
+    list of str
+        Distribution names (Python and SQLite, which are not distributions, left out).
+    """
+    return [_DISTRIBUTIONS.get(n, n) for n, _licence in COMPONENTS if n not in ("Python", "SQLite")]
+
+
 @dataclass(frozen=True)
 class Component:
     """An open-source part of the application and its licence."""

@@ -13,6 +13,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 import dxa_app
+from dxa_app.about import component_distributions
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "pyinstaller.spec"
@@ -107,6 +108,10 @@ def test_bundle_layout(bundle: Path) -> None:
         assert translated, po
         for msgid, msgstr in list(translated.items())[:50]:
             assert catalogue.gettext(msgid) == msgstr, msgid
+    # the About box's components carry their metadata: their declared licences show frozen
+    bundled = {p.name.split("-")[0].lower().replace("_", "-") for p in internal.glob("*.dist-info")}
+    for dist in component_distributions():
+        assert dist.lower().replace("_", "-") in bundled, dist
 
 
 def test_frozen_cli_version(bundle: Path, tmp_path: Path) -> None:
