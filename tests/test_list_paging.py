@@ -93,6 +93,54 @@ def test_patients_searched_by_cpr_with_or_without_dash_and_by_name(doc: Session)
     assert browse.count_patients(doc, search="e") == 1
 
 
+def test_the_name_search_reads_the_stored_folded_name_and_folds_rows_without_it(
+    archive: Path, doc: Session
+) -> None:
+    con = sqlite3.connect(archive)
+    try:
+        stored = dict(con.execute("SELECT name, search_name FROM patients").fetchall())
+        assert stored["charlie Cox"] == " charlie cox"  # folded, a leading space
+        # a row written without it (by a connection without the folding function, so
+        # without the trigger's work) is still found: the search folds it itself
+        con.execute("DROP TRIGGER patients_search_name")
+        con.execute(
+            "INSERT INTO patients (id_type, identifier, name, created_at, identity_key)"
+            " VALUES ('other', 'X-1', 'ÅSE^Østergård-Ærø', '2026-01-01', 'x1')"
+        )
+        con.commit()
+    finally:
+        con.close()
+    for typed in ("åse", "ØSTERGÅRD", "ærø åse", "Åse Ø"):
+        assert [p.name for p in browse.patients(doc, search=typed)] == ["ÅSE^Østergård-Ærø"]
+    assert browse.patients(doc, search="gård") == []  # a word's middle is not a match
+
+
+def test_migration_0022_fills_the_folded_name_of_existing_patients(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.sqlite"
+    names = [m.name for m in MIGRATIONS]
+    monkeypatch.setattr(
+        archive_db, "MIGRATIONS", MIGRATIONS[: names.index("0022_patient_search_name")]
+    )
+    db = open_archive(path)
+    try:
+        db.execute(
+            "INSERT INTO patients (id_type, identifier, name, created_at, identity_key)"
+            " VALUES ('other', 'Y-1', 'Sørensen^Åse-Marie', '2026-01-01', 'y1')"
+        )
+        db.conn.commit()
+    finally:
+        db.close()
+    monkeypatch.undo()
+    db = open_archive(path)
+    try:
+        row = db.execute("SELECT search_name FROM patients WHERE identifier = 'Y-1'").fetchone()
+        assert row[0] == " sørensen åse marie"
+    finally:
+        db.close()
+
+
 def test_studies_newest_first_paged_and_sorted_by_name(doc: Session) -> None:
     first = browse.studies(doc, limit=4)
     assert [s.study_date.day for s in first] == [28, 15, 14, 13]

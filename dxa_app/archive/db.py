@@ -83,6 +83,8 @@ def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Datab
         conn.execute("PRAGMA foreign_keys = ON")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous = NORMAL")
+        # the name search's folding (used by migration 0022 and the search's fallback)
+        conn.create_function("dxa_fold", 1, search_fold, deterministic=True)
     except (sqlite3.DatabaseError, PermissionError) as exc:
         raise ArchiveError(
             _("Cannot open the archive {path}: {reason}.").format(path=p, reason=exc),
@@ -104,6 +106,11 @@ def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Datab
             _("Check that the file is a DXA archive and that you may write to its folder."),
         ) from exc
     return db
+
+
+def search_fold(text: str | None) -> str | None:
+    """Case-fold for searching (SQLite's own lower() and NOCASE leave æ, ø, å as they are)."""
+    return text.casefold() if text is not None else None
 
 
 def applied_migrations(db: sqlite_utils.Database) -> list[str]:

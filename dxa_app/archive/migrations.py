@@ -821,6 +821,20 @@ CREATE INDEX studies_worklist_scanner
     ON studies(has_results, report_signed, scanner_id, study_date, id);
 """
 
+#: The name search reads a stored, folded form of each name (an SQL scan of a column, not a
+#: Python function called on every patient): filled here, and by a trigger for new patients
+#: (``dxa_fold`` is Python's casefold, registered on every connection ``open_archive`` makes).
+V22_PATIENT_SEARCH_NAME = """
+ALTER TABLE patients ADD COLUMN search_name TEXT;
+UPDATE patients SET search_name = ' ' || dxa_fold(replace(replace(name, '^', ' '), '-', ' '));
+CREATE TRIGGER patients_search_name AFTER INSERT ON patients WHEN NEW.search_name IS NULL
+BEGIN
+    UPDATE patients
+    SET search_name = ' ' || dxa_fold(replace(replace(NEW.name, '^', ' '), '-', ' '))
+    WHERE id = NEW.id;
+END;
+"""
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
@@ -842,4 +856,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0019_score_runs_delta", V19_SCORE_RUNS_DELTA),
     Migration("0021_images_sha256", V21_IMAGES_SHA256),
     Migration("0020_settings", V20_WORKLIST_FILTERS),
+    Migration("0022_patient_search_name", V22_PATIENT_SEARCH_NAME),
 )
