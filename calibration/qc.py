@@ -204,7 +204,10 @@ def westgard(values: npt.ArrayLike, base: Baseline) -> list[RuleHit]:
     z = (v - base.mean) / base.sd
     masks = _rule_masks(z, v, base)
     hits: list[RuleHit] = []
-    for i in range(v.size):
+    fired = np.zeros(v.size, dtype=bool)
+    for rule in RULES:
+        fired |= masks[rule]
+    for i in np.flatnonzero(fired).tolist():  # only the values where some rule fired
         for rule in RULES:
             if masks[rule][i]:
                 msg = _MESSAGES[rule].format(pct=base.limit_pct, lo=base.lower, hi=base.upper)
@@ -233,7 +236,23 @@ class Cusum:
 def _cusum_arrays(
     z: npt.NDArray[np.float64], k: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Vectorised over the last axis (z may be 1-D or 2-D: series x time)."""
+    """Vectorised over the last axis (z may be 1-D or 2-D: series x time).
+
+    A single series runs as a plain float loop: the same IEEE operations in the same order
+    as the array loop (so bit-identical sums), without numpy's per-element overhead.
+    """
+    if z.ndim == 1:
+        p1 = m1 = 0.0
+        plus: list[float] = []
+        minus: list[float] = []
+        for zt in z.tolist():
+            p1 = p1 + zt - k
+            p1 = p1 if p1 >= 0.0 else 0.0  # as np.maximum(0.0, p1): -0.0 stays -0.0
+            m1 = m1 - zt - k
+            m1 = m1 if m1 >= 0.0 else 0.0
+            plus.append(p1)
+            minus.append(m1)
+        return np.array(plus, dtype=np.float64), np.array(minus, dtype=np.float64)
     cp = np.zeros_like(z)
     cm = np.zeros_like(z)
     p = np.zeros(z.shape[:-1])
@@ -277,9 +296,9 @@ def cusum(values: npt.ArrayLike, base: Baseline, *, k: float = 0.5, h: float = 5
     cp, cm = _cusum_arrays((v - base.mean) / base.sd, k)
     alarms = np.flatnonzero((cp > h) | (cm > h))
     return Cusum(
-        c_plus=tuple(float(c) for c in cp),
-        c_minus=tuple(float(c) for c in cm),
-        alarms=tuple(int(i) for i in alarms),
+        c_plus=tuple(cp.tolist()),
+        c_minus=tuple(cm.tolist()),
+        alarms=tuple(alarms.tolist()),
         k=k,
         h=h,
     )

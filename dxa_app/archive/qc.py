@@ -57,6 +57,128 @@ def daily_qc_rows(db: sqlite_utils.Database, region: str) -> list[dict[str, Any]
     )
 
 
+@dataclass(frozen=True)
+class QcScanner:
+    """A scanner that has daily-QC scans, with what identifies the state of its series.
+
+    ``site_code`` is None for a scanner without a site (it sorts first, as in SQL);
+    ``last_qc_id`` is the id of its newest daily-QC phantom scan: phantom scans and their
+    results are append-only and stored together, so the series changes exactly when it does.
+    """
+
+    scanner_id: int
+    serial: str
+    model: str
+    site_code: str | None
+    last_qc_id: int
+    last_qc_key: str = ""
+
+
+def archive_identity(db: sqlite_utils.Database) -> tuple[str, str]:
+    """Return the archive's file and its id (what a per-archive cache is keyed on).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+
+    Returns
+    -------
+    tuple of str
+        The file's path ("" in memory) and the archive id ("" before it has one).
+    """
+    from dxa_app.archive.seal import archive_id
+
+    row = db.execute("PRAGMA database_list").fetchone()
+    return (str(row[2]) if row else "", archive_id(db, create=False) or "")
+
+
+def qc_first_reading(db: sqlite_utils.Database, scanner_id: int, region: str) -> tuple[str, int]:
+    """Return the time and id of a scanner's first daily-QC reading of a region.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int
+        The scanner.
+    region : str
+        The phantom region.
+
+    Returns
+    -------
+    tuple
+        ``(acquired_at, phantom scan id)``; ``("", 0)`` without readings.
+    """
+    row = db.execute(
+        "SELECT ps.acquired_at, ps.id FROM phantom_scans ps"
+        " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id AND pr.region = ?"
+        " WHERE ps.scanner_id = ? AND ps.purpose = 'daily_qc'"
+        " ORDER BY ps.acquired_at, ps.id LIMIT 1",
+        [region, scanner_id],
+    ).fetchone()
+    return ("", 0) if row is None else (str(row[0]), int(row[1]))
+
+
+def qc_scanners(db: sqlite_utils.Database) -> list[QcScanner]:
+    """Return every scanner with daily-QC scans and the id of its newest one (one cheap read).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+
+    Returns
+    -------
+    list of QcScanner
+        By scanner id.
+    """
+    rows = db.execute(
+        "SELECT s.*, ps.source_key FROM (SELECT sc.id, sc.serial, sc.model, si.code,"
+        " (SELECT max(ps.id) FROM phantom_scans ps WHERE ps.scanner_id = sc.id"
+        " AND ps.purpose = 'daily_qc') AS last_qc"
+        " FROM scanners sc LEFT JOIN sites si ON si.id = sc.site_id) s"
+        " JOIN phantom_scans ps ON ps.id = s.last_qc ORDER BY s.id"
+    ).fetchall()
+    return [
+        QcScanner(
+            int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3]), int(r[4]), r[5]
+        )
+        for r in rows
+    ]
+
+
+def scanner_qc_series(
+    db: sqlite_utils.Database, scanner_id: int, region: str
+) -> list[tuple[int, str, float]]:
+    """Return one scanner's daily-QC readings of one phantom region, by time.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int
+        The scanner.
+    region : str
+        The phantom region (``total`` by default in the QC views).
+
+    Returns
+    -------
+    list of tuple
+        ``(phantom scan id, acquired_at, bmd_g_cm2)`` by acquisition time, then id.
+    """
+    return [
+        (int(r[0]), str(r[1]), float(r[2]))
+        for r in db.execute(
+            "SELECT ps.id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
+            " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id AND pr.region = ?"
+            " WHERE ps.scanner_id = ? AND ps.purpose = 'daily_qc'"
+            " ORDER BY ps.acquired_at, ps.id",
+            [region, scanner_id],
+        ).fetchall()
+    ]
+
+
 def add_baseline_start(
     db: sqlite_utils.Database,
     scanner_id: int,
@@ -147,11 +269,7 @@ def baseline_starts(db: sqlite_utils.Database, scanner_id: int) -> list[Baseline
                     int(r["id"]),
                 )
             )
-    versions = db.execute(
-        "SELECT software_version, min(acquired_at) FROM scans WHERE scanner_id = ?"
-        " AND software_version <> '' GROUP BY software_version ORDER BY 2",
-        [scanner_id],
-    ).fetchall()
+    versions = software_versions(db, scanner_id)
     for (version, _first), (new_version, at) in itertools.pairwise(versions):
         # from the day of the change: the first QC scan that day already runs the new version
         out.append(
@@ -161,6 +279,36 @@ def baseline_starts(db: sqlite_utils.Database, scanner_id: int) -> list[Baseline
         )
     out.sort(key=lambda b: (b.after, b.kind))
     return out
+
+
+def software_versions(db: sqlite_utils.Database, scanner_id: int) -> list[tuple[str, str]]:
+    """Return a scanner's software versions and the time of each one's first scan, by time.
+
+    Walks the distinct versions on the index ``scans_scanner_software`` (one lookup per
+    version) instead of reading every patient scan of the scanner.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int
+        The scanner.
+
+    Returns
+    -------
+    list of tuple
+        ``(software_version, first acquired_at)``, oldest first; empty versions are left out.
+    """
+    rows = db.execute(
+        "WITH RECURSIVE v(version) AS ("
+        " SELECT min(software_version) FROM scans WHERE scanner_id = :s AND software_version > ''"
+        " UNION ALL SELECT (SELECT min(software_version) FROM scans WHERE scanner_id = :s"
+        " AND software_version > v.version) FROM v WHERE v.version IS NOT NULL)"
+        " SELECT version, (SELECT min(acquired_at) FROM scans WHERE scanner_id = :s"
+        " AND software_version = v.version) FROM v WHERE version IS NOT NULL",
+        {"s": scanner_id},
+    ).fetchall()
+    return sorted(((str(r[0]), str(r[1])) for r in rows), key=lambda r: (r[1], r[0]))
 
 
 def pending_drift_steps(db: sqlite_utils.Database, scanner_id: int) -> list[dict[str, Any]]:

@@ -26,9 +26,10 @@ proposed and approved it, when).
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,10 +42,14 @@ from dxa_app.archive import get_setting, set_setting, write_transaction
 from dxa_app.archive.db import audit, now_iso
 from dxa_app.archive.qc import (
     BaselineStart,
+    QcScanner,
     add_baseline_start,
+    archive_identity,
     baseline_starts,
-    daily_qc_rows,
     pending_drift_steps,
+    qc_first_reading,
+    qc_scanners,
+    scanner_qc_series,
 )
 from dxa_app.archive.scale import SCALES, NationalScale, add_scale, current_scale
 from dxa_app.archive.scanners import scanner_ids_by_serial
@@ -83,6 +88,8 @@ __all__ = [
     "approve_steps",
     "calibrate",
     "chain_for",
+    "current_qc",
+    "iter_qc",
     "list_steps",
     "national_scale",
     "preview_decision",
@@ -441,6 +448,132 @@ def _segments(
     return tuple(out)
 
 
+def _check_qc_parameters(n_baseline: int, k: float, h: float) -> None:
+    if n_baseline < 10:
+        raise UsageError(
+            _("A QC baseline needs at least 10 scans (15-25 recommended), not {n}.").format(
+                n=n_baseline
+            ),
+            _("Choose --baseline between 15 and 25."),
+        )
+    if k <= 0 or h <= 0:
+        raise UsageError(_("CUSUM k and h must be positive."), "")
+
+
+def _qc_order(q: ScannerQc, site_code: str | None) -> tuple[Any, ...]:
+    """Sort like the SQL ``ORDER BY site code, serial, acquired_at, id`` (no site first)."""
+    return (site_code is not None, site_code or "", q.serial, q.times[0], q.phantom_scan_ids[0])
+
+
+def _qc_inputs(db: sqlite_utils.Database, scanner_id: int) -> tuple[Any, ...]:
+    """Return what the analysis of a scanner reads besides its series (restarts, proposals)."""
+    return (
+        tuple(baseline_starts(db, scanner_id)),
+        tuple(pending_drift_steps(db, scanner_id)),
+    )
+
+
+def _analyse_scanner(
+    db: sqlite_utils.Database,
+    scanner: QcScanner,
+    inputs: tuple[Any, ...],
+    *,
+    n_baseline: int,
+    k: float,
+    h: float,
+    region: str,
+    day: str,
+) -> ScannerQc | None:
+    """Analyse one scanner's series, read from SQL on its own (None without readings)."""
+    rows = scanner_qc_series(db, scanner.scanner_id, region)
+    if not rows:
+        return None
+    ids, times, values = (tuple(c) for c in zip(*rows, strict=True))
+    dates = tuple(t[:10] for t in times)
+    starts, pending = inputs
+    segments = _segments(times, values, starts, n_baseline=n_baseline, k=k, h=h)
+    return ScannerQc(
+        scanner.scanner_id,
+        scanner.serial,
+        scanner.model,
+        scanner.site_code or "",
+        len(values),
+        dates[0],
+        dates[-1],
+        segments,
+        dates,
+        values,
+        ids,
+        day,
+        n_baseline,
+        pending,
+        times,
+    )
+
+
+def iter_qc(
+    db: sqlite_utils.Database,
+    *,
+    n_baseline: int = 20,
+    k: float = 0.5,
+    h: float = 5.0,
+    region: str = "total",
+    today: dt.date | None = None,
+) -> Iterator[ScannerQc]:
+    """Analyse the scanners' daily QC one scanner at a time (see :func:`analyse_qc`).
+
+    Only one scanner's series is read from the archive and held at a time, so a caller that
+    keeps only what it needs of each result (a drift proposal, the alarms) uses memory that
+    does not grow with the number of scanners. By site and serial.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The archive.
+    n_baseline : int
+        How many first scans make the baseline (15-25 recommended).
+    k, h : float
+        CUSUM reference value and decision interval, in SD units.
+    region : str
+        The phantom region analysed (default the total).
+    today : datetime.date, optional
+        The day "today" means (default: the computer's date).
+
+    Yields
+    ------
+    ScannerQc
+        One per scanner that has QC scans.
+
+    Raises
+    ------
+    UsageError
+        When the baseline is shorter than 10 scans or k/h are not positive.
+    """
+    _check_qc_parameters(n_baseline, k, h)
+    day = (today or dt.date.today()).isoformat()
+    scanners = qc_scanners(db)
+    count = Counter((s.site_code, s.serial) for s in scanners)
+
+    def order(s: QcScanner) -> tuple[Any, ...]:
+        # site and serial; the first reading only breaks a tie (as the series' SQL order)
+        tie = qc_first_reading(db, s.scanner_id, region) if count[s.site_code, s.serial] > 1 else 0
+        return (s.site_code is not None, s.site_code or "", s.serial, tie)
+
+    for scanner in sorted(scanners, key=order):
+        q = _analyse_scanner(
+            db,
+            scanner,
+            _qc_inputs(db, scanner.scanner_id),
+            n_baseline=n_baseline,
+            k=k,
+            h=h,
+            region=region,
+            day=day,
+        )
+        if q is not None:
+            yield q
+
+
 def analyse_qc(
     db: sqlite_utils.Database,
     *,
@@ -455,7 +588,8 @@ def analyse_qc(
     Each series is cut into baseline segments (:func:`dxa_app.archive.qc.baseline_starts`):
     the first ``n_baseline`` scans of a segment form its baseline and the rules run on the
     scans after it only. A scanner whose baseline is unusable gets its own message; the
-    others are analysed as usual.
+    others are analysed as usual. Each scanner's series is read on its own; to keep only
+    part of each result, iterate :func:`iter_qc` instead.
 
     Parameters
     ----------
@@ -480,53 +614,96 @@ def analyse_qc(
     UsageError
         When the baseline is shorter than 10 scans or k/h are not positive.
     """
-    if n_baseline < 10:
-        raise UsageError(
-            _("A QC baseline needs at least 10 scans (15-25 recommended), not {n}.").format(
-                n=n_baseline
-            ),
-            _("Choose --baseline between 15 and 25."),
-        )
-    if k <= 0 or h <= 0:
-        raise UsageError(_("CUSUM k and h must be positive."), "")
-    day = (today or dt.date.today()).isoformat()
-    series: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for r in daily_qc_rows(db, region):
-        series[r["scanner_id"]].append(r)
-    out: list[ScannerQc] = []
-    for scanner_id, items in series.items():
-        values = tuple(float(r["bmd_g_cm2"]) for r in items)
-        times = tuple(str(r["acquired_at"]) for r in items)
-        dates = tuple(t[:10] for t in times)
-        segments = _segments(
-            times,
-            values,
-            baseline_starts(db, scanner_id),
-            n_baseline=n_baseline,
-            k=k,
-            h=h,
-        )
-        first = items[0]
-        out.append(
-            ScannerQc(
-                scanner_id,
-                first["serial"],
-                first["model"],
-                first["site"],
-                len(values),
-                dates[0] if dates else None,
-                dates[-1] if dates else None,
-                segments,
-                dates,
-                values,
-                tuple(int(r["ps_id"]) for r in items),
-                day,
-                n_baseline,
-                tuple(pending_drift_steps(db, scanner_id)),
-                times,
-            )
-        )
-    return out
+    return list(iter_qc(db, n_baseline=n_baseline, k=k, h=h, region=region, today=today))
+
+
+class _QcStatusCache:
+    """Every scanner's QC analysis with the default parameters, kept per archive file.
+
+    An entry is reused while its scanner's inputs are unchanged: the newest daily-QC scan
+    (the raw tables are append-only), the baseline restarts (requests, approved drift
+    corrections, software changes), the drift steps awaiting a decision, and the scanner's
+    serial, model and site; otherwise that scanner alone is analysed again. Acknowledgements
+    are not inputs of the analysis (they are matched to its alarms when shown).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._archive: tuple[str, str] = ("", "")
+        self._entries: dict[int, tuple[tuple[Any, ...], ScannerQc | None]] = {}
+
+    def get(self, db: sqlite_utils.Database, today: dt.date | None = None) -> list[ScannerQc]:
+        day = (today or dt.date.today()).isoformat()
+        archive = archive_identity(db)
+        scanners = qc_scanners(db)
+        with self._lock:
+            if archive != self._archive:
+                self._archive, self._entries = archive, {}
+            entries = dict(self._entries)
+        fresh: dict[int, tuple[tuple[Any, ...], ScannerQc | None]] = {}
+        out: list[tuple[tuple[Any, ...], ScannerQc]] = []
+        for s in scanners:
+            inputs = _qc_inputs(db, s.scanner_id)
+            key = (s, inputs)
+            hit = entries.get(s.scanner_id)
+            if hit is not None and hit[0] == key:
+                q = hit[1]
+            else:
+                q = _analyse_scanner(
+                    db, s, inputs, n_baseline=20, k=0.5, h=5.0, region="total", day=day
+                )
+            fresh[s.scanner_id] = (key, q)
+            if q is not None:
+                out.append(
+                    (_qc_order(q, s.site_code), q if q.today == day else replace(q, today=day))
+                )
+        with self._lock:
+            if archive == self._archive:
+                self._entries = fresh
+        out.sort(key=lambda r: r[0])
+        return [q for _key, q in out]
+
+
+_QC_CACHE = _QcStatusCache()
+
+
+def current_qc(
+    db: sqlite_utils.Database,
+    *,
+    n_baseline: int = 20,
+    k: float = 0.5,
+    h: float = 5.0,
+    region: str = "total",
+    today: dt.date | None = None,
+) -> list[ScannerQc]:
+    """Return :func:`analyse_qc`'s result, analysing only the scanners whose inputs changed.
+
+    With the default parameters each scanner's analysis is kept (per archive file) and
+    reused until a QC scan arrives for it, its baseline restarts (a request, an approved
+    drift correction, a software change) or a drift step of it is proposed or decided;
+    other parameters are analysed afresh.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The archive.
+    n_baseline : int
+        How many first scans make the baseline.
+    k, h : float
+        CUSUM reference value and decision interval, in SD units.
+    region : str
+        The phantom region analysed.
+    today : datetime.date, optional
+        The day "today" means (default: the computer's date).
+
+    Returns
+    -------
+    list of ScannerQc
+        One per scanner that has QC scans, by site and serial.
+    """
+    if (n_baseline, k, h, region) != (20, 0.5, 5.0, "total"):
+        return analyse_qc(db, n_baseline=n_baseline, k=k, h=h, region=region, today=today)
+    return _QC_CACHE.get(db, today)
 
 
 def start_new_baseline(
@@ -587,7 +764,7 @@ def start_new_baseline(
                 entity_id=serial,
                 details={"starts_at": at, "kind": kind, "reason": why, "row": row},
             )
-        found = [q for q in analyse_qc(db) if q.scanner_id == ids[serial]]
+        found = [q for q in current_qc(db) if q.scanner_id == ids[serial]]
     return found[0] if found else ScannerQc(ids[serial], serial, "", "", 0, None, None)
 
 
@@ -1139,7 +1316,7 @@ def hip_anchor_id(db: sqlite_utils.Database, ref_id: int) -> int:
 
 def _propose_drift(db: sqlite_utils.Database, by: str, n_baseline: int) -> list[dict[str, Any]]:
     out = []
-    for q in analyse_qc(db, n_baseline=n_baseline):
+    for q in iter_qc(db, n_baseline=n_baseline):  # one scanner at a time
         p = q.drift_proposal()
         if p is None:
             continue
@@ -1346,7 +1523,7 @@ def qc_status(
         One per scanner that has QC scans.
     """
     with acting(session, Permission.VIEW) as db:
-        return analyse_qc(db, n_baseline=n_baseline, k=k, h=h, region=region)
+        return current_qc(db, n_baseline=n_baseline, k=k, h=h, region=region)
 
 
 def reference_serial(session: Session) -> str | None:

@@ -37,7 +37,7 @@ from dxa_app.centre.stats import CentreStats, QcSeries, centre_statistics, save_
 from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
 from dxa_app.services.auth import Permission, Session, acting, confirm_password, record
-from dxa_app.services.calibration import analyse_qc, chain_for, hip_anchor_id, run_calibration
+from dxa_app.services.calibration import chain_for, hip_anchor_id, iter_qc, run_calibration
 
 if TYPE_CHECKING:
     from dxa_app.services.impact import ChangePreview
@@ -507,7 +507,7 @@ def _centre_stats(
     n_baseline: int,
 ) -> CentreStats:
     series = []
-    for q in analyse_qc(db, n_baseline=n_baseline):
+    for q in iter_qc(db, n_baseline=n_baseline):  # one scanner's series at a time
         alarms: list[tuple[int, str]] = []
         for seg in q.segments:
             if seg.analysis is not None:
