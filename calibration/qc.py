@@ -207,10 +207,13 @@ def westgard(values: npt.ArrayLike, base: Baseline) -> list[RuleHit]:
     fired = np.zeros(v.size, dtype=bool)
     for rule in RULES:
         fired |= masks[rule]
+    text = {
+        r: m.format(pct=base.limit_pct, lo=base.lower, hi=base.upper) for r, m in _MESSAGES.items()
+    }
     for i in np.flatnonzero(fired).tolist():  # only the values where some rule fired
         for rule in RULES:
             if masks[rule][i]:
-                msg = _MESSAGES[rule].format(pct=base.limit_pct, lo=base.lower, hi=base.upper)
+                msg = text[rule]
                 hits.append(
                     RuleHit(
                         index=i,
@@ -711,7 +714,9 @@ def analyse(
             k=k,
             h=h,
         )
-        if days is None:
+        if not (local.c_plus[-1] > h or local.c_minus[-1] > h):
+            p = None  # no side in alarm at the latest value: no proposal (see propose_drift)
+        elif days is None:
             p = propose_drift(post, base, k=k, h=h, refine=True)
         else:
             d = _values(days)

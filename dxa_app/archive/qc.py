@@ -167,16 +167,14 @@ def scanner_qc_series(
     list of tuple
         ``(phantom scan id, acquired_at, bmd_g_cm2)`` by acquisition time, then id.
     """
-    return [
-        (int(r[0]), str(r[1]), float(r[2]))
-        for r in db.execute(
-            "SELECT ps.id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
-            " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id AND pr.region = ?"
-            " WHERE ps.scanner_id = ? AND ps.purpose = 'daily_qc'"
-            " ORDER BY ps.acquired_at, ps.id",
-            [region, scanner_id],
-        ).fetchall()
-    ]
+    rows: list[tuple[int, str, float]] = db.execute(
+        "SELECT ps.id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
+        " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id AND pr.region = ?"
+        " WHERE ps.scanner_id = ? AND ps.purpose = 'daily_qc'"
+        " ORDER BY ps.acquired_at, ps.id",
+        [region, scanner_id],
+    ).fetchall()  # INTEGER, TEXT and REAL columns: already int, str and float
+    return rows
 
 
 def add_baseline_start(

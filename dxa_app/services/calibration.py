@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import sqlite_utils
 
 from calibration.chain import inverse_line_covariance
@@ -385,6 +386,16 @@ class ScannerQc:
         return out
 
 
+#: The proleptic Gregorian ordinal of 1970-01-01 (numpy's day 0).
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def _ordinals(times: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Return the date ordinals of ISO timestamps (as ``date.toordinal``, vectorised)."""
+    days = np.array([t[:10] for t in times], dtype="datetime64[D]").astype(np.int64)
+    return days + _EPOCH_ORDINAL
+
+
 def _segments(
     times: Sequence[str],
     values: Sequence[float],
@@ -418,7 +429,7 @@ def _segments(
         if stop - i >= n_baseline:
             try:
                 analysis = analyse(
-                    days=[dt.date.fromisoformat(t[:10]).toordinal() for t in times[i:stop]],
+                    days=_ordinals(times[i:stop]),
                     values=values[i:stop],
                     n_baseline=n_baseline,
                     k=k,
