@@ -659,6 +659,7 @@ def analyse(
     allow_nonstandard: bool = False,
     offset: int = 0,
     days: npt.ArrayLike | None = None,
+    rules: bool = True,
 ) -> QcAnalysis:
     """Run baseline, Westgard, CUSUM and the drift proposal on one baseline segment.
 
@@ -687,6 +688,10 @@ def analyse(
     days : array_like, optional
         The day of each value (e.g. date ordinals). With days the drift proposal chooses
         between a step and a ramp (:func:`propose_correction`); without, it is a step.
+    rules : bool, optional
+        Apply the Westgard rules (default). False leaves ``hits`` empty, for a caller that
+        needs only the baseline, the CUSUM and the drift proposal (they do not depend on
+        the rules).
 
     Returns
     -------
@@ -704,7 +709,7 @@ def analyse(
     if post.size:
         hits = tuple(
             RuleHit(hit.index + shift, hit.rule, hit.severity, hit.message)
-            for hit in westgard(post, base)
+            for hit in (westgard(post, base) if rules else ())
         )
         local = cusum(post, base, k=k, h=h)
         c = Cusum(

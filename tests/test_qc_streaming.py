@@ -19,6 +19,7 @@ from dxa_app.domain import Role
 from dxa_app.services import qc_ack
 from dxa_app.services.calibration import (
     ScannerQc,
+    _drift_candidates,
     _segments,
     analyse_qc,
     approve_steps,
@@ -106,7 +107,14 @@ def test_streamed_analysis_equals_the_whole_archive_read(
     assert [json.dumps(q.to_dict(), sort_keys=True) for q in streamed] == [
         json.dumps(q.to_dict(), sort_keys=True) for q in before
     ]
+    assert _drift_view(db) == _drift_view(db, full=True)
     db.close()
+
+
+def _drift_view(db: sqlite_utils.Database, *, full: bool = False) -> list[Any]:
+    """What the drift proposals read: serial, current segment start, the proposal."""
+    qcs = analyse_qc(db) if full else list(_drift_candidates(db, 20))
+    return [(q.serial, q.current.started if q.current else None, q.drift_proposal()) for q in qcs]
 
 
 def _fresh(archive: Path) -> list[ScannerQc]:
@@ -138,6 +146,10 @@ def test_cached_status_equals_a_fresh_analysis_after_every_change(tmp_path: Path
     centre = session_as(archive, Role.CENTRE_ANALYST, "centre")
     first = qc_status(tech)
     assert first == _fresh(archive) and [q.serial for q in first] == ["OTH-2", "REF-1"]
+    db = open_archive(archive)
+    drift = _drift_view(db)
+    assert drift == _drift_view(db, full=True) and drift[1][2] is not None  # REF-1 drifted
+    db.close()
     again = qc_status(tech)
     assert all(a is b for a, b in zip(again, first, strict=True))  # nothing changed: reused
 

@@ -404,7 +404,13 @@ def _segments(
     n_baseline: int,
     k: float,
     h: float,
+    drift_only: bool = False,
 ) -> tuple[QcSegment, ...]:
+    """Cut a series into baseline segments and analyse each.
+
+    With ``drift_only`` only the current (last) segment is analysed, without the Westgard
+    rules: what a drift proposal needs (:meth:`ScannerQc.drift_proposal`), nothing more.
+    """
     cuts: list[tuple[int, BaselineStart | None]] = [(0, None)]
     for restart in starts:  # oldest first
         i = next(
@@ -426,7 +432,8 @@ def _segments(
         stop = cuts[n + 1][0] if n + 1 < len(cuts) else len(times)
         analysis = None
         problem = ""
-        if stop - i >= n_baseline:
+        wanted = not drift_only or n + 1 == len(cuts)
+        if stop - i >= n_baseline and wanted:
             try:
                 analysis = analyse(
                     days=_ordinals(times[i:stop]),
@@ -436,6 +443,7 @@ def _segments(
                     h=h,
                     allow_nonstandard=True,
                     offset=i,
+                    rules=not drift_only,
                 )
             except BaselineError:
                 # this scanner's baseline is unusable; the other scanners are still analysed
@@ -522,6 +530,56 @@ def _analyse_scanner(
     )
 
 
+def _ordered_qc_scanners(db: sqlite_utils.Database, region: str) -> list[QcScanner]:
+    """The scanners with daily QC by site and serial (the analysis' order)."""
+    scanners = qc_scanners(db)
+    count = Counter((s.site_code, s.serial) for s in scanners)
+
+    def order(s: QcScanner) -> tuple[Any, ...]:
+        # site and serial; the first reading only breaks a tie (as the series' SQL order)
+        tie = qc_first_reading(db, s.scanner_id, region) if count[s.site_code, s.serial] > 1 else 0
+        return (s.site_code is not None, s.site_code or "", s.serial, tie)
+
+    return sorted(scanners, key=order)
+
+
+def _drift_candidates(db: sqlite_utils.Database, n_baseline: int) -> Iterator[ScannerQc]:
+    """Yield each scanner's QC with just its current segment analysed, for drift proposals.
+
+    The same series, cuts and current-segment analysis as :func:`iter_qc` (so the same
+    :meth:`ScannerQc.drift_proposal`) without the Westgard rules, the earlier segments,
+    the phantom scan ids or the drift steps awaiting a decision: not for display.
+    """
+    _check_qc_parameters(n_baseline, 0.5, 5.0)
+    for scanner in _ordered_qc_scanners(db, "total"):
+        rows = scanner_qc_series(db, scanner.scanner_id, "total")
+        if not rows:
+            continue
+        _ids, times, values = (tuple(c) for c in zip(*rows, strict=True))
+        dates = tuple(t[:10] for t in times)
+        starts = baseline_starts(db, scanner.scanner_id)
+        segments = _segments(
+            times, values, starts, n_baseline=n_baseline, k=0.5, h=5.0, drift_only=True
+        )
+        yield ScannerQc(
+            scanner.scanner_id,
+            scanner.serial,
+            scanner.model,
+            scanner.site_code or "",
+            len(values),
+            dates[0],
+            dates[-1],
+            segments,
+            dates,
+            values,
+            (),
+            "",
+            n_baseline,
+            (),
+            times,
+        )
+
+
 def iter_qc(
     db: sqlite_utils.Database,
     *,
@@ -562,15 +620,7 @@ def iter_qc(
     """
     _check_qc_parameters(n_baseline, k, h)
     day = (today or dt.date.today()).isoformat()
-    scanners = qc_scanners(db)
-    count = Counter((s.site_code, s.serial) for s in scanners)
-
-    def order(s: QcScanner) -> tuple[Any, ...]:
-        # site and serial; the first reading only breaks a tie (as the series' SQL order)
-        tie = qc_first_reading(db, s.scanner_id, region) if count[s.site_code, s.serial] > 1 else 0
-        return (s.site_code is not None, s.site_code or "", s.serial, tie)
-
-    for scanner in sorted(scanners, key=order):
+    for scanner in _ordered_qc_scanners(db, region):
         q = _analyse_scanner(
             db,
             scanner,
@@ -1327,7 +1377,7 @@ def hip_anchor_id(db: sqlite_utils.Database, ref_id: int) -> int:
 
 def _propose_drift(db: sqlite_utils.Database, by: str, n_baseline: int) -> list[dict[str, Any]]:
     out = []
-    for q in iter_qc(db, n_baseline=n_baseline):  # one scanner at a time
+    for q in _drift_candidates(db, n_baseline):  # one scanner at a time
         p = q.drift_proposal()
         if p is None:
             continue
