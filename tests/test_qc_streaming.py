@@ -147,8 +147,8 @@ def test_cached_status_equals_a_fresh_analysis_after_every_change(tmp_path: Path
     first = qc_status(tech)
     assert first == _fresh(archive) and [q.serial for q in first] == ["OTH-2", "REF-1"]
     db = open_archive(archive)
-    drift = _drift_view(db)
-    assert drift == _drift_view(db, full=True) and drift[1][2] is not None  # REF-1 drifted
+    proposals = _drift_view(db)
+    assert proposals == _drift_view(db, full=True) and proposals[1][2] is not None  # REF-1
     db.close()
     again = qc_status(tech)
     assert all(a is b for a, b in zip(again, first, strict=True))  # nothing changed: reused
