@@ -8,7 +8,7 @@ import io
 import json
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,11 +64,13 @@ class VerifiedBundle:
 
     def csv_rows(self, name: str) -> list[dict[str, str]]:
         """Return one CSV member as dicts (header row first), formula escapes undone."""
+        return list(self.iter_csv_rows(name))
+
+    def iter_csv_rows(self, name: str) -> Iterator[dict[str, str]]:
+        """Yield one CSV member's rows as dicts one at a time (see :meth:`csv_rows`)."""
         text = io.StringIO(self.members[name].decode("utf-8"), newline="")
-        return [
-            {k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
-            for row in csv.DictReader(text)
-        ]
+        for row in csv.DictReader(text):
+            yield {k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
 
 
 def json_bytes(data: Any) -> bytes:

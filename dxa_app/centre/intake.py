@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -346,18 +347,20 @@ def _store_phantom_scans(
             [prefix, prefix + "\uffff"],
         ).fetchall()
     }
-    next_id = (_one(db, "SELECT max(id) FROM phantom_scans", []) or 0) + 1
+    first_id = (_one(db, "SELECT max(id) FROM phantom_scans", []) or 0) + 1
     imported = now_iso()
     new_ids: dict[str, int] = {}
-    scan_rows: list[tuple[Any, ...]] = []
-    for r in b.csv_rows("phantom_scans.csv"):
-        key = prefix + r["key"]
-        if key in known or key in new_ids:
-            continue
-        new_ids[key] = next_id
-        scan_rows.append(
-            (
-                next_id,
+
+    def scan_rows() -> Iterator[tuple[Any, ...]]:
+        # streamed into executemany: one parsed row at a time, not the whole member
+        for r in b.iter_csv_rows("phantom_scans.csv"):
+            key = prefix + r["key"]
+            if key in known or key in new_ids:
+                continue
+            scan_id = first_id + len(new_ids)
+            new_ids[key] = scan_id
+            yield (
+                scan_id,
                 key,
                 phantom_ids[int(r["phantom"])],
                 scanner_ids[int(r["scanner"])],
@@ -367,30 +370,31 @@ def _store_phantom_scans(
                 int(r["repositioned"]),
                 imported,
             )
-        )
-        next_id += 1
+
+    def result_rows() -> Iterator[tuple[Any, ...]]:
+        for r in b.iter_csv_rows("phantom_results.csv"):
+            scan_id = new_ids.get(prefix + r["key"])
+            if scan_id is not None:
+                yield (
+                    scan_id,
+                    r["region"],
+                    float(r["bmd_g_cm2"]),
+                    _f(r["bmc_g"]),
+                    _f(r["area_cm2"]),
+                )
+
     db.conn.executemany(
         "INSERT INTO phantom_scans (id, source_key, phantom_id, scanner_id, acquired_at, purpose,"
         " round_id, repositioned, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        scan_rows,
+        scan_rows(),
     )
-    result_rows = [
-        (
-            new_ids[prefix + r["key"]],
-            r["region"],
-            float(r["bmd_g_cm2"]),
-            _f(r["bmc_g"]),
-            _f(r["area_cm2"]),
-        )
-        for r in b.csv_rows("phantom_results.csv")
-        if prefix + r["key"] in new_ids
-    ]
+    before = db.conn.total_changes
     db.conn.executemany(
         "INSERT INTO phantom_results (phantom_scan_id, region, bmd_g_cm2, bmc_g, area_cm2)"
         " VALUES (?, ?, ?, ?, ?)",
-        result_rows,
+        result_rows(),
     )
-    return {"phantom_scans": len(scan_rows), "phantom_results": len(result_rows)}
+    return {"phantom_scans": len(new_ids), "phantom_results": db.conn.total_changes - before}
 
 
 def _store_precision(
