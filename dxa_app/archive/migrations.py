@@ -781,13 +781,11 @@ CREATE INDEX patient_merges_into ON patient_merges(into_patient_id) WHERE unmerg
 CREATE INDEX report_versions_report_status ON report_versions(report_id, status);
 """
 
-#: Indexes that make a scanner's QC inputs cheap to read, so the QC status is recomputed only
-#: for the scanners whose inputs changed (dxa_app.archive.qc.qc_scanners): the newest daily-QC
-#: scan of a scanner in O(log n) (the raw tables are append-only, so a scanner's QC series
-#: changes exactly when that id changes), and a scanner's software versions (the baseline
-#: restarts of a software change) without reading its patient scans.
+#: The index that makes a scanner's QC inputs cheap to read, so the QC status is recomputed
+#: only for the scanners whose inputs changed: a scanner's software versions (the baseline
+#: restarts of a software change, dxa_app.archive.qc.software_versions) without reading its
+#: patient scans.
 V18_QC_STATUS_CACHE = """
-CREATE INDEX phantom_scans_scanner_id ON phantom_scans(scanner_id, purpose, id);
 CREATE INDEX scans_scanner_software ON scans(scanner_id, software_version, acquired_at);
 """
 

@@ -59,19 +59,12 @@ def daily_qc_rows(db: sqlite_utils.Database, region: str) -> list[dict[str, Any]
 
 @dataclass(frozen=True)
 class QcScanner:
-    """A scanner that has daily-QC scans, with what identifies the state of its series.
-
-    ``site_code`` is None for a scanner without a site (it sorts first, as in SQL);
-    ``last_qc_id`` is the id of its newest daily-QC phantom scan: phantom scans and their
-    results are append-only and stored together, so the series changes exactly when it does.
-    """
+    """A scanner that has daily-QC scans; ``site_code`` is None without a site (sorts first)."""
 
     scanner_id: int
     serial: str
     model: str
     site_code: str | None
-    last_qc_id: int
-    last_qc_key: str = ""
 
 
 def archive_identity(db: sqlite_utils.Database) -> tuple[str, str]:
@@ -121,7 +114,7 @@ def qc_first_reading(db: sqlite_utils.Database, scanner_id: int, region: str) ->
 
 
 def qc_scanners(db: sqlite_utils.Database) -> list[QcScanner]:
-    """Return every scanner with daily-QC scans and the id of its newest one (one cheap read).
+    """Return every scanner that has daily-QC scans.
 
     Parameters
     ----------
@@ -134,18 +127,66 @@ def qc_scanners(db: sqlite_utils.Database) -> list[QcScanner]:
         By scanner id.
     """
     rows = db.execute(
-        "SELECT s.*, ps.source_key FROM (SELECT sc.id, sc.serial, sc.model, si.code,"
-        " (SELECT max(ps.id) FROM phantom_scans ps WHERE ps.scanner_id = sc.id"
-        " AND ps.purpose = 'daily_qc') AS last_qc"
-        " FROM scanners sc LEFT JOIN sites si ON si.id = sc.site_id) s"
-        " JOIN phantom_scans ps ON ps.id = s.last_qc ORDER BY s.id"
+        "SELECT sc.id, sc.serial, sc.model, si.code FROM scanners sc"
+        " LEFT JOIN sites si ON si.id = sc.site_id WHERE EXISTS (SELECT 1 FROM phantom_scans ps"
+        " WHERE ps.scanner_id = sc.id AND ps.purpose = 'daily_qc') ORDER BY sc.id"
     ).fetchall()
     return [
-        QcScanner(
-            int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3]), int(r[4]), r[5]
-        )
+        QcScanner(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3]))
         for r in rows
     ]
+
+
+def phantom_scan_mark(db: sqlite_utils.Database, at: int | None = None) -> tuple[int, str]:
+    """Return the newest phantom scan's id and source key (or those of scan ``at``).
+
+    Phantom scans are append-only (no update, no delete) and each new one gets a higher id,
+    so every QC series is unchanged while this mark is; :func:`qc_scanners_since` says which
+    series changed after it.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    at : int, optional
+        A phantom scan id (default: the newest).
+
+    Returns
+    -------
+    tuple
+        ``(id, source_key)``; ``(0, "")`` when there is no such scan.
+    """
+    if at is None:
+        row = db.execute(
+            "SELECT id, source_key FROM phantom_scans ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    else:
+        row = db.execute("SELECT id, source_key FROM phantom_scans WHERE id = ?", [at]).fetchone()
+    return (0, "") if row is None else (int(row[0]), str(row[1]))
+
+
+def qc_scanners_since(db: sqlite_utils.Database, after_id: int) -> set[int]:
+    """Return the scanners with a daily-QC phantom scan whose id is above ``after_id``.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    after_id : int
+        A phantom scan id (from :func:`phantom_scan_mark`).
+
+    Returns
+    -------
+    set of int
+        Scanner ids (reads only the newer rows).
+    """
+    return {
+        int(r[0])
+        for r in db.execute(
+            "SELECT DISTINCT scanner_id FROM phantom_scans WHERE id > ? AND purpose = 'daily_qc'",
+            [after_id],
+        ).fetchall()
+    }
 
 
 def scanner_qc_series(

@@ -68,9 +68,13 @@ class VerifiedBundle:
 
     def iter_csv_rows(self, name: str) -> Iterator[dict[str, str]]:
         """Yield one CSV member's rows as dicts one at a time (see :meth:`csv_rows`)."""
-        text = io.StringIO(self.members[name].decode("utf-8"), newline="")
-        for row in csv.DictReader(text):
-            yield {k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+        data = self.members[name].decode("utf-8")
+        # an escaped cell starts with an apostrophe: a member without one needs no unescaping
+        escaped = "'" in data
+        for row in csv.DictReader(io.StringIO(data, newline="")):
+            if escaped:
+                row = {k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+            yield row
 
 
 def json_bytes(data: Any) -> bytes:

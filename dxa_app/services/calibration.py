@@ -48,8 +48,10 @@ from dxa_app.archive.qc import (
     archive_identity,
     baseline_starts,
     pending_drift_steps,
+    phantom_scan_mark,
     qc_first_reading,
     qc_scanners,
+    qc_scanners_since,
     scanner_qc_series,
 )
 from dxa_app.archive.scale import SCALES, NationalScale, add_scale, current_scale
@@ -681,33 +683,38 @@ def analyse_qc(
 class _QcStatusCache:
     """Every scanner's QC analysis with the default parameters, kept per archive file.
 
-    An entry is reused while its scanner's inputs are unchanged: the newest daily-QC scan
-    (the raw tables are append-only), the baseline restarts (requests, approved drift
-    corrections, software changes), the drift steps awaiting a decision, and the scanner's
-    serial, model and site; otherwise that scanner alone is analysed again. Acknowledgements
-    are not inputs of the analysis (they are matched to its alarms when shown).
+    An entry is reused while its scanner's inputs are unchanged: no daily-QC scan of it
+    newer than the cache's mark (phantom scans are append-only with rising ids, see
+    :func:`dxa_app.archive.qc.phantom_scan_mark`), the same baseline restarts (requests,
+    approved drift corrections, software changes), the same drift steps awaiting a decision,
+    and the same serial, model and site; otherwise that scanner alone is analysed again.
+    Acknowledgements are not inputs of the analysis (they are matched to its alarms when
+    shown).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._archive: tuple[str, str] = ("", "")
+        self._mark: tuple[int, str] = (0, "")
         self._entries: dict[int, tuple[tuple[Any, ...], ScannerQc | None]] = {}
 
     def get(self, db: sqlite_utils.Database, today: dt.date | None = None) -> list[ScannerQc]:
         day = (today or dt.date.today()).isoformat()
         archive = archive_identity(db)
-        scanners = qc_scanners(db)
+        mark = phantom_scan_mark(db)  # before the series are read: a later scan is caught
         with self._lock:
-            if archive != self._archive:
-                self._archive, self._entries = archive, {}
-            entries = dict(self._entries)
+            entries = dict(self._entries) if archive == self._archive else {}
+            since = self._mark
+        if entries and (since[0] > mark[0] or phantom_scan_mark(db, since[0]) != since):
+            entries = {}  # not the series the cache saw (e.g. an older copy restored)
+        changed = qc_scanners_since(db, since[0]) if entries else set()
         fresh: dict[int, tuple[tuple[Any, ...], ScannerQc | None]] = {}
         out: list[tuple[tuple[Any, ...], ScannerQc]] = []
-        for s in scanners:
+        for s in qc_scanners(db):
             inputs = _qc_inputs(db, s.scanner_id)
             key = (s, inputs)
             hit = entries.get(s.scanner_id)
-            if hit is not None and hit[0] == key:
+            if hit is not None and hit[0] == key and s.scanner_id not in changed:
                 q = hit[1]
             else:
                 q = _analyse_scanner(
@@ -719,8 +726,7 @@ class _QcStatusCache:
                     (_qc_order(q, s.site_code), q if q.today == day else replace(q, today=day))
                 )
         with self._lock:
-            if archive == self._archive:
-                self._entries = fresh
+            self._archive, self._mark, self._entries = archive, mark, fresh
         out.sort(key=lambda r: r[0])
         return [q for _key, q in out]
 
