@@ -786,7 +786,8 @@ CREATE INDEX report_versions_report_status ON report_versions(report_id, status)
 #: restarts of a software change, dxa_app.archive.qc.software_versions) without reading its
 #: patient scans.
 V18_QC_STATUS_CACHE = """
-CREATE INDEX scans_scanner_software ON scans(scanner_id, software_version, acquired_at);
+CREATE INDEX IF NOT EXISTS scans_scanner_software
+    ON scans(scanner_id, software_version, acquired_at);
 """
 
 
