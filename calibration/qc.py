@@ -21,6 +21,7 @@ __all__ = [
     "baseline",
     "cusum",
     "detection_delays",
+    "extend",
     "false_alarm_rates",
     "propose_correction",
     "propose_drift",
@@ -237,15 +238,16 @@ class Cusum:
 
 
 def _cusum_arrays(
-    z: npt.NDArray[np.float64], k: float
+    z: npt.NDArray[np.float64], k: float, start: tuple[float, float] = (0.0, 0.0)
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Vectorised over the last axis (z may be 1-D or 2-D: series x time).
 
     A single series runs as a plain float loop: the same IEEE operations in the same order
-    as the array loop (so bit-identical sums), without numpy's per-element overhead.
+    as the array loop (so bit-identical sums), without numpy's per-element overhead; it may
+    go on from the sums ``start`` (C+, C-) of earlier values.
     """
     if z.ndim == 1:
-        p1 = m1 = 0.0
+        p1, m1 = start
         plus: list[float] = []
         minus: list[float] = []
         for zt in z.tolist():
@@ -703,7 +705,6 @@ def analyse(
     post = v[n_baseline:]
     shift = offset + n_baseline
     hits: tuple[RuleHit, ...] = ()
-    proposal = None
     zeros = (0.0,) * n_baseline
     c = Cusum(c_plus=zeros, c_minus=zeros, alarms=(), k=k, h=h)
     if post.size:
@@ -719,14 +720,33 @@ def analyse(
             k=k,
             h=h,
         )
-        if not (local.c_plus[-1] > h or local.c_minus[-1] > h):
+    return _finish(v, base, hits, c, offset=offset, days=days)
+
+
+def _finish(
+    v: npt.NDArray[np.float64],
+    base: Baseline,
+    hits: tuple[RuleHit, ...],
+    c: Cusum,
+    *,
+    offset: int,
+    days: npt.ArrayLike | None,
+) -> QcAnalysis:
+    """Add the drift proposal and the status to a segment's rules and CUSUM."""
+    n_baseline = base.n
+    post = v[n_baseline:]
+    shift = offset + n_baseline
+    k, h = c.k, c.h
+    proposal = None
+    if post.size:
+        d = None if days is None else _values(days)
+        if d is not None and d.size != v.size:
+            raise ValueError("days and values must have the same length")
+        if not (c.c_plus[-1] > h or c.c_minus[-1] > h):
             p = None  # no side in alarm at the latest value: no proposal (see propose_drift)
-        elif days is None:
+        elif d is None:
             p = propose_drift(post, base, k=k, h=h, refine=True)
         else:
-            d = _values(days)
-            if d.size != v.size:
-                raise ValueError("days and values must have the same length")
             p = propose_correction(
                 post, base, d[n_baseline:], baseline_values=v[:n_baseline], k=k, h=h
             )
@@ -748,6 +768,79 @@ def analyse(
     return QcAnalysis(
         baseline=base, hits=hits, cusum=c, proposal=proposal, status=status, offset=offset
     )
+
+
+#: How many earlier values a Westgard rule looks back over (10-x: a value and the nine before).
+_RULE_LOOKBACK = 9
+
+
+def extend(
+    analysis: QcAnalysis,
+    values: npt.ArrayLike,
+    n_old: int,
+    *,
+    days: npt.ArrayLike | None = None,
+) -> QcAnalysis:
+    """Return the analysis of a segment that grew, from the analysis of its first values.
+
+    ``analysis`` is :func:`analyse` of ``values[:n_old]`` (with the same ``n_baseline``,
+    ``k``, ``h`` and ``offset``); the result equals :func:`analyse` of all ``values``,
+    field for field: the baseline is the same first values, the rules are applied to the new
+    values with the nine values before them, and the CUSUM sums go on from their last state.
+    Only the drift proposal, when a CUSUM side is in alarm at the latest value, reads the
+    whole segment again (as :func:`analyse` does).
+
+    Parameters
+    ----------
+    analysis : QcAnalysis
+        The analysis of ``values[:n_old]``.
+    values : array_like
+        The whole segment now, its first ``n_old`` values unchanged.
+    n_old : int
+        How many values ``analysis`` saw.
+    days : array_like, optional
+        The day of each value of the whole segment (see :func:`analyse`).
+
+    Returns
+    -------
+    QcAnalysis
+        The analysis of the whole segment.
+    """
+    v = _values(values)
+    base = analysis.baseline
+    old_post = n_old - base.n
+    c0 = analysis.cusum
+    if old_post <= _RULE_LOOKBACK or v.size < n_old:
+        # a short control phase: the whole segment again is as cheap
+        return analyse(
+            v,
+            n_baseline=base.n,
+            k=c0.k,
+            h=c0.h,
+            allow_nonstandard=True,
+            offset=analysis.offset,
+            days=days,
+        )
+    post = v[base.n :]
+    shift = analysis.offset + base.n
+    start = old_post - _RULE_LOOKBACK
+    new_hits = tuple(
+        RuleHit(hit.index + start + shift, hit.rule, hit.severity, hit.message)
+        for hit in westgard(post[start:], base)
+        if hit.index + start >= old_post
+    )
+    cp, cm = _cusum_arrays(
+        (post[old_post:] - base.mean) / base.sd, c0.k, start=(c0.c_plus[-1], c0.c_minus[-1])
+    )
+    alarms = np.flatnonzero((cp > c0.h) | (cm > c0.h)) + (old_post + shift)
+    c = Cusum(
+        c_plus=c0.c_plus + tuple(cp.tolist()),
+        c_minus=c0.c_minus + tuple(cm.tolist()),
+        alarms=c0.alarms + tuple(alarms.tolist()),
+        k=c0.k,
+        h=c0.h,
+    )
+    return _finish(v, base, analysis.hits + new_hits, c, offset=analysis.offset, days=days)
 
 
 def _simulate(

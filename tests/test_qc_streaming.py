@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections import defaultdict
@@ -9,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import sqlite_utils
 
-from calibration.qc import _cusum_arrays
+from calibration.qc import _cusum_arrays, analyse, extend
 from dxa_app.archive import open_archive
 from dxa_app.archive.qc import baseline_starts, pending_drift_steps
 from dxa_app.archive.store import store_parsed
-from dxa_app.domain import Role
+from dxa_app.domain import ParsedSource, Role
+from dxa_app.services import calibration as calibration_service
 from dxa_app.services import qc_ack
 from dxa_app.services.calibration import (
     ScannerQc,
@@ -115,6 +118,14 @@ def _drift_view(db: sqlite_utils.Database, *, full: bool = False) -> list[Any]:
     """What the drift proposals read: serial, current segment start, the proposal."""
     qcs = analyse_qc(db) if full else list(_drift_candidates(db, 20))
     return [(q.serial, q.current.started if q.current else None, q.drift_proposal()) for q in qcs]
+
+
+def replace_key(source: ParsedSource, tag: str) -> ParsedSource:
+    """The same phantom scans under other source keys (another export of the same days)."""
+    scans = tuple(
+        dataclasses.replace(s, source_key=f"{s.source_key}:{tag}") for s in source.phantom_scans
+    )
+    return dataclasses.replace(source, phantom_scans=scans)
 
 
 def _fresh(archive: Path) -> list[ScannerQc]:
@@ -223,3 +234,72 @@ def test_a_different_archive_is_not_served_from_the_cache(tmp_path: Path) -> Non
     [b] = qc_status(session_as(two, Role.TECHNICIAN, "t"))
     assert (a.n_scans, b.n_scans) == (55, 45)
     assert [a] == _fresh(one) and [b] == _fresh(two)
+
+
+def test_extending_an_analysis_equals_analysing_the_whole_segment() -> None:
+    rng = np.random.default_rng(11)
+    checked = 0
+    for trial in range(60):
+        n = int(rng.integers(40, 300))
+        v = 1.0 + rng.normal(0, 0.0045, n)
+        if trial % 3 == 0:
+            v[n // 2 :] *= 1.02  # a shift: CUSUM alarm and a drift proposal
+        if trial % 4 == 0:
+            v[rng.integers(20, n, 4)] += 0.02  # outliers: 1-3s, limit, R-4s
+        days = np.cumsum(rng.integers(1, 3, n)) + 738000
+        offset = int(rng.integers(0, 40))
+        whole = analyse(v, n_baseline=20, offset=offset, days=days)
+        for m in (20, 25, 29, 30, 31, n // 2, n - 1, n):
+            part = analyse(v[:m], n_baseline=20, offset=offset, days=days[:m])
+            assert extend(part, v, m, days=days) == whole, (trial, m)
+            checked += 1
+    assert checked == 480
+
+
+def test_new_qc_scans_extend_the_cached_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    analysed: list[str] = []
+    whole = calibration_service._analyse_scanner
+
+    def counting(db: sqlite_utils.Database, scanner: Any, *args: Any, **kw: Any) -> Any:
+        analysed.append(scanner.serial)
+        return whole(db, scanner, *args, **kw)
+
+    monkeypatch.setattr(calibration_service, "_analyse_scanner", counting)
+    archive = tmp_path / "qc.sqlite"
+    db = open_archive(archive)
+    store_parsed(db, pg.qc_series(pg.REF, START, _shifted(120, 6)[:60]))  # in control
+    store_parsed(db, pg.qc_series(pg.OTHER, START, _shifted(55, 7)))  # drifted: in alarm
+    db.close()
+    tech = session_as(archive, Role.TECHNICIAN, "tekla")
+    first = qc_status(tech)
+    assert analysed == ["REF-1", "OTH-2"]  # the first look analyses both (by scanner id)
+    assert first == _fresh(archive)
+    rng = np.random.default_rng(12)
+    day = 60
+    for batch in (1, 3, 12):
+        values = [float(x) for x in 1.0 + rng.normal(0, 0.0045, batch)]
+        values[-1] += 0.03 if batch == 3 else 0.0  # an outlier among the new scans
+        db = open_archive(archive)
+        days = list(range(day, day + batch))
+        store_parsed(db, pg.qc_series(pg.REF, START, values, days=days))
+        store_parsed(db, pg.qc_series(pg.OTHER, START, values, days=days))
+        db.close()
+        day += batch
+        analysed.clear()
+        status = qc_status(tech)
+        assert analysed == []  # every new scan extended the cached analysis
+        assert status == _fresh(archive)
+        assert [q.n_scans for q in status] == [55 + day - 60, day]
+    assert status[1].analysis is not None and status[1].analysis.hits  # the outlier fired
+    assert status[0].drift_proposal() is not None  # OTHER-2 still drifted: proposal renewed
+    # a scan from before the series' end (a late import) is analysed afresh, still equal
+    db = open_archive(archive)
+    late = pg.qc_series(pg.REF, START, [1.0], days=[10])
+    store_parsed(db, replace_key(late, "late"))
+    db.close()
+    analysed.clear()
+    status = qc_status(tech)
+    assert analysed == ["REF-1"]
+    assert status == _fresh(archive) and status[1].n_scans == day + 1

@@ -218,6 +218,36 @@ def scanner_qc_series(
     return rows
 
 
+def scanner_qc_series_since(
+    db: sqlite_utils.Database, scanner_id: int, region: str, after_id: int
+) -> list[tuple[int, str, float]]:
+    """Return a scanner's daily-QC readings of a region whose phantom scan id is above one.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int
+        The scanner.
+    region : str
+        The phantom region.
+    after_id : int
+        A phantom scan id (from :func:`phantom_scan_mark`); only newer scans are read.
+
+    Returns
+    -------
+    list of tuple
+        ``(phantom scan id, acquired_at, bmd_g_cm2)`` by id.
+    """
+    rows: list[tuple[int, str, float]] = db.execute(
+        "SELECT ps.id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
+        " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id AND pr.region = ?"
+        " WHERE ps.id > ? AND ps.scanner_id = ? AND ps.purpose = 'daily_qc' ORDER BY ps.id",
+        [region, after_id, scanner_id],
+    ).fetchall()
+    return rows
+
+
 def add_baseline_start(
     db: sqlite_utils.Database,
     scanner_id: int,

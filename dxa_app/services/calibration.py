@@ -38,7 +38,7 @@ import sqlite_utils
 
 from calibration.chain import inverse_line_covariance
 from calibration.fits import IN_VIVO_MAX_DAYS, LinearFit, ols
-from calibration.qc import BaselineError, QcAnalysis, analyse
+from calibration.qc import BaselineError, QcAnalysis, analyse, extend
 from dxa_app.archive import get_setting, set_setting, write_transaction
 from dxa_app.archive.db import audit, now_iso
 from dxa_app.archive.qc import (
@@ -53,6 +53,7 @@ from dxa_app.archive.qc import (
     qc_scanners,
     qc_scanners_since,
     scanner_qc_series,
+    scanner_qc_series_since,
 )
 from dxa_app.archive.scale import SCALES, NationalScale, add_scale, current_scale
 from dxa_app.archive.scanners import scanner_ids_by_serial
@@ -388,6 +389,14 @@ class ScannerQc:
         return out
 
 
+def _no_spread(n_baseline: int) -> str:
+    """Why a segment has no control limits: its baseline scans are all identical."""
+    return _(
+        "The {n} baseline scans have no spread (SD 0): no control limits can be"
+        " set. Check the phantom export, then take a new baseline."
+    ).format(n=n_baseline)
+
+
 #: The proleptic Gregorian ordinal of 1970-01-01 (numpy's day 0).
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
@@ -396,6 +405,83 @@ def _ordinals(times: Sequence[str]) -> npt.NDArray[np.int64]:
     """Return the date ordinals of ISO timestamps (as ``date.toordinal``, vectorised)."""
     days = np.array([t[:10] for t in times], dtype="datetime64[D]").astype(np.int64)
     return days + _EPOCH_ORDINAL
+
+
+def _cuts(
+    times: Sequence[str], starts: Sequence[BaselineStart]
+) -> list[tuple[int, BaselineStart | None]]:
+    """Return where each baseline segment starts in the series, and the restart behind it."""
+    cuts: list[tuple[int, BaselineStart | None]] = [(0, None)]
+    for restart in starts:  # oldest first
+        i = next(
+            (
+                j
+                for j, t in enumerate(times)
+                if (t > restart.after if restart.strict else t >= restart.after)
+            ),
+            len(times),
+        )
+        if i == 0:
+            continue  # a restart before the first scan: the series starts fresh anyway
+        if i == cuts[-1][0]:
+            cuts[-1] = (i, restart)  # two restarts before the same scan: the later one names it
+        elif i > cuts[-1][0]:
+            cuts.append((i, restart))
+    return cuts
+
+
+def _segment(
+    times: Sequence[str],
+    values: Sequence[float],
+    i: int,
+    stop: int,
+    b: BaselineStart | None,
+    *,
+    n_baseline: int,
+    k: float,
+    h: float,
+    analyse_it: bool = True,
+    rules: bool = True,
+) -> QcSegment:
+    analysis = None
+    problem = ""
+    if stop - i >= n_baseline and analyse_it:
+        try:
+            analysis = analyse(
+                days=_ordinals(times[i:stop]),
+                values=values[i:stop],
+                n_baseline=n_baseline,
+                k=k,
+                h=h,
+                allow_nonstandard=True,
+                offset=i,
+                rules=rules,
+            )
+        except BaselineError:
+            # this scanner's baseline is unusable; the other scanners are still analysed
+            problem = _no_spread(n_baseline)
+    return _with_analysis(times, i, stop, b, analysis, problem)
+
+
+def _with_analysis(
+    times: Sequence[str],
+    i: int,
+    stop: int,
+    b: BaselineStart | None,
+    analysis: QcAnalysis | None,
+    problem: str,
+) -> QcSegment:
+    started = (b.after if b is not None else (times[0] if times else ""))[:10]
+    return QcSegment(
+        i,
+        stop,
+        "first" if b is None else b.kind,
+        "" if b is None else b.reason,
+        started,
+        analysis,
+        problem,
+        "" if b is None else b.by,
+    )
 
 
 def _segments(
@@ -413,60 +499,66 @@ def _segments(
     With ``drift_only`` only the current (last) segment is analysed, without the Westgard
     rules: what a drift proposal needs (:meth:`ScannerQc.drift_proposal`), nothing more.
     """
-    cuts: list[tuple[int, BaselineStart | None]] = [(0, None)]
-    for restart in starts:  # oldest first
-        i = next(
-            (
-                j
-                for j, t in enumerate(times)
-                if (t > restart.after if restart.strict else t >= restart.after)
-            ),
-            len(times),
+    cuts = _cuts(times, starts)
+    return tuple(
+        _segment(
+            times,
+            values,
+            i,
+            cuts[n + 1][0] if n + 1 < len(cuts) else len(times),
+            b,
+            n_baseline=n_baseline,
+            k=k,
+            h=h,
+            analyse_it=not drift_only or n + 1 == len(cuts),
+            rules=not drift_only,
         )
-        if i == 0:
-            continue  # a restart before the first scan: the series starts fresh anyway
-        if i == cuts[-1][0]:
-            cuts[-1] = (i, restart)  # two restarts before the same scan: the later one names it
-        elif i > cuts[-1][0]:
-            cuts.append((i, restart))
-    out: list[QcSegment] = []
-    for n, (i, b) in enumerate(cuts):
-        stop = cuts[n + 1][0] if n + 1 < len(cuts) else len(times)
-        analysis = None
-        problem = ""
-        wanted = not drift_only or n + 1 == len(cuts)
-        if stop - i >= n_baseline and wanted:
-            try:
-                analysis = analyse(
-                    days=_ordinals(times[i:stop]),
-                    values=values[i:stop],
-                    n_baseline=n_baseline,
-                    k=k,
-                    h=h,
-                    allow_nonstandard=True,
-                    offset=i,
-                    rules=not drift_only,
-                )
-            except BaselineError:
-                # this scanner's baseline is unusable; the other scanners are still analysed
-                problem = _(
-                    "The {n} baseline scans have no spread (SD 0): no control limits can be"
-                    " set. Check the phantom export, then take a new baseline."
-                ).format(n=n_baseline)
-        started = (b.after if b is not None else (times[0] if times else ""))[:10]
-        out.append(
-            QcSegment(
-                i,
-                stop,
-                "first" if b is None else b.kind,
-                "" if b is None else b.reason,
-                started,
-                analysis,
-                problem,
-                "" if b is None else b.by,
-            )
+        for n, (i, b) in enumerate(cuts)
+    )
+
+
+def _grown(
+    old: ScannerQc, new_rows: Sequence[tuple[int, str, float]], starts: Sequence[BaselineStart]
+) -> ScannerQc | None:
+    """Return ``old`` with readings appended after its last one, or None to analyse afresh.
+
+    Only the current segment changes: its rules and CUSUM go on over the new readings
+    (:func:`calibration.qc.extend`). None when a reading does not come after the series'
+    last one (in time, then id) or the new readings move a segment boundary.
+    """
+    last = (old.times[-1], old.phantom_scan_ids[-1])
+    if not old.segments or any((t, i) <= last for i, t, _v in new_rows):
+        return None
+    rows = sorted(new_rows, key=lambda r: (r[1], r[0]))
+    times = old.times + tuple(r[1] for r in rows)
+    cuts = _cuts(times, starts)
+    if cuts != _cuts(old.times, starts):
+        return None
+    values = old.values + tuple(r[2] for r in rows)
+    seg = old.segments[-1]
+    stop = len(times)
+    if seg.analysis is not None:
+        analysis = extend(
+            seg.analysis, values[seg.start : stop], seg.n, days=_ordinals(times[seg.start : stop])
         )
-    return tuple(out)
+        current = _with_analysis(times, seg.start, stop, cuts[-1][1], analysis, seg.problem)
+    elif seg.problem:  # the same unusable baseline scans
+        current = _with_analysis(times, seg.start, stop, cuts[-1][1], None, seg.problem)
+    else:
+        current = _segment(
+            times, values, seg.start, stop, cuts[-1][1], n_baseline=old.n_baseline, k=0.5, h=5.0
+        )
+    dates = old.dates + tuple(t[:10] for t in times[len(old.times) :])
+    return replace(
+        old,
+        n_scans=len(values),
+        last=dates[-1],
+        segments=(*old.segments[:-1], current),
+        dates=dates,
+        values=values,
+        phantom_scan_ids=old.phantom_scan_ids + tuple(r[0] for r in rows),
+        times=times,
+    )
 
 
 def _check_qc_parameters(n_baseline: int, k: float, h: float) -> None:
@@ -687,7 +779,9 @@ class _QcStatusCache:
     newer than the cache's mark (phantom scans are append-only with rising ids, see
     :func:`dxa_app.archive.qc.phantom_scan_mark`), the same baseline restarts (requests,
     approved drift corrections, software changes), the same drift steps awaiting a decision,
-    and the same serial, model and site; otherwise that scanner alone is analysed again.
+    and the same serial, model and site. New QC scans after the series' last one extend
+    the entry (the rules and CUSUM go on over them, :func:`calibration.qc.extend`); any
+    other change analyses that scanner alone again.
     Acknowledgements are not inputs of the analysis (they are matched to its alarms when
     shown).
     """
@@ -714,9 +808,16 @@ class _QcStatusCache:
             inputs = _qc_inputs(db, s.scanner_id)
             key = (s, inputs)
             hit = entries.get(s.scanner_id)
-            if hit is not None and hit[0] == key and s.scanner_id not in changed:
-                q = hit[1]
-            else:
+            q: ScannerQc | None = None
+            fresh_needed = True
+            if hit is not None and hit[0] == key:
+                q, fresh_needed = hit[1], False
+                if s.scanner_id in changed:  # new QC scans only: the analysis goes on over them
+                    new = scanner_qc_series_since(db, s.scanner_id, "total", since[0])
+                    if new:
+                        q = None if q is None else _grown(q, new, inputs[0])
+                        fresh_needed = q is None
+            if fresh_needed:
                 q = _analyse_scanner(
                     db, s, inputs, n_baseline=20, k=0.5, h=5.0, region="total", day=day
                 )
