@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -730,19 +731,25 @@ def _finish(
     c: Cusum,
     *,
     offset: int,
-    days: npt.ArrayLike | None,
+    days: npt.ArrayLike | Callable[[], npt.ArrayLike] | None,
 ) -> QcAnalysis:
-    """Add the drift proposal and the status to a segment's rules and CUSUM."""
+    """Add the drift proposal and the status to a segment's rules and CUSUM.
+
+    ``days`` may be a function giving them, called only when a proposal needs them.
+    """
     n_baseline = base.n
     post = v[n_baseline:]
     shift = offset + n_baseline
     k, h = c.k, c.h
     proposal = None
     if post.size:
-        d = None if days is None else _values(days)
-        if d is not None and d.size != v.size:
-            raise ValueError("days and values must have the same length")
-        if not (c.c_plus[-1] > h or c.c_minus[-1] > h):
+        in_alarm = c.c_plus[-1] > h or c.c_minus[-1] > h
+        d = None
+        if days is not None and (in_alarm or not callable(days)):
+            d = _values(days() if callable(days) else days)
+            if d.size != v.size:
+                raise ValueError("days and values must have the same length")
+        if not in_alarm:
             p = None  # no side in alarm at the latest value: no proposal (see propose_drift)
         elif d is None:
             p = propose_drift(post, base, k=k, h=h, refine=True)
@@ -779,7 +786,7 @@ def extend(
     values: npt.ArrayLike,
     n_old: int,
     *,
-    days: npt.ArrayLike | None = None,
+    days: npt.ArrayLike | Callable[[], npt.ArrayLike] | None = None,
 ) -> QcAnalysis:
     """Return the analysis of a segment that grew, from the analysis of its first values.
 
@@ -798,8 +805,9 @@ def extend(
         The whole segment now, its first ``n_old`` values unchanged.
     n_old : int
         How many values ``analysis`` saw.
-    days : array_like, optional
-        The day of each value of the whole segment (see :func:`analyse`).
+    days : array_like or callable, optional
+        The day of each value of the whole segment (see :func:`analyse`), or a function
+        returning them: then they are read only when a drift proposal needs them.
 
     Returns
     -------
@@ -812,6 +820,8 @@ def extend(
     c0 = analysis.cusum
     if old_post <= _RULE_LOOKBACK or v.size < n_old:
         # a short control phase: the whole segment again is as cheap
+        if callable(days):
+            days = days()
         return analyse(
             v,
             n_baseline=base.n,

@@ -538,8 +538,9 @@ def _grown(
     seg = old.segments[-1]
     stop = len(times)
     if seg.analysis is not None:
+        segment_times = times[seg.start : stop]
         analysis = extend(
-            seg.analysis, values[seg.start : stop], seg.n, days=_ordinals(times[seg.start : stop])
+            seg.analysis, values[seg.start : stop], seg.n, days=lambda: _ordinals(segment_times)
         )
         current = _with_analysis(times, seg.start, stop, cuts[-1][1], analysis, seg.problem)
     elif seg.problem:  # the same unusable baseline scans
