@@ -444,11 +444,11 @@ def test_a_bundle_changed_between_check_and_store_is_refused(
     read = read_bundle
     calls: list[Path] = []
 
-    def swapping(path: Path, key: Callable[[str], str | None]) -> Any:
+    def swapping(path: Path, key: Callable[[str], str | None], **kw: Any) -> Any:
         calls.append(path)
         if len(calls) == 3:  # both verified, the first stored: the second is replaced now
             shutil.copy(first, second)
-        return read(path, key)
+        return read(path, key, **kw)
 
     monkeypatch.setattr(centre_service, "read_bundle", swapping)
     ana = centre_analyst(centre)

@@ -340,12 +340,12 @@ def _store_phantom_scans(
 ) -> dict[str, int]:
     """Insert the phantom scans the centre lacks with executemany (ids assigned in order)."""
     prefix = f"centre:{code}:"
-    known = {
-        str(r[0])
+    known = {  # this site's scans already here, without the prefix (only the new ones added)
+        str(r[0])[len(prefix) :]
         for r in db.execute(
             "SELECT source_key FROM phantom_scans WHERE source_key >= ? AND source_key < ?",
             [prefix, prefix + "\uffff"],
-        ).fetchall()
+        )
     }
     first_id = (_one(db, "SELECT max(id) FROM phantom_scans", []) or 0) + 1
     imported = now_iso()
@@ -354,14 +354,14 @@ def _store_phantom_scans(
     def scan_rows() -> Iterator[tuple[Any, ...]]:
         # streamed into executemany: one parsed row at a time, not the whole member
         for r in b.iter_csv_rows("phantom_scans.csv"):
-            key = prefix + r["key"]
+            key = r["key"]
             if key in known or key in new_ids:
                 continue
             scan_id = first_id + len(new_ids)
             new_ids[key] = scan_id
             yield (
                 scan_id,
-                key,
+                prefix + key,
                 phantom_ids[int(r["phantom"])],
                 scanner_ids[int(r["scanner"])],
                 r["acquired_at"],
@@ -373,7 +373,7 @@ def _store_phantom_scans(
 
     def result_rows() -> Iterator[tuple[Any, ...]]:
         for r in b.iter_csv_rows("phantom_results.csv"):
-            scan_id = new_ids.get(prefix + r["key"])
+            scan_id = new_ids.get(r["key"])
             if scan_id is not None:
                 yield (
                     scan_id,

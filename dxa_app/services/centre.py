@@ -234,11 +234,11 @@ def import_bundles(session: Session, paths: Sequence[Path]) -> list[BundleImport
 
         # verify every bundle first, keeping only its hash: one bundle's content in memory
         # at a time, however many bundles (and scanners) the nation sends
-        checked = [read_bundle(Path(p), key).sha256 for p in paths]
+        checked = [read_bundle(Path(p), key, keep_members=False).sha256 for p in paths]
         with write_transaction(db):  # all or nothing: a bundle refused while storing undoes all
             out = []
             for p, sha in zip(paths, checked, strict=True):
-                bundle = read_bundle(Path(p), key)
+                bundle = read_bundle(Path(p), key, keep_members=False)  # streamed when stored
                 if bundle.sha256 != sha:
                     raise BundleError(
                         _("Bundle {name} refused: it changed while it was being imported.").format(
