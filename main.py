@@ -31,9 +31,10 @@ def run(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    import multiprocessing
+    if getattr(sys, "frozen", False):  # only a bundle needs it (a command starts faster)
+        import multiprocessing
 
-    # a bundled executable started as an import's reading process (spawn or fork server)
-    # runs that process's work here and never reaches the app or the CLI
-    multiprocessing.freeze_support()
+        # a bundled executable started as an import's reading process (spawn or fork
+        # server) runs that process's work here and never reaches the app or the CLI
+        multiprocessing.freeze_support()
     raise SystemExit(run(sys.argv[1:]))

@@ -6,8 +6,9 @@ study. For each list a user opens, the product's first page (200 rows, through t
 is timed against a yardstick, a bare ``sqlite3`` read of 200 study rows by rowid; the whole
 list as the product loaded it before paging is printed beside it. The GUI figure is the main
 window opened on the archive until its first rows show, against a bare QMainWindow with a
-200-row table. Then ``rescore`` twice: the first run scores every study, the second changes
-nothing; the archive's growth is printed for each.
+200-row table. Then ``rescore`` three times: the first run scores every study, the second
+changes nothing, the third follows a new approved step on one scanner; the seconds, the rows
+written and the archive's growth are printed for each.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ from dxa_app.services.auth import Session
 from tests.sessions import session_as
 
 PAGE = 200
+#: The newest study date the bench archive holds (its studies span 2014 to 2024): the 30-day
+#: worklist is counted back from it; counted from today the 30 days are empty.
+NEWEST = dt.date(2024, 12, 13)
+LAST_30 = worklist.WorklistFilter(days=30)
+ONE_SITE = worklist.WorklistFilter(site="Bench")
 SCANNERS = [
     ScannerIdentity(Manufacturer.HOLOGIC, "Horizon A", f"B-{i}", "Apex 5.6", f"ST{i}", "Bench")
     for i in range(2)
@@ -127,6 +133,8 @@ def lists(session: Session, path: Path) -> None:
     """Print each list's first page against the yardstick, and the whole list beside it."""
     yard = median_ms(yardstick(path))
     some = browse.patients(session, limit=1, offset=PAGE)[0]
+    last_scanner = worklist.worklist_choices(session).scanners[-1].id
+    scanner = worklist.WorklistFilter(scanner_id=last_scanner)
     cases: list[tuple[str, Callable[[], object], Callable[[], object] | None]] = [
         (
             "patients by name",
@@ -144,6 +152,26 @@ def lists(session: Session, path: Path) -> None:
             lambda: worklist.pending_reports(session, limit=PAGE),
             lambda: worklist.pending_reports(session),
         ),
+        (
+            "worklist, last 30 days",
+            lambda: worklist.pending_reports(session, today=NEWEST, where=LAST_30, limit=PAGE),
+            lambda: worklist.count_pending_reports(session, where=LAST_30, today=NEWEST),
+        ),
+        (
+            "worklist, one site",
+            lambda: worklist.pending_reports(session, where=ONE_SITE, limit=PAGE),
+            lambda: worklist.count_pending_reports(session, where=ONE_SITE),
+        ),
+        (
+            "worklist, one scanner",
+            lambda: worklist.pending_reports(session, where=scanner, limit=PAGE),
+            lambda: worklist.count_pending_reports(session, where=scanner),
+        ),
+        (
+            "worklist, 30 days empty",
+            lambda: worklist.pending_reports(session, where=LAST_30, limit=PAGE),
+            lambda: worklist.count_older_pending(session, LAST_30),
+        ),
         ("search by CPR", lambda: browse.patients(session, search=some.identifier), None),
         (
             "search by name",
@@ -157,7 +185,7 @@ def lists(session: Session, path: Path) -> None:
         ),
     ]
     print(f"yardstick (bare sqlite3, {PAGE} study rows): {yard:.2f} ms")
-    print(f"{'list (first page of 200)':<28}{'product':>10}{'ratio':>9}{'whole list':>13}")
+    print(f"{'list (first page of 200)':<28}{'product':>10}{'ratio':>9}{'whole/count':>13}")
     for name, page, whole in cases:
         ms = median_ms(page)
         all_ms = f"{median_ms(whole, 3):.0f} ms" if whole is not None else "-"
@@ -204,22 +232,76 @@ def gui(session: Session) -> None:
     )
 
 
+def _size(path: Path) -> int:
+    """The archive's bytes on disk after a checkpoint (database, WAL and shared memory)."""
+    con = sqlite3.connect(path)
+    try:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        con.close()
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+def _new_step(path: Path, serial: str, valid_from: str) -> None:
+    """Approve a new spine step on one scanner, from a date in the middle of the archive."""
+    from dxa_app.archive.steps import mark_approved, propose_step, step_by_id
+
+    db = open_archive(path)
+    try:
+        scanner = db.execute("SELECT id FROM scanners WHERE serial = ?", [serial]).fetchone()[0]
+        step = propose_step(
+            db,
+            scanner_id=int(scanner),
+            region="spine",
+            kind="scanner",
+            intercept=0.012,
+            slope=1.01,
+            valid_from=valid_from,
+            method="ols",
+            dataset=f"bench {valid_from}",
+            n=30,
+            provenance={},
+            by="bench",
+        )
+        if step is not None:
+            mark_approved(db, step_by_id(db, step), "bench")
+        db.conn.commit()
+    finally:
+        db.close()
+
+
 def rescore(session: Session, path: Path) -> None:
-    """Print the first rescore, a no-change rescore, and the archive's growth for each."""
+    """Print rescore seconds, rows written and the archive's growth: first, no change, one scanner.
+
+    The third rescore follows a new approved spine step on one of the four scanners from
+    mid-2019 (about half of that scanner's studies, an eighth of the archive, change). A
+    run stores only the values that changed; "a full copy" is what storing every region and
+    the diagnosis of each new run would have written (five regions per study here).
+    """
     from dxa_app.services.scoring import rescore_all
 
-    def size() -> int:
-        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
-
-    for label in ("first rescore (scores every study)", "rescore, nothing changed"):
-        before = size()
+    n_studies = 0
+    for label, change in (
+        ("first rescore (scores every study)", False),
+        ("rescore, nothing changed", False),
+        ("rescore after a new step on one scanner", True),
+    ):
+        if change:
+            _new_step(path, SCANNERS[1].serial, "2019-07-01")
+        before = _size(path)
         t0 = time.perf_counter()
         result = rescore_all(session)
         seconds = time.perf_counter() - t0
-        growth = (size() - before) / before * 100
+        after = _size(path)
+        n_studies = result["studies"]
+        growth = (after - before) / before * 100
+        full = result["new_runs"] * 5 + result["new_runs"]
         print(
-            f"{label}: {seconds:.1f} s, {result['new_runs']} new runs, archive "
-            f"{before / 1e6:.0f} MB -> {size() / 1e6:.0f} MB (+{growth:.0f} %)"
+            f"{label} at {n_studies:,} studies: {seconds:.1f} s; {result['recomputed']:,} "
+            f"studies recomputed, {result['new_runs']:,} new runs, rows written "
+            f"{result['score_rows']:,} scores + {result['diagnosis_rows']:,} diagnoses "
+            f"(a full copy of each new run: {full:,}); archive {before / 1e6:.1f} MB -> "
+            f"{after / 1e6:.1f} MB (+{growth:.1f} %)"
         )
 
 
@@ -229,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--studies", type=int, default=100_000)
     parser.add_argument("--archive", type=Path, help="reuse or keep the archive here")
     parser.add_argument("--no-rescore", action="store_true")
+    parser.add_argument("--no-lists", action="store_true", help="skip the list and GUI figures")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = args.archive or Path(tmp) / "scale.dxa.sqlite"
@@ -239,8 +322,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"({args.studies / seconds:.0f} studies/s), {path.stat().st_size / 1e6:.0f} MB"
             )
         session = session_as(path, Role.PHYSICIAN, "bench")
-        lists(session, path)
-        gui(session)
+        if not args.no_lists:
+            lists(session, path)
+            gui(session)
         if not args.no_rescore:
             rescore(session_as(path, Role.ADMIN, "admin"), path)
     return 0

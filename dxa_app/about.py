@@ -1,15 +1,28 @@
 """What the product is: version, manufacturer, intended use and the licences of its parts.
 
 One home for the facts the About box (and anyone else) shows; Qt-free, translated at call time.
+The manufacturer and the intended use (Danish and English) are read from ``resources/about.json``
+(bundled; a department edits it), with the project's own statement as the default. The licence
+of each open-source part is read from its installed package metadata; the table below is the
+fallback for a frozen bundle without metadata.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
+from typing import Any
 
-from dxa_app.i18n import _
+from dxa_app.i18n import _, current_language
+from dxa_app.resources import resource_path
 
-#: The open-source components shipped with the application: (distribution, licence).
+log = logging.getLogger(__name__)
+
+#: The manufacturer when ``resources/about.json`` names none: the project team, honestly.
+DEFAULT_MANUFACTURER = "DXA-kalibreringsprojektet (udviklingsversion)"
+
+#: The open-source components shipped with the application: (distribution, fallback licence).
 COMPONENTS: tuple[tuple[str, str], ...] = (
     ("Python", "PSF-2.0"),
     ("PySide6 (Qt)", "LGPL-3.0"),
@@ -43,15 +56,74 @@ class Component:
 
 @dataclass(frozen=True)
 class ProductFacts:
-    """What the About box shows, translated in the current language."""
+    """What the About box shows, in the current language.
+
+    ``intended_use`` and ``limits`` are in the current language; ``other_uses`` holds the
+    intended use in the other languages, ``(language code, text)``, so both Danish and English
+    are always shown.
+    """
 
     name: str
     version: str
     manufacturer: str
+    manufacturer_address: str
+    status: str
     intended_use: str
     limits: str
+    other_uses: tuple[tuple[str, str], ...]
     licence: str
     components: tuple[Component, ...]
+
+
+def _texts(value: object) -> dict[str, str]:
+    """Return a ``{"da": ..., "en": ...}`` entry of about.json as a dict of strings."""
+    if isinstance(value, dict):
+        return {str(k): str(v).strip() for k, v in value.items() if str(v).strip()}
+    return {}
+
+
+def about_config() -> dict[str, Any]:
+    """Return ``resources/about.json`` (an empty dict when it is missing or unreadable).
+
+    Returns
+    -------
+    dict
+        ``manufacturer`` (``name``, ``address``, ``contact``), ``intended_use`` and
+        ``limits`` (each ``{"da": ..., "en": ...}``).
+    """
+    path = resource_path("about.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read %s: %s", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _licence_from_metadata(distribution: str) -> str:
+    """Return the licence an installed distribution declares ('' when it declares none).
+
+    The SPDX ``License-Expression`` first, then a short ``License`` field, then the
+    ``License ::`` classifiers.
+    """
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        meta = metadata(distribution)
+    except PackageNotFoundError:
+        return ""
+    expression = str(meta["License-Expression"] or "").strip()
+    if expression:
+        return expression
+    field = str(meta["License"] or "").strip()
+    if field and "\n" not in field and len(field) <= 60 and "copyright" not in field.lower():
+        return field  # a name, not the licence's whole text
+    classifiers = [
+        c.split("::")[-1].strip()
+        for c in meta.get_all("Classifier") or []
+        if c.startswith("License ::")
+    ]
+    return " / ".join(classifiers)
 
 
 def _installed_version(name: str) -> str:
@@ -70,15 +142,28 @@ def _installed_version(name: str) -> str:
         return ""
 
 
+def _installed_licence(name: str, fallback: str) -> str:
+    """Return a component's licence from its package metadata, else ``fallback``."""
+    if name in ("Python", "SQLite"):
+        return fallback
+    return _licence_from_metadata(_DISTRIBUTIONS.get(name, name)) or fallback
+
+
 def components() -> tuple[Component, ...]:
     """Return the open-source components with their installed version and licence.
+
+    The licence is the one the installed package declares (its metadata); a frozen bundle
+    without the metadata shows the licence of :data:`COMPONENTS`.
 
     Returns
     -------
     tuple of Component
         In the order of :data:`COMPONENTS`.
     """
-    return tuple(Component(name, _installed_version(name), lic) for name, lic in COMPONENTS)
+    return tuple(
+        Component(name, _installed_version(name), _installed_licence(name, lic))
+        for name, lic in COMPONENTS
+    )
 
 
 def product_facts() -> ProductFacts:
@@ -91,23 +176,29 @@ def product_facts() -> ProductFacts:
     """
     import dxa_app
 
+    config = about_config()
+    maker = config.get("manufacturer")
+    maker = maker if isinstance(maker, dict) else {}
+    uses = _texts(config.get("intended_use"))
+    limits = _texts(config.get("limits"))
+    lang = current_language()
+    use = uses.get(lang) or uses.get("en") or ""
+    address = ", ".join(
+        str(maker.get(k, "")).strip()
+        for k in ("address", "contact")
+        if str(maker.get(k, "")).strip()
+    )
     return ProductFacts(
         name=_("DXA bone density"),
         version=str(dxa_app.__version__),
-        manufacturer=_(
-            "The Danish DXA harmonisation project, on behalf of the national DXA knowledge"
-            " centre. Development version: not CE-marked as a medical device."
+        manufacturer=str(maker.get("name", "")).strip() or DEFAULT_MANUFACTURER,
+        manufacturer_address=address,
+        status=_(
+            "Made by the project team as a development version: not CE-marked as a medical device."
         ),
-        intended_use=_(
-            "Reads bone density measurements from Hologic and GE Lunar DXA scanners, harmonises"
-            " them onto one national scale, calculates T- and Z-scores and the WHO/ISCD"
-            " category, and prepares the DXA report that a physician reviews, edits and signs."
-            " For use by trained DXA staff in adults."
-        ),
-        limits=_(
-            "The program does not make a diagnosis on its own: the physician decides. Children"
-            " need paediatric references, which the program does not have."
-        ),
-        licence=_("The application: proprietary licence of the manufacturer."),
+        intended_use=use,
+        limits=limits.get(lang) or limits.get("en") or "",
+        other_uses=tuple((code, text) for code, text in sorted(uses.items()) if code != lang),
+        licence=_("The application: licence of the manufacturer (the project team)."),
         components=components(),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -192,3 +193,65 @@ def test_a_reading_process_that_dies_leaves_the_rest_to_this_process(
     assert summary.counts["failed"] == 0 and summary.counts["imported"] > 0, summary.to_dict()
     _import(tmp_path / "b.dxa.sqlite", tmp_path / "in", workers=1)
     assert _rows(tmp_path / "a.dxa.sqlite") == _rows(tmp_path / "b.dxa.sqlite")
+
+
+def test_a_file_imported_whole_before_is_a_duplicate_without_being_parsed(
+    demo_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _copy_dicom(demo_files, tmp_path / "in", 12)
+    archive = tmp_path / "a.dxa.sqlite"
+    first = _import(archive, tmp_path / "in", workers=1)
+    assert first.counts["imported"] == len(files), first.to_dict()
+    before = _rows(archive)
+    parses: Counter[str] = Counter()
+    real_parse = getattr(dicom_common, "dcmread")  # noqa: B009
+
+    def counting_parse(fp: object, *args: object, **kwargs: object) -> object:
+        parses["all"] += 1
+        return real_parse(fp, *args, **kwargs)
+
+    monkeypatch.setattr(dicom_common, "dcmread", counting_parse)
+    # the same bytes under another name are the same file
+    renamed = tmp_path / "again"
+    renamed.mkdir()
+    for n, f in enumerate(files):
+        (renamed / f"copy{n}.dcm").write_bytes(f.read_bytes())
+    again = _import(archive, renamed, workers=1)
+    assert parses["all"] == 0
+    assert [o.status for o in again.outcomes] == [ImportStatus.DUPLICATE] * len(files)
+    assert all("exactly these bytes" in o.reason for o in again.outcomes)
+    assert _rows(archive) == before
+    # one changed byte makes it another file: read (and found a duplicate by its content)
+    changed = renamed / "copy0.dcm"
+    data = bytearray(changed.read_bytes())
+    data[0] ^= 0xFF  # in the preamble: the same instance, other bytes
+    changed.write_bytes(bytes(data))
+    third = _import(archive, renamed, workers=1)
+    assert parses["all"] == 1
+    assert third.counts["duplicate"] == len(files)
+
+
+def test_a_missing_store_copy_or_an_analysis_not_understood_is_read_again(
+    demo_files: Path, tmp_path: Path
+) -> None:
+    files = _copy_dicom(demo_files, tmp_path / "in", 6)
+    archive = tmp_path / "a.dxa.sqlite"
+    _import(archive, tmp_path / "in", workers=1)
+    store = store_folder_for(archive)
+    lost = sorted(store.rglob("*.dcm"))[0]
+    lost_bytes = lost.read_bytes()
+    lost.unlink()
+    db = open_archive(archive)
+    try:
+        db.execute("UPDATE images SET analysis = 'not_understood' WHERE id = 1")
+        db.conn.commit()
+        sha_nu = db.execute("SELECT sha256 FROM images WHERE id = 1").fetchone()[0]
+    finally:
+        db.close()
+    again = _import(archive, tmp_path / "in", workers=1)
+    assert again.counts["duplicate"] == len(files)
+    reread = [o for o in again.outcomes if "exactly these bytes" not in o.reason]
+    shas = {hashlib.sha256(Path(o.path).read_bytes()).hexdigest() for o in reread}
+    assert hashlib.sha256(lost_bytes).hexdigest() in shas  # read again, and put back
+    assert sha_nu in shas
+    assert lost.read_bytes() == lost_bytes

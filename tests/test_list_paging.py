@@ -11,14 +11,18 @@ from typing import Any
 
 import pytest
 
+from dxa_app.archive import db as archive_db
 from dxa_app.archive import open_archive
+from dxa_app.archive.migrations import MIGRATIONS
 from dxa_app.archive.queries import list_patients, list_studies, pending_studies
 from dxa_app.archive.store import store_parsed
 from dxa_app.domain import IdType, PatientIdentity, Role, Sex, StudyInfo, StudyRecord
 from dxa_app.services import browse, worklist
 from dxa_app.services.auth import Session
 from dxa_app.services.patients import merge
-from tests.factories import parsed, study_record
+from dxa_app.services.sites import map_site
+from dxa_app.services.worklist import WorklistFilter
+from tests.factories import SCANNER, parsed, study_record
 from tests.sessions import session_as
 
 #: Names stored in mixed case: the list sorts them case-insensitively.
@@ -151,6 +155,36 @@ def test_worklist_uses_the_stored_state_and_pages(archive: Path, doc: Session) -
     assert worklist.count_pending_reports(doc, include_signed=True) == 15
 
 
+def test_worklist_filters_by_period_site_and_scanner(archive: Path, doc: Session) -> None:
+    """The period, site and scanner are applied in the query; the older ones are counted."""
+    db = open_archive(archive)
+    other = replace(SCANNER, serial="TEST-002", station_name="ST2", institution_name="Andet")
+    store_parsed(db, parsed(replace(_study(99, _person(1), 20), scanner=other)))
+    db.close()
+    map_site(session_as(archive, Role.ADMIN, "admin"), "TEST-001", "OUH", "Odense")
+    today = dt.date(2026, 1, 22)
+    last_week = WorklistFilter(days=7)  # 2026-01-15 onwards
+    rows = worklist.pending_reports(doc, today=today, where=last_week)
+    assert [r.study_date.day for r in rows] == [15, 20]
+    assert worklist.count_pending_reports(doc, where=last_week, today=today) == 2
+    assert worklist.count_older_pending(doc, last_week, today=today) == 14
+    choices = worklist.worklist_choices(doc)
+    assert choices.sites == ("Andet", "OUH")  # the new scanner's site is its institution
+    second = next(c for c in choices.scanners if "TEST-002" in c.label)
+    assert second.site == "Andet" and second.label == "Hologic Horizon A (TEST-002)"
+    on_second = worklist.pending_reports(doc, where=WorklistFilter(scanner_id=second.id))
+    assert [r.study_date.day for r in on_second] == [20]
+    at_ouh = WorklistFilter(days=7, site="OUH")
+    assert [r.study_date.day for r in worklist.pending_reports(doc, today=today, where=at_ouh)] == [
+        15
+    ]
+    assert worklist.count_older_pending(doc, at_ouh, today=today) == 14
+    assert worklist.count_pending_reports(doc, where=WorklistFilter(site="OUH")) == 15
+    assert worklist.count_older_pending(doc, WorklistFilter(), today=today) == 0  # no period
+    assert worklist.count_pending_reports(doc, where=WorklistFilter(site="Andet")) == 1
+    assert worklist.count_pending_reports(doc, where=WorklistFilter(site="NONE")) == 0
+
+
 def test_unknown_sort_key_is_refused(archive: Path) -> None:
     db = open_archive(archive)
     try:
@@ -190,21 +224,40 @@ def test_list_queries_walk_an_index_without_sorting(archive: Path) -> None:
             [],
         )
         assert "studies_worklist" in pending and "TEMP B-TREE" not in pending
+        period = _plan(
+            db,
+            "SELECT st.id FROM studies st WHERE st.has_results = 1 AND st.report_signed = 0"
+            " AND st.study_date >= ? ORDER BY st.study_date, st.id LIMIT 200",
+            ["2026-01-08"],
+        )
+        assert "studies_worklist" in period and "TEMP B-TREE" not in period
+        one_scanner = _plan(
+            db,
+            "SELECT count(*) FROM studies st WHERE st.has_results = 1 AND st.report_signed = 0"
+            " AND st.scanner_id = ?",
+            [1],
+        )
+        assert "COVERING INDEX studies_worklist_scanner" in one_scanner
     finally:
         db.close()
 
 
-def test_migration_backfills_the_worklist_state(tmp_path: Path) -> None:
+def test_migration_backfills_the_worklist_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An archive from before 0015 gets its state computed from its studies and reports."""
     path = tmp_path / "old.sqlite"
+    names = [m.name for m in MIGRATIONS]  # written by the version that ended with 0015
+    monkeypatch.setattr(
+        archive_db, "MIGRATIONS", MIGRATIONS[: names.index("0015_list_indexes") + 1]
+    )
     db = open_archive(path)
     store_parsed(db, parsed(_study(1, _person(0), 1), _study(2, _person(1), 2, results=False)))
     db.close()
     con = sqlite3.connect(path)
     con.executescript(
         "UPDATE studies SET has_results = 0, report_signed = 0;"
-        " DELETE FROM migrations WHERE id >= (SELECT id FROM migrations"
-        " WHERE name = '0015_list_indexes');"  # and the later ones (they are idempotent)
+        " DELETE FROM migrations WHERE name = '0015_list_indexes';"
         " DROP TRIGGER region_results_study_has_results;"
         " DROP TRIGGER report_versions_study_signed_insert;"
         " DROP TRIGGER report_versions_study_signed_update;"
@@ -215,6 +268,7 @@ def test_migration_backfills_the_worklist_state(tmp_path: Path) -> None:
         " ALTER TABLE studies DROP COLUMN report_signed;"
     )
     con.close()
+    monkeypatch.undo()
     db = open_archive(path)
     try:
         state = db.execute("SELECT study_uid, has_results FROM studies ORDER BY id").fetchall()

@@ -22,14 +22,35 @@ def test_rescore_recomputes_only_the_changed_scanners_studies(tmp_path: Path) ->
         records = [replace(r, scanner=OTHER) if n % 2 else r for n, r in enumerate(records)]
         store_parsed(db, parsed(*records))
         first = rescore(db)
-        assert first == {"studies": 6, "new_runs": 6, "unchanged": 0, "recomputed": 6}
+        assert first == {
+            "studies": 6,
+            "new_runs": 6,
+            "unchanged": 0,
+            "recomputed": 6,
+            "score_rows": 30,
+            "diagnosis_rows": 6,
+        }
         n_scores = db.execute("SELECT count(*) FROM scores").fetchone()[0]
-        assert rescore(db) == {"studies": 6, "new_runs": 0, "unchanged": 6, "recomputed": 0}
+        assert rescore(db) == {
+            "studies": 6,
+            "new_runs": 0,
+            "unchanged": 6,
+            "recomputed": 0,
+            "score_rows": 0,
+            "diagnosis_rows": 0,
+        }
         assert db.execute("SELECT count(*) FROM scores").fetchone()[0] == n_scores
 
         # a study imported since is scored; the others are left alone
         store_parsed(db, parsed(study_record(7)))
-        assert rescore(db) == {"studies": 7, "new_runs": 1, "unchanged": 6, "recomputed": 1}
+        assert rescore(db) == {
+            "studies": 7,
+            "new_runs": 1,
+            "unchanged": 6,
+            "recomputed": 1,
+            "score_rows": 5,
+            "diagnosis_rows": 1,
+        }
 
         # an approved step on the first scanner: its four studies only, new runs for them
         scanner = db.execute(
@@ -52,7 +73,9 @@ def test_rescore_recomputes_only_the_changed_scanners_studies(tmp_path: Path) ->
         assert step is not None
         mark_approved(db, step_by_id(db, step), "test")
         db.conn.commit()
-        assert rescore(db) == {"studies": 7, "new_runs": 4, "unchanged": 3, "recomputed": 4}
+        result = rescore(db)
+        assert (result["new_runs"], result["unchanged"], result["recomputed"]) == (4, 3, 4)
+        assert result["score_rows"] == 20  # 4 studies x 5 regions, each value moved
         assert rescore(db)["recomputed"] == 0
     finally:
         db.close()

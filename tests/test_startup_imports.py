@@ -31,3 +31,50 @@ def test_scores_and_info_import_paths_leave_heavy_modules_unloaded() -> None:
         check=True,
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+#: Loaded by the archive library or the entry point, not needed to show scores (slow imports).
+LAZY = ("numpy", "pandas", "importlib.metadata", "multiprocessing")
+
+_PROBE_MAIN = """
+import json, sys
+from dxa_app.cli import build_parser, registered_commands
+registered_commands()
+build_parser()
+import dxa_app.services.browse, dxa_app.services.scoring, dxa_app.archive.db
+print(json.dumps(sorted(m for m in {lazy!r} if m in sys.modules)))
+"""
+
+
+def test_the_command_path_leaves_numpy_and_package_metadata_unloaded() -> None:
+    # sqlite_utils is imported without numpy/pandas (the archive never lets it name column
+    # types) and the version is read from package metadata only for --version
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE_MAIN.format(lazy=LAZY)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_numpy_loaded_after_the_archive_still_works_with_it(tmp_path: Path) -> None:
+    # the archive stores numpy numbers from a fit as before, and --version still answers
+    root = Path(__file__).resolve().parents[1]
+    code = (
+        "import sys; from dxa_app.archive import open_archive; import numpy as np;"
+        f" db = open_archive({str(tmp_path / 'a.sqlite')!r});"
+        " db.execute('CREATE TEMP TABLE t (x REAL)');"
+        " db.execute('INSERT INTO t VALUES (?)', [np.float64(0.25)]);"
+        " print(db.execute('SELECT x FROM t').fetchone()[0], 'numpy' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["0.25", "True"]
+    version = subprocess.run(
+        [sys.executable, "main.py", "--version"], cwd=root, capture_output=True, text=True
+    )
+    assert version.returncode == 0 and version.stdout.startswith("dxa ")

@@ -116,3 +116,47 @@ def test_pacs_target_lives_in_the_archive(db: Any, users: Users) -> None:
         set_pacs_target(users.admin, PacsTarget("pacs.local", 0, "PACS"))
     with pytest.raises(UsageError):
         set_pacs_target(users.admin, PacsTarget("", 104, "PACS"))
+
+
+def test_the_worklist_command_filters_by_period_site_and_scanner(
+    demo_archive: Path,
+    users: Users,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from dxa_app.cli import main
+    from dxa_app.i18n import set_language
+
+    monkeypatch.setenv("DXA_USER", "doc")
+    monkeypatch.setenv("DXA_PASSWORD", PASSWORD)
+    base = ["--lang", "en", "worklist", "--archive", str(demo_archive)]
+    every = worklist.count_pending_reports(users.doc)
+    try:
+        assert main(base) == 0  # the last 30 days: the demo studies are older
+        assert capsys.readouterr().out.strip() == (
+            f"No unsigned studies in the last 30 days – {every} older: choose a longer period."
+        )
+        assert main([*base, "--days", "0", "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["total"] == every == len(data["studies"])
+        dates = [s["study_date"] for s in data["studies"]]
+        assert dates == sorted(dates)
+        scanner = worklist.worklist_choices(users.doc).scanners[0]
+        on_it = worklist.count_pending_reports(
+            users.doc, where=worklist.WorklistFilter(scanner_id=scanner.id)
+        )
+        assert main([*base, "--days", "0", "--scanner", scanner.serial, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["total"] == on_it
+        site = scanner.site
+        at_site = worklist.count_pending_reports(
+            users.doc, where=worklist.WorklistFilter(site=site)
+        )
+        assert main([*base, "--days", "0", "--site", site, "--json"]) == 0
+        studies = json.loads(capsys.readouterr().out)["studies"]
+        assert len(studies) == at_site and {s["site"] for s in studies} == {site}
+        assert main([*base, "--scanner", "NO-SUCH-SERIAL"]) != 0
+        assert "NO-SUCH-SERIAL" in capsys.readouterr().err
+    finally:
+        set_language("en")

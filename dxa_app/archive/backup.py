@@ -152,7 +152,7 @@ def image_files_of(path: Path) -> list[StoredFile]:
         has_store = conn.execute(
             "SELECT 1 FROM pragma_table_info('images') WHERE name = 'stored_path'"
         ).fetchone()
-        return stored_files(sqlite_utils.Database(conn)) if has_store else []
+        return stored_files(sqlite_utils.Database(conn, execute_plugins=False)) if has_store else []
     finally:
         conn.close()
 

@@ -94,7 +94,7 @@ def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Datab
             _("Cannot switch the archive {path} to WAL mode.").format(path=p),
             _("Keep the archive on a local disk, not a network share."),
         )
-    db = sqlite_utils.Database(conn)
+    db = sqlite_utils.Database(conn, execute_plugins=False)  # no third-party code
     try:
         migrate(db)
     except sqlite3.DatabaseError as exc:

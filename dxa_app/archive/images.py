@@ -250,6 +250,46 @@ def put_new_bytes(folder: Path, data: bytes, sha256: str) -> tuple[str, int] | N
     return rel, len(data)
 
 
+def holds_images(db: sqlite_utils.Database) -> bool:
+    """Return whether the archive holds any image (instance) row."""
+    return db.execute("SELECT 1 FROM images LIMIT 1").fetchone() is not None
+
+
+def imported_whole(db: sqlite_utils.Database, sha256: str, folder: Path | None) -> bool:
+    """Return whether a file with these exact bytes was imported whole already.
+
+    True when an instance with this SHA-256 is in the archive, none of its rows had
+    vendor analysis data that was not understood (a newer reader may understand it: such
+    a file is read again), and its copy in the image store is there (reading it again
+    puts a missing copy back).
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The archive.
+    sha256 : str
+        The SHA-256 (hex) of the file's bytes.
+    folder : Path or None
+        The archive's image store (None: the archive keeps no copies).
+
+    Returns
+    -------
+    bool
+        Whether reading the file again can add nothing.
+    """
+    rows = db.execute(
+        "SELECT analysis, stored_path FROM images WHERE sha256 = ?", [sha256]
+    ).fetchall()
+    if not rows:
+        return False
+    for analysis, stored_path in rows:
+        if analysis == "not_understood":
+            return False
+        if folder is not None and (not stored_path or not (folder / stored_path).is_file()):
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class StoredFile:
     """One file an archive's image rows name: where, and the SHA-256 it must have."""

@@ -781,6 +781,47 @@ CREATE INDEX patient_merges_into ON patient_merges(into_patient_id) WHERE unmerg
 CREATE INDEX report_versions_report_status ON report_versions(report_id, status);
 """
 
+#: Re-importing a file already in the archive is found by its SHA-256, not by reading it.
+V21_IMAGES_SHA256 = """
+CREATE INDEX images_sha256 ON images(sha256);
+"""
+
+
+#: A score run per study, in the order stored (``id``). A run stores score rows only for the
+#: regions whose values changed since the study's previous run, and a diagnosis row only when
+#: the diagnosis changed (``diagnosis_id`` names the one that applies, new or earlier); the
+#: scores of run N are, per region result, the newest row of a run up to N. Runs stored
+#: before this migration are complete copies, so they read exactly as before.
+V19_SCORE_RUNS_DELTA = """
+CREATE TABLE score_runs (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    run TEXT NOT NULL,
+    computed_at TEXT NOT NULL,
+    computed_by TEXT NOT NULL DEFAULT '',
+    diagnosis_id INTEGER REFERENCES diagnoses(id),
+    rows_written INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO score_runs (study_id, run, computed_at, computed_by, diagnosis_id, rows_written)
+SELECT sc.study_id, sc.run, min(sc.computed_at), min(sc.computed_by),
+       (SELECT max(d.id) FROM diagnoses d WHERE d.study_id = sc.study_id AND d.run = sc.run),
+       count(*)
+FROM scores sc GROUP BY sc.study_id, sc.run ORDER BY min(sc.id);
+CREATE UNIQUE INDEX score_runs_study_run ON score_runs(study_id, run);
+CREATE INDEX score_runs_study ON score_runs(study_id);
+""" + _immutable("score_runs", "score run")
+
+#: The worklist's site and scanner filters (the first-day issue): with the scanner after the
+#: stored state, counting one scanner's or one site's waiting studies (the status line of a
+#: filtered worklist) is a range of one covering index instead of a lookup of every waiting
+#: study; the page in date order still walks ``studies_worklist``. (Named ``0020_settings``
+#: as assigned to the branch that added the settings dialog and these filters.)
+V20_WORKLIST_FILTERS = """
+CREATE INDEX studies_worklist_scanner
+    ON studies(has_results, report_signed, scanner_id, study_date, id);
+"""
+
+
 #: The index that makes a scanner's QC inputs cheap to read, so the QC status is recomputed
 #: only for the scanners whose inputs changed: a scanner's software versions (the baseline
 #: restarts of a software change, dxa_app.archive.qc.software_versions) without reading its
@@ -808,5 +849,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0016_hl7_outbox", V16_HL7_OUTBOX),
     Migration("0017_risk_factors", V17_RISK_FACTORS),
     Migration("0015_list_indexes", V15_LIST_INDEXES),
+    Migration("0019_score_runs_delta", V19_SCORE_RUNS_DELTA),
+    Migration("0021_images_sha256", V21_IMAGES_SHA256),
+    Migration("0020_settings", V20_WORKLIST_FILTERS),
     Migration("0018_qc_status_cache", V18_QC_STATUS_CACHE),
 )

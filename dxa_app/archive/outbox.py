@@ -9,13 +9,14 @@ tries the same row at the same moment loses the claim and sends nothing.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlite_utils
 
 from dxa_app.archive.db import write_transaction
+from dxa_app.archive.scores import run_diagnosis as stored_run_diagnosis
+from dxa_app.archive.scores import run_rows
 
 
 @dataclass(frozen=True)
@@ -243,43 +244,39 @@ def run_scores(db: sqlite_utils.Database, study_id: int, run: str) -> list[RunSc
     Returns
     -------
     list of RunScore
-        The scores.
+        The scores as of the run (a run stores only the values that changed; the others
+        are the earlier runs' rows), in the order the study is scored.
     """
-    rows = db.query(
-        "SELECT sc.region, s.side, sc.harmonised_bmd_g_cm2, sc.raw_bmd_g_cm2, sc.chain,"
-        " sc.chain_intercept, sc.chain_slope, sc.t_printed, sc.z_printed, sc.t_reference,"
-        " sc.z_reference FROM scores sc JOIN region_results rr ON rr.id = sc.region_result_id"
-        " JOIN scans s ON s.id = rr.scan_id WHERE sc.study_id = ? AND sc.run = ? ORDER BY sc.id",
-        [study_id, run],
-    )
     return [
         RunScore(
-            r["region"],
-            r["side"],
-            float(r["harmonised_bmd_g_cm2"]),
-            float(r["raw_bmd_g_cm2"]),
-            tuple(int(i) for i in json.loads(r["chain"] or "[]")),
-            float(r["chain_intercept"]),
-            float(r["chain_slope"]),
-            r["t_printed"],
-            r["z_printed"],
-            r["t_reference"],
-            r["z_reference"],
+            r.score.region,
+            r.side,
+            r.score.harmonised_bmd,
+            r.score.raw_bmd,
+            r.score.chain,
+            r.score.chain_intercept,
+            r.score.chain_slope,
+            r.score.t_printed,
+            r.score.z_printed,
+            r.score.t_reference,
+            r.score.z_reference,
         )
-        for r in rows
+        for r in run_rows(db, study_id, run)
     ]
 
 
 def run_diagnosis(db: sqlite_utils.Database, study_id: int, run: str) -> dict[str, Any] | None:
     """Return the stored diagnosis of one score run (category, score kind, deciding region)."""
-    rows = list(
-        db.query(
-            "SELECT score_kind, category, deciding_region, printed_score, harmonised"
-            " FROM diagnoses WHERE study_id = ? AND run = ? ORDER BY id DESC LIMIT 1",
-            [study_id, run],
-        )
-    )
-    return rows[0] if rows else None
+    d = stored_run_diagnosis(db, study_id, run)
+    if d is None:
+        return None
+    return {
+        "score_kind": d.score_kind,
+        "category": d.category,
+        "deciding_region": d.deciding_region,
+        "printed_score": d.printed_score,
+        "harmonised": int(d.harmonised),
+    }
 
 
 def step_kinds(db: sqlite_utils.Database, ids: tuple[int, ...]) -> dict[int, str]:

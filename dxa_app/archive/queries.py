@@ -249,10 +249,13 @@ def count_patients(db: sqlite_utils.Database, *, search: str = "") -> int:
 
 
 def _study_where(
-    db: sqlite_utils.Database, patient_id: int | None, search: str
+    db: sqlite_utils.Database, patient_id: int | None, search: str, study_id: int | None = None
 ) -> tuple[str, list[object]]:
     conds: list[str] = []
     params: list[object] = []
+    if study_id is not None:
+        conds.append("st.id = ?")
+        params.append(study_id)
     if patient_id is not None:
         members = list(person_members(db, patient_id))
         conds.append(f"st.patient_id IN ({','.join('?' * len(members))})")
@@ -274,6 +277,7 @@ def list_studies(
     descending: bool = True,
     offset: int = 0,
     limit: int | None = None,
+    study_id: int | None = None,
 ) -> list[StudySummary]:
     """Return the studies of one person (all their merged patient rows), or of everyone.
 
@@ -291,6 +295,8 @@ def list_studies(
         Newest (largest) first (the default).
     offset, limit : int
         The page: skip ``offset`` studies, return at most ``limit`` (None: all).
+    study_id : int, optional
+        Only this study (the row of one study a picker shows).
 
     Returns
     -------
@@ -298,7 +304,7 @@ def list_studies(
         The page, in order (ties by study id in the same direction).
     """
     order = _order(STUDY_SORTS, sort, descending, "st.id")
-    where, params = _study_where(db, patient_id, search)
+    where, params = _study_where(db, patient_id, search, study_id)
     page, page_params = _paging(limit, offset)
     sql = f"""
         SELECT st.id, st.study_uid, st.patient_id, p.identifier, p.name, st.study_date,
@@ -349,10 +355,48 @@ def count_studies(
     return int(db.execute(sql, params).fetchone()[0])
 
 
+def _worklist_where(
+    *,
+    include_signed: bool,
+    since: str | None,
+    before: str | None,
+    site: str,
+    scanner_id: int | None,
+) -> tuple[str, list[object]]:
+    """Return the worklist's WHERE clause (studies as ``st``) and its parameters.
+
+    The stored state and the study date come first, so the ``studies_worklist`` index gives
+    the period as one range; the site and scanner are checked per row of that range.
+    """
+    terms = ["st.has_results = 1"]
+    params: list[object] = []
+    if not include_signed:
+        terms.append("st.report_signed = 0")
+    if since:
+        terms.append("st.study_date >= ?")
+        params.append(since)
+    if before:
+        terms.append("st.study_date < ?")
+        params.append(before)
+    if scanner_id is not None:
+        terms.append("st.scanner_id = ?")
+        params.append(int(scanner_id))
+    if site:
+        terms.append(
+            "st.scanner_id IN (SELECT sc2.id FROM scanners sc2"
+            " JOIN sites si2 ON si2.id = sc2.site_id WHERE si2.code = ?)"
+        )
+        params.append(site)
+    return "WHERE " + " AND ".join(terms), params
+
+
 def pending_studies(
     db: sqlite_utils.Database,
     *,
     include_signed: bool = False,
+    since: str | None = None,
+    site: str = "",
+    scanner_id: int | None = None,
     sort: str = "date",
     descending: bool = False,
     offset: int = 0,
@@ -361,7 +405,7 @@ def pending_studies(
     """Return the physician's worklist: studies with results whose report is not signed.
 
     The stored state ``studies.has_results`` / ``studies.report_signed`` (kept by triggers)
-    makes the default order, oldest first, one walk of an index.
+    makes the default order, oldest first, one walk of an index; a period is a range of it.
 
     Parameters
     ----------
@@ -369,6 +413,12 @@ def pending_studies(
         The open archive.
     include_signed : bool
         Also list studies whose report is signed.
+    since : str, optional
+        Only studies on or after this ISO date (None: every date).
+    site : str
+        Only studies on a scanner of the site with this code ('' : every site).
+    scanner_id : int, optional
+        Only studies on this scanner (None: every scanner).
     sort : str
         A key of :data:`WORKLIST_SORTS` (default: by study date).
     descending : bool
@@ -383,7 +433,9 @@ def pending_studies(
         ``version_no`` and ``status`` of the newest report version (None without a report).
     """
     order = _order(WORKLIST_SORTS, sort, descending, "st.id")
-    signed = "" if include_signed else "AND st.report_signed = 0"
+    where, params = _worklist_where(
+        include_signed=include_signed, since=since, before=None, site=site, scanner_id=scanner_id
+    )
     page, page_params = _paging(limit, offset)
     sql = f"""
         SELECT st.id, st.study_uid, st.study_date, st.patient_id, p.identifier, p.name,
@@ -399,14 +451,32 @@ def pending_studies(
         JOIN patients p ON p.id = st.patient_id
         JOIN scanners sc ON sc.id = st.scanner_id
         LEFT JOIN sites si ON si.id = sc.site_id
-        WHERE st.has_results = 1 {signed}
+        {where}
         {order} {page}
     """
-    return list(db.query(sql, page_params))
+    return list(db.query(sql, [*params, *page_params]))
 
 
-def count_pending(db: sqlite_utils.Database, *, include_signed: bool = False) -> int:
-    """Return how many studies :func:`pending_studies` lists (all pages)."""
-    signed = "" if include_signed else "AND report_signed = 0"
-    sql = f"SELECT count(*) FROM studies WHERE has_results = 1 {signed}"
-    return int(db.execute(sql).fetchone()[0])
+def count_pending(
+    db: sqlite_utils.Database,
+    *,
+    include_signed: bool = False,
+    since: str | None = None,
+    before: str | None = None,
+    site: str = "",
+    scanner_id: int | None = None,
+) -> int:
+    """Return how many studies :func:`pending_studies` lists (all pages).
+
+    ``before`` (an ISO date) counts only the studies before it: the older ones a period
+    leaves out.
+    """
+    where, params = _worklist_where(
+        include_signed=include_signed,
+        since=since,
+        before=before,
+        site=site,
+        scanner_id=scanner_id,
+    )
+    sql = f"SELECT count(*) FROM studies st {where}"
+    return int(db.execute(sql, params).fetchone()[0])

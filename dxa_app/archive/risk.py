@@ -14,6 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from dxa_app.archive.db import now_iso
+from dxa_app.archive.scores import newest_diagnoses, newest_printed_t
 
 
 @dataclass(frozen=True)
@@ -346,20 +347,6 @@ def stored_t_scores(
         Score kind (``T``/``Z``) and printed T per region of the newest run.
     """
     wanted = set(study_ids)
-    runs: dict[int, tuple[str, str]] = {}
-    for sid, kind, run in db.execute(
-        "SELECT d.study_id, d.score_kind, d.run FROM diagnoses d"
-        " WHERE d.id = (SELECT max(id) FROM diagnoses WHERE study_id = d.study_id)"
-    ).fetchall():
-        if int(sid) in wanted:
-            runs[int(sid)] = (str(kind), str(run))
-    out: dict[int, tuple[str, dict[str, str | None]]] = {
-        sid: (kind, {}) for sid, (kind, _run) in runs.items()
-    }
-    for sid, region, printed, run in db.execute(
-        "SELECT study_id, region, t_printed, run FROM scores"
-    ).fetchall():
-        sid = int(sid)
-        if sid in runs and runs[sid][1] == run:
-            out[sid][1][str(region)] = printed
-    return out
+    kinds = {sid: d.score_kind for sid, d in newest_diagnoses(db).items() if sid in wanted}
+    printed = newest_printed_t(db)
+    return {sid: (kind, printed.get(sid, {})) for sid, kind in kinds.items()}

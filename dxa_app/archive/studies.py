@@ -9,6 +9,7 @@ from typing import Any
 import sqlite_utils
 
 from dxa_app.archive.patients import person_members
+from dxa_app.archive.scores import newest_diagnoses
 from dxa_app.domain import SourceIdentity
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
@@ -385,26 +386,6 @@ def has_fragility_fracture(db: sqlite_utils.Database, study_id: int) -> bool:
     return bool(row[0])
 
 
-def unscored_study_ids(db: sqlite_utils.Database) -> list[int]:
-    """Return the studies that have no stored score run yet, in order.
-
-    Parameters
-    ----------
-    db : sqlite_utils.Database
-        The open archive.
-
-    Returns
-    -------
-    list of int
-        The study ids.
-    """
-    sql = (
-        "SELECT id FROM studies st WHERE NOT EXISTS"
-        " (SELECT 1 FROM diagnoses d WHERE d.study_id = st.id) ORDER BY id"
-    )
-    return [int(r[0]) for r in db.execute(sql).fetchall()]
-
-
 def study_ids_on_scanners(db: sqlite_utils.Database, scanner_ids: set[int]) -> list[int]:
     """Return the studies made on any of ``scanner_ids`` (a study's scans share one scanner).
 
@@ -447,14 +428,7 @@ def stored_categories(db: sqlite_utils.Database, study_ids: list[int]) -> dict[i
         Category by study id.
     """
     wanted = set(study_ids)
-    out: dict[int, str] = {}
-    for sid, category in db.execute(
-        "SELECT d.study_id, d.category FROM diagnoses d"
-        " WHERE d.id = (SELECT max(id) FROM diagnoses WHERE study_id = d.study_id)"
-    ).fetchall():
-        if int(sid) in wanted:
-            out[int(sid)] = str(category)
-    return out
+    return {sid: d.category for sid, d in newest_diagnoses(db).items() if sid in wanted}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from dxa_app import __version__
+import dxa_app
 from dxa_app.errors import DxaError, UsageError
 from dxa_app.i18n import LANGUAGES, _, set_language
 
@@ -165,6 +165,20 @@ def escape_help(text: str) -> str:
     return text.replace("%", "%%")
 
 
+class _Version(argparse._VersionAction):
+    """``--version``: the version is read from the package metadata only when asked (slow)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        self.version = f"{PROG} {dxa_app.__version__}"
+        super().__call__(parser, namespace, values, option_string)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every registered subcommand."""
     _load_commands()
@@ -172,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description=_("DXA calibration and reporting tool. Without a command the app opens."),
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--version", action=_Version)
     common = _Parser(add_help=False)
     for target, default in ((parser, None), (common, argparse.SUPPRESS)):
         target.add_argument(

@@ -21,6 +21,62 @@ def _lang(args: argparse.Namespace) -> str:
     return str(getattr(args, "lang", None) or current_language())
 
 
+def _worklist(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.worklist import (
+        WorklistFilter,
+        count_older_pending,
+        count_pending_reports,
+        pending_reports,
+        worklist_choices,
+    )
+
+    session = login(args)
+    scanner_id: int | None = None
+    if args.scanner:
+        found = [c for c in worklist_choices(session).scanners if c.serial == args.scanner]
+        if not found:
+            raise UsageError(
+                _("No scanner has the serial number {serial}.").format(serial=args.scanner),
+                _("See the scanners with: dxa sites"),
+            )
+        scanner_id = found[0].id
+    where = WorklistFilter(days=args.days or None, site=args.site or "", scanner_id=scanner_id)
+    rows = pending_reports(session, where=where)
+    lines = [
+        f"{r.study_id:>5}  {r.study_date}  {r.patient_identifier:<12} {r.site:<12} "
+        f"{r.scanner} ({r.serial})  {r.days_waiting:>4} d  {r.report_status}"
+        for r in rows
+    ]
+    text = "\n".join(lines)
+    if not rows:
+        older = count_older_pending(session, where)
+        if older and where.days is not None:
+            text = _(
+                "No unsigned studies in the last {days} days – {n} older: choose a longer period."
+            ).format(days=where.days, n=older)
+        else:
+            text = _("No studies wait for a report.")
+    data = {"total": count_pending_reports(session, where=where), "studies": rows}
+    emit(args, data, text)
+    return ExitCode.OK
+
+
+@command("worklist", "list the studies waiting for a signed report (default: the last 30 days)")
+@handles(_worklist)
+def _worklist_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--days",
+        type=int,
+        default=30,
+        metavar="N",
+        help=_("only studies of the last N days (default 30; 0: every date)"),
+    )
+    p.add_argument("--site", metavar="CODE", help=_("only studies of this site"))
+    p.add_argument(
+        "--scanner", metavar="SERIAL", help=_("only studies of the scanner with this serial")
+    )
+
+
 def _report(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.reporting import edit_draft, open_report, patient_summary
 

@@ -1,5 +1,10 @@
 """Start the desktop application: QApplication, excepthook, log-in, main window, event loop.
 
+The exit is orderly (:func:`run_window`): once the event loop ends, the background work is
+cancelled and waited for, the idle watcher stops, and the main window is deleted while the
+QApplication still exists, so no Qt object or worker thread is left for the interpreter's own
+teardown.
+
 ``main(["--archive", PATH])`` opens an archive after the log-in dialog (the first-run dialog
 when the archive has no users); ``--screenshot PNG`` renders the window to a PNG once it is
 shown and exits (for tests, CI and ``make run`` smoke checks; it skips the log-in, so it
@@ -16,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from dxa_app.errors import DxaError
@@ -72,6 +77,63 @@ def login_dialog(archive: Path, parent: QWidget) -> Session | None:
     except DxaError as exc:
         show_error(exc, parent)
         return None
+
+
+#: How long the exit waits for background work (a service call) to stop, in milliseconds.
+EXIT_WAIT_MS = 15_000
+
+
+def shut_down(app: QApplication, window: QWidget | None) -> None:
+    """Tear the window down in order before the interpreter does (after the event loop).
+
+    The running service calls are asked to stop and waited for (a worker thread must not
+    run Python while the interpreter finalizes), the idle watcher stops, and the window and
+    its children are deleted while the QApplication still exists.
+
+    Parameters
+    ----------
+    app : QApplication
+        The application (its event loop has ended).
+    window : QWidget, optional
+        The main window (None when it was never made).
+    """
+    from dxa_app.gui.workspace import Workspace
+
+    if window is not None:
+        for workspace in window.findChildren(Workspace):
+            workspace.cancel_tasks()
+        watcher = getattr(window, "idle_watcher", None)
+        if watcher is not None:
+            watcher.stop()
+    pool = QThreadPool.globalInstance()
+    pool.clear()  # queued work never starts
+    if not pool.waitForDone(EXIT_WAIT_MS):
+        logging.getLogger(__name__).warning("background work still runs at exit")
+    if window is not None:
+        window.close()
+        window.deleteLater()
+        app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def run_window(app: QApplication, window: QWidget) -> int:
+    """Run the event loop until the window quits, then shut down in order.
+
+    Parameters
+    ----------
+    app : QApplication
+        The application.
+    window : QWidget
+        The main window (shown).
+
+    Returns
+    -------
+    int
+        The event loop's exit code.
+    """
+    try:
+        return app.exec()
+    finally:
+        shut_down(app, window)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                 app.quit()
 
             QTimer.singleShot(0, shoot)
-        code = app.exec()
+        code = run_window(app, window)
         return result[0] or code
     finally:
         sys.excepthook = previous_hook

@@ -61,6 +61,7 @@ from dxa_app.i18n import LANGUAGES, _, current_language, set_language
 if TYPE_CHECKING:  # the services are imported when first used: the window shows first
     from dxa_app.gui.archive_tasks import ArchiveTasks
     from dxa_app.gui.lock import LockPage
+    from dxa_app.gui.settings_dialog import SettingsDialog
     from dxa_app.gui.tasks import TaskHandle
     from dxa_app.services.auth import Permission, Session
 
@@ -314,6 +315,12 @@ class MainWindow(QMainWindow):
         self.backup_action.triggered.connect(self.choose_backup)
         self.restore_action = QAction(self)
         self.restore_action.triggered.connect(self.choose_restore)
+        #: The administrator's settings (PACS, receiver, backup, screen lock) in one dialog.
+        self.settings_action = QAction(self)
+        self.settings_action.setObjectName("settingsAction")
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.open_settings)
+        self.settings_dialog: SettingsDialog | None = None
         self.quit_action = QAction(self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
@@ -342,6 +349,7 @@ class MainWindow(QMainWindow):
         self.file_menu.addSeparator()
         self.file_menu.addAction(self.backup_action)
         self.file_menu.addAction(self.restore_action)
+        self.file_menu.addAction(self.settings_action)
         self.file_menu.addSeparator()
         self.file_menu.addAction(self.lock_action)
         self.file_menu.addAction(self.logout_action)
@@ -378,6 +386,7 @@ class MainWindow(QMainWindow):
         self.lock_action.setText(_("&Lock screen"))
         self.backup_action.setText(_("&Backup…"))
         self.restore_action.setText(_("&Restore from backup…"))
+        self.settings_action.setText(_("&Settings…"))
         self.update_actions()
         self.quit_action.setText(_("&Quit"))
         self.view_menu.setTitle(_("&View"))
@@ -420,6 +429,52 @@ class MainWindow(QMainWindow):
         self.restore_action.setEnabled(
             unlocked_session and tasks is not None and tasks.may_restore()
         )
+        self.settings_action.setVisible(self.may_change_settings())
+        self.settings_action.setEnabled(unlocked_session and self.may_change_settings())
+
+    def may_change_settings(self) -> bool:
+        """Return whether the logged-in role may change the settings (administrators)."""
+        from dxa_app.services.auth import Permission
+
+        return self.session is not None and self.session.may(Permission.SETTINGS)
+
+    def open_settings(self) -> SettingsDialog | None:
+        """Open the settings dialog (File > Settings…; administrators; non-blocking).
+
+        Returns
+        -------
+        SettingsDialog or None
+            The open dialog (None for a role without the settings, or when locked).
+        """
+        session = self.session
+        if session is None or self.locked or not self.may_change_settings():
+            return None
+        from dxa_app.gui.settings_dialog import SettingsDialog
+
+        if self.settings_dialog is not None:
+            self.settings_dialog.raise_()
+            self.settings_dialog.activateWindow()
+            return self.settings_dialog
+        dialog = SettingsDialog(session, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.lock_page.lock_minutes_changed.connect(self.set_lock_minutes)
+
+        def restore() -> None:
+            dialog.close()
+            self.choose_restore()
+
+        dialog.backup_page.restore_requested.connect(restore)
+        dialog.finished.connect(self._settings_closed)
+        self.settings_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _settings_closed(self, _result: int) -> None:
+        self.settings_dialog = None
+        admin = self.workspaces.get("admin")  # it shows the same settings: show what is stored
+        refresh = getattr(admin, "refresh", None)
+        if callable(refresh) and not self.locked:
+            refresh()
 
     def set_language(self, lang: str) -> None:
         """Switch the language of the whole application, remember it, retranslate."""
@@ -1112,9 +1167,16 @@ class MainWindow(QMainWindow):
             f"<p><b>{escape(facts.name)}</b> "
             + escape(_("version {version}").format(version=facts.version))
             + "</p>",
-            f"<p><b>{escape(_('Manufacturer'))}:</b> {escape(facts.manufacturer)}</p>",
+            f"<p><b>{escape(_('Manufacturer'))}:</b> {escape(facts.manufacturer)}"
+            + (f"<br>{escape(facts.manufacturer_address)}" if facts.manufacturer_address else "")
+            + f"<br>{escape(facts.status)}</p>",
             f"<p><b>{escape(_('Intended use'))}:</b> {escape(facts.intended_use)}"
             f" {escape(facts.limits)}</p>",
+            *(
+                f"<p><small><i>{escape(LANGUAGE_NAMES.get(code, code))}:</i>"
+                f" {escape(text)}</small></p>"
+                for code, text in facts.other_uses
+            ),
             "<p>"
             + escape(_("WHO/ISCD categories, classified on the printed one-decimal T-score."))
             + "</p>",

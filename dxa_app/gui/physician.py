@@ -60,16 +60,46 @@ from dxa_app.services.reporting import (
     sign_report,
 )
 from dxa_app.services.workbench import study_detail
-from dxa_app.services.worklist import PendingReport, count_pending_reports, pending_reports
+from dxa_app.services.worklist import (
+    DEFAULT_DAYS,
+    PERIODS,
+    PendingReport,
+    WorklistChoices,
+    WorklistFilter,
+    count_older_pending,
+    count_pending_reports,
+    pending_reports,
+    worklist_choices,
+)
 
 
 @dataclass(frozen=True)
 class WorklistPage:
-    """The worklist as a background task found it: its page fetch, first page and size."""
+    """The worklist as a background task found it: its page fetch, first page and size.
+
+    ``older`` counts the waiting studies from before the chosen period (the empty list says
+    so); ``choices`` are the sites and scanners the filters offer.
+    """
 
     fetch: PageFetch[PendingReport]
     first: list[PendingReport]
     total: int
+    older: int = 0
+    choices: WorklistChoices | None = None
+    generation: int = 0
+
+
+#: The period combo's value for "every date" (a combo's data cannot be None).
+ALL_DATES = 0
+
+
+def period_text(days: int | None) -> str:
+    """Return the worklist period's label, e.g. "Last 30 days" (None: every date)."""
+    if days is None:
+        return _("All dates")
+    if days == 365:
+        return _("Last year")
+    return _("Last {n} days").format(n=days)
 
 
 class AmendDialog(PasswordDialog):
@@ -129,6 +159,31 @@ class PhysicianWorkspace(Workspace):
         self.refresh_button = QPushButton()
         self.refresh_button.clicked.connect(self.refresh)
         self.worklist_label = QLabel()
+        #: The filters, applied in the archive: the period (last 30 days first), site, scanner.
+        self.period_combo = QComboBox()
+        self.period_combo.setObjectName("worklistPeriod")
+        for days in PERIODS:
+            self.period_combo.addItem("", ALL_DATES if days is None else days)
+        self.period_combo.setCurrentIndex(self.period_combo.findData(DEFAULT_DAYS))
+        self.site_combo = QComboBox()
+        self.site_combo.setObjectName("worklistSite")
+        self.site_combo.addItem("", "")
+        self.scanner_combo = QComboBox()
+        self.scanner_combo.setObjectName("worklistScanner")
+        self.scanner_combo.addItem("", None)
+        for combo in (self.period_combo, self.site_combo, self.scanner_combo):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(8)
+            combo.currentIndexChanged.connect(lambda _i: self.refresh())
+        #: One click to every date, shown when the period is empty but older studies wait.
+        self.older_button = QPushButton()
+        self.older_button.setObjectName("worklistShowOlder")
+        self.older_button.clicked.connect(lambda _checked=False: self.set_period(None))
+        self.older_button.hide()
+        self._older = 0
+        self._worklist_generation = 0
 
         self.lang_combo = QComboBox()
         self.lang_combo.addItem("", "da")
@@ -187,7 +242,13 @@ class PhysicianWorkspace(Workspace):
         top.addWidget(self.include_signed)
         top.addWidget(self.refresh_button)
         left_layout.addLayout(top)
+        filters = QHBoxLayout()
+        filters.addWidget(self.period_combo, 1)
+        filters.addWidget(self.site_combo, 1)
+        filters.addWidget(self.scanner_combo, 2)
+        left_layout.addLayout(filters)
         left_layout.addWidget(self.table)
+        left_layout.addWidget(self.older_button)
 
         preview = QWidget()
         middle_layout = QVBoxLayout(preview)
@@ -298,12 +359,15 @@ class PhysicianWorkspace(Workspace):
         """Set every visible text in the current language."""
         self.worklist_label.setText(_("Studies waiting for a report (oldest first)"))
         self.include_signed.setText(_("Include signed"))
-        self.worklist_hint.set_text(
-            _(
-                "No studies wait for a report. New studies appear here after a technician"
-                " imports them; tick Include signed to see the signed reports."
-            )
-        )
+        for i in range(self.period_combo.count()):
+            days = int(self.period_combo.itemData(i))
+            self.period_combo.setItemText(i, period_text(days or None))
+        self.period_combo.setToolTip(_("Which study dates the worklist shows"))
+        self.site_combo.setItemText(0, _("All sites"))
+        self.site_combo.setToolTip(_("Only the studies of this site"))
+        self.scanner_combo.setItemText(0, _("All scanners"))
+        self.scanner_combo.setToolTip(_("Only the studies of this scanner"))
+        self._update_worklist_hint()
         self.refresh_button.setText(_("Refresh"))
         self.lang_label.setText(_("Report language:"))
         self.lang_combo.setItemText(0, _("Danish"))
@@ -339,16 +403,56 @@ class PhysicianWorkspace(Workspace):
         self.model.retranslate()
 
     # -- worklist -------------------------------------------------------------------------
+    def worklist_filter(self) -> WorklistFilter:
+        """Return the period, site and scanner chosen above the worklist."""
+        days = int(self.period_combo.currentData() or ALL_DATES)
+        scanner = self.scanner_combo.currentData()
+        return WorklistFilter(
+            days=days or None,
+            site=str(self.site_combo.currentData() or ""),
+            scanner_id=int(scanner) if scanner is not None else None,
+        )
+
+    def set_period(self, days: int | None) -> None:
+        """Show the last ``days`` days (None: every date); the worklist reloads."""
+        index = self.period_combo.findData(ALL_DATES if days is None else days)
+        if index >= 0:
+            self.period_combo.setCurrentIndex(index)
+
+    def _update_worklist_hint(self) -> None:
+        """Say why the worklist is empty: nothing waits, or only studies older than the period."""
+        days = self.worklist_filter().days
+        if self._older and days is not None:
+            self.worklist_hint.set_text(
+                _(
+                    "No unsigned studies in the last {days} days – {n} older: choose a longer"
+                    " period."
+                ).format(days=days, n=self._older)
+            )
+            self.older_button.setText(_("Show all dates ({n} older studies)").format(n=self._older))
+        else:
+            self.worklist_hint.set_text(
+                _(
+                    "No studies wait for a report. New studies appear here after a technician"
+                    " imports them; tick Include signed to see the signed reports."
+                )
+            )
+        self.older_button.setVisible(bool(self._older) and self.model.rowCount() == 0)
+
     def refresh(self) -> None:
         """Reload the worklist (its first page and how many wait) and the stored PACS address."""
         session, include_signed = self.session, self.include_signed.isChecked()
+        where = self.worklist_filter()
         key, descending = self.model.sort_key()
         page = self.model.page_size
+        self._worklist_generation += 1
+        generation = self._worklist_generation
 
         def fetch(offset: int, limit: int, key: str, descending: bool) -> list[PendingReport]:
             return pending_reports(
                 session,
                 include_signed=include_signed,
+                where=where,
                 sort=key or "date",
                 descending=descending,
                 offset=offset,
@@ -359,15 +463,43 @@ class PhysicianWorkspace(Workspace):
             _progress: ProgressFn, _cancel: CancelToken
         ) -> tuple[WorklistPage, PacsTarget | None]:
             first = fetch(0, page, key, descending)
-            n = count_pending_reports(session, include_signed=include_signed)
-            return WorklistPage(fetch, first, n), pacs_target(session)
+            n = count_pending_reports(session, include_signed=include_signed, where=where)
+            older = (
+                count_older_pending(session, where, include_signed=include_signed)
+                if not first
+                else 0
+            )
+            choices = worklist_choices(session)
+            loaded = WorklistPage(fetch, first, n, older, choices, generation)
+            return loaded, pacs_target(session)
 
         self.run(work, self._worklist_loaded)
         self.outbox_panel.refresh()
 
+    def _set_choices(self, choices: WorklistChoices) -> None:
+        """Fill the site and scanner filters, keeping what is chosen (without a reload)."""
+        for combo, items in (
+            (self.site_combo, [(code, code) for code in choices.sites]),
+            (self.scanner_combo, [(c.label, c.id) for c in choices.scanners]),
+        ):
+            chosen = combo.currentData()
+            combo.blockSignals(True)
+            while combo.count() > 1:
+                combo.removeItem(1)
+            for text, data in items:
+                combo.addItem(text, data)
+            combo.setCurrentIndex(max(combo.findData(chosen), 0))
+            combo.blockSignals(False)
+
     def _worklist_loaded(self, result: tuple[WorklistPage, PacsTarget | None]) -> None:
         loaded, target = result
+        if loaded.generation != self._worklist_generation:
+            return  # a newer filter's answer is on its way
+        if loaded.choices is not None:
+            self._set_choices(loaded.choices)
         self.model.set_source(loaded.fetch, loaded.first)
+        self._older = loaded.older
+        self._update_worklist_hint()
         if target is not None and not self.pacs_box.host.text():
             self.pacs_box.show_target(target)
         if self.current_study is not None:

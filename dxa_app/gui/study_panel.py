@@ -6,11 +6,14 @@ window/level) beside them on the right; choosing a row of the image list shows t
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, Qt, Signal
+from typing import Final
+
+from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -42,6 +45,12 @@ def study_description(s: StudySummary) -> str:
     return f"{format_date(s.study_date)} — {s.patient_name} ({s.patient_identifier}) — {s.serial}"
 
 
+#: Studies the picker lists at a time (the newest that match what was typed).
+PICKER_PAGE: Final = 100
+#: Milliseconds after the last key before the picker's list is searched again.
+SEARCH_DELAY_MS: Final = 250
+
+
 class StudyPanel(Workspace):
     """Pick a study and see its scores per region and its images.
 
@@ -56,10 +65,21 @@ class StudyPanel(Workspace):
         self.studies: list[StudySummary] = []
         self.detail: StudyDetail | None = None
         self.current: StudySummary | None = None
+        self.search = QLineEdit()
+        self.search.setObjectName("studySearch")
+        self.search.setClearButtonEnabled(True)
+        self.search_timer = QTimer(self)
+        self.search_timer.setSingleShot(True)
+        self.search_timer.setInterval(SEARCH_DELAY_MS)
+        self.search_timer.timeout.connect(self.refresh_list_only)
+        self.search.textChanged.connect(lambda _text: self.search_timer.start())
+        self.search.returnPressed.connect(self._search_now)
         self.picker = QComboBox()
         self.picker.setObjectName("studyPicker")
         self.picker.setMinimumContentsLength(40)
         self.picker.activated.connect(self._on_picked)
+        self.match_label = QLabel()
+        self.match_label.setObjectName("studyMatches")
         self.picker_label = QLabel()
         self.title_label = QLabel()
         self.title_label.setWordWrap(True)
@@ -83,7 +103,9 @@ class StudyPanel(Workspace):
 
         top = QHBoxLayout()
         top.addWidget(self.picker_label)
+        top.addWidget(self.search)
         top.addWidget(self.picker, 1)
+        top.addWidget(self.match_label)
         top.addWidget(self.vfa_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -107,6 +129,11 @@ class StudyPanel(Workspace):
     def retranslate(self) -> None:
         """Re-set the texts in the current language."""
         self.picker_label.setText(_("Study"))
+        self.search.setPlaceholderText(_("Search CPR or name..."))
+        self.search.setToolTip(
+            _("The list shows the newest studies whose patient's CPR or name matches.")
+        )
+        self._show_matches()
         self.vfa_button.setText(_("Enter VFA reading..."))
         self.images_title.setText(_("Images"))
         self.region_model.retranslate()
@@ -115,19 +142,44 @@ class StudyPanel(Workspace):
         self._show_detail()
 
     def refresh(self) -> None:
-        """Reload the study list of the picker (newest first)."""
-        studies = self.call(browse.studies)
+        """Reload the picker: the newest studies matching the search box (one page, from SQL).
+
+        The archive may hold a hundred thousand studies: the picker never lists them all;
+        typing a CPR (or its beginning) or a name narrows the list as one types.
+        """
+        text = self.search.text().strip()
+        studies = self.call(lambda session: browse.studies(session, search=text, limit=PICKER_PAGE))
         if studies is None:
             return
-        self.studies = sorted(studies, key=lambda s: (s.study_date, s.id), reverse=True)
+        self.studies = list(studies)
+        self._fill_picker()
+        if self.current is not None:
+            self.show_study(self.current.id)
+
+    def _fill_picker(self) -> None:
         self.picker.blockSignals(True)
         self.picker.clear()
         for s in self.studies:
             self.picker.addItem(study_description(s), s.id)
         self.picker.setCurrentIndex(-1)
         self.picker.blockSignals(False)
-        if self.current is not None:
-            self.show_study(self.current.id)
+        self._show_matches()
+
+    def _show_matches(self) -> None:
+        n = len(self.studies)
+        if n == 0:
+            text = _("No study matches.") if self.search.text().strip() else ""
+        elif n >= PICKER_PAGE:
+            text = _("The newest {n} shown: type to narrow.").format(n=n)
+        else:
+            text = _("{n} studies").format(n=n) if n != 1 else _("1 study")
+        self.match_label.setText(text)
+
+    def _search_now(self) -> None:
+        self.search_timer.stop()
+        self.refresh_list_only()
+        if len(self.studies) == 1:  # Enter on a unique match opens it
+            self.show_study(self.studies[0].id)
 
     def _on_picked(self, index: int) -> None:
         if 0 <= index < len(self.studies):
@@ -136,9 +188,12 @@ class StudyPanel(Workspace):
     def show_study(self, study_id: int) -> bool:
         """Show one study's scores and images; return False when it cannot be shown."""
         summary = next((s for s in self.studies if s.id == study_id), None)
-        if summary is None:
-            self.refresh_list_only()
-            summary = next((s for s in self.studies if s.id == study_id), None)
+        if summary is None:  # opened from elsewhere (a list, QC): put it at the top
+            found = self.call(lambda session: browse.studies(session, study_id=study_id))
+            if found:
+                summary = found[0]
+                self.studies.insert(0, summary)
+                self._fill_picker()
         detail = self.call(lambda session: study_detail(session, study_id))
         if detail is None:
             return False

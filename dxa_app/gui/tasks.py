@@ -109,12 +109,15 @@ def run_task(
     token = CancelToken()
     signals = _Signals()
     handle = TaskHandle(token, signals)
+    #: Non-empty while the cancel button is connected to this task.
+    connected: list[bool] = []
 
     def finish() -> None:
         handle.finished = True
         if progress_bar is not None:
             progress_bar.setVisible(False)
-        if cancel_button is not None:
+        if cancel_button is not None and connected:
+            connected.clear()  # disconnect once: a failed disconnect costs a reference of False
             cancel_button.setEnabled(False)
             with contextlib.suppress(RuntimeError, TypeError):
                 cancel_button.clicked.disconnect(handle.cancel)
@@ -168,5 +171,6 @@ def run_task(
     if cancel_button is not None:
         cancel_button.setEnabled(True)
         cancel_button.clicked.connect(handle.cancel)
+        connected.append(True)
     (pool or QThreadPool.globalInstance()).start(_Runnable(work, signals, token))
     return handle

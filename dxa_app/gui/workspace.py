@@ -76,6 +76,14 @@ class Workspace(QWidget):
         self._tasks = [t for t in self._tasks if not t.finished]
         return bool(self._tasks) or any(part.busy() for part in self._parts)
 
+    def cancel_tasks(self) -> None:
+        """Ask every service call still running here (and in the parts) to stop (at exit)."""
+        for task in self._tasks:
+            if not task.finished:
+                task.cancel()
+        for part in self._parts:
+            part.cancel_tasks()
+
     def set_status(self, text: str) -> None:
         """Show a short status text (emitted to whoever shows it)."""
         self.status_text = text

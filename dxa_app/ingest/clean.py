@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import enum
+from functools import cache
 from typing import Any, Final
 
 from dxa_app.domain import ImportNote, ParsedSource
@@ -14,6 +17,14 @@ __all__ = ["clean_source"]
 #: Text kept exactly: where the file is (the archive copies it from this path), and the
 #: identity as the source sent it (stored and sent on unchanged: architecture rule 11).
 _KEPT: Final = frozenset({"file_path", "source_identity"})
+#: Values that hold no text of a reader's (numbers, dates, the domain's own codes).
+_NO_TEXT: Final = (int, float, type(None), dt.date, enum.Enum)
+
+
+@cache
+def _text_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a record class whose text is cleaned (all but the kept ones)."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in _KEPT)
 
 
 def _clean(value: Any, where: str, removed: dict[str, set[str]]) -> Any:
@@ -30,13 +41,13 @@ def _clean(value: Any, where: str, removed: dict[str, set[str]]) -> Any:
         return value if same else items
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes: dict[str, Any] = {}
-        for f in dataclasses.fields(value):
-            if f.name in _KEPT:
+        for name in _text_fields(type(value)):
+            old = getattr(value, name)
+            if isinstance(old, _NO_TEXT):
                 continue
-            old = getattr(value, f.name)
-            new = _clean(old, f"{where}.{f.name}" if where else f.name, removed)
+            new = _clean(old, f"{where}.{name}" if where else name, removed)
             if new is not old:
-                changes[f.name] = new
+                changes[name] = new
         return dataclasses.replace(value, **changes) if changes else value
     return value
 

@@ -23,12 +23,14 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any, Final, TypeVar
 
+from pydicom import config as pydicom_config
 from pydicom import dcmread
 from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
+from pydicom.valuerep import validate_value
 
 from dxa_app.cpr import normalise_cpr
 from dxa_app.domain import (
@@ -129,12 +131,6 @@ class _TooLarge(Exception):
     """A deflated data set inflates to more than the size limit."""
 
 
-_ITEM: Final = (0xFFFE, 0xE000)
-_ITEM_END: Final = (0xFFFE, 0xE00D)
-_SEQUENCE_END: Final = (0xFFFE, 0xE0DD)
-_PIXEL_DATA: Final = (0x7FE0, 0x0010)
-
-
 @dataclass(slots=True)
 class _Frame:
     """Where the walk is: in the elements of a data set or item, or in a sequence's items.
@@ -159,6 +155,28 @@ def _implicit_is_sequence(group: int, elem: int) -> bool:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class _Packs:
+    """The compiled readers of one byte order (a format string is parsed on every call)."""
+
+    hhi: Callable[[bytes, int], tuple[int, int, int]]
+    hh: Callable[[bytes, int], tuple[int, int]]
+    i: Callable[[bytes, int], tuple[int]]
+    h: Callable[[bytes, int], tuple[int]]
+
+
+def _packs(endian: str) -> _Packs:
+    return _Packs(
+        struct.Struct(endian + "HHI").unpack_from,
+        struct.Struct(endian + "HH").unpack_from,
+        struct.Struct(endian + "I").unpack_from,
+        struct.Struct(endian + "H").unpack_from,
+    )
+
+
+_PACKS: Final = {"<": _packs("<"), ">": _packs(">")}
+
+
 def _walk(data: bytes, pos: int, implicit: bool, endian: str, max_depth: int) -> int:
     """Walk the data elements from ``pos`` without recursion; sequences nest at most ``max_depth``.
 
@@ -171,7 +189,8 @@ def _walk(data: bytes, pos: int, implicit: bool, endian: str, max_depth: int) ->
     _Truncated, _Malformed, _TooDeep
         When the data ends inside an element, is not well-formed, or nests too deeply.
     """
-    stack = [_Frame(items=False, end=len(data), implicit=implicit, endian=endian)]
+    size = len(data)
+    stack = [_Frame(items=False, end=size, implicit=implicit, endian=endian)]
     depth = 0  # sequences (and encapsulated pixel data) on the stack
 
     def enter(frame: _Frame) -> None:
@@ -194,54 +213,55 @@ def _walk(data: bytes, pos: int, implicit: bool, endian: str, max_depth: int) ->
                 raise _Malformed("an element runs past the end of its item or sequence")
             leave()
             continue
-        if pos + 8 > len(data):
+        if pos + 8 > size:
             raise _Truncated
+        packs = _PACKS[frame.endian]
         if frame.items:
-            group, elem, length = struct.unpack_from(frame.endian + "HHI", data, pos)
+            group, elem, length = packs.hhi(data, pos)
             pos += 8
-            if (group, elem) == _SEQUENCE_END:
+            if group == 0xFFFE and elem == 0xE0DD:  # sequence delimiter
                 leave()
-            elif (group, elem) != _ITEM:
+            elif group != 0xFFFE or elem != 0xE000:  # not an item
                 raise _Malformed(f"({group:04X},{elem:04X}) where a sequence item was expected")
             elif length == _UNDEFINED:
                 if not frame.datasets:
                     raise _Malformed("a pixel data fragment of undefined length")
                 enter(_Frame(False, None, frame.implicit, frame.endian))
-            elif pos + length > len(data):
+            elif pos + length > size:
                 raise _Truncated
             elif frame.datasets:
                 enter(_Frame(False, pos + length, frame.implicit, frame.endian))
             else:
                 pos += length  # a pixel data fragment
             continue
-        group, elem = struct.unpack_from(frame.endian + "HH", data, pos)
-        if (group, elem) == _ITEM_END:
+        group, elem = packs.hh(data, pos)
+        if group == 0xFFFE and elem == 0xE00D:  # item delimiter
             pos += 8
             leave()
             continue
         vr = b""
         if frame.implicit or group == 0xFFFE:
-            (length,) = struct.unpack_from(frame.endian + "I", data, pos + 4)
+            (length,) = packs.i(data, pos + 4)
             pos += 8
         else:
             vr = data[pos + 4 : pos + 6]
             if vr in _LONG_VRS:
-                if pos + 12 > len(data):
+                if pos + 12 > size:
                     raise _Truncated
-                (length,) = struct.unpack_from(frame.endian + "I", data, pos + 8)
+                (length,) = packs.i(data, pos + 8)
                 pos += 12
             else:
-                (length,) = struct.unpack_from(frame.endian + "H", data, pos + 6)
+                (length,) = packs.h(data, pos + 6)
                 pos += 8
         if length == _UNDEFINED:
             # an undefined-length UN holds an implicit VR little endian sequence; an
             # undefined-length OB/OW is encapsulated pixel data (fragments, no data sets)
-            fragments = vr in (b"OB", b"OW") or (group, elem) == _PIXEL_DATA
+            fragments = vr in (b"OB", b"OW") or (group == 0x7FE0 and elem == 0x0010)
             if vr == b"UN":
                 enter(_Frame(True, None, True, "<"))
             else:
                 enter(_Frame(True, None, frame.implicit, frame.endian, datasets=not fragments))
-        elif pos + length > len(data):
+        elif pos + length > size:
             raise _Truncated
         elif vr == b"SQ" or (frame.implicit and _implicit_is_sequence(group, elem)):
             enter(_Frame(True, pos + length, frame.implicit, frame.endian))
@@ -623,10 +643,10 @@ def _sniff_values_decode(ds: Dataset, groups: tuple[int, ...]) -> bool:
     wanted = {0x00080070, 0x00080016, 0x00080060}
     try:
         with _captured_warnings(None):
-            for tag in ds.keys():  # noqa: SIM118 (tags, not elements)
+            for tag in map(int, ds.keys()):
                 group, elem = tag >> 16, tag & 0xFFFF
                 if tag in wanted or (group in groups and 0x10 <= elem <= 0xFF):
-                    ds[tag]  # decodes the raw element in place
+                    ds[tag]  # decodes the raw element in place (its warnings are the sniff's)
     except Exception:  # sniffing never raises
         return False
     return True
@@ -763,8 +783,83 @@ def content_items(ds: Dataset) -> Sequence[Dataset | SrItem]:
     return list(value_of(ds, "ContentSequence", []))
 
 
+#: Value representations whose text :func:`text_value` reads from the raw bytes itself:
+#: pydicom splits them on backslashes and right-strips padding; "text" ones are validated
+#: per value (as pydicom does on reading), "single" ones are one value, validated whole.
+_STRING_VRS: Final = frozenset({"AS", "CS", "DA", "DT", "TM"})
+_TEXT_VRS: Final = frozenset({"SH", "LO", "UC"})
+_SINGLE_VRS: Final = frozenset({"LT", "ST", "UT"})
+_FAST_VRS: Final = _STRING_VRS | _TEXT_VRS | _SINGLE_VRS | {"AE", "UI"}
+
+
+def _fast_text(elem: RawDataElement) -> bool:
+    """Return whether :func:`_raw_text` reads this raw element (else pydicom decodes it)."""
+    raw = elem.value
+    return (
+        elem.VR in _FAST_VRS
+        and isinstance(raw, bytes)
+        and bool(raw)
+        and raw.isascii()
+        and b"\x1b" not in raw
+        and pydicom_config.data_element_callback is None
+        and not (elem.VR in ("DA", "DT", "TM") and pydicom_config.datetime_conversion)
+    )
+
+
+def _element_text(ds: Dataset, tag: int) -> str:
+    """The text of the element ``tag`` of ``ds`` (present), from its raw bytes when it can."""
+    raw = ds._dict.get(tag)  # type: ignore[call-overload]
+    if isinstance(raw, RawDataElement):
+        fast = _raw_text(raw)
+        if fast is not None:
+            return fast
+    return text_of(ds[tag].value)
+
+
+def _raw_text(elem: RawDataElement) -> str | None:
+    """The text :func:`text_of` gives for pydicom's value of a raw element, or None.
+
+    Decoding a raw element through pydicom (hooks, converters, a new element object) costs
+    five times what the import then does with the value; for plain ASCII of the string
+    value representations the result is the same string, and pydicom's validation (its
+    warnings become import notes) runs as on reading. None when the fast way does not
+    apply (another VR, implicit VR, an empty value, non-ASCII bytes, ISO 2022 escapes, a
+    callback set): the caller then asks pydicom. Each branch does what pydicom's converter
+    of that VR does (``pydicom.values``), validation included; a test compares the two.
+    """
+    if not _fast_text(elem):  # an empty value: pydicom's empty value (None by configuration)
+        return None
+    vr = str(elem.VR)
+    text = bytes(elem.value or b"").decode("ascii")
+    mode = pydicom_config.settings.reading_validation_mode
+    if vr in _STRING_VRS:  # convert_string: right-strip the whole, split
+        values = text.rstrip(" \0").split("\\")
+    elif vr == "UI":  # convert_UI: right-strip, split, each UID validated
+        values = text.rstrip("\0 ").split("\\")
+        for v in values:
+            validate_value(vr, v, mode)
+    elif vr == "AE":  # convert_AE_string: strip each value
+        values = [v.strip() for v in text.split("\\")]
+    elif vr in _SINGLE_VRS:  # convert_single_string: validated whole, then right-stripped
+        validate_value(vr, text, mode)
+        values = [text.rstrip("\0 ")]
+    else:  # convert_text: split, each validated and right-stripped
+        values = text.split("\\")
+        for v in values:
+            validate_value(vr, v, mode)
+        values = [v.rstrip("\0 ") for v in values]
+    return "\\".join(v.strip() for v in values)  # as text_of joins and strips
+
+
 def text_value(ds: Dataset | SrItem, keyword: str) -> str:
     """Return the text of element ``keyword`` of ``ds`` ("" when absent)."""
+    if isinstance(ds, Dataset):
+        tag = _keyword_tag(keyword)
+        elem = ds._dict.get(tag) if tag is not None else None  # type: ignore[call-overload]
+        if isinstance(elem, RawDataElement):
+            fast = _raw_text(elem)
+            if fast is not None:
+                return fast
     return text_of(value_of(ds, keyword))
 
 
@@ -788,8 +883,8 @@ def private_slots(ds: Dataset, group: int, creators: Collection[str]) -> list[in
     first, last = (group << 16) | 0x10, (group << 16) | 0xFF
     found = []
     # ds.keys(): iterating a Dataset itself yields (decoded) elements, not tags
-    for tag in sorted(t for t in ds.keys() if first <= t <= last):  # noqa: SIM118
-        if text_of(ds[tag].value).lower() in creators:
+    for tag in sorted(t for t in map(int, ds.keys()) if first <= t <= last):
+        if _element_text(ds, tag).lower() in creators:
             found.append(tag & 0xFF)
     return found
 
@@ -1343,12 +1438,13 @@ def private_elements(ds: Dataset) -> list[PrivateElement]:
         In tag order.
     """
     out: list[PrivateElement] = []
-    for tag in sorted(ds.keys()):  # tags (iterating a Dataset yields elements)
+    # tags as ints (iterating a Dataset yields elements; BaseTag compares in Python)
+    for tag in sorted(map(int, ds.keys())):
         group, elem = tag >> 16, tag & 0xFFFF
         if group % 2 == 0 or elem < 0x1000 or group <= 0x0008:
             continue
-        creator_tag = Tag(group, elem >> 8)
-        creator = text_of(ds[creator_tag].value) if creator_tag in ds else "?"
+        creator_tag = (group << 16) | (elem >> 8)
+        creator = _element_text(ds, creator_tag) if creator_tag in ds._dict else "?"
         element: DataElement = ds[tag]
         out.append(PrivateElement(creator, int(tag), str(element.VR), element.value))
     return out

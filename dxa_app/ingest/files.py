@@ -239,9 +239,13 @@ def read_bounded(path: Path, fmt: FileFormat, label: str) -> bytes:
         When it is not a regular file or is too large.
     """
     with open_regular(path) as fh:
-        check_size(os.fstat(fh.fileno()).st_size, fmt, label)
+        size = os.fstat(fh.fileno()).st_size
+        check_size(size, fmt, label)
         limit = max_bytes(fmt)
-        data = fh.read(limit + 1)
+        # read what the file holds (asking for the limit would allocate the limit first)
+        data = fh.read(size + 1)
+        if len(data) > size:  # it grew since: read on, never more than the limit
+            data += fh.read(limit + 1 - len(data))
     check_size(len(data), fmt, label)  # it grew while being read
     return data
 

@@ -16,6 +16,7 @@ already checked whole (nesting depth included) before pydicom parsed it.
 from __future__ import annotations
 
 import struct
+from functools import cache
 from typing import Any, Final
 
 from pydicom.charset import convert_encodings
@@ -84,6 +85,12 @@ def _codec(ds: Dataset) -> str:
     return str(codecs[0])
 
 
+@cache
+def _vr_text(raw: bytes) -> str:
+    """The two bytes of a value representation as text (a handful of distinct ones)."""
+    return raw.decode("ascii", "replace")
+
+
 class _Reader:
     """Reads explicit VR items from ``data`` (little or big endian) into SrItems."""
 
@@ -91,15 +98,20 @@ class _Reader:
         self.data = data
         self.end = "<" if little else ">"
         self.codec = codec
+        # compiled once (a format string is parsed again on every struct call)
+        self._hh = struct.Struct(self.end + "HH").unpack_from
+        self._i = struct.Struct(self.end + "I").unpack_from
+        self._h = struct.Struct(self.end + "H").unpack_from
 
     def _u16(self, pos: int) -> int:
-        return int(struct.unpack_from(self.end + "H", self.data, pos)[0])
+        return int(self._h(self.data, pos)[0])
 
     def _u32(self, pos: int) -> int:
-        return int(struct.unpack_from(self.end + "I", self.data, pos)[0])
+        return int(self._i(self.data, pos)[0])
 
     def _tag(self, pos: int) -> int:
-        return (self._u16(pos) << 16) | self._u16(pos + 2)
+        group, elem = self._hh(self.data, pos)
+        return int((group << 16) | elem)
 
     def items(self, pos: int, stop: int | None) -> tuple[list[SrItem], int]:
         """Read items from ``pos`` until ``stop`` (defined length) or a sequence delimiter."""
@@ -134,7 +146,7 @@ class _Reader:
                 if stop is not None:
                     raise _Unsupported
                 return values, pos + 8
-            vr = data[pos + 4 : pos + 6].decode("ascii", "replace")
+            vr = _vr_text(data[pos + 4 : pos + 6])
             if vr in _LONG_VRS:
                 length = self._u32(pos + 8)
                 pos += 12

@@ -89,6 +89,7 @@ def studies(
     descending: bool = True,
     offset: int = 0,
     limit: int | None = None,
+    study_id: int | None = None,
 ) -> list[StudySummary]:
     """Return the study list of one patient, or of everyone, newest first (or one page).
 
@@ -107,6 +108,8 @@ def studies(
         Newest (largest) first (the default).
     offset, limit : int
         The page: skip ``offset`` studies, return at most ``limit`` (None: all).
+    study_id : int, optional
+        Only this study.
 
     Returns
     -------
@@ -122,4 +125,5 @@ def studies(
             descending=descending,
             offset=offset,
             limit=limit,
+            study_id=study_id,
         )

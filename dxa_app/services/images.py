@@ -413,12 +413,34 @@ def read_pixels(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float64]], floa
     return values, center, width
 
 
+def missing_store_text(folder: Path) -> str:
+    """Return what to say when an archive's image store folder is not beside it.
+
+    Parameters
+    ----------
+    folder : Path
+        The folder the images are looked for in (``<archive>-images``).
+
+    Returns
+    -------
+    str
+        "The image store is missing: <folder>", and how to bring it back.
+    """
+    return _(
+        "The image store is missing: {path}. The images are kept in that folder beside the"
+        " archive file; move or rename the archive together with it (or put it back) to see"
+        " them."
+    ).format(path=folder)
+
+
 def _pixels_of(folder: Path | None, row: ImageRow) -> ImagePixels | None:
     def problem(text: str) -> ImagePixels:
         return ImagePixels(row.sop_instance_uid, row.kind, row.side, None, 0.0, 1.0, text)
 
     if folder is None or not row.stored_path:
         return problem(_("Not in the image store: import its file again to see it."))
+    if not folder.is_dir():  # the archive was moved or renamed without its -images folder
+        return problem(missing_store_text(folder))
     path = folder / row.stored_path
     if not path.is_file():
         return problem(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import multiprocessing
 import multiprocessing.context
@@ -23,12 +24,13 @@ from typing import Final
 
 import sqlite_utils
 
-from dxa_app.archive.images import put_new_bytes, store_folder
+from dxa_app.archive.images import holds_images, imported_whole, put_new_bytes, store_folder
 from dxa_app.archive.store import log_import, store_parsed
 from dxa_app.domain import AnalysisStatus, ImportOutcome, ImportStatus, ParsedSource
 from dxa_app.errors import ImportProblemError
 from dxa_app.i18n import _
-from dxa_app.ingest.files import not_regular_reason
+from dxa_app.ingest.base import is_dicom_head
+from dxa_app.ingest.files import max_bytes, not_regular_reason
 from dxa_app.ingest.registry import (
     READER_MODULES,
     describe_unclaimed,
@@ -118,10 +120,14 @@ class ImportSummary:
 
 @dataclass(frozen=True, slots=True)
 class _Source:
-    """One source of a batch, and why it is skipped without being opened (None: read it)."""
+    """One source of a batch, and why it is skipped without being opened (None: read it).
+
+    ``known``: a file whose exact bytes the archive holds, imported whole: not read again.
+    """
 
     path: Path
     skip: str | None = None
+    known: bool = False
 
 
 def _link_to_folder(path: Path) -> str:
@@ -431,14 +437,49 @@ def _read_chunk(paths: list[str], store: str | None) -> list[SourceRead]:
     return out
 
 
-def _skipped(source: _Source) -> SourceRead:
-    outcome = ImportOutcome(str(source.path), ImportStatus.SKIPPED, reason=source.skip or "")
-    return SourceRead(str(source.path), outcome)
+def _decided(source: _Source) -> SourceRead | None:
+    """The outcome of a source that is not read (skipped, or known to the archive), else None."""
+    spath = str(source.path)
+    if source.skip is not None:
+        return SourceRead(spath, ImportOutcome(spath, ImportStatus.SKIPPED, reason=source.skip))
+    if source.known:
+        reason = _("already in the archive: a file with exactly these bytes was imported before")
+        return SourceRead(spath, ImportOutcome(spath, ImportStatus.DUPLICATE, reason=reason))
+    return None
+
+
+def _known_files(
+    db: sqlite_utils.Database, sources: list[_Source], store: Path | None
+) -> list[_Source]:
+    """Mark the DICOM files whose exact bytes the archive already imported whole.
+
+    A re-import (a backfill run twice, a folder exported again) then costs a hash per
+    file instead of a parse: the file is read, hashed, and looked up by its SHA-256.
+    """
+    if not holds_images(db):
+        return sources
+    out: list[_Source] = []
+    limit = max_bytes("dicom")
+    for source in sources:
+        if source.skip is None:
+            try:
+                st = source.path.stat()
+                if stat.S_ISREG(st.st_mode) and 132 <= st.st_size <= limit:
+                    data = source.path.read_bytes()
+                    if is_dicom_head(data[:132]):
+                        sha = hashlib.sha256(data).hexdigest()
+                        if imported_whole(db, sha, store):
+                            source = dataclasses.replace(source, known=True)
+            except OSError:
+                pass  # the reader reports it
+        out.append(source)
+    return out
 
 
 def _serial_reads(sources: Sequence[_Source], store: Path | None) -> Iterator[SourceRead]:
     for source in sources:
-        yield _skipped(source) if source.skip is not None else read_source(source.path, store)
+        decided = _decided(source)
+        yield decided if decided is not None else read_source(source.path, store)
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -482,12 +523,13 @@ def _pooled_reads(
         try:
             while done < len(chunks):
                 while submitted < len(chunks) and len(pending) < workers * _IN_FLIGHT:
-                    paths = [str(s.path) for s in chunks[submitted] if s.skip is None]
+                    paths = [str(s.path) for s in chunks[submitted] if _decided(s) is None]
                     pending.append(executor.submit(_read_chunk, paths, folder))
                     submitted += 1
                 reads = iter(pending.popleft().result())
                 for source in chunks[done]:
-                    yield _skipped(source) if source.skip is not None else next(reads)
+                    decided = _decided(source)
+                    yield decided if decided is not None else next(reads)
                 done += 1
         except BrokenProcessPool:
             _LOG.warning("a reading process stopped; reading the rest in this process")
@@ -516,7 +558,9 @@ def import_into(
 
     Files are read (sniffed, parsed, their images put into the image store) in reading
     processes when the batch is large, and stored by this process alone, the one writer,
-    in the batch's order: the archive ends up the same as with a serial import.
+    in the batch's order: the archive ends up the same as with a serial import. A DICOM
+    file whose exact bytes were imported whole before is a duplicate found by its SHA-256,
+    without being parsed again (see :func:`dxa_app.archive.images.imported_whole`).
 
     Parameters
     ----------
@@ -537,13 +581,14 @@ def import_into(
     ImportSummary
         One outcome per file.
     """
-    sources = sorted(_sources(paths), key=_order_key)
+    store = store_folder(db)
+    sources = _known_files(db, sorted(_sources(paths), key=_order_key), store)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     batch = f"{stamp}-{uuid.uuid4().hex[:8]}"
     outcomes: list[ImportOutcome] = []
     total = len(sources)
-    store = store_folder(db)
-    n_workers = default_workers(total) if workers is None else max(1, workers)
+    to_read = sum(1 for s in sources if _decided(s) is None)
+    n_workers = default_workers(to_read) if workers is None else max(1, workers)
     reads = (
         _pooled_reads(sources, store, n_workers) if n_workers > 1 else _serial_reads(sources, store)
     )

@@ -2,7 +2,7 @@
 
 Scores are stored append-only with the chain step ids and the reference versions that made
 them, so an old report can be reproduced and past scans re-expressed on today's chain
-(``rescore`` adds new rows; the old ones stay).
+(``rescore`` adds rows only for the values that changed; the old ones stay).
 """
 
 from __future__ import annotations
@@ -38,11 +38,19 @@ from calibration.scores import (
     vertebra_exclusion_hints,
     z_score,
 )
-from dxa_app.archive import get_setting, set_setting, write_transaction
+from dxa_app.archive import get_setting, set_setting
 from dxa_app.archive.db import now_iso
 from dxa_app.archive.db import short_wait as _short_wait_for_write
 from dxa_app.archive.precision import latest_precision
 from dxa_app.archive.references import installed_tables
+from dxa_app.archive.scores import (
+    RunWritten,
+    StoredDiagnosis,
+    StoredScore,
+    latest_run,
+    store_run,
+    unscored_study_ids,
+)
 from dxa_app.archive.steps import approved_chain as chain_for
 from dxa_app.archive.steps import is_harmonised, scale_anchor, scoring_fingerprints
 from dxa_app.archive.studies import (
@@ -51,7 +59,6 @@ from dxa_app.archive.studies import (
     study_id_for,
     study_ids,
     study_ids_on_scanners,
-    unscored_study_ids,
 )
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
@@ -492,104 +499,72 @@ def _fractured_vertebrae(db: sqlite_utils.Database, study_id: int) -> tuple[str,
     )
 
 
-def _signature(s: StudyScores) -> str:
-    return json.dumps(
-        [(r.region_result_id, list(r.chain), r.t_reference, r.z_reference) for r in s.regions],
-        sort_keys=True,
+def _stored(scores: StudyScores) -> tuple[list[StoredScore], StoredDiagnosis | None]:
+    """The values of a study's scores as the archive keeps them."""
+    rows = [
+        StoredScore(
+            r.region_result_id,
+            r.region,
+            r.raw_bmd,
+            r.harmonised_bmd,
+            tuple(r.chain),
+            r.chain_a,
+            r.chain_b,
+            r.t_reference,
+            r.z_reference,
+            r.t,
+            r.z,
+            r.t_printed,
+            r.z_printed,
+            scores.age,
+        )
+        for r in scores.regions
+    ]
+    d = scores.diagnosis
+    diagnosis = (
+        None
+        if d is None
+        else StoredDiagnosis(
+            d.score_kind,
+            str(d.category),
+            d.deciding_region,
+            None if d.printed_score is None else str(d.printed_score),
+            d.note,
+            scores.harmonised,
+        )
     )
+    return rows, diagnosis
+
+
+def _store(
+    db: sqlite_utils.Database, scores: StudyScores, *, by: str, run: str | None = None
+) -> tuple[StudyScores, RunWritten]:
+    run_id = run or f"{now_iso()}-{uuid.uuid4().hex[:8]}"
+    rows, diagnosis = _stored(scores)
+    written = store_run(db, scores.study_id, rows, diagnosis, run=run_id, at=now_iso(), by=by)
+    stored = written.run if written.run is not None else latest_run(db, scores.study_id)
+    return StudyScores(**{**scores.__dict__, "run": stored or ""}), written
 
 
 def store_scores(
     db: sqlite_utils.Database, scores: StudyScores, *, by: str = "", run: str | None = None
 ) -> StudyScores:
-    """Store a study's scores as a new run (old runs are kept) and return them with the run id."""
-    run_id = run or f"{now_iso()}-{uuid.uuid4().hex[:8]}"
-    at = now_iso()
-    with write_transaction(db):
-        for r in scores.regions:
-            db.execute(
-                "INSERT INTO scores (region_result_id, study_id, region, raw_bmd_g_cm2,"
-                " harmonised_bmd_g_cm2, chain, chain_intercept, chain_slope, t_reference,"
-                " z_reference, t_score, z_score, t_printed, z_printed, age_years, computed_at,"
-                " computed_by, run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    r.region_result_id,
-                    scores.study_id,
-                    r.region,
-                    r.raw_bmd,
-                    r.harmonised_bmd,
-                    json.dumps(list(r.chain)),
-                    r.chain_a,
-                    r.chain_b,
-                    r.t_reference,
-                    r.z_reference,
-                    r.t,
-                    r.z,
-                    r.t_printed,
-                    r.z_printed,
-                    scores.age,
-                    at,
-                    by,
-                    run_id,
-                ],
-            )
-        d = scores.diagnosis
-        if d is None:  # nothing to diagnose from (a whole-body study): no diagnosis row
-            return StudyScores(**{**scores.__dict__, "run": run_id})
-        db.execute(
-            "INSERT INTO diagnoses (study_id, score_kind, category, deciding_region,"
-            " printed_score, note, harmonised, computed_at, run)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                scores.study_id,
-                d.score_kind,
-                str(d.category),
-                d.deciding_region,
-                None if d.printed_score is None else str(d.printed_score),
-                d.note,
-                int(scores.harmonised),
-                at,
-                run_id,
-            ],
-        )
-    return StudyScores(**{**scores.__dict__, "run": run_id})
+    """Store a study's scores as a new run and return them with the run id.
 
-
-def latest_run(db: sqlite_utils.Database, study_id: int) -> str | None:
-    """Return the id of the newest stored score run of a study, or None."""
-    rows = list(
-        db.query(
-            "SELECT run FROM diagnoses WHERE study_id = ? ORDER BY id DESC LIMIT 1", [study_id]
-        )
-    )
-    return rows[0]["run"] if rows else None
-
-
-def _stored_signature(db: sqlite_utils.Database, study_id: int, run: str) -> str:
-    rows = db.query(
-        "SELECT region_result_id, chain, t_reference, z_reference FROM scores"
-        " WHERE study_id = ? AND run = ? ORDER BY id",
-        [study_id, run],
-    )
-    return json.dumps(
-        [
-            (r["region_result_id"], json.loads(r["chain"]), r["t_reference"], r["z_reference"])
-            for r in rows
-        ],
-        sort_keys=True,
-    )
+    Only the regions whose values changed since the study's newest run get a new row, and
+    the diagnosis only when it changed; earlier runs read as before. When nothing changed,
+    nothing is stored and the scores come back with the newest run's id.
+    """
+    return _store(db, scores, by=by, run=run)[0]
 
 
 def score_study(db: sqlite_utils.Database, study_id: int, *, by: str = "") -> StudyScores:
-    """Return the study's scores on the current chain, storing a new run when it changed.
+    """Return the study's scores on the current chain, storing a new run when a value changed.
 
-    Idempotent: scoring twice on the same chain and references stores one run.
+    Idempotent: scoring twice on the same chain and references stores one run; a new run
+    holds only the region scores (and the diagnosis) that differ from the previous run.
     """
-    fresh = compute_study_scores(db, study_id)
-    last = latest_run(db, study_id)
-    if last is not None and _stored_signature(db, study_id, last) == _signature(fresh):
-        return StudyScores(**{**fresh.__dict__, "run": last})
-    return store_scores(db, fresh, by=by)
+    return store_scores(db, compute_study_scores(db, study_id), by=by)
 
 
 #: The archive setting that keeps, per scanner, the fingerprint of the last rescore.
@@ -614,31 +589,37 @@ def rescore(db: sqlite_utils.Database, *, by: str = "") -> dict[str, int]:
 
     Only studies on a scanner whose calibration steps (or the shared national scale,
     reference tables and reference settings) changed since the last rescore are computed
-    again, and studies never scored; each stores a new run only when its chain or
-    references differ from its last run. Old scores are kept.
+    again, and studies never scored; each stores a new run only when a value (BMD, chain,
+    reference, T, Z, diagnosis) differs from its last run, and the run holds only the rows
+    that differ. Old scores are kept and old runs read as before.
 
     Returns
     -------
     dict
-        ``{"studies": n, "new_runs": m, "unchanged": k, "recomputed": r}``: every study,
-        the runs stored, the studies left as they were and the studies computed again.
+        ``{"studies": n, "new_runs": m, "unchanged": k, "recomputed": r, "score_rows": s,
+        "diagnosis_rows": d}``: every study, the runs stored, the studies left as they were,
+        the studies computed again, and the region score and diagnosis rows written (a run
+        stores only the values that changed).
     """
     ids = study_ids(db)
     now = _fingerprints(db)
     before = get_setting(db, RESCORED_KEY, {}) or {}
     changed = {int(s) for s, fp in now.items() if before.get(s) != fp}
     todo = sorted(set(study_ids_on_scanners(db, changed)) | set(unscored_study_ids(db)))
-    new = 0
+    new = score_rows = diagnosis_rows = 0
     for sid in todo:
-        last = latest_run(db, sid)
-        after = score_study(db, sid, by=by).run
-        new += int(after != last)
+        written = _store(db, compute_study_scores(db, sid), by=by)[1]
+        new += int(written.run is not None)
+        score_rows += written.score_rows
+        diagnosis_rows += written.diagnosis_rows
     set_setting(db, RESCORED_KEY, now)
     return {
         "studies": len(ids),
         "new_runs": new,
         "unchanged": len(ids) - new,
         "recomputed": len(todo),
+        "score_rows": score_rows,
+        "diagnosis_rows": diagnosis_rows,
     }
 
 

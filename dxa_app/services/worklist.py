@@ -1,4 +1,8 @@
-"""The physician's worklist: the studies waiting for a signed report, oldest first."""
+"""The physician's worklist: the studies waiting for a signed report, oldest first.
+
+A :class:`WorklistFilter` narrows it to a period (the last N days; the screens start with the
+last 30), a site and a scanner, all applied in the archive's query.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,14 @@ import datetime as dt
 from dataclasses import dataclass
 
 from dxa_app.archive.queries import count_pending, pending_studies
+from dxa_app.archive.scanners import scanner_rows
 from dxa_app.domain import scanner_label
 from dxa_app.services.auth import Permission, Session, acting
+
+#: The periods a worklist offers, in days (None: every date); the screens start with 30.
+PERIODS: tuple[int | None, ...] = (7, 30, 90, 365, None)
+#: The period the worklist starts with (the last 30 days).
+DEFAULT_DAYS = 30
 
 #: Report states shown in the worklist.
 NO_DRAFT = "none"
@@ -45,11 +55,76 @@ class PendingReport:
         return self.report_status in (SIGNED, AMENDED)
 
 
+@dataclass(frozen=True)
+class WorklistFilter:
+    """Which studies the worklist shows: a period, a site and a scanner (empty: all)."""
+
+    #: The last N days up to today (None: every date).
+    days: int | None = None
+    #: A site code ('' : every site).
+    site: str = ""
+    #: A scanner's archive id (None: every scanner).
+    scanner_id: int | None = None
+
+    def since(self, today: dt.date) -> str | None:
+        """Return the first day of the period as an ISO date (None without a period)."""
+        if self.days is None:
+            return None
+        return (today - dt.timedelta(days=int(self.days))).isoformat()
+
+
+@dataclass(frozen=True)
+class ScannerChoice:
+    """A scanner the worklist can be narrowed to."""
+
+    id: int
+    site: str
+    serial: str
+    label: str
+
+
+@dataclass(frozen=True)
+class WorklistChoices:
+    """The sites and scanners the worklist's filters offer."""
+
+    sites: tuple[str, ...]
+    scanners: tuple[ScannerChoice, ...]
+
+
+def worklist_choices(session: Session) -> WorklistChoices:
+    """Return the site codes and scanners to narrow the worklist to.
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+
+    Returns
+    -------
+    WorklistChoices
+        Sites in code order; scanners by site and serial, labelled "model (serial)".
+    """
+    with acting(session, Permission.VIEW) as db:
+        rows = scanner_rows(db)
+    sites = tuple(sorted({r.site_code for r in rows if r.site_code}))
+    scanners = tuple(
+        ScannerChoice(
+            r.id,
+            r.site_code,
+            r.serial,
+            f"{scanner_label(r.manufacturer, r.model)} ({r.serial})".strip(),
+        )
+        for r in rows
+    )
+    return WorklistChoices(sites, scanners)
+
+
 def pending_reports(
     session: Session,
     *,
     today: dt.date | None = None,
     include_signed: bool = False,
+    where: WorklistFilter | None = None,
     sort: str = "date",
     descending: bool = False,
     offset: int = 0,
@@ -68,6 +143,8 @@ def pending_reports(
         The day the waiting time is counted to (default: today).
     include_signed : bool
         Also list studies whose report is signed (to read or amend them).
+    where : WorklistFilter, optional
+        The period (counted back from ``today``), site and scanner (default: every study).
     sort : str
         What to sort by: ``date`` (the default), ``patient_identifier``, ``patient_name``,
         ``site``, ``scanner``, ``serial``, ``status`` or ``study``.
@@ -82,10 +159,14 @@ def pending_reports(
         Oldest study first (then by study id), unless another order is asked for.
     """
     today = today or dt.date.today()
+    where = where or WorklistFilter()
     with acting(session, Permission.VIEW) as db:
         rows = pending_studies(
             db,
             include_signed=include_signed,
+            since=where.since(today),
+            site=where.site,
+            scanner_id=where.scanner_id,
             sort=sort,
             descending=descending,
             offset=offset,
@@ -114,7 +195,13 @@ def pending_reports(
     return out
 
 
-def count_pending_reports(session: Session, *, include_signed: bool = False) -> int:
+def count_pending_reports(
+    session: Session,
+    *,
+    include_signed: bool = False,
+    where: WorklistFilter | None = None,
+    today: dt.date | None = None,
+) -> int:
     """Return how many studies :func:`pending_reports` lists (all pages).
 
     Parameters
@@ -123,11 +210,63 @@ def count_pending_reports(session: Session, *, include_signed: bool = False) -> 
         The logged-in user.
     include_signed : bool
         Also count studies whose report is signed.
+    where : WorklistFilter, optional
+        The period, site and scanner (default: every study).
+    today : datetime.date, optional
+        The day the period is counted back from (default: today).
 
     Returns
     -------
     int
         The number of studies on the worklist.
     """
+    where = where or WorklistFilter()
+    since = where.since(today or dt.date.today())
     with acting(session, Permission.VIEW) as db:
-        return count_pending(db, include_signed=include_signed)
+        return count_pending(
+            db,
+            include_signed=include_signed,
+            since=since,
+            site=where.site,
+            scanner_id=where.scanner_id,
+        )
+
+
+def count_older_pending(
+    session: Session,
+    where: WorklistFilter,
+    *,
+    include_signed: bool = False,
+    today: dt.date | None = None,
+) -> int:
+    """Return how many studies wait from before the filter's period (same site and scanner).
+
+    The empty worklist says so: "none in the last 30 days, N older".
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+    where : WorklistFilter
+        The period, site and scanner shown (no period: 0).
+    include_signed : bool
+        Also count studies whose report is signed.
+    today : datetime.date, optional
+        The day the period is counted back from (default: today).
+
+    Returns
+    -------
+    int
+        The studies older than the period.
+    """
+    before = where.since(today or dt.date.today())
+    if before is None:
+        return 0
+    with acting(session, Permission.VIEW) as db:
+        return count_pending(
+            db,
+            include_signed=include_signed,
+            before=before,
+            site=where.site,
+            scanner_id=where.scanner_id,
+        )

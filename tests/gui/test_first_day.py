@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from dxa_app import i18n
-from dxa_app.about import COMPONENTS, product_facts
+from dxa_app.about import COMPONENTS, components, product_facts
 from dxa_app.domain import Role
 from dxa_app.gui.main_window import MainWindow
 from dxa_app.gui.physician import PhysicianWorkspace
@@ -49,11 +49,55 @@ def test_about_names_version_manufacturer_intended_use_and_licences_in_danish(
         assert heading in text
     assert "Intended use" not in text and "Manufacturer" not in text
     assert "CE-mærket" in text and "voksne" in text
-    for name, licence in COMPONENTS:
-        assert name in text and licence in text
+    assert facts.manufacturer == "DXA-kalibreringsprojektet (udviklingsversion)" in text
+    # the intended use in Danish, and in English below it
+    assert "Til brug for uddannet DXA-personale hos voksne." in text
+    assert "For use by trained DXA staff in adults." in text
+    for component in facts.components:  # each licence as the installed package declares it
+        assert component.name in text and component.licence in text
+    assert [c.name for c in facts.components] == [name for name, _licence in COMPONENTS]
+    pyside = next(c for c in facts.components if c.name == "PySide6 (Qt)")
+    assert "LGPL-3.0" in pyside.licence
     assert "PySide6 (Qt) 6." in text  # the installed version is named
     i18n.set_language("en")
     assert "Intended use" in win.about_text() and "Manufacturer" in win.about_text()
+
+
+def test_the_licences_come_from_the_installed_packages() -> None:
+    """Known answers of the installed metadata: an SPDX expression, or a licence classifier."""
+    licences = {c.name: c.licence for c in components()}
+    assert licences["PySide6 (Qt)"] == "LGPL-3.0-only OR GPL-2.0-only OR GPL-3.0-only"
+    assert licences["pydicom"] == "MIT License"  # from its classifier
+    assert licences["reportlab"] == "BSD License"  # its License field is a paragraph
+    assert licences["SQLite"] == "Public domain"
+
+
+def test_the_manufacturer_and_intended_use_are_read_from_about_json(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import json
+
+    from dxa_app import about
+
+    (tmp_path / "about.json").write_text(
+        json.dumps(
+            {
+                "manufacturer": {"name": "Region Test", "address": "Testvej 1, 5000 Odense C"},
+                "intended_use": {"da": "Dansk brug.", "en": "English use."},
+            }
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(about, "resource_path", lambda *parts: tmp_path.joinpath(*parts))
+    i18n.set_language("en")
+    facts = about.product_facts()
+    assert (facts.manufacturer, facts.manufacturer_address) == (
+        "Region Test",
+        "Testvej 1, 5000 Odense C",
+    )
+    assert facts.intended_use == "English use." and facts.other_uses == (("da", "Dansk brug."),)
+    (tmp_path / "about.json").unlink()  # missing: the project's own statement
+    assert about.product_facts().manufacturer == about.DEFAULT_MANUFACTURER
 
 
 def test_an_empty_window_says_how_to_open_an_archive(qtbot: QtBot, settings: QSettings) -> None:

@@ -18,12 +18,13 @@ from dxa_app.archive import open_archive
 from dxa_app.archive.reports import ReportVersion, latest_version, stored_pdf
 from dxa_app.domain import Role
 from dxa_app.errors import PermissionDeniedError
-from dxa_app.gui.physician import PhysicianWorkspace
+from dxa_app.gui.physician import ALL_DATES, PhysicianWorkspace
 from dxa_app.gui.physician_models import WorklistModel
 from dxa_app.i18n import _
+from dxa_app.services import worklist
 from dxa_app.services.auth import Session
 from dxa_app.services.pacs import PacsTarget, set_pacs_target
-from dxa_app.services.worklist import pending_reports
+from dxa_app.services.worklist import WorklistFilter, pending_reports
 from tests.gui.technician_fixtures import query
 from tests.sessions import PASSWORD, session_as
 
@@ -53,6 +54,8 @@ def _workspace(qtbot: QtBot, session: Session) -> PhysicianWorkspace:
     ws.resize(1400, 900)
     ws.show()
     qtbot.waitExposed(ws)
+    # the demo studies are older than the default period (the last 30 days): every date
+    ws.set_period(None)
     ws.refresh()
     qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
     return ws
@@ -130,6 +133,48 @@ def test_worklist_is_oldest_first(doc_ws: PhysicianWorkspace) -> None:
     days = [r.days_waiting for r in rows]
     assert days == sorted(days, reverse=True)
     assert doc_ws.model.data(doc_ws.model.index(0, WorklistModel.COL_DATE)) == str(dates[0])
+
+
+def test_the_worklist_starts_with_30_days_and_says_what_is_older(
+    qtbot: QtBot, doc: Session
+) -> None:
+    """The demo studies are older than 30 days: the hint counts them, one click shows them."""
+    from dxa_app import i18n
+
+    i18n.set_language("da")
+    ws = PhysicianWorkspace(doc)
+    qtbot.addWidget(ws)
+    ws.resize(1400, 900)
+    ws.show()
+    ws.refresh()
+    qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
+    assert ws.period_combo.currentData() == 30
+    assert ws.period_combo.currentText() == "Sidste 30 dage"
+    assert worklist.count_pending_reports(doc, where=WorklistFilter(days=30)) == 0
+    older = worklist.count_pending_reports(doc)
+    assert older > 100 and ws.model.rowCount() == 0
+    assert ws.worklist_hint.shown()
+    assert ws.worklist_hint.text() == (
+        f"Ingen usignerede undersøgelser de sidste 30 dage – {older} ældre:"
+        " vælg en længere periode."
+    )
+    assert ws.older_button.isVisible() and str(older) in ws.older_button.text()
+    ws.older_button.click()  # one click to every date
+    qtbot.waitUntil(lambda: not ws.busy() and ws.model.rowCount() > 0, timeout=TIMEOUT)
+    assert ws.period_combo.currentData() == ALL_DATES
+    assert not ws.older_button.isVisible() and not ws.worklist_hint.shown()
+    assert ws.site_combo.itemText(0) == "Alle steder" and ws.site_combo.count() > 1
+    # the site and the scanner narrow the list in the archive's query
+    site = str(ws.site_combo.itemData(1))
+    ws.site_combo.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
+    assert ws.model.rowCount() > 0 and {r.site for r in ws.model.rows()} == {site}
+    scanner = int(ws.scanner_combo.itemData(1))
+    ws.site_combo.setCurrentIndex(0)
+    ws.scanner_combo.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
+    expected = worklist.count_pending_reports(doc, where=WorklistFilter(scanner_id=scanner))
+    assert expected > 0 and ws.status_text == f"{expected} undersøgelser på arbejdslisten."
 
 
 def test_preview_edit_save_and_sign(

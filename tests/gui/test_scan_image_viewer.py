@@ -123,3 +123,29 @@ def test_a_missing_file_is_said_in_place_of_the_image(panel: StudyPanel, tmp_pat
     assert not viewer.view.isVisible() and viewer.message.isVisible()
     assert "missing" in viewer.message.text()
     assert not viewer.level_slider.isEnabled()
+
+
+def test_an_archive_moved_without_its_image_store_says_so(qtbot: QtBot, tmp_path: Path) -> None:
+    """Renamed without its -images folder: the viewer names the missing store and its path."""
+    from dxa_app import i18n
+
+    written = write_study(tmp_path / "in")
+    put_gradient(written.files[0])
+    archive = tmp_path / "a.dxa.sqlite"
+    import_paths(session_as(archive, Role.TECHNICIAN, "tech"), [tmp_path / "in"])
+    moved = tmp_path / "moved" / "renamed.dxa.sqlite"
+    moved.parent.mkdir()
+    archive.rename(moved)  # the user moved the file only; a-images stays behind
+    tech = session_as(moved, Role.TECHNICIAN, "tech")
+    i18n.set_language("da")
+    widget = StudyPanel(tech)
+    qtbot.addWidget(widget)
+    widget.resize(1200, 700)
+    widget.show()
+    widget.refresh()
+    (study,) = studies(tech)
+    assert widget.show_study(study.id)
+    viewer = widget.viewer
+    assert not viewer.view.isVisible() and viewer.message.isVisible()
+    expected = moved.parent / "renamed.dxa.sqlite-images"
+    assert viewer.message.text().startswith(f"Billedlageret mangler: {expected}.")

@@ -365,3 +365,42 @@ def test_admin_may_import_but_not_acknowledge(
     assert "anne (admin)" in ws.last_error.message
     assert ws.last_error.message in capsys.readouterr().err
     assert query(demo_archive, "SELECT count(*) AS n FROM qc_acknowledgements") == [{"n": 0}]
+
+
+def test_study_picker_lists_one_page_and_narrows_as_one_types(
+    workspace: TechnicianWorkspace, demo_archive: Path, qtbot: QtBot
+) -> None:
+    from dxa_app.gui.study_panel import PICKER_PAGE
+
+    panel = workspace.study_panel
+    panel.refresh()
+    total = query(demo_archive, "SELECT count(*) AS n FROM studies")[0]["n"]
+    assert int(str(total)) > PICKER_PAGE  # the demo holds more than one page
+    assert panel.picker.count() == PICKER_PAGE  # never every study of the archive
+    newest = query(demo_archive, "SELECT max(study_date) AS d FROM studies")[0]["d"]
+    assert panel.studies[0].study_date.isoformat() == newest
+    # one patient's CPR: only that patient's studies, found in SQL as one types
+    row = query(
+        demo_archive,
+        "SELECT p.identifier AS cpr, count(*) AS n FROM studies s JOIN patients p"
+        " ON p.id = s.patient_id GROUP BY p.id ORDER BY n DESC, p.id LIMIT 1",
+    )[0]
+    cpr, n = str(row["cpr"]), int(str(row["n"]))
+    cast(Callable[[QWidget, str], None], qtbot.keyClicks)(panel.search, cpr)  # untyped
+    qtbot.waitUntil(lambda: panel.picker.count() == n)
+    assert {s.patient_identifier for s in panel.studies} == {cpr}
+    assert panel.match_label.text()
+    # a study opened from elsewhere that is not on the page is put at the top
+    panel.search.clear()
+    qtbot.waitUntil(lambda: panel.picker.count() == PICKER_PAGE)
+    oldest = int(
+        str(query(demo_archive, "SELECT id FROM studies ORDER BY study_date, id LIMIT 1")[0]["id"])
+    )
+    assert all(s.id != oldest for s in panel.studies)
+    assert panel.show_study(oldest)
+    assert panel.picker.currentData() == oldest
+    # Enter on a unique match opens it
+    panel.search.setText("no such patient at all")
+    panel._search_now()
+    assert panel.picker.count() == 0
+    assert panel.match_label.text() == _("No study matches.")

@@ -123,6 +123,8 @@ def test_every_workspace_is_drawn_under_xvfb(
         for expected in ("patients", "technician", "physician", "centre", "admin"):
             assert any(n.startswith(expected) for n in names), (expected, sorted(names))
         assert {"about", "login", "error", "lock"} <= names, sorted(names)
+        settings = {"settings-pacs", "settings-receiver", "settings-backup", "settings-lock"}
+        assert settings <= names, sorted(names)
         for shot in shots:
             with Image.open(shot) as im:
                 colours = im.convert("RGB").getcolors(maxcolors=1 << 16)

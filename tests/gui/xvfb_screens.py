@@ -164,11 +164,37 @@ def main(argv: list[str]) -> int:
                     window.resize(*size)
                     check(f"{size[0]}x{size[1]} lock", window)
                     shoot("lock", window, size)
+        if window.may_change_settings():  # the administrator's settings dialog, every page
+            for size in sizes:
+                window.resize(*size)
+                _settings(window, app, size, shoot, check)
         window.log_out()  # the next user logs in (none left: the loop ends)
     window.close()
     report = outdir / f"{lang}-problems.json"
     report.write_text(json.dumps(problems, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0
+
+
+def _settings(
+    window: MainWindow,
+    app: QApplication,
+    size: tuple[int, int],
+    shoot: Callable[[str, QWidget, tuple[int, int]], None],
+    check: Callable[[str, QWidget], None],
+) -> None:
+    """Draw each page of the settings dialog (File > Settings…)."""
+    tag = f"{size[0]}x{size[1]}"
+    window.settings_action.trigger()
+    dialog = window.settings_dialog
+    assert dialog is not None
+    settle(app, dialog.busy)
+    for i, name in enumerate(("pacs", "receiver", "backup", "lock")):
+        dialog.tabs.setCurrentIndex(i)
+        _paint(app)
+        check(f"{tag} settings-{name}", dialog)
+        shoot(f"settings-{name}", dialog, size)
+    dialog.close()
+    _paint(app)
 
 
 def _dialogs(
