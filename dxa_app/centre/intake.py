@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -383,18 +384,30 @@ def _store_phantom_scans(
                     _f(r["area_cm2"]),
                 )
 
-    db.conn.executemany(
-        "INSERT INTO phantom_scans (id, source_key, phantom_id, scanner_id, acquired_at, purpose,"
-        " round_id, repositioned, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        scan_rows(),
-    )
+    for chunk in _chunks(scan_rows()):
+        db.conn.executemany(
+            "INSERT INTO phantom_scans (id, source_key, phantom_id, scanner_id, acquired_at,"
+            " purpose, round_id, repositioned, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            chunk,
+        )
     before = db.conn.total_changes
-    db.conn.executemany(
-        "INSERT INTO phantom_results (phantom_scan_id, region, bmd_g_cm2, bmc_g, area_cm2)"
-        " VALUES (?, ?, ?, ?, ?)",
-        result_rows(),
-    )
+    for chunk in _chunks(result_rows()):
+        db.conn.executemany(
+            "INSERT INTO phantom_results (phantom_scan_id, region, bmd_g_cm2, bmc_g, area_cm2)"
+            " VALUES (?, ?, ?, ?, ?)",
+            chunk,
+        )
     return {"phantom_scans": len(new_ids), "phantom_results": db.conn.total_changes - before}
+
+
+#: Rows parsed before they are inserted together: memory stays bounded, and SQLite inserts a
+#: run of rows at a time (faster than one row between every parsed CSV line).
+CHUNK_ROWS = 20_000
+
+
+def _chunks(rows: Iterator[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+        yield chunk
 
 
 def _store_precision(
