@@ -661,7 +661,7 @@ def analyse(
     h: float = 5.0,
     allow_nonstandard: bool = False,
     offset: int = 0,
-    days: npt.ArrayLike | None = None,
+    days: npt.ArrayLike | Callable[[], npt.ArrayLike] | None = None,
     rules: bool = True,
 ) -> QcAnalysis:
     """Run baseline, Westgard, CUSUM and the drift proposal on one baseline segment.
@@ -688,9 +688,10 @@ def analyse(
         Passed to :func:`baseline`.
     offset : int, optional
         Index of the segment's first value in the whole series; added to every index.
-    days : array_like, optional
+    days : array_like or callable, optional
         The day of each value (e.g. date ordinals). With days the drift proposal chooses
-        between a step and a ramp (:func:`propose_correction`); without, it is a step.
+        between a step and a ramp (:func:`propose_correction`); without, it is a step. A
+        function returning them is called only when a proposal needs them.
     rules : bool, optional
         Apply the Westgard rules (default). False leaves ``hits`` empty, for a caller that
         needs only the baseline, the CUSUM and the drift proposal (they do not depend on

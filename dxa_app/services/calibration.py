@@ -447,8 +447,9 @@ def _segment(
     problem = ""
     if stop - i >= n_baseline and analyse_it:
         try:
+            segment_times = times[i:stop]
             analysis = analyse(
-                days=_ordinals(times[i:stop]),
+                days=lambda: _ordinals(segment_times),
                 values=values[i:stop],
                 n_baseline=n_baseline,
                 k=k,
@@ -639,7 +640,7 @@ def _ordered_qc_scanners(db: sqlite_utils.Database, region: str) -> list[QcScann
 
 
 def _drift_candidates(db: sqlite_utils.Database, n_baseline: int) -> Iterator[ScannerQc]:
-    """Yield each scanner's QC with just its current segment analysed, for drift proposals.
+    """Yield the QC of each scanner with a drift proposal, just its current segment analysed.
 
     The same series, cuts and current-segment analysis as :func:`iter_qc` (so the same
     :meth:`ScannerQc.drift_proposal`) without the Westgard rules, the earlier segments,
@@ -651,11 +652,14 @@ def _drift_candidates(db: sqlite_utils.Database, n_baseline: int) -> Iterator[Sc
         if not rows:
             continue
         _ids, times, values = (tuple(c) for c in zip(*rows, strict=True))
-        dates = tuple(t[:10] for t in times)
         starts = baseline_starts(db, scanner.scanner_id)
         segments = _segments(
             times, values, starts, n_baseline=n_baseline, k=0.5, h=5.0, drift_only=True
         )
+        current = segments[-1].analysis
+        if current is None or current.proposal is None:
+            continue  # no drift proposal (see ScannerQc.drift_proposal)
+        dates = tuple(t[:10] for t in times)
         yield ScannerQc(
             scanner.scanner_id,
             scanner.serial,
