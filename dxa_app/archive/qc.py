@@ -29,34 +29,6 @@ class BaselineStart:
     ref: int | None = None  # the qc_baselines row or the drift step
 
 
-def daily_qc_rows(db: sqlite_utils.Database, region: str) -> list[dict[str, Any]]:
-    """Return every daily-QC reading of one phantom region, by site, serial and time.
-
-    Parameters
-    ----------
-    db : sqlite_utils.Database
-        The open archive.
-    region : str
-        The phantom region (``total`` by default in the QC views).
-
-    Returns
-    -------
-    list of dict
-        ``scanner_id, serial, model, site, ps_id, acquired_at, bmd_g_cm2``.
-    """
-    return list(
-        db.query(
-            "SELECT sc.id AS scanner_id, sc.serial, sc.model, coalesce(si.code, '') AS site,"
-            " ps.id AS ps_id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
-            " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id"
-            " JOIN scanners sc ON sc.id = ps.scanner_id LEFT JOIN sites si ON si.id = sc.site_id"
-            " WHERE ps.purpose = 'daily_qc' AND pr.region = ?"
-            " ORDER BY si.code, sc.serial, ps.acquired_at, ps.id",
-            [region],
-        )
-    )
-
-
 @dataclass(frozen=True)
 class QcScanner:
     """A scanner that has daily-QC scans; ``site_code`` is None without a site (sorts first)."""
