@@ -1,14 +1,19 @@
-"""Time the knowledge-centre path: 70 scanners x 10 years of daily QC, export, import, fit."""
+"""Time the knowledge centre at N scanners x 10 years of daily QC: import, fit, publish, memory."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sqlite_utils
@@ -18,14 +23,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dxa_app.archive import open_archive, write_transaction
 from dxa_app.archive.db import now_iso
 from dxa_app.domain import Role
+from dxa_app.services.calibration import approve_steps, list_steps
 from dxa_app.services.centre import (
     export_bundle,
     import_bundles,
     national_fit,
+    publish,
     register_site_key,
     site_keys,
 )
-from tests.sessions import session_as
+from tests.sessions import PASSWORD, session_as
 
 ESP_CERTIFIED = {"L1": 0.497, "L2": 1.012, "L3": 1.488}
 START = dt.date(2016, 1, 1)
@@ -118,49 +125,165 @@ def generate_site_archive(
     return n_scans
 
 
+def _peak_mb() -> float:
+    """Return this process's peak resident memory (ru_maxrss, KiB on Linux) in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(fn: Callable[[], str]) -> dict[str, Any]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    product = fn()
+    return {
+        "seconds": time.perf_counter() - t0,
+        "cpu": time.process_time() - c0,
+        "peak_mb": _peak_mb(),
+        "product": product,
+    }
+
+
+def _bundles(folder: Path) -> list[Path]:
+    return sorted(folder.glob("S*.zip"))
+
+
+def run_phase(phase: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Run one phase in this process (the parent runs each phase in a fresh process)."""
+    centre = folder / "centre.dxa.sqlite"
+    if phase == "generate":
+
+        def generate() -> str:
+            site = open_archive(folder / "sites.dxa.sqlite")
+            n_scans = generate_site_archive(site, args.scanners, args.years, args.sites)
+            site.close()
+            return f"{n_scans} phantom scans in the site archive"
+
+        return _timed(generate)
+    if phase == "export":
+
+        def export() -> str:
+            site = open_archive(folder / "sites.dxa.sqlite")
+            codes = [str(r["code"]) for r in site.query("SELECT code FROM sites ORDER BY code")]
+            site.close()
+            tech = session_as(folder / "sites.dxa.sqlite", Role.TECHNICIAN, "tech")
+            for code in codes:
+                export_bundle(tech, folder / f"{code}.zip", site=code)
+            ana = session_as(centre, Role.CENTRE_ANALYST, "ana")
+            for k in site_keys(tech):
+                register_site_key(ana, k["site"], k["public_key"])
+            size = sum(p.stat().st_size for p in _bundles(folder))
+            return f"{len(codes)} bundles, {size / 1e6:.1f} MB"
+
+        return _timed(export)
+    ana = session_as(centre, Role.CENTRE_ANALYST, "ana")
+    if phase == "import":
+
+        def do_import() -> str:
+            imported = import_bundles(ana, _bundles(folder))
+            n = sum(r.added["phantom_scans"] for r in imported)
+            return f"{n} phantom scans; verify, then store one bundle at a time"
+
+        return _timed(do_import)
+    if phase == "fit":
+
+        def fit() -> str:
+            run = national_fit(ana, reference="BENCH-000", bootstrap=200)
+            return f"{len(run['fits'])} fits, {len(run['drift'])} drift proposals"
+
+        return _timed(fit)
+    if phase == "approve":
+
+        def approve() -> str:
+            ids = [s.id for s in list_steps(ana, "proposed")]
+            approve_steps(ana, ids, password=PASSWORD, reason="bench", reviewed=True)
+            return f"{len(ids)} steps approved"
+
+        return _timed(approve)
+    if phase == "publish":
+
+        def do_publish() -> str:
+            out = publish(ana, folder / "corrections.json")
+            return f"{out['steps']} steps signed and written"
+
+        return _timed(do_publish)
+    if phase == "reimport":
+
+        def again() -> str:
+            imported = import_bundles(ana, _bundles(folder))
+            assert all(r.duplicate for r in imported)
+            return "all duplicates, nothing changed"
+
+        return _timed(again)
+    raise SystemExit(f"unknown phase {phase}")
+
+
+PHASES = ("generate", "export", "import", "fit", "approve", "publish", "reimport")
+
+
+def run_scale(args: argparse.Namespace, n_scanners: int) -> dict[str, dict[str, Any]]:
+    """Run every phase for ``n_scanners`` scanners, each in its own process (its own peak).
+
+    Peak memory is the phase process's ru_maxrss; time is wall clock and CPU (a loaded
+    machine inflates the wall clock, less so the CPU time).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="dxa-bench-centre-") as tmp:
+        for phase in PHASES:
+            cmd = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--phase",
+                phase,
+                "--folder",
+                tmp,
+                "--scanners",
+                str(n_scanners),
+                "--years",
+                str(args.years),
+                "--sites",
+                str(args.sites),
+            ]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise SystemExit(f"phase {phase} failed:\n{done.stderr[-4000:]}")
+            out[phase] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scanners", type=int, default=70)
+    parser.add_argument("--scanners", type=int, nargs="+", default=[70])
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--sites", type=int, default=20)
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="dxa-bench-centre-") as tmp:
-        folder = Path(tmp)
-        site = open_archive(folder / "sites.dxa.sqlite")
-        t0 = time.perf_counter()
-        n_scans = generate_site_archive(site, args.scanners, args.years, args.sites)
-        t_gen = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        codes = [str(r["code"]) for r in site.query("SELECT code FROM sites ORDER BY code")]
-        site.close()
-        tech = session_as(folder / "sites.dxa.sqlite", Role.TECHNICIAN, "tech")
-        bundles = [
-            Path(export_bundle(tech, folder / f"{code}.zip", site=code).path) for code in codes
-        ]
-        t_export = time.perf_counter() - t0
-        size = sum(p.stat().st_size for p in bundles)
-        keys = site_keys(tech)
-        ana = session_as(folder / "centre.dxa.sqlite", Role.CENTRE_ANALYST, "ana")
-        for k in keys:
-            register_site_key(ana, k["site"], k["public_key"])
-        t0 = time.perf_counter()
-        imported = import_bundles(ana, bundles)
-        t_import = time.perf_counter() - t0
-        n_imported = sum(r.added["phantom_scans"] for r in imported)
-        t0 = time.perf_counter()
-        run = national_fit(ana, reference="BENCH-000", bootstrap=200)
-        t_fit = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        again = import_bundles(ana, bundles)
-        t_again = time.perf_counter() - t0
-    assert all(r.duplicate for r in again)
-    print(f"scanners {args.scanners}, years {args.years}, sites {args.sites}")
-    print(f"generation  {t_gen:6.2f} s  ({n_scans} phantom scans in the site archive)")
-    print(f"export      {t_export:6.2f} s  ({len(bundles)} bundles, {size / 1e6:.1f} MB)")
-    print(f"import      {t_import:6.2f} s  ({n_imported} phantom scans; verify + executemany)")
-    print(f"re-import   {t_again:6.2f} s  (all duplicates, nothing changed)")
-    fits, drift = len(run["fits"]), len(run["drift"])
-    print(f"fit         {t_fit:6.2f} s  ({fits} fits, {drift} drift proposals; target < 5 s)")
+    if args.phase:
+        args.scanners = args.scanners[0]
+        print(json.dumps(run_phase(args.phase, args.folder, args)))
+        return 0
+    print(f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at the start")
+    runs = {}
+    for n in args.scanners:
+        runs[n] = r = run_scale(args, n)
+        print(f"scanners {n}, years {args.years}, sites {args.sites} (each phase a fresh process)")
+        for phase in PHASES:
+            p = r[phase]
+            print(
+                f"  {phase:9s} {p['seconds']:7.2f} s  cpu {p['cpu']:7.2f} s"
+                f"  peak {p['peak_mb']:6.0f} MB  ({p['product']})"
+            )
+    if len(runs) > 1:
+        small, large = min(runs), max(runs)
+        for phase in ("import", "fit", "publish"):
+            a, b = runs[small][phase], runs[large][phase]
+            print(
+                f"{phase:9s} {large} against {small} scanners:"
+                f" time x{b['seconds'] / a['seconds']:.1f},"
+                f" peak memory x{b['peak_mb'] / a['peak_mb']:.2f} (goal: within x2)"
+            )
+    for n, r in runs.items():
+        if n >= 700:
+            fit = r["fit"]["seconds"]
+            print(f"fit at {n} scanners {fit:.1f} s (goal < 15 s on 2 cores)")
     return 0
 
 

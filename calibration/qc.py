@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ __all__ = [
     "baseline",
     "cusum",
     "detection_delays",
+    "extend",
     "false_alarm_rates",
     "propose_correction",
     "propose_drift",
@@ -204,10 +206,16 @@ def westgard(values: npt.ArrayLike, base: Baseline) -> list[RuleHit]:
     z = (v - base.mean) / base.sd
     masks = _rule_masks(z, v, base)
     hits: list[RuleHit] = []
-    for i in range(v.size):
+    fired = np.zeros(v.size, dtype=bool)
+    for rule in RULES:
+        fired |= masks[rule]
+    text = {
+        r: m.format(pct=base.limit_pct, lo=base.lower, hi=base.upper) for r, m in _MESSAGES.items()
+    }
+    for i in np.flatnonzero(fired).tolist():  # only the values where some rule fired
         for rule in RULES:
             if masks[rule][i]:
-                msg = _MESSAGES[rule].format(pct=base.limit_pct, lo=base.lower, hi=base.upper)
+                msg = text[rule]
                 hits.append(
                     RuleHit(
                         index=i,
@@ -231,9 +239,26 @@ class Cusum:
 
 
 def _cusum_arrays(
-    z: npt.NDArray[np.float64], k: float
+    z: npt.NDArray[np.float64], k: float, start: tuple[float, float] = (0.0, 0.0)
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Vectorised over the last axis (z may be 1-D or 2-D: series x time)."""
+    """Vectorised over the last axis (z may be 1-D or 2-D: series x time).
+
+    A single series runs as a plain float loop: the same IEEE operations in the same order
+    as the array loop (so bit-identical sums), without numpy's per-element overhead; it may
+    go on from the sums ``start`` (C+, C-) of earlier values.
+    """
+    if z.ndim == 1:
+        p1, m1 = start
+        plus: list[float] = []
+        minus: list[float] = []
+        for zt in z.tolist():
+            p1 = p1 + zt - k
+            p1 = p1 if p1 >= 0.0 else 0.0  # as np.maximum(0.0, p1): -0.0 stays -0.0
+            m1 = m1 - zt - k
+            m1 = m1 if m1 >= 0.0 else 0.0
+            plus.append(p1)
+            minus.append(m1)
+        return np.array(plus, dtype=np.float64), np.array(minus, dtype=np.float64)
     cp = np.zeros_like(z)
     cm = np.zeros_like(z)
     p = np.zeros(z.shape[:-1])
@@ -277,9 +302,9 @@ def cusum(values: npt.ArrayLike, base: Baseline, *, k: float = 0.5, h: float = 5
     cp, cm = _cusum_arrays((v - base.mean) / base.sd, k)
     alarms = np.flatnonzero((cp > h) | (cm > h))
     return Cusum(
-        c_plus=tuple(float(c) for c in cp),
-        c_minus=tuple(float(c) for c in cm),
-        alarms=tuple(int(i) for i in alarms),
+        c_plus=tuple(cp.tolist()),
+        c_minus=tuple(cm.tolist()),
+        alarms=tuple(alarms.tolist()),
         k=k,
         h=h,
     )
@@ -636,7 +661,8 @@ def analyse(
     h: float = 5.0,
     allow_nonstandard: bool = False,
     offset: int = 0,
-    days: npt.ArrayLike | None = None,
+    days: npt.ArrayLike | Callable[[], npt.ArrayLike] | None = None,
+    rules: bool = True,
 ) -> QcAnalysis:
     """Run baseline, Westgard, CUSUM and the drift proposal on one baseline segment.
 
@@ -662,9 +688,14 @@ def analyse(
         Passed to :func:`baseline`.
     offset : int, optional
         Index of the segment's first value in the whole series; added to every index.
-    days : array_like, optional
+    days : array_like or callable, optional
         The day of each value (e.g. date ordinals). With days the drift proposal chooses
-        between a step and a ramp (:func:`propose_correction`); without, it is a step.
+        between a step and a ramp (:func:`propose_correction`); without, it is a step. A
+        function returning them is called only when a proposal needs them.
+    rules : bool, optional
+        Apply the Westgard rules (default). False leaves ``hits`` empty, for a caller that
+        needs only the baseline, the CUSUM and the drift proposal (they do not depend on
+        the rules).
 
     Returns
     -------
@@ -676,13 +707,12 @@ def analyse(
     post = v[n_baseline:]
     shift = offset + n_baseline
     hits: tuple[RuleHit, ...] = ()
-    proposal = None
     zeros = (0.0,) * n_baseline
     c = Cusum(c_plus=zeros, c_minus=zeros, alarms=(), k=k, h=h)
     if post.size:
         hits = tuple(
             RuleHit(hit.index + shift, hit.rule, hit.severity, hit.message)
-            for hit in westgard(post, base)
+            for hit in (westgard(post, base) if rules else ())
         )
         local = cusum(post, base, k=k, h=h)
         c = Cusum(
@@ -692,12 +722,39 @@ def analyse(
             k=k,
             h=h,
         )
-        if days is None:
-            p = propose_drift(post, base, k=k, h=h, refine=True)
-        else:
-            d = _values(days)
+    return _finish(v, base, hits, c, offset=offset, days=days)
+
+
+def _finish(
+    v: npt.NDArray[np.float64],
+    base: Baseline,
+    hits: tuple[RuleHit, ...],
+    c: Cusum,
+    *,
+    offset: int,
+    days: npt.ArrayLike | Callable[[], npt.ArrayLike] | None,
+) -> QcAnalysis:
+    """Add the drift proposal and the status to a segment's rules and CUSUM.
+
+    ``days`` may be a function giving them, called only when a proposal needs them.
+    """
+    n_baseline = base.n
+    post = v[n_baseline:]
+    shift = offset + n_baseline
+    k, h = c.k, c.h
+    proposal = None
+    if post.size:
+        in_alarm = c.c_plus[-1] > h or c.c_minus[-1] > h
+        d = None
+        if days is not None and (in_alarm or not callable(days)):
+            d = _values(days() if callable(days) else days)
             if d.size != v.size:
                 raise ValueError("days and values must have the same length")
+        if not in_alarm:
+            p = None  # no side in alarm at the latest value: no proposal (see propose_drift)
+        elif d is None:
+            p = propose_drift(post, base, k=k, h=h, refine=True)
+        else:
             p = propose_correction(
                 post, base, d[n_baseline:], baseline_values=v[:n_baseline], k=k, h=h
             )
@@ -719,6 +776,82 @@ def analyse(
     return QcAnalysis(
         baseline=base, hits=hits, cusum=c, proposal=proposal, status=status, offset=offset
     )
+
+
+#: How many earlier values a Westgard rule looks back over (10-x: a value and the nine before).
+_RULE_LOOKBACK = 9
+
+
+def extend(
+    analysis: QcAnalysis,
+    values: npt.ArrayLike,
+    n_old: int,
+    *,
+    days: npt.ArrayLike | Callable[[], npt.ArrayLike] | None = None,
+) -> QcAnalysis:
+    """Return the analysis of a segment that grew, from the analysis of its first values.
+
+    ``analysis`` is :func:`analyse` of ``values[:n_old]`` (with the same ``n_baseline``,
+    ``k``, ``h`` and ``offset``); the result equals :func:`analyse` of all ``values``,
+    field for field: the baseline is the same first values, the rules are applied to the new
+    values with the nine values before them, and the CUSUM sums go on from their last state.
+    Only the drift proposal, when a CUSUM side is in alarm at the latest value, reads the
+    whole segment again (as :func:`analyse` does).
+
+    Parameters
+    ----------
+    analysis : QcAnalysis
+        The analysis of ``values[:n_old]``.
+    values : array_like
+        The whole segment now, its first ``n_old`` values unchanged.
+    n_old : int
+        How many values ``analysis`` saw.
+    days : array_like or callable, optional
+        The day of each value of the whole segment (see :func:`analyse`), or a function
+        returning them: then they are read only when a drift proposal needs them.
+
+    Returns
+    -------
+    QcAnalysis
+        The analysis of the whole segment.
+    """
+    v = _values(values)
+    base = analysis.baseline
+    old_post = n_old - base.n
+    c0 = analysis.cusum
+    if old_post <= _RULE_LOOKBACK or v.size < n_old:
+        # a short control phase: the whole segment again is as cheap
+        if callable(days):
+            days = days()
+        return analyse(
+            v,
+            n_baseline=base.n,
+            k=c0.k,
+            h=c0.h,
+            allow_nonstandard=True,
+            offset=analysis.offset,
+            days=days,
+        )
+    post = v[base.n :]
+    shift = analysis.offset + base.n
+    start = old_post - _RULE_LOOKBACK
+    new_hits = tuple(
+        RuleHit(hit.index + start + shift, hit.rule, hit.severity, hit.message)
+        for hit in westgard(post[start:], base)
+        if hit.index + start >= old_post
+    )
+    cp, cm = _cusum_arrays(
+        (post[old_post:] - base.mean) / base.sd, c0.k, start=(c0.c_plus[-1], c0.c_minus[-1])
+    )
+    alarms = np.flatnonzero((cp > c0.h) | (cm > c0.h)) + (old_post + shift)
+    c = Cusum(
+        c_plus=c0.c_plus + tuple(cp.tolist()),
+        c_minus=c0.c_minus + tuple(cm.tolist()),
+        alarms=c0.alarms + tuple(alarms.tolist()),
+        k=c0.k,
+        h=c0.h,
+    )
+    return _finish(v, base, analysis.hits + new_hits, c, offset=analysis.offset, days=days)
 
 
 def _simulate(

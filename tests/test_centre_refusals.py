@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 
 from dxa_app.archive import open_archive
-from dxa_app.centre.bundle import MANIFEST, SIGNATURE, BundleError, json_bytes, write_signed_zip
+from dxa_app.centre.bundle import (
+    MANIFEST,
+    SIGNATURE,
+    BundleError,
+    json_bytes,
+    read_bundle,
+    write_signed_zip,
+)
 from dxa_app.centre.keys import generate_key_pair, sign, site_key_pair
 from dxa_app.cli import ExitCode, main
 from dxa_app.domain import Role
@@ -418,5 +425,38 @@ def test_import_of_several_bundles_is_all_or_nothing(
         with pytest.raises(BundleError, match="content is malformed"):
             import_bundles(ana, [bundles[0], bad])
         assert table_counts(db) == before
+    finally:
+        db.close()
+
+
+def test_a_bundle_changed_between_check_and_store_is_refused(
+    centre_with_bundles: tuple[Path, Path, list[Path]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bundles are verified, then read again one at a time to store: a changed one undoes all."""
+    import dxa_app.services.centre as centre_service
+
+    _site, centre, bundles = centre_with_bundles
+    first, second = tmp_path / "first.zip", tmp_path / "second.zip"
+    shutil.copy(bundles[0], first)
+    shutil.copy(bundles[1], second)
+    read = read_bundle
+    calls: list[Path] = []
+
+    def swapping(path: Path, key: Callable[[str], str | None], **kw: Any) -> Any:
+        calls.append(path)
+        if len(calls) == 3:  # both verified, the first stored: the second is replaced now
+            shutil.copy(first, second)
+        return read(path, key, **kw)
+
+    monkeypatch.setattr(centre_service, "read_bundle", swapping)
+    ana = centre_analyst(centre)
+    db = open_archive(centre)
+    try:
+        before = table_counts(db)
+        with pytest.raises(BundleError, match="changed while it was being imported"):
+            import_bundles(ana, [first, second])
+        assert table_counts(db) == before and calls == [first, second, first, second]
     finally:
         db.close()

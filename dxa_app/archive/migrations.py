@@ -836,6 +836,16 @@ END;
 """
 
 
+#: The index that makes a scanner's QC inputs cheap to read, so the QC status is recomputed
+#: only for the scanners whose inputs changed: a scanner's software versions (the baseline
+#: restarts of a software change, dxa_app.archive.qc.software_versions) without reading its
+#: patient scans.
+V18_QC_STATUS_CACHE = """
+CREATE INDEX IF NOT EXISTS scans_scanner_software
+    ON scans(scanner_id, software_version, acquired_at);
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
     Migration("0002_scores", V2_SCORES),
@@ -856,5 +866,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0019_score_runs_delta", V19_SCORE_RUNS_DELTA),
     Migration("0021_images_sha256", V21_IMAGES_SHA256),
     Migration("0020_settings", V20_WORKLIST_FILTERS),
+    Migration("0018_qc_status_cache", V18_QC_STATUS_CACHE),
     Migration("0022_patient_search_name", V22_PATIENT_SEARCH_NAME),
 )

@@ -29,32 +29,195 @@ class BaselineStart:
     ref: int | None = None  # the qc_baselines row or the drift step
 
 
-def daily_qc_rows(db: sqlite_utils.Database, region: str) -> list[dict[str, Any]]:
-    """Return every daily-QC reading of one phantom region, by site, serial and time.
+@dataclass(frozen=True)
+class QcScanner:
+    """A scanner that has daily-QC scans; ``site_code`` is None without a site (sorts first)."""
+
+    scanner_id: int
+    serial: str
+    model: str
+    site_code: str | None
+
+
+def archive_identity(db: sqlite_utils.Database) -> tuple[str, str]:
+    """Return the archive's file and its id (what a per-archive cache is keyed on).
 
     Parameters
     ----------
     db : sqlite_utils.Database
         The open archive.
+
+    Returns
+    -------
+    tuple of str
+        The file's path ("" in memory) and the archive id ("" before it has one).
+    """
+    from dxa_app.archive.seal import archive_id
+
+    row = db.execute("PRAGMA database_list").fetchone()
+    return (str(row[2]) if row else "", archive_id(db, create=False) or "")
+
+
+def qc_first_reading(db: sqlite_utils.Database, scanner_id: int, region: str) -> tuple[str, int]:
+    """Return the time and id of a scanner's first daily-QC reading of a region.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int
+        The scanner.
+    region : str
+        The phantom region.
+
+    Returns
+    -------
+    tuple
+        ``(acquired_at, phantom scan id)``; ``("", 0)`` without readings.
+    """
+    row = db.execute(
+        "SELECT ps.acquired_at, ps.id FROM phantom_scans ps"
+        " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id AND pr.region = ?"
+        " WHERE ps.scanner_id = ? AND ps.purpose = 'daily_qc'"
+        " ORDER BY ps.acquired_at, ps.id LIMIT 1",
+        [region, scanner_id],
+    ).fetchone()
+    return ("", 0) if row is None else (str(row[0]), int(row[1]))
+
+
+def qc_scanners(db: sqlite_utils.Database) -> list[QcScanner]:
+    """Return every scanner that has daily-QC scans.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+
+    Returns
+    -------
+    list of QcScanner
+        By scanner id.
+    """
+    rows = db.execute(
+        "SELECT sc.id, sc.serial, sc.model, si.code FROM scanners sc"
+        " LEFT JOIN sites si ON si.id = sc.site_id WHERE EXISTS (SELECT 1 FROM phantom_scans ps"
+        " WHERE ps.scanner_id = sc.id AND ps.purpose = 'daily_qc') ORDER BY sc.id"
+    ).fetchall()
+    return [
+        QcScanner(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3]))
+        for r in rows
+    ]
+
+
+def phantom_scan_mark(db: sqlite_utils.Database, at: int | None = None) -> tuple[int, str]:
+    """Return the newest phantom scan's id and source key (or those of scan ``at``).
+
+    Phantom scans are append-only (no update, no delete) and each new one gets a higher id,
+    so every QC series is unchanged while this mark is; :func:`qc_scanners_since` says which
+    series changed after it.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    at : int, optional
+        A phantom scan id (default: the newest).
+
+    Returns
+    -------
+    tuple
+        ``(id, source_key)``; ``(0, "")`` when there is no such scan.
+    """
+    if at is None:
+        row = db.execute(
+            "SELECT id, source_key FROM phantom_scans ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    else:
+        row = db.execute("SELECT id, source_key FROM phantom_scans WHERE id = ?", [at]).fetchone()
+    return (0, "") if row is None else (int(row[0]), str(row[1]))
+
+
+def qc_scanners_since(db: sqlite_utils.Database, after_id: int) -> set[int]:
+    """Return the scanners with a daily-QC phantom scan whose id is above ``after_id``.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    after_id : int
+        A phantom scan id (from :func:`phantom_scan_mark`).
+
+    Returns
+    -------
+    set of int
+        Scanner ids (reads only the newer rows).
+    """
+    return {
+        int(r[0])
+        for r in db.execute(
+            "SELECT DISTINCT scanner_id FROM phantom_scans WHERE id > ? AND purpose = 'daily_qc'",
+            [after_id],
+        ).fetchall()
+    }
+
+
+def scanner_qc_series(
+    db: sqlite_utils.Database, scanner_id: int, region: str
+) -> list[tuple[int, str, float]]:
+    """Return one scanner's daily-QC readings of one phantom region, by time.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int
+        The scanner.
     region : str
         The phantom region (``total`` by default in the QC views).
 
     Returns
     -------
-    list of dict
-        ``scanner_id, serial, model, site, ps_id, acquired_at, bmd_g_cm2``.
+    list of tuple
+        ``(phantom scan id, acquired_at, bmd_g_cm2)`` by acquisition time, then id.
     """
-    return list(
-        db.query(
-            "SELECT sc.id AS scanner_id, sc.serial, sc.model, coalesce(si.code, '') AS site,"
-            " ps.id AS ps_id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
-            " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id"
-            " JOIN scanners sc ON sc.id = ps.scanner_id LEFT JOIN sites si ON si.id = sc.site_id"
-            " WHERE ps.purpose = 'daily_qc' AND pr.region = ?"
-            " ORDER BY si.code, sc.serial, ps.acquired_at, ps.id",
-            [region],
-        )
-    )
+    rows: list[tuple[int, str, float]] = db.execute(
+        "SELECT ps.id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
+        " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id AND pr.region = ?"
+        " WHERE ps.scanner_id = ? AND ps.purpose = 'daily_qc'"
+        " ORDER BY ps.acquired_at, ps.id",
+        [region, scanner_id],
+    ).fetchall()  # INTEGER, TEXT and REAL columns: already int, str and float
+    return rows
+
+
+def scanner_qc_series_since(
+    db: sqlite_utils.Database, scanner_id: int, region: str, after_id: int
+) -> list[tuple[int, str, float]]:
+    """Return a scanner's daily-QC readings of a region whose phantom scan id is above one.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int
+        The scanner.
+    region : str
+        The phantom region.
+    after_id : int
+        A phantom scan id (from :func:`phantom_scan_mark`); only newer scans are read.
+
+    Returns
+    -------
+    list of tuple
+        ``(phantom scan id, acquired_at, bmd_g_cm2)`` by id.
+    """
+    rows: list[tuple[int, str, float]] = db.execute(
+        "SELECT ps.id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
+        " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id AND pr.region = ?"
+        " WHERE ps.id > ? AND ps.scanner_id = ? AND ps.purpose = 'daily_qc' ORDER BY ps.id",
+        [region, after_id, scanner_id],
+    ).fetchall()
+    return rows
 
 
 def add_baseline_start(
@@ -147,11 +310,7 @@ def baseline_starts(db: sqlite_utils.Database, scanner_id: int) -> list[Baseline
                     int(r["id"]),
                 )
             )
-    versions = db.execute(
-        "SELECT software_version, min(acquired_at) FROM scans WHERE scanner_id = ?"
-        " AND software_version <> '' GROUP BY software_version ORDER BY 2",
-        [scanner_id],
-    ).fetchall()
+    versions = software_versions(db, scanner_id)
     for (version, _first), (new_version, at) in itertools.pairwise(versions):
         # from the day of the change: the first QC scan that day already runs the new version
         out.append(
@@ -161,6 +320,36 @@ def baseline_starts(db: sqlite_utils.Database, scanner_id: int) -> list[Baseline
         )
     out.sort(key=lambda b: (b.after, b.kind))
     return out
+
+
+def software_versions(db: sqlite_utils.Database, scanner_id: int) -> list[tuple[str, str]]:
+    """Return a scanner's software versions and the time of each one's first scan, by time.
+
+    Walks the distinct versions on the index ``scans_scanner_software`` (one lookup per
+    version) instead of reading every patient scan of the scanner.
+
+    Parameters
+    ----------
+    db : sqlite_utils.Database
+        The open archive.
+    scanner_id : int
+        The scanner.
+
+    Returns
+    -------
+    list of tuple
+        ``(software_version, first acquired_at)``, oldest first; empty versions are left out.
+    """
+    rows = db.execute(
+        "WITH RECURSIVE v(version) AS ("
+        " SELECT min(software_version) FROM scans WHERE scanner_id = :s AND software_version > ''"
+        " UNION ALL SELECT (SELECT min(software_version) FROM scans WHERE scanner_id = :s"
+        " AND software_version > v.version) FROM v WHERE v.version IS NOT NULL)"
+        " SELECT version, (SELECT min(acquired_at) FROM scans WHERE scanner_id = :s"
+        " AND software_version = v.version) FROM v WHERE version IS NOT NULL",
+        {"s": scanner_id},
+    ).fetchall()
+    return sorted(((str(r[0]), str(r[1])) for r in rows), key=lambda r: (r[1], r[0]))
 
 
 def pending_drift_steps(db: sqlite_utils.Database, scanner_id: int) -> list[dict[str, Any]]:

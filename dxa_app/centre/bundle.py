@@ -8,10 +8,10 @@ import io
 import json
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from dxa_app.centre.keys import normalise_public_key, sign, verify
 from dxa_app.csv_safety import SafeWriter, unescape_cell
@@ -46,12 +46,19 @@ class BundleError(ImportProblemError):
 
 @dataclass(frozen=True)
 class VerifiedBundle:
-    """A bundle whose signature and member hashes were checked."""
+    """A bundle whose signature and member hashes were checked.
+
+    The members are in ``members``, or (read with ``keep_members=False``) decompressed from
+    the verified file's bytes ``raw`` when asked for, a CSV member row by row; ``quoted``
+    names the members that hold an apostrophe (an escaped cell may start with one).
+    """
 
     path: Path
     sha256: str
     manifest: dict[str, Any]
     members: dict[str, bytes]
+    raw: bytes = b""
+    quoted: frozenset[str] = frozenset()
 
     @property
     def site(self) -> str:
@@ -60,15 +67,32 @@ class VerifiedBundle:
 
     def json(self, name: str) -> Any:
         """Return one JSON member, parsed."""
-        return json.loads(self.members[name].decode("utf-8"))
+        if name in self.members or not self.raw:
+            return json.loads(self.members[name].decode("utf-8"))
+        with zipfile.ZipFile(io.BytesIO(self.raw)) as zf:
+            return json.loads(zf.read(name).decode("utf-8"))
 
     def csv_rows(self, name: str) -> list[dict[str, str]]:
         """Return one CSV member as dicts (header row first), formula escapes undone."""
-        text = io.StringIO(self.members[name].decode("utf-8"), newline="")
-        return [
-            {k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
-            for row in csv.DictReader(text)
-        ]
+        return list(self.iter_csv_rows(name))
+
+    def iter_csv_rows(self, name: str) -> Iterator[dict[str, str]]:
+        """Yield one CSV member's rows as dicts one at a time (see :meth:`csv_rows`)."""
+        if name in self.members or not self.raw:
+            data = self.members[name]
+            # an escaped cell starts with an apostrophe: a member without one needs no unescaping
+            yield from _csv_dicts(io.BytesIO(data), b"'" in data)
+            return
+        with zipfile.ZipFile(io.BytesIO(self.raw)) as zf, zf.open(name) as fh:
+            yield from _csv_dicts(fh, name in self.quoted)
+
+
+def _csv_dicts(binary: IO[bytes], escaped: bool) -> Iterator[dict[str, str]]:
+    text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+    for row in csv.DictReader(text):
+        if escaped:
+            row = {k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+        yield row
 
 
 def json_bytes(data: Any) -> bytes:
@@ -248,7 +272,9 @@ class _TooLarge(Exception):
     """A member decompressed to more than it may."""
 
 
-def read_bundle(path: Path, registered_key: Callable[[str], str | None]) -> VerifiedBundle:
+def read_bundle(
+    path: Path, registered_key: Callable[[str], str | None], *, keep_members: bool = True
+) -> VerifiedBundle:
     """Open a bundle: check the signed manifest first, then stream each member within limits.
 
     Order of checks: the file's size; the zip's directory (unique, plain member names; each
@@ -264,6 +290,9 @@ def read_bundle(path: Path, registered_key: Callable[[str], str | None]) -> Veri
         The bundle file.
     registered_key : callable
         Returns the public key registered for a site code, or None when the site is unknown.
+    keep_members : bool
+        Keep every member's bytes (default). False keeps the file's bytes only (members are
+        decompressed again when read): one member at a time in memory, not all of them.
 
     Returns
     -------
@@ -322,6 +351,7 @@ def read_bundle(path: Path, registered_key: Callable[[str], str | None]) -> Veri
             if set(listed) != set(by_name) - {MANIFEST, SIGNATURE}:
                 raise _refused(path, _("its members do not match the signed manifest."), resend)
             contents: dict[str, bytes] = {}
+            quoted: set[str] = set()
             for name, entry in listed.items():
                 limit = int(entry["bytes"]) if isinstance(entry, dict) else -1
                 if not 0 <= limit <= MAX_MEMBER_BYTES:
@@ -333,14 +363,25 @@ def read_bundle(path: Path, registered_key: Callable[[str], str | None]) -> Veri
                         _("member {name} was changed after signing.").format(name=name),
                         resend,
                     )
-                contents[name] = data
+                if b"'" in data:
+                    quoted.add(name)
+                if keep_members:
+                    contents[name] = data
+                del data
     except _TooLarge as exc:
         raise _refused(
             path, _("member {name} is larger than signed.").format(name=exc.args[0]), resend
         ) from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
         raise _refused(path, damaged, resend) from exc
-    return VerifiedBundle(path, _sha256(raw), manifest, contents)
+    return VerifiedBundle(
+        path,
+        _sha256(raw),
+        manifest,
+        contents,
+        b"" if keep_members else raw,
+        frozenset(quoted),
+    )
 
 
 def _checked_manifest(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -339,26 +341,28 @@ def _store_phantom_scans(
 ) -> dict[str, int]:
     """Insert the phantom scans the centre lacks with executemany (ids assigned in order)."""
     prefix = f"centre:{code}:"
-    known = {
-        str(r[0])
+    known = {  # this site's scans already here, without the prefix (only the new ones added)
+        str(r[0])[len(prefix) :]
         for r in db.execute(
             "SELECT source_key FROM phantom_scans WHERE source_key >= ? AND source_key < ?",
             [prefix, prefix + "\uffff"],
-        ).fetchall()
+        )
     }
-    next_id = (_one(db, "SELECT max(id) FROM phantom_scans", []) or 0) + 1
+    first_id = (_one(db, "SELECT max(id) FROM phantom_scans", []) or 0) + 1
     imported = now_iso()
     new_ids: dict[str, int] = {}
-    scan_rows: list[tuple[Any, ...]] = []
-    for r in b.csv_rows("phantom_scans.csv"):
-        key = prefix + r["key"]
-        if key in known or key in new_ids:
-            continue
-        new_ids[key] = next_id
-        scan_rows.append(
-            (
-                next_id,
-                key,
+
+    def scan_rows() -> Iterator[tuple[Any, ...]]:
+        # streamed into executemany: one parsed row at a time, not the whole member
+        for r in b.iter_csv_rows("phantom_scans.csv"):
+            key = r["key"]
+            if key in known or key in new_ids:
+                continue
+            scan_id = first_id + len(new_ids)
+            new_ids[key] = scan_id
+            yield (
+                scan_id,
+                prefix + key,
                 phantom_ids[int(r["phantom"])],
                 scanner_ids[int(r["scanner"])],
                 r["acquired_at"],
@@ -367,30 +371,43 @@ def _store_phantom_scans(
                 int(r["repositioned"]),
                 imported,
             )
+
+    def result_rows() -> Iterator[tuple[Any, ...]]:
+        for r in b.iter_csv_rows("phantom_results.csv"):
+            scan_id = new_ids.get(r["key"])
+            if scan_id is not None:
+                yield (
+                    scan_id,
+                    r["region"],
+                    float(r["bmd_g_cm2"]),
+                    _f(r["bmc_g"]),
+                    _f(r["area_cm2"]),
+                )
+
+    for chunk in _chunks(scan_rows()):
+        db.conn.executemany(
+            "INSERT INTO phantom_scans (id, source_key, phantom_id, scanner_id, acquired_at,"
+            " purpose, round_id, repositioned, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            chunk,
         )
-        next_id += 1
-    db.conn.executemany(
-        "INSERT INTO phantom_scans (id, source_key, phantom_id, scanner_id, acquired_at, purpose,"
-        " round_id, repositioned, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        scan_rows,
-    )
-    result_rows = [
-        (
-            new_ids[prefix + r["key"]],
-            r["region"],
-            float(r["bmd_g_cm2"]),
-            _f(r["bmc_g"]),
-            _f(r["area_cm2"]),
+    before = db.conn.total_changes
+    for chunk in _chunks(result_rows()):
+        db.conn.executemany(
+            "INSERT INTO phantom_results (phantom_scan_id, region, bmd_g_cm2, bmc_g, area_cm2)"
+            " VALUES (?, ?, ?, ?, ?)",
+            chunk,
         )
-        for r in b.csv_rows("phantom_results.csv")
-        if prefix + r["key"] in new_ids
-    ]
-    db.conn.executemany(
-        "INSERT INTO phantom_results (phantom_scan_id, region, bmd_g_cm2, bmc_g, area_cm2)"
-        " VALUES (?, ?, ?, ?, ?)",
-        result_rows,
-    )
-    return {"phantom_scans": len(scan_rows), "phantom_results": len(result_rows)}
+    return {"phantom_scans": len(new_ids), "phantom_results": db.conn.total_changes - before}
+
+
+#: Rows parsed before they are inserted together: memory stays bounded, and SQLite inserts a
+#: run of rows at a time (faster than one row between every parsed CSV line).
+CHUNK_ROWS = 20_000
+
+
+def _chunks(rows: Iterator[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+        yield chunk
 
 
 def _store_precision(

@@ -22,7 +22,7 @@ from dxa_app.services.calibration import (
     GROUP_FIT_REGION,
     REFERENCE_SCANNER_KEY,
     ScannerQc,
-    analyse_qc,
+    current_qc,
     in_vivo_pairs,
 )
 
@@ -67,7 +67,7 @@ def scanner_overview(session: Session) -> list[ScannerOverview]:
         scanner's QC with its drift proposal and the drift steps awaiting approval.
     """
     with acting(session, Permission.VIEW) as db:
-        qc = {q.scanner_id: q for q in analyse_qc(db)}
+        qc = {q.scanner_id: q for q in current_qc(db)}
         reference = get_setting(db, REFERENCE_SCANNER_KEY)
         scanners = scanner_rows(db)
     out = []

@@ -21,7 +21,7 @@ from dxa_app.archive.scale import current_scale
 from dxa_app.archive.scanners import scanner_ids_by_serial, scanner_rows, sites_with_scanners
 from dxa_app.archive.steps import step_by_id
 from dxa_app.centre import corrections as corr
-from dxa_app.centre.bundle import read_bundle, write_bundle
+from dxa_app.centre.bundle import BundleError, read_bundle, write_bundle
 from dxa_app.centre.export import collect_site
 from dxa_app.centre.intake import BundleImport, register_site, registered_key, store_bundle
 from dxa_app.centre.keys import (
@@ -37,7 +37,7 @@ from dxa_app.centre.stats import CentreStats, QcSeries, centre_statistics, save_
 from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
 from dxa_app.services.auth import Permission, Session, acting, confirm_password, record
-from dxa_app.services.calibration import analyse_qc, chain_for, hip_anchor_id, run_calibration
+from dxa_app.services.calibration import chain_for, hip_anchor_id, iter_qc, run_calibration
 
 if TYPE_CHECKING:
     from dxa_app.services.impact import ChangePreview
@@ -228,9 +228,27 @@ def import_bundles(session: Session, paths: Sequence[Path]) -> list[BundleImport
         transaction).
     """
     with acting(session, Permission.CENTRE) as db:
-        verified = [read_bundle(Path(p), lambda code: registered_key(db, code)) for p in paths]
+
+        def key(code: str) -> str | None:
+            return registered_key(db, code)
+
+        # verify every bundle first, keeping only its hash: one bundle's content in memory
+        # at a time, however many bundles (and scanners) the nation sends
+        checked = [read_bundle(Path(p), key, keep_members=False).sha256 for p in paths]
         with write_transaction(db):  # all or nothing: a bundle refused while storing undoes all
-            return [store_bundle(db, b, by=session.username) for b in verified]
+            out = []
+            for p, sha in zip(paths, checked, strict=True):
+                bundle = read_bundle(Path(p), key, keep_members=False)  # streamed when stored
+                if bundle.sha256 != sha:
+                    raise BundleError(
+                        _("Bundle {name} refused: it changed while it was being imported.").format(
+                            name=Path(p).name
+                        ),
+                        _("Import the bundles again."),
+                    )
+                out.append(store_bundle(db, bundle, by=session.username))
+                del bundle
+            return out
 
 
 def _drift(db: sqlite_utils.Database) -> Any:
@@ -507,7 +525,7 @@ def _centre_stats(
     n_baseline: int,
 ) -> CentreStats:
     series = []
-    for q in analyse_qc(db, n_baseline=n_baseline):
+    for q in iter_qc(db, n_baseline=n_baseline):  # one scanner's series at a time
         alarms: list[tuple[int, str]] = []
         for seg in q.segments:
             if seg.analysis is not None:
