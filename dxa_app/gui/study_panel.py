@@ -76,7 +76,7 @@ class StudyPanel(Workspace):
         self.search.returnPressed.connect(self._search_now)
         self.picker = QComboBox()
         self.picker.setObjectName("studyPicker")
-        self.picker.setMinimumContentsLength(40)
+        self.picker.setMinimumContentsLength(30)
         self.picker.activated.connect(self._on_picked)
         self.match_label = QLabel()
         self.match_label.setObjectName("studyMatches")
@@ -130,6 +130,9 @@ class StudyPanel(Workspace):
         """Re-set the texts in the current language."""
         self.picker_label.setText(_("Study"))
         self.search.setPlaceholderText(_("Search CPR or name..."))
+        # the hint must show whole (the line edit's margins and clear button beside it)
+        hint = self.search.fontMetrics().horizontalAdvance(self.search.placeholderText())
+        self.search.setMinimumWidth(hint + 48)
         self.search.setToolTip(
             _("The list shows the newest studies whose patient's CPR or name matches.")
         )
