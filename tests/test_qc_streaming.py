@@ -307,3 +307,27 @@ def test_new_qc_scans_extend_the_cached_status(
     status = qc_status(tech)
     assert analysed == ["REF-1"]
     assert status == _fresh(archive) and status[1].n_scans == day + 1
+
+
+def test_an_archive_of_more_scanners_than_the_cache_keeps_is_analysed_on_each_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    analysed: list[str] = []
+    whole = calibration_service._analyse_scanner
+
+    def counting(db: sqlite_utils.Database, scanner: Any, *args: Any, **kw: Any) -> Any:
+        analysed.append(scanner.serial)
+        return whole(db, scanner, *args, **kw)
+
+    monkeypatch.setattr(calibration_service, "_analyse_scanner", counting)
+    monkeypatch.setattr(calibration_service, "QC_CACHE_MAX_SCANNERS", 1)
+    archive = tmp_path / "qc.sqlite"
+    db = open_archive(archive)
+    store_parsed(db, pg.qc_series(pg.REF, START, _shifted(120, 6)[:60]))
+    store_parsed(db, pg.qc_series(pg.OTHER, START, _shifted(55, 7)))
+    db.close()
+    tech = session_as(archive, Role.TECHNICIAN, "tekla")
+    first = qc_status(tech)
+    second = qc_status(tech)
+    assert analysed == ["REF-1", "OTH-2"] * 2  # nothing kept between looks: memory bounded
+    assert first == second == _fresh(archive)

@@ -30,7 +30,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -777,6 +777,12 @@ def analyse_qc(
     return list(iter_qc(db, n_baseline=n_baseline, k=k, h=h, region=region, today=today))
 
 
+#: Scanners whose QC analyses the status cache keeps between looks (each holds its whole
+#: series, about 1 MB for ten years of daily QC); an archive with more (the centre's, a
+#: nation's scanners) analyses every scanner on each look, one at a time, as before.
+QC_CACHE_MAX_SCANNERS: Final = 150
+
+
 class _QcStatusCache:
     """Every scanner's QC analysis with the default parameters, kept per archive file.
 
@@ -831,6 +837,8 @@ class _QcStatusCache:
                 out.append(
                     (_qc_order(q, s.site_code), q if q.today == day else replace(q, today=day))
                 )
+        if len(fresh) > QC_CACHE_MAX_SCANNERS:  # a nation's archive: memory, not time, wins
+            fresh = {}
         with self._lock:
             self._archive, self._mark, self._entries = archive, mark, fresh
         out.sort(key=lambda r: r[0])
