@@ -114,9 +114,12 @@ def _search(search: str, alias: str = "p") -> tuple[str, list[object]]:
     # a CPR number is stored DDMMYY-SSSS: digits typed without the dash match it too
     dashed = f"{compact[:6]}-{compact[6:]}" if compact.isdigit() and len(compact) > 6 else compact
     ids = list(dict.fromkeys((text, compact, dashed)))
+    anywhere = compact.isdigit() and len(compact) >= 4
+    if anywhere:  # "holds the digits anywhere" already finds those beginning with them
+        ids = [i for i in ids if i not in (compact, dashed)]
     conds = [f"{alias}.identifier LIKE ? ESCAPE '\\'" for _ in ids]
     params: list[object] = [_like(i) + "%" for i in ids]
-    if compact.isdigit() and len(compact) >= 4:
+    if anywhere:
         conds.append(f"replace({alias}.identifier, '-', '') LIKE ? ESCAPE '\\'")
         params.append("%" + _like(compact) + "%")
     words = text.replace("^", " ").replace("-", " ").split()
