@@ -373,8 +373,12 @@ class PhysicianWorkspace(Workspace):
         self.lang_combo.setItemText(0, _("Danish"))
         self.lang_combo.setItemText(1, _("English"))
         self.level_label.setText(_("Level:"))
-        self.level_combo.setItemText(0, _("A (required minimum)"))
+        self.level_combo.setItemText(0, _("A (minimum)"))
         self.level_combo.setItemText(1, _("B (extended)"))
+        self.level_combo.setItemData(0, _("A (required minimum)"), Qt.ItemDataRole.ToolTipRole)
+        self.level_combo.setToolTip(
+            _("Level A is the required minimum report; level B adds the images and more detail.")
+        )
         self.conclusion_label.setText(_("Conclusion"))
         self.recommendation_label.setText(_("Recommendation"))
         self.save_button.setText(_("Save draft"))
