@@ -261,7 +261,7 @@ class PhysicianWorkspace(Workspace):
         selectors.addStretch(1)
         middle_layout.addLayout(selectors)
         middle_layout.addWidget(self.pdf_view, 1)
-        self.vfa_panel = VfaPanel(session)
+        self.vfa_panel = VfaPanel(session, chosen_in="worklist")
         self.vfa_panel.setObjectName("physicianVfa")
         self.add_part(self.vfa_panel)
         self.vfa_panel.saved.connect(self._vfa_saved)

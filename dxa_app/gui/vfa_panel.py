@@ -83,14 +83,19 @@ def indication_text(ind: VfaIndication) -> str:
 class VfaPanel(Workspace):
     """Enter a VFA reading (Genant grade, morphology or not-evaluable reason per level).
 
-    Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``.
+    Made like every :class:`~dxa_app.gui.workspace.Workspace`: ``(session, parent=None)``;
+    ``chosen_in`` says where its user picks the study (the technician's study view, or the
+    physician's worklist), for the hint shown before one is picked.
     """
 
     #: Emitted with the new reading's id after a save.
     saved = Signal(int)
 
-    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: Session, parent: QWidget | None = None, *, chosen_in: str = "study"
+    ) -> None:
         super().__init__(session, parent)
+        self.chosen_in = chosen_in
         self.study_id: int | None = None
         self.study_uid: str = ""
         self.study_text: str = ""
@@ -201,7 +206,11 @@ class VfaPanel(Workspace):
             )
         )
         if self.study_id is None:
-            self.study_label.setText(_("No study chosen: pick one in the Study view."))
+            self.study_label.setText(
+                _("No study chosen: pick one in the worklist.")
+                if self.chosen_in == "worklist"
+                else _("No study chosen: pick one in the Study view.")
+            )
             self.indication_label.setText("")
         else:
             self.study_label.setText(_("VFA reading of {study}").format(study=self.study_text))

@@ -420,3 +420,11 @@ def test_a_physician_enters_a_vfa_reading_for_the_selected_study(
     )
     assert panel.study_id == doc_ws.model.row_at(1).study_id and panel.entries == {}
     qtbot.waitUntil(lambda: not doc_ws.busy(), timeout=TIMEOUT)
+
+
+def test_the_physicians_vfa_tab_says_to_pick_a_study_in_the_worklist(
+    qtbot: QtBot, demo_archive: Path
+) -> None:
+    ws = PhysicianWorkspace(session_as(demo_archive, Role.PHYSICIAN, "doc-vfa"))
+    qtbot.addWidget(ws)
+    assert ws.vfa_panel.study_label.text() == _("No study chosen: pick one in the worklist.")
