@@ -121,8 +121,9 @@ class StudyPanel(Workspace):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(results)
         self.splitter.addWidget(self.viewer)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        # the results' eight columns fit at 1366 px; the viewer zooms what it is given
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 1)
         layout.addWidget(self.splitter, 1)
         self.retranslate()
 
