@@ -162,7 +162,7 @@ def qc_scanners_since(db: sqlite_utils.Database, after_id: int) -> set[int]:
 
 
 def scanner_qc_series(
-    db: sqlite_utils.Database, scanner_id: int, region: str
+    db: sqlite_utils.Database, scanner_id: int, region: str, after_id: int = 0
 ) -> list[tuple[int, str, float]]:
     """Return one scanner's daily-QC readings of one phantom region, by time.
 
@@ -174,6 +174,9 @@ def scanner_qc_series(
         The scanner.
     region : str
         The phantom region (``total`` by default in the QC views).
+    after_id : int
+        Only phantom scans with a higher id (from :func:`phantom_scan_mark`: the scans
+        that arrived since); 0 reads them all.
 
     Returns
     -------
@@ -183,40 +186,10 @@ def scanner_qc_series(
     rows: list[tuple[int, str, float]] = db.execute(
         "SELECT ps.id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
         " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id AND pr.region = ?"
-        " WHERE ps.scanner_id = ? AND ps.purpose = 'daily_qc'"
+        " WHERE ps.scanner_id = ? AND ps.purpose = 'daily_qc' AND ps.id > ?"
         " ORDER BY ps.acquired_at, ps.id",
-        [region, scanner_id],
+        [region, scanner_id, after_id],
     ).fetchall()  # INTEGER, TEXT and REAL columns: already int, str and float
-    return rows
-
-
-def scanner_qc_series_since(
-    db: sqlite_utils.Database, scanner_id: int, region: str, after_id: int
-) -> list[tuple[int, str, float]]:
-    """Return a scanner's daily-QC readings of a region whose phantom scan id is above one.
-
-    Parameters
-    ----------
-    db : sqlite_utils.Database
-        The open archive.
-    scanner_id : int
-        The scanner.
-    region : str
-        The phantom region.
-    after_id : int
-        A phantom scan id (from :func:`phantom_scan_mark`); only newer scans are read.
-
-    Returns
-    -------
-    list of tuple
-        ``(phantom scan id, acquired_at, bmd_g_cm2)`` by id.
-    """
-    rows: list[tuple[int, str, float]] = db.execute(
-        "SELECT ps.id, ps.acquired_at, pr.bmd_g_cm2 FROM phantom_scans ps"
-        " JOIN phantom_results pr ON pr.phantom_scan_id = ps.id AND pr.region = ?"
-        " WHERE ps.id > ? AND ps.scanner_id = ? AND ps.purpose = 'daily_qc' ORDER BY ps.id",
-        [region, after_id, scanner_id],
-    ).fetchall()
     return rows
 
 

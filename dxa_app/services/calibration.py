@@ -53,7 +53,6 @@ from dxa_app.archive.qc import (
     qc_scanners,
     qc_scanners_since,
     scanner_qc_series,
-    scanner_qc_series_since,
 )
 from dxa_app.archive.scale import SCALES, NationalScale, add_scale, current_scale
 from dxa_app.archive.scanners import scanner_ids_by_serial
@@ -824,7 +823,7 @@ class _QcStatusCache:
             if hit is not None and hit[0] == key:
                 q, fresh_needed = hit[1], False
                 if s.scanner_id in changed:  # new QC scans only: the analysis goes on over them
-                    new = scanner_qc_series_since(db, s.scanner_id, "total", since[0])
+                    new = scanner_qc_series(db, s.scanner_id, "total", since[0])
                     if new:
                         q = None if q is None else _grown(q, new, inputs[0])
                         fresh_needed = q is None
