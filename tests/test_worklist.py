@@ -158,5 +158,10 @@ def test_the_worklist_command_filters_by_period_site_and_scanner(
         assert len(studies) == at_site and {s["site"] for s in studies} == {site}
         assert main([*base, "--scanner", "NO-SUCH-SERIAL"]) != 0
         assert "NO-SUCH-SERIAL" in capsys.readouterr().err
+        # an unknown site and a negative period are refused with one message, not emptiness
+        assert main([*base, "--site", "NO-SUCH-SITE"]) != 0
+        assert "No site has the code NO-SUCH-SITE" in capsys.readouterr().err
+        assert main([*base, "--days", "-3"]) != 0
+        assert "0 or more" in capsys.readouterr().err
     finally:
         set_language("en")

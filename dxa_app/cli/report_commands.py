@@ -23,24 +23,16 @@ def _lang(args: argparse.Namespace) -> str:
 
 def _worklist(args: argparse.Namespace) -> ExitCode:
     from dxa_app.services.worklist import (
-        WorklistFilter,
         count_older_pending,
         count_pending_reports,
         pending_reports,
-        worklist_choices,
+        worklist_filter,
     )
 
     session = login(args)
-    scanner_id: int | None = None
-    if args.scanner:
-        found = [c for c in worklist_choices(session).scanners if c.serial == args.scanner]
-        if not found:
-            raise UsageError(
-                _("No scanner has the serial number {serial}.").format(serial=args.scanner),
-                _("See the scanners with: dxa sites"),
-            )
-        scanner_id = found[0].id
-    where = WorklistFilter(days=args.days or None, site=args.site or "", scanner_id=scanner_id)
+    where = worklist_filter(
+        session, days=args.days, site=args.site or "", scanner_serial=args.scanner or ""
+    )
     rows = pending_reports(session, where=where)
     lines = [
         f"{r.study_id:>5}  {r.study_date}  {r.patient_identifier:<12} {r.site:<12} "

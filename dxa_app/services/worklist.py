@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from dxa_app.archive.queries import count_pending, pending_studies
 from dxa_app.archive.scanners import scanner_rows
 from dxa_app.domain import scanner_label
+from dxa_app.errors import UsageError
+from dxa_app.i18n import _
 from dxa_app.services.auth import Permission, Session, acting
 
 #: The periods a worklist offers, in days (None: every date); the screens start with 30.
@@ -117,6 +119,56 @@ def worklist_choices(session: Session) -> WorklistChoices:
         for r in rows
     )
     return WorklistChoices(sites, scanners)
+
+
+def worklist_filter(
+    session: Session, *, days: int | None = None, site: str = "", scanner_serial: str = ""
+) -> WorklistFilter:
+    """Return the worklist filter a user named by words: a period, a site code, a serial.
+
+    Parameters
+    ----------
+    session : Session
+        The logged-in user.
+    days : int, optional
+        The last N days (None or 0: every date).
+    site : str
+        A site code ('': every site).
+    scanner_serial : str
+        A scanner's serial number ('': every scanner).
+
+    Returns
+    -------
+    WorklistFilter
+        The filter, with the scanner's archive id.
+
+    Raises
+    ------
+    UsageError
+        For a negative period, or a site or serial the archive does not know.
+    """
+    if days is not None and days < 0:
+        raise UsageError(
+            _("The period must be a number of days, 0 or more (0: every date)."),
+            _("Give e.g. 30 for the last 30 days."),
+        )
+    choices = worklist_choices(session)
+    site = site.strip()
+    if site and site not in choices.sites:
+        raise UsageError(
+            _("No site has the code {site}.").format(site=site),
+            _("See the sites with: dxa sites"),
+        )
+    scanner_id: int | None = None
+    if scanner_serial:
+        found = [c for c in choices.scanners if c.serial == scanner_serial]
+        if not found:
+            raise UsageError(
+                _("No scanner has the serial number {serial}.").format(serial=scanner_serial),
+                _("See the scanners with: dxa sites"),
+            )
+        scanner_id = found[0].id
+    return WorklistFilter(days=days or None, site=site, scanner_id=scanner_id)
 
 
 def pending_reports(
