@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -35,15 +34,12 @@ from dxa_app.gui.centre_references import ReferencesPanel
 from dxa_app.gui.common import FormDialog, read_only_table, set_form_labels
 from dxa_app.gui.dialogs import describe
 from dxa_app.gui.labels import role_label
-from dxa_app.gui.pacs_form import PacsForm
+from dxa_app.gui.settings_dialog import LockTimePage, PacsPage, ReceiverPage
 from dxa_app.gui.table_model import Column, ObjectTableModel
 from dxa_app.gui.workspace import ProgressFn, Workspace
 from dxa_app.i18n import _
 from dxa_app.progress import CancelToken
 from dxa_app.services.auth import Permission, Session, User
-from dxa_app.services.pacs import PacsTarget, pacs_target, set_pacs_target
-from dxa_app.services.receiving import allow_caller, allowed_callers
-from dxa_app.services.settings import MAX_LOCK_MINUTES, lock_minutes, set_lock_minutes
 from dxa_app.services.signers import trust_signer, trusted_signers
 from dxa_app.services.users import (
     add_user,
@@ -128,9 +124,6 @@ class _Loaded:
     """What :meth:`AdminWorkspace.refresh` reads (what the role may see)."""
 
     users: list[User]
-    pacs: PacsTarget | None
-    callers: list[str] | None
-    lock_minutes: int | None
     signers: list[dict[str, Any]] | None = None
 
 
@@ -204,36 +197,13 @@ class AdminWorkspace(Workspace):
         users_layout.addLayout(table_side, 2)
         users_layout.addLayout(self.add_form, 1)
 
-        self.pacs_box = PacsForm()
-        self.save_pacs_button = QPushButton()
-        self.save_pacs_button.clicked.connect(self.save_pacs)
-        pacs_buttons = QHBoxLayout()
-        pacs_buttons.addStretch(1)
-        pacs_buttons.addWidget(self.save_pacs_button)
-        self.pacs_box.add_row(pacs_buttons)
-
-        self.callers_box = QGroupBox()
-        self.callers_note = QLabel()
-        self.callers_note.setWordWrap(True)
-        self.caller_list = QListWidget()
-        self.caller_list.setObjectName("callerList")
-        self.caller_list.itemSelectionChanged.connect(self.update_actions)
-        self.caller_edit = QLineEdit()
-        self.caller_edit.setObjectName("callerEdit")
-        self.caller_edit.setMaxLength(16)
-        self.caller_edit.returnPressed.connect(lambda: self.allow_caller(self.caller_edit.text()))
-        self.add_caller_button = QPushButton()
-        self.add_caller_button.clicked.connect(lambda: self.allow_caller(self.caller_edit.text()))
-        self.remove_caller_button = QPushButton()
-        self.remove_caller_button.clicked.connect(self.remove_selected_caller)
-        callers_layout = QVBoxLayout(self.callers_box)
-        callers_layout.addWidget(self.callers_note)
-        callers_layout.addWidget(self.caller_list, 1)
-        caller_row = QHBoxLayout()
-        caller_row.addWidget(self.caller_edit, 1)
-        caller_row.addWidget(self.add_caller_button)
-        caller_row.addWidget(self.remove_caller_button)
-        callers_layout.addLayout(caller_row)
+        # the settings dialog's own pages (one home for each setting, two places to reach it)
+        self.pacs_page = PacsPage(session)
+        self.receiver_page = ReceiverPage(session)
+        self.lock_page = LockTimePage(session)
+        for page in (self.pacs_page, self.receiver_page, self.lock_page):
+            self.add_part(page)
+        self.lock_page.lock_minutes_changed.connect(self.lock_minutes_changed)
 
         self.signers_box = QGroupBox()
         self.signers_note = QLabel()
@@ -256,42 +226,21 @@ class AdminWorkspace(Workspace):
         signers_layout.addWidget(self.trusted_list, 1)
         signers_layout.addStretch(1)  # keeps the note at the top while the list is hidden
 
-        self.lock_box = QGroupBox()
-        self.lock_label = QLabel()
-        self.lock_spin = QSpinBox()
-        self.lock_spin.setObjectName("lockMinutes")
-        self.lock_spin.setRange(1, MAX_LOCK_MINUTES)
-        self.lock_spin.setValue(10)
-        self.save_lock_button = QPushButton()
-        self.save_lock_button.clicked.connect(
-            lambda: self.save_lock_minutes(self.lock_spin.value())
-        )
-        self.lock_note = QLabel()
-        self.lock_note.setWordWrap(True)
-        lock_layout = QVBoxLayout(self.lock_box)
-        lock_row = QHBoxLayout()
-        lock_row.addWidget(self.lock_label)
-        lock_row.addWidget(self.lock_spin)
-        lock_row.addStretch(1)
-        lock_row.addWidget(self.save_lock_button)
-        lock_layout.addLayout(lock_row)
-        lock_layout.addWidget(self.lock_note)
-
         self.references = ReferencesPanel(session)
         self.add_part(self.references)
         self.references.setVisible(session.may(Permission.REFERENCE_INSTALL))
 
         may_settings = session.may(Permission.SETTINGS)
         self.users_box.setVisible(session.may(Permission.USERS))
-        for box in (self.pacs_box, self.callers_box, self.signers_box, self.lock_box):
+        for box in (self.pacs_page, self.receiver_page, self.signers_box, self.lock_page):
             box.setVisible(may_settings)
         self.status_label = self.make_status_label()
         settings_row = QHBoxLayout()
-        settings_row.addWidget(self.pacs_box, 3)
-        settings_row.addWidget(self.callers_box, 2)
+        settings_row.addWidget(self.pacs_page, 3)
+        settings_row.addWidget(self.receiver_page, 2)
         right = QVBoxLayout()
         right.addWidget(self.signers_box, 1)
-        right.addWidget(self.lock_box)
+        right.addWidget(self.lock_page)
         settings_row.addLayout(right, 3)
         layout = QVBoxLayout(self)
         layout.addWidget(self.users_box, 1)
@@ -315,17 +264,8 @@ class AdminWorkspace(Workspace):
         self.reset_button.setText(_("Reset password…"))
         self.new_role_label.setText(_("New role"))
         self.role_button.setText(_("Change role"))
-        self.pacs_box.retranslate()
-        self.pacs_box.setTitle(_("PACS for signed reports"))
-        self.pacs_box.set_note(_("Stored in the archive: every workstation sends there."))
-        self.save_pacs_button.setText(_("Save"))
-        self.callers_box.setTitle(_("Scanners the receiver accepts"))
-        self.callers_note.setText(
-            _("The calling AE title of each scanner that may send DICOM to this archive.")
-        )
-        self.caller_edit.setPlaceholderText(_("AE title"))
-        self.add_caller_button.setText(_("Add"))
-        self.remove_caller_button.setText(_("Remove"))
+        for page in (self.pacs_page, self.receiver_page, self.lock_page):
+            page.retranslate()
         self.signers_box.setTitle(_("Trusted signer certificates"))
         self.signers_note.setText(
             _(
@@ -335,13 +275,6 @@ class AdminWorkspace(Workspace):
         )
         self.trust_button.setText(_("Trust a certificate…"))
         self.trusted_label.setText(_("Trusted certificates:"))
-        self.lock_box.setTitle(_("Screen lock"))
-        self.lock_label.setText(_("Lock the window after"))
-        self.lock_spin.setSuffix(_(" minutes"))
-        self.lock_note.setText(
-            _("without keyboard or mouse input; stored in the archive for every workstation.")
-        )
-        self.save_lock_button.setText(_("Save"))
         self.user_model.retranslate()
         self.references.retranslate()
         self.update_actions()
@@ -361,7 +294,6 @@ class AdminWorkspace(Workspace):
         self.reset_button.setEnabled(user is not None)
         self.new_role_combo.setEnabled(user is not None)
         self.role_button.setEnabled(user is not None and self._chosen_role() != user.role)
-        self.remove_caller_button.setEnabled(bool(self.caller_list.selectedItems()))
 
     def _chosen_role(self) -> Role:
         return Role(str(self.new_role_combo.currentData()))
@@ -382,17 +314,13 @@ class AdminWorkspace(Workspace):
         may_settings = session.may(Permission.SETTINGS)
 
         def work(_progress: ProgressFn, _cancel: CancelToken) -> _Loaded:
-            if not may_settings:
-                return _Loaded(list_users(session) if may_users else [], None, None, None)
-            return _Loaded(
-                list_users(session) if may_users else [],
-                pacs_target(session),
-                allowed_callers(session),
-                lock_minutes(session),
-                trusted_signers(session),
-            )
+            users = list_users(session) if may_users else []
+            return _Loaded(users, trusted_signers(session) if may_settings else None)
 
         self.run(work, self._loaded)
+        if may_settings:
+            for page in (self.pacs_page, self.receiver_page, self.lock_page):
+                page.refresh()
         if session.may(Permission.REFERENCE_INSTALL):
             self.references.refresh()
 
@@ -404,12 +332,6 @@ class AdminWorkspace(Workspace):
             row = self.user_model.find_row(lambda u: u.username == selected.username)
             if row is not None:
                 self.user_view.selectRow(row)
-        if result.pacs is not None:
-            self.pacs_box.show_target(result.pacs)
-        if result.callers is not None:
-            self._show_callers(result.callers)
-        if result.lock_minutes is not None:
-            self.lock_spin.setValue(result.lock_minutes)
         if result.signers is not None:
             self.trusted = list(result.signers)
             self.trusted_list.clear()
@@ -419,11 +341,6 @@ class AdminWorkspace(Workspace):
                 )
             self.trusted_list.setVisible(bool(self.trusted))
             self.trusted_label.setVisible(bool(self.trusted))
-        self.update_actions()
-
-    def _show_callers(self, callers: Sequence[str]) -> None:
-        self.caller_list.clear()
-        self.caller_list.addItems(list(callers))
         self.update_actions()
 
     # -- actions --------------------------------------------------------------------------
@@ -473,19 +390,6 @@ class AdminWorkspace(Workspace):
             text = _("User {name} reactivated.") if user.active else _("User {name} deactivated.")
             self.set_status(text.format(name=user.username))
             self.refresh()
-
-        self.run(work, done)
-
-    def save_pacs(self) -> None:
-        """Store the PACS address for every workstation (audited by the service)."""
-        session, target = self.session, self.pacs_box.target()
-
-        def work(_progress: ProgressFn, _cancel: CancelToken) -> PacsTarget:
-            return set_pacs_target(session, target)
-
-        def done(stored: PacsTarget) -> None:
-            self.pacs_box.show_target(stored)
-            self.set_status(_("The PACS address is stored for every workstation."))
 
         self.run(work, done)
 
@@ -571,38 +475,6 @@ class AdminWorkspace(Workspace):
         self.refresh()
 
     # -- settings ---------------------------------------------------------------------------
-    def allow_caller(self, ae_title: str, *, remove: bool = False) -> None:
-        """Register (or ``remove``) a scanner's calling AE title for the receiver; audited.
-
-        Parameters
-        ----------
-        ae_title : str
-            The scanner's own AE title (the service checks it).
-        remove : bool
-            Unregister it instead.
-        """
-        session = self.session
-
-        def work(_progress: ProgressFn, _cancel: CancelToken) -> list[str]:
-            return allow_caller(session, ae_title, remove=remove)
-
-        def done(callers: list[str]) -> None:
-            self._show_callers(callers)
-            ae = ae_title.strip()
-            if remove:
-                self.set_status(_("Scanner {ae} removed.").format(ae=ae))
-            else:
-                self.caller_edit.clear()
-                self.set_status(_("Scanner {ae} registered.").format(ae=ae))
-
-        self.run(work, done)
-
-    def remove_selected_caller(self) -> None:
-        """Unregister the AE title selected in the list."""
-        items = self.caller_list.selectedItems()
-        if items:
-            self.allow_caller(items[0].text(), remove=True)
-
     def choose_signer_certificate(self) -> None:
         """Ask for a physician's certificate file (PEM) and trust it."""
         path, _selected = QFileDialog.getOpenFileName(
@@ -645,29 +517,5 @@ class AdminWorkspace(Workspace):
                     subject=result.get("subject", ""), fingerprint=fingerprint
                 )
             )
-
-        self.run(work, done)
-
-    def save_lock_minutes(self, minutes: int) -> None:
-        """Store the idle time after which every workstation locks (administrator; audited).
-
-        Parameters
-        ----------
-        minutes : int
-            1 to :data:`~dxa_app.services.settings.MAX_LOCK_MINUTES` (the service checks).
-        """
-        session = self.session
-
-        def work(_progress: ProgressFn, _cancel: CancelToken) -> int:
-            return set_lock_minutes(session, minutes)
-
-        def done(stored: int) -> None:
-            self.lock_spin.setValue(stored)
-            self.set_status(
-                _("The window locks after {n} minutes without input, on every workstation.").format(
-                    n=stored
-                )
-            )
-            self.lock_minutes_changed.emit(stored)
 
         self.run(work, done)

@@ -133,11 +133,11 @@ def test_the_pacs_address_is_stored_for_every_workstation(
 ) -> None:
     admin = add_test_user(sample_archive.path, "anne", Role.ADMIN)
     ws = _workspace(qtbot, admin)
-    ws.pacs_box.show_target(PacsTarget(" pacs.example ", 11112, "ORTHANC", "DXA1"))
-    ws.save_pacs_button.click()
+    ws.pacs_page.pacs_box.show_target(PacsTarget(" pacs.example ", 11112, "ORTHANC", "DXA1"))
+    ws.pacs_page.save_button.click()
     qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
     assert pacs_target(admin) == PacsTarget("pacs.example", 11112, "ORTHANC", "DXA1")
-    assert ws.pacs_box.host.text() == "pacs.example"  # what the service stored
+    assert ws.pacs_page.pacs_box.host.text() == "pacs.example"  # what the service stored
     rows = query(
         sample_archive.path, "SELECT username FROM audit_log WHERE action = 'setting_pacs'"
     )
@@ -149,7 +149,7 @@ def test_a_technician_is_refused_by_the_service(
 ) -> None:
     ws = AdminWorkspace(add_test_user(sample_archive.path, "tekla", Role.TECHNICIAN))
     qtbot.addWidget(ws)
-    assert not ws.users_box.isVisibleTo(ws) and not ws.pacs_box.isVisibleTo(ws)
+    assert not ws.users_box.isVisibleTo(ws) and not ws.pacs_page.pacs_box.isVisibleTo(ws)
     ws.set_user_active("admin", False)
     qtbot.waitUntil(lambda: not ws.busy(), timeout=TIMEOUT)
     assert isinstance(ws.last_error, PermissionDeniedError)
@@ -242,31 +242,34 @@ def test_register_and_remove_the_receivers_scanners(
     archive = sample_archive.path
     anne = add_test_user(archive, "anne", Role.ADMIN)
     ws = _workspace(qtbot, anne)
-    assert ws.caller_list.count() == 0
-    ws.caller_edit.setText("HZ_DXA1")
-    ws.add_caller_button.click()
+    assert ws.receiver_page.caller_list.count() == 0
+    ws.receiver_page.caller_edit.setText("HZ_DXA1")
+    ws.receiver_page.add_button.click()
     _wait(qtbot, ws)
-    ws.caller_edit.setText("IDXA_OUH")
-    ws.add_caller_button.click()
+    ws.receiver_page.caller_edit.setText("IDXA_OUH")
+    ws.receiver_page.add_button.click()
     _wait(qtbot, ws)
-    assert [ws.caller_list.item(i).text() for i in range(ws.caller_list.count())] == [
+    assert [
+        ws.receiver_page.caller_list.item(i).text()
+        for i in range(ws.receiver_page.caller_list.count())
+    ] == [
         "HZ_DXA1",
         "IDXA_OUH",
     ]
     assert allowed_callers(anne) == ["HZ_DXA1", "IDXA_OUH"]
-    assert ws.caller_edit.text() == ""
+    assert ws.receiver_page.caller_edit.text() == ""
 
-    ws.allow_caller("   ")  # the service refuses an empty AE title
+    ws.receiver_page.allow("   ")  # the service refuses an empty AE title
     _wait(qtbot, ws)
     assert isinstance(ws.last_error, UsageError)
     assert _("An AE title is 1 to 16 ASCII characters.") in ws.status_label.text()
 
-    assert not ws.remove_caller_button.isEnabled()
-    ws.caller_list.setCurrentRow(0)
-    assert ws.remove_caller_button.isEnabled()
-    ws.remove_caller_button.click()
+    assert not ws.receiver_page.remove_button.isEnabled()
+    ws.receiver_page.caller_list.setCurrentRow(0)
+    assert ws.receiver_page.remove_button.isEnabled()
+    ws.receiver_page.remove_button.click()
     _wait(qtbot, ws)
-    assert allowed_callers(anne) == ["IDXA_OUH"] and ws.caller_list.count() == 1
+    assert allowed_callers(anne) == ["IDXA_OUH"] and ws.receiver_page.caller_list.count() == 1
     actions = query(
         archive,
         "SELECT action FROM audit_log WHERE action LIKE 'receive_caller_%' ORDER BY id",
@@ -317,17 +320,17 @@ def test_the_lock_time_is_stored_for_every_workstation(
     ws = win.workspaces["admin"]
     assert isinstance(ws, AdminWorkspace)
     _wait(qtbot, ws)
-    assert ws.lock_spin.value() == 10 and win.idle_watcher.timeout_ms == 10 * MINUTE_MS
-    ws.lock_spin.setValue(4)
+    assert ws.lock_page.spin.value() == 10 and win.idle_watcher.timeout_ms == 10 * MINUTE_MS
+    ws.lock_page.spin.setValue(4)
     with qtbot.waitSignal(ws.lock_minutes_changed, timeout=TIMEOUT) as signal:
-        ws.save_lock_button.click()
+        ws.lock_page.save_button.click()
     assert signal.args == [4]
     assert lock_minutes(anne) == 4
     assert win.idle_watcher.timeout_ms == 4 * MINUTE_MS  # this window uses it at once
     rows = query(archive, "SELECT username FROM audit_log WHERE action = 'setting_lock_minutes'")
     assert rows == [{"username": "anne"}]
 
-    ws.save_lock_minutes(0)  # the service refuses what the spin box would not allow
+    ws.lock_page.save(0)  # the service refuses what the spin box would not allow
     _wait(qtbot, ws)
     assert isinstance(ws.last_error, UsageError) and lock_minutes(anne) == 4
 
@@ -339,7 +342,7 @@ def test_a_technician_is_refused_every_administration(
     anne = add_test_user(archive, "anne", Role.ADMIN)
     ws = AdminWorkspace(add_test_user(archive, "tekla", Role.TECHNICIAN))
     qtbot.addWidget(ws)
-    for box in (ws.users_box, ws.callers_box, ws.signers_box, ws.lock_box):
+    for box in (ws.users_box, ws.receiver_page, ws.signers_box, ws.lock_page):
         assert not box.isVisibleTo(ws)
     _key, cert = make_self_signed_certificate("Dr. Åse Hansen")
     pem = tmp_path / "hansen.pem"
@@ -347,9 +350,9 @@ def test_a_technician_is_refused_every_administration(
     attempts: dict[str, Callable[[], None]] = {
         "reset password": lambda: ws.reset_password("admin", "another-password-1"),
         "change role": lambda: ws.change_role("admin", Role.TECHNICIAN),
-        "register a scanner": lambda: ws.allow_caller("HZ_DXA1"),
+        "register a scanner": lambda: ws.receiver_page.allow("HZ_DXA1"),
         "trust a certificate": lambda: ws.trust_signer_file(pem),
-        "lock time": lambda: ws.save_lock_minutes(3),
+        "lock time": lambda: ws.lock_page.save(3),
     }
     for name, attempt in attempts.items():
         ws.last_error = None
