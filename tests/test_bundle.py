@@ -18,7 +18,8 @@ from dxa_app.about import component_distributions
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "pyinstaller.spec"
 
-pytestmark = pytest.mark.slow
+# the build alone takes about 4 minutes on a busy core; its subprocess has its own guard
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QProgressBar, QPushButton
 
@@ -79,6 +80,7 @@ def run_task(
     progress_bar: QProgressBar | None = None,
     cancel_button: QPushButton | None = None,
     pool: QThreadPool | None = None,
+    owner: QObject | None = None,
 ) -> TaskHandle:
     """Run ``work`` on the thread pool and call back on the GUI thread.
 
@@ -100,6 +102,10 @@ def run_task(
         Enabled while running; clicking it cancels.
     pool : QThreadPool, optional
         Default: the global pool.
+    owner : QObject, optional
+        The widget the callbacks belong to. When it has been deleted by the time the work
+        ends (its window closed, the user logged out), nothing is called back: the result
+        is kept on the handle only.
 
     Returns
     -------
@@ -112,11 +118,14 @@ def run_task(
     #: Non-empty while the cancel button is connected to this task.
     connected: list[bool] = []
 
+    def gone() -> bool:
+        return owner is not None and not shiboken6.isValid(owner)
+
     def finish() -> None:
         handle.finished = True
-        if progress_bar is not None:
+        if progress_bar is not None and shiboken6.isValid(progress_bar):
             progress_bar.setVisible(False)
-        if cancel_button is not None and connected:
+        if cancel_button is not None and connected and shiboken6.isValid(cancel_button):
             connected.clear()  # disconnect once: a failed disconnect costs a reference of False
             cancel_button.setEnabled(False)
             with contextlib.suppress(RuntimeError, TypeError):
@@ -124,7 +133,9 @@ def run_task(
 
     @Slot(int, int, str)
     def progressed(done: int, total: int, message: str) -> None:
-        if progress_bar is not None:
+        if gone():
+            return
+        if progress_bar is not None and shiboken6.isValid(progress_bar):
             if total > 0:
                 progress_bar.setRange(0, total)
                 progress_bar.setValue(done)
@@ -139,12 +150,15 @@ def run_task(
     def done(result: Any) -> None:
         handle.result = result
         finish()
-        on_done(result)
+        if not gone():
+            on_done(result)
 
     @Slot(object, str)
     def failed(exc: BaseException, details: str) -> None:
         handle.error = exc
         finish()
+        if gone():
+            return
         if on_error is not None:
             on_error(exc, details)
         else:
@@ -155,7 +169,7 @@ def run_task(
     @Slot()
     def cancelled() -> None:
         finish()
-        if on_cancelled is not None:
+        if on_cancelled is not None and not gone():
             on_cancelled()
 
     signals.progress.connect(progressed)

@@ -164,6 +164,7 @@ class Workspace(QWidget):
             on_cancelled=on_cancelled,
             progress_bar=progress_bar,
             cancel_button=cancel_button,
+            owner=self,
         )
         self.handle = handle
         self._tasks.append(handle)

@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import pytest
+import shiboken6
 from PySide6.QtWidgets import QProgressBar, QPushButton
 from pytestqt.qtbot import QtBot
 
@@ -116,3 +117,42 @@ def test_a_report_of_unknown_length_keeps_the_bar_busy(qtbot: QtBot) -> None:
     )
     qtbot.waitUntil(lambda: handle.finished, timeout=5000)
     assert ranges == [(0, 0)]
+
+
+def test_work_that_ends_after_its_widget_was_deleted_calls_nothing_back(qtbot: QtBot) -> None:
+    """A list loading when its window closes: the result is kept, no deleted widget is touched."""
+    from PySide6.QtWidgets import QComboBox, QWidget
+
+    release = threading.Event()
+    owner = QWidget()
+    combo = QComboBox(owner)
+    bar = QProgressBar(owner)
+    button = QPushButton(owner)
+    touched: list[str] = []
+
+    def work(progress: Any, cancel: CancelToken) -> int:
+        release.wait(10)
+        progress(1, 1, "done")
+        return 7
+
+    def on_done(result: int) -> None:
+        touched.append(str(combo.currentData()))  # raises when the combo is gone
+
+    handle = run_task(work, on_done=on_done, progress_bar=bar, cancel_button=button, owner=owner)
+    owner.deleteLater()
+    qtbot.waitUntil(lambda: not shiboken6.isValid(combo), timeout=5000)
+    release.set()
+    qtbot.waitUntil(lambda: handle.finished, timeout=5000)
+    assert handle.result == 7
+    assert touched == []  # pytest-qt fails the test on an exception in a slot
+
+
+def test_work_for_a_live_owner_calls_back(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    results: list[int] = []
+    handle = run_task(lambda p, c: 5, on_done=results.append, owner=owner)
+    qtbot.waitUntil(lambda: handle.finished, timeout=5000)
+    assert results == [5]
