@@ -34,6 +34,7 @@ from dxa_app.ingest import dicom_ge as ge
 from dxa_app.ingest import dicom_hologic as hologic
 from dxa_app.progress import CancelToken
 from dxa_app.services.receiving import allow_caller, receive
+from tests.child import child
 from tests.factories import SCANNER, patient, study_record
 from tests.sessions import PASSWORD, ensure_user, session_as
 
@@ -42,6 +43,8 @@ AET = "DXATEST"
 #: The calling AE titles the tests' scanners use (registered with the receiver).
 CALLERS = ("SCANNER", "SCU", "CTSCU")
 TIMEOUT = 15.0
+#: Seconds for a receiver process to start listening (imports and a log-in; busy machine).
+START_TIMEOUT = 120.0
 STORESCU = Path("/usr/bin/storescu")
 
 
@@ -303,34 +306,24 @@ def test_cli_receive_echo_store_and_stop(tmp_path: Path, sig: signal.Signals) ->
         "DXA_USER": "tech",
         "DXA_PASSWORD": PASSWORD,
     }
-    proc = subprocess.Popen(
+    with child(
         [
             *(sys.executable, "main.py", "receive", "--archive", str(archive)),
             *("--port", str(port), "--ae-title", AET, "--host", "127.0.0.1"),
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None and proc.stdout is not None
-        line = proc.stderr.readline()  # blocks until the receiver listens (or exits)
-        assert f"127.0.0.1:{port}" in line, line + proc.stderr.read()
+    ) as proc:
+        line = proc.line("stderr", START_TIMEOUT)  # once the receiver listens (or exits)
+        assert f"127.0.0.1:{port}" in line, proc.printed()
         assert echo("127.0.0.1", port, AET, "SCANNER")
         [(_, status)] = send_files("127.0.0.1", port, AET, "SCANNER", [src])
         assert status == STATUS_SUCCESS
-        first = proc.stdout.readline()
+        first = proc.line("stdout", TIMEOUT)
         assert first.startswith("imported: "), first
         assert first.strip().endswith(".dcm")
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
+        out, err = proc.stop(sig, TIMEOUT)
+    assert proc.proc.returncode == 0, err
     assert (
         "Received 1 files: imported 1, imported with analysis data not understood 0,"
         " duplicates 0, skipped 0, failed 0." in out
@@ -351,32 +344,22 @@ def test_cli_receive_json_lines(tmp_path: Path) -> None:
     ensure_user(archive, "tech", Role.TECHNICIAN)
     allow_caller(session_as(archive, Role.ADMIN, "admin"), "SCANNER")
     port = free_port()
-    proc = subprocess.Popen(
+    with child(
         [
             *(sys.executable, "main.py", "receive", "--json", "--archive", str(archive)),
             *("--port", str(port), "--ae-title", AET, "--incoming", str(tmp_path / "in")),
         ],
         cwd=ROOT,
         env={**os.environ, "DXA_LANG": "en", "DXA_USER": "tech", "DXA_PASSWORD": PASSWORD},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None and proc.stdout is not None
-        assert "Listening" in proc.stderr.readline()
+    ) as proc:
+        assert "Listening" in proc.line("stderr", START_TIMEOUT), proc.printed()
         ct = _ct_file(tmp_path)
         [(_, status)] = send_files("127.0.0.1", port, AET, "SCANNER", [ct])
         assert status == STATUS_SUCCESS
-        row = json.loads(proc.stdout.readline())
+        row = json.loads(proc.line("stdout", TIMEOUT))
         assert row["status"] == "skipped"
-        proc.terminate()
-        out, err = proc.communicate(timeout=TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
+        out, err = proc.stop(signal.SIGTERM, TIMEOUT)
+    assert proc.proc.returncode == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["counts"]["skipped"] == 1
 

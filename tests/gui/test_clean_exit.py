@@ -25,7 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 #: thread), open and close the About box and (administrator) the settings dialog, sign out
 #: of nothing: quit with the application's own Quit action.
 _SESSION = """
+import faulthandler
 import sys
+
+# a session that hangs prints every thread's stack and ends, so the test says where
+faulthandler.dump_traceback_later(240, exit=True)
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -101,7 +105,7 @@ def test_a_session_ends_with_a_clean_exit(demo_archive: Path, tmp_path: Path, ro
             env=env,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=300,
             check=False,
         )
         assert "Fatal Python error" not in proc.stderr, proc.stderr[-3000:]
