@@ -85,6 +85,15 @@ def _run(
     )
 
 
+def _archived_modules(exe: Path) -> set[str]:
+    """The Python modules in an executable's archive (its PYZ), as PyInstaller reads them."""
+    from PyInstaller.archive.readers import CArchiveReader
+
+    reader = CArchiveReader(str(exe))
+    [pyz] = [name for name in reader.toc if name.endswith(".pyz")]
+    return set(reader.open_embedded_archive(pyz).toc)
+
+
 def test_bundle_layout(bundle: Path) -> None:
     exe_suffix = ".exe" if sys.platform == "win32" else ""
     assert (bundle / f"dxa{exe_suffix}").is_file()
@@ -109,6 +118,12 @@ def test_bundle_layout(bundle: Path) -> None:
         assert translated, po
         for msgid, msgstr in list(translated.items())[:50]:
             assert catalogue.gettext(msgid) == msgstr, msgid
+    # one analysis feeds both programs; the command line's archive holds no Qt module
+    for exe, with_qt in (("dxa", True), ("dxa-cli", False)):
+        modules = _archived_modules(bundle / f"{exe}{exe_suffix}")
+        assert "dxa_app.cli" in modules and "dxa_app.services.importing" in modules, exe
+        qt = {m for m in modules if m.split(".")[0] in ("PySide6", "shiboken6", "pyqtgraph")}
+        assert bool(qt) == with_qt and ("dxa_app.gui.main_window" in modules) == with_qt, exe
     # the About box's components carry their metadata: their declared licences show frozen
     bundled = {p.name.split("-")[0].lower().replace("_", "-") for p in internal.glob("*.dist-info")}
     for dist in component_distributions():
