@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from dxa_app.archive import db as archive_db
-from dxa_app.archive import open_archive
+from dxa_app.archive import open_archive, queries
 from dxa_app.archive.migrations import MIGRATIONS
 from dxa_app.archive.queries import list_patients, list_studies, pending_studies
 from dxa_app.archive.store import store_parsed
@@ -93,41 +93,63 @@ def test_patients_searched_by_cpr_with_or_without_dash_and_by_name(doc: Session)
     assert browse.count_patients(doc, search="e") == 1
 
 
-def test_the_name_search_reads_the_stored_folded_name_and_folds_rows_without_it(
+def test_the_search_reads_the_index_of_terms_that_every_new_patient_gets(
     archive: Path, doc: Session
 ) -> None:
-    con = sqlite3.connect(archive)
+    db = open_archive(archive)
     try:
-        stored = dict(con.execute("SELECT name, search_name FROM patients").fetchall())
-        assert stored["charlie Cox"] == " charlie cox"  # folded, a leading space
-        # a row written without it (by a connection without the folding function, so
-        # without the trigger's work) is still found: the search folds it itself
-        con.execute("DROP TRIGGER patients_search_name")
-        con.execute(
+        terms = {
+            t
+            for (t,) in db.execute(
+                "SELECT term FROM patient_terms t JOIN patients p ON p.id = t.patient_id"
+                " WHERE p.name = 'charlie Cox'"
+            )
+        }
+        assert {"ncharlie", "ncox", "i0301509920", "s9920", "s301509920"} <= terms
+        # a new patient (here outside the store) gets its terms from the trigger
+        db.execute(
             "INSERT INTO patients (id_type, identifier, name, created_at, identity_key)"
             " VALUES ('other', 'X-1', 'ÅSE^Østergård-Ærø', '2026-01-01', 'x1')"
         )
-        con.commit()
+        db.conn.commit()
+        plan = " ".join(
+            str(row[3])
+            for row in db.execute(
+                "EXPLAIN QUERY PLAN SELECT count(*) FROM patients p WHERE "
+                + queries._search("han 1234")[0],
+                queries._search("han 1234")[1],
+            )
+        )
+        assert "patient_terms USING PRIMARY KEY" in plan and "SCAN p" not in plan, plan
     finally:
-        con.close()
-    for typed in ("åse", "ØSTERGÅRD", "ærø åse", "Åse Ø"):
+        db.close()
+    for typed in ("åse", "ØSTERGÅRD", "ærø åse", "Åse Ø", "x-1", "X1"):
         assert [p.name for p in browse.patients(doc, search=typed)] == ["ÅSE^Østergård-Ærø"]
     assert browse.patients(doc, search="gård") == []  # a word's middle is not a match
+    # a connection without the search's functions cannot add a patient without its terms
+    con = sqlite3.connect(archive)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="dxa_search_terms"):
+            con.execute(
+                "INSERT INTO patients (id_type, identifier, name, created_at, identity_key)"
+                " VALUES ('other', 'Z-1', 'Zulu', '2026-01-01', 'z1')"
+            )
+    finally:
+        con.close()
+    assert browse.patients(doc, search="zulu") == []
 
 
-def test_migration_0022_fills_the_folded_name_of_existing_patients(
+def test_migration_0023_fills_the_terms_of_existing_patients(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "old.sqlite"
     names = [m.name for m in MIGRATIONS]
-    monkeypatch.setattr(
-        archive_db, "MIGRATIONS", MIGRATIONS[: names.index("0022_patient_search_name")]
-    )
+    monkeypatch.setattr(archive_db, "MIGRATIONS", MIGRATIONS[: names.index("0023_patient_terms")])
     db = open_archive(path)
     try:
         db.execute(
             "INSERT INTO patients (id_type, identifier, name, created_at, identity_key)"
-            " VALUES ('other', 'Y-1', 'Sørensen^Åse-Marie', '2026-01-01', 'y1')"
+            " VALUES ('cpr', '010203-4321', 'Sørensen^Åse-Marie', '2026-01-01', 'y1')"
         )
         db.conn.commit()
     finally:
@@ -135,8 +157,13 @@ def test_migration_0022_fills_the_folded_name_of_existing_patients(
     monkeypatch.undo()
     db = open_archive(path)
     try:
-        row = db.execute("SELECT search_name FROM patients WHERE identifier = 'Y-1'").fetchone()
-        assert row[0] == " sørensen åse marie"
+        assert "patients_search_name" not in {
+            r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        }
+        for typed in ("sørensen", "MARIE åse", "4321", "0102034321", "010203-43", "0203"):
+            found = list_patients(db, search=typed)
+            assert [p.name for p in found] == ["Sørensen^Åse-Marie"], typed
+        assert list_patients(db, search="432") == []  # fewer than four digits: the start only
     finally:
         db.close()
 

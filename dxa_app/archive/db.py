@@ -83,8 +83,8 @@ def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Datab
         conn.execute("PRAGMA foreign_keys = ON")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous = NORMAL")
-        # the name search's folding (used by migration 0022 and the search's fallback)
-        conn.create_function("dxa_fold", 1, search_fold, deterministic=True)
+        # the patient search's folding and terms (migrations 0022, 0023 and their triggers)
+        register_search_functions(conn)
     except (sqlite3.DatabaseError, PermissionError) as exc:
         raise ArchiveError(
             _("Cannot open the archive {path}: {reason}.").format(path=p, reason=exc),
@@ -111,6 +111,39 @@ def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Datab
 def search_fold(text: str | None) -> str | None:
     """Case-fold for searching (SQLite's own lower() and NOCASE leave æ, ø, å as they are)."""
     return text.casefold() if text is not None else None
+
+
+def name_words(name: str) -> list[str]:
+    """The case-folded words of a name as the search matches them (``^`` and ``-`` part words)."""
+    return name.replace("^", " ").replace("-", " ").casefold().split()
+
+
+def compact_identifier(identifier: str) -> str:
+    """An identifier as the search matches it: case-folded, without dashes and spaces."""
+    return "".join(identifier.split()).replace("-", "").casefold()
+
+
+def search_terms(name: str | None, identifier: str | None) -> str:
+    """Return a patient's search terms as a JSON array (the ``patient_terms`` rows).
+
+    ``n`` + each word of the name, ``i`` + the compact identifier (a CPR number without its
+    dash) and ``s`` + each of its later suffixes, so that digits typed anywhere in it (the
+    last four of a CPR number) are a prefix of one term.
+    """
+    terms = ["n" + word for word in name_words(name or "")]
+    compact = compact_identifier(identifier or "")
+    if compact:
+        terms.append("i" + compact)
+        # an identifier is at most 64 characters in DICOM; a longer one from elsewhere is
+        # found anywhere in its first 64
+        terms += ["s" + compact[k:] for k in range(1, min(len(compact), 64))]
+    return json.dumps(list(dict.fromkeys(terms)), ensure_ascii=False)
+
+
+def register_search_functions(conn: sqlite3.Connection) -> None:
+    """Register the search's SQL functions (``dxa_fold``, ``dxa_search_terms``) on ``conn``."""
+    conn.create_function("dxa_fold", 1, search_fold, deterministic=True)
+    conn.create_function("dxa_search_terms", 2, search_terms, deterministic=True)
 
 
 def applied_migrations(db: sqlite_utils.Database) -> list[str]:

@@ -836,6 +836,28 @@ END;
 """
 
 
+#: The patient search by index instead of a scan of every patient: each patient's search terms
+#: (``dxa_search_terms``, registered on every connection ``open_archive`` makes: ``n`` + each
+#: case-folded word of the name, ``i`` + the identifier without its dashes, ``s`` + each later
+#: suffix of it) in an index a typed word or number is looked up in as a prefix range. Filled
+#: here for existing patients and by a trigger for new ones; the folded name of 0022 is no
+#: longer read, so its trigger goes.
+V23_PATIENT_TERMS = """
+CREATE TABLE patient_terms (
+    term TEXT NOT NULL,
+    patient_id INTEGER NOT NULL REFERENCES patients(id),
+    PRIMARY KEY (term, patient_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO patient_terms (term, patient_id)
+    SELECT t.value, p.id FROM patients p, json_each(dxa_search_terms(p.name, p.identifier)) t;
+DROP TRIGGER IF EXISTS patients_search_name;
+CREATE TRIGGER patients_search_terms AFTER INSERT ON patients
+BEGIN
+    INSERT OR IGNORE INTO patient_terms (term, patient_id)
+    SELECT value, NEW.id FROM json_each(dxa_search_terms(NEW.name, NEW.identifier));
+END;
+"""
+
 #: The index that makes a scanner's QC inputs cheap to read, so the QC status is recomputed
 #: only for the scanners whose inputs changed: a scanner's software versions (the baseline
 #: restarts of a software change, dxa_app.archive.qc.software_versions) without reading its
@@ -868,4 +890,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0020_settings", V20_WORKLIST_FILTERS),
     Migration("0018_qc_status_cache", V18_QC_STATUS_CACHE),
     Migration("0022_patient_search_name", V22_PATIENT_SEARCH_NAME),
+    Migration("0023_patient_terms", V23_PATIENT_TERMS),
 )

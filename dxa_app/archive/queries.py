@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlite_utils
 
-from dxa_app.archive.db import search_fold
+from dxa_app.archive.db import compact_identifier, name_words, register_search_functions
 from dxa_app.archive.patients import PERSON_CTE, person_members, person_of
 from dxa_app.archive.store import parse_date
 from dxa_app.domain import ArchiveCounts, PatientSummary, Sex, StudySummary
@@ -90,47 +90,50 @@ def _like(text: str) -> str:
 
 
 def _searchable(db: sqlite_utils.Database) -> None:
-    """Register ``dxa_fold`` (the search's case folding) on this connection.
+    """Register the search's SQL functions on this connection (new patients' terms need them).
 
-    :func:`~dxa_app.archive.db.open_archive` registers it on every archive it opens; this
+    :func:`~dxa_app.archive.db.open_archive` registers them on every archive it opens; this
     covers a connection made otherwise.
     """
-    db.conn.create_function("dxa_fold", 1, search_fold, deterministic=True)
+    register_search_functions(db.conn)
+
+
+#: Above every character: ``term < prefix + _TOP`` ends a prefix range.
+_TOP = "\U0010ffff"
 
 
 def _search(search: str, alias: str = "p") -> tuple[str, list[object]]:
     """Return a condition (and its parameters) matching a CPR/ID or every word of the name.
 
-    Digits (with or without the CPR's dash) match identifiers that begin with them (an index
-    walk) or, from four digits, hold them anywhere (e.g. the last four of a CPR number); any
-    search matches a name in which every word typed begins a word of the name ("han mett"
-    finds "Mette Hansen"), in any case, æ, ø and å included. The connection needs
-    :func:`_searchable`.
+    Digits (with or without the CPR's dash) match identifiers that begin with them or, from
+    four digits, hold them anywhere (e.g. the last four of a CPR number); any search matches a
+    name in which every word typed begins a word of the name ("han mett" finds "Mette
+    Hansen"), in any case, æ, ø and å included. Each is a prefix range of the index of search
+    terms (``patient_terms``, migration 0023), not a scan of every patient.
     """
     text = " ".join(search.split())
     if not text:
         return "", []
-    compact = text.replace("-", "").replace(" ", "")
-    # a CPR number is stored DDMMYY-SSSS: digits typed without the dash match it too
-    dashed = f"{compact[:6]}-{compact[6:]}" if compact.isdigit() and len(compact) > 6 else compact
-    ids = list(dict.fromkeys((text, compact, dashed)))
-    anywhere = compact.isdigit() and len(compact) >= 4
-    if anywhere:  # "holds the digits anywhere" already finds those beginning with them
-        ids = [i for i in ids if i not in (compact, dashed)]
-    conds = [f"{alias}.identifier LIKE ? ESCAPE '\\'" for _ in ids]
-    params: list[object] = [_like(i) + "%" for i in ids]
-    if anywhere:
-        conds.append(f"replace({alias}.identifier, '-', '') LIKE ? ESCAPE '\\'")
-        params.append("%" + _like(compact) + "%")
-    words = text.replace("^", " ").replace("-", " ").split()
-    # the stored folded name (migration 0022); a row written without it is folded here
-    folded = (
-        f"coalesce({alias}.search_name,"
-        f" ' ' || dxa_fold(replace(replace({alias}.name, '^', ' '), '-', ' ')))"
-    )
-    conds.append("(" + " AND ".join(f"{folded} LIKE ? ESCAPE '\\'" for _ in words) + ")")
-    params += ["% " + _like(word.casefold()) + "%" for word in words]
-    return "(" + " OR ".join(conds) + ")", params
+    ranges: list[str] = []  # the prefixes of terms that match the identifier
+    compact = compact_identifier(text)
+    if compact:
+        ranges.append("i" + compact)
+        if compact.isdigit() and len(compact) >= 4:  # anywhere in it
+            ranges.append("s" + compact)
+    words = ["n" + word for word in name_words(text)]
+    one = "SELECT patient_id FROM patient_terms WHERE term >= ? AND term < ?"
+    selects: list[str] = []
+    params: list[object] = []
+    if ranges:
+        selects.append(" UNION ".join(one for _ in ranges))
+        params += [v for prefix in ranges for v in (prefix, prefix + _TOP)]
+    if words:  # every word begins a word of the name
+        selects.append(" INTERSECT ".join(one for _ in words))
+        params += [v for prefix in words for v in (prefix, prefix + _TOP)]
+    if not selects:
+        return "0", []
+    found = " UNION ".join(f"SELECT patient_id FROM ({sel})" for sel in selects)
+    return f"{alias}.id IN ({found})", params
 
 
 def _person_where(search: str) -> tuple[str, list[object]]:
@@ -143,10 +146,12 @@ def _person_where(search: str) -> tuple[str, list[object]]:
     cond, params = _search(search)
     if not cond:
         return where, []
-    merged, merged_params = _search(search, alias="q")
-    where += (  # the records merged into someone are few: found once, not per patient
+    merged, merged_params = _search(search, alias="m")
+    # the records merged into someone are few: each is looked up in what the search found
+    # (``+`` keeps SQLite from walking every patient found to look for a merge instead)
+    merged = "+" + merged.replace("m.id IN", "m.patient_id IN", 1)
+    where += (
         f" AND ({cond} OR p.id IN (SELECT m.into_patient_id FROM patient_merges m"
-        " JOIN patients q ON q.id = m.patient_id"
         f" WHERE m.unmerged_at IS NULL AND {merged}))"
     )
     return where, params + merged_params
@@ -220,8 +225,8 @@ def list_patients(
             GROUP BY p.id {order} {page}
         """
         return [_patient_summary(db, r) for r in db.query(sql, params + page_params)]
-    # a search scans the table and sorts what it found: walking the name index instead
-    # looks up every patient in name order to find a handful (0.1-0.2 s at 40,000)
+    # a search looks up the people it found and sorts them: walking the name index instead
+    # probes every patient in name order to find a handful (0.1-0.2 s at 40,000)
     scan = "NOT INDEXED" if search.strip() else ""
     sql = f"""
         WITH RECURSIVE page AS (
@@ -251,8 +256,25 @@ def count_patients(db: sqlite_utils.Database, *, search: str = "") -> int:
     return int(db.execute(f"SELECT count(*) FROM patients p WHERE {where}", params).fetchone()[0])
 
 
+#: A search that finds more people than this is "broad": the newest studies are walked by
+#: date and each is kept when its patient was found (a few hundred steps to fill a page),
+#: instead of every study of thousands of people being looked up and sorted.
+BROAD_SEARCH = 2000
+
+
+def _found_many(db: sqlite_utils.Database, cond: str, params: list[object]) -> bool:
+    """Return whether a search condition on ``sp`` finds more than :data:`BROAD_SEARCH` people."""
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM patients sp WHERE {cond} LIMIT ?)"
+    return int(db.execute(sql, [*params, BROAD_SEARCH + 1]).fetchone()[0]) > BROAD_SEARCH
+
+
 def _study_where(
-    db: sqlite_utils.Database, patient_id: int | None, search: str, study_id: int | None = None
+    db: sqlite_utils.Database,
+    patient_id: int | None,
+    search: str,
+    study_id: int | None = None,
+    *,
+    by_date: bool = False,
 ) -> tuple[str, list[object]]:
     conds: list[str] = []
     params: list[object] = []
@@ -265,8 +287,10 @@ def _study_where(
         params.extend(members)
     _searchable(db)
     cond, search_params = _search(search, alias="sp")
-    if cond:  # the patients found first (one scan), then their studies by index
-        conds.append(f"st.patient_id IN (SELECT sp.id FROM patients sp NOT INDEXED WHERE {cond})")
+    if cond:  # the patients found first (from the terms' index), then their studies by index
+        walk = by_date and patient_id is None and study_id is None
+        keep = "+" if walk and _found_many(db, cond, search_params) else ""
+        conds.append(f"{keep}st.patient_id IN (SELECT sp.id FROM patients sp WHERE {cond})")
         params.extend(search_params)
     return ("WHERE " + " AND ".join(conds) if conds else ""), params
 
@@ -307,7 +331,7 @@ def list_studies(
         The page, in order (ties by study id in the same direction).
     """
     order = _order(STUDY_SORTS, sort, descending, "st.id")
-    where, params = _study_where(db, patient_id, search, study_id)
+    where, params = _study_where(db, patient_id, search, study_id, by_date=sort == "date")
     page, page_params = _paging(limit, offset)
     columns = """
         SELECT st.id, st.study_uid, st.patient_id, p.identifier, p.name, st.study_date,

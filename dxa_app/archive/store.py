@@ -872,8 +872,13 @@ def store_parsed(
             _store_vfa(db, vfa, tally)
         _version_notes(db, tally)
     _refusal_notes(tally)
-    # each new patient's folded search name is a trigger's change, not a row added
-    derived = db.execute("SELECT count(*) FROM patients WHERE id > ?", [last_patient]).fetchone()[0]
+    # each new patient's search terms are a trigger's changes, not rows added
+    # (each patient's terms are distinct, so the trigger inserted every one of them)
+    derived = db.execute(
+        "SELECT coalesce(sum(json_array_length(dxa_search_terms(name, identifier))), 0)"
+        " FROM patients WHERE id > ?",
+        [last_patient],
+    ).fetchone()[0]
     return db.conn.total_changes - before - derived, tuple(tally.notes)
 
 
