@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,34 @@ def test_numpy_loaded_after_the_archive_still_works_with_it(tmp_path: Path) -> N
         [sys.executable, "main.py", "--version"], cwd=root, capture_output=True, text=True
     )
     assert version.returncode == 0 and version.stdout.startswith("dxa ")
+
+
+_PROBE_WINDOW = """
+import json, os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtWidgets import QApplication
+app = QApplication(["dxa"])
+from dxa_app.gui.main_window import MainWindow
+window = MainWindow()
+window.show()
+app.processEvents()
+before = "sqlite_utils" in sys.modules
+import sqlite_utils  # as the log-in then does: still without numpy
+print(json.dumps([before, "numpy" in sys.modules, hasattr(sqlite_utils, "Database")]))
+"""
+
+
+def test_the_window_shows_before_the_archive_library_loads_and_that_loads_without_numpy(
+    tmp_path: Path,
+) -> None:
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE_WINDOW],
+        cwd=root,
+        env={**os.environ, "DXA_SETTINGS_DIR": str(tmp_path), "DXA_NO_DIALOGS": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, False, True]

@@ -434,9 +434,11 @@ class MainWindow(QMainWindow):
 
     def may_change_settings(self) -> bool:
         """Return whether the logged-in role may change the settings (administrators)."""
+        if self.session is None:  # before log-in: the services are not loaded yet
+            return False
         from dxa_app.services.auth import Permission
 
-        return self.session is not None and self.session.may(Permission.SETTINGS)
+        return self.session.may(Permission.SETTINGS)
 
     def open_settings(self) -> SettingsDialog | None:
         """Open the settings dialog (File > Settings…; administrators; non-blocking).
