@@ -115,12 +115,12 @@ def search_fold(text: str | None) -> str | None:
 
 def name_words(name: str) -> list[str]:
     """The case-folded words of a name as the search matches them (``^`` and ``-`` part words)."""
-    return name.replace("^", " ").replace("-", " ").casefold().split()
+    return (search_fold(name.replace("^", " ").replace("-", " ")) or "").split()
 
 
 def compact_identifier(identifier: str) -> str:
     """An identifier as the search matches it: case-folded, without dashes and spaces."""
-    return "".join(identifier.split()).replace("-", "").casefold()
+    return search_fold("".join(identifier.split()).replace("-", "")) or ""
 
 
 def search_terms(name: str | None, identifier: str | None) -> str:

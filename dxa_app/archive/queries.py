@@ -84,11 +84,6 @@ def _paging(limit: int | None, offset: int) -> tuple[str, list[object]]:
     return "LIMIT ? OFFSET ?", [max(limit, 0), max(offset, 0)]
 
 
-def _like(text: str) -> str:
-    """Return ``text`` with LIKE's wildcards escaped (the escape character is a backslash)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _searchable(db: sqlite_utils.Database) -> None:
     """Register the search's SQL functions on this connection (new patients' terms need them).
 
@@ -102,14 +97,15 @@ def _searchable(db: sqlite_utils.Database) -> None:
 _TOP = "\U0010ffff"
 
 
-def _search(search: str, alias: str = "p") -> tuple[str, list[object]]:
-    """Return a condition (and its parameters) matching a CPR/ID or every word of the name.
+def _search(search: str, column: str = "p.id") -> tuple[str, list[object]]:
+    """Return a condition on a patient id ``column`` (and its parameters) matching a search.
 
     Digits (with or without the CPR's dash) match identifiers that begin with them or, from
     four digits, hold them anywhere (e.g. the last four of a CPR number); any search matches a
     name in which every word typed begins a word of the name ("han mett" finds "Mette
     Hansen"), in any case, æ, ø and å included. Each is a prefix range of the index of search
-    terms (``patient_terms``, migration 0023), not a scan of every patient.
+    terms (``patient_terms``, migration 0023), not a scan of every patient. An empty search
+    gives no condition; one with nothing to look up (only dashes) finds nobody.
     """
     text = " ".join(search.split())
     if not text:
@@ -133,7 +129,7 @@ def _search(search: str, alias: str = "p") -> tuple[str, list[object]]:
     if not selects:
         return "0", []
     found = " UNION ".join(f"SELECT patient_id FROM ({sel})" for sel in selects)
-    return f"{alias}.id IN ({found})", params
+    return f"{column} IN ({found})", params
 
 
 def _person_where(search: str) -> tuple[str, list[object]]:
@@ -146,10 +142,9 @@ def _person_where(search: str) -> tuple[str, list[object]]:
     cond, params = _search(search)
     if not cond:
         return where, []
-    merged, merged_params = _search(search, alias="m")
     # the records merged into someone are few: each is looked up in what the search found
     # (``+`` keeps SQLite from walking every patient found to look for a merge instead)
-    merged = "+" + merged.replace("m.id IN", "m.patient_id IN", 1)
+    merged, merged_params = _search(search, column="+m.patient_id")
     where += (
         f" AND ({cond} OR p.id IN (SELECT m.into_patient_id FROM patient_merges m"
         f" WHERE m.unmerged_at IS NULL AND {merged}))"
@@ -286,7 +281,7 @@ def _study_where(
         conds.append(f"st.patient_id IN ({','.join('?' * len(members))})")
         params.extend(members)
     _searchable(db)
-    cond, search_params = _search(search, alias="sp")
+    cond, search_params = _search(search, column="sp.id")
     if cond:  # the patients found first (from the terms' index), then their studies by index
         walk = by_date and patient_id is None and study_id is None
         keep = "+" if walk and _found_many(db, cond, search_params) else ""
