@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlite_utils
+
+from dxa_app.archive.database import Database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -39,7 +40,7 @@ START = dt.date(2016, 1, 1)
 
 
 def generate_site_archive(
-    db: sqlite_utils.Database, n_scanners: int, years: int, n_sites: int, seed: int = 1
+    db: Database, n_scanners: int, years: int, n_sites: int, seed: int = 1
 ) -> int:
     """Fill an archive with scanners at ``n_sites`` sites, daily QC and one ESP round each."""
     rng = np.random.default_rng(seed)

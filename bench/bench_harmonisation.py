@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlite_utils
+
+from dxa_app.archive.database import Database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -44,7 +45,7 @@ def _precision_studies(
     return out
 
 
-def _own_readings(db: sqlite_utils.Database, truth: dict[str, Any]) -> tuple[int, int, int, int]:
+def _own_readings(db: Database, truth: dict[str, Any]) -> tuple[int, int, int, int]:
     """The demo archive's own readings: misclassified and flagged T-score studies."""
     mis = covered = ok = false = 0
     ids = {r[1]: r[0] for r in db.execute("SELECT id, study_uid FROM studies")}

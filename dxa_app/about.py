@@ -33,7 +33,6 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
     ("numpy", "BSD-3-Clause"),
     ("scipy", "BSD-3-Clause"),
     ("reportlab", "BSD-3-Clause"),
-    ("sqlite-utils", "Apache-2.0"),
     ("SQLite", "Public domain"),
     ("platformdirs", "MIT"),
     ("Babel", "BSD-3-Clause"),

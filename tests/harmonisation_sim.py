@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlite_utils
 
 from calibration.chain import ChainStep, compose, harmonise_with_uncertainty
 from calibration.scores import RegionScore, classify_t, diagnose, t_score, uses_z_score
+from dxa_app.archive.database import Database
 from dxa_app.domain import Role
 from dxa_app.services.calibration import approve_steps, calibrate, chain_for, list_steps
 from dxa_app.services.scoring import REFERENCE_REGION, reference_tables
@@ -58,7 +58,7 @@ class Case:
     true_t: float
 
 
-def _reference(db: sqlite_utils.Database, region: str) -> tuple[float, float]:
+def _reference(db: Database, region: str) -> tuple[float, float]:
     tables, _z = reference_tables(db)
     for table in tables:
         try:
@@ -69,7 +69,7 @@ def _reference(db: sqlite_utils.Database, region: str) -> tuple[float, float]:
 
 
 def near_threshold_cases(
-    db: sqlite_utils.Database, truth: dict[str, Any], *, low: float, high: float
+    db: Database, truth: dict[str, Any], *, low: float, high: float
 ) -> list[Case]:
     """Regular (not in-vivo) visits whose true T is ``low..high`` away from a threshold."""
     cases = []
@@ -85,7 +85,7 @@ def near_threshold_cases(
     return cases
 
 
-def _category(db: sqlite_utils.Database, region: str, bmd: float) -> str:
+def _category(db: Database, region: str, bmd: float) -> str:
     mean, sd = _reference(db, region)
     return str(classify_t(t_score(bmd, mean, sd)))
 
@@ -99,7 +99,7 @@ class Chains:
     keys: tuple[str, ...]
 
 
-def chains(db: sqlite_utils.Database, truth: dict[str, Any], on: dt.date) -> Chains:
+def chains(db: Database, truth: dict[str, Any], on: dt.date) -> Chains:
     """Return the fitted chain and the true (intercept, slope, noise) of every scanner."""
     ids = {r["serial"]: r["id"] for r in db.query("SELECT id, serial FROM scanners")}
     fitted: dict[tuple[str, str], tuple[float, float]] = {}
@@ -114,9 +114,7 @@ def chains(db: sqlite_utils.Database, truth: dict[str, Any], on: dt.date) -> Cha
     return Chains(fitted, true, tuple(s["key"] for s in truth["scanners"]))
 
 
-def categories(
-    db: sqlite_utils.Database, case: Case, ch: Chains, raw: dict[str, float]
-) -> dict[str, list[str]]:
+def categories(db: Database, case: Case, ch: Chains, raw: dict[str, float]) -> dict[str, list[str]]:
     """Raw, harmonised and perfectly corrected categories of one reading per scanner."""
     out: dict[str, list[str]] = {"raw": [], "harmonised": [], "perfect": []}
     for key in ch.keys:
@@ -129,9 +127,7 @@ def categories(
     return out
 
 
-def noise_free(
-    db: sqlite_utils.Database, cases: list[Case], ch: Chains
-) -> dict[str, list[list[str]]]:
+def noise_free(db: Database, cases: list[Case], ch: Chains) -> dict[str, list[list[str]]]:
     """Categories per case from noise-free readings on every scanner."""
     result: dict[str, list[list[str]]] = {"raw": [], "harmonised": [], "perfect": []}
     for c in cases:
@@ -144,7 +140,7 @@ def noise_free(
 
 
 def disagreement_shares(
-    db: sqlite_utils.Database, cases: list[Case], ch: Chains, *, repeats: int, seed: int
+    db: Database, cases: list[Case], ch: Chains, *, repeats: int, seed: int
 ) -> dict[str, float]:
     """Share of (case, repeat) whose category differs between scanners, per correction."""
     rng = np.random.default_rng(seed)
@@ -183,7 +179,7 @@ class ScannerModel:
 
 
 def scanner_models(
-    db: sqlite_utils.Database,
+    db: Database,
     truth: dict[str, Any],
     on: dt.date,
     *,
@@ -224,7 +220,7 @@ def scanner_models(
 
 
 def _t_interval(
-    db: sqlite_utils.Database, m: ScannerModel, region: str, raw: float
+    db: Database, m: ScannerModel, region: str, raw: float
 ) -> tuple[float, float, float]:
     value, u_cal = harmonise_with_uncertainty(raw, m.steps, identity=m.identity)
     prec = m.precision_sd if m.precision_sd >= 0 else -m.precision_sd * raw
@@ -276,7 +272,7 @@ def t_score_visits(truth: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
 
 
 def flag_figures(
-    db: sqlite_utils.Database,
+    db: Database,
     truth: dict[str, Any],
     models: dict[tuple[str, str], ScannerModel],
     *,
@@ -323,7 +319,7 @@ def flag_figures(
 
 
 def index_disagreement(
-    db: sqlite_utils.Database,
+    db: Database,
     truth: dict[str, Any],
     ch: Chains,
     *,

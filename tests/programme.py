@@ -9,8 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.store import store_parsed
 from dxa_app.domain import (
     IdType,
@@ -94,7 +93,7 @@ def hip_study(
     return StudyRecord(scanner, pat, StudyInfo(uid, day), tuple(scans))
 
 
-def store_studies(db: sqlite_utils.Database, studies: Sequence[StudyRecord]) -> None:
+def store_studies(db: Database, studies: Sequence[StudyRecord]) -> None:
     """Store studies through the real import path (one parsed source)."""
     store_parsed(db, ParsedSource(path="programme.csv", reader="test", studies=tuple(studies)))
 
@@ -123,6 +122,6 @@ def qc_series(
     return ParsedSource(path="qc.csv", reader="test", phantom_scans=scans)
 
 
-def scanner_id(db: sqlite_utils.Database, serial: str) -> int:
+def scanner_id(db: Database, serial: str) -> int:
     """Return the archive id of a scanner."""
     return int(db.execute("SELECT id FROM scanners WHERE serial = ?", [serial]).fetchone()[0])

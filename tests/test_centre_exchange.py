@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlite_utils
 
 from dxa_app.archive import open_archive
+from dxa_app.archive.database import Database
 from dxa_app.archive.steps import step_rows
 from dxa_app.cli import ExitCode, main
 from dxa_app.domain import Role
@@ -37,7 +37,7 @@ from tests.sessions import PASSWORD, ensure_user, session_as
 REFERENCE = "HZA-DEMO-101"
 
 
-def site_codes(db: sqlite_utils.Database) -> list[str]:
+def site_codes(db: Database) -> list[str]:
     """The codes of the sites that have scanners."""
     return [
         r["code"]
@@ -94,7 +94,7 @@ COUNTED = (
 )
 
 
-def table_counts(db: sqlite_utils.Database) -> dict[str, int]:
+def table_counts(db: Database) -> dict[str, int]:
     """Row counts of the tables an import writes."""
     return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED}
 
@@ -322,7 +322,7 @@ def test_centre_fit_matches_the_site_fit(
     try:
 
         def steps(
-            db: sqlite_utils.Database,
+            db: Database,
         ) -> dict[tuple[str, str, str, str], tuple[float, float]]:
             return {
                 (s.serial, s.region, s.kind, s.valid_from): (s.intercept, s.slope)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 
 from dxa_app.archive import open_archive
+from dxa_app.archive.database import Database
 from dxa_app.archive.images import store_folder_for
 from dxa_app.domain import ImportStatus
 from dxa_app.ingest import dicom_common
@@ -36,7 +37,7 @@ def _copy_dicom(demo_files: Path, dest: Path, n: int) -> list[Path]:
 
 def _rows(archive: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every data row of an archive, without the columns that hold the time of the run."""
-    db = sqlite_utils.Database(archive)
+    db = Database(sqlite3.connect(archive))
     try:
         out: dict[str, list[tuple[object, ...]]] = {}
         for table in db.table_names():

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydicom import dcmread
@@ -17,6 +16,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from dxa_app.archive import open_archive
+from dxa_app.archive.database import Database
 from dxa_app.demo import csv_writers, dicom_writers
 from dxa_app.demo.generate import SITES, DemoDataset, generate
 from dxa_app.domain import ImportOutcome, ImportStatus, ParsedSource
@@ -252,7 +252,7 @@ def test_hypothesis_mutants_are_parsed_or_refused(
     assert read_or_refuse(target) in ("parsed", "unclaimed", "refused")
 
 
-def _data_counts(db: sqlite_utils.Database) -> dict[str, int]:
+def _data_counts(db: Database) -> dict[str, int]:
     names = [
         str(r[0])
         for r in db.execute(

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-import sqlite_utils
 
 from calibration.qc import _cusum_arrays, analyse, extend
 from dxa_app.archive import open_archive
+from dxa_app.archive.database import Database
 from dxa_app.archive.qc import baseline_starts, pending_drift_steps
 from dxa_app.archive.store import store_parsed
 from dxa_app.domain import ParsedSource, Role
@@ -40,7 +40,7 @@ from tests.sessions import PASSWORD, session_as
 START = dt.date(2026, 3, 2)
 
 
-def _whole_archive_analysis(db: sqlite_utils.Database, today: dt.date) -> list[ScannerQc]:
+def _whole_archive_analysis(db: Database, today: dt.date) -> list[ScannerQc]:
     """The analysis as it was before streaming: every scanner's rows in one read."""
     series: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r in db.query(
@@ -114,7 +114,7 @@ def test_streamed_analysis_equals_the_whole_archive_read(
     db.close()
 
 
-def _drift_view(db: sqlite_utils.Database, *, full: bool = False) -> list[Any]:
+def _drift_view(db: Database, *, full: bool = False) -> list[Any]:
     """What the drift proposals read: serial, current segment start, the proposal (if any)."""
     qcs = analyse_qc(db) if full else list(_drift_candidates(db, 20))
     return [
@@ -266,7 +266,7 @@ def test_new_qc_scans_extend_the_cached_status(
     analysed: list[str] = []
     whole = calibration_service._analyse_scanner
 
-    def counting(db: sqlite_utils.Database, scanner: Any, *args: Any, **kw: Any) -> Any:
+    def counting(db: Database, scanner: Any, *args: Any, **kw: Any) -> Any:
         analysed.append(scanner.serial)
         return whole(db, scanner, *args, **kw)
 
@@ -315,7 +315,7 @@ def test_an_archive_of_more_scanners_than_the_cache_keeps_is_analysed_on_each_lo
     analysed: list[str] = []
     whole = calibration_service._analyse_scanner
 
-    def counting(db: sqlite_utils.Database, scanner: Any, *args: Any, **kw: Any) -> Any:
+    def counting(db: Database, scanner: Any, *args: Any, **kw: Any) -> Any:
         analysed.append(scanner.serial)
         return whole(db, scanner, *args, **kw)
 

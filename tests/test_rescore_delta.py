@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlite_utils
 
 from dxa_app.archive import db as archive_db
 from dxa_app.archive import open_archive
+from dxa_app.archive.database import Database
 from dxa_app.archive.migrations import MIGRATIONS
 from dxa_app.archive.outbox import run_diagnosis, run_scores
 from dxa_app.archive.scores import latest_run, run_rows
@@ -25,17 +25,15 @@ from tests.factories import SCANNER, parsed, study_record
 OTHER = replace(SCANNER, serial="TEST-002")
 
 
-def _count(db: sqlite_utils.Database, table: str) -> int:
+def _count(db: Database, table: str) -> int:
     return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
-def _scanner(db: sqlite_utils.Database, serial: str) -> int:
+def _scanner(db: Database, serial: str) -> int:
     return int(db.execute("SELECT id FROM scanners WHERE serial = ?", [serial]).fetchone()[0])
 
 
-def _approve(
-    db: sqlite_utils.Database, scanner: int, region: str, intercept: float, valid_from: str
-) -> None:
+def _approve(db: Database, scanner: int, region: str, intercept: float, valid_from: str) -> None:
     step = propose_step(
         db,
         scanner_id=scanner,
@@ -79,7 +77,7 @@ def _dated(n: int, day: dt.date, *, hip: bool = False) -> Any:
     return replace(record, study=StudyInfo(record.study.study_uid, day), scans=scans)
 
 
-def _snapshot(db: sqlite_utils.Database, sid: int, run: str) -> tuple[Any, Any]:
+def _snapshot(db: Database, sid: int, run: str) -> tuple[Any, Any]:
     return run_scores(db, sid, run), run_diagnosis(db, sid, run)
 
 
@@ -129,7 +127,7 @@ def test_one_scanners_step_touches_only_its_studies_and_only_changed_rows(tmp_pa
         db.close()
 
 
-def _first_run(db: sqlite_utils.Database, sid: int) -> str:
+def _first_run(db: Database, sid: int) -> str:
     return str(
         db.execute(
             "SELECT run FROM score_runs WHERE study_id = ? ORDER BY id LIMIT 1", [sid]
@@ -201,7 +199,7 @@ def test_a_rescore_stores_rows_only_for_the_values_that_changed(tmp_path: Path) 
         db.close()
 
 
-def _old_store(db: sqlite_utils.Database, sid: int, run: str) -> list[tuple[Any, ...]]:
+def _old_store(db: Database, sid: int, run: str) -> list[tuple[Any, ...]]:
     """Store a complete run the way the archive did before migration 0019; return its rows."""
     s = compute_study_scores(db, sid)
     rows = []

@@ -14,10 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 from pydicom import dcmread
 
 from dxa_app.archive import open_archive
+from dxa_app.archive.database import Database
 from dxa_app.demo import apex_writers, dicom_writers
 from dxa_app.demo.generate import DemoDataset, generate
 from dxa_app.domain import ImportNote, ImportOutcome, ImportStatus
@@ -75,7 +75,7 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory, data: DemoDataset) -> dic
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
+def db(tmp_path: Path) -> Iterator[Database]:
     conn = open_archive(tmp_path / "a.sqlite")
     yield conn
     conn.close()
@@ -104,7 +104,7 @@ def short_dir() -> Iterator[Path]:
 
 
 def test_special_files_in_a_folder_are_skipped_unopened(
-    fixtures: dict[str, Path], db: sqlite_utils.Database, short_dir: Path
+    fixtures: dict[str, Path], db: Database, short_dir: Path
 ) -> None:
     folder = short_dir / "in"
     folder.mkdir()
@@ -135,9 +135,7 @@ def test_special_files_in_a_folder_are_skipped_unopened(
     assert logged["a_pipe.dcm"] == "skipped"
 
 
-def test_special_files_named_directly_are_skipped(
-    db: sqlite_utils.Database, tmp_path: Path
-) -> None:
+def test_special_files_named_directly_are_skipped(db: Database, tmp_path: Path) -> None:
     pipe = tmp_path / "pipe.csv"
     os.mkfifo(pipe)
     summary = import_into(db, [pipe, Path("/dev/null")])
@@ -152,7 +150,7 @@ def test_special_files_named_directly_are_skipped(
 
 
 def test_links_are_followed_to_files_never_into_loops(
-    fixtures: dict[str, Path], db: sqlite_utils.Database, tmp_path: Path
+    fixtures: dict[str, Path], db: Database, tmp_path: Path
 ) -> None:
     folder = tmp_path / "in"
     elsewhere = _copy(fixtures["hologic_xml"], tmp_path / "elsewhere" / "scan.dcm")
@@ -239,7 +237,7 @@ def test_nesting_up_to_the_limit_loads_one_deeper_is_refused_before_parsing(
 
 
 def test_deeply_nested_dicom_fails_alone_and_later_files_import(
-    fixtures: dict[str, Path], db: sqlite_utils.Database, tmp_path: Path
+    fixtures: dict[str, Path], db: Database, tmp_path: Path
 ) -> None:
     folder = tmp_path / "in"
     # 500 levels: pydicom would recurse past Python's limit (RecursionError)
@@ -352,7 +350,7 @@ def _csv_with_bmd(path: Path, bmd: str) -> Path:
     ],
 )
 def test_implausible_bmd_in_a_generic_csv_fails_the_file(
-    bmd: str, problem: str, db: sqlite_utils.Database, tmp_path: Path
+    bmd: str, problem: str, db: Database, tmp_path: Path
 ) -> None:
     path = _csv_with_bmd(tmp_path / "r.csv", bmd)
     before = _data_counts(db)
@@ -364,9 +362,7 @@ def test_implausible_bmd_in_a_generic_csv_fails_the_file(
     assert _data_counts(db) == before
 
 
-def test_plausible_bmd_at_the_limits_is_stored_as_given(
-    db: sqlite_utils.Database, tmp_path: Path
-) -> None:
+def test_plausible_bmd_at_the_limits_is_stored_as_given(db: Database, tmp_path: Path) -> None:
     for n, bmd in enumerate(("0.05", "3.0")):
         (outcome,) = import_into(db, [_csv_with_bmd(tmp_path / f"r{n}.csv", bmd)]).outcomes
         assert outcome.status in (ImportStatus.IMPORTED, ImportStatus.DUPLICATE), outcome
@@ -448,17 +444,17 @@ def _hologic_with(
     ],
 )
 def test_implausible_bmd_in_hologic_dicom_fails_the_file(
-    bmd: float, problem: str, data: DemoDataset, db: sqlite_utils.Database, tmp_path: Path
+    bmd: float, problem: str, data: DemoDataset, db: Database, tmp_path: Path
 ) -> None:
     path = _hologic_with(data, tmp_path / "h.dcm", bmd, "1")
     (outcome,) = import_into(db, [path]).outcomes
     assert outcome.status is ImportStatus.FAILED
     assert str(path) in outcome.reason and "(row 1), bmd_g_cm2: " + problem in outcome.reason
-    assert db["region_results"].count == 0
+    assert db.execute("SELECT count(*) FROM region_results").fetchone()[0] == 0
 
 
 def test_nan_bmd_in_a_ge_sr_fails_the_file(
-    fixtures: dict[str, Path], db: sqlite_utils.Database, tmp_path: Path
+    fixtures: dict[str, Path], db: Database, tmp_path: Path
 ) -> None:
     ds = dcmread(fixtures["ge_sr"])
     region = ds.ContentSequence[0].ContentSequence
@@ -475,7 +471,7 @@ def test_nan_bmd_in_a_ge_sr_fails_the_file(
     (outcome,) = import_into(db, [path]).outcomes
     assert outcome.status is ImportStatus.FAILED
     assert "BMD: 'nan' is not a finite number" in outcome.reason and str(path) in outcome.reason
-    assert db["region_results"].count == 0
+    assert db.execute("SELECT count(*) FROM region_results").fetchone()[0] == 0
 
 
 # --------------------------------------------------------------------------------------
@@ -486,7 +482,7 @@ _HIDDEN = "\x00\u202e\u2066\u200f"
 
 
 def test_control_and_bidi_characters_are_removed_from_csv_text_with_a_note(
-    db: sqlite_utils.Database, tmp_path: Path
+    db: Database, tmp_path: Path
 ) -> None:
     path = _csv(
         tmp_path / "r.csv", _row(patient_name=f"Søs{_HIDDEN} Ærø\u202d", operator="ab\u202ec")
@@ -504,7 +500,7 @@ def test_control_and_bidi_characters_are_removed_from_csv_text_with_a_note(
 
 
 def test_control_and_bidi_characters_are_removed_from_dicom_text_with_a_note(
-    data: DemoDataset, db: sqlite_utils.Database, tmp_path: Path
+    data: DemoDataset, db: Database, tmp_path: Path
 ) -> None:
     path = _hologic_with(data, tmp_path / "h.dcm", 0.9, "2", name="Søs\u202eÆrø")
     ds = dcmread(path)

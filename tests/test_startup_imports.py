@@ -35,7 +35,7 @@ def test_scores_and_info_import_paths_leave_heavy_modules_unloaded() -> None:
 
 
 #: Loaded by the archive library or the entry point, not needed to show scores (slow imports).
-LAZY = ("numpy", "pandas", "importlib.metadata", "multiprocessing")
+LAZY = ("numpy", "pandas", "importlib.metadata", "multiprocessing", "sqlite_utils", "click")
 
 _PROBE_MAIN = """
 import json, sys
@@ -48,8 +48,8 @@ print(json.dumps(sorted(m for m in {lazy!r} if m in sys.modules)))
 
 
 def test_the_command_path_leaves_numpy_and_package_metadata_unloaded() -> None:
-    # sqlite_utils is imported without numpy/pandas (the archive never lets it name column
-    # types) and the version is read from package metadata only for --version
+    # the archive is plain sqlite3 (no sqlite-utils with its numpy and click), and the
+    # version is read from package metadata only for --version
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run(
         [sys.executable, "-c", _PROBE_MAIN.format(lazy=LAZY)],
@@ -90,13 +90,13 @@ from dxa_app.gui.main_window import MainWindow
 window = MainWindow()
 window.show()
 app.processEvents()
-before = "sqlite_utils" in sys.modules
-import sqlite_utils  # as the log-in then does: still without numpy
-print(json.dumps([before, "numpy" in sys.modules, hasattr(sqlite_utils, "Database")]))
+before = "dxa_app.archive.db" in sys.modules
+import dxa_app.services.auth  # as the log-in then does: the archive, still without numpy
+print(json.dumps([before, "numpy" in sys.modules, "dxa_app.archive.db" in sys.modules]))
 """
 
 
-def test_the_window_shows_before_the_archive_library_loads_and_that_loads_without_numpy(
+def test_the_window_shows_before_the_archive_loads_and_that_loads_without_numpy(
     tmp_path: Path,
 ) -> None:
     root = Path(__file__).resolve().parents[1]

@@ -14,8 +14,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.images import (
     StoreCopy,
     StoredFile,
@@ -41,7 +40,7 @@ class FileCheck:
     migrations: int = 0
 
 
-def copy_to(db: sqlite_utils.Database, dest: Path) -> None:
+def copy_to(db: Database, dest: Path) -> None:
     """Copy the open archive to ``dest`` (owner-only) with the online backup API.
 
     The copy is written to ``dest.part`` and renamed when complete, so ``dest`` is never a
@@ -49,7 +48,7 @@ def copy_to(db: sqlite_utils.Database, dest: Path) -> None:
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     dest : Path
         The new file (replaced when it exists).
@@ -112,12 +111,12 @@ def check_file(path: Path) -> FileCheck:
     return FileCheck(str(path), not problems, tuple(problems), n)
 
 
-def copy_from(db: sqlite_utils.Database, src: Path) -> None:
+def copy_from(db: Database, src: Path) -> None:
     """Replace the open archive's content with ``src`` (checked first by the caller).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive (its other connections see the new content afterwards).
     src : Path
         A checked archive file.
@@ -152,7 +151,7 @@ def image_files_of(path: Path) -> list[StoredFile]:
         has_store = conn.execute(
             "SELECT 1 FROM pragma_table_info('images') WHERE name = 'stored_path'"
         ).fetchone()
-        return stored_files(sqlite_utils.Database(conn, execute_plugins=False)) if has_store else []
+        return stored_files(Database(conn)) if has_store else []
     finally:
         conn.close()
 

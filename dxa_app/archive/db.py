@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.migrations import MIGRATIONS
 from dxa_app.errors import ArchiveError
 from dxa_app.fileio import create_owner_only
@@ -32,7 +31,7 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
-def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
+def open_archive(path: str | Path, *, create: bool = True) -> Database:
     """Open (and if needed create and migrate) the archive at ``path``.
 
     Parameters
@@ -44,7 +43,7 @@ def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Datab
 
     Returns
     -------
-    sqlite_utils.Database
+    Database
         The open archive with WAL, foreign keys and a busy timeout set.
 
     Raises
@@ -96,7 +95,7 @@ def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Datab
             _("Cannot switch the archive {path} to WAL mode.").format(path=p),
             _("Keep the archive on a local disk, not a network share."),
         )
-    db = sqlite_utils.Database(conn, execute_plugins=False)  # no third-party code
+    db = Database(conn)
     try:
         migrate(db)
     except sqlite3.DatabaseError as exc:
@@ -146,19 +145,19 @@ def register_search_functions(conn: sqlite3.Connection) -> None:
     conn.create_function("dxa_search_terms", 2, search_terms, deterministic=True)
 
 
-def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+def applied_migrations(db: Database) -> list[str]:
     """Return the names of the migrations applied to ``db``, oldest first."""
     if "migrations" not in db.table_names():
         return []
     return [r["name"] for r in db.query("SELECT name FROM migrations ORDER BY id")]
 
 
-def migrate(db: sqlite_utils.Database) -> list[str]:
+def migrate(db: Database) -> list[str]:
     """Apply every migration the archive does not have yet, each in its own transaction.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -180,9 +179,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
             db.conn.execute("PRAGMA foreign_keys = ON")
 
 
-def _migrate(
-    db: sqlite_utils.Database, known: list[str], done_now: list[str], *, check_keys: bool
-) -> list[str]:
+def _migrate(db: Database, known: list[str], done_now: list[str], *, check_keys: bool) -> list[str]:
     with write_transaction(db):
         db.execute(
             "CREATE TABLE IF NOT EXISTS migrations ("
@@ -228,7 +225,7 @@ def _split_sql(script: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def write_transaction(db: Database) -> Iterator[Database]:
     """Group writes in one ``BEGIN IMMEDIATE`` transaction (one writer at a time).
 
     Nested use becomes a savepoint. ``IMMEDIATE`` takes the write lock at the start,
@@ -252,7 +249,7 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
 
 
 def audit(
-    db: sqlite_utils.Database,
+    db: Database,
     action: str,
     *,
     username: str = "",
@@ -294,12 +291,12 @@ def audit(
 
 
 @contextlib.contextmanager
-def short_wait(db: sqlite_utils.Database, short: bool = True) -> Iterator[None]:
+def short_wait(db: Database, short: bool = True) -> Iterator[None]:
     """Within the block, wait only a moment for the write lock (a read's optional write).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     short : bool
         False leaves the normal busy timeout.
@@ -320,7 +317,7 @@ def short_wait(db: sqlite_utils.Database, short: bool = True) -> Iterator[None]:
 
 
 def _append(
-    db: sqlite_utils.Database,
+    db: Database,
     at: str,
     username: str,
     action: str,
@@ -353,14 +350,14 @@ def _append(
     return digest
 
 
-def spool_folder(db: sqlite_utils.Database) -> Path | None:
+def spool_folder(db: Database) -> Path | None:
     """Return the folder of audit entries waiting for the write lock (beside the archive)."""
     row = db.execute("PRAGMA database_list").fetchone()
     path = str(row[2]) if row else ""
     return Path(path).with_name(Path(path).name + "-audit-spool") if path else None
 
 
-def _spool(db: sqlite_utils.Database, entry: tuple[str, ...]) -> None:
+def _spool(db: Database, entry: tuple[str, ...]) -> None:
     folder = spool_folder(db)
     if folder is None:  # an in-memory database: nothing to wait behind
         raise ArchiveError(_("The audit entry could not be written."), "")
@@ -371,12 +368,12 @@ def _spool(db: sqlite_utils.Database, entry: tuple[str, ...]) -> None:
     write_owner_only(folder / name, json.dumps(entry, ensure_ascii=False).encode("utf-8"))
 
 
-def drain_spool(db: sqlite_utils.Database) -> list[Path]:
+def drain_spool(db: Database) -> list[Path]:
     """Append the spooled audit entries in order (inside a write transaction).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside the outermost write transaction.
 
     Returns
@@ -398,12 +395,12 @@ def _audit_hash(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def check_audit_chain(db: sqlite_utils.Database, public_key: str | list[str] | None) -> list[str]:
+def check_audit_chain(db: Database, public_key: str | list[str] | None) -> list[str]:
     """Return what is wrong with the audit log (empty when the chain and the seals hold).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     public_key : str, list of str or None
         The pinned seal key(s); None or empty checks the hash chain only.
@@ -437,18 +434,18 @@ def check_audit_chain(db: sqlite_utils.Database, public_key: str | list[str] | N
     return problems
 
 
-def verify_audit_chain(db: sqlite_utils.Database) -> bool:
+def verify_audit_chain(db: Database) -> bool:
     """Return True when every audit entry's hash matches its content and predecessor."""
     return not check_audit_chain(db, None)
 
 
-def get_setting(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:
+def get_setting(db: Database, key: str, default: Any = None) -> Any:
     """Return the JSON value of one archive setting, or ``default``."""
     rows = list(db.query("SELECT value FROM settings WHERE key = ?", [key]))
     return json.loads(rows[0]["value"]) if rows else default
 
 
-def set_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
+def set_setting(db: Database, key: str, value: Any) -> None:
     """Store one archive setting as JSON (settings that change behaviour live in the archive)."""
     with write_transaction(db):
         db.execute(
@@ -459,12 +456,12 @@ def set_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
         )
 
 
-def audit_details(db: sqlite_utils.Database, action: str) -> list[dict[str, Any]]:
+def audit_details(db: Database, action: str) -> list[dict[str, Any]]:
     """Return the details of every audit entry of one action, oldest first.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     action : str
         The action's audit name.

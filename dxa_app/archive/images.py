@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.errors import ImportProblemError
 from dxa_app.fileio import OWNER_ONLY
 from dxa_app.i18n import _
@@ -51,14 +50,14 @@ def store_folder_for(archive: Path) -> Path:
     return archive.with_name(archive.name + STORE_SUFFIX)
 
 
-def archive_file(db: sqlite_utils.Database) -> Path | None:
+def archive_file(db: Database) -> Path | None:
     """Return the file of an open archive, or None for an in-memory database."""
     row = db.execute("PRAGMA database_list").fetchone()
     path = str(row[2]) if row else ""
     return Path(path) if path else None
 
 
-def store_folder(db: sqlite_utils.Database) -> Path | None:
+def store_folder(db: Database) -> Path | None:
     """Return the image store folder of an open archive (None for an in-memory database)."""
     path = archive_file(db)
     return store_folder_for(path) if path is not None else None
@@ -250,12 +249,12 @@ def put_new_bytes(folder: Path, data: bytes, sha256: str) -> tuple[str, int] | N
     return rel, len(data)
 
 
-def holds_images(db: sqlite_utils.Database) -> bool:
+def holds_images(db: Database) -> bool:
     """Return whether the archive holds any image (instance) row."""
     return db.execute("SELECT 1 FROM images LIMIT 1").fetchone() is not None
 
 
-def imported_whole(db: sqlite_utils.Database, sha256: str, folder: Path | None) -> bool:
+def imported_whole(db: Database, sha256: str, folder: Path | None) -> bool:
     """Return whether a file with these exact bytes was imported whole already.
 
     True when an instance with this SHA-256 is in the archive, none of its rows had
@@ -265,7 +264,7 @@ def imported_whole(db: sqlite_utils.Database, sha256: str, folder: Path | None) 
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The archive.
     sha256 : str
         The SHA-256 (hex) of the file's bytes.
@@ -298,12 +297,12 @@ class StoredFile:
     sha256: str
 
 
-def stored_files(db: sqlite_utils.Database) -> list[StoredFile]:
+def stored_files(db: Database) -> list[StoredFile]:
     """Return the distinct stored files an archive's image rows name.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive (or a checked copy).
 
     Returns

@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import write_transaction
 from dxa_app.archive.scores import run_diagnosis as stored_run_diagnosis
 from dxa_app.archive.scores import run_rows
@@ -60,12 +59,12 @@ def _row(r: dict[str, Any]) -> OutboxRow:
     return OutboxRow(**r)
 
 
-def outbox_rows(db: sqlite_utils.Database, *, study_id: int | None = None) -> list[OutboxRow]:
+def outbox_rows(db: Database, *, study_id: int | None = None) -> list[OutboxRow]:
     """Return the outbox, newest first (one study's rows when ``study_id`` is given).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int, optional
         Only this study.
@@ -79,26 +78,26 @@ def outbox_rows(db: sqlite_utils.Database, *, study_id: int | None = None) -> li
     return [_row(r) for r in db.query(f"SELECT {_COLUMNS}{_FROM}{where} ORDER BY o.id DESC", args)]
 
 
-def outbox_row(db: sqlite_utils.Database, row_id: int) -> OutboxRow | None:
+def outbox_row(db: Database, row_id: int) -> OutboxRow | None:
     """Return one outbox row, or None."""
     rows = list(db.query(f"SELECT {_COLUMNS}{_FROM} WHERE o.id = ?", [row_id]))
     return _row(rows[0]) if rows else None
 
 
-def queued_for_version(db: sqlite_utils.Database, version_id: int) -> OutboxRow | None:
+def queued_for_version(db: Database, version_id: int) -> OutboxRow | None:
     """Return the outbox row of a report version, or None when it was never queued."""
     rows = list(db.query(f"SELECT {_COLUMNS}{_FROM} WHERE o.report_version_id = ?", [version_id]))
     return _row(rows[0]) if rows else None
 
 
-def outbox_message(db: sqlite_utils.Database, row_id: int) -> str:
+def outbox_message(db: Database, row_id: int) -> str:
     """Return the stored message of an outbox row (exactly as queued)."""
     rows = list(db.query("SELECT message FROM hl7_outbox WHERE id = ?", [row_id]))
     return str(rows[0]["message"]) if rows else ""
 
 
 def enqueue(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     study_id: int,
     version_id: int,
@@ -130,7 +129,7 @@ def enqueue(
         return int(cur.lastrowid or 0)
 
 
-def due_ids(db: sqlite_utils.Database, now: str, *, study_id: int | None = None) -> list[int]:
+def due_ids(db: Database, now: str, *, study_id: int | None = None) -> list[int]:
     """Return the ids of pending rows due at ``now`` (a study's: all pending), oldest first."""
     if study_id is not None:
         rows = db.query(
@@ -146,9 +145,7 @@ def due_ids(db: sqlite_utils.Database, now: str, *, study_id: int | None = None)
     return [int(r["id"]) for r in rows]
 
 
-def claim(
-    db: sqlite_utils.Database, row_id: int, *, now: str, lease_until: str, force: bool
-) -> bool:
+def claim(db: Database, row_id: int, *, now: str, lease_until: str, force: bool) -> bool:
     """Claim a pending row for one delivery attempt (compare-and-set); False when lost.
 
     The claim counts the attempt, marks the row ``sending`` and moves its due time to
@@ -169,7 +166,7 @@ def claim(
 
 
 def record_answer(
-    db: sqlite_utils.Database,
+    db: Database,
     row_id: int,
     *,
     state: str,
@@ -198,7 +195,7 @@ def record_answer(
         )
 
 
-def requeue(db: sqlite_utils.Database, row_id: int, now: str) -> bool:
+def requeue(db: Database, row_id: int, now: str) -> bool:
     """Put a failed row back in the queue, due now (same message, same control id)."""
     with write_transaction(db):
         cur = db.execute(
@@ -229,12 +226,12 @@ class RunScore:
     z_reference: str
 
 
-def run_scores(db: sqlite_utils.Database, study_id: int, run: str) -> list[RunScore]:
+def run_scores(db: Database, study_id: int, run: str) -> list[RunScore]:
     """Return the region scores of one stored score run, in stored order.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -265,7 +262,7 @@ def run_scores(db: sqlite_utils.Database, study_id: int, run: str) -> list[RunSc
     ]
 
 
-def run_diagnosis(db: sqlite_utils.Database, study_id: int, run: str) -> dict[str, Any] | None:
+def run_diagnosis(db: Database, study_id: int, run: str) -> dict[str, Any] | None:
     """Return the stored diagnosis of one score run (category, score kind, deciding region)."""
     d = stored_run_diagnosis(db, study_id, run)
     if d is None:
@@ -279,7 +276,7 @@ def run_diagnosis(db: sqlite_utils.Database, study_id: int, run: str) -> dict[st
     }
 
 
-def step_kinds(db: sqlite_utils.Database, ids: tuple[int, ...]) -> dict[int, str]:
+def step_kinds(db: Database, ids: tuple[int, ...]) -> dict[int, str]:
     """Return the kind (drift, scanner, national) of each calibration step id."""
     if not ids:
         return {}
@@ -288,7 +285,7 @@ def step_kinds(db: sqlite_utils.Database, ids: tuple[int, ...]) -> dict[int, str
     return {int(r["id"]): str(r["kind"]) for r in rows}
 
 
-def patient_kind(db: sqlite_utils.Database, study_id: int) -> tuple[str, str]:
+def patient_kind(db: Database, study_id: int) -> tuple[str, str]:
     """Return the study's patient's identifier type (``cpr``/``other``) and scope."""
     rows = list(
         db.query(

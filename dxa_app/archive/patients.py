@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import now_iso
 from dxa_app.domain import Sex
 from dxa_app.errors import NotFoundError, UsageError
@@ -37,7 +36,7 @@ person(pid, rid) AS (
 """
 
 
-def _active_merges(db: sqlite_utils.Database) -> dict[int, int]:
+def _active_merges(db: Database) -> dict[int, int]:
     return {
         int(a): int(b)
         for a, b in db.execute(
@@ -46,12 +45,12 @@ def _active_merges(db: sqlite_utils.Database) -> dict[int, int]:
     }
 
 
-def person_of(db: sqlite_utils.Database, patient_id: int) -> int:
+def person_of(db: Database, patient_id: int) -> int:
     """Return the patient row that stands for the person of ``patient_id``.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     patient_id : int
         Any patient row.
@@ -71,12 +70,12 @@ def person_of(db: sqlite_utils.Database, patient_id: int) -> int:
     return patient_id
 
 
-def person_members(db: sqlite_utils.Database, patient_id: int) -> list[int]:
+def person_members(db: Database, patient_id: int) -> list[int]:
     """Return every patient row of the person of ``patient_id`` (itself first).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     patient_id : int
         Any patient row.
@@ -104,7 +103,7 @@ def person_members(db: sqlite_utils.Database, patient_id: int) -> list[int]:
     return [patient_id, *(m for m in members if m != patient_id)]
 
 
-def _patient(db: sqlite_utils.Database, patient_id: int) -> dict[str, Any]:
+def _patient(db: Database, patient_id: int) -> dict[str, Any]:
     rows = list(db.query("SELECT * FROM patients WHERE id = ?", [patient_id]))
     if not rows:
         raise NotFoundError(
@@ -140,12 +139,12 @@ class PatientRecord:
         }
 
 
-def patient_record(db: sqlite_utils.Database, patient_id: int) -> PatientRecord:
+def patient_record(db: Database, patient_id: int) -> PatientRecord:
     """Return one patient row with its own number of studies.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     patient_id : int
         The row.
@@ -193,14 +192,12 @@ class DuplicateRow:
         }
 
 
-def possible_duplicates(
-    db: sqlite_utils.Database, *, include_merged: bool = False
-) -> list[DuplicateRow]:
+def possible_duplicates(db: Database, *, include_merged: bool = False) -> list[DuplicateRow]:
     """Return the patients flagged as possible duplicates, newest flag first.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     include_merged : bool, optional
         Also those already merged with their first patient (one person now).
@@ -233,13 +230,13 @@ def possible_duplicates(
 
 
 def merge_patients(
-    db: sqlite_utils.Database, patient_id: int, into_patient_id: int, reason: str, by: str
+    db: Database, patient_id: int, into_patient_id: int, reason: str, by: str
 ) -> int:
     """Record that ``patient_id`` is the same person as ``into_patient_id`` (rows unchanged).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive (inside the caller's write transaction).
     patient_id : int
         The patient row to join to the other person.
@@ -289,12 +286,12 @@ def merge_patients(
     return int(cur.lastrowid)
 
 
-def unmerge_patient(db: sqlite_utils.Database, patient_id: int, reason: str, by: str) -> int:
+def unmerge_patient(db: Database, patient_id: int, reason: str, by: str) -> int:
     """End the active merge of ``patient_id``: it is its own person again (with its members).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive (inside the caller's write transaction).
     patient_id : int
         The merged patient row.
@@ -350,12 +347,12 @@ class MergeRow:
     unmerge_reason: str
 
 
-def merges(db: sqlite_utils.Database) -> list[MergeRow]:
+def merges(db: Database) -> list[MergeRow]:
     """Return every merge, newest first (ended ones too).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import now_iso
 
 #: The one ordering rule for "latest precision study".
@@ -32,14 +31,12 @@ class PrecisionRow:
     lsc_g_cm2: float | None
 
 
-def latest_precision(
-    db: sqlite_utils.Database, scanner_id: int, region: str
-) -> PrecisionRow | None:
+def latest_precision(db: Database, scanner_id: int, region: str) -> PrecisionRow | None:
     """Return the latest precision study of a scanner and region (see :data:`LATEST_ORDER`).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     scanner_id : int
         The scanner.
@@ -75,7 +72,7 @@ def latest_precision(
 
 
 def insert_precision_study(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     scanner_id: int,
     region: str,
@@ -92,7 +89,7 @@ def insert_precision_study(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     scanner_id : int
         The scanner.

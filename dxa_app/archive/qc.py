@@ -7,8 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import now_iso
 
 
@@ -39,12 +38,12 @@ class QcScanner:
     site_code: str | None
 
 
-def archive_identity(db: sqlite_utils.Database) -> tuple[str, str]:
+def archive_identity(db: Database) -> tuple[str, str]:
     """Return the archive's file and its id (what a per-archive cache is keyed on).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -58,12 +57,12 @@ def archive_identity(db: sqlite_utils.Database) -> tuple[str, str]:
     return (str(row[2]) if row else "", archive_id(db, create=False) or "")
 
 
-def qc_first_reading(db: sqlite_utils.Database, scanner_id: int, region: str) -> tuple[str, int]:
+def qc_first_reading(db: Database, scanner_id: int, region: str) -> tuple[str, int]:
     """Return the time and id of a scanner's first daily-QC reading of a region.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     scanner_id : int
         The scanner.
@@ -85,12 +84,12 @@ def qc_first_reading(db: sqlite_utils.Database, scanner_id: int, region: str) ->
     return ("", 0) if row is None else (str(row[0]), int(row[1]))
 
 
-def qc_scanners(db: sqlite_utils.Database) -> list[QcScanner]:
+def qc_scanners(db: Database) -> list[QcScanner]:
     """Return every scanner that has daily-QC scans.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -109,7 +108,7 @@ def qc_scanners(db: sqlite_utils.Database) -> list[QcScanner]:
     ]
 
 
-def phantom_scan_mark(db: sqlite_utils.Database, at: int | None = None) -> tuple[int, str]:
+def phantom_scan_mark(db: Database, at: int | None = None) -> tuple[int, str]:
     """Return the newest phantom scan's id and source key (or those of scan ``at``).
 
     Phantom scans are append-only (no update, no delete) and each new one gets a higher id,
@@ -118,7 +117,7 @@ def phantom_scan_mark(db: sqlite_utils.Database, at: int | None = None) -> tuple
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     at : int, optional
         A phantom scan id (default: the newest).
@@ -137,12 +136,12 @@ def phantom_scan_mark(db: sqlite_utils.Database, at: int | None = None) -> tuple
     return (0, "") if row is None else (int(row[0]), str(row[1]))
 
 
-def qc_scanners_since(db: sqlite_utils.Database, after_id: int) -> set[int]:
+def qc_scanners_since(db: Database, after_id: int) -> set[int]:
     """Return the scanners with a daily-QC phantom scan whose id is above ``after_id``.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     after_id : int
         A phantom scan id (from :func:`phantom_scan_mark`).
@@ -162,13 +161,13 @@ def qc_scanners_since(db: sqlite_utils.Database, after_id: int) -> set[int]:
 
 
 def scanner_qc_series(
-    db: sqlite_utils.Database, scanner_id: int, region: str, after_id: int = 0
+    db: Database, scanner_id: int, region: str, after_id: int = 0
 ) -> list[tuple[int, str, float]]:
     """Return one scanner's daily-QC readings of one phantom region, by time.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     scanner_id : int
         The scanner.
@@ -194,7 +193,7 @@ def scanner_qc_series(
 
 
 def add_baseline_start(
-    db: sqlite_utils.Database,
+    db: Database,
     scanner_id: int,
     *,
     starts_at: str,
@@ -206,7 +205,7 @@ def add_baseline_start(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     scanner_id : int
         The scanner.
@@ -232,7 +231,7 @@ def add_baseline_start(
     return int(cur.lastrowid or 0)
 
 
-def baseline_starts(db: sqlite_utils.Database, scanner_id: int) -> list[BaselineStart]:
+def baseline_starts(db: Database, scanner_id: int) -> list[BaselineStart]:
     """Return every reason this scanner's QC starts a new baseline, oldest first.
 
     * a request (on demand, or after a service visit) from :func:`add_baseline_start`;
@@ -244,7 +243,7 @@ def baseline_starts(db: sqlite_utils.Database, scanner_id: int) -> list[Baseline
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     scanner_id : int
         The scanner.
@@ -295,7 +294,7 @@ def baseline_starts(db: sqlite_utils.Database, scanner_id: int) -> list[Baseline
     return out
 
 
-def software_versions(db: sqlite_utils.Database, scanner_id: int) -> list[tuple[str, str]]:
+def software_versions(db: Database, scanner_id: int) -> list[tuple[str, str]]:
     """Return a scanner's software versions and the time of each one's first scan, by time.
 
     Walks the distinct versions on the index ``scans_scanner_software`` (one lookup per
@@ -303,7 +302,7 @@ def software_versions(db: sqlite_utils.Database, scanner_id: int) -> list[tuple[
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     scanner_id : int
         The scanner.
@@ -325,12 +324,12 @@ def software_versions(db: sqlite_utils.Database, scanner_id: int) -> list[tuple[
     return sorted(((str(r[0]), str(r[1])) for r in rows), key=lambda r: (r[1], r[0]))
 
 
-def pending_drift_steps(db: sqlite_utils.Database, scanner_id: int) -> list[dict[str, Any]]:
+def pending_drift_steps(db: Database, scanner_id: int) -> list[dict[str, Any]]:
     """Return the proposed (not yet decided) drift corrections of a scanner, newest first.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     scanner_id : int
         The scanner.

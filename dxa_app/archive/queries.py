@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import compact_identifier, name_words, register_search_functions
 from dxa_app.archive.patients import PERSON_CTE, person_members, person_of
 from dxa_app.archive.store import parse_date
 from dxa_app.domain import ArchiveCounts, PatientSummary, Sex, StudySummary
 
 
-def counts(db: sqlite_utils.Database) -> ArchiveCounts:
+def counts(db: Database) -> ArchiveCounts:
     """Return how many sites, scanners, patients, studies, scans and phantom scans are stored."""
 
     def n(table: str) -> int:
@@ -84,7 +83,7 @@ def _paging(limit: int | None, offset: int) -> tuple[str, list[object]]:
     return "LIMIT ? OFFSET ?", [max(limit, 0), max(offset, 0)]
 
 
-def _searchable(db: sqlite_utils.Database) -> None:
+def _searchable(db: Database) -> None:
     """Register the search's SQL functions on this connection (new patients' terms need them).
 
     :func:`~dxa_app.archive.db.open_archive` registers them on every archive it opens; this
@@ -152,7 +151,7 @@ def _person_where(search: str) -> tuple[str, list[object]]:
     return where, params + merged_params
 
 
-def _patient_summary(db: sqlite_utils.Database, r: dict[str, object]) -> PatientSummary:
+def _patient_summary(db: Database, r: dict[str, object]) -> PatientSummary:
     first = r.get("duplicate_of")
     flagged = first is not None and person_of(db, int(str(r["id"]))) != person_of(
         db, int(str(first))
@@ -170,7 +169,7 @@ def _patient_summary(db: sqlite_utils.Database, r: dict[str, object]) -> Patient
 
 
 def list_patients(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     search: str = "",
     sort: str = "name",
@@ -187,7 +186,7 @@ def list_patients(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     search : str
         Only people whose CPR/ID begins with it (the CPR's dash may be left out) or whose name
@@ -244,7 +243,7 @@ def list_patients(
     return [_patient_summary(db, r) for r in db.query(sql, params + page_params)]
 
 
-def count_patients(db: sqlite_utils.Database, *, search: str = "") -> int:
+def count_patients(db: Database, *, search: str = "") -> int:
     """Return how many people :func:`list_patients` lists for a search (all pages)."""
     _searchable(db)
     where, params = _person_where(search)
@@ -257,14 +256,14 @@ def count_patients(db: sqlite_utils.Database, *, search: str = "") -> int:
 BROAD_SEARCH = 2000
 
 
-def _found_many(db: sqlite_utils.Database, cond: str, params: list[object]) -> bool:
+def _found_many(db: Database, cond: str, params: list[object]) -> bool:
     """Return whether a search condition on ``sp`` finds more than :data:`BROAD_SEARCH` people."""
     sql = f"SELECT count(*) FROM (SELECT 1 FROM patients sp WHERE {cond} LIMIT ?)"
     return int(db.execute(sql, [*params, BROAD_SEARCH + 1]).fetchone()[0]) > BROAD_SEARCH
 
 
 def _study_where(
-    db: sqlite_utils.Database,
+    db: Database,
     patient_id: int | None,
     search: str,
     study_id: int | None = None,
@@ -291,7 +290,7 @@ def _study_where(
 
 
 def list_studies(
-    db: sqlite_utils.Database,
+    db: Database,
     patient_id: int | None = None,
     *,
     search: str = "",
@@ -305,7 +304,7 @@ def list_studies(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     patient_id : int, optional
         The person (default: every study).
@@ -378,9 +377,7 @@ def list_studies(
     return out
 
 
-def count_studies(
-    db: sqlite_utils.Database, patient_id: int | None = None, *, search: str = ""
-) -> int:
+def count_studies(db: Database, patient_id: int | None = None, *, search: str = "") -> int:
     """Return how many studies :func:`list_studies` lists (all pages)."""
     where, params = _study_where(db, patient_id, search)
     sql = f"SELECT count(*) FROM studies st {where}"
@@ -423,7 +420,7 @@ def _worklist_where(
 
 
 def pending_studies(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     include_signed: bool = False,
     since: str | None = None,
@@ -441,7 +438,7 @@ def pending_studies(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     include_signed : bool
         Also list studies whose report is signed.
@@ -490,7 +487,7 @@ def pending_studies(
 
 
 def count_pending(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     include_signed: bool = False,
     since: str | None = None,

@@ -6,9 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from calibration.reference import ReferenceTable, reference_from_dict
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import now_iso
 
 #: ``region`` and ``sex`` of a stored table: it holds every region and sex in ``data``.
@@ -56,9 +55,7 @@ def _row(r: dict[str, Any]) -> InstalledTable:
     )
 
 
-def find_installed(
-    db: sqlite_utils.Database, name: str, version: str, purpose: str
-) -> InstalledTable | None:
+def find_installed(db: Database, name: str, version: str, purpose: str) -> InstalledTable | None:
     """Return an installed table by name, version and purpose (None when not installed)."""
     rows = list(
         db.query(
@@ -71,13 +68,13 @@ def find_installed(
 
 
 def add_installed(
-    db: sqlite_utils.Database, table: ReferenceTable, *, valid_from: str, by: str, origin: str
+    db: Database, table: ReferenceTable, *, valid_from: str, by: str, origin: str
 ) -> int:
     """Store a reference table that applies to scans from ``valid_from`` on (append-only).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     table : ReferenceTable
         The validated table.
@@ -117,13 +114,13 @@ def add_installed(
 
 
 def installed_tables(
-    db: sqlite_utils.Database, purpose: str | None = None, on: str | None = None
+    db: Database, purpose: str | None = None, on: str | None = None
 ) -> list[InstalledTable]:
     """Return installed tables, newest start first (those applying on ``on`` when given).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     purpose : str, optional
         ``"T"`` or ``"Z"``.

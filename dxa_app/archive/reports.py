@@ -12,8 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import now_iso
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
@@ -76,12 +75,12 @@ def _version(r: dict[str, Any]) -> ReportVersion:
     )
 
 
-def versions(db: sqlite_utils.Database, study_id: int) -> list[ReportVersion]:
+def versions(db: Database, study_id: int) -> list[ReportVersion]:
     """Return every version of a study's report, oldest first.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -97,12 +96,12 @@ def versions(db: sqlite_utils.Database, study_id: int) -> list[ReportVersion]:
     ]
 
 
-def latest_version(db: sqlite_utils.Database, study_id: int) -> ReportVersion | None:
+def latest_version(db: Database, study_id: int) -> ReportVersion | None:
     """Return the newest version of a study's report, or None.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -116,12 +115,12 @@ def latest_version(db: sqlite_utils.Database, study_id: int) -> ReportVersion | 
     return all_versions[-1] if all_versions else None
 
 
-def version_by_id(db: sqlite_utils.Database, version_id: int) -> ReportVersion:
+def version_by_id(db: Database, version_id: int) -> ReportVersion:
     """Return one report version by id.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     version_id : int
         The version.
@@ -142,12 +141,12 @@ def version_by_id(db: sqlite_utils.Database, version_id: int) -> ReportVersion:
     return _version(rows[0])
 
 
-def stored_pdf(db: sqlite_utils.Database, version_id: int) -> bytes:
+def stored_pdf(db: Database, version_id: int) -> bytes:
     """Return the PDF stored with a signed version.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     version_id : int
         The version.
@@ -185,7 +184,7 @@ def content_json(content: dict[str, Any]) -> str:
 
 
 def insert_first_draft(
-    db: sqlite_utils.Database,
+    db: Database,
     study_id: int,
     *,
     lang: str,
@@ -198,7 +197,7 @@ def insert_first_draft(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     study_id : int
         The study.
@@ -229,7 +228,7 @@ def insert_first_draft(
 
 
 def update_draft(
-    db: sqlite_utils.Database,
+    db: Database,
     version_id: int,
     *,
     lang: str,
@@ -241,7 +240,7 @@ def update_draft(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     version_id : int
         The draft.
@@ -266,7 +265,7 @@ def update_draft(
 
 
 def insert_amendment_draft(
-    db: sqlite_utils.Database,
+    db: Database,
     latest: ReportVersion,
     *,
     content: dict[str, Any],
@@ -277,7 +276,7 @@ def insert_amendment_draft(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     latest : ReportVersion
         The signed version it supersedes.
@@ -355,7 +354,7 @@ def seal_bytes(fields: dict[str, Any]) -> bytes:
 
 
 def mark_signed(
-    db: sqlite_utils.Database,
+    db: Database,
     version: ReportVersion,
     *,
     status: str,
@@ -372,7 +371,7 @@ def mark_signed(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     version : ReportVersion
         The draft as read before rendering (its ``content_json`` must still be stored).

@@ -11,8 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import now_iso
 from dxa_app.archive.scores import newest_diagnoses, newest_printed_t
 
@@ -87,7 +86,7 @@ def _frax(r: dict[str, Any]) -> FraxRow:
     )
 
 
-def _next_version(db: sqlite_utils.Database, table: str, study_id: int) -> int:
+def _next_version(db: Database, table: str, study_id: int) -> int:
     row = db.execute(
         f"SELECT coalesce(max(version_no), 0) FROM {table} WHERE study_id = ?", [study_id]
     ).fetchone()
@@ -95,7 +94,7 @@ def _next_version(db: sqlite_utils.Database, table: str, study_id: int) -> int:
 
 
 def insert_risk_version(
-    db: sqlite_utils.Database,
+    db: Database,
     study_id: int,
     answers: dict[str, Any],
     *,
@@ -108,7 +107,7 @@ def insert_risk_version(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     study_id : int
         The study.
@@ -151,12 +150,12 @@ def insert_risk_version(
     return int(cur.lastrowid or 0)
 
 
-def risk_versions(db: sqlite_utils.Database, study_id: int) -> list[RiskRow]:
+def risk_versions(db: Database, study_id: int) -> list[RiskRow]:
     """Return every version of a study's questionnaire, oldest first.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -175,12 +174,12 @@ def risk_versions(db: sqlite_utils.Database, study_id: int) -> list[RiskRow]:
     ]
 
 
-def latest_risk(db: sqlite_utils.Database, study_id: int) -> RiskRow | None:
+def latest_risk(db: Database, study_id: int) -> RiskRow | None:
     """Return the newest version of a study's questionnaire, or None.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -201,7 +200,7 @@ def latest_risk(db: sqlite_utils.Database, study_id: int) -> RiskRow | None:
 
 
 def insert_frax(
-    db: sqlite_utils.Database,
+    db: Database,
     study_id: int,
     *,
     major_osteoporotic_pct: float,
@@ -216,7 +215,7 @@ def insert_frax(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     study_id : int
         The study.
@@ -258,12 +257,12 @@ def insert_frax(
     return int(cur.lastrowid or 0)
 
 
-def latest_frax(db: sqlite_utils.Database, study_id: int) -> FraxRow | None:
+def latest_frax(db: Database, study_id: int) -> FraxRow | None:
     """Return the newest FRAX result of a study, or None.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -295,12 +294,12 @@ class LatestStudy:
     sex: str | None
 
 
-def latest_studies(db: sqlite_utils.Database) -> list[LatestStudy]:
+def latest_studies(db: Database) -> list[LatestStudy]:
     """Return each person's newest study (merged patient rows count as one person).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -330,13 +329,13 @@ def latest_studies(db: sqlite_utils.Database) -> list[LatestStudy]:
 
 
 def stored_t_scores(
-    db: sqlite_utils.Database, study_ids: list[int]
+    db: Database, study_ids: list[int]
 ) -> dict[int, tuple[str, dict[str, str | None]]]:
     """Return each study's newest stored score kind and printed T-scores per region.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_ids : list of int
         The studies (those without a stored score run are left out).

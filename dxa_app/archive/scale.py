@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import get_setting, now_iso
 
 #: The archive setting naming the national reference scanner (its serial).
@@ -47,12 +46,12 @@ class NationalScale:
         return dict(self.__dict__)
 
 
-def current_scale(db: sqlite_utils.Database) -> NationalScale:
+def current_scale(db: Database) -> NationalScale:
     """Return the national scale in force (version 0: the reference scale of the setting).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -79,7 +78,7 @@ def current_scale(db: sqlite_utils.Database) -> NationalScale:
 
 
 def add_scale(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     scale: str,
     hip_anchor: str,
@@ -92,7 +91,7 @@ def add_scale(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     scale : str
         ``"reference"`` or ``"esp"``.

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.errors import NotFoundError, UsageError
 from dxa_app.i18n import _
 
@@ -48,12 +47,12 @@ def _row(r: dict[str, Any]) -> ScannerRow:
     )
 
 
-def scanner_rows(db: sqlite_utils.Database, *, site_id: int | None = None) -> list[ScannerRow]:
+def scanner_rows(db: Database, *, site_id: int | None = None) -> list[ScannerRow]:
     """Return every scanner (of one site), ordered by site code and serial.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     site_id : int, optional
         Only this site's scanners.
@@ -69,12 +68,12 @@ def scanner_rows(db: sqlite_utils.Database, *, site_id: int | None = None) -> li
     ]
 
 
-def scanner_by_id(db: sqlite_utils.Database, scanner_id: int) -> ScannerRow:
+def scanner_by_id(db: Database, scanner_id: int) -> ScannerRow:
     """Return one scanner by its archive id.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     scanner_id : int
         The id.
@@ -95,12 +94,12 @@ def scanner_by_id(db: sqlite_utils.Database, scanner_id: int) -> ScannerRow:
     return _row(rows[0])
 
 
-def scanner_ids_by_serial(db: sqlite_utils.Database) -> dict[str, int]:
+def scanner_ids_by_serial(db: Database) -> dict[str, int]:
     """Return scanner ids by serial (a serial shared by two scanners keeps the first id).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -114,12 +113,12 @@ def scanner_ids_by_serial(db: sqlite_utils.Database) -> dict[str, int]:
     return out
 
 
-def serials_by_id(db: sqlite_utils.Database) -> dict[int, str]:
+def serials_by_id(db: Database) -> dict[int, str]:
     """Return scanner serials by archive id.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -130,12 +129,12 @@ def serials_by_id(db: sqlite_utils.Database) -> dict[int, str]:
     return {int(r["id"]): str(r["serial"]) for r in db.query("SELECT id, serial FROM scanners")}
 
 
-def scanner_by_serial(db: sqlite_utils.Database, serial: str) -> ScannerRow:
+def scanner_by_serial(db: Database, serial: str) -> ScannerRow:
     """Return the one scanner with ``serial``.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     serial : str
         The serial number as the scanner sends it.
@@ -163,14 +162,12 @@ def scanner_by_serial(db: sqlite_utils.Database, serial: str) -> ScannerRow:
     return rows[0]
 
 
-def scanner_id_by_identity(
-    db: sqlite_utils.Database, manufacturer: str, model: str, serial: str
-) -> int | None:
+def scanner_id_by_identity(db: Database, manufacturer: str, model: str, serial: str) -> int | None:
     """Return the id of the scanner with this manufacturer, model and serial, or None.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     manufacturer, model, serial : str
         The scanner's identity.
@@ -187,12 +184,12 @@ def scanner_id_by_identity(
     return None if row is None else int(row[0])
 
 
-def sites_with_scanners(db: sqlite_utils.Database) -> list[tuple[int, str]]:
+def sites_with_scanners(db: Database) -> list[tuple[int, str]]:
     """Return (id, code) of every site that has a scanner, by code.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -209,12 +206,12 @@ def sites_with_scanners(db: sqlite_utils.Database) -> list[tuple[int, str]]:
     ]
 
 
-def move_scanners_to_site(db: sqlite_utils.Database, key: str, site_id: int) -> int:
+def move_scanners_to_site(db: Database, key: str, site_id: int) -> int:
     """Move the scanners whose serial, station or institution name is ``key`` to a site.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     key : str
         Serial, station name or institution name.
@@ -265,14 +262,12 @@ class SoftwareVersionRow:
         }
 
 
-def software_versions(
-    db: sqlite_utils.Database, scanner_id: int | None = None
-) -> list[SoftwareVersionRow]:
+def software_versions(db: Database, scanner_id: int | None = None) -> list[SoftwareVersionRow]:
     """Return the software versions of each scanner in the order they were first seen.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     scanner_id : int, optional
         Only this scanner.

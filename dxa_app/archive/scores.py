@@ -15,8 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import write_transaction
 
 
@@ -95,7 +94,7 @@ def _score(r: Sequence[object]) -> StoredScore:
     )
 
 
-def _run_seq(db: sqlite_utils.Database, study_id: int, run: str | None) -> int | None:
+def _run_seq(db: Database, study_id: int, run: str | None) -> int | None:
     """The stored order of a study's run (its newest run when ``run`` is None)."""
     if run is None:
         row = db.execute("SELECT max(id) FROM score_runs WHERE study_id = ?", [study_id]).fetchone()
@@ -106,12 +105,12 @@ def _run_seq(db: sqlite_utils.Database, study_id: int, run: str | None) -> int |
     return None if row is None or row[0] is None else int(row[0])
 
 
-def latest_run(db: sqlite_utils.Database, study_id: int) -> str | None:
+def latest_run(db: Database, study_id: int) -> str | None:
     """Return the id of a study's newest stored score run, or None.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -127,12 +126,12 @@ def latest_run(db: sqlite_utils.Database, study_id: int) -> str | None:
     return None if row is None else str(row[0])
 
 
-def run_rows(db: sqlite_utils.Database, study_id: int, run: str | None = None) -> list[RunRow]:
+def run_rows(db: Database, study_id: int, run: str | None = None) -> list[RunRow]:
     """Return a study's region scores as of one run (its newest run when ``run`` is None).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -161,14 +160,12 @@ def run_rows(db: sqlite_utils.Database, study_id: int, run: str | None = None) -
     return [row for _key, (_scan, row) in sorted(newest.items(), key=lambda kv: (kv[1][0], kv[0]))]
 
 
-def run_diagnosis(
-    db: sqlite_utils.Database, study_id: int, run: str | None = None
-) -> StoredDiagnosis | None:
+def run_diagnosis(db: Database, study_id: int, run: str | None = None) -> StoredDiagnosis | None:
     """Return the diagnosis that applies to one run (the newest run when ``run`` is None).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -197,7 +194,7 @@ def run_diagnosis(
 
 
 def store_run(
-    db: sqlite_utils.Database,
+    db: Database,
     study_id: int,
     scores: Sequence[StoredScore],
     diagnosis: StoredDiagnosis | None,
@@ -215,7 +212,7 @@ def store_run(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -308,12 +305,12 @@ def store_run(
     return RunWritten(run, len(changed), new_diag)
 
 
-def unscored_study_ids(db: sqlite_utils.Database) -> list[int]:
+def unscored_study_ids(db: Database) -> list[int]:
     """Return the studies that have no stored score run yet, in order.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -328,12 +325,12 @@ def unscored_study_ids(db: sqlite_utils.Database) -> list[int]:
     return [int(r[0]) for r in db.execute(sql).fetchall()]
 
 
-def newest_diagnoses(db: sqlite_utils.Database) -> dict[int, StoredDiagnosis]:
+def newest_diagnoses(db: Database) -> dict[int, StoredDiagnosis]:
     """Return the diagnosis of each study's newest run (studies without one left out).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -352,12 +349,12 @@ def newest_diagnoses(db: sqlite_utils.Database) -> dict[int, StoredDiagnosis]:
     }
 
 
-def newest_printed_t(db: sqlite_utils.Database) -> dict[int, dict[str, str | None]]:
+def newest_printed_t(db: Database) -> dict[int, dict[str, str | None]]:
     """Return per study the printed T-score of each region as of its newest run.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns

@@ -12,9 +12,8 @@ from __future__ import annotations
 import uuid
 from functools import cache
 
-import sqlite_utils
-
 from dxa_app import keystore
+from dxa_app.archive.database import Database
 from dxa_app.signing import generate_key_pair, public_key_of, sign, verify
 
 #: The archive setting that names the archive (its keys are found by this id).
@@ -25,12 +24,12 @@ SEAL_KEY = "archive-seal"
 SEALED_FROM = "archive-seal-from"
 
 
-def archive_id(db: sqlite_utils.Database, *, create: bool = True) -> str | None:
+def archive_id(db: Database, *, create: bool = True) -> str | None:
     """Return the archive's id, giving it one on first use.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     create : bool
         Make an id when there is none (otherwise return None).
@@ -65,12 +64,12 @@ def _private_key(ident: str) -> str:
     return keystore.write_secret_once(ident, SEAL_KEY, private)
 
 
-def seal(db: sqlite_utils.Database, data: bytes) -> str:
+def seal(db: Database, data: bytes) -> str:
     """Sign ``data`` with the archive's seal key (made on first use); return the signature.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive (inside the write transaction that stores the sealed row).
     data : bytes
         What is sealed.
@@ -85,12 +84,12 @@ def seal(db: sqlite_utils.Database, data: bytes) -> str:
     return sign(_private_key(ident), data)
 
 
-def seal_public_key(db: sqlite_utils.Database) -> str | None:
+def seal_public_key(db: Database) -> str | None:
     """Return the public key of this archive's seal on this machine, or None when absent.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -109,7 +108,7 @@ def seal_public_key(db: sqlite_utils.Database) -> str | None:
 TRUSTED_PREFIX = "archive-seal-trusted-"
 
 
-def pinned_keys(db: sqlite_utils.Database) -> list[str]:
+def pinned_keys(db: Database) -> list[str]:
     """Return the seal public keys this machine pins for the archive: its own and trusted ones.
 
     A department whose workstations share one archive either shares the key folder
@@ -118,7 +117,7 @@ def pinned_keys(db: sqlite_utils.Database) -> list[str]:
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -134,12 +133,12 @@ def pinned_keys(db: sqlite_utils.Database) -> list[str]:
     return ([own] if own else []) + [k for k in trusted if k and k != own]
 
 
-def trust_seal_key(db: sqlite_utils.Database, public: str) -> str:
+def trust_seal_key(db: Database, public: str) -> str:
     """Pin another workstation's seal public key for this archive (a key-folder file).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     public : str
         The other workstation's seal public key.
@@ -159,7 +158,7 @@ def trust_seal_key(db: sqlite_utils.Database, public: str) -> str:
     return key
 
 
-def sealed_from(db: sqlite_utils.Database) -> int | None:
+def sealed_from(db: Database) -> int | None:
     """Return the id of the first audit entry this machine sealed (from the key folder)."""
     ident = archive_id(db, create=False)
     value = keystore.read_secret(ident, SEALED_FROM) if ident else None
@@ -169,7 +168,7 @@ def sealed_from(db: sqlite_utils.Database) -> int | None:
 _NOTED: set[str] = set()
 
 
-def note_sealed_from(db: sqlite_utils.Database, audit_id: int) -> None:
+def note_sealed_from(db: Database, audit_id: int) -> None:
     """Record (once) the first sealed audit entry of the archive in the key folder."""
     ident = archive_id(db)
     assert ident is not None

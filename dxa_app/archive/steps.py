@@ -9,9 +9,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from calibration.chain import ChainStep, drift_factor, inverse_line_covariance
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import now_iso
 from dxa_app.archive.scale import REFERENCE_SCANNER_KEY, current_scale
 from dxa_app.errors import NotFoundError
@@ -36,7 +35,7 @@ __all__ = [
 
 
 def propose_step(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     scanner_id: int,
     region: str,
@@ -242,12 +241,12 @@ _STEP_SQL = (
 )
 
 
-def step_rows(db: sqlite_utils.Database, status: str | None = None) -> list[Step]:
+def step_rows(db: Database, status: str | None = None) -> list[Step]:
     """Return the calibration steps (optionally of one status), newest first.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     status : str, optional
         ``proposed``, ``approved`` or ``retired``.
@@ -261,12 +260,12 @@ def step_rows(db: sqlite_utils.Database, status: str | None = None) -> list[Step
     return [_step(r) for r in db.query(f"{_STEP_SQL} {where} ORDER BY cs.id DESC", params)]
 
 
-def step_by_id(db: sqlite_utils.Database, step_id: int) -> Step:
+def step_by_id(db: Database, step_id: int) -> Step:
     """Return one step.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     step_id : int
         The step.
@@ -287,12 +286,12 @@ def step_by_id(db: sqlite_utils.Database, step_id: int) -> Step:
     return _step(rows[0])
 
 
-def mark_approved(db: sqlite_utils.Database, step: Step, by: str) -> None:
+def mark_approved(db: Database, step: Step, by: str) -> None:
     """Approve a step, retiring an approved one of the same scanner, region, kind and start.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     step : Step
         The proposed step.
@@ -313,12 +312,12 @@ def mark_approved(db: sqlite_utils.Database, step: Step, by: str) -> None:
     )
 
 
-def mark_retired(db: sqlite_utils.Database, step_id: int) -> None:
+def mark_retired(db: Database, step_id: int) -> None:
     """Retire a step.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     step_id : int
         The step.
@@ -329,9 +328,7 @@ def mark_retired(db: sqlite_utils.Database, step_id: int) -> None:
     )
 
 
-def approved_chain(
-    db: sqlite_utils.Database, scanner_id: int, region: str, on: str
-) -> list[ChainStep]:
+def approved_chain(db: Database, scanner_id: int, region: str, on: str) -> list[ChainStep]:
     """Return the approved steps that apply to a scanner, region and date, in chain order.
 
     Per kind, the approved step with the latest start on or before the date (and not ended
@@ -341,7 +338,7 @@ def approved_chain(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     scanner_id : int
         The scanner.
@@ -384,7 +381,7 @@ def approved_chain(
     return sorted(chosen.values(), key=lambda s: KIND_ORDER[s.kind])
 
 
-def scale_anchor(db: sqlite_utils.Database, region: str) -> int | None:
+def scale_anchor(db: Database, region: str) -> int | None:
     """Return the scanner whose own readings define the national scale for a region, if any.
 
     On the reference-scanner scale that is the national reference scanner, for every region;
@@ -395,7 +392,7 @@ def scale_anchor(db: sqlite_utils.Database, region: str) -> int | None:
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     region : str
         The region.
@@ -412,9 +409,7 @@ def scale_anchor(db: sqlite_utils.Database, region: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def is_harmonised(
-    db: sqlite_utils.Database, scanner_id: int, region: str, steps: list[ChainStep]
-) -> bool:
+def is_harmonised(db: Database, scanner_id: int, region: str, steps: list[ChainStep]) -> bool:
     """Return whether a reading is on the national scale: approved steps, or the scale's anchor.
 
     "Not harmonised" means a step is truly missing: a chain with at least one scanner or
@@ -423,7 +418,7 @@ def is_harmonised(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     scanner_id : int
         The scanner.
@@ -442,7 +437,7 @@ def is_harmonised(
     return scale_anchor(db, region) == scanner_id
 
 
-def scoring_fingerprints(db: sqlite_utils.Database, context: str) -> dict[int, str]:
+def scoring_fingerprints(db: Database, context: str) -> dict[int, str]:
     """Return, per scanner, a hash of everything its studies' chains and references come from.
 
     A scanner's hash covers its own calibration steps (every column: status, validity,
@@ -452,7 +447,7 @@ def scoring_fingerprints(db: sqlite_utils.Database, context: str) -> dict[int, s
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     context : str
         What else the scores depend on, as text.

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import get_setting, now_iso, write_transaction
 from dxa_app.archive.images import put, store_folder
 from dxa_app.archive.patients import person_of
@@ -57,18 +56,18 @@ class _Tally:
     new_versions: list[tuple[int, str, str, str]] = field(default_factory=list)
 
 
-def _one(db: sqlite_utils.Database, sql: str, params: list[object]) -> int | None:
+def _one(db: Database, sql: str, params: list[object]) -> int | None:
     rows = list(db.execute(sql, params).fetchall())
     return int(rows[0][0]) if rows else None
 
 
-def _insert(db: sqlite_utils.Database, sql: str, params: list[object]) -> int:
+def _insert(db: Database, sql: str, params: list[object]) -> int:
     cur = db.execute(sql, params)
     assert cur.lastrowid is not None
     return int(cur.lastrowid)
 
 
-def site_code_for(db: sqlite_utils.Database, scanner: ScannerIdentity) -> str:
+def site_code_for(db: Database, scanner: ScannerIdentity) -> str:
     """Return the site code of a scanner.
 
     The archive setting ``site_mapping`` maps a scanner serial, station name or
@@ -82,7 +81,7 @@ def site_code_for(db: sqlite_utils.Database, scanner: ScannerIdentity) -> str:
     return scanner.institution_name.strip() or "UNKNOWN"
 
 
-def ensure_site(db: sqlite_utils.Database, code: str, name: str = "") -> int:
+def ensure_site(db: Database, code: str, name: str = "") -> int:
     """Return the id of the site with ``code``, creating it when new."""
     found = _one(db, "SELECT id FROM sites WHERE code = ?", [code])
     if found is not None:
@@ -90,7 +89,7 @@ def ensure_site(db: sqlite_utils.Database, code: str, name: str = "") -> int:
     return _insert(db, "INSERT INTO sites (code, name) VALUES (?, ?)", [code, name or code])
 
 
-def ensure_scanner(db: sqlite_utils.Database, scanner: ScannerIdentity) -> int:
+def ensure_scanner(db: Database, scanner: ScannerIdentity) -> int:
     """Return the id of a scanner (manufacturer + model + serial), creating it when new."""
     found = _one(
         db,
@@ -147,12 +146,12 @@ def scanner_scope(scanner: ScannerIdentity, source_scope: str = "") -> str:
     return f"manufacturer:{scanner.manufacturer} {scanner.model}".strip()
 
 
-def mapped_serial(db: sqlite_utils.Database, scope: str, placeholder: str) -> str | None:
+def mapped_serial(db: Database, scope: str, placeholder: str) -> str | None:
     """Return the real serial an administrator gave for a placeholder serial of a source.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     scope : str
         The source scope (see :func:`scanner_scope`).
@@ -169,7 +168,7 @@ def mapped_serial(db: sqlite_utils.Database, scope: str, placeholder: str) -> st
 
 
 def _real_scanner(
-    db: sqlite_utils.Database, scanner: ScannerIdentity, tally: _Tally, n_scans: int
+    db: Database, scanner: ScannerIdentity, tally: _Tally, n_scans: int
 ) -> ScannerIdentity | None:
     """Return the scanner with a real serial; None (and a count for the note) for a placeholder.
 
@@ -202,7 +201,7 @@ def _refusal_notes(tally: _Tally) -> None:
 
 
 def _seen_version(
-    db: sqlite_utils.Database, scanner_id: int, version: str, at: str, source_key: str, t: _Tally
+    db: Database, scanner_id: int, version: str, at: str, source_key: str, t: _Tally
 ) -> None:
     """Record a software version seen on a scanner at ``at`` (first and last time seen)."""
     version = version.strip()
@@ -235,7 +234,7 @@ def _seen_version(
         db.execute("UPDATE scanner_software_versions SET last_seen = ? WHERE id = ?", [at, row[0]])
 
 
-def _version_notes(db: sqlite_utils.Database, tally: _Tally) -> None:
+def _version_notes(db: Database, tally: _Tally) -> None:
     """Name each new software version of a known scanner; set each scanner's newest version."""
     for scanner_id in sorted({v[0] for v in tally.new_versions}):
         rows = list(
@@ -283,13 +282,13 @@ def _agrees(row: dict[str, object], birth: str | None, sex: str | None) -> bool:
 
 
 def find_patient(
-    db: sqlite_utils.Database, patient: PatientIdentity, default_scope: str = ""
+    db: Database, patient: PatientIdentity, default_scope: str = ""
 ) -> tuple[str, int | None, int | None]:
     """Return a source record's identity key, its patient (if stored) and a conflicting first.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     patient : PatientIdentity
         The patient as the source names them.
@@ -321,7 +320,7 @@ def find_patient(
 
 
 def ensure_patient(
-    db: sqlite_utils.Database,
+    db: Database,
     patient: PatientIdentity,
     tally: _Tally | None = None,
     default_scope: str = "",
@@ -337,7 +336,7 @@ def ensure_patient(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     patient : PatientIdentity
         The patient as the source names them.
@@ -390,7 +389,7 @@ def ensure_patient(
     return new_id
 
 
-def ensure_phantom(db: sqlite_utils.Database, phantom: PhantomIdentity) -> int:
+def ensure_phantom(db: Database, phantom: PhantomIdentity) -> int:
     """Return the id of a phantom (kind + serial), creating it when new."""
     found = _one(
         db,
@@ -406,7 +405,7 @@ def ensure_phantom(db: sqlite_utils.Database, phantom: PhantomIdentity) -> int:
     )
 
 
-def _ensure_round(db: sqlite_utils.Database, name: str, kind: str, phantom_id: int | None) -> int:
+def _ensure_round(db: Database, name: str, kind: str, phantom_id: int | None) -> int:
     found = _one(db, "SELECT id FROM calibration_rounds WHERE name = ?", [name])
     if found is not None:
         return found
@@ -417,12 +416,12 @@ def _ensure_round(db: sqlite_utils.Database, name: str, kind: str, phantom_id: i
     )
 
 
-def _scope_of(db: sqlite_utils.Database, patient_id: int) -> str:
+def _scope_of(db: Database, patient_id: int) -> str:
     row = db.execute("SELECT scope FROM patients WHERE id = ?", [patient_id]).fetchone()
     return "" if row is None else str(row[0])
 
 
-def _all_stored(db: sqlite_utils.Database, rec: StudyRecord) -> bool:
+def _all_stored(db: Database, rec: StudyRecord) -> bool:
     """Whether every scan and image of a study record is in the archive already."""
     return all(
         _one(db, "SELECT id FROM scans WHERE source_key = ?", [scan.source_key]) is not None
@@ -434,7 +433,7 @@ def _all_stored(db: sqlite_utils.Database, rec: StudyRecord) -> bool:
     )
 
 
-def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> None:
+def _store_study(db: Database, rec: StudyRecord, tally: _Tally) -> None:
     s = rec.study
     existing = list(
         db.query("SELECT id, patient_id FROM studies WHERE study_uid = ?", [s.study_uid])
@@ -553,7 +552,7 @@ def _store_study(db: sqlite_utils.Database, rec: StudyRecord, tally: _Tally) -> 
         _store_image(db, study_id, img, image_scan, imported, tally)
 
 
-def _store_risk(db: sqlite_utils.Database, study_id: int, rec: StudyRecord, tally: _Tally) -> None:
+def _store_risk(db: Database, study_id: int, rec: StudyRecord, tally: _Tally) -> None:
     """Store the questionnaire a source gave as a new version, unless these answers are in.
 
     The key is the study and the answers, so importing the same file again adds nothing and
@@ -589,7 +588,7 @@ def _image_columns(img: ImageRecord) -> dict[str, object]:
 
 
 def _store_image(
-    db: sqlite_utils.Database,
+    db: Database,
     study_id: int,
     img: ImageRecord,
     scan_id: int | None,
@@ -664,9 +663,7 @@ _IDENTITY_FIELDS = (
 )
 
 
-def _store_identity(
-    db: sqlite_utils.Database, study_id: int, rec: StudyRecord, tally: _Tally
-) -> None:
+def _store_identity(db: Database, study_id: int, rec: StudyRecord, tally: _Tally) -> None:
     """Keep the identity as the source sent it, once per study (the first file's).
 
     A later file of the same study with another identity is imported, and a note names the
@@ -695,9 +692,7 @@ def _store_identity(
     _insert_identity(db, study_id, ident, key)
 
 
-def _insert_identity(
-    db: sqlite_utils.Database, study_id: int, ident: SourceIdentity, source_key: str
-) -> None:
+def _insert_identity(db: Database, study_id: int, ident: SourceIdentity, source_key: str) -> None:
     db.execute(
         "INSERT INTO study_identity (study_id, source, source_key, patient_id,"
         " issuer_of_patient_id, patient_name, character_set, birth_date, sex, study_uid,"
@@ -724,7 +719,7 @@ def _insert_identity(
     )
 
 
-def _store_phantom_scan(db: sqlite_utils.Database, rec: PhantomScanRecord, tally: _Tally) -> None:
+def _store_phantom_scan(db: Database, rec: PhantomScanRecord, tally: _Tally) -> None:
     if _one(db, "SELECT id FROM phantom_scans WHERE source_key = ?", [rec.source_key]) is not None:
         return
     scanner = _real_scanner(db, rec.scanner, tally, 1)
@@ -770,7 +765,7 @@ def _store_phantom_scan(db: sqlite_utils.Database, rec: PhantomScanRecord, tally
         )
 
 
-def _store_certificate(db: sqlite_utils.Database, cert: PhantomCertificate, tally: _Tally) -> None:
+def _store_certificate(db: Database, cert: PhantomCertificate, tally: _Tally) -> None:
     phantom_id = ensure_phantom(db, cert.phantom)
     for v in cert.values:
         db.execute(
@@ -787,7 +782,7 @@ def _store_certificate(db: sqlite_utils.Database, cert: PhantomCertificate, tall
         )
 
 
-def _store_vfa(db: sqlite_utils.Database, rec: VfaReadingRecord, tally: _Tally) -> None:
+def _store_vfa(db: Database, rec: VfaReadingRecord, tally: _Tally) -> None:
     if _one(db, "SELECT id FROM vfa_readings WHERE source_key = ?", [rec.source_key]) is not None:
         return
     study_id = _one(db, "SELECT id FROM studies WHERE study_uid = ?", [rec.study_uid])
@@ -822,7 +817,7 @@ def _store_vfa(db: sqlite_utils.Database, rec: VfaReadingRecord, tally: _Tally) 
 
 
 def store_parsed(
-    db: sqlite_utils.Database,
+    db: Database,
     parsed: ParsedSource,
     stored: Mapping[str, tuple[str, int]] | None = None,
 ) -> tuple[int, tuple[ImportNote, ...]]:
@@ -830,7 +825,7 @@ def store_parsed(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     parsed : ParsedSource
         What a reader made of one file.
@@ -882,7 +877,7 @@ def store_parsed(
     return db.conn.total_changes - before - derived, tuple(tally.notes)
 
 
-def log_import(db: sqlite_utils.Database, batch: str, outcome: ImportOutcome) -> None:
+def log_import(db: Database, batch: str, outcome: ImportOutcome) -> None:
     """Append one line to the import log."""
     with write_transaction(db):
         db.execute(

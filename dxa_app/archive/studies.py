@@ -6,8 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.patients import person_members
 from dxa_app.archive.scores import newest_diagnoses
 from dxa_app.domain import SourceIdentity
@@ -19,12 +18,12 @@ def _no_study(key: object) -> NotFoundError:
     return NotFoundError(_("No study {id}.").format(id=key), _("See 'studies' for the study ids."))
 
 
-def study_id_for(db: sqlite_utils.Database, key: str | int) -> int:
+def study_id_for(db: Database, key: str | int) -> int:
     """Return a study's archive id from its id or its Study Instance UID.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     key : str or int
         An archive id (digits) or a Study Instance UID.
@@ -49,12 +48,12 @@ def study_id_for(db: sqlite_utils.Database, key: str | int) -> int:
     return int(row[0])
 
 
-def study_ids(db: sqlite_utils.Database) -> list[int]:
+def study_ids(db: Database) -> list[int]:
     """Return every study id, in order.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -65,12 +64,12 @@ def study_ids(db: sqlite_utils.Database) -> list[int]:
     return [int(r[0]) for r in db.execute("SELECT id FROM studies ORDER BY id").fetchall()]
 
 
-def study_header(db: sqlite_utils.Database, study_id: int) -> dict[str, Any]:
+def study_header(db: Database, study_id: int) -> dict[str, Any]:
     """Return a study with its patient, scanner and site columns (what a report heads with).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -101,7 +100,7 @@ def study_header(db: sqlite_utils.Database, study_id: int) -> dict[str, Any]:
     return rows[0]
 
 
-def prior_studies(db: sqlite_utils.Database, patient_id: int, before: str) -> list[dict[str, Any]]:
+def prior_studies(db: Database, patient_id: int, before: str) -> list[dict[str, Any]]:
     """Return one person's studies before a date, newest first (id, study_date, scanner_id).
 
     The person is the patient row and the rows an administrator merged with it (see
@@ -110,7 +109,7 @@ def prior_studies(db: sqlite_utils.Database, patient_id: int, before: str) -> li
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     patient_id : int
         The patient row of the study being reported.
@@ -133,12 +132,12 @@ def prior_studies(db: sqlite_utils.Database, patient_id: int, before: str) -> li
     )
 
 
-def region_areas(db: sqlite_utils.Database, study_id: int) -> dict[str, float]:
+def region_areas(db: Database, study_id: int) -> dict[str, float]:
     """Return the bone area (cm²) per region of a study, where the source gave one.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -158,12 +157,12 @@ def region_areas(db: sqlite_utils.Database, study_id: int) -> dict[str, float]:
     }
 
 
-def first_scan_text(db: sqlite_utils.Database, study_id: int, column: str) -> str:
+def first_scan_text(db: Database, study_id: int, column: str) -> str:
     """Return the first non-empty ``operator`` or ``scan_mode`` of a study's scans.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -222,12 +221,12 @@ def _exposure(text: str | None) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), str(v)) for k, v in pairs)
 
 
-def study_images(db: sqlite_utils.Database, study_id: int) -> list[ImageRow]:
+def study_images(db: Database, study_id: int) -> list[ImageRow]:
     """Return the stored images of a study, in import order.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -260,12 +259,12 @@ def study_images(db: sqlite_utils.Database, study_id: int) -> list[ImageRow]:
     ]
 
 
-def received_identity(db: sqlite_utils.Database, study_id: int) -> SourceIdentity | None:
+def received_identity(db: Database, study_id: int) -> SourceIdentity | None:
     """Return the identity of a study exactly as its source sent it, or None.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -297,7 +296,7 @@ def received_identity(db: sqlite_utils.Database, study_id: int) -> SourceIdentit
     )
 
 
-def first_acquisition(db: sqlite_utils.Database, study_id: int) -> str | None:
+def first_acquisition(db: Database, study_id: int) -> str | None:
     """Return the earliest acquisition time (ISO) of a study's scans, or None."""
     row = db.execute("SELECT min(acquired_at) FROM scans WHERE study_id = ?", [study_id]).fetchone()
     return str(row[0]) if row and row[0] else None
@@ -313,12 +312,12 @@ class VfaReadingRow:
     findings: tuple[dict[str, Any], ...]
 
 
-def count_vfa_readings(db: sqlite_utils.Database, study_id: int) -> int:
+def count_vfa_readings(db: Database, study_id: int) -> int:
     """Return how many VFA readings (versions) a study has.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -332,12 +331,12 @@ def count_vfa_readings(db: sqlite_utils.Database, study_id: int) -> int:
     return int(row[0])
 
 
-def latest_vfa_reading(db: sqlite_utils.Database, study_id: int) -> VfaReadingRow | None:
+def latest_vfa_reading(db: Database, study_id: int) -> VfaReadingRow | None:
     """Return the newest VFA reading of a study (by reading time, then id), or None.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -363,12 +362,12 @@ def latest_vfa_reading(db: sqlite_utils.Database, study_id: int) -> VfaReadingRo
     return VfaReadingRow(int(r["id"]), str(r["reader"]), str(r["read_at"]), findings)
 
 
-def has_fragility_fracture(db: sqlite_utils.Database, study_id: int) -> bool:
+def has_fragility_fracture(db: Database, study_id: int) -> bool:
     """Return whether any VFA reading of the study has a fracture of grade 2 or more.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -386,12 +385,12 @@ def has_fragility_fracture(db: sqlite_utils.Database, study_id: int) -> bool:
     return bool(row[0])
 
 
-def study_ids_on_scanners(db: sqlite_utils.Database, scanner_ids: set[int]) -> list[int]:
+def study_ids_on_scanners(db: Database, scanner_ids: set[int]) -> list[int]:
     """Return the studies made on any of ``scanner_ids`` (a study's scans share one scanner).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     scanner_ids : set of int
         The scanners.
@@ -412,12 +411,12 @@ def study_ids_on_scanners(db: sqlite_utils.Database, scanner_ids: set[int]) -> l
     ]
 
 
-def stored_categories(db: sqlite_utils.Database, study_ids: list[int]) -> dict[int, str]:
+def stored_categories(db: Database, study_ids: list[int]) -> dict[int, str]:
     """Return the category of each study's newest stored diagnosis (studies without one left out).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_ids : list of int
         The studies.
@@ -444,12 +443,12 @@ class ScanRow:
     software_version: str
 
 
-def study_scans(db: sqlite_utils.Database, study_id: int) -> list[ScanRow]:
+def study_scans(db: Database, study_id: int) -> list[ScanRow]:
     """Return the scans of a study in acquisition order.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -504,12 +503,12 @@ class MeasurementRow:
         }
 
 
-def study_measurements(db: sqlite_utils.Database, study_id: int) -> list[MeasurementRow]:
+def study_measurements(db: Database, study_id: int) -> list[MeasurementRow]:
     """Return the additional measurements of a study's scans (hip structure, body composition).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.

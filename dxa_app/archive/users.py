@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import now_iso
 
 
@@ -30,12 +29,12 @@ def _row(r: dict[str, object]) -> UserRow:
     )
 
 
-def count_users(db: sqlite_utils.Database) -> int:
+def count_users(db: Database) -> int:
     """Return how many users the archive has (0 on first run).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -46,12 +45,12 @@ def count_users(db: sqlite_utils.Database) -> int:
     return int(db.execute("SELECT count(*) FROM users").fetchone()[0])
 
 
-def user_row(db: sqlite_utils.Database, username: str) -> UserRow | None:
+def user_row(db: Database, username: str) -> UserRow | None:
     """Return one user by log-in name, or None.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     username : str
         The log-in name (exact).
@@ -65,12 +64,12 @@ def user_row(db: sqlite_utils.Database, username: str) -> UserRow | None:
     return _row(rows[0]) if rows else None
 
 
-def user_rows(db: sqlite_utils.Database) -> list[UserRow]:
+def user_rows(db: Database) -> list[UserRow]:
     """Return every user, by log-in name.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns
@@ -82,13 +81,13 @@ def user_rows(db: sqlite_utils.Database) -> list[UserRow]:
 
 
 def insert_user(
-    db: sqlite_utils.Database, username: str, display_name: str, role: str, password_hash: str
+    db: Database, username: str, display_name: str, role: str, password_hash: str
 ) -> None:
     """Insert a new, active user (the caller checks that the name is free).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     username, display_name, role, password_hash : str
         The new user's columns.
@@ -100,12 +99,12 @@ def insert_user(
     )
 
 
-def set_user_active(db: sqlite_utils.Database, username: str, active: bool) -> None:
+def set_user_active(db: Database, username: str, active: bool) -> None:
     """Activate or deactivate a user (a deactivated user cannot log in or act).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     username : str
         The user.
@@ -115,12 +114,12 @@ def set_user_active(db: sqlite_utils.Database, username: str, active: bool) -> N
     db.execute("UPDATE users SET active = ? WHERE username = ?", [int(active), username])
 
 
-def set_password_hash(db: sqlite_utils.Database, username: str, password_hash: str) -> None:
+def set_password_hash(db: Database, username: str, password_hash: str) -> None:
     """Replace a user's password hash.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     username : str
         The user.
@@ -130,12 +129,12 @@ def set_password_hash(db: sqlite_utils.Database, username: str, password_hash: s
     db.execute("UPDATE users SET password_hash = ? WHERE username = ?", [password_hash, username])
 
 
-def set_user_role(db: sqlite_utils.Database, username: str, role: str) -> None:
+def set_user_role(db: Database, username: str, role: str) -> None:
     """Give a user another role.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive, inside a write transaction.
     username : str
         The user.
@@ -145,12 +144,12 @@ def set_user_role(db: sqlite_utils.Database, username: str, role: str) -> None:
     db.execute("UPDATE users SET role = ? WHERE username = ?", [role, username])
 
 
-def active_admins(db: sqlite_utils.Database) -> list[str]:
+def active_admins(db: Database) -> list[str]:
     """Return the names of the active administrators.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from calibration.reference import reference_from_dict
 from dxa_app.archive import write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import audit, get_setting, now_iso, set_setting
 from dxa_app.archive.references import add_installed, find_installed, installed_tables
 from dxa_app.archive.scale import REFERENCE_SCANNER_KEY, add_scale, current_scale
@@ -34,7 +33,7 @@ ORIGIN = "centre"
 
 
 def build_corrections(
-    db: sqlite_utils.Database, private_key: str, public_key: str, *, reference: str | None
+    db: Database, private_key: str, public_key: str, *, reference: str | None
 ) -> tuple[bytes, dict[str, Any]]:
     """Return the signed corrections file (bytes) and its payload, from the approved steps.
 
@@ -211,7 +210,7 @@ class InstallResult:
 
 
 def install(
-    db: sqlite_utils.Database, payload: dict[str, Any], publication: str, *, by: str = ""
+    db: Database, payload: dict[str, Any], publication: str, *, by: str = ""
 ) -> InstallResult:
     """Install a verified publication's steps for this site's scanners as approved steps.
 

@@ -8,9 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from calibration.fits import IN_VIVO_MAX_DAYS
+from dxa_app.archive.database import Database
 from dxa_app.archive.scanners import scanner_by_id, scanner_rows
 from dxa_app.centre.bundle import csv_bytes, json_bytes
 from dxa_app.centre.keys import pseudonym
@@ -71,12 +70,12 @@ def _whole_years(birth: str | None, on: str) -> int | None:
     return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
 
 
-def collect_site(db: sqlite_utils.Database, site_id: int, secret: bytes) -> SiteData:
+def collect_site(db: Database, site_id: int, secret: bytes) -> SiteData:
     """Read everything a site sends to the knowledge centre, without patient identifiers.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The site's archive.
     site_id : int
         The ``sites.id`` of the site.
@@ -266,7 +265,7 @@ def collect_site(db: sqlite_utils.Database, site_id: int, secret: bytes) -> Site
 
 
 def _in_vivo_pairs(
-    db: sqlite_utils.Database,
+    db: Database,
     own: set[int],
     secret: bytes,
     scanner_ref: Any,
@@ -341,7 +340,7 @@ def _in_vivo_pairs(
     return out
 
 
-def _vfa_monthly(db: sqlite_utils.Database, site_id: int) -> list[tuple[Any, ...]]:
+def _vfa_monthly(db: Database, site_id: int) -> list[tuple[Any, ...]]:
     """Per month: studies with and without VFA and the vertebra findings by grade."""
     months: dict[str, list[int]] = defaultdict(lambda: [0] * 8)
     for month, n_vfa in db.execute(

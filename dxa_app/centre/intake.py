@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from dxa_app.archive import write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import audit, now_iso
 from dxa_app.archive.precision import insert_precision_study
 from dxa_app.centre.bundle import BundleError, VerifiedBundle
@@ -39,13 +38,13 @@ class BundleImport:
         }
 
 
-def registered_key(db: sqlite_utils.Database, code: str) -> str | None:
+def registered_key(db: Database, code: str) -> str | None:
     """Return the public key registered for a site code at this centre, or None."""
     rows = list(db.query("SELECT public_key FROM centre_sites WHERE code = ?", [code]))
     return str(rows[0]["public_key"]) if rows else None
 
 
-def register_site(db: sqlite_utils.Database, code: str, public_key: str, *, by: str = "") -> str:
+def register_site(db: Database, code: str, public_key: str, *, by: str = "") -> str:
     """Register (or replace) a site's public key; return the canonical key text."""
     key = normalise_public_key(public_key)
     with write_transaction(db):
@@ -67,12 +66,12 @@ def register_site(db: sqlite_utils.Database, code: str, public_key: str, *, by: 
     return key
 
 
-def already_imported(db: sqlite_utils.Database, sha256: str) -> bool:
+def already_imported(db: Database, sha256: str) -> bool:
     """Return True when a bundle with this SHA-256 was imported before."""
     return bool(list(db.query("SELECT 1 FROM centre_bundles WHERE sha256 = ?", [sha256])))
 
 
-def _one(db: sqlite_utils.Database, sql: str, params: list[Any]) -> int | None:
+def _one(db: Database, sql: str, params: list[Any]) -> int | None:
     row = db.execute(sql, params).fetchone()
     return int(row[0]) if row and row[0] is not None else None
 
@@ -81,14 +80,12 @@ def _f(value: str) -> float | None:
     return float(value) if value != "" else None
 
 
-def store_bundle(
-    db: sqlite_utils.Database, bundle: VerifiedBundle, *, by: str = ""
-) -> BundleImport:
+def store_bundle(db: Database, bundle: VerifiedBundle, *, by: str = "") -> BundleImport:
     """Store a verified bundle in one transaction; only rows the centre lacks are added.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The centre archive.
     bundle : VerifiedBundle
         A bundle checked by :func:`dxa_app.centre.bundle.read_bundle`.
@@ -142,7 +139,7 @@ def store_bundle(
     return BundleImport(str(bundle.path), code, bundle.sha256, False, added)
 
 
-def _store(db: sqlite_utils.Database, b: VerifiedBundle, code: str) -> dict[str, int]:
+def _store(db: Database, b: VerifiedBundle, code: str) -> dict[str, int]:
     created = str(b.manifest.get("created_at", ""))
     site = b.json("site.json")
     site_id = _one(db, "SELECT id FROM sites WHERE code = ?", [code])
@@ -332,7 +329,7 @@ def _store(db: sqlite_utils.Database, b: VerifiedBundle, code: str) -> dict[str,
 
 
 def _store_phantom_scans(
-    db: sqlite_utils.Database,
+    db: Database,
     b: VerifiedBundle,
     code: str,
     scanner_ids: dict[int, int],
@@ -411,7 +408,7 @@ def _chunks(rows: Iterator[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
 
 
 def _store_precision(
-    db: sqlite_utils.Database, b: VerifiedBundle, code: str, scanner_ids: dict[int, int]
+    db: Database, b: VerifiedBundle, code: str, scanner_ids: dict[int, int]
 ) -> int:
     n = 0
     for p in b.json("precision.json"):

@@ -8,10 +8,9 @@ import json
 import re
 import secrets
 
-import sqlite_utils
-
 from dxa_app import keystore
 from dxa_app.archive import get_setting, write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import audit, now_iso
 from dxa_app.archive.seal import archive_id
 from dxa_app.signing import (
@@ -52,7 +51,7 @@ def _key_name(setting: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", setting)
 
 
-def _from_folder_or_settings(db: sqlite_utils.Database, setting: str) -> str | None:
+def _from_folder_or_settings(db: Database, setting: str) -> str | None:
     """A secret from the key folder; one still in the archive settings is moved there first."""
     ident = archive_id(db)
     assert ident is not None
@@ -70,7 +69,7 @@ def _from_folder_or_settings(db: sqlite_utils.Database, setting: str) -> str | N
     return stored
 
 
-def _stored_pair(db: sqlite_utils.Database, setting: str, what: str, by: str) -> tuple[str, str]:
+def _stored_pair(db: Database, setting: str, what: str, by: str) -> tuple[str, str]:
     stored = _from_folder_or_settings(db, setting)
     if stored:
         value = json.loads(stored)
@@ -90,17 +89,17 @@ def _stored_pair(db: sqlite_utils.Database, setting: str, what: str, by: str) ->
     return str(value["private"]), str(value["public"])
 
 
-def site_key_pair(db: sqlite_utils.Database, code: str, *, by: str = "") -> tuple[str, str]:
+def site_key_pair(db: Database, code: str, *, by: str = "") -> tuple[str, str]:
     """Return the site's (private, public) key from the key folder, generated on first use."""
     return _stored_pair(db, SITE_KEY_SETTING.format(code=code), f"site:{code}", by)
 
 
-def centre_key_pair(db: sqlite_utils.Database, *, by: str = "") -> tuple[str, str]:
+def centre_key_pair(db: Database, *, by: str = "") -> tuple[str, str]:
     """Return the knowledge centre's (private, public) key from the key folder."""
     return _stored_pair(db, CENTRE_KEY_SETTING, "centre", by)
 
 
-def pseudonym_secret(db: sqlite_utils.Database, code: str) -> bytes:
+def pseudonym_secret(db: Database, code: str) -> bytes:
     """Return the site's secret for the keyed pseudonym hash (key folder; never exported)."""
     setting = PSEUDONYM_SECRET_SETTING.format(code=code)
     stored = _from_folder_or_settings(db, setting)
@@ -116,13 +115,13 @@ def pseudonym(secret: bytes, value: str, length: int = 32) -> str:
     return hmac.new(secret, value.encode("utf-8"), hashlib.sha256).hexdigest()[:length]
 
 
-def trusted_centre_key(db: sqlite_utils.Database) -> str | None:
+def trusted_centre_key(db: Database) -> str | None:
     """Return the knowledge centre's public key this site trusts (key folder; None when none)."""
     value = _from_folder_or_settings(db, TRUSTED_CENTRE_SETTING)
     return value.strip('"') if value else None
 
 
-def set_trusted_centre_key(db: sqlite_utils.Database, public: str, *, by: str = "") -> str:
+def set_trusted_centre_key(db: Database, public: str, *, by: str = "") -> str:
     """Trust a knowledge-centre public key for installing corrections; return its canonical text.
 
     The trust anchor lives in the key folder, not the archive, so editing the archive file

@@ -8,11 +8,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from calibration.chain import compose_covariance
 from calibration.fits import LinearFit, in_vivo_fit
 from calibration.precision import precision
+from dxa_app.archive.database import Database
 from dxa_app.archive.precision import latest_precision
 from dxa_app.archive.scanners import serials_by_id
 from dxa_app.archive.steps import propose_step
@@ -55,7 +54,7 @@ class InVivoFit:
 
 
 def centre_pairs(
-    db: sqlite_utils.Database, ref_id: int, other_id: int, region: str, drift: DriftCorrection
+    db: Database, ref_id: int, other_id: int, region: str, drift: DriftCorrection
 ) -> tuple[list[PairedPatient], tuple[str, ...]]:
     """Return the drift-corrected patients of two scanners and the sites sending them.
 
@@ -173,7 +172,7 @@ PairsFor = Callable[[int, str], PairSet | None]
 
 
 def _fit_pairs(
-    db: sqlite_utils.Database,
+    db: Database,
     ref_id: int,
     other_id: int,
     region: str,
@@ -218,7 +217,7 @@ PairsBetween = Callable[[int, int, str], PairSet | None]
 
 
 def fit_in_vivo_steps(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     ref_id: int,
     others: Iterable[int],
@@ -249,7 +248,7 @@ def fit_in_vivo_steps(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The archive.
     ref_id : int
         The scanner whose readings are the scale (the reference scanner or the hip anchor).
@@ -355,7 +354,7 @@ def fit_in_vivo_steps(
 
 
 def _propose(
-    db: sqlite_utils.Database,
+    db: Database,
     other_id: int,
     group: str,
     dataset: str,
@@ -406,7 +405,7 @@ def _propose(
 
 
 def fit_in_vivo(
-    db: sqlite_utils.Database,
+    db: Database,
     ref_id: int,
     drift: DriftCorrection,
     *,
@@ -422,7 +421,7 @@ def fit_in_vivo(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The centre archive (pairs in ``centre_in_vivo_pairs``).
     ref_id : int
         The national reference scanner.

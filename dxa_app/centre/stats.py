@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.csv_safety import SafeDictWriter
 from dxa_app.errors import UsageError
 from dxa_app.i18n import _
@@ -85,14 +84,12 @@ def _spread(values: Sequence[float]) -> dict[str, float | None]:
     }
 
 
-def centre_statistics(
-    db: sqlite_utils.Database, qc: Sequence[QcSeries], chain: ChainFn
-) -> CentreStats:
+def centre_statistics(db: Database, qc: Sequence[QcSeries], chain: ChainFn) -> CentreStats:
     """Compute the centre statistics.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The centre archive.
     qc : sequence of QcSeries
         Every scanner's daily QC and alarms (from ``qc_status``).
@@ -151,7 +148,7 @@ def centre_statistics(
     return CentreStats(site_months, _esp_spread(db, chain))
 
 
-def _esp_spread(db: sqlite_utils.Database, chain: ChainFn) -> list[dict[str, Any]]:
+def _esp_spread(db: Database, chain: ChainFn) -> list[dict[str, Any]]:
     per: dict[tuple[str, str], dict[int, list[tuple[float, float]]]] = defaultdict(
         lambda: defaultdict(list)
     )

@@ -21,9 +21,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from dxa_app.archive import open_archive, write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import audit
 from dxa_app.archive.users import count_users, insert_user, user_row
 from dxa_app.domain import Role
@@ -289,7 +288,7 @@ def _wrong() -> PermissionDeniedError:
     return PermissionDeniedError(_("Wrong user name or password."), _("Check both and try again."))
 
 
-def _authenticate(db: sqlite_utils.Database, username: str, password: str) -> User:
+def _authenticate(db: Database, username: str, password: str) -> User:
     row = user_row(db, username)
     if row is None or not row.active or not verify_password(password, row.password_hash):
         raise _wrong()
@@ -328,7 +327,7 @@ def check_new_user(username: str, password: str) -> str:
 
 
 @contextlib.contextmanager
-def opened(archive: str | Path, *, create: bool = False) -> Iterator[sqlite_utils.Database]:
+def opened(archive: str | Path, *, create: bool = False) -> Iterator[Database]:
     """Open an archive for one call and close it afterwards (no user check; see acting).
 
     Parameters
@@ -340,7 +339,7 @@ def opened(archive: str | Path, *, create: bool = False) -> Iterator[sqlite_util
 
     Yields
     ------
-    sqlite_utils.Database
+    Database
         The open archive.
     """
     db = open_archive(archive, create=create)
@@ -350,7 +349,7 @@ def opened(archive: str | Path, *, create: bool = False) -> Iterator[sqlite_util
         db.close()
 
 
-def check(db: sqlite_utils.Database, session: Session, permission: Permission) -> User:
+def check(db: Database, session: Session, permission: Permission) -> User:
     """Check, now, that the session's user still exists, is active and may do ``permission``.
 
     The role is read again from the archive, so a user deactivated or given another role
@@ -358,7 +357,7 @@ def check(db: sqlite_utils.Database, session: Session, permission: Permission) -
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The session's open archive.
     session : Session
         The acting user.
@@ -390,7 +389,7 @@ def check(db: sqlite_utils.Database, session: Session, permission: Permission) -
 
 
 @contextlib.contextmanager
-def acting(session: Session, permission: Permission) -> Iterator[sqlite_utils.Database]:
+def acting(session: Session, permission: Permission) -> Iterator[Database]:
     """Open the session's archive for one action after checking the user (see :func:`check`).
 
     Parameters
@@ -402,7 +401,7 @@ def acting(session: Session, permission: Permission) -> Iterator[sqlite_utils.Da
 
     Yields
     ------
-    sqlite_utils.Database
+    Database
         The open archive.
 
     Raises
@@ -416,7 +415,7 @@ def acting(session: Session, permission: Permission) -> Iterator[sqlite_utils.Da
 
 
 def record(
-    db: sqlite_utils.Database,
+    db: Database,
     session: Session,
     action: str,
     *,
@@ -429,7 +428,7 @@ def record(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The session's open archive.
     session : Session
         The acting user.
@@ -525,12 +524,12 @@ def log_in(archive: str | Path, username: str, password: str) -> Session:
     return _session(archive, user)
 
 
-def confirm_password(db: sqlite_utils.Database, session: Session, password: str) -> None:
+def confirm_password(db: Database, session: Session, password: str) -> None:
     """Check the password re-entered for a privileged action (signing); audit a failure.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The session's open archive.
     session : Session
         The acting user.

@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import sqlite_utils
 
 from calibration.chain import inverse_line_covariance
 from calibration.fits import IN_VIVO_MAX_DAYS, LinearFit, ols
 from calibration.qc import BaselineError, QcAnalysis, analyse, extend
 from dxa_app.archive import get_setting, set_setting, write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import audit, now_iso
 from dxa_app.archive.qc import (
     BaselineStart,
@@ -579,7 +579,7 @@ def _qc_order(q: ScannerQc, site_code: str | None) -> tuple[Any, ...]:
     return (site_code is not None, site_code or "", q.serial, q.times[0], q.phantom_scan_ids[0])
 
 
-def _qc_inputs(db: sqlite_utils.Database, scanner_id: int) -> tuple[Any, ...]:
+def _qc_inputs(db: Database, scanner_id: int) -> tuple[Any, ...]:
     """Return what the analysis of a scanner reads besides its series (restarts, proposals)."""
     return (
         tuple(baseline_starts(db, scanner_id)),
@@ -588,7 +588,7 @@ def _qc_inputs(db: sqlite_utils.Database, scanner_id: int) -> tuple[Any, ...]:
 
 
 def _analyse_scanner(
-    db: sqlite_utils.Database,
+    db: Database,
     scanner: QcScanner,
     inputs: tuple[Any, ...],
     *,
@@ -625,7 +625,7 @@ def _analyse_scanner(
     )
 
 
-def _ordered_qc_scanners(db: sqlite_utils.Database, region: str) -> list[QcScanner]:
+def _ordered_qc_scanners(db: Database, region: str) -> list[QcScanner]:
     """The scanners with daily QC by site and serial (the analysis' order)."""
     scanners = qc_scanners(db)
     count = Counter((s.site_code, s.serial) for s in scanners)
@@ -638,7 +638,7 @@ def _ordered_qc_scanners(db: sqlite_utils.Database, region: str) -> list[QcScann
     return sorted(scanners, key=order)
 
 
-def _drift_candidates(db: sqlite_utils.Database, n_baseline: int) -> Iterator[ScannerQc]:
+def _drift_candidates(db: Database, n_baseline: int) -> Iterator[ScannerQc]:
     """Yield the QC of each scanner with a drift proposal, just its current segment analysed.
 
     The same series, cuts and current-segment analysis as :func:`iter_qc` (so the same
@@ -679,7 +679,7 @@ def _drift_candidates(db: sqlite_utils.Database, n_baseline: int) -> Iterator[Sc
 
 
 def iter_qc(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     n_baseline: int = 20,
     k: float = 0.5,
@@ -695,7 +695,7 @@ def iter_qc(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The archive.
     n_baseline : int
         How many first scans make the baseline (15-25 recommended).
@@ -734,7 +734,7 @@ def iter_qc(
 
 
 def analyse_qc(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     n_baseline: int = 20,
     k: float = 0.5,
@@ -752,7 +752,7 @@ def analyse_qc(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The archive.
     n_baseline : int
         How many first scans make the baseline (15-25 recommended).
@@ -802,7 +802,7 @@ class _QcStatusCache:
         self._mark: tuple[int, str] = (0, "")
         self._entries: dict[int, tuple[tuple[Any, ...], ScannerQc | None]] = {}
 
-    def get(self, db: sqlite_utils.Database, today: dt.date | None = None) -> list[ScannerQc]:
+    def get(self, db: Database, today: dt.date | None = None) -> list[ScannerQc]:
         day = (today or dt.date.today()).isoformat()
         archive = archive_identity(db)
         mark = phantom_scan_mark(db)  # before the series are read: a later scan is caught
@@ -848,7 +848,7 @@ _QC_CACHE = _QcStatusCache()
 
 
 def current_qc(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     n_baseline: int = 20,
     k: float = 0.5,
@@ -865,7 +865,7 @@ def current_qc(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The archive.
     n_baseline : int
         How many first scans make the baseline.
@@ -974,7 +974,7 @@ def list_steps(session: Session, status: str | None = None) -> list[Step]:
         return step_rows(db, status)
 
 
-def decide_step(db: sqlite_utils.Database, step_id: int, *, approve: bool, by: str) -> Step:
+def decide_step(db: Database, step_id: int, *, approve: bool, by: str) -> Step:
     """Approve a proposed step or retire a step, and audit it (no role check: see callers).
 
     Approving a step retires an earlier approved step of the same scanner, region, kind and
@@ -982,7 +982,7 @@ def decide_step(db: sqlite_utils.Database, step_id: int, *, approve: bool, by: s
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     step_id : int
         The step.
@@ -1040,8 +1040,8 @@ def _require_reason(reason: str) -> str:
 
 def _decision_apply(
     step_ids: Sequence[int], approve: bool
-) -> Callable[[sqlite_utils.Database], tuple[set[int], set[str], set[str]]]:
-    def apply(db: sqlite_utils.Database) -> tuple[set[int], set[str], set[str]]:
+) -> Callable[[Database], tuple[set[int], set[str], set[str]]]:
+    def apply(db: Database) -> tuple[set[int], set[str], set[str]]:
         scanners: set[int] = set()
         serials: set[str] = set()
         regions: set[str] = set()
@@ -1223,7 +1223,7 @@ class FitSummary:
         }
 
 
-def reference_scanner(db: sqlite_utils.Database, serial: str | None = None) -> int:
+def reference_scanner(db: Database, serial: str | None = None) -> int:
     """Return (and with ``serial``, set) the national reference scanner.
 
     Raises
@@ -1246,9 +1246,7 @@ def reference_scanner(db: sqlite_utils.Database, serial: str | None = None) -> i
     return ids[str(stored)]
 
 
-def _fit_travelling(
-    db: sqlite_utils.Database, ref_id: int, by: str, scale: NationalScale
-) -> list[FitSummary]:
+def _fit_travelling(db: Database, ref_id: int, by: str, scale: NationalScale) -> list[FitSummary]:
     rows = list(
         db.query(
             "SELECT ps.scanner_id, sc.serial, cr.name AS round, ps.acquired_at, ph.id AS ph_id,"
@@ -1366,18 +1364,14 @@ def _ols_covariance(fit: LinearFit) -> tuple[float, float, float]:
     )
 
 
-def _drift_corrected(
-    db: sqlite_utils.Database, scanner_id: int, region: str, on: str, raw: float
-) -> float:
+def _drift_corrected(db: Database, scanner_id: int, region: str, on: str, raw: float) -> float:
     for step in chain_for(db, scanner_id, region, on):
         if step.kind == "drift":
             raw = step.intercept + step.slope * raw
     return raw
 
 
-def in_vivo_pairs(
-    db: sqlite_utils.Database, ref_id: int, other_id: int, region: str
-) -> list[PairedPatient]:
+def in_vivo_pairs(db: Database, ref_id: int, other_id: int, region: str) -> list[PairedPatient]:
     """Return per patient and hip side the scans on this scanner and on the reference.
 
     Every scan of the patient's region and side on one scanner that lies within 60 days of a
@@ -1440,7 +1434,7 @@ def paired_scans(
 
 
 def _fit_in_vivo(
-    db: sqlite_utils.Database,
+    db: Database,
     anchor_id: int,
     by: str,
     scale: NationalScale,
@@ -1472,7 +1466,7 @@ def _fit_in_vivo(
     ]
 
 
-def hip_anchor_id(db: sqlite_utils.Database, ref_id: int) -> int:
+def hip_anchor_id(db: Database, ref_id: int) -> int:
     """Return the scanner the hip is calibrated onto: the scale's hip anchor, else the reference.
 
     Raises
@@ -1494,7 +1488,7 @@ def hip_anchor_id(db: sqlite_utils.Database, ref_id: int) -> int:
     return ids[scale.hip_anchor]
 
 
-def _propose_drift(db: sqlite_utils.Database, by: str, n_baseline: int) -> list[dict[str, Any]]:
+def _propose_drift(db: Database, by: str, n_baseline: int) -> list[dict[str, Any]]:
     out = []
     for q in _drift_candidates(db, n_baseline):  # one scanner at a time
         p = q.drift_proposal()
@@ -1568,7 +1562,7 @@ class CalibrationRun:
 
 
 def run_calibration(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     reference: str | None = None,
     by: str = "",
@@ -1583,7 +1577,7 @@ def run_calibration(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The archive.
     reference : str, optional
         Serial of the national reference scanner (stored; needed the first time).

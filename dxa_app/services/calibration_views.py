@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from calibration.fits import bland_altman
 from dxa_app.archive import get_setting
+from dxa_app.archive.database import Database
 from dxa_app.archive.scanners import scanner_ids_by_serial, scanner_rows
 from dxa_app.archive.steps import step_rows
 from dxa_app.domain import scanner_label
@@ -132,7 +131,7 @@ class FitView:
 
 
 def _travelling_points(
-    db: sqlite_utils.Database, scanner_id: int, round_name: str
+    db: Database, scanner_id: int, round_name: str
 ) -> tuple[list[float], list[float], list[str]]:
     xs: list[float] = []
     ys: list[float] = []
@@ -170,7 +169,7 @@ def fit_views(session: Session) -> list[FitView]:
         return _fit_views(db)
 
 
-def _fit_views(db: sqlite_utils.Database) -> list[FitView]:
+def _fit_views(db: Database) -> list[FitView]:
     ids = scanner_ids_by_serial(db)
     out: list[FitView] = []
     for step in sorted(step_rows(db), key=lambda s: (s.serial, s.id)):

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
 from calibration.chain import compose
 from dxa_app.archive import get_setting, write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import audit, now_iso
 from dxa_app.archive.scale import current_scale
 from dxa_app.archive.scanners import scanner_ids_by_serial, scanner_rows, sites_with_scanners
@@ -58,7 +57,7 @@ __all__ = [
 ]
 
 
-def _site_id(db: sqlite_utils.Database, code: str | None) -> tuple[int, str]:
+def _site_id(db: Database, code: str | None) -> tuple[int, str]:
     sites = sites_with_scanners(db)
     if code is not None:
         for sid, c in sites:
@@ -251,7 +250,7 @@ def import_bundles(session: Session, paths: Sequence[Path]) -> list[BundleImport
             return out
 
 
-def _drift(db: sqlite_utils.Database) -> Any:
+def _drift(db: Database) -> Any:
     def apply(scanner_id: int, region: str, on: str, value: float) -> float:
         for step in chain_for(db, scanner_id, region, on):
             if step.kind == "drift":
@@ -304,7 +303,7 @@ def national_fit(
 
 
 def _national_fit(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     reference: str | None,
     by: str,
@@ -399,8 +398,8 @@ def trust_centre(session: Session, public_key: str) -> dict[str, str]:
 
 def _install_apply(
     payload: dict[str, Any], publication: str
-) -> Callable[[sqlite_utils.Database], tuple[set[int], set[str], set[str]]]:
-    def apply(db: sqlite_utils.Database) -> tuple[set[int], set[str], set[str]]:
+) -> Callable[[Database], tuple[set[int], set[str], set[str]]]:
+    def apply(db: Database) -> tuple[set[int], set[str], set[str]]:
         result = corr.install(db, payload, publication, by="preview")
         steps = [step_by_id(db, i) for i in [*result.installed, *result.retired]]
         if result.references:  # a reference table concerns every scanner
@@ -518,7 +517,7 @@ def centre_stats(
 
 
 def _centre_stats(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     csv_path: Path | None,
     plot_path: Path | None,

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import sqlite_utils
-
 from dxa_app.archive import get_setting, set_setting, write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import audit
 from dxa_app.archive.queries import counts
 from dxa_app.archive.steps import step_rows
@@ -127,7 +126,7 @@ def run_demo(
     return DemoResult(out, truth, len(files), archive, summary.counts, c, cal)
 
 
-def _enter_questionnaires(db: sqlite_utils.Database, data: DemoDataset) -> int:
+def _enter_questionnaires(db: Database, data: DemoDataset) -> int:
     """Enter the demo questionnaires the scanner files do not carry (idempotent).
 
     The generic CSV carries its studies' questionnaires (imported with them); the studies
@@ -164,7 +163,7 @@ def _enter_questionnaires(db: sqlite_utils.Database, data: DemoDataset) -> int:
     return added
 
 
-def _claim(db: sqlite_utils.Database, archive: Path) -> None:
+def _claim(db: Database, archive: Path) -> None:
     """Mark a new archive as a demo archive; refuse an archive with real users."""
     if get_setting(db, DEMO_ARCHIVE_KEY):
         return
@@ -176,7 +175,7 @@ def _claim(db: sqlite_utils.Database, archive: Path) -> None:
     set_setting(db, DEMO_ARCHIVE_KEY, True)
 
 
-def _calibrate_demo(db: sqlite_utils.Database) -> dict[str, int]:
+def _calibrate_demo(db: Database) -> dict[str, int]:
     """Demo users, a national fit on the reference scanner, approval, scores (idempotent)."""
     from dxa_app.services.calibration import decide_step, run_calibration
     from dxa_app.services.scoring import rescore

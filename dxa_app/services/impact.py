@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from dxa_app.archive import write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.studies import stored_categories, study_ids_on_scanners
 from dxa_app.services.scoring import compute_study_scores
 
@@ -46,15 +45,15 @@ class _Rollback(Exception):
 
 
 #: ``apply(db)`` makes the change and returns (scanner ids, serials, regions) it concerns.
-Apply = Callable[[sqlite_utils.Database], tuple[set[int], set[str], set[str]]]
+Apply = Callable[[Database], tuple[set[int], set[str], set[str]]]
 
 
-def simulate(db: sqlite_utils.Database, apply: Apply) -> ChangePreview:
+def simulate(db: Database, apply: Apply) -> ChangePreview:
     """Apply a change in a transaction, score the affected studies, roll back; return the impact.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     apply : callable
         Makes the change (inside the transaction) and returns what it concerns.

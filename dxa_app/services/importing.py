@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.images import holds_images, imported_whole, put_new_bytes, store_folder
 from dxa_app.archive.store import log_import, store_parsed
 from dxa_app.domain import AnalysisStatus, ImportOutcome, ImportStatus, ParsedSource
@@ -188,12 +187,12 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return [s.path for s in _sources(paths)]
 
 
-def import_file(db: sqlite_utils.Database, path: Path, batch: str) -> ImportOutcome:
+def import_file(db: Database, path: Path, batch: str) -> ImportOutcome:
     """Import one file and log the outcome; never raises for a bad file.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     path : Path
         The file.
@@ -331,7 +330,7 @@ def _image_bytes(parsed: ParsedSource) -> list[tuple[str, bytes]]:
     return list(out.items())
 
 
-def _store_read(db: sqlite_utils.Database, read: SourceRead) -> ImportOutcome:
+def _store_read(db: Database, read: SourceRead) -> ImportOutcome:
     """Store a source that was read (one transaction); return its outcome."""
     if read.outcome is not None:
         return read.outcome
@@ -448,9 +447,7 @@ def _decided(source: _Source) -> SourceRead | None:
     return None
 
 
-def _known_files(
-    db: sqlite_utils.Database, sources: list[_Source], store: Path | None
-) -> list[_Source]:
+def _known_files(db: Database, sources: list[_Source], store: Path | None) -> list[_Source]:
     """Mark the DICOM files whose exact bytes the archive already imported whole.
 
     A re-import (a backfill run twice, a folder exported again) then costs a hash per
@@ -541,7 +538,7 @@ def _pooled_reads(
 
 
 def import_into(
-    db: sqlite_utils.Database,
+    db: Database,
     paths: Sequence[str | Path],
     *,
     progress: Progress = no_progress,
@@ -564,7 +561,7 @@ def import_into(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     paths : sequence of str or Path
         Files and folders (walked recursively).

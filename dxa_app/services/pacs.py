@@ -7,9 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from dxa_app.archive import get_setting, set_setting, write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import now_iso
 from dxa_app.archive.reports import stored_pdf, versions
 from dxa_app.archive.studies import (
@@ -63,7 +62,7 @@ def _checked(target: PacsTarget) -> PacsTarget:
     )
 
 
-def _stored_target(db: sqlite_utils.Database) -> PacsTarget | None:
+def _stored_target(db: Database) -> PacsTarget | None:
     value = get_setting(db, PACS_KEY)
     if not isinstance(value, dict):
         return None
@@ -258,7 +257,7 @@ def _tm(value: str | None) -> dt.time | None:
     return dt.datetime.fromisoformat(value).time().replace(microsecond=0, tzinfo=None)
 
 
-def dicom_for(db: sqlite_utils.Database, study_id: int) -> Any:
+def dicom_for(db: Database, study_id: int) -> Any:
     """Return the Encapsulated PDF DICOM dataset of the newest signed version.
 
     The identity is the study's as its modality sent it (PatientID, IssuerOfPatientID,

@@ -30,9 +30,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from dxa_app.archive import get_setting, set_setting, write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.outbox import (
     OutboxRow,
     claim,
@@ -136,7 +135,7 @@ def _checked(receiver: Hl7Receiver) -> Hl7Receiver:
     )
 
 
-def _stored_receiver(db: sqlite_utils.Database) -> Hl7Receiver | None:
+def _stored_receiver(db: Database) -> Hl7Receiver | None:
     value = get_setting(db, RECEIVER_KEY)
     if not isinstance(value, dict):
         return None
@@ -206,7 +205,7 @@ def set_hl7_receiver(session: Session, receiver: Hl7Receiver) -> Hl7Receiver:
 # --- the signed report as a record ---------------------------------------------------------
 
 
-def _newest_signed(db: sqlite_utils.Database, study_id: int) -> ReportVersion:
+def _newest_signed(db: Database, study_id: int) -> ReportVersion:
     signed = [v for v in versions(db, study_id) if v.status != "draft"]
     if not signed:
         raise ReportError(
@@ -236,7 +235,7 @@ def _method(score: Any, kinds: dict[int, str], translate: Any) -> str:
     )
 
 
-def report_record(db: sqlite_utils.Database, study_id: int, v: ReportVersion) -> ReportRecord:
+def report_record(db: Database, study_id: int, v: ReportVersion) -> ReportRecord:
     """Assemble what one signed version sends into the record, from the archive.
 
     The identity is the study's as received (PatientID, issuer, name, accession, referrer);
@@ -245,7 +244,7 @@ def report_record(db: sqlite_utils.Database, study_id: int, v: ReportVersion) ->
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -340,7 +339,7 @@ def _utc(when: dt.datetime | None = None) -> dt.datetime:
     return (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
 
 
-def _oru(db: sqlite_utils.Database, study_id: int, v: ReportVersion, control_id: str) -> str:
+def _oru(db: Database, study_id: int, v: ReportVersion, control_id: str) -> str:
     from dxa_app.record_out.hl7v2 import oru_r01
 
     receiver = _stored_receiver(db)
@@ -442,7 +441,7 @@ def export_record(session: Session, study: str | int, fmt: str, out: Path) -> Ex
 # --- the outbox ----------------------------------------------------------------------------
 
 
-def _queue(db: sqlite_utils.Database, session: Session, study_id: int) -> OutboxRow:
+def _queue(db: Database, session: Session, study_id: int) -> OutboxRow:
     v = _newest_signed(db, study_id)
     queued = queued_for_version(db, v.id)
     if queued is not None:
@@ -478,7 +477,7 @@ def _backoff(attempts: int) -> int:
 
 
 def _attempt(
-    db: sqlite_utils.Database,
+    db: Database,
     session: Session,
     row_id: int,
     receiver: Hl7Receiver,
@@ -564,7 +563,7 @@ def _attempt(
     return outbox_row(db, row_id)
 
 
-def _receiver_or_error(db: sqlite_utils.Database) -> Hl7Receiver:
+def _receiver_or_error(db: Database) -> Hl7Receiver:
     receiver = _stored_receiver(db)
     if receiver is None:
         raise UsageError(
@@ -575,7 +574,7 @@ def _receiver_or_error(db: sqlite_utils.Database) -> Hl7Receiver:
 
 
 def _deliver(
-    db: sqlite_utils.Database,
+    db: Database,
     session: Session,
     ids: list[int],
     receiver: Hl7Receiver,

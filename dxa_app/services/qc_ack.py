@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-import sqlite_utils
-
 from calibration.qc import RULES
 from dxa_app.archive import write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import now_iso
 from dxa_app.errors import UsageError
 from dxa_app.i18n import _
@@ -66,14 +65,12 @@ class QcAlarm:
         return bool(self.acknowledged_by)
 
 
-def list_acknowledgements(
-    db: sqlite_utils.Database, scanner_id: int | None = None
-) -> list[QcAcknowledgement]:
+def list_acknowledgements(db: Database, scanner_id: int | None = None) -> list[QcAcknowledgement]:
     """Return the stored acknowledgements (of one scanner, or all), oldest first.
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     scanner_id : int, optional
         Only this scanner's acknowledgements.

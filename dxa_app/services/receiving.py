@@ -10,9 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlite_utils
-
 from dxa_app.archive import get_setting, open_archive, set_setting, write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import ARCHIVE_SUFFIX
 from dxa_app.dicom_net import STATUS_OUT_OF_RESOURCES, STATUS_SUCCESS, StorageServer
 from dxa_app.domain import ImportOutcome, ImportStatus
@@ -43,7 +42,7 @@ class _Job:
     refused: tuple[str, str] | None = None
 
 
-def _stored_callers(db: sqlite_utils.Database) -> list[str]:
+def _stored_callers(db: Database) -> list[str]:
     value = get_setting(db, ALLOWED_KEY, [])
     return sorted({str(v) for v in value}) if isinstance(value, list) else []
 

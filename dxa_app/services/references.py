@@ -17,10 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import sqlite_utils
-
 from calibration.reference import ReferenceTable, reference_from_csv, reference_from_dict
 from dxa_app.archive import write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.references import (
     InstalledTable,
     add_installed,
@@ -95,8 +94,8 @@ def read_reference_file(path: Path) -> ReferenceTable:
 
 def _apply(
     table: ReferenceTable, valid_from: dt.date, by: str, origin: str
-) -> Callable[[sqlite_utils.Database], tuple[set[int], set[str], set[str]]]:
-    def apply(db: sqlite_utils.Database) -> tuple[set[int], set[str], set[str]]:
+) -> Callable[[Database], tuple[set[int], set[str], set[str]]]:
+    def apply(db: Database) -> tuple[set[int], set[str], set[str]]:
         if find_installed(db, table.name, table.version, table.purpose) is not None:
             raise UsageError(
                 _("Reference table {name} {version} ({purpose}) is already installed.").format(

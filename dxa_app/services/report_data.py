@@ -14,9 +14,8 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-import sqlite_utils
-
 from calibration.rounding import round_half_away
+from dxa_app.archive.database import Database
 from dxa_app.archive.images import store_folder
 from dxa_app.archive.precision import latest_precision
 from dxa_app.archive.scale import current_scale
@@ -91,7 +90,7 @@ def _printed(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def _lsc(db: sqlite_utils.Database, scanner_id: int, region: str, bmd: float) -> tuple[float, str]:
+def _lsc(db: Database, scanner_id: int, region: str, bmd: float) -> tuple[float, str]:
     latest = latest_precision(db, scanner_id, region)
     if latest is not None and latest.lsc_g_cm2 is not None:
         return float(latest.lsc_g_cm2), "precision"
@@ -105,7 +104,7 @@ def _lsc(db: sqlite_utils.Database, scanner_id: int, region: str, bmd: float) ->
 
 
 def _comparison(
-    db: sqlite_utils.Database,
+    db: Database,
     study: dict[str, Any],
     current: StudyScores,
     translate: Callable[[str], str],
@@ -206,7 +205,7 @@ def _comparison(
     return Comparison(tuple(rows), cross_calibrated=cross, other_side=tuple(other_side)), trend
 
 
-def _scale_text(db: sqlite_utils.Database, translate: Any) -> str:
+def _scale_text(db: Database, translate: Any) -> str:
     """Name the national scale of the harmonised values (and its version) for the footer."""
     scale = current_scale(db)
     if scale.scale == "esp":
@@ -220,7 +219,7 @@ def _scale_text(db: sqlite_utils.Database, translate: Any) -> str:
     return str(text) + ", " + str(translate("version {n}").format(n=scale.version))
 
 
-def _vfa(db: sqlite_utils.Database, study_id: int) -> VfaSection | None:
+def _vfa(db: Database, study_id: int) -> VfaSection | None:
     reading = latest_vfa_reading(db, study_id)
     if reading is None:
         return None
@@ -231,7 +230,7 @@ def _vfa(db: sqlite_utils.Database, study_id: int) -> VfaSection | None:
     return VfaSection(levels, reader=reading.reader)
 
 
-def _age_curve(db: sqlite_utils.Database, scores: StudyScores) -> AgeCurve | None:
+def _age_curve(db: Database, scores: StudyScores) -> AgeCurve | None:
     region = (scores.diagnosis and scores.diagnosis.deciding_region) or "femoral_neck"
     row = next((r for r in scores.regions if r.region == region), None)
     ref_region = REFERENCE_REGION.get(region)
@@ -264,7 +263,7 @@ def _age_curve(db: sqlite_utils.Database, scores: StudyScores) -> AgeCurve | Non
 MAX_REPORT_IMAGES = 3
 
 
-def _scan_images(db: sqlite_utils.Database, rows: Sequence[ImageRow]) -> tuple[ScanImage, ...]:
+def _scan_images(db: Database, rows: Sequence[ImageRow]) -> tuple[ScanImage, ...]:
     """The spine and hip images from the image store, in their default window, as grey PNGs.
 
     A file missing from the store is left out here (the study view names it).
@@ -279,7 +278,7 @@ def _scan_images(db: sqlite_utils.Database, rows: Sequence[ImageRow]) -> tuple[S
 
 
 def build_report_data(
-    db: sqlite_utils.Database,
+    db: Database,
     study_id: int,
     *,
     lang: str,
@@ -294,7 +293,7 @@ def build_report_data(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The archive.
     study_id : int
         The study.

@@ -21,8 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import check_audit_chain
 from dxa_app.archive.reports import ReportVersion, seal_bytes, sealed_fields, stored_pdf, versions
 from dxa_app.archive.seal import check_seal, pinned_keys
@@ -63,7 +62,7 @@ class VerifyResult:
         ]
 
 
-def _sealed_sign_entries(db: sqlite_utils.Database, keys: list[str]) -> dict[str, dict[str, Any]]:
+def _sealed_sign_entries(db: Database, keys: list[str]) -> dict[str, dict[str, Any]]:
     """The ``report_sign`` audit entries whose seal holds, by version id."""
     out: dict[str, dict[str, Any]] = {}
     for r in db.query("SELECT * FROM audit_log WHERE action = 'report_sign' ORDER BY id"):
@@ -73,7 +72,7 @@ def _sealed_sign_entries(db: sqlite_utils.Database, keys: list[str]) -> dict[str
 
 
 def _check_version(
-    db: sqlite_utils.Database,
+    db: Database,
     v: ReportVersion,
     keys: list[str],
     sealed: dict[str, dict[str, Any]],
@@ -138,7 +137,7 @@ def _check_version(
 
 
 def check_signed_versions(
-    db: sqlite_utils.Database,
+    db: Database,
     study_id: int,
     *,
     pdf_file: bytes | None = None,
@@ -148,7 +147,7 @@ def check_signed_versions(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.

@@ -16,9 +16,8 @@ import hashlib
 import sqlite3
 from typing import Any
 
-import sqlite_utils
-
 from dxa_app.archive import write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import audit, now_iso
 from dxa_app.archive.reports import (
     ReportVersion,
@@ -66,7 +65,7 @@ def _run_of(data: ReportData) -> str:
     return data.footer.generated_by.rsplit(" ", 1)[-1]
 
 
-def _signed_elsewhere(db: sqlite_utils.Database, study_id: int) -> ReportError:
+def _signed_elsewhere(db: Database, study_id: int) -> ReportError:
     """The refusal when someone else signed or changed the draft: who and when, if signed."""
     latest = latest_version(db, study_id)
     if latest is not None and latest.status != "draft":
@@ -90,7 +89,7 @@ def _signed_elsewhere(db: sqlite_utils.Database, study_id: int) -> ReportError:
 
 
 def save_draft(
-    db: sqlite_utils.Database,
+    db: Database,
     study_id: int,
     *,
     lang: str,
@@ -108,7 +107,7 @@ def save_draft(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -190,7 +189,7 @@ def _sign_pdf(
 
 
 def sign_version(
-    db: sqlite_utils.Database,
+    db: Database,
     version: ReportVersion,
     *,
     by: str,
@@ -208,7 +207,7 @@ def sign_version(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     version : ReportVersion
         The draft to sign.
@@ -363,7 +362,7 @@ def edit_draft(
 
 
 def _edit(
-    db: sqlite_utils.Database,
+    db: Database,
     session: Session,
     study_id: int,
     lang: str,

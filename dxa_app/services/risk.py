@@ -19,9 +19,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from dxa_app.archive import write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.reports import latest_version
 from dxa_app.archive.risk import (
     FraxRow,
@@ -164,7 +163,7 @@ def risk_lines(view: RiskView) -> tuple[str, ...]:
     return questionnaire_lines(view.risk, _, lang=current_language())
 
 
-def _risk_of(db: sqlite_utils.Database, study_id: int) -> tuple[RiskRow | None, RiskFactors | None]:
+def _risk_of(db: Database, study_id: int) -> tuple[RiskRow | None, RiskFactors | None]:
     row = latest_risk(db, study_id)
     return row, (None if row is None else RiskFactors.from_mapping(row.answers))
 
@@ -283,7 +282,7 @@ class FraxForm:
         }
 
 
-def _femoral_neck_bmd(db: sqlite_utils.Database, study_id: int) -> tuple[float | None, Any]:
+def _femoral_neck_bmd(db: Database, study_id: int) -> tuple[float | None, Any]:
     """The harmonised femoral-neck BMD (of both hips, the lower) and the study's scores."""
     from dxa_app.services.scoring import compute_study_scores
 
@@ -292,7 +291,7 @@ def _femoral_neck_bmd(db: sqlite_utils.Database, study_id: int) -> tuple[float |
     return (min(necks) if necks else None), scores
 
 
-def _prefill(db: sqlite_utils.Database, study_id: int) -> tuple[dict[str, str], int | None]:
+def _prefill(db: Database, study_id: int) -> tuple[dict[str, str], int | None]:
     st = study_header(db, study_id)
     row, rf = _risk_of(db, study_id)
     bmd, scores = _femoral_neck_bmd(db, study_id)
@@ -435,7 +434,7 @@ def _t_by_region(pairs: list[tuple[str, str | None]]) -> dict[str, Decimal | Non
     return out
 
 
-def _vfa_grades(db: sqlite_utils.Database, study_id: int) -> list[int | None] | None:
+def _vfa_grades(db: Database, study_id: int) -> list[int | None] | None:
     reading = latest_vfa_reading(db, study_id)
     return None if reading is None else [f["grade"] for f in reading.findings]
 
@@ -462,7 +461,7 @@ class StudyRisk:
 
 
 def study_risk(
-    db: sqlite_utils.Database,
+    db: Database,
     study_id: int,
     *,
     lang: str,
@@ -475,7 +474,7 @@ def study_risk(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
@@ -511,9 +510,7 @@ def study_risk(
     return StudyRisk(row, rf, frax_row, facts, suggestions, rescan)
 
 
-def study_risk_from_scores(
-    db: sqlite_utils.Database, study_id: int, scores: Any, *, lang: str
-) -> StudyRisk:
+def study_risk_from_scores(db: Database, study_id: int, scores: Any, *, lang: str) -> StudyRisk:
     """Evaluate the rule sets on a :class:`~dxa_app.services.scoring.StudyScores`."""
     return study_risk(
         db,
@@ -526,7 +523,7 @@ def study_risk_from_scores(
     )
 
 
-def stored_decisions(db: sqlite_utils.Database, study_id: int) -> dict[str, str]:
+def stored_decisions(db: Database, study_id: int) -> dict[str, str]:
     """Return the physician's keep/drop decisions stored with the study's newest report."""
     latest = latest_version(db, study_id)
     if latest is None:
@@ -575,7 +572,7 @@ class SuggestionList:
 
 
 def _suggestion_rows(
-    db: sqlite_utils.Database, study_id: int, lang: str
+    db: Database, study_id: int, lang: str
 ) -> tuple[StudyRisk, tuple[SuggestionRow, ...]]:
     from dxa_app.services.scoring import compute_study_scores
 
@@ -703,7 +700,7 @@ class RecallEntry:
 
 
 def _interval_of(
-    db: sqlite_utils.Database,
+    db: Database,
     study_id: int,
     stored: dict[int, tuple[str, dict[str, str | None]]],
     birth: str | None,

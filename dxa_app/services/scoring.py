@@ -19,8 +19,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 import dxa_app
 from calibration.chain import ChainStep, compose, harmonise_with_uncertainty
 from calibration.reference import ReferenceTable, load_reference
@@ -39,6 +37,7 @@ from calibration.scores import (
     z_score,
 )
 from dxa_app.archive import get_setting, set_setting
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import now_iso
 from dxa_app.archive.db import short_wait as _short_wait_for_write
 from dxa_app.archive.precision import latest_precision
@@ -92,16 +91,14 @@ def _load(name: str) -> ReferenceTable:
     return load_reference(resource_path("reference", name))
 
 
-def reference_tables(db: sqlite_utils.Database) -> tuple[list[ReferenceTable], ReferenceTable]:
+def reference_tables(db: Database) -> tuple[list[ReferenceTable], ReferenceTable]:
     """Return the shipped T tables and Z table in use (archive settings, else the defaults)."""
     t_names = get_setting(db, T_REFERENCE_KEY, list(DEFAULT_T_REFERENCES))
     z_name = get_setting(db, Z_REFERENCE_KEY, DEFAULT_Z_REFERENCE)
     return [_load(n) for n in t_names], _load(z_name)
 
 
-def reference_sets(
-    db: sqlite_utils.Database, on: str
-) -> tuple[list[ReferenceTable], list[ReferenceTable]]:
+def reference_sets(db: Database, on: str) -> tuple[list[ReferenceTable], list[ReferenceTable]]:
     """Return the T and the Z tables that apply to a scan date, in the order they are asked.
 
     Tables installed by the centre or an administrator (``reference install``) that apply
@@ -112,7 +109,7 @@ def reference_sets(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     on : str
         The ISO scan date.
@@ -152,9 +149,7 @@ def _iscd_minimum_cv() -> dict[str, float]:
     return {str(k): float(v) for k, v in data["minimum_cv_pct"].items()}
 
 
-def _precision_sd(
-    db: sqlite_utils.Database, scanner_id: int, region: str, raw: float
-) -> tuple[float, str]:
+def _precision_sd(db: Database, scanner_id: int, region: str, raw: float) -> tuple[float, str]:
     """The scanner's precision (RMS-SD, g/cm2): its latest study, else the ISCD minimum."""
     study = latest_precision(db, scanner_id, REFERENCE_REGION.get(region, region))
     if study is None and region in REFERENCE_REGION:
@@ -329,7 +324,7 @@ class StudyScores:
         }
 
 
-def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScores:
+def compute_study_scores(db: Database, study_id: int) -> StudyScores:
     """Compute (without storing) the scores of a study on the current approved chain.
 
     Raises
@@ -487,7 +482,7 @@ def compute_study_scores(db: sqlite_utils.Database, study_id: int) -> StudyScore
     )
 
 
-def _fractured_vertebrae(db: sqlite_utils.Database, study_id: int) -> tuple[str, ...]:
+def _fractured_vertebrae(db: Database, study_id: int) -> tuple[str, ...]:
     """Return the lumbar vertebrae with a grade 2-3 fracture on the study's newest VFA reading."""
     reading = latest_vfa_reading(db, study_id)
     if reading is None:
@@ -537,7 +532,7 @@ def _stored(scores: StudyScores) -> tuple[list[StoredScore], StoredDiagnosis | N
 
 
 def _store(
-    db: sqlite_utils.Database, scores: StudyScores, *, by: str, run: str | None = None
+    db: Database, scores: StudyScores, *, by: str, run: str | None = None
 ) -> tuple[StudyScores, RunWritten]:
     run_id = run or f"{now_iso()}-{uuid.uuid4().hex[:8]}"
     rows, diagnosis = _stored(scores)
@@ -547,7 +542,7 @@ def _store(
 
 
 def store_scores(
-    db: sqlite_utils.Database, scores: StudyScores, *, by: str = "", run: str | None = None
+    db: Database, scores: StudyScores, *, by: str = "", run: str | None = None
 ) -> StudyScores:
     """Store a study's scores as a new run and return them with the run id.
 
@@ -558,7 +553,7 @@ def store_scores(
     return _store(db, scores, by=by, run=run)[0]
 
 
-def score_study(db: sqlite_utils.Database, study_id: int, *, by: str = "") -> StudyScores:
+def score_study(db: Database, study_id: int, *, by: str = "") -> StudyScores:
     """Return the study's scores on the current chain, storing a new run when a value changed.
 
     Idempotent: scoring twice on the same chain and references stores one run; a new run
@@ -571,7 +566,7 @@ def score_study(db: sqlite_utils.Database, study_id: int, *, by: str = "") -> St
 RESCORED_KEY = "rescore.fingerprints"
 
 
-def _fingerprints(db: sqlite_utils.Database) -> dict[str, str]:
+def _fingerprints(db: Database) -> dict[str, str]:
     """Return per scanner (as text) the fingerprint of what its scores depend on now."""
     context = json.dumps(
         [
@@ -584,7 +579,7 @@ def _fingerprints(db: sqlite_utils.Database) -> dict[str, str]:
     return {str(k): v for k, v in scoring_fingerprints(db, context).items()}
 
 
-def rescore(db: sqlite_utils.Database, *, by: str = "") -> dict[str, int]:
+def rescore(db: Database, *, by: str = "") -> dict[str, int]:
     """Re-express on the current chain the studies whose chain or references may have changed.
 
     Only studies on a scanner whose calibration steps (or the shared national scale,

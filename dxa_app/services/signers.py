@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import sqlite_utils
 from cryptography import x509
 
 from dxa_app import keystore
+from dxa_app.archive.database import Database
 from dxa_app.archive.db import audit
 from dxa_app.archive.seal import archive_id, pinned_keys, seal_public_key, trust_seal_key
 from dxa_app.errors import UsageError
@@ -26,12 +26,12 @@ from dxa_app.signing import fingerprint
 SIGNER_PREFIX = "trusted-signer-"
 
 
-def trusted_signer_pems(db: sqlite_utils.Database) -> list[bytes]:
+def trusted_signer_pems(db: Database) -> list[bytes]:
     """Return the PEM certificates this site trusts for PAdES signatures (from the key folder).
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
 
     Returns

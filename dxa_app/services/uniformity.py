@@ -12,9 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from calibration.chain import compose
+from dxa_app.archive.database import Database
 from dxa_app.archive.scanners import scanner_rows
 from dxa_app.archive.steps import approved_chain as chain_for
 from dxa_app.archive.steps import is_harmonised, region_group
@@ -129,7 +128,7 @@ class Uniformity:
         }
 
 
-def phantoms_on_several_scanners(db: sqlite_utils.Database) -> list[Subject]:
+def phantoms_on_several_scanners(db: Database) -> list[Subject]:
     """Return the phantoms scanned on two or more scanners (e.g. the travelling ESP)."""
     return [
         Subject(PHANTOM, r["id"], f"{r['kind']} {r['serial']}", r["n"])
@@ -141,7 +140,7 @@ def phantoms_on_several_scanners(db: sqlite_utils.Database) -> list[Subject]:
     ]
 
 
-def patients_on_several_scanners(db: sqlite_utils.Database) -> list[Subject]:
+def patients_on_several_scanners(db: Database) -> list[Subject]:
     """Return the patients scanned on two or more scanners (the in-vivo sets)."""
     return [
         Subject(PATIENT, r["id"], f"{r['identifier']} {r['name']}".strip(), r["n"])
@@ -154,7 +153,7 @@ def patients_on_several_scanners(db: sqlite_utils.Database) -> list[Subject]:
 
 
 def _harmonise(
-    db: sqlite_utils.Database, scanner_id: int, region: str, on: str, raw: float
+    db: Database, scanner_id: int, region: str, on: str, raw: float
 ) -> tuple[float, bool]:
     steps = chain_for(db, scanner_id, region, on)
     a, b = compose(steps)
@@ -193,7 +192,7 @@ def _rows(
     return tuple(out)
 
 
-def _scanners(db: sqlite_utils.Database) -> dict[int, dict[str, Any]]:
+def _scanners(db: Database) -> dict[int, dict[str, Any]]:
     return {
         r.id: {
             "id": r.id,
@@ -206,7 +205,7 @@ def _scanners(db: sqlite_utils.Database) -> dict[int, dict[str, Any]]:
     }
 
 
-def phantom_uniformity(db: sqlite_utils.Database, phantom_id: int) -> Uniformity:
+def phantom_uniformity(db: Database, phantom_id: int) -> Uniformity:
     """Return the mean reading of each phantom region on each scanner, raw and harmonised.
 
     The phantoms are spine phantoms, so a region outside the calibration groups (the
@@ -214,7 +213,7 @@ def phantom_uniformity(db: sqlite_utils.Database, phantom_id: int) -> Uniformity
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The archive.
     phantom_id : int
         The phantom.
@@ -259,7 +258,7 @@ def phantom_uniformity(db: sqlite_utils.Database, phantom_id: int) -> Uniformity
 
 
 def patient_uniformity(
-    db: sqlite_utils.Database, patient_id: int, regions: tuple[str, ...] = PATIENT_REGIONS
+    db: Database, patient_id: int, regions: tuple[str, ...] = PATIENT_REGIONS
 ) -> Uniformity:
     """Return one patient's readings per scanner (mean of that scanner's scans), raw and harmonised.
 
@@ -267,7 +266,7 @@ def patient_uniformity(
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The archive.
     patient_id : int
         The patient.

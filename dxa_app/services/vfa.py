@@ -7,9 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-import sqlite_utils
-
 from dxa_app.archive import write_transaction
+from dxa_app.archive.database import Database
 from dxa_app.archive.store import store_parsed
 from dxa_app.archive.studies import count_vfa_readings, latest_vfa_reading, study_id_for
 from dxa_app.domain import (
@@ -169,7 +168,7 @@ def save_vfa_reading(
     return reading_id
 
 
-def _entries(db: sqlite_utils.Database, study_id: int) -> dict[VfaLevel, LevelEntry]:
+def _entries(db: Database, study_id: int) -> dict[VfaLevel, LevelEntry]:
     reading = latest_vfa_reading(db, study_id)
     out: dict[VfaLevel, LevelEntry] = {}
     if reading is None:
@@ -203,7 +202,7 @@ def latest_reading(session: Session, study_id: int) -> dict[VfaLevel, LevelEntry
         return _entries(db, study_id)
 
 
-def indication_of(db: sqlite_utils.Database, study_id: int) -> VfaIndication:
+def indication_of(db: Database, study_id: int) -> VfaIndication:
     """Check the ISCD VFA indication with the study's lowest printed T-score, sex and age.
 
     Height loss, a self-reported vertebral fracture and glucocorticoids (5 mg prednisolone a
@@ -213,7 +212,7 @@ def indication_of(db: sqlite_utils.Database, study_id: int) -> VfaIndication:
 
     Parameters
     ----------
-    db : sqlite_utils.Database
+    db : Database
         The open archive.
     study_id : int
         The study.
