@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -11,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TextIO
 
 import dxa_app
 from dxa_app.errors import DxaError, UsageError
@@ -105,16 +106,103 @@ def registered_commands() -> dict[str, Command]:
     return dict(_REGISTRY)
 
 
-def _load_commands() -> None:
-    import dxa_app.cli.commands  # noqa: F401  (registers the subcommands)
-    from dxa_app.cli import (
-        calibration_commands,  # noqa: F401  (the calibration engine)
-        centre_commands,  # noqa: F401  (the knowledge-centre exchange)
-        net_commands,  # noqa: F401  (the DICOM network commands)
-        record_commands,  # noqa: F401  (HL7 v2 / FHIR into the patient record)
-        report_commands,  # noqa: F401  (the report)
-        risk_commands,  # noqa: F401  (risk factors, FRAX, suggestions, recall)
-    )
+#: The module that registers each subcommand, so that a command loads and builds only its
+#: own parser (all of them cost some 0.1 s at every start); a test keeps it equal to the registry.
+COMMAND_MODULES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "backup",
+            "demo",
+            "import",
+            "info",
+            "merge",
+            "patients",
+            "restore",
+            "serial-map",
+            "site-map",
+            "sites",
+            "studies",
+            "unmerge",
+        ),
+        "commands",
+    ),
+    **dict.fromkeys(
+        (
+            "approve",
+            "calibrate",
+            "precision",
+            "qc",
+            "rescore",
+            "retire",
+            "scores",
+            "steps",
+            "users",
+        ),
+        "calibration_commands",
+    ),
+    **dict.fromkeys(("calibration", "centre", "reference"), "centre_commands"),
+    **dict.fromkeys(("receive", "receive-allow"), "net_commands"),
+    **dict.fromkeys(("export", "hl7", "send-hl7"), "record_commands"),
+    **dict.fromkeys(
+        (
+            "amend",
+            "pacs",
+            "report",
+            "seal-key",
+            "send",
+            "sign",
+            "trust-signer",
+            "verify",
+            "worklist",
+        ),
+        "report_commands",
+    ),
+    **dict.fromkeys(("frax", "recall", "risk", "suggestions"), "risk_commands"),
+}
+
+
+def _load_commands(only: str | None = None) -> None:
+    """Import the modules that register the subcommands (only ``only``'s module when named)."""
+    if only is not None:
+        importlib.import_module(f"dxa_app.cli.{COMMAND_MODULES[only]}")
+        return
+    for module in sorted(set(COMMAND_MODULES.values())):
+        importlib.import_module(f"dxa_app.cli.{module}")
+
+
+#: Options of the top level that take a value (the word after them is not the command).
+_VALUE_OPTIONS: Final = frozenset({"--archive", "--lang", "--user"})
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """Return the subcommand an argument list names, when it is sure to be one, else None.
+
+    The command is the first word that is not a top-level option or its value. None for
+    help, an option it does not know (an abbreviation), or an unknown command: the whole
+    parser is then built, which gives help and errors their full list of commands.
+
+    Parameters
+    ----------
+    argv : sequence of str
+        The arguments, without the program name.
+
+    Returns
+    -------
+    str or None
+        A registered command's name, or None.
+    """
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in _VALUE_OPTIONS:
+            i += 2
+        elif word == "--debug" or (word.split("=", 1)[0] in _VALUE_OPTIONS and "=" in word):
+            i += 1
+        elif word.startswith("-"):
+            return None
+        else:
+            return word if word in COMMAND_MODULES else None
+    return None
 
 
 def default_archive() -> Path:
@@ -179,9 +267,20 @@ class _Version(argparse._VersionAction):
         super().__call__(parser, namespace, values, option_string)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with every registered subcommand."""
-    _load_commands()
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Build the argument parser with every registered subcommand, or only ``command``'s.
+
+    Parameters
+    ----------
+    command : str, optional
+        A registered command (see :func:`command_named`): only its parser is built.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser.
+    """
+    _load_commands(command)
     parser = _Parser(
         prog=PROG,
         description=_("DXA calibration and reporting tool. Without a command the app opens."),
@@ -217,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     json_parent.add_argument("--json", action="store_true", help=_("print the result as JSON"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for cmd in sorted(_REGISTRY.values(), key=lambda c: c.name):
+        if command is not None and cmd.name != command:
+            continue
         parents = [common, json_parent] if cmd.reports else [common]
         p = sub.add_parser(
             cmd.name, help=escape_help(_(cmd.help)), description=_(cmd.help), parents=parents
@@ -349,7 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if lang:
         set_language(lang)
     try:
-        parser = build_parser()
+        parser = build_parser(command_named(args_list))
         args = parser.parse_args(args_list)
         if getattr(args, "lang", None):
             set_language(args.lang)
