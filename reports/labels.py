@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from reports.model import printed_bmd, round_half_away
+from reports.numbers import printed_bmd, round_half_away
 
 #: A function that translates one English message (the msgid) into the report language.
 Translate = Callable[[str], str]

@@ -72,3 +72,30 @@ def test_scores_loads_only_its_own_command_module() -> None:
         [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["dxa_app.cli.calibration_commands"]
+
+
+def test_help_names_the_default_archive_found_only_when_help_is_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dxa_app.cli import main
+
+    monkeypatch.setenv("DXA_ARCHIVE", str(tmp_path / "ward.dxa.sqlite"))
+    assert main(["scores", "--help"]) == 0
+    assert "ward.dxa.sqlite" in capsys.readouterr().out.replace("\n", "")
+    assert main(["--help"]) == 0
+    assert "ward.dxa.sqlite" in capsys.readouterr().out.replace("\n", "")
+
+
+def test_a_command_given_its_archive_does_not_look_up_the_per_user_folder() -> None:
+    probe = (
+        "import json, sys\n"
+        "from dxa_app.cli import build_parser, command_named\n"
+        "argv = ['--archive', 'a.sqlite', 'scores', '1']\n"
+        "build_parser(command_named(argv)).parse_args(argv)\n"
+        "print(json.dumps('platformdirs' in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) is False

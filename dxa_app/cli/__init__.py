@@ -220,8 +220,25 @@ def user_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("dxa", "DXA-DK"))
 
 
+#: Stands for the per-user archive path in a help text until the help is shown (finding the
+#: path loads platformdirs, which a command given ``--archive`` never needs).
+_DEFAULT_ARCHIVE: Final = "\x00default-archive\x00"
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that names the default archive's path, found only when the help is shown."""
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        text = super()._expand_help(action)
+        return text.replace(_DEFAULT_ARCHIVE, str(default_archive())) if action.help else text
+
+
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one clear line and whose help texts may hold "%"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         """Add an argument; a translated help text is escaped for argparse's %-formatting."""
@@ -292,7 +309,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             "--archive",
             metavar="PATH",
             default=default,
-            help=_("the archive file (default: {path})").format(path=default_archive()),
+            help=_("the archive file (default: {path})").format(path=_DEFAULT_ARCHIVE),
         )
         target.add_argument(
             "--debug",
