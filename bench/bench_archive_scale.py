@@ -194,6 +194,7 @@ def lists(session: Session, path: Path) -> None:
 
 def gui(session: Session) -> None:
     """Print the time from a new main window to its first rows, and the rows it holds."""
+    from PySide6.QtCore import QModelIndex
     from PySide6.QtGui import QStandardItem, QStandardItemModel
     from PySide6.QtWidgets import QApplication, QMainWindow, QTableView
 
@@ -223,13 +224,40 @@ def gui(session: Session) -> None:
         return win
 
     ms, yard = median_ms(product, 3), median_ms(bare, 3)
+    before = _rss_mb()
     win = MainWindow(session=session)
+    win.show()
+    app.processEvents()
     held = (win.patient_model.rowCount(), win.study_model.rowCount())
+    shown = _rss_mb()
+    for model in (win.patient_model, win.study_model):  # as scrolling down ten pages does
+        for _ in range(10):
+            if model.canFetchMore(QModelIndex()):
+                model.fetchMore(QModelIndex())
+        app.processEvents()
+    scrolled = (win.patient_model.rowCount(), win.study_model.rowCount())
     print(
         f"GUI main window to first rows: {ms:.0f} ms; bare QMainWindow + {PAGE}-row table "
         f"{yard:.0f} ms; ratio {ms / yard:.1f}x; rows held: {held[0]} patients, "
         f"{held[1]} studies"
     )
+    print(
+        f"GUI memory (resident, this process): {before:.0f} MB before the window, "
+        f"{shown:.0f} MB at its first rows, {_rss_mb():.0f} MB after ten more pages of each "
+        f"list ({scrolled[0]} patients, {scrolled[1]} studies held)"
+    )
+    win.close()
+
+
+def _rss_mb() -> float:
+    """The resident memory of this process now, in MB (Linux /proc; else the peak)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _size(path: Path) -> int:

@@ -251,7 +251,7 @@ def run_scale(args: argparse.Namespace, n_scanners: int) -> dict[str, dict[str, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scanners", type=int, nargs="+", default=[70])
+    parser.add_argument("--scanners", type=int, nargs="+", default=[70, 700])
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--sites", type=int, default=20)
     parser.add_argument("--phase", help=argparse.SUPPRESS)
