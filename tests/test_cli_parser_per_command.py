@@ -60,6 +60,15 @@ def test_a_command_parses_alike_with_its_own_parser_and_the_whole_one(argv: list
     assert parsed(command_named(argv)) == parsed(None)
 
 
+def _probe(code: str) -> object:
+    """Run ``code`` in a new Python process; return the JSON its last line printed."""
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def test_scores_loads_only_its_own_command_module() -> None:
     probe = (
         "import json, sys\n"
@@ -67,11 +76,7 @@ def test_scores_loads_only_its_own_command_module() -> None:
         "build_parser(command_named(['scores', '1']))\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('dxa_app.cli.'))))\n"
     )
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
-    )
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["dxa_app.cli.calibration_commands"]
+    assert _probe(probe) == ["dxa_app.cli.calibration_commands"]
 
 
 def test_help_names_the_default_archive_found_only_when_help_is_shown(
@@ -94,8 +99,4 @@ def test_a_command_given_its_archive_does_not_look_up_the_per_user_folder() -> N
         "build_parser(command_named(argv)).parse_args(argv)\n"
         "print(json.dumps('platformdirs' in sys.modules))\n"
     )
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
-    )
-    assert json.loads(out.stdout.strip().splitlines()[-1]) is False
+    assert _probe(probe) is False

@@ -88,3 +88,23 @@ def test_a_failed_statement_leaves_no_transaction_open(tmp_path: Path) -> None:
     assert _names(path) == ["Ann", "Bo"]
     assert "t" in db.table_names()
     db.close()
+
+
+@pytest.mark.parametrize("immediate", [False, True])
+def test_a_commit_that_fails_is_rolled_back_and_leaves_no_transaction(
+    tmp_path: Path, immediate: bool
+) -> None:
+    path = tmp_path / "a.sqlite"
+    db = _db(path)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute(
+        "CREATE TABLE child (id INTEGER PRIMARY KEY,"
+        " t_id INTEGER REFERENCES t (id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    with pytest.raises(sqlite3.IntegrityError), db.atomic(immediate=immediate):
+        db.execute("INSERT INTO t (name) VALUES ('Ann')")
+        db.execute("INSERT INTO child (t_id) VALUES (99)")  # checked only at the commit
+    assert not db.conn.in_transaction
+    assert _names(path) == []
+    db.execute("INSERT INTO t (name) VALUES ('Bo')")  # the archive is usable again
+    assert _names(path) == ["Bo"]

@@ -169,10 +169,16 @@ class Database:
         return (dict(zip(keys, row, strict=True)) for row in cursor)
 
     @contextlib.contextmanager
-    def atomic(self) -> Iterator[Database]:
+    def atomic(self, *, immediate: bool = False) -> Iterator[Database]:
         """Group statements in a transaction, or in a savepoint inside an open one.
 
-        On an exception everything in the block is undone and the exception propagates.
+        On an exception everything in the block is undone and the exception propagates;
+        a commit that fails (the archive busy past the timeout) is undone too.
+
+        Parameters
+        ----------
+        immediate : bool
+            Begin with ``BEGIN IMMEDIATE``: take the write lock at the start.
 
         Yields
         ------
@@ -193,7 +199,7 @@ class Database:
             else:
                 conn.execute(f"RELEASE SAVEPOINT {savepoint}")
             return
-        conn.execute("BEGIN")
+        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         try:
             yield self
         except BaseException:

@@ -230,22 +230,10 @@ def write_transaction(db: Database) -> Iterator[Database]:
 
     Nested use becomes a savepoint. ``IMMEDIATE`` takes the write lock at the start,
     so two processes never deadlock upgrading a read lock; the busy timeout makes
-    the second writer wait instead of failing.
+    the second writer wait instead of failing. A commit that fails is rolled back.
     """
-    conn = db.conn
-    if conn.in_transaction:
-        with db.atomic():
-            yield db
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with db.atomic(immediate=True):
         yield db
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    else:
-        conn.execute("COMMIT")
 
 
 def audit(
