@@ -8,6 +8,7 @@ before they write. Every worker has its own temporary folders, user folders and 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -50,6 +51,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return RUN_FIRST.index(path) if path in RUN_FIRST else len(RUN_FIRST)
 
     items.sort(key=rank)  # stable: the order inside a file and among the rest is kept
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_as_gc_would() -> Iterator[None]:
+    """After each test, collect what is due while the GUI keeps gc on its own thread.
+
+    The GUI switches Python's automatic collection off and collects on its thread from a
+    timer (``dxa_app.gui.tasks.collect_garbage_on_gui_thread``); a test that runs no event
+    loop in the same process would otherwise never collect.
+    """
+    yield
+    tasks = sys.modules.get("dxa_app.gui.tasks")
+    if tasks is not None and not gc.isenabled():
+        tasks.collect_due_garbage()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -29,6 +29,7 @@ from dxa_app.gui import settings as ui_settings
 from dxa_app.gui.dialogs import set_dialogs_enabled, show_error
 from dxa_app.gui.main_window import MainWindow, app_version
 from dxa_app.gui.qt_locale import install_qt_language
+from dxa_app.gui.tasks import collect_garbage_on_gui_thread
 from dxa_app.i18n import LANGUAGES, _, current_language, set_language
 
 if TYPE_CHECKING:
@@ -180,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.DEBUG)
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(["dxa"])
+    collect_garbage_on_gui_thread()
     app.setOrganizationName(ui_settings.ORGANISATION)
     app.setApplicationName(ui_settings.APPLICATION)
     app.setApplicationVersion(app_version())

@@ -9,13 +9,14 @@ own archive connection inside the worker (SQLite connections belong to one threa
 from __future__ import annotations
 
 import contextlib
+import gc
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import shiboken6
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import QProgressBar, QPushButton
 
 from dxa_app.errors import CancelledError
@@ -70,6 +71,50 @@ class TaskHandle:
         self.token.cancel()
 
 
+#: How often the GUI thread looks whether Python's cycle collector is due (milliseconds).
+GC_INTERVAL_MS: Final = 250
+#: The name of that timer, a child of the application.
+_GC_TIMER: Final = "dxa-gc-on-gui-thread"
+
+
+def collect_due_garbage() -> int:
+    """Collect the generations whose counts have passed gc's thresholds, as gc itself would.
+
+    Returns
+    -------
+    int
+        The number of unreachable objects found (0 when nothing was due).
+    """
+    counts, thresholds = gc.get_count(), gc.get_threshold()
+    if counts[0] <= thresholds[0]:
+        return 0
+    generation = 0
+    if counts[1] > thresholds[1]:
+        generation = 2 if counts[2] > thresholds[2] else 1
+    return gc.collect(generation)
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Let Python's cycle collector run on the GUI thread only (once per application).
+
+    A collection runs on whichever thread allocates when it is due. On a worker thread it may
+    free the wrapper of a Qt object, and Qt then takes that object's lock while the GUI
+    thread, holding the interpreter lock, waits for the same lock to delete a widget: both
+    threads stop for good. A CI run hung so: a report send's worker collected inside
+    highdicom while the GUI thread deleted a menu. So automatic collection is switched off,
+    and a timer on the GUI thread collects whenever it is due (the pattern of pyqtgraph's
+    ``GarbageCollector``). Call it on the GUI thread; :func:`run_task` does.
+    """
+    app = QCoreApplication.instance()
+    if app is None or app.findChild(QTimer, _GC_TIMER) is not None:
+        return
+    gc.disable()
+    timer = QTimer(app)
+    timer.setObjectName(_GC_TIMER)
+    timer.timeout.connect(collect_due_garbage)
+    timer.start(GC_INTERVAL_MS)
+
+
 def run_task(
     work: Work,
     *,
@@ -112,6 +157,7 @@ def run_task(
     TaskHandle
         The running task.
     """
+    collect_garbage_on_gui_thread()  # before any worker runs Python beside the GUI thread
     token = CancelToken()
     signals = _Signals()
     handle = TaskHandle(token, signals)

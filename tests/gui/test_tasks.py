@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from PySide6.QtWidgets import QProgressBar, QPushButton
 from pytestqt.qtbot import QtBot
 
 from dxa_app.errors import ArchiveError
-from dxa_app.gui.tasks import run_task
+from dxa_app.gui.tasks import collect_due_garbage, run_task
 from dxa_app.progress import CancelToken
 
 pytestmark = pytest.mark.gui
@@ -156,3 +158,54 @@ def test_work_for_a_live_owner_calls_back(qtbot: QtBot) -> None:
     handle = run_task(lambda p, c: 5, on_done=results.append, owner=owner)
     qtbot.waitUntil(lambda: handle.finished, timeout=5000)
     assert results == [5]
+
+
+def test_python_collects_garbage_on_the_gui_thread_only(qtbot: QtBot) -> None:
+    # a collection on a worker thread can free a Qt wrapper there and deadlock with the GUI
+    # thread deleting a widget (a CI run hung so); the worker here makes cycles far past
+    # gc's first threshold, and no collection may start on its thread
+    gui_thread = threading.get_ident()
+    started: list[int] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(threading.get_ident())
+
+    def work(progress: Any, cancel: CancelToken) -> int:
+        for _ in range(20 * gc.get_threshold()[0]):
+            cycle: list[object] = []
+            cycle.append(cycle)
+        return threading.get_ident()
+
+    gc.callbacks.append(on_gc)
+    try:
+        handle = run_task(work, on_done=lambda r: None)
+        qtbot.waitUntil(lambda: handle.finished, timeout=10000)
+        qtbot.waitUntil(lambda: gui_thread in started, timeout=5000)
+    finally:
+        gc.callbacks.remove(on_gc)
+    assert handle.result != gui_thread
+    assert handle.result not in started
+    assert not gc.isenabled()
+
+
+def test_collect_due_garbage_waits_for_gc_threshold_then_frees_young_cycles(
+    qtbot: QtBot,
+) -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    run_task(lambda progress, cancel: None, on_done=lambda r: None)  # the GUI's collector is on
+    assert not gc.isenabled()
+    gc.collect()  # a clean slate: every count at zero
+    node = Node()
+    gone = weakref.ref(node)
+    del node
+    assert collect_due_garbage() == 0  # not due yet: nothing collected
+    assert gone() is not None  # a cycle: reference counting alone never frees it
+    # tracked objects, kept alive, past gc's first threshold
+    kept: list[list[object]] = [[] for _ in range(gc.get_threshold()[0] + 10)]
+    assert collect_due_garbage() >= 1
+    assert gone() is None
+    assert len(kept) > 0
