@@ -416,3 +416,29 @@ def test_dciodvfy_reports_no_errors(tmp_path: Path, kind: str) -> None:
     assert "SCImage" in output
     errors = [line for line in output.splitlines() if line.startswith("Error")]
     assert errors == []
+
+
+def test_exposure_attributes_as_written_top_level_then_each_dose_sequence_item() -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    from dxa_app.ingest.dicom_common import exposure_from, private_creator
+
+    ds = Dataset()
+    ds.KVP = "140"
+    ds.XRayTubeCurrent = ""  # empty: left out
+    ds.EntranceDoseInmGy = "0.146"
+    first, second = Dataset(), Dataset()
+    first.KVP = "100"
+    second.ExposureInuAs = "2500"
+    ds.ExposureDoseSequence = Sequence([first, second])
+    assert exposure_from(ds) == (
+        ("KVP", "140"),
+        ("EntranceDoseInmGy", "0.146"),
+        ("ExposureDoseSequence[1].KVP", "100"),
+        ("ExposureDoseSequence[2].ExposureInuAs", "2500"),
+    )
+    ds.add_new(0x00210011, "LO", "HOLOGIC")
+    ds.add_new(0x00211101, "LT", "<results/>")
+    assert private_creator(ds, 0x00211101) == "HOLOGIC"
+    assert private_creator(ds, 0x00231001) == "?"

@@ -855,11 +855,14 @@ def text_value(ds: Dataset | SrItem, keyword: str) -> str:
     """Return the text of element ``keyword`` of ``ds`` ("" when absent)."""
     if isinstance(ds, Dataset):
         tag = _keyword_tag(keyword)
-        elem = ds._dict.get(tag) if tag is not None else None  # type: ignore[call-overload]
-        if isinstance(elem, RawDataElement):
-            fast = _raw_text(elem)
-            if fast is not None:
-                return fast
+        if tag is not None:
+            elem = ds._dict.get(tag)  # type: ignore[call-overload]
+            if elem is None:  # absent: what value_of's default gives
+                return ""
+            if isinstance(elem, RawDataElement):
+                fast = _raw_text(elem)
+                if fast is not None:
+                    return fast
     return text_of(value_of(ds, keyword))
 
 
@@ -1316,6 +1319,12 @@ EXPOSURE_KEYWORDS: Final[tuple[str, ...]] = (
 )
 
 
+@cache
+def _exposure_tags() -> tuple[tuple[str, int], ...]:
+    """:data:`EXPOSURE_KEYWORDS` with their tags."""
+    return tuple((k, int(tag_for_keyword(k))) for k in EXPOSURE_KEYWORDS)  # type: ignore[arg-type]
+
+
 def exposure_from(ds: Dataset) -> tuple[tuple[str, str], ...]:
     """Return the exposure and dose attributes the modality recorded, as written.
 
@@ -1334,10 +1343,12 @@ def exposure_from(ds: Dataset) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
 
     def take(item: Dataset, prefix: str) -> None:
-        for keyword in EXPOSURE_KEYWORDS:
-            value = text_value(item, keyword)
-            if value:
-                out.append((prefix + keyword, value))
+        present = item._dict  # most of the keywords are absent: skip them by tag
+        for keyword, tag in _exposure_tags():
+            if tag in present:
+                value = text_value(item, keyword)
+                if value:
+                    out.append((prefix + keyword, value))
 
     take(ds, "")
     for n, item in enumerate(ds.get("ExposureDoseSequence") or [], start=1):
@@ -1443,11 +1454,28 @@ def private_elements(ds: Dataset) -> list[PrivateElement]:
         group, elem = tag >> 16, tag & 0xFFFF
         if group % 2 == 0 or elem < 0x1000 or group <= 0x0008:
             continue
-        creator_tag = (group << 16) | (elem >> 8)
-        creator = _element_text(ds, creator_tag) if creator_tag in ds._dict else "?"
         element: DataElement = ds[tag]
-        out.append(PrivateElement(creator, int(tag), str(element.VR), element.value))
+        out.append(PrivateElement(private_creator(ds, tag), tag, str(element.VR), element.value))
     return out
+
+
+def private_creator(ds: Dataset, tag: int) -> str:
+    """Return the creator of the private block an element is in ("?" when it has none).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    tag : int
+        A private element's tag (odd group, element 0x1000 or above).
+
+    Returns
+    -------
+    str
+        The text of the block's private creator element, or ``"?"``.
+    """
+    creator_tag = (tag & 0xFFFF0000) | ((tag & 0xFFFF) >> 8)
+    return _element_text(ds, creator_tag) if creator_tag in ds._dict else "?"
 
 
 def looks_like_results(text: str) -> bool:

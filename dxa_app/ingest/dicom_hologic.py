@@ -47,6 +47,7 @@ from dxa_app.ingest.dicom_common import (
     parse_number,
     patient_from,
     person_name,
+    private_creator,
     private_elements,
     private_slots,
     refuse_foreign,
@@ -56,6 +57,7 @@ from dxa_app.ingest.dicom_common import (
     sniff_dataset,
     source_identity_from,
     study_from,
+    tag_text,
     text_of,
     text_value,
     value_of,
@@ -309,10 +311,7 @@ def _start(text: str, n: int = 40) -> str:
 
 def _describe(ds: Dataset, tag: int) -> str:
     """Return ``CREATOR (gggg,eeee)`` of a private element."""
-    for found in private_elements(ds):
-        if found.tag == tag:
-            return found.describe()
-    return f"? ({tag >> 16:04X},{tag & 0xFFFF:04X})"
+    return f"{private_creator(ds, tag)} {tag_text(tag)}"
 
 
 def _unknown_private(ds: Dataset, notes: list[ImportNote]) -> list[str]:
