@@ -135,6 +135,9 @@ def lists(session: Session, path: Path) -> None:
     some = browse.patients(session, limit=1, offset=PAGE)[0]
     last_scanner = worklist.worklist_choices(session).scanners[-1].id
     scanner = worklist.WorklistFilter(scanner_id=last_scanner)
+    with sqlite3.connect(path) as conn:
+        deep_studies = conn.execute("SELECT count(*) FROM studies").fetchone()[0] * 9 // 10
+    deep_worklist = worklist.count_pending_reports(session) * 9 // 10
     cases: list[tuple[str, Callable[[], object], Callable[[], object] | None]] = [
         (
             "patients by name",
@@ -183,13 +186,28 @@ def lists(session: Session, path: Path) -> None:
             lambda: browse.studies(session, sort="patient_name", descending=False, limit=PAGE),
             None,
         ),
+        (
+            "studies by site (a header click)",
+            lambda: browse.studies(session, sort="site", descending=False, limit=PAGE),
+            None,
+        ),
+        (  # scrolled down: the page the view fetches after 90 % of the list
+            "studies, page at 90 %",
+            lambda: browse.studies(session, limit=PAGE, offset=deep_studies),
+            None,
+        ),
+        (
+            "worklist, page at 90 %",
+            lambda: worklist.pending_reports(session, limit=PAGE, offset=deep_worklist),
+            None,
+        ),
     ]
     print(f"yardstick (bare sqlite3, {PAGE} study rows): {yard:.2f} ms")
-    print(f"{'list (first page of 200)':<28}{'product':>10}{'ratio':>9}{'whole/count':>13}")
+    print(f"{'list (a page of 200)':<34}{'product':>10}{'ratio':>9}{'whole/count':>13}")
     for name, page, whole in cases:
         ms = median_ms(page)
         all_ms = f"{median_ms(whole, 3):.0f} ms" if whole is not None else "-"
-        print(f"{name:<28}{ms:>8.1f} ms{ms / yard:>8.1f}x{all_ms:>13}")
+        print(f"{name:<34}{ms:>8.1f} ms{ms / yard:>8.1f}x{all_ms:>13}")
 
 
 def gui(session: Session) -> None:

@@ -47,7 +47,7 @@ STUDY_SORTS: dict[str, str | tuple[str, ...]] = {
     "date": "st.study_date",
     "patient_identifier": "p.identifier",
     "patient_name": ("p.name COLLATE NOCASE", "p.identifier", "p.id"),
-    "site": "site",
+    "site": "coalesce(si.code, '')",  # not the alias: a page is chosen before the columns
     "scanner": "sc.manufacturer || ' ' || sc.model",
     "serial": "sc.serial",
     "scan_types": "scan_types",
@@ -59,7 +59,7 @@ WORKLIST_SORTS: dict[str, str | tuple[str, ...]] = {
     "date": "st.study_date",
     "patient_identifier": "p.identifier",
     "patient_name": "p.name COLLATE NOCASE",
-    "site": "site",
+    "site": "coalesce(si.code, '')",
     "scanner": "sc.manufacturer || ' ' || sc.model",
     "serial": "sc.serial",
     "status": "status",
@@ -343,8 +343,11 @@ def list_studies(
     if sort in ("scan_types", "n_results"):  # sorted by what is counted: count every study
         sql = f"{columns} FROM studies st {joins} {where} {order} {page}"
     else:  # the page's studies first, then their scan types and counts
-        source = f"studies st {joins}"
-        if sort == "patient_name":  # walk the name index, each person's studies by index
+        # by date the order and any filter are the study's own: a deep page skips the rows
+        # it passes by the date index alone, without looking up their patient and scanner
+        source = "studies st" if sort == "date" else f"studies st {joins}"
+        if sort in ("patient_name", "patient_identifier"):  # walk the patients' index, each
+            # person's studies by index
             source = """patients p CROSS JOIN studies st ON st.patient_id = p.id
                 JOIN scanners sc ON sc.id = st.scanner_id
                 LEFT JOIN sites si ON si.id = sc.site_id"""
@@ -466,7 +469,7 @@ def pending_studies(
         include_signed=include_signed, since=since, before=None, site=site, scanner_id=scanner_id
     )
     page, page_params = _paging(limit, offset)
-    sql = f"""
+    columns = """
         SELECT st.id, st.study_uid, st.study_date, st.patient_id, p.identifier, p.name,
                coalesce(si.code, '') AS site, sc.manufacturer, sc.model, sc.serial,
                st.report_signed AS n_signed,
@@ -476,13 +479,20 @@ def pending_studies(
                (SELECT v.status FROM reports r
                 JOIN report_versions v ON v.report_id = r.id WHERE r.study_id = st.id
                 ORDER BY v.version_no DESC LIMIT 1) AS status
-        FROM studies st
+    """
+    joins = """
         JOIN patients p ON p.id = st.patient_id
         JOIN scanners sc ON sc.id = st.scanner_id
         LEFT JOIN sites si ON si.id = sc.site_id
-        {where}
-        {order} {page}
     """
+    if sort == "status":  # sorted by what the report subqueries give: compute every row's
+        sql = f"{columns} FROM studies st {joins} {where} {order} {page}"
+    else:  # the page first (by date: the worklist index alone), then its rows' columns
+        source = "studies st" if sort in ("date", "study") else f"studies st {joins}"
+        sql = f"""
+            WITH page AS (SELECT st.id FROM {source} {where} {order} {page})
+            {columns} FROM page JOIN studies st ON st.id = page.id {joins} {order}
+        """
     return list(db.query(sql, [*params, *page_params]))
 
 
