@@ -489,6 +489,12 @@ def pending_studies(
         sql = f"{columns} FROM studies st {joins} {where} {order} {page}"
     else:  # the page first (by date: the worklist index alone), then its rows' columns
         source = "studies st" if sort in ("date", "study") else f"studies st {joins}"
+        if sort in ("patient_name", "patient_identifier") and since is None:
+            # every date: walk the patients' index and each one's studies (the planner would
+            # rather scan the worklist index for every patient); a period keeps its range
+            source = "patients p CROSS JOIN studies st INDEXED BY studies_patient" + (
+                " ON st.patient_id = p.id"
+            )
         sql = f"""
             WITH page AS (SELECT st.id FROM {source} {where} {order} {page})
             {columns} FROM page JOIN studies st ON st.id = page.id {joins} {order}
