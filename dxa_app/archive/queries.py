@@ -489,6 +489,13 @@ def pending_studies(
         sql = f"{columns} FROM studies st {joins} {where} {order} {page}"
     else:  # the page first (by date: the worklist index alone), then its rows' columns
         source = "studies st" if sort in ("date", "study") else f"studies st {joins}"
+        if sort in ("site", "scanner", "serial") and since is None and not include_signed:
+            # every date: the scanners, each one's waiting studies from the covering index
+            source = (
+                "scanners sc LEFT JOIN sites si ON si.id = sc.site_id"
+                " CROSS JOIN studies st INDEXED BY studies_worklist_scanner"
+                " ON st.scanner_id = sc.id"
+            )
         if sort in ("patient_name", "patient_identifier") and since is None:
             # every date: walk the patients' index and each one's studies (the planner would
             # rather scan the worklist index for every patient); a period keeps its range
