@@ -77,6 +77,24 @@ def _order(sorts: dict[str, str | tuple[str, ...]], key: str, descending: bool, 
     return "ORDER BY " + ", ".join(f"{t}{way}" for t in (*columns, tie))
 
 
+#: A study's patient, scanner and site (the study as ``st``).
+_JOINS = """
+    JOIN patients p ON p.id = st.patient_id
+    JOIN scanners sc ON sc.id = st.scanner_id
+    LEFT JOIN sites si ON si.id = sc.site_id
+"""
+#: Patients walked in the order's index, each one's studies by index.
+_BY_PATIENT = "patients p CROSS JOIN studies st ON st.patient_id = p.id"
+
+
+def _page_first(columns: str, source: str, where: str, order: str, page: str) -> str:
+    """SQL that picks a page of study ids from ``source``, then computes ``columns`` for it."""
+    return f"""
+        WITH page AS (SELECT st.id FROM {source} {where} {order} {page})
+        {columns} FROM page JOIN studies st ON st.id = page.id {_JOINS} {order}
+    """
+
+
 def _paging(limit: int | None, offset: int) -> tuple[str, list[object]]:
     if limit is None:
         return ("LIMIT -1 OFFSET ?", [max(offset, 0)]) if offset else ("", [])
@@ -335,26 +353,15 @@ def list_studies(
                (SELECT count(*) FROM region_results rr JOIN scans x ON rr.scan_id = x.id
                 WHERE x.study_id = st.id) AS n_results
     """
-    joins = """
-        JOIN patients p ON p.id = st.patient_id
-        JOIN scanners sc ON sc.id = st.scanner_id
-        LEFT JOIN sites si ON si.id = sc.site_id
-    """
     if sort in ("scan_types", "n_results"):  # sorted by what is counted: count every study
-        sql = f"{columns} FROM studies st {joins} {where} {order} {page}"
+        sql = f"{columns} FROM studies st {_JOINS} {where} {order} {page}"
     else:  # the page's studies first, then their scan types and counts
         # by date the order and any filter are the study's own: a deep page skips the rows
         # it passes by the date index alone, without looking up their patient and scanner
-        source = "studies st" if sort == "date" else f"studies st {joins}"
-        if sort in ("patient_name", "patient_identifier"):  # walk the patients' index, each
-            # person's studies by index
-            source = """patients p CROSS JOIN studies st ON st.patient_id = p.id
-                JOIN scanners sc ON sc.id = st.scanner_id
-                LEFT JOIN sites si ON si.id = sc.site_id"""
-        sql = f"""
-            WITH page AS (SELECT st.id FROM {source} {where} {order} {page})
-            {columns} FROM page JOIN studies st ON st.id = page.id {joins} {order}
-        """
+        source = "studies st" if sort == "date" else f"studies st {_JOINS}"
+        if sort in ("patient_name", "patient_identifier"):  # walk the patients' index
+            source = _BY_PATIENT
+        sql = _page_first(columns, source, where, order, page)
     out: list[StudySummary] = []
     for r in db.query(sql, params + page_params):
         date = parse_date(r["study_date"])
@@ -480,15 +487,10 @@ def pending_studies(
                 JOIN report_versions v ON v.report_id = r.id WHERE r.study_id = st.id
                 ORDER BY v.version_no DESC LIMIT 1) AS status
     """
-    joins = """
-        JOIN patients p ON p.id = st.patient_id
-        JOIN scanners sc ON sc.id = st.scanner_id
-        LEFT JOIN sites si ON si.id = sc.site_id
-    """
     if sort == "status":  # sorted by what the report subqueries give: compute every row's
-        sql = f"{columns} FROM studies st {joins} {where} {order} {page}"
+        sql = f"{columns} FROM studies st {_JOINS} {where} {order} {page}"
     else:  # the page first (by date: the worklist index alone), then its rows' columns
-        source = "studies st" if sort in ("date", "study") else f"studies st {joins}"
+        source = "studies st" if sort in ("date", "study") else f"studies st {_JOINS}"
         if sort in ("site", "scanner", "serial") and since is None and not include_signed:
             # every date: the scanners, each one's waiting studies from the covering index
             source = (
@@ -499,13 +501,8 @@ def pending_studies(
         if sort in ("patient_name", "patient_identifier") and since is None:
             # every date: walk the patients' index and each one's studies (the planner would
             # rather scan the worklist index for every patient); a period keeps its range
-            source = "patients p CROSS JOIN studies st INDEXED BY studies_patient" + (
-                " ON st.patient_id = p.id"
-            )
-        sql = f"""
-            WITH page AS (SELECT st.id FROM {source} {where} {order} {page})
-            {columns} FROM page JOIN studies st ON st.id = page.id {joins} {order}
-        """
+            source = _BY_PATIENT.replace("studies st", "studies st INDEXED BY studies_patient")
+        sql = _page_first(columns, source, where, order, page)
     return list(db.query(sql, [*params, *page_params]))
 
 

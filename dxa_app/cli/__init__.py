@@ -230,7 +230,9 @@ class _HelpFormatter(argparse.HelpFormatter):
 
     def _expand_help(self, action: argparse.Action) -> str:
         text = super()._expand_help(action)
-        return text.replace(_DEFAULT_ARCHIVE, str(default_archive())) if action.help else text
+        if _DEFAULT_ARCHIVE not in text:
+            return text
+        return text.replace(_DEFAULT_ARCHIVE, str(default_archive()))
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1322,7 +1322,7 @@ EXPOSURE_KEYWORDS: Final[tuple[str, ...]] = (
 @cache
 def _exposure_tags() -> tuple[tuple[str, int], ...]:
     """:data:`EXPOSURE_KEYWORDS` with their tags."""
-    return tuple((k, int(tag_for_keyword(k))) for k in EXPOSURE_KEYWORDS)  # type: ignore[arg-type]
+    return tuple((k, tag) for k in EXPOSURE_KEYWORDS if (tag := _keyword_tag(k)) is not None)
 
 
 def exposure_from(ds: Dataset) -> tuple[tuple[str, str], ...]:
