@@ -120,19 +120,83 @@ def _time_command(args: list[str], user: str, runs: int = 7) -> float:
     return statistics.median(times)
 
 
+def _own_packages() -> set[str]:
+    """The top-level packages of this repository (our code, not part of any floor)."""
+    return {p.parent.name for p in ROOT.glob("*/__init__.py")} | {"main", "__main__"}
+
+
+def _import_lines(args: list[str], user: str) -> list[str]:
+    """The modules ``python -X importtime ARGS`` imports, in import order."""
+    env = {**os.environ, "DXA_USER": user, "DXA_PASSWORD": "bench-password", "DXA_LANG": "en"}
+    err = subprocess.run(
+        [sys.executable, "-X", "importtime", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stderr
+    return [
+        line.rsplit("|", 1)[1].strip()
+        for line in err.splitlines()
+        if line.startswith("import time:") and not line.endswith("imported package")
+    ]
+
+
+def _imported(args: list[str], user: str) -> tuple[list[str], list[str]]:
+    """The standard-library and the third-party modules a command imports, in import order.
+
+    Read from ``-X importtime`` of a real run, so the list holds exactly what it imported;
+    what a bare ``python -c pass`` imports already (the site's start) is left out.
+    """
+    bare = set(_import_lines(["-c", "pass"], user))
+    ours = _own_packages()
+    stdlib: list[str] = []
+    third: list[str] = []
+    for name in _import_lines(["main.py", *args], user):
+        top = name.partition(".")[0]
+        if top in ours or name in bare or top.startswith("__editable__"):
+            continue
+        if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+            stdlib.append(name)
+        else:
+            third.append(name)
+    return stdlib, third
+
+
+def _import_all(names: list[str]) -> list[str]:
+    """Python code importing ``names`` in order (one that cannot be imported alone is skipped)."""
+    code = f"import importlib\nfor n in {names!r}:\n"
+    return ["-c", code + "    try: importlib.import_module(n)\n    except Exception: pass\n"]
+
+
 def commands(folder: Path) -> None:
-    """Print ``scores STUDY`` and ``info``: product, yardstick (``python -c pass``), ratio."""
+    """Print ``scores STUDY`` and ``info``: product, yardstick (``python -c pass``), ratio.
+
+    Also the floor under the product: the same Python importing only the standard-library
+    modules the command imports, and then the third-party packages too (the log-in's
+    password hashing and our own code excluded).
+    """
     archive = _command_archive(folder)
     bare = _time_command(["-c", "pass"], "bench")
     print(f"yardstick: bare python -c pass {1000 * bare:6.1f} ms (median of 7)")
     for name, cmd in (("scores 1", ["scores", "1"]), ("info", ["info"])):
-        args = ["main.py", "--archive", str(archive), *cmd]
-        with_login = _time_command(args, "bench")
-        cheap = _time_command(args, "cheap")
+        args = ["--archive", str(archive), *cmd]
+        with_login = _time_command(["main.py", *args], "bench")
+        cheap = _time_command(["main.py", *args], "cheap")
         print(
             f"{name:<9} {1000 * with_login:6.1f} ms, ratio {with_login / bare:4.1f}x (target <= 3);"
             f" without the log-in's key derivation {1000 * cheap:6.1f} ms,"
             f" ratio {cheap / bare:4.1f}x"
+        )
+        stdlib, third = _imported(args, "cheap")
+        floor = _time_command(_import_all(stdlib), "cheap")
+        both = _time_command(_import_all(stdlib + third), "cheap")
+        packages = sorted({n.partition(".")[0] for n in third})
+        print(
+            f"  floor: its {len(stdlib)} standard-library modules alone {1000 * floor:6.1f} ms"
+            f" ({floor / bare:3.1f}x); with its {len(third)} third-party modules"
+            f" ({', '.join(packages)}) {1000 * both:6.1f} ms ({both / bare:3.1f}x)"
         )
 
 
