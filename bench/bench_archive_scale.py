@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("DXA_NO_DIALOGS", "1")
@@ -254,6 +255,7 @@ def gui(session: Session) -> None:
                 model.fetchMore(QModelIndex())
         app.processEvents()
     scrolled = (win.patient_model.rowCount(), win.study_model.rowCount())
+    clicks = _header_clicks(app, win)
     print(
         f"GUI main window to first rows: {ms:.0f} ms; bare QMainWindow + {PAGE}-row table "
         f"{yard:.0f} ms; ratio {ms / yard:.1f}x; rows held: {held[0]} patients, "
@@ -264,7 +266,34 @@ def gui(session: Session) -> None:
         f"{shown:.0f} MB at its first rows, {_rss_mb():.0f} MB after ten more pages of each "
         f"list ({scrolled[0]} patients, {scrolled[1]} studies held)"
     )
+    for name, blocked, answered in clicks:
+        print(
+            f"GUI header click, studies by {name}: the GUI thread busy {blocked:.1f} ms, the "
+            f"first page in the new order shown after {answered:.0f} ms (sorted in the back)"
+        )
     win.close()
+
+
+def _header_clicks(app: Any, win: Any) -> list[tuple[str, float, float]]:
+    """Click the study list's slowest headers: (column, ms the click held the GUI, ms to rows)."""
+    from PySide6.QtCore import Qt
+
+    from dxa_app.gui.models import StudyTableModel
+
+    out = []
+    for name, column in (
+        ("scan types", StudyTableModel.COL_SCAN_TYPES),
+        ("result count", StudyTableModel.COL_N_RESULTS),
+        ("site", StudyTableModel.COL_SITE),
+    ):
+        t0 = time.perf_counter()
+        win.study_view.sortByColumn(column, Qt.SortOrder.DescendingOrder)
+        blocked = time.perf_counter() - t0
+        while win.study_model.is_sorting():
+            app.processEvents()
+            time.sleep(0.001)
+        out.append((name, 1000 * blocked, 1000 * (time.perf_counter() - t0)))
+    return out
 
 
 def _rss_mb() -> float:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dxa_app.gui.table_model import PagedTableModel
 from dxa_app.i18n import _
 
 
@@ -35,7 +36,8 @@ def read_only_table(
     multi : bool
         Allow selecting several rows.
     sortable : bool
-        Sort by a click on a column header.
+        Sort by a click on a column header. A :class:`PagedTableModel` then fetches the new
+        order's first page in the background, with a busy cursor over the rows meanwhile.
 
     Returns
     -------
@@ -58,7 +60,18 @@ def read_only_table(
     view.horizontalHeader().setStretchLastSection(True)
     # A bold header over the selected row's columns is wider than the width fitted to it.
     view.horizontalHeader().setHighlightSections(False)
+    if sortable and isinstance(model, PagedTableModel):
+        model.background_sort = True
+        model.sorting.connect(lambda busy: _busy_cursor(view, busy))
     return view
+
+
+def _busy_cursor(view: QTableView, busy: bool) -> None:
+    """Show a busy cursor over the rows of ``view`` while its list is being sorted."""
+    if busy:
+        view.viewport().setCursor(Qt.CursorShape.BusyCursor)
+    else:
+        view.viewport().unsetCursor()
 
 
 class EmptyHint(QObject):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -663,7 +664,11 @@ class MainWindow(QMainWindow):
         return self._shown_errors(fetch)
 
     def _shown_errors(self, fetch: PageFetch[Row]) -> PageFetch[Row]:
-        """Wrap a page fetch so that a later page's error is shown (and no rows come)."""
+        """Wrap a page fetch so that a later page's error is shown (and no rows come).
+
+        On a worker thread (a header click's sort in the background) the error is raised, and
+        the task shows it on the GUI thread.
+        """
         first = True
 
         def guarded(offset: int, limit: int, key: str, descending: bool) -> Sequence[Row]:
@@ -671,6 +676,8 @@ class MainWindow(QMainWindow):
             if first:  # the first page's error goes to the caller (it keeps the old lists)
                 first = False
                 return fetch(offset, limit, key, descending)
+            if threading.current_thread() is not threading.main_thread():
+                return fetch(offset, limit, key, descending)  # a sort's task shows the error
             try:
                 return fetch(offset, limit, key, descending)
             except DxaError as exc:

@@ -19,6 +19,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import QBrush, QColor
 
@@ -190,6 +191,12 @@ class PagedTableModel(ObjectTableModel[T]):
     for the first page in the new order; nothing is sorted in Python. Rows given with
     :meth:`set_rows` are shown as they are, without fetching.
 
+    With :attr:`background_sort` set, a header click's first page is fetched on the thread
+    pool, so a sort the archive needs a while for (a computed column over 100,000 studies)
+    never freezes the window: the rows in the old order stay shown, and no page is appended
+    to them, until the new order's first page replaces them (:attr:`sorting` tells; only the
+    last click's answer is shown).
+
     Parameters
     ----------
     rows : sequence, optional
@@ -204,12 +211,20 @@ class PagedTableModel(ObjectTableModel[T]):
     sort_keys: Sequence[str | None] = ()
     #: The order before a column is clicked: (column, order).
     default_sort: tuple[int, Qt.SortOrder] = (0, Qt.SortOrder.AscendingOrder)
+    #: Emitted with True when a header click's first page is being fetched in the
+    #: background, and with False when it is shown (or failed, or was overtaken).
+    sorting = Signal(bool)
 
     def __init__(self, rows: Sequence[T] = (), parent: QObject | None = None) -> None:
         super().__init__(rows, parent)
         self._fetch: PageFetch[T] | None = None
         self._more = False
         self._sort_column, self._sort_order = self.default_sort
+        #: Fetch a header click's first page on the thread pool (see the class notes).
+        self.background_sort = False
+        self._generation = 0  # a newer source or click makes an older click's answer stale
+        self._sorting = False
+        self._shown = ((self._sort_column, self._sort_order), False)
 
     # -- public API ---------------------------------------------------------------------
     def set_source(self, fetch: PageFetch[T] | None, first: Sequence[T] | None = None) -> None:
@@ -223,6 +238,8 @@ class PagedTableModel(ObjectTableModel[T]):
             The first page in the current order, when already fetched (by a background task).
         """
         self._fetch = fetch
+        self._generation += 1
+        self._set_sorting(False)
         self.beginResetModel()
         if fetch is None:
             self._rows, self._more = [], False
@@ -285,6 +302,47 @@ class PagedTableModel(ObjectTableModel[T]):
             return
         if (column, order) == (self._sort_column, self._sort_order):
             return
+        if not self._sorting:  # the order the rows shown are in, and whether more follow
+            self._shown = ((self._sort_column, self._sort_order), self._more)
         self._sort_column, self._sort_order = column, order
-        if self._fetch is not None:
+        if self._fetch is None:
+            return
+        if not self.background_sort:
             self.set_source(self._fetch)
+            return
+        from dxa_app.gui.tasks import run_task
+
+        self._generation += 1
+        generation, fetch = self._generation, self._fetch
+        key, descending = self.sort_key()
+        size = self.page_size
+        self._more = False  # no page in the old order is appended while the new one comes
+        self._set_sorting(True)
+
+        def work(*_: object) -> list[T]:
+            return list(fetch(0, size, key, descending))
+
+        def done(rows: list[T]) -> None:
+            if generation == self._generation:
+                self.set_source(fetch, rows)
+
+        def failed(exc: BaseException, _trace: str) -> None:
+            if generation != self._generation:
+                return
+            # the rows shown are still in the old order: keep paging in it
+            (self._sort_column, self._sort_order), self._more = self._shown
+            self._set_sorting(False)
+            from dxa_app.gui.dialogs import show_error
+
+            show_error(exc, None, exc.__traceback__)
+
+        run_task(work, on_done=done, on_error=failed, owner=self)
+
+    def is_sorting(self) -> bool:
+        """Return whether a header click's first page is being fetched in the background."""
+        return self._sorting
+
+    def _set_sorting(self, sorting: bool) -> None:
+        if sorting != self._sorting:
+            self._sorting = sorting
+            self.sorting.emit(sorting)

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QModelIndex, QSettings, Qt
+from PySide6.QtWidgets import QTableView
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from dxa_app.archive import open_archive
 from dxa_app.archive.store import store_parsed
 from dxa_app.domain import IdType, PatientIdentity, Role, Sex, StudyInfo, StudySummary
+from dxa_app.errors import UsageError
+from dxa_app.gui import dialogs
 from dxa_app.gui.main_window import MainWindow
 from dxa_app.gui.models import ObjectRole, PatientTableModel, StudyTableModel
 from dxa_app.gui.physician_models import WorklistModel
+from dxa_app.gui.table_model import Column, PagedTableModel
 from dxa_app.services import browse, worklist
 from tests.factories import parsed, study_record
 from tests.sessions import session_as
@@ -76,17 +82,98 @@ def test_the_tables_hold_the_first_page_not_the_archive(window: MainWindow) -> N
     assert patients.row_at(N_PATIENTS - 1).name == "person 0229"
 
 
-def test_a_header_click_sorts_in_the_archive(window: MainWindow) -> None:
-    window.patient_view.sortByColumn(PatientTableModel.COL_NAME, Qt.SortOrder.DescendingOrder)
+def _sort(qtbot: QtBot, view: QTableView, column: int, order: Qt.SortOrder) -> None:
+    """Click-sort ``view`` and wait for the first page in the new order (fetched in the back)."""
+    model = view.model()
+    assert isinstance(model, PagedTableModel) and model.background_sort
+    view.sortByColumn(column, order)
+    qtbot.waitUntil(lambda: not model.is_sorting())
+
+
+def test_a_header_click_sorts_in_the_archive(qtbot: QtBot, window: MainWindow) -> None:
+    _sort(qtbot, window.patient_view, PatientTableModel.COL_NAME, Qt.SortOrder.DescendingOrder)
     assert window.patient_model.rowCount() == 200
     assert _names(window.patient_model, 2) == ["person 0229", "Person 0228"]
-    window.study_view.sortByColumn(StudyTableModel.COL_DATE, Qt.SortOrder.AscendingOrder)
+    _sort(qtbot, window.study_view, StudyTableModel.COL_DATE, Qt.SortOrder.AscendingOrder)
     oldest: StudySummary = window.study_model.data(window.study_model.index(0, 0), ObjectRole)
     assert oldest.study_date == dt.date(2020, 1, 1)
-    window.study_view.sortByColumn(StudyTableModel.COL_PATIENT_NAME, Qt.SortOrder.AscendingOrder)
+    _sort(qtbot, window.study_view, StudyTableModel.COL_PATIENT_NAME, Qt.SortOrder.AscendingOrder)
     first_two = [window.study_model.row_at(r) for r in range(2)]
     assert [s.patient_name for s in first_two] == ["Person 0000", "Person 0000"]
     assert window.study_model.rowCount() == 200
+
+
+class _GatedFetch:
+    """A page fetch over 0..999 that, once gated, waits for the test to let each call go on."""
+
+    def __init__(self) -> None:
+        self.gate: threading.Event | None = None
+        self.fail = False
+        self.calls: list[tuple[int, str, bool]] = []
+
+    def __call__(self, offset: int, limit: int, key: str, descending: bool) -> list[int]:
+        if self.gate is not None:
+            assert self.gate.wait(30)
+        self.calls.append((offset, key, descending))
+        if self.fail:
+            raise UsageError("the archive is busy")
+        numbers = sorted(range(1000), reverse=descending)
+        if key == "tens":
+            numbers.sort(key=lambda n: (n % 10, n))
+        return numbers[offset : offset + limit]
+
+
+class _NumberModel(PagedTableModel[int]):
+    columns: Sequence[Column[int]] = (
+        Column(lambda: "n", str),
+        Column(lambda: "tens", lambda n: str(n % 10)),
+    )
+    sort_keys = ("number", "tens")
+    page_size = 10
+
+
+def test_a_slow_sort_runs_in_the_background_and_keeps_the_rows_shown(qtbot: QtBot) -> None:
+    fetch, model = _GatedFetch(), _NumberModel()
+    model.background_sort = True
+    model.set_source(fetch)
+    assert model.rows() == list(range(10)) and model.canFetchMore(QModelIndex())
+    fetch.gate = threading.Event()
+    with qtbot.waitSignal(model.sorting) as started:
+        model.sort(1, Qt.SortOrder.AscendingOrder)  # returns while the archive still sorts
+    assert started.args == [True] and model.is_sorting()
+    assert model.rows() == list(range(10))  # the old order stays shown ...
+    assert not model.canFetchMore(QModelIndex())  # ... and gets no page appended
+    with qtbot.waitSignal(model.sorting) as finished:
+        fetch.gate.set()
+    assert finished.args == [False]
+    assert model.rows() == [0, 10, 20, 30, 40, 50, 60, 70, 80, 90]
+    assert model.canFetchMore(QModelIndex())
+    model.fetchMore(QModelIndex())
+    assert model.rows()[10:12] == [100, 110] and fetch.calls[-1] == (10, "tens", False)
+
+
+def test_only_the_last_click_is_shown_and_a_failed_sort_keeps_paging_the_old_order(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[BaseException] = []
+    monkeypatch.setattr(dialogs, "show_error", lambda exc, *_a: shown.append(exc))
+    fetch, model = _GatedFetch(), _NumberModel()
+    model.background_sort = True
+    model.set_source(fetch)
+    fetch.gate = threading.Event()
+    model.sort(1, Qt.SortOrder.AscendingOrder)
+    model.sort(0, Qt.SortOrder.DescendingOrder)  # a second click before the first answer
+    fetch.gate.set()
+    qtbot.waitUntil(lambda: len(fetch.calls) == 3 and not model.is_sorting())
+    assert model.rows() == list(range(999, 989, -1))  # the last click's order, not the first
+    fetch.gate, fetch.fail = None, True
+    model.sort(1, Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: not model.is_sorting())
+    assert [str(e) for e in shown] == ["the archive is busy"]
+    assert model.sort_key() == ("number", True)  # the rows' own order, still paged in
+    fetch.fail = False
+    model.fetchMore(QModelIndex())
+    assert model.rows()[10] == 989
 
 
 def test_search_by_cpr_or_name_and_select_beyond_the_first_page(window: MainWindow) -> None:
