@@ -19,8 +19,13 @@ from dxa_app.archive.store import store_parsed
 from dxa_app.domain import (
     IdType,
     PatientIdentity,
+    Region,
+    RegionResult,
     Role,
+    ScanRecord,
+    ScanType,
     Sex,
+    Side,
     StudyInfo,
     StudyRecord,
     StudySummary,
@@ -224,14 +229,13 @@ def test_every_study_sort_pages_through_the_same_order_as_the_whole_list(
         "patient_identifier": lambda s: s.patient_identifier,
         "patient_name": lambda s: s.patient_name.casefold(),
         "site": lambda s: s.site,
-        "scanner": lambda s: f"{s.manufacturer} {s.model}",
+        "scanner": lambda s: (s.manufacturer, s.model),
         "serial": lambda s: s.serial,
         "scan_types": lambda s: ",".join(s.scan_types),
         "n_results": lambda s: s.n_results,
     }
     values = [sort_value[key](s) for s in whole]
-    if key != "scan_types":  # group_concat's text, not the sorted tuple shown
-        assert values == sorted(values, reverse=descending)
+    assert values == sorted(values, reverse=descending)
 
 
 @pytest.mark.parametrize("key", sorted(queries.WORKLIST_SORTS))
@@ -404,5 +408,90 @@ def test_migration_backfills_the_worklist_state(
         state = db.execute("SELECT study_uid, has_results FROM studies ORDER BY id").fetchall()
         assert [r[1] for r in state] == [1, 0]
         assert len(list_patients(db, limit=10)) == 2
+    finally:
+        db.close()
+
+
+def _counted(db: Any) -> list[tuple[int, str, int, str, int]]:
+    """Each study's stored scan types and result count beside the ones counted from its scans."""
+    rows: list[tuple[int, str, int, str, int]] = db.execute(
+        "SELECT st.id, st.scan_types, st.n_results,"
+        " coalesce((SELECT group_concat(t.scan_type, ',') FROM (SELECT DISTINCT x.scan_type"
+        "  FROM scans x WHERE x.study_id = st.id ORDER BY x.scan_type) t), ''),"
+        " (SELECT count(*) FROM region_results rr JOIN scans x ON x.id = rr.scan_id"
+        "  WHERE x.study_id = st.id)"
+        " FROM studies st ORDER BY st.id"
+    ).fetchall()
+    return rows
+
+
+def _hip(rec: StudyRecord, n: int, side: Side) -> ScanRecord:
+    """A femur scan of ``rec``'s study, with one total-hip result (a file of its own)."""
+    return ScanRecord(
+        f"test:{rec.study.study_uid}:hip:{n}",
+        ScanType.HIP,
+        dt.datetime(2026, 6, 1, 10, n),
+        side=side,
+        results=(RegionResult(Region.TOTAL_HIP, 0.8, 30.0, 37.0, -1.6, -0.6),),
+    )
+
+
+def test_scan_types_and_result_counts_are_kept_on_the_study_as_scans_arrive(
+    archive: Path, doc: Session
+) -> None:
+    """A study imported one scan file at a time (as Hologic exports it) stays counted right."""
+    db = open_archive(archive)
+    try:
+        rec = _study(50, _person(2), 20)
+        store_parsed(db, parsed(rec))
+        store_parsed(db, parsed(replace(rec, scans=(_hip(rec, 1, Side.LEFT),))))
+        store_parsed(db, parsed(replace(rec, scans=(_hip(rec, 2, Side.RIGHT),))))
+        store_parsed(db, parsed(replace(rec, scans=(_hip(rec, 2, Side.RIGHT),))))  # again: no-op
+        rows = _counted(db)
+        assert all(r[1:3] == r[3:5] for r in rows), rows
+        (study,) = [r for r in rows if r[0] == rows[-1][0]]
+        assert study[1:3] == ("ap_spine,hip", 7)
+    finally:
+        db.close()
+    by_count = browse.studies(doc, sort="n_results", descending=True, limit=1)
+    assert by_count[0].n_results == 7 and by_count[0].scan_types == ("ap_spine", "hip")
+
+
+def test_migration_0024_fills_scan_types_and_counts_of_existing_studies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.sqlite"
+    names = [m.name for m in MIGRATIONS]  # written by the version that ended with 0023
+    monkeypatch.setattr(
+        archive_db, "MIGRATIONS", MIGRATIONS[: names.index("0024_study_list_sorts")]
+    )
+    db = open_archive(path)
+    rec = _study(1, _person(0), 1)
+    store_parsed(db, parsed(rec, _study(2, _person(1), 2, results=False)))
+    store_parsed(db, parsed(replace(rec, scans=(_hip(rec, 1, Side.LEFT),))))
+    db.close()
+    monkeypatch.undo()
+    db = open_archive(path)
+    try:
+        rows = _counted(db)
+        assert [r[1:3] for r in rows] == [("ap_spine,hip", 6), ("ap_spine", 0)]
+        assert all(r[1:3] == r[3:5] for r in rows)
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("key", ["scan_types", "n_results", "scanner", "serial"])
+def test_study_header_sorts_walk_an_index_without_sorting(archive: Path, key: str) -> None:
+    db = open_archive(archive)
+    try:
+        statements: list[str] = []
+        db.conn.set_trace_callback(statements.append)
+        list_studies(db, sort=key, limit=5)
+        db.conn.set_trace_callback(None)
+        (sql,) = [s for s in statements if "WITH page" in s]
+        params: list[object] = [5, 0]
+        plan = _plan(db, sql, params[: sql.count("?")])
+        chosen = plan.split(" | SCAN page")[0]  # the page's ids; then its 5 rows are ordered
+        assert "COVERING INDEX studies_" in chosen and "TEMP B-TREE" not in chosen, plan
     finally:
         db.close()

@@ -867,6 +867,40 @@ CREATE INDEX IF NOT EXISTS scans_scanner_software
     ON scans(scanner_id, software_version, acquired_at);
 """
 
+#: The study list's header sorts at 100,000 studies. A study's scan types (its distinct scan
+#: types, sorted, comma-separated) and its number of region results are kept on the study by
+#: triggers when scans and results are stored (both raw tables are insert-only), and backfilled
+#: here; sorted by them, a page is then a walk of one index instead of counting every study's
+#: scans and results. Sorted by scanner or serial, the scanners are walked in that order (ties
+#: by scanner id), and each one's studies by id.
+V24_STUDY_LIST_SORTS = """
+ALTER TABLE studies ADD COLUMN scan_types TEXT NOT NULL DEFAULT '';
+ALTER TABLE studies ADD COLUMN n_results INTEGER NOT NULL DEFAULT 0;
+UPDATE studies SET
+    scan_types = coalesce((SELECT group_concat(t.scan_type, ',') FROM (
+        SELECT DISTINCT x.scan_type FROM scans x WHERE x.study_id = studies.id
+        ORDER BY x.scan_type) t), ''),
+    n_results = (SELECT count(*) FROM region_results rr JOIN scans x ON x.id = rr.scan_id
+                 WHERE x.study_id = studies.id);
+CREATE TRIGGER scans_study_scan_types AFTER INSERT ON scans
+BEGIN
+    UPDATE studies SET scan_types = coalesce((SELECT group_concat(t.scan_type, ',') FROM (
+        SELECT DISTINCT x.scan_type FROM scans x WHERE x.study_id = NEW.study_id
+        ORDER BY x.scan_type) t), '')
+    WHERE id = NEW.study_id AND instr(',' || scan_types || ',', ',' || NEW.scan_type || ',') = 0;
+END;
+CREATE TRIGGER region_results_study_n_results AFTER INSERT ON region_results
+BEGIN
+    UPDATE studies SET n_results = n_results + 1
+    WHERE id = (SELECT study_id FROM scans WHERE id = NEW.scan_id);
+END;
+CREATE INDEX studies_scan_types ON studies(scan_types, id);
+CREATE INDEX studies_n_results ON studies(n_results, id);
+CREATE INDEX studies_scanner ON studies(scanner_id, id);
+CREATE INDEX scanners_label ON scanners(manufacturer, model);
+CREATE INDEX scanners_serial ON scanners(serial);
+"""
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_archive_v1", V1_INITIAL),
@@ -891,4 +925,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0018_qc_status_cache", V18_QC_STATUS_CACHE),
     Migration("0022_patient_search_name", V22_PATIENT_SEARCH_NAME),
     Migration("0023_patient_terms", V23_PATIENT_TERMS),
+    Migration("0024_study_list_sorts", V24_STUDY_LIST_SORTS),
 )

@@ -48,10 +48,11 @@ STUDY_SORTS: dict[str, str | tuple[str, ...]] = {
     "patient_identifier": "p.identifier",
     "patient_name": ("p.name COLLATE NOCASE", "p.identifier", "p.id"),
     "site": "coalesce(si.code, '')",  # not the alias: a page is chosen before the columns
-    "scanner": "sc.manufacturer || ' ' || sc.model",
-    "serial": "sc.serial",
-    "scan_types": "scan_types",
-    "n_results": "n_results",
+    # a scanner's studies together, in the scanners' index (migration 0024)
+    "scanner": ("sc.manufacturer", "sc.model", "sc.id"),
+    "serial": ("sc.serial", "sc.id"),
+    "scan_types": "st.scan_types",  # kept on the study (migration 0024)
+    "n_results": "st.n_results",
 }
 
 #: What the physician's worklist can be sorted by.
@@ -60,8 +61,8 @@ WORKLIST_SORTS: dict[str, str | tuple[str, ...]] = {
     "patient_identifier": "p.identifier",
     "patient_name": "p.name COLLATE NOCASE",
     "site": "coalesce(si.code, '')",
-    "scanner": "sc.manufacturer || ' ' || sc.model",
-    "serial": "sc.serial",
+    "scanner": ("sc.manufacturer", "sc.model", "sc.id"),
+    "serial": ("sc.serial", "sc.id"),
     "status": "status",
     "study": "st.id",
 }
@@ -83,6 +84,21 @@ _JOINS = """
     JOIN scanners sc ON sc.id = st.scanner_id
     LEFT JOIN sites si ON si.id = sc.site_id
 """
+
+
+def _scanner_walk(index: str) -> str:
+    """Scanners walked in the order, each one's studies in ``index``, then their site.
+
+    The site is joined last: SQLite 3.40 returned the rows of a descending walk in ascending
+    order when the site's LEFT JOIN stood between the scanners and the studies (and was
+    left out as unused); the paging tests sort both ways.
+    """
+    return (
+        f"scanners sc CROSS JOIN studies st INDEXED BY {index} ON st.scanner_id = sc.id"
+        " LEFT JOIN sites si ON si.id = sc.site_id"
+    )
+
+
 #: Patients walked in the order's index, each one's studies by index.
 _BY_PATIENT = "patients p CROSS JOIN studies st ON st.patient_id = p.id"
 
@@ -348,20 +364,17 @@ def list_studies(
     columns = """
         SELECT st.id, st.study_uid, st.patient_id, p.identifier, p.name, st.study_date,
                coalesce(si.code, '') AS site, sc.manufacturer, sc.model, sc.serial,
-               (SELECT group_concat(DISTINCT scan_type) FROM scans WHERE study_id = st.id)
-                   AS scan_types,
-               (SELECT count(*) FROM region_results rr JOIN scans x ON rr.scan_id = x.id
-                WHERE x.study_id = st.id) AS n_results
+               st.scan_types, st.n_results
     """
-    if sort in ("scan_types", "n_results"):  # sorted by what is counted: count every study
-        sql = f"{columns} FROM studies st {_JOINS} {where} {order} {page}"
-    else:  # the page's studies first, then their scan types and counts
-        # by date the order and any filter are the study's own: a deep page skips the rows
-        # it passes by the date index alone, without looking up their patient and scanner
-        source = "studies st" if sort == "date" else f"studies st {_JOINS}"
-        if sort in ("patient_name", "patient_identifier"):  # walk the patients' index
-            source = _BY_PATIENT
-        sql = _page_first(columns, source, where, order, page)
+    # the page's studies first, then their columns: a deep page skips the rows it passes
+    # in the order's index alone, without looking up their patient and scanner
+    source = "studies st" if sort in ("date", "scan_types", "n_results") else f"studies st {_JOINS}"
+    if sort in ("patient_name", "patient_identifier"):  # walk the patients' index
+        source = _BY_PATIENT
+    elif sort in ("site", "scanner", "serial") and not where:
+        # every study: walk the scanners in the order, each one's studies by index
+        source = _scanner_walk("studies_scanner")
+    sql = _page_first(columns, source, where, order, page)
     out: list[StudySummary] = []
     for r in db.query(sql, params + page_params):
         date = parse_date(r["study_date"])
@@ -493,11 +506,7 @@ def pending_studies(
         source = "studies st" if sort in ("date", "study") else f"studies st {_JOINS}"
         if sort in ("site", "scanner", "serial") and since is None and not include_signed:
             # every date: the scanners, each one's waiting studies from the covering index
-            source = (
-                "scanners sc LEFT JOIN sites si ON si.id = sc.site_id"
-                " CROSS JOIN studies st INDEXED BY studies_worklist_scanner"
-                " ON st.scanner_id = sc.id"
-            )
+            source = _scanner_walk("studies_worklist_scanner")
         if sort in ("patient_name", "patient_identifier") and since is None:
             # every date: walk the patients' index and each one's studies (the planner would
             # rather scan the worklist index for every patient); a period keeps its range
