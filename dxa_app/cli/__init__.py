@@ -115,6 +115,8 @@ COMMAND_MODULES: dict[str, str] = {
             "demo",
             "import",
             "info",
+            "login",
+            "logout",
             "merge",
             "patients",
             "restore",
@@ -407,9 +409,11 @@ def user_name(args: argparse.Namespace) -> str | None:
 
 
 def login(args: argparse.Namespace) -> Session:
-    """Log in as ``--user`` (or ``DXA_USER``) on the archive; the password is asked for.
+    """Act as this terminal's ticket's user, else log in as ``--user`` (or ``DXA_USER``).
 
-    The password comes from ``DXA_PASSWORD``, a prompt on a terminal, or one line of stdin;
+    A ticket left by ``dxa login`` in the same terminal is used when it still holds and
+    names the same user (or no user is named); see :mod:`dxa_app.services.tickets`. Else
+    the password comes from ``DXA_PASSWORD``, a prompt on a terminal, or one line of stdin;
     it is kept on ``args`` for an action that asks for it again (signing).
 
     Parameters
@@ -425,17 +429,24 @@ def login(args: argparse.Namespace) -> Session:
     Raises
     ------
     UsageError
-        When no user is named.
+        When no user is named and there is no ticket.
     PermissionDeniedError
         For a wrong user name or password.
     """
     from dxa_app.services.auth import log_in
+    from dxa_app.services.tickets import current_terminal, resume
 
     name = user_name(args)
+    session = resume(archive_path(args), current_terminal(), name)
+    if session is not None:
+        return session
     if not name:
         raise UsageError(
             _("This command needs a log-in: give --user NAME (or set DXA_USER)."),
-            _("The password is asked for, or read from DXA_PASSWORD."),
+            _(
+                "The password is asked for, or read from DXA_PASSWORD; 'dxa login' lets the"
+                " next commands in this terminal go without it."
+            ),
         )
     password = read_password(_("Password for {user}: ").format(user=name))
     session = log_in(archive_path(args), name, password)
@@ -444,8 +455,16 @@ def login(args: argparse.Namespace) -> Session:
 
 
 def login_password(args: argparse.Namespace) -> str:
-    """Return the password given at :func:`login` (signing asks for it again)."""
-    return str(getattr(args, "login_password", ""))
+    """Return the password given at :func:`login`; asked for now when a ticket logged in.
+
+    Signing and approving confirm the password for themselves, so a command that acted on
+    a ticket asks for it here (or reads ``DXA_PASSWORD``).
+    """
+    given = getattr(args, "login_password", None)
+    if given is None:
+        given = read_password(_("Password (to confirm): "))
+        args.login_password = given
+    return str(given)
 
 
 def _exit_for(exc: DxaError) -> ExitCode:

@@ -52,6 +52,62 @@ def _info_args(p: argparse.ArgumentParser) -> None:
     pass
 
 
+# --- login / logout -------------------------------------------------------------------------
+
+
+def _login(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.cli import read_password, user_name
+    from dxa_app.services.tickets import IDLE_MINUTES, MAX_HOURS, current_terminal, open_ticket
+
+    name = user_name(args)
+    if not name:
+        raise UsageError(_("Give --user NAME (or set DXA_USER) to log in."), "")
+    password = read_password(_("Password for {user}: ").format(user=name))
+    session, ticket = open_ticket(archive_path(args), name, password, current_terminal())
+    local = ticket.ends_at().astimezone()
+    emit(
+        args,
+        {"user": session.username, "role": str(session.role), "ticket": ticket},
+        _(
+            "Logged in as {user} ({role}). The next commands in this terminal act as"
+            " {user} until {time} if unused ({minutes} minutes), at the latest {hours} hours"
+            " from now; 'dxa logout' ends it. Signing still asks for the password."
+        ).format(
+            user=session.username,
+            role=str(session.role),
+            time=f"{local:%H:%M}",
+            minutes=IDLE_MINUTES,
+            hours=MAX_HOURS,
+        ),
+    )
+    return ExitCode.OK
+
+
+@command("login", "log in once: the next commands in this terminal go without the password")
+@handles(_login)
+def _login_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _logout(args: argparse.Namespace) -> ExitCode:
+    from dxa_app.services.tickets import close_ticket, current_terminal
+
+    name = close_ticket(archive_path(args), current_terminal())
+    text = (
+        _("Logged out: this terminal's log-in as {user} has ended.").format(user=name)
+        if name is not None
+        else _("This terminal was not logged in.")
+    )
+    emit(args, {"ended": name}, text)
+    return ExitCode.OK
+
+
+@command("logout", "end this terminal's log-in (from 'dxa login')")
+@handles(_logout)
+def _logout_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
 # --- import -------------------------------------------------------------------------------
 
 

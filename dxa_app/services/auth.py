@@ -1,8 +1,10 @@
 """Who acts: log-in, the authenticated Session every service takes, and the one role table.
 
 Every user action in :mod:`dxa_app.services` takes a :class:`Session`. A session is made only
-by :func:`log_in` (name and password checked against the archive) or by
-:func:`create_first_user` on an archive without users; it cannot be built from a bare name.
+by :func:`log_in` (name and password checked against the archive), by
+:func:`create_first_user` on an archive without users, or from a terminal's signed ticket that
+a password log-in left (:func:`dxa_app.services.tickets.resume`); it cannot be built from a
+bare name.
 A service opens the archive with :func:`acting`, which checks, at the moment of the action,
 that the user still exists, is active and has a role that allows the action (one table,
 :data:`ROLE_PERMISSIONS`), and writes the audit entry with :func:`record`.
@@ -166,8 +168,8 @@ _PROOF = object()
 class Session:
     """A user who has logged in to one archive: what every service takes as the actor.
 
-    Made only by :func:`log_in` and :func:`create_first_user`; constructing it directly
-    raises TypeError.
+    Made only by :func:`log_in`, :func:`create_first_user` and a terminal's ticket
+    (:func:`dxa_app.services.tickets.resume`); constructing it directly raises TypeError.
     """
 
     archive: Path
