@@ -228,7 +228,7 @@ def test_every_study_sort_pages_through_the_same_order_as_the_whole_list(
         "date": lambda s: s.study_date,
         "patient_identifier": lambda s: s.patient_identifier,
         "patient_name": lambda s: s.patient_name.casefold(),
-        "site": lambda s: s.site,
+        "site": lambda s: s.site,  # then by scanner: one scanner's studies together
         "scanner": lambda s: (s.manufacturer, s.model),
         "serial": lambda s: s.serial,
         "scan_types": lambda s: ",".join(s.scan_types),
@@ -480,7 +480,7 @@ def test_migration_0024_fills_scan_types_and_counts_of_existing_studies(
         db.close()
 
 
-@pytest.mark.parametrize("key", ["scan_types", "n_results", "scanner", "serial"])
+@pytest.mark.parametrize("key", ["scan_types", "n_results", "scanner", "serial", "site"])
 def test_study_header_sorts_walk_an_index_without_sorting(archive: Path, key: str) -> None:
     db = open_archive(archive)
     try:
@@ -492,6 +492,45 @@ def test_study_header_sorts_walk_an_index_without_sorting(archive: Path, key: st
         params: list[object] = [5, 0]
         plan = _plan(db, sql, params[: sql.count("?")])
         chosen = plan.split(" | SCAN page")[0]  # the page's ids; then its 5 rows are ordered
+        if key == "site":  # the sites' walk (the scanners without a site are sorted apart)
+            chosen = chosen.split(" | RIGHT | ")[1]
         assert "COVERING INDEX studies_" in chosen and "TEMP B-TREE" not in chosen, plan
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_studies_by_site_walk_sites_then_scanners_and_page_in_that_order(
+    tmp_path: Path, descending: bool
+) -> None:
+    """Two sites with two and one scanners, and a scanner without a site (shown first)."""
+    path = tmp_path / "sites.sqlite"
+    db = open_archive(path)
+    try:
+        serials = ["S-1", "S-2", "S-3", "S-4"]
+        for n in range(24):
+            scanner = replace(SCANNER, serial=serials[n * 7 % 4])
+            store_parsed(db, parsed(replace(_study(n + 1, _person(n % 5), n + 1), scanner=scanner)))
+        db.execute("UPDATE scanners SET site_id = NULL")
+        db.execute("INSERT INTO sites (code, name) VALUES ('OUH', 'Odense'), ('AAR', 'Aarhus')")
+        for serial, code in (("S-1", "OUH"), ("S-2", "AAR"), ("S-4", "OUH")):
+            db.execute(
+                "UPDATE scanners SET site_id = (SELECT id FROM sites WHERE code = ?)"
+                " WHERE serial = ?",
+                [code, serial],
+            )
+        scanner_of = dict(db.execute("SELECT serial, id FROM scanners").fetchall())
+        whole = list_studies(db, sort="site", descending=descending)
+        expected = sorted(
+            whole, key=lambda s: (s.site, scanner_of[s.serial], s.id), reverse=descending
+        )
+        assert [s.id for s in whole] == [s.id for s in expected]
+        assert {s.site for s in whole} == {"", "AAR", "OUH"}
+        pages = [
+            s.id
+            for offset in range(0, 24, 5)
+            for s in list_studies(db, sort="site", descending=descending, offset=offset, limit=5)
+        ]
+        assert pages == [s.id for s in whole]
     finally:
         db.close()

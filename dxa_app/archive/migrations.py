@@ -871,8 +871,8 @@ CREATE INDEX IF NOT EXISTS scans_scanner_software
 #: types, sorted, comma-separated) and its number of region results are kept on the study by
 #: triggers when scans and results are stored (both raw tables are insert-only), and backfilled
 #: here; sorted by them, a page is then a walk of one index instead of counting every study's
-#: scans and results. Sorted by scanner or serial, the scanners are walked in that order (ties
-#: by scanner id), and each one's studies by id.
+#: scans and results. Sorted by site, scanner or serial, the sites and scanners are walked in
+#: that order (ties by scanner id), and each scanner's studies by id.
 V24_STUDY_LIST_SORTS = """
 ALTER TABLE studies ADD COLUMN scan_types TEXT NOT NULL DEFAULT '';
 ALTER TABLE studies ADD COLUMN n_results INTEGER NOT NULL DEFAULT 0;
@@ -899,6 +899,7 @@ CREATE INDEX studies_n_results ON studies(n_results, id);
 CREATE INDEX studies_scanner ON studies(scanner_id, id);
 CREATE INDEX scanners_label ON scanners(manufacturer, model);
 CREATE INDEX scanners_serial ON scanners(serial);
+CREATE INDEX scanners_site ON scanners(site_id);
 """
 
 

@@ -47,7 +47,8 @@ STUDY_SORTS: dict[str, str | tuple[str, ...]] = {
     "date": "st.study_date",
     "patient_identifier": "p.identifier",
     "patient_name": ("p.name COLLATE NOCASE", "p.identifier", "p.id"),
-    "site": "coalesce(si.code, '')",  # not the alias: a page is chosen before the columns
+    # not the alias (a page is chosen before the columns); a scanner's studies together
+    "site": ("coalesce(si.code, '')", "sc.id"),
     # a scanner's studies together, in the scanners' index (migration 0024)
     "scanner": ("sc.manufacturer", "sc.model", "sc.id"),
     "serial": ("sc.serial", "sc.id"),
@@ -60,7 +61,7 @@ WORKLIST_SORTS: dict[str, str | tuple[str, ...]] = {
     "date": "st.study_date",
     "patient_identifier": "p.identifier",
     "patient_name": "p.name COLLATE NOCASE",
-    "site": "coalesce(si.code, '')",
+    "site": ("coalesce(si.code, '')", "sc.id"),
     "scanner": ("sc.manufacturer", "sc.model", "sc.id"),
     "serial": ("sc.serial", "sc.id"),
     "status": "status",
@@ -97,6 +98,29 @@ def _scanner_walk(index: str) -> str:
         f"scanners sc CROSS JOIN studies st INDEXED BY {index} ON st.scanner_id = sc.id"
         " LEFT JOIN sites si ON si.id = sc.site_id"
     )
+
+
+def _by_site(columns: str, order: str, page: str, descending: bool) -> str:
+    """SQL for a page of every study by site, then scanner, then study, walked by index.
+
+    Two walks merged (SQLite's MERGE of a compound): the scanners without a site (their
+    site shown empty, first), and the sites in code order, each one's scanners and each
+    scanner's studies by index. Only the first is sorted, and only when such scanners have
+    studies (a scanner gets its institution as its site when it is first seen).
+    """
+    way = " DESC" if descending else ""
+    return f"""
+        WITH page AS (
+            SELECT st.id, '' AS code, sc.id AS scanner FROM scanners sc
+            CROSS JOIN studies st INDEXED BY studies_scanner ON st.scanner_id = sc.id
+            WHERE sc.site_id IS NULL
+            UNION ALL
+            SELECT st.id, si.code, sc.id FROM sites si
+            CROSS JOIN scanners sc ON sc.site_id = si.id
+            CROSS JOIN studies st INDEXED BY studies_scanner ON st.scanner_id = sc.id
+            ORDER BY 2{way}, 3{way}, 1{way} {page})
+        {columns} FROM page JOIN studies st ON st.id = page.id {_JOINS} {order}
+    """
 
 
 #: Patients walked in the order's index, each one's studies by index.
@@ -371,10 +395,13 @@ def list_studies(
     source = "studies st" if sort in ("date", "scan_types", "n_results") else f"studies st {_JOINS}"
     if sort in ("patient_name", "patient_identifier"):  # walk the patients' index
         source = _BY_PATIENT
-    elif sort in ("site", "scanner", "serial") and not where:
+    elif sort in ("scanner", "serial") and not where:
         # every study: walk the scanners in the order, each one's studies by index
         source = _scanner_walk("studies_scanner")
-    sql = _page_first(columns, source, where, order, page)
+    if sort == "site" and not where:
+        sql = _by_site(columns, order, page, descending)
+    else:
+        sql = _page_first(columns, source, where, order, page)
     out: list[StudySummary] = []
     for r in db.query(sql, params + page_params):
         date = parse_date(r["study_date"])
