@@ -856,6 +856,8 @@ def store_parsed(
     )
     before = db.conn.total_changes
     last_patient = db.execute("SELECT max(id) FROM patients").fetchone()[0] or 0
+    last_scan = db.execute("SELECT max(id) FROM scans").fetchone()[0] or 0
+    last_result = db.execute("SELECT max(id) FROM region_results").fetchone()[0] or 0
     with write_transaction(db):
         for cert in parsed.certificates:
             _store_certificate(db, cert, tally)
@@ -873,6 +875,14 @@ def store_parsed(
         "SELECT coalesce(sum(json_array_length(dxa_search_terms(name, identifier))), 0)"
         " FROM patients WHERE id > ?",
         [last_patient],
+    ).fetchone()[0]
+    # and so is a study's count of results (one per result) and its scan types (one per scan
+    # of a type new to its study): migration 0024
+    derived += db.execute(
+        "SELECT (SELECT count(*) FROM region_results WHERE id > ?) + (SELECT count(*)"
+        " FROM scans s WHERE s.id > ? AND NOT EXISTS (SELECT 1 FROM scans e"
+        " WHERE e.study_id = s.study_id AND e.scan_type = s.scan_type AND e.id < s.id))",
+        [last_result, last_scan],
     ).fetchone()[0]
     return db.conn.total_changes - before - derived, tuple(tally.notes)
 
