@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -27,6 +28,22 @@ def extract() -> Catalog:
     return cat
 
 
+def _keep_unextracted(catalog: Catalog) -> None:
+    """Keep a message the extractor cannot see but the source still names as a literal.
+
+    Babel does not look into f-strings (``f"{_('Licences')}:"`` on Python 3.11), so such a
+    message would be dropped as obsolete with its translation.
+    """
+    source = "\n".join(
+        path.read_text(encoding="utf-8") for pkg in PACKAGES for path in (ROOT / pkg).rglob("*.py")
+    )
+    for msgid, message in list(catalog.obsolete.items()):
+        if isinstance(msgid, str) and (
+            f"_({msgid!r})" in source or f"_({json.dumps(msgid, ensure_ascii=False)})" in source
+        ):
+            catalog[msgid] = message
+
+
 def main() -> int:
     """Merge the extracted messages into da.po; print how many still need a translation."""
     po = ROOT / "resources" / "locale" / "da.po"
@@ -35,6 +52,7 @@ def main() -> int:
         with po.open("rb") as fh:
             catalog = read_po(fh, locale="da")
         catalog.update(template, no_fuzzy_matching=True)
+        _keep_unextracted(catalog)
         catalog.obsolete.clear()
     else:
         catalog = Catalog(project="dxa", locale="da")
