@@ -23,6 +23,9 @@ from PySide6.QtWidgets import (
 from dxa_app.gui.table_model import PagedTableModel
 from dxa_app.i18n import _
 
+#: How many rows beyond the shown ones fitting a table's columns to their contents reads.
+RESIZE_PRECISION = 100
+
 
 def read_only_table(
     model: QAbstractItemModel, *, multi: bool = False, sortable: bool = False
@@ -60,6 +63,9 @@ def read_only_table(
     view.horizontalHeader().setStretchLastSection(True)
     # A bold header over the selected row's columns is wider than the width fitted to it.
     view.horizontalHeader().setHighlightSections(False)
+    # Fitting the columns reads the shown rows and 100 more, not every row (Qt's default is
+    # 1,000): an import's result table of thousands of files is shown without a pause.
+    view.horizontalHeader().setResizeContentsPrecision(RESIZE_PRECISION)
     if sortable and isinstance(model, PagedTableModel):
         model.background_sort = True
         model.sorting.connect(lambda busy: _busy_cursor(view, busy))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
@@ -84,3 +85,35 @@ def test_import_runs_on_a_worker_while_the_gui_thread_keeps_turning(
     assert len(during) >= 3, ticks
     # ... and the worker's queued progress reports reached the GUI thread meanwhile
     assert any(0 < value < maximum for _, value, maximum in during), during
+
+
+def test_fitting_a_big_tables_columns_reads_the_shown_rows_and_a_few_more(qtbot: QtBot) -> None:
+    """An import's result table of 5,000 files is fitted from the rows shown, not all of them."""
+    from collections.abc import Sequence
+
+    from dxa_app.gui.common import RESIZE_PRECISION, read_only_table
+    from dxa_app.gui.table_model import Column, ObjectTableModel
+
+    class Counted(ObjectTableModel[int]):
+        columns: Sequence[Column[int]] = (
+            Column(lambda: "n", lambda n: f"file {n}"),
+            Column(lambda: "status", lambda n: "imported"),
+        )
+
+        def __init__(self) -> None:
+            super().__init__(range(5000))
+            self.rows_read: set[int] = set()
+
+        def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+            self.rows_read.add(index.row())
+            return super().data(index, role)
+
+    model = Counted()
+    view = read_only_table(model)
+    qtbot.addWidget(view)
+    view.resize(600, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    model.rows_read.clear()
+    view.resizeColumnsToContents()
+    assert 0 < len(model.rows_read) <= RESIZE_PRECISION + 50  # the shown rows and 100 more
