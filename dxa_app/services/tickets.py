@@ -31,6 +31,7 @@ import os
 import re
 import secrets
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,6 +160,20 @@ def _remove(ident: str, terminal: str) -> bool:
     return True
 
 
+_Held = tuple[Database, str, tuple[Ticket, str] | None]
+
+
+@contextlib.contextmanager
+def _held(archive: str | Path, terminal: str) -> Iterator[_Held | None]:
+    """The open archive, its id and this terminal's signed ticket; None without an archive id."""
+    if not Path(archive).is_file():
+        yield None
+        return
+    with opened(archive) as db:
+        ident = archive_id(db, create=False)
+        yield None if ident is None else (db, ident, _read(ident, terminal))
+
+
 def _now(now: dt.datetime | None) -> dt.datetime:
     return now or dt.datetime.now(dt.UTC)
 
@@ -249,13 +264,10 @@ def resume(
     Session or None
         The ticket's user's session.
     """
-    if not Path(archive).is_file():
-        return None
-    with opened(archive) as db:
-        ident = archive_id(db, create=False)
-        if ident is None:
+    with _held(archive, terminal) as held:
+        if held is None:
             return None
-        found = _read(ident, terminal)
+        db, ident, found = held
         if found is None:
             return None
         ticket, fingerprint = found
@@ -303,15 +315,11 @@ def close_ticket(archive: str | Path, terminal: str) -> str | None:
     str or None
         The user the ended ticket acted as (audited), or None when there was no ticket.
     """
-    if not Path(archive).is_file():
-        return None
-    with opened(archive) as db:
-        ident = archive_id(db, create=False)
-        if ident is None:
+    with _held(archive, terminal) as held:
+        if held is None:
             return None
-        found = _read(ident, terminal)
-        removed = _remove(ident, terminal)
-        if not removed:
+        db, ident, found = held
+        if not _remove(ident, terminal):
             return None
         name = found[0].username if found is not None else ""
         audit(
