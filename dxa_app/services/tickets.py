@@ -166,8 +166,8 @@ _Held = tuple[Database, str, tuple[Ticket, str] | None]
 @contextlib.contextmanager
 def _held(archive: str | Path, terminal: str) -> Iterator[_Held | None]:
     """The open archive, its id and this terminal's signed ticket; None without an archive id."""
-    if not Path(archive).is_file():
-        yield None
+    if not Path(archive).is_file() or not any(keystore.key_dir().glob(f"*.{_name(terminal)}")):
+        yield None  # no ticket of this terminal for any archive: the archive is not opened
         return
     with opened(archive) as db:
         ident = archive_id(db, create=False)
