@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
@@ -68,16 +69,24 @@ def read_only_table(
     view.horizontalHeader().setResizeContentsPrecision(RESIZE_PRECISION)
     if sortable and isinstance(model, PagedTableModel):
         model.background_sort = True
-        model.sorting.connect(lambda busy: _busy_cursor(view, busy))
+        paged = model
+        model.sorting.connect(lambda busy: _sorting(view, paged, busy))
     return view
 
 
-def _busy_cursor(view: QTableView, busy: bool) -> None:
-    """Show a busy cursor over the rows of ``view`` while its list is being sorted."""
+def _sorting(view: QTableView, model: PagedTableModel[Any], busy: bool) -> None:
+    """A busy cursor over the rows while the list is sorted; then the header shows its order.
+
+    After a failed sort the rows keep their old order, and so does the header's arrow.
+    """
     if busy:
         view.viewport().setCursor(Qt.CursorShape.BusyCursor)
-    else:
-        view.viewport().unsetCursor()
+        return
+    view.viewport().unsetCursor()
+    column, order = model.sort_state()
+    header = view.horizontalHeader()
+    if (header.sortIndicatorSection(), header.sortIndicatorOrder()) != (column, order):
+        header.setSortIndicator(column, order)  # the model is in this order: no new fetch
 
 
 class EmptyHint(QObject):

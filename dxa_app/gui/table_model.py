@@ -338,6 +338,10 @@ class PagedTableModel(ObjectTableModel[T]):
 
         run_task(work, on_done=done, on_error=failed, owner=self)
 
+    def sort_state(self) -> tuple[int, Qt.SortOrder]:
+        """Return the column and order of the rows' sort (the one asked for while sorting)."""
+        return self._sort_column, self._sort_order
+
     def is_sorting(self) -> bool:
         """Return whether a header click's first page is being fetched in the background."""
         return self._sorting

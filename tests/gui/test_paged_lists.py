@@ -203,3 +203,35 @@ def test_paged_models_pass_the_model_tester(qtmodeltester: ModelTester, big_arch
     qtmodeltester.check(model, force_py=True)  # type: ignore[no-untyped-call]
     model.fetchMore(QModelIndex())
     assert [model.row_at(r).study_date.day for r in (0, 13)] == [1, 14]
+
+
+def test_after_a_failed_sort_the_header_shows_the_rows_order_again(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dxa_app.gui.common import read_only_table
+
+    class FailsByTensDescending(_GatedFetch):
+        def __call__(self, offset: int, limit: int, key: str, descending: bool) -> list[int]:
+            self.fail = key == "tens" and descending
+            return super().__call__(offset, limit, key, descending)
+
+    monkeypatch.setattr(dialogs, "show_error", lambda *_a: None)
+    fetch, model = FailsByTensDescending(), _NumberModel()
+    view = read_only_table(model, sortable=True)
+    qtbot.addWidget(view)
+    view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+    model.set_source(fetch)
+    view.sortByColumn(1, Qt.SortOrder.DescendingOrder)  # a header click that fails
+    qtbot.waitUntil(lambda: not model.is_sorting())
+    header = view.horizontalHeader()
+    assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (
+        0,
+        Qt.SortOrder.AscendingOrder,
+    )
+    shown = model.rows()  # still in the old order (and paged on in it as the view needs)
+    assert shown == list(range(len(shown))) and len(shown) >= 10
+    assert model.sort_state() == (0, Qt.SortOrder.AscendingOrder)
+    view.sortByColumn(1, Qt.SortOrder.AscendingOrder)  # and a later click still sorts
+    qtbot.waitUntil(lambda: not model.is_sorting())
+    assert model.rows()[:3] == [0, 10, 20]
+    assert header.sortIndicatorSection() == 1
