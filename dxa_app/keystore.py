@@ -146,3 +146,43 @@ def list_secrets(archive_id: str, prefix: str) -> list[tuple[str, str]]:
         if path.suffix != ".part":
             out.append((path.name[len(archive_id) + 1 :], path.read_text(encoding="utf-8")))
     return out
+
+
+def remove_secret(archive_id: str, name: str) -> bool:
+    """Remove one key file (a log-in ticket that ended); return whether there was one.
+
+    Parameters
+    ----------
+    archive_id : str
+        The archive's id.
+    name : str
+        The key's name.
+
+    Returns
+    -------
+    bool
+        True when a file was removed.
+    """
+    try:
+        _path(archive_id, name).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def any_archive_has(name: str) -> bool:
+    """Return whether a key file of this name exists for any archive (without opening one).
+
+    Parameters
+    ----------
+    name : str
+        The key's name.
+
+    Returns
+    -------
+    bool
+        True when some ``<archive id>.<name>`` file exists in the key folder.
+    """
+    if not _NAME.match(name):
+        raise UsageError(_("Invalid key name {name}.").format(name=name), "")
+    return any(key_dir().glob(f"*.{name}"))

@@ -212,3 +212,18 @@ def test_signing_on_a_ticket_asks_for_the_password(
     assert not hasattr(args, "login_password")  # the ticket did not need it ...
     monkeypatch.setenv("DXA_PASSWORD", "typed-again")
     assert login_password(args) == "typed-again"  # ... so signing asks for it now
+
+
+def test_a_ticket_that_cannot_be_refreshed_still_acts_and_ends_on_time(
+    archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_ticket(archive, "tekla", PASSWORD, TERMINAL, now=T0)
+
+    def full_disk(*_a: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keystore, "replace_secret", full_disk)
+    resumed = resume(archive, TERMINAL, now=T0 + dt.timedelta(minutes=10))
+    assert resumed is not None and resumed.username == "tekla"
+    # not refreshed: it ends when the last written idle time passes
+    assert resume(archive, TERMINAL, now=T0 + dt.timedelta(minutes=IDLE_MINUTES + 1)) is None

@@ -867,26 +867,30 @@ CREATE INDEX IF NOT EXISTS scans_scanner_software
     ON scans(scanner_id, software_version, acquired_at);
 """
 
+
+def _scan_types_of(study: str) -> str:
+    """SQL for the distinct scan types of the study ``study`` (SQL), sorted and comma-joined."""
+    return f"""coalesce((SELECT group_concat(t.scan_type, ',') FROM (
+        SELECT DISTINCT x.scan_type FROM scans x WHERE x.study_id = {study}
+        ORDER BY x.scan_type) t), '')"""
+
+
 #: The study list's header sorts at 100,000 studies. A study's scan types (its distinct scan
 #: types, sorted, comma-separated) and its number of region results are kept on the study by
 #: triggers when scans and results are stored (both raw tables are insert-only), and backfilled
 #: here; sorted by them, a page is then a walk of one index instead of counting every study's
 #: scans and results. Sorted by site, scanner or serial, the sites and scanners are walked in
 #: that order (ties by scanner id), and each scanner's studies by id.
-V24_STUDY_LIST_SORTS = """
+V24_STUDY_LIST_SORTS = f"""
 ALTER TABLE studies ADD COLUMN scan_types TEXT NOT NULL DEFAULT '';
 ALTER TABLE studies ADD COLUMN n_results INTEGER NOT NULL DEFAULT 0;
 UPDATE studies SET
-    scan_types = coalesce((SELECT group_concat(t.scan_type, ',') FROM (
-        SELECT DISTINCT x.scan_type FROM scans x WHERE x.study_id = studies.id
-        ORDER BY x.scan_type) t), ''),
+    scan_types = {_scan_types_of("studies.id")},
     n_results = (SELECT count(*) FROM region_results rr JOIN scans x ON x.id = rr.scan_id
                  WHERE x.study_id = studies.id);
 CREATE TRIGGER scans_study_scan_types AFTER INSERT ON scans
 BEGIN
-    UPDATE studies SET scan_types = coalesce((SELECT group_concat(t.scan_type, ',') FROM (
-        SELECT DISTINCT x.scan_type FROM scans x WHERE x.study_id = NEW.study_id
-        ORDER BY x.scan_type) t), '')
+    UPDATE studies SET scan_types = {_scan_types_of("NEW.study_id")}
     WHERE id = NEW.study_id AND instr(',' || scan_types || ',', ',' || NEW.scan_type || ',') = 0;
 END;
 CREATE TRIGGER region_results_study_n_results AFTER INSERT ON region_results

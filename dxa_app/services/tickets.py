@@ -27,6 +27,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
@@ -52,6 +53,7 @@ MAX_HOURS = 8
 #: The key file that signs this user's tickets of one archive.
 TICKET_KEY = "ticket-key"
 _PREFIX = "ticket-"
+_LOG = logging.getLogger(__name__)
 _TERMINAL = re.compile(r"^[0-9A-Za-z_-]{1,60}$")
 
 
@@ -151,22 +153,13 @@ def _read(ident: str, terminal: str) -> tuple[Ticket, str] | None:
         return None
 
 
-def _remove(ident: str, terminal: str) -> bool:
-    path = keystore.key_dir() / f"{ident}.{_name(terminal)}"
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    return True
-
-
 _Held = tuple[Database, str, tuple[Ticket, str] | None]
 
 
 @contextlib.contextmanager
 def _held(archive: str | Path, terminal: str) -> Iterator[_Held | None]:
     """The open archive, its id and this terminal's signed ticket; None without an archive id."""
-    if not Path(archive).is_file() or not any(keystore.key_dir().glob(f"*.{_name(terminal)}")):
+    if not Path(archive).is_file() or not keystore.any_archive_has(_name(terminal)):
         yield None  # no ticket of this terminal for any archive: the archive is not opened
         return
     with opened(archive) as db:
@@ -276,15 +269,18 @@ def resume(
         at = _now(now)
         user = _ticket_user(db, ticket, fingerprint, at)
         if user is None:
-            _remove(ident, terminal)
+            keystore.remove_secret(ident, _name(terminal))
             return None
         idle = min(at + dt.timedelta(minutes=IDLE_MINUTES), ticket.expires_at)
-        _write(
-            ident,
-            terminal,
-            Ticket(ticket.username, ticket.issued_at, ticket.expires_at, idle),
-            fingerprint,
-        )
+        try:
+            _write(
+                ident,
+                terminal,
+                Ticket(ticket.username, ticket.issued_at, ticket.expires_at, idle),
+                fingerprint,
+            )
+        except OSError as exc:  # the ticket holds; it only ends when last refreshed + idle
+            _LOG.warning("the log-in ticket could not be refreshed: %s", exc)
     return _session(archive, user)
 
 
@@ -319,7 +315,7 @@ def close_ticket(archive: str | Path, terminal: str) -> str | None:
         if held is None:
             return None
         db, ident, found = held
-        if not _remove(ident, terminal):
+        if not keystore.remove_secret(ident, _name(terminal)):
             return None
         name = found[0].username if found is not None else ""
         audit(
