@@ -14,6 +14,11 @@ from pathlib import Path
 #: The mode of every file the program creates that holds patient data or secrets.
 OWNER_ONLY = 0o600
 
+#: How a new file is created: write-only, never over an existing one, and binary: on
+#: Windows ``os.open`` opens in text mode unless told ``O_BINARY``, and every LF written
+#: would become CR LF (a DICOM copy, a PDF, a bundle damaged).
+NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
 
 def create_owner_only(path: Path) -> None:
     """Create ``path`` as an empty owner-only file unless it exists (then nothing changes).
@@ -24,7 +29,7 @@ def create_owner_only(path: Path) -> None:
         The file.
     """
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
+        fd = os.open(path, NEW_FILE_FLAGS, OWNER_ONLY)
     except FileExistsError:
         return
     os.close(fd)
@@ -43,7 +48,7 @@ def write_owner_only(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".part")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
+    fd = os.open(tmp, NEW_FILE_FLAGS, OWNER_ONLY)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
         fh.flush()

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 
 from dxa_app.errors import UsageError
-from dxa_app.fileio import OWNER_ONLY
+from dxa_app.fileio import NEW_FILE_FLAGS, OWNER_ONLY
 from dxa_app.i18n import _
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
@@ -97,7 +97,7 @@ def write_secret_once(archive_id: str, name: str, text: str) -> str:
     """
     path = _path(archive_id, name)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
+        fd = os.open(path, NEW_FILE_FLAGS, OWNER_ONLY)
     except FileExistsError:
         return path.read_text(encoding="utf-8").strip()
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -7,7 +7,6 @@ import binascii
 import hashlib
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -33,9 +32,7 @@ def generate_key_pair() -> tuple[str, str]:
         The private key (base64, 32 bytes) and the public key (``ed25519:<base64>``).
     """
     key = Ed25519PrivateKey.generate()
-    raw = key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
+    raw = key.private_bytes_raw()
     return _b64(raw), public_key_of(_b64(raw))
 
 
@@ -45,11 +42,7 @@ def _private(text: str) -> Ed25519PrivateKey:
 
 def public_key_of(private: str) -> str:
     """Return the public-key text of a private key given as base64."""
-    raw = (
-        _private(private)
-        .public_key()
-        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    )
+    raw = _private(private).public_key().public_bytes_raw()
     return KEY_PREFIX + _b64(raw)
 
 
@@ -79,7 +72,7 @@ def normalise_public_key(text: str) -> str:
     """Return the canonical text form of a public key (checked)."""
     key = parse_public_key(text)
     return KEY_PREFIX + _b64(
-        key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        key.public_bytes_raw()
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import stat
@@ -13,11 +15,13 @@ import pydicom
 import pytest
 from pydicom.tag import BaseTag, Tag
 
+from dxa_app.archive import images as images_module
 from dxa_app.archive import open_archive
-from dxa_app.archive.images import put, relative_path
+from dxa_app.archive.images import put, put_new_bytes, relative_path
 from dxa_app.cli import ExitCode, main
 from dxa_app.domain import Role
 from dxa_app.errors import ArchiveError, ImportProblemError
+from dxa_app.fileio import NEW_FILE_FLAGS
 from dxa_app.i18n import translator
 from dxa_app.services.backup import backup_archive, restore_archive
 from dxa_app.services.images import exposure_line, exposure_text, stored_images, study_exposure
@@ -346,3 +350,59 @@ def test_archive_rows_name_their_store_files(imported: tuple[Path, tuple[str, ..
     store = archive.with_name(archive.name + "-images")
     for stored, sha, size in rows:
         assert stored == relative_path(sha) and (store / stored).stat().st_size == size
+
+
+def test_a_copy_is_written_once_under_its_name_owner_only(tmp_path: Path) -> None:
+    data = b"DICM copy"
+    sha = hashlib.sha256(data).hexdigest()
+    store = tmp_path / "store"
+    assert put_new_bytes(store, data, sha) == (relative_path(sha), len(data))
+    assert put_new_bytes(store, b"other bytes", sha) is None  # the name is taken: untouched
+    copy = store / relative_path(sha)
+    assert copy.read_bytes() == data and _mode(copy) == 0o600
+    assert [p for p in store.rglob("*") if p.is_file()] == [copy]  # no temporary name left
+
+
+def test_a_copy_that_cannot_be_written_leaves_nothing_under_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    data = b"DICM copy"
+    sha = hashlib.sha256(data).hexdigest()
+    with pytest.raises(ImportProblemError, match="No space left"):
+        put_new_bytes(tmp_path / "store", data, sha)
+    assert not [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
+
+
+def test_a_copy_a_crash_left_unfinished_is_replaced_by_the_next_import(tmp_path: Path) -> None:
+    written = write_study(tmp_path / "in")
+    archive = tmp_path / "a.dxa.sqlite"
+    tech = session_as(archive, Role.TECHNICIAN, "tech")
+    store = archive.with_name(archive.name + "-images")
+    whole = written.files[0].read_bytes()
+    unfinished = store / relative_path(hashlib.sha256(whole).hexdigest())
+    unfinished.parent.mkdir(parents=True)
+    unfinished.write_bytes(whole[:200])  # what a power cut mid-write leaves
+    summary = import_paths(tech, [tmp_path / "in"])
+    assert summary.counts["imported"] == 3, summary.to_dict()
+    assert unfinished.read_bytes() == whole
+    paths = [i.path for i in stored_images(tech, STUDY_UID)]
+    assert all(p is not None and p.is_file() for p in paths)
+    assert {p.read_bytes() for p in paths if p} == {f.read_bytes() for f in written.files}
+
+
+def test_every_new_file_is_created_in_binary_mode() -> None:
+    """On Windows ``os.open`` without O_BINARY writes CR LF for every LF (a damaged copy)."""
+    assert NEW_FILE_FLAGS & os.O_CREAT and NEW_FILE_FLAGS & os.O_EXCL
+    assert NEW_FILE_FLAGS & getattr(os, "O_BINARY", 0) == getattr(os, "O_BINARY", 0)
+    package = Path(images_module.__file__).resolve().parent.parent
+    creating = [
+        f"{py.relative_to(package)}:{n}"
+        for py in package.rglob("*.py")
+        for n, line in enumerate(py.read_text(encoding="utf-8").splitlines(), start=1)
+        if "os.open(" in line and "O_CREAT" in line
+    ]
+    assert creating == []  # every new file goes through NEW_FILE_FLAGS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from dxa_app.cli import ExitCode, main
 from dxa_app.domain import Role
 from dxa_app.errors import CancelledError, PermissionDeniedError
 from dxa_app.progress import CancelToken
+from dxa_app.services import importing
 from dxa_app.services.importing import import_into, import_paths
 from tests.sessions import PASSWORD, ensure_user, session_as
 
@@ -93,3 +95,33 @@ def test_import_is_audited_with_the_logged_in_user(demo_files: Path, tmp_path: P
         db.close()
     assert entry["username"] == "tech" and entry["entity_id"] == summary.batch
     assert json.loads(entry["details"])["counts"]["imported"] == 2
+
+
+def test_the_archive_is_never_locked_while_a_file_is_being_read(
+    demo_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sources are stored a group per transaction, but no transaction waits on a read."""
+    files = _some_demo_files(demo_files, tmp_path / "in", 8)
+    archive = tmp_path / "a.sqlite"
+    db = open_archive(archive)
+    other = sqlite3.connect(archive, timeout=0, isolation_level=None)
+    free: list[bool] = []
+    read_source = importing.read_source
+
+    def read_while_someone_writes(path: Path, store: Path | None) -> importing.SourceRead:
+        try:  # another user's write, not willing to wait
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            free.append(True)
+        except sqlite3.OperationalError:
+            free.append(False)
+        return read_source(path, store)
+
+    monkeypatch.setattr(importing, "read_source", read_while_someone_writes)
+    summary = import_into(db, [tmp_path / "in"], workers=1)
+    assert summary.counts["imported"] == len(files)
+    assert free == [True] * len(files)
+    stored = other.execute("SELECT count(*) FROM import_log").fetchone()[0]
+    assert stored == len(files)  # all committed, seen from another connection
+    other.close()
+    db.close()
