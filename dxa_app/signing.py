@@ -71,9 +71,7 @@ def parse_public_key(text: str) -> Ed25519PublicKey:
 def normalise_public_key(text: str) -> str:
     """Return the canonical text form of a public key (checked)."""
     key = parse_public_key(text)
-    return KEY_PREFIX + _b64(
-        key.public_bytes_raw()
-    )
+    return KEY_PREFIX + _b64(key.public_bytes_raw())
 
 
 def fingerprint(public: str) -> str:

@@ -100,3 +100,18 @@ def test_a_command_given_its_archive_does_not_look_up_the_per_user_folder() -> N
         "print(json.dumps('platformdirs' in sys.modules))\n"
     )
     assert _probe(probe) is False
+
+
+@pytest.mark.parametrize("columns", [None, "120", "0", "-5", "wide", ""])
+def test_the_help_width_is_what_shutil_finds(
+    columns: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from dxa_app.cli import terminal_columns
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert terminal_columns() == shutil.get_terminal_size().columns

@@ -7,9 +7,9 @@ import datetime as dt
 import hashlib
 import json
 import os
+import secrets
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -350,7 +350,7 @@ def _spool(db: Database, entry: tuple[str, ...]) -> None:
     if folder is None:  # an in-memory database: nothing to wait behind
         raise ArchiveError(_("The audit entry could not be written."), "")
     folder.mkdir(mode=0o700, exist_ok=True)
-    name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.json"
+    name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}.json"
     from dxa_app.fileio import write_owner_only
 
     write_owner_only(folder / name, json.dumps(entry, ensure_ascii=False).encode("utf-8"))

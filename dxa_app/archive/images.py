@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import uuid
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,7 +131,7 @@ def _link_or_copy(source: Path, dest: Path, sha256: str) -> int:
     is written and refused when it is not ``sha256`` (the source changed or is damaged).
     """
     _mkdir(dest.parent)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
     try:
         digest, size = _copy_hashing(source, tmp)
         if digest != sha256:

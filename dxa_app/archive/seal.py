@@ -9,7 +9,6 @@ hash chain, but cannot make new valid signatures, so ``verify`` finds the change
 
 from __future__ import annotations
 
-import uuid
 from functools import cache
 
 from dxa_app import keystore
@@ -46,6 +45,8 @@ def archive_id(db: Database, *, create: bool = True) -> str | None:
         return str(json.loads(row[0]))
     if not create:
         return None
+    import uuid  # once, when the archive is created
+
     new = str(uuid.uuid4())
     db.execute(
         "INSERT OR IGNORE INTO settings (key, value, updated_at) VALUES (?, ?, datetime('now'))",

@@ -7,7 +7,6 @@ import importlib
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import IntEnum
@@ -227,8 +226,43 @@ def user_data_dir() -> Path:
 _DEFAULT_ARCHIVE: Final = "\x00default-archive\x00"
 
 
+def terminal_columns() -> int:
+    """Return the terminal's width as ``shutil.get_terminal_size`` finds it.
+
+    ``COLUMNS`` when it is a positive number, else the width of the terminal of standard
+    output, else 80. argparse asks for it on every argument it adds (and would load
+    ``shutil`` with its archive modules, about 3 ms, into every command for it).
+
+    Returns
+    -------
+    int
+        The number of columns.
+    """
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
 class _HelpFormatter(argparse.HelpFormatter):
     """Help that names the default archive's path, found only when the help is shown."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:  # what argparse computes itself, without loading shutil
+            width = terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
 
     def _expand_help(self, action: argparse.Action) -> str:
         text = super()._expand_help(action)
@@ -501,6 +535,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else int(ExitCode.OK)
     except DxaError as exc:
         if debug:
+            import traceback  # only for --debug
+
             traceback.print_exc()
         print(_("error: {message}").format(message=exc), file=sys.stderr)
         return int(_exit_for(exc))
@@ -509,6 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.CANCELLED)
     except OSError as exc:
         if debug:
+            import traceback  # only for --debug
+
             traceback.print_exc()
         where = f" ({exc.filename})" if exc.filename else ""
         print(
@@ -518,6 +556,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.ERROR)
     except Exception as exc:  # the last line of defence: one line, no traceback
         if debug:
+            import traceback  # only for --debug
+
             traceback.print_exc()
         print(
             _("internal error: {kind}: {message} (run with --debug for details)").format(

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import secrets
 import sqlite3
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -534,7 +534,7 @@ def _stored(scores: StudyScores) -> tuple[list[StoredScore], StoredDiagnosis | N
 def _store(
     db: Database, scores: StudyScores, *, by: str, run: str | None = None
 ) -> tuple[StudyScores, RunWritten]:
-    run_id = run or f"{now_iso()}-{uuid.uuid4().hex[:8]}"
+    run_id = run or f"{now_iso()}-{secrets.token_hex(4)}"
     rows, diagnosis = _stored(scores)
     written = store_run(db, scores.study_id, rows, diagnosis, run=run_id, at=now_iso(), by=by)
     stored = written.run if written.run is not None else latest_run(db, scores.study_id)

@@ -27,7 +27,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import logging
 import os
 import re
 import secrets
@@ -53,7 +52,6 @@ MAX_HOURS = 8
 #: The key file that signs this user's tickets of one archive.
 TICKET_KEY = "ticket-key"
 _PREFIX = "ticket-"
-_LOG = logging.getLogger(__name__)
 _TERMINAL = re.compile(r"^[0-9A-Za-z_-]{1,60}$")
 
 
@@ -280,7 +278,9 @@ def resume(
                 fingerprint,
             )
         except OSError as exc:  # the ticket holds; it only ends when last refreshed + idle
-            _LOG.warning("the log-in ticket could not be refreshed: %s", exc)
+            import logging  # loaded only for this warning
+
+            logging.getLogger(__name__).warning("the log-in ticket could not be refreshed: %s", exc)
     return _session(archive, user)
 
 
