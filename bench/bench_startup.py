@@ -118,17 +118,22 @@ def _env(user: str | None) -> dict[str, str]:
 _OURS = ("PYTHONDONTWRITEBYTECODE", "DXA_USER", "DXA_PASSWORD", "DXA_KEY_DIR")
 
 
-def _time_command(args: list[str], user: str | None, runs: int = 7) -> float:
-    env = _env(user)
-    times = []
+def _time_alternating(commands: list[tuple[list[str], str | None]], runs: int = 7) -> list[float]:
+    """Median seconds of each command, run in turns (so a neighbour's load hits all alike)."""
+    times: list[list[float]] = [[] for _ in commands]
     for i in range(runs + 1):
-        t0 = time.perf_counter()
-        subprocess.run(
-            [sys.executable, *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
-        )
-        if i:  # the first run writes the byte code
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for k, (args, user) in enumerate(commands):
+            t0 = time.perf_counter()
+            subprocess.run(
+                [sys.executable, *args],
+                cwd=ROOT,
+                env=_env(user),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            if i:  # the first round writes the byte code
+                times[k].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
 
 
 def _own_packages() -> set[str]:
@@ -190,12 +195,12 @@ def commands(folder: Path) -> None:
     """
     archive = _command_archive(folder)
     os.environ["BENCH_KEY_DIR"] = str(folder / "keys")  # the tickets and keys of this run
-    bare = _time_command(["-c", "pass"], "bench")
-    print(f"yardstick: bare python -c pass {1000 * bare:6.1f} ms (median of 7)")
+    bare_args: list[str] = ["-c", "pass"]
     for name, cmd in (("scores 1", ["scores", "1"]), ("info", ["info"])):
         args = ["--archive", str(archive), *cmd]
-        with_login = _time_command(["main.py", *args], "bench")
-        cheap = _time_command(["main.py", *args], "cheap")
+        bare, with_login, cheap = _time_alternating(
+            [(bare_args, "bench"), (["main.py", *args], "bench"), (["main.py", *args], "cheap")]
+        )
         subprocess.run(  # 'dxa login' once: this process is the commands' terminal
             [sys.executable, "main.py", "--archive", str(archive), "--user", "bench", "login"],
             cwd=ROOT,
@@ -205,8 +210,8 @@ def commands(folder: Path) -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        ticket = _time_command(["main.py", *args], None)
-        subprocess.run(  # the timings with a password above must not find the ticket
+        bare_ticket, ticket = _time_alternating([(bare_args, None), (["main.py", *args], None)])
+        subprocess.run(  # the timings with a password must not find the ticket
             [sys.executable, "main.py", "--archive", str(archive), "logout"],
             cwd=ROOT,
             env=_env(None),
@@ -214,19 +219,28 @@ def commands(folder: Path) -> None:
             stdout=subprocess.DEVNULL,
         )
         print(
+            f"yardstick: bare python -c pass {1000 * bare:6.1f} ms; {1000 * bare_ticket:6.1f} ms"
+            " beside the runs after 'dxa login' (median of 7, run in turns with the command)"
+        )
+        print(
             f"{name:<9} {1000 * with_login:6.1f} ms, ratio {with_login / bare:4.1f}x (target <= 3);"
             f" after 'dxa login' (a ticket, no password) {1000 * ticket:6.1f} ms,"
-            f" ratio {ticket / bare:4.1f}x; a user with a cheap password hash"
+            f" ratio {ticket / bare_ticket:4.1f}x; a user with a cheap password hash"
             f" {1000 * cheap:6.1f} ms, ratio {cheap / bare:4.1f}x"
         )
         stdlib, third = _imported(args, "cheap")
-        floor = _time_command(_import_all(stdlib), "cheap")
-        both = _time_command(_import_all(stdlib + third), "cheap")
+        bare_floor, floor, both = _time_alternating(
+            [
+                (bare_args, "cheap"),
+                (_import_all(stdlib), "cheap"),
+                (_import_all(stdlib + third), "cheap"),
+            ]
+        )
         packages = sorted({n.partition(".")[0] for n in third})
         print(
             f"  floor: its {len(stdlib)} standard-library modules alone {1000 * floor:6.1f} ms"
-            f" ({floor / bare:3.1f}x); with its {len(third)} third-party modules"
-            f" ({', '.join(packages)}) {1000 * both:6.1f} ms ({both / bare:3.1f}x)"
+            f" ({floor / bare_floor:3.1f}x); with its {len(third)} third-party modules"
+            f" ({', '.join(packages)}) {1000 * both:6.1f} ms ({both / bare_floor:3.1f}x)"
         )
 
 
