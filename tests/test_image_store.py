@@ -377,6 +377,30 @@ def test_a_copy_that_cannot_be_written_leaves_nothing_under_its_name(
     assert not [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
 
 
+def test_a_failed_copy_leaves_the_whole_copy_another_import_put_in_its_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two imports of one file: the second finds the first's copy unfinished and replaces it."""
+    data = b"DICM copy"
+    sha = hashlib.sha256(data).hexdigest()
+    store = tmp_path / "store"
+    copy = store / relative_path(sha)
+    source = tmp_path / "source.dcm"
+    source.write_bytes(data)
+    real_fsync = os.fsync
+
+    def replaced_then_disk_full(fd: int) -> None:
+        os.ftruncate(fd, 3)  # what the other import finds: a copy not yet whole
+        monkeypatch.setattr(os, "fsync", real_fsync)
+        assert put(store, source, sha) == (relative_path(sha), len(data))  # the other import
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", replaced_then_disk_full)
+    with pytest.raises(ImportProblemError, match="No space left"):
+        put_new_bytes(store, data, sha)
+    assert copy.read_bytes() == data  # the other import's whole copy stays
+
+
 def test_a_copy_a_crash_left_unfinished_is_replaced_by_the_next_import(tmp_path: Path) -> None:
     written = write_study(tmp_path / "in")
     archive = tmp_path / "a.dxa.sqlite"

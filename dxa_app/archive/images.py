@@ -208,7 +208,8 @@ def put_new_bytes(folder: Path, data: bytes, sha256: str) -> tuple[str, int] | N
     temporary name were a third of an import's time in the reading processes, and nothing
     relies on the name alone. No archive row names the copy before it is whole and
     fsynced (the reader returns first), and a copy left unfinished by a crash is found
-    unequal and replaced (through a temporary name) by the next import of the file.
+    unequal and replaced (through a temporary name) by the next import of the file. A copy
+    that cannot be written is removed, unless another import has replaced it meanwhile.
 
     Parameters
     ----------
@@ -231,24 +232,23 @@ def put_new_bytes(folder: Path, data: bytes, sha256: str) -> tuple[str, int] | N
     """
     rel = relative_path(sha256)
     dest = folder / rel
-    created = False
+    ours: os.stat_result | None = None
     try:
         try:
             fd = os.open(dest, NEW_FILE_FLAGS, OWNER_ONLY)
         except FileNotFoundError:  # the first file of its folder
             _mkdir(dest.parent)
             fd = os.open(dest, NEW_FILE_FLAGS, OWNER_ONLY)
-        created = True
         with os.fdopen(fd, "wb") as out:
+            ours = os.fstat(fd)
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
     except FileExistsError:
         return None
     except OSError as exc:
-        if created:  # never leave a part of it under its name
-            with contextlib.suppress(OSError):
-                dest.unlink()
+        if ours is not None:  # never leave a part of it under its name...
+            _remove_if_same(dest, ours)  # ...nor remove the whole copy another import put
         raise ImportProblemError(
             _("{path} could not be copied into the image store {store}: {error}").format(
                 path=rel, store=folder, error=exc.strerror or exc
@@ -256,6 +256,13 @@ def put_new_bytes(folder: Path, data: bytes, sha256: str) -> tuple[str, int] | N
             _("Check the free space and the permissions of the archive's folder."),
         ) from exc
     return rel, len(data)
+
+
+def _remove_if_same(path: Path, ours: os.stat_result) -> None:
+    """Remove ``path`` if it is still the file ``ours`` (not a copy put there since)."""
+    with contextlib.suppress(OSError):
+        if os.path.samestat(path.stat(), ours):
+            path.unlink()
 
 
 def holds_images(db: Database) -> bool:
