@@ -2,10 +2,11 @@
 
 ``scores STUDY`` and ``info`` (``python main.py --archive A ...`` with DXA_USER/DXA_PASSWORD,
 the real log-in) are timed against a bare ``python -c pass``, product / yardstick / ratio,
-median of 7 after one warm-up (byte code written, as an installed app has it); the windows are
-timed the same way. The log-in's scrypt key derivation (about 0.1 s, the password hashing
-cost, kept) is part of every command; the figure without it is the same command as a user
-whose hash has a cheap cost.
+median of 7 after one warm-up (byte code written, as an installed app has it), the bare start
+and the commands run in turns so that a neighbour's load weighs on both; the windows are timed
+one after the other (median of 7 each). The log-in's scrypt key derivation (about 0.1 s, the
+password hashing cost, kept) is part of every command; the figure without it is the same
+command as a user whose hash has a cheap cost.
 """
 
 from __future__ import annotations
