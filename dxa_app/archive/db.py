@@ -31,6 +31,11 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
+def parse_date(value: str | None) -> dt.date | None:
+    """Parse an ISO date stored in the archive (None stays None)."""
+    return dt.date.fromisoformat(value) if value else None
+
+
 def open_archive(path: str | Path, *, create: bool = True) -> Database:
     """Open (and if needed create and migrate) the archive at ``path``.
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from dxa_app.archive.database import Database
-from dxa_app.archive.db import compact_identifier, name_words, register_search_functions
+from dxa_app.archive.db import compact_identifier, name_words, parse_date, register_search_functions
 from dxa_app.archive.patients import PERSON_CTE, person_members, person_of
-from dxa_app.archive.store import parse_date
 from dxa_app.domain import ArchiveCounts, PatientSummary, Sex, StudySummary
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import json
 from collections import Counter
@@ -907,8 +906,3 @@ def log_import(db: Database, batch: str, outcome: ImportOutcome) -> None:
                 ),
             ],
         )
-
-
-def parse_date(value: str | None) -> dt.date | None:
-    """Parse an ISO date stored in the archive (None stays None)."""
-    return dt.date.fromisoformat(value) if value else None

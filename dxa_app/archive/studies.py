@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dxa_app.archive.database import Database
 from dxa_app.archive.patients import person_members
 from dxa_app.archive.scores import newest_diagnoses
-from dxa_app.domain import SourceIdentity
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
+
+if TYPE_CHECKING:
+    from dxa_app.domain import SourceIdentity
 
 
 def _no_study(key: object) -> NotFoundError:
@@ -275,6 +277,8 @@ def received_identity(db: Database, study_id: int) -> SourceIdentity | None:
         None for a study imported before the identity was kept, or from a source that
         gave none.
     """
+    from dxa_app.domain import SourceIdentity  # the records load when first used
+
     rows = list(db.query("SELECT * FROM study_identity WHERE study_id = ?", [study_id]))
     if not rows:
         return None
