@@ -122,6 +122,8 @@ def test_bundle_layout(bundle: Path) -> None:
     for exe, with_qt in (("dxa", True), ("dxa-cli", False)):
         modules = _archived_modules(bundle / f"{exe}{exe_suffix}")
         assert "dxa_app.cli" in modules and "dxa_app.services.importing" in modules, exe
+        # the records the domain hands out on first use (dxa_app.domain.__getattr__)
+        assert {"dxa_app.domain.records", "dxa_app.domain.summaries"} <= modules, exe
         qt = {m for m in modules if m.split(".")[0] in ("PySide6", "shiboken6", "pyqtgraph")}
         assert bool(qt) == with_qt and ("dxa_app.gui.main_window" in modules) == with_qt, exe
     # the About box's components carry their metadata: their declared licences show frozen

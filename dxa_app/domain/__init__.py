@@ -13,7 +13,6 @@ of a command's start, and most commands need only the enums.
 
 from __future__ import annotations
 
-import importlib
 import re
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -327,9 +326,17 @@ def __getattr__(name: str) -> Any:
     AttributeError
         For any other name.
     """
+    # plain imports, which the bundle's module finder follows
     module = RECORDS.get(name)
-    if module is None:
+    if module == "records":
+        from dxa_app.domain import records
+
+        value = getattr(records, name)
+    elif module == "summaries":
+        from dxa_app.domain import summaries
+
+        value = getattr(summaries, name)
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
