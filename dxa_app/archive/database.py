@@ -11,6 +11,7 @@ command does not load sqlite-utils with its numpy, click, dateutil and pluggy (a
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -57,6 +58,11 @@ def first_keyword(sql: str) -> str:
     while i < n and (sql[i].isalpha() or sql[i] == "_"):
         i += 1
     return sql[start:i].upper()
+
+
+#: :func:`first_keyword` of the statements run so far (the archive's are a few hundred texts,
+#: most run thousands of times: a rescore asks it some 40 times per study).
+_keyword_of: Final = functools.lru_cache(maxsize=1024)(first_keyword)
 
 
 def dedupe_keys(keys: Iterable[str]) -> list[str]:
@@ -132,7 +138,7 @@ class Database:
             not was_in_transaction
             and conn.in_transaction
             and cursor.description is None
-            and first_keyword(sql) not in _TRANSACTION_KEYWORDS
+            and _keyword_of(sql) not in _TRANSACTION_KEYWORDS
         ):
             conn.execute("COMMIT")  # a driver in its legacy mode opened one implicitly
         return cursor
@@ -160,7 +166,7 @@ class Database:
         ValueError
             For a statement of another kind (it is not run: a query never writes).
         """
-        if first_keyword(sql) not in _ROW_KEYWORDS:
+        if _keyword_of(sql) not in _ROW_KEYWORDS:
             raise ValueError("query() runs statements that return rows; use execute()")
         cursor = self.execute(sql, params)
         if cursor.description is None:

@@ -12,7 +12,7 @@ from typing import Any
 from calibration.chain import ChainStep, drift_factor, inverse_line_covariance
 from dxa_app.archive.database import Database
 from dxa_app.archive.db import now_iso
-from dxa_app.archive.scale import REFERENCE_SCANNER_KEY, current_scale
+from dxa_app.archive.scale import REFERENCE_SCANNER_KEY, NationalScale, current_scale
 from dxa_app.errors import NotFoundError
 from dxa_app.i18n import _
 
@@ -381,7 +381,7 @@ def approved_chain(db: Database, scanner_id: int, region: str, on: str) -> list[
     return sorted(chosen.values(), key=lambda s: KIND_ORDER[s.kind])
 
 
-def scale_anchor(db: Database, region: str) -> int | None:
+def scale_anchor(db: Database, region: str, *, scale: NationalScale | None = None) -> int | None:
     """Return the scanner whose own readings define the national scale for a region, if any.
 
     On the reference-scanner scale that is the national reference scanner, for every region;
@@ -396,20 +396,30 @@ def scale_anchor(db: Database, region: str) -> int | None:
         The open archive.
     region : str
         The region.
+    scale : NationalScale, optional
+        The scale in force when the caller has read it (:func:`current_scale`, e.g. once
+        for all the regions of a study); read from the archive when not given.
 
     Returns
     -------
     int or None
         The scanner id, or None when no scanner defines the scale for this region.
     """
-    serial = current_scale(db).anchor_serial(region_group(region))
+    serial = (scale or current_scale(db)).anchor_serial(region_group(region))
     if not serial:
         return None
     row = db.execute("SELECT id FROM scanners WHERE serial = ? ORDER BY id", [serial]).fetchone()
     return None if row is None else int(row[0])
 
 
-def is_harmonised(db: Database, scanner_id: int, region: str, steps: list[ChainStep]) -> bool:
+def is_harmonised(
+    db: Database,
+    scanner_id: int,
+    region: str,
+    steps: list[ChainStep],
+    *,
+    scale: NationalScale | None = None,
+) -> bool:
     """Return whether a reading is on the national scale: approved steps, or the scale's anchor.
 
     "Not harmonised" means a step is truly missing: a chain with at least one scanner or
@@ -426,6 +436,8 @@ def is_harmonised(db: Database, scanner_id: int, region: str, steps: list[ChainS
         The region.
     steps : list of ChainStep
         The approved chain on the scan date (:func:`approved_chain`).
+    scale : NationalScale, optional
+        The scale in force, when the caller has read it (see :func:`scale_anchor`).
 
     Returns
     -------
@@ -434,7 +446,7 @@ def is_harmonised(db: Database, scanner_id: int, region: str, steps: list[ChainS
     """
     if any(s.kind != "drift" for s in steps):
         return True
-    return scale_anchor(db, region) == scanner_id
+    return scale_anchor(db, region, scale=scale) == scanner_id
 
 
 def scoring_fingerprints(db: Database, context: str) -> dict[int, str]:

@@ -40,8 +40,9 @@ from dxa_app.archive import get_setting, set_setting
 from dxa_app.archive.database import Database
 from dxa_app.archive.db import now_iso
 from dxa_app.archive.db import short_wait as _short_wait_for_write
-from dxa_app.archive.precision import latest_precision
+from dxa_app.archive.precision import PrecisionRow, latest_precision
 from dxa_app.archive.references import installed_tables
+from dxa_app.archive.scale import current_scale
 from dxa_app.archive.scores import (
     RunWritten,
     StoredDiagnosis,
@@ -51,7 +52,12 @@ from dxa_app.archive.scores import (
     unscored_study_ids,
 )
 from dxa_app.archive.steps import approved_chain as chain_for
-from dxa_app.archive.steps import is_harmonised, scale_anchor, scoring_fingerprints
+from dxa_app.archive.steps import (
+    is_harmonised,
+    region_group,
+    scale_anchor,
+    scoring_fingerprints,
+)
 from dxa_app.archive.studies import (
     has_fragility_fracture,
     latest_vfa_reading,
@@ -149,11 +155,30 @@ def _iscd_minimum_cv() -> dict[str, float]:
     return {str(k): float(v) for k, v in data["minimum_cv_pct"].items()}
 
 
-def _precision_sd(db: Database, scanner_id: int, region: str, raw: float) -> tuple[float, str]:
-    """The scanner's precision (RMS-SD, g/cm2): its latest study, else the ISCD minimum."""
-    study = latest_precision(db, scanner_id, REFERENCE_REGION.get(region, region))
+def _precision_sd(
+    db: Database,
+    scanner_id: int,
+    region: str,
+    raw: float,
+    found: dict[tuple[int, str], PrecisionRow | None] | None = None,
+) -> tuple[float, str]:
+    """The scanner's precision (RMS-SD, g/cm2): its latest study, else the ISCD minimum.
+
+    ``found`` keeps the studies looked up so far (by scanner and region) for the next region
+    of the same study: L1 to L4 all ask for the L1-L4 study.
+    """
+
+    def latest(name: str) -> PrecisionRow | None:
+        if found is None:
+            return latest_precision(db, scanner_id, name)
+        key = (scanner_id, name)
+        if key not in found:
+            found[key] = latest_precision(db, scanner_id, name)
+        return found[key]
+
+    study = latest(REFERENCE_REGION.get(region, region))
     if study is None and region in REFERENCE_REGION:
-        study = latest_precision(db, scanner_id, region)
+        study = latest(region)
     if study is not None and study.rms_sd_g_cm2:
         return float(study.rms_sd_g_cm2), "precision"
     cvs = _iscd_minimum_cv()
@@ -358,14 +383,24 @@ def compute_study_scores(db: Database, study_id: int) -> StudyScores:
     regions: list[RegionRow] = []
     notes: list[str] = []
     harmonised_all = True
+    # read once for all the study's regions: the national scale, each scanner's chain per
+    # region group (a step applies to a group, so L1 to L4 share one) and precision studies
+    scale = current_scale(db)
+    chains: dict[tuple[int, str | None], list[ChainStep]] = {}
+    precisions: dict[tuple[int, str], PrecisionRow | None] = {}
     for r in results:
-        steps: list[ChainStep] = chain_for(db, r["scanner_id"], r["region"], st["study_date"])
+        group = (r["scanner_id"], region_group(r["region"]))
+        if group not in chains:
+            chains[group] = chain_for(db, r["scanner_id"], r["region"], st["study_date"])
+        steps = chains[group]
         a, b = compose(steps)
-        on_scale = is_harmonised(db, r["scanner_id"], r["region"], steps)
-        anchor = scale_anchor(db, r["region"]) == r["scanner_id"]
+        on_scale = is_harmonised(db, r["scanner_id"], r["region"], steps, scale=scale)
+        anchor = scale_anchor(db, r["region"], scale=scale) == r["scanner_id"]
         harmonised, u_cal = harmonise_with_uncertainty(r["bmd_g_cm2"], steps, identity=anchor)
         harmonised = a + b * r["bmd_g_cm2"]  # the composed line (same value, one formula)
-        prec_raw, prec_source = _precision_sd(db, r["scanner_id"], r["region"], r["bmd_g_cm2"])
+        prec_raw, prec_source = _precision_sd(
+            db, r["scanner_id"], r["region"], r["bmd_g_cm2"], precisions
+        )
         u_prec = b * prec_raw
         u_tot = math.hypot(u_cal, u_prec)
         ref_region = REFERENCE_REGION.get(r["region"])
