@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from dxa_app.archive import open_archive, set_setting
-from dxa_app.archive.scale import current_scale
+from dxa_app.archive.scale import NationalScale, current_scale
 from dxa_app.archive.steps import REFERENCE_SCANNER_KEY, approved_chain, scale_anchor
 from dxa_app.archive.store import store_parsed
 from dxa_app.cli import ExitCode, main
@@ -185,6 +185,14 @@ def test_the_esp_scale_with_the_hip_linked_through_an_in_vivo_chain(tmp_path: Pa
     db = open_archive(archive)
     ref = pg.scanner_id(db, "REF-1")
     assert scale_anchor(db, "total_hip") == ref and scale_anchor(db, "L1-L4") is None
+    # the scale read once by a caller (a study's scoring) gives the same anchors
+    esp = current_scale(db)
+    assert esp.scale == "esp"
+    assert scale_anchor(db, "total_hip", scale=esp) == ref
+    assert scale_anchor(db, "L1-L4", scale=esp) is None
+    # and the scale given is the one used: on the reference scale the spine has its anchor
+    reference = NationalScale(0, "reference", "REF-1", "REF-1")
+    assert scale_anchor(db, "L1-L4", scale=reference) == ref
     # the reference scanner's spine is now on the ESP scale: (x - a) / b of its own line
     [scanner_step, esp_step] = approved_chain(db, ref, "L1-L4", "2026-03-01")
     assert esp_step.kind == "national" and esp_step.slope == 1.0

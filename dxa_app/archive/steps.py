@@ -405,7 +405,8 @@ def scale_anchor(db: Database, region: str, *, scale: NationalScale | None = Non
     int or None
         The scanner id, or None when no scanner defines the scale for this region.
     """
-    serial = (scale or current_scale(db)).anchor_serial(region_group(region))
+    in_force = scale if scale is not None else current_scale(db)
+    serial = in_force.anchor_serial(region_group(region))
     if not serial:
         return None
     row = db.execute("SELECT id FROM scanners WHERE serial = ? ORDER BY id", [serial]).fetchone()
