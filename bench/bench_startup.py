@@ -6,7 +6,10 @@ median of 7 after one warm-up (byte code written, as an installed app has it), t
 and the commands run in turns so that a neighbour's load weighs on both; the windows are timed
 one after the other (median of 7 each). The log-in's scrypt key derivation (about 0.1 s, the
 password hashing cost, kept) is part of every command; the figure without it is the same
-command as a user whose hash has a cheap cost.
+command as a user whose hash has a cheap cost. The yardstick's ``site`` runs this checkout's
+editable-install hook, which imports pathlib and a few more (the commands need them too); the
+interpreter without ``site`` (``python -S -c pass``) is printed beside it, nearer what an
+installed app's bare start costs.
 """
 
 from __future__ import annotations
@@ -230,11 +233,12 @@ def commands(folder: Path) -> None:
             f" {1000 * cheap:6.1f} ms, ratio {cheap / bare:4.1f}x"
         )
         stdlib, third = _imported(args, "cheap")
-        bare_floor, floor, both = _time_alternating(
+        bare_floor, floor, both, no_site = _time_alternating(
             [
                 (bare_args, "cheap"),
                 (_import_all(stdlib), "cheap"),
                 (_import_all(stdlib + third), "cheap"),
+                (["-S", *bare_args], "cheap"),
             ]
         )
         packages = sorted({n.partition(".")[0] for n in third})
@@ -242,6 +246,11 @@ def commands(folder: Path) -> None:
             f"  floor: its {len(stdlib)} standard-library modules alone {1000 * floor:6.1f} ms"
             f" ({floor / bare_floor:3.1f}x); with its {len(third)} third-party modules"
             f" ({', '.join(packages)}) {1000 * both:6.1f} ms ({both / bare_floor:3.1f}x)"
+        )
+        print(  # the yardstick's site runs this checkout's editable-install hook (pathlib...)
+            f"  the interpreter alone (python -S -c pass: no site, no editable-install hook)"
+            f" {1000 * no_site:6.1f} ms; the yardstick beside it {1000 * bare_floor:6.1f} ms,"
+            f" {bare_floor / no_site:3.1f}x (an installed app's bare start is nearer the first)"
         )
 
 
