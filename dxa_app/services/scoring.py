@@ -160,7 +160,7 @@ def _precision_sd(
     scanner_id: int,
     region: str,
     raw: float,
-    found: dict[tuple[int, str], PrecisionRow | None] | None = None,
+    found: dict[tuple[int, str], PrecisionRow | None],
 ) -> tuple[float, str]:
     """The scanner's precision (RMS-SD, g/cm2): its latest study, else the ISCD minimum.
 
@@ -169,8 +169,6 @@ def _precision_sd(
     """
 
     def latest(name: str) -> PrecisionRow | None:
-        if found is None:
-            return latest_precision(db, scanner_id, name)
         key = (scanner_id, name)
         if key not in found:
             found[key] = latest_precision(db, scanner_id, name)
